@@ -1,0 +1,488 @@
+/*
+ * weft.h -- the public C API of weft, an event loop with cheap tasks.
+ *
+ * One thread runs a weft_loop_t around epoll. Many tasks take turns on it,
+ * each suspending where it waits: on an fd, a timer, a blocking job handed to
+ * the loop's thread pool, or another task. This header is the whole public
+ * interface: plain C99, standard headers only, every handle opaque.
+ *
+ * Conventions that hold for every function below unless its comment says
+ * otherwise:
+ *
+ *  - Errors. A function that can fail returns int: 0 (or a documented
+ *    non-negative value) on success, a negative WEFT_E* code on failure.
+ *    Failure leaves the loop and every other handle as they were.
+ *  - Handles. weft_loop_t* is an opaque pointer and is NOT checked: passing
+ *    NULL is WEFT_EINVAL where documented, but a freed or forged loop pointer
+ *    is undefined behaviour, as with free(). Everything a loop owns is named
+ *    by a 64-bit id (weft_task_t, weft_timer_t, weft_fd_watch_t, weft_work_t).
+ *    0 is "no handle". Every id is checked on every call: an id that does not
+ *    name a live handle of the expected kind on that loop (0, negative,
+ *    forged, stale, double-closed, of another kind, of another loop) gives
+ *    WEFT_ESTALE, never a crash.
+ *  - Threads. A loop and its handles belong to the thread that runs it. Only
+ *    weft_loop_post, weft_loop_stop, weft_loop_stats and weft_loop_now may be
+ *    called from any thread at any time. While the loop is running, any other
+ *    function called from another thread returns WEFT_EPERM and does nothing,
+ *    except weft_loop_run, weft_loop_free and weft_loop_set_option, which
+ *    return WEFT_EBUSY on a running loop from any thread. While no thread runs
+ *    the loop, any single thread may use it (the caller serialises).
+ *  - Time. Durations and instants are int64_t nanoseconds on CLOCK_MONOTONIC.
+ *  - Callbacks run on the loop thread, never inside the call that registered
+ *    them, and may call any loop-thread function of this header (except
+ *    weft_loop_run and weft_loop_free, which return WEFT_EBUSY there).
+ *    Callbacks must not throw C++ exceptions or longjmp out; the library
+ *    catches and logs a C++ exception that escapes one, but the callback's
+ *    own state is then the caller's problem.
+ *  - Sizes are size_t, counts and durations int64_t; no unsigned 64-bit type
+ *    appears in this ABI.
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(WEFT_STATIC) || !defined(__GNUC__)
+#define WEFT_API
+#else
+#define WEFT_API __attribute__((visibility("default")))
+#endif
+
+/* ---------------------------------------------------------------- version */
+
+#define WEFT_VERSION_MAJOR 0
+#define WEFT_VERSION_MINOR 1
+#define WEFT_VERSION_PATCH 0
+/* The version this header describes, in the form weft_version() returns. */
+#define WEFT_VERSION \
+  ((WEFT_VERSION_MAJOR << 16) | (WEFT_VERSION_MINOR << 8) | WEFT_VERSION_PATCH)
+
+/* ----------------------------------------------------------------- errors */
+
+#define WEFT_EPERM      (-1)   /* loop-thread function called from another thread */
+#define WEFT_EBADF      (-9)   /* fd is not open, or epoll cannot watch it (file, dir) */
+#define WEFT_EAGAIN     (-11)  /* the OS refused a thread (pthread_create) */
+#define WEFT_ENOMEM     (-12)  /* out of memory, or a pool reached its slot limit */
+#define WEFT_EBUSY      (-16)  /* resource busy: running loop, second await, started work */
+#define WEFT_EEXIST     (-17)  /* reserved */
+#define WEFT_EINVAL     (-22)  /* an argument is out of range or NULL where not allowed */
+#define WEFT_EMFILE     (-24)  /* the process is out of file descriptors */
+#define WEFT_ENOSPC     (-28)  /* the kernel's epoll watch limit is reached */
+#define WEFT_ETIMEDOUT  (-110) /* a task's deadline passed (weft_task_timeout) */
+#define WEFT_ESTALE     (-116) /* id names no live handle of that kind on that loop */
+#define WEFT_ECANCELED  (-125) /* cancelled (task, work), or the loop is being freed */
+
+/* Codes are negated errno values; a failure of the OS that has no code above
+ * is returned as its negated errno. */
+
+/* A step function returns WEFT_PENDING after arming one await. It is not a
+ * valid task result and no await ever resolves with it. */
+#define WEFT_PENDING 0x7fffffff
+
+/* ---------------------------------------------------------- handle types */
+
+/* The loop: opaque, owned by the caller of weft_loop_new until weft_loop_free. */
+typedef struct weft_loop weft_loop_t;
+
+/* Ids of loop-owned handles. Each encodes its kind, slot and generation and
+ * is validated on every use; 0 means "no handle". */
+typedef int64_t weft_task_t;
+typedef int64_t weft_timer_t;
+typedef int64_t weft_fd_watch_t;
+typedef int64_t weft_work_t;
+
+/* ------------------------------------------------------------- constants */
+
+/* fd readiness; HANGUP and ERROR are only ever reported, never requested. */
+#define WEFT_READABLE 1
+#define WEFT_WRITABLE 2
+#define WEFT_HANGUP   4
+#define WEFT_ERROR    8
+
+/* weft_await_all flags */
+#define WEFT_CANCEL_ON_ERROR 1
+
+/* weft_loop_run modes */
+#define WEFT_RUN_DEFAULT 0  /* until nothing is alive or weft_loop_stop */
+#define WEFT_RUN_ONCE    1  /* one iteration; may block in the poll */
+#define WEFT_RUN_NOWAIT  2  /* one iteration; the poll never blocks */
+
+/* weft_task_state results */
+#define WEFT_TASK_READY   1  /* queued to run its next step */
+#define WEFT_TASK_WAITING 2  /* suspended on an await */
+#define WEFT_TASK_DONE    3  /* finished; weft_task_result has its result */
+#define WEFT_TASK_RUNNING 4  /* its step is executing now */
+
+/* logger levels */
+#define WEFT_LOG_DEBUG 0
+#define WEFT_LOG_INFO  1
+#define WEFT_LOG_WARN  2
+#define WEFT_LOG_ERROR 3
+
+/* weft_loop_set_option options */
+#define WEFT_OPT_THREAD_POOL_SIZE 1  /* 1..1024 threads, default 4 */
+#define WEFT_OPT_SLOW_CALLBACK_NS 2  /* >= 0 ns; 0 (default) turns it off */
+
+/* -------------------------------------------------------------- callbacks */
+
+/* A posted function, run once on the loop thread. */
+typedef void (*weft_post_cb)(weft_loop_t *loop, void *user_data);
+/* A timer's expiry; `timer` is the id weft_timer_start gave. */
+typedef void (*weft_timer_cb)(weft_loop_t *loop, weft_timer_t timer, void *user_data);
+/* fd readiness: `events` holds the requested bits that are ready, plus
+ * WEFT_HANGUP / WEFT_ERROR when the kernel reports them. */
+typedef void (*weft_fd_cb)(weft_loop_t *loop, weft_fd_watch_t watch, int events,
+                           void *user_data);
+/* Work for the thread pool. Runs on a pool thread: it must not call any
+ * loop-thread function (weft_loop_post and weft_loop_stop are allowed). */
+typedef int (*weft_work_fn)(void *arg);
+/* Completion of weft_to_thread work, on the loop thread. `result` is the work
+ * function's return value, or WEFT_ECANCELED if the work never ran. */
+typedef void (*weft_done_cb)(weft_loop_t *loop, weft_work_t work, int result,
+                             void *user_data);
+/* A task's step. Called with status 0 for the first step, then with the
+ * result of the await it armed. Returns WEFT_PENDING after arming exactly
+ * one await, or any other value to finish the task with that result. */
+typedef int (*weft_task_fn)(weft_loop_t *loop, weft_task_t self, int status,
+                            void *user_data);
+/* A log line. `message` is valid during the call only. */
+typedef void (*weft_log_cb)(void *user_data, int level, const char *message);
+
+/* ------------------------------------------------------------------ stats */
+
+/* A snapshot of the loop's counters. Set `size` to sizeof(weft_loop_stats_t)
+ * before the call; fields are only ever appended, so an older caller with a
+ * smaller struct keeps working. Gauges are the value now; totals count since
+ * weft_loop_new. */
+typedef struct weft_loop_stats_s {
+  size_t  size;              /* in: bytes the caller provides; out: bytes filled */
+  int64_t iterations;        /* total loop iterations run */
+  int64_t tasks_alive;       /* gauge: tasks not yet finished */
+  int64_t tasks_ready;       /* gauge: tasks queued to run a step */
+  int64_t timers_active;     /* gauge: started and not stopped or fired */
+  int64_t fd_watches_active; /* gauge: fd watches started and not stopped */
+  int64_t work_queued;       /* gauge: pool work waiting for a thread */
+  int64_t work_running;      /* gauge: pool work executing now */
+  int64_t work_ns;           /* total ns pool threads spent in work functions */
+  int64_t slow_callbacks;    /* total callbacks/steps over WEFT_OPT_SLOW_CALLBACK_NS */
+  int64_t posts;             /* total posted callbacks run */
+} weft_loop_stats_t;
+
+/* ---------------------------------------------------------------- version */
+
+/* The library's version: (MAJOR << 16) | (MINOR << 8) | PATCH. Any thread.
+ * A program that loads weft with dlopen compares its major with
+ * WEFT_VERSION_MAJOR before using anything else. */
+WEFT_API int weft_version(void);
+
+/* The version as "MAJOR.MINOR.PATCH", a static string. Any thread. */
+WEFT_API const char *weft_version_string(void);
+
+/* A static English description of `err` ("operation canceled"...). Never
+ * NULL, also for unknown codes ("unknown error"). Any thread. */
+WEFT_API const char *weft_strerror(int err);
+
+/* The code's symbolic name ("WEFT_ECANCELED", "WEFT_PENDING", "0" for 0),
+ * or "WEFT_E?" for an unknown code. Never NULL; static. Any thread. */
+WEFT_API const char *weft_err_name(int err);
+
+/* ------------------------------------------------------------------- loop */
+
+/* Creates a loop and stores it in *out. Opens an epoll fd and an eventfd
+ * (both close-on-exec); the thread pool starts on first use.
+ * Errors: WEFT_EINVAL (out is NULL), WEFT_ENOMEM, WEFT_EMFILE (no fds left).
+ * Any thread; the loop is unowned until it runs. */
+WEFT_API int weft_loop_new(weft_loop_t **out);
+
+/* Frees a loop that is not running. In order: every unfinished task is
+ * cancelled and resumed with WEFT_ECANCELED until it finishes (while the loop
+ * is being freed every await returns WEFT_ECANCELED at once instead of
+ * WEFT_PENDING, so `return weft_await_...` ends the task); queued pool work is
+ * cancelled (its `done` gets WEFT_ECANCELED) and running work is waited for
+ * (its `done` gets its result); timers and fd watches are stopped without
+ * their callbacks being called; posts still pending are run (every post is
+ * delivered exactly once); then everything is released, ids included.
+ * Callbacks run during free may spawn tasks and post (they are handled the
+ * same way) but cannot add pool work (WEFT_ECANCELED). The fds the loop
+ * opened are closed; user fds are not.
+ * Errors: WEFT_EINVAL (NULL), WEFT_EBUSY (running, from any thread; the loop
+ * is untouched). Freeing twice is undefined. */
+WEFT_API int weft_loop_free(weft_loop_t *loop);
+
+/* Sets an option (WEFT_OPT_*) before the loop runs.
+ * WEFT_OPT_THREAD_POOL_SIZE: 1..1024 threads, default 4; WEFT_EBUSY once the
+ *   pool has started (first weft_to_thread / weft_await_thread).
+ * WEFT_OPT_SLOW_CALLBACK_NS: a callback or task step that runs longer than
+ *   this many ns is counted in stats.slow_callbacks and logged at
+ *   WEFT_LOG_WARN; 0 turns the check off (the default). Must be >= 0.
+ * Errors: WEFT_EINVAL (NULL loop, unknown option, value out of range),
+ * WEFT_EBUSY (loop running, from any thread; or pool started). */
+WEFT_API int weft_loop_set_option(weft_loop_t *loop, int option, int64_t value);
+
+/* Runs the loop on the calling thread, which owns it until the call returns.
+ * mode: WEFT_RUN_DEFAULT runs until nothing is alive or weft_loop_stop is
+ * called; WEFT_RUN_ONCE runs one iteration, blocking in the poll for events
+ * (up to the next timer) if nothing is ready; WEFT_RUN_NOWAIT runs one
+ * iteration whose poll never blocks.
+ * What keeps the loop alive: unfinished tasks, active timers, fd watches,
+ * queued or running pool work, pending posts. A finished task that waits for
+ * weft_task_release does not.
+ * One iteration, in order: (1) refresh the cached clock; (2) run expired
+ * timers; (3) run the posted callbacks pending at that point, in post order;
+ * (4) run the task steps that were ready when this phase began, in FIFO order
+ * (tasks made ready meanwhile wait for the next iteration); (5) poll for I/O,
+ * with timeout 0 if anything is ready, else until the next timer (the
+ * syscall is skipped when no fd is registered and no wakeup is pending and
+ * the timeout is 0); (6) dispatch readiness and completed pool work.
+ * Returns 0 when nothing is alive on return, 1 when something still is
+ * (stopped, or after one ONCE/NOWAIT iteration). ONCE and NOWAIT on an
+ * empty loop return 0 at once.
+ * Errors: WEFT_EINVAL (NULL, unknown mode), WEFT_EBUSY (already running,
+ * from any thread, including re-entrant calls from a callback). */
+WEFT_API int weft_loop_run(weft_loop_t *loop, int mode);
+
+/* Asks the current run, or if none the next one, to return after the
+ * iteration in progress; wakes the loop if it is blocked in the poll.
+ * Any thread. Errors: WEFT_EINVAL (NULL). */
+WEFT_API int weft_loop_stop(weft_loop_t *loop);
+
+/* Queues cb(loop, user_data) to run once on the loop thread, in phase (3) of
+ * a later iteration; never inside this call. Posts run in the order they
+ * were made (per posting thread; across threads, in the order the loop
+ * received them). Every post is delivered exactly once: by a run, or by
+ * weft_loop_free. Wakes the loop if it is blocked. Any thread; a post from a
+ * pool thread's work function is allowed. Posting to a loop that is being
+ * or has been freed by another thread is undefined.
+ * The caller owns user_data. Errors: WEFT_EINVAL (NULL loop or cb),
+ * WEFT_ENOMEM. */
+WEFT_API int weft_loop_post(weft_loop_t *loop, weft_post_cb cb, void *user_data);
+
+/* The monotonic clock in ns as cached at the start of the current (or last)
+ * iteration; before the first run, the time of weft_loop_new. Any thread.
+ * Returns a negative value only for a NULL loop. */
+WEFT_API int64_t weft_loop_now(const weft_loop_t *loop);
+
+/* Copies the loop's counters into *out (see weft_loop_stats_t). The caller
+ * sets out->size; at most that many bytes are written, and out->size is set
+ * to the number filled. Any thread; values read while the loop runs are each
+ * exact but not a consistent snapshot across fields.
+ * Errors: WEFT_EINVAL (NULL, or size < sizeof(size_t)). */
+WEFT_API int weft_loop_stats(const weft_loop_t *loop, weft_loop_stats_t *out);
+
+/* Sets (or with cb == NULL, clears) the function that receives the loop's
+ * log lines: slow callbacks (WARN), misbehaving task steps and C++
+ * exceptions escaping callbacks (ERROR). Called on the loop thread. With no
+ * logger, weft prints nothing. Errors: WEFT_EINVAL (NULL loop), WEFT_EPERM. */
+WEFT_API int weft_loop_set_logger(weft_loop_t *loop, weft_log_cb cb, void *user_data);
+
+/* The epoll fd, for embedding weft in another loop: when it is readable, or
+ * after weft_loop_next_timeout ns, call weft_loop_run(loop, WEFT_RUN_NOWAIT).
+ * The fd stays owned by the loop; do not close it. Pending posts and pool
+ * completions also make it readable.
+ * Returns the fd (>= 0), or WEFT_EINVAL (NULL), WEFT_EPERM. */
+WEFT_API int weft_loop_backend_fd(const weft_loop_t *loop);
+
+/* How long, in ns from now, an embedder may block before the loop next has
+ * work: 0 if tasks or posts are ready (or a timer is due), the time to the
+ * earliest timer otherwise, -1 if nothing is scheduled in time.
+ * Errors: WEFT_EINVAL (NULL loop), WEFT_EPERM. */
+WEFT_API int64_t weft_loop_next_timeout(const weft_loop_t *loop);
+
+/* ----------------------------------------------------------------- timers */
+
+/* Starts a timer that calls cb(loop, id, user_data) once timeout_ns have
+ * passed, then, if repeat_ns > 0, every repeat_ns after that until stopped.
+ * The deadline is taken from a fresh monotonic reading at this call, so the
+ * callback never runs early; it runs in phase (2) of the first iteration
+ * that starts at or after the deadline. Timers with equal deadlines fire in
+ * the order they were started. A repeating timer that falls behind skips
+ * the missed periods rather than firing in a burst.
+ * A one-shot timer's id is stale once its callback has returned; a repeating
+ * timer lives until weft_timer_stop. `out` may be NULL for a one-shot timer
+ * that will never be stopped. The caller owns user_data.
+ * Errors: WEFT_EINVAL (NULL loop or cb, negative timeout or repeat, NULL out
+ * with repeat_ns > 0), WEFT_ENOMEM, WEFT_EPERM. */
+WEFT_API int weft_timer_start(weft_loop_t *loop, int64_t timeout_ns, int64_t repeat_ns,
+                              weft_timer_cb cb, void *user_data, weft_timer_t *out);
+
+/* Stops a timer; its callback will not run again (a timer may stop itself
+ * from its callback). The id is stale afterwards.
+ * Errors: WEFT_EINVAL (NULL loop), WEFT_ESTALE, WEFT_EPERM. */
+WEFT_API int weft_timer_stop(weft_loop_t *loop, weft_timer_t timer);
+
+/* -------------------------------------------------------------- fd watches */
+
+/* Watches `fd` (a socket, pipe, eventfd, tty... anything epoll accepts) for
+ * `events` (WEFT_READABLE and/or WEFT_WRITABLE). Readiness is
+ * level-triggered: cb runs in phase (6) of every iteration in which the fd
+ * is ready for one of the requested events, with the ready requested bits
+ * plus WEFT_HANGUP / WEFT_ERROR if reported. Several watches and task awaits
+ * may share one fd (one epoll registration serves them all). The caller
+ * keeps owning the fd and must stop every watch on it before closing it.
+ * Errors: WEFT_EINVAL (NULL loop/cb/out, events with bits other than
+ * READABLE|WRITABLE or none), WEFT_EBADF (fd < 0, not open, or not pollable
+ * such as a regular file or a directory), WEFT_ENOMEM, WEFT_ENOSPC,
+ * WEFT_EPERM. */
+WEFT_API int weft_fd_watch_start(weft_loop_t *loop, int fd, int events,
+                                 weft_fd_cb cb, void *user_data, weft_fd_watch_t *out);
+
+/* Changes the events a watch asks for (same rules as at start).
+ * Errors: WEFT_EINVAL, WEFT_ESTALE, WEFT_EBADF (the fd was closed),
+ * WEFT_ENOMEM, WEFT_EPERM. On error the watch keeps its old events. */
+WEFT_API int weft_fd_watch_modify(weft_loop_t *loop, weft_fd_watch_t watch, int events);
+
+/* Stops a watch (also from its own callback); its callback will not run
+ * again and the id is stale afterwards.
+ * Errors: WEFT_EINVAL (NULL loop), WEFT_ESTALE, WEFT_EPERM. */
+WEFT_API int weft_fd_watch_stop(weft_loop_t *loop, weft_fd_watch_t watch);
+
+/* -------------------------------------------------------------- to_thread */
+
+/* Runs work(arg) on the loop's thread pool, then done(loop, id, result,
+ * user_data) on the loop thread in phase (6). The pool starts on first use
+ * with WEFT_OPT_THREAD_POOL_SIZE threads. `done` may be NULL. The work id is
+ * stale once `done` has run (or, with no done, once the work finished).
+ * arg and user_data stay owned by the caller and must stay valid until done
+ * runs. `out` may be NULL.
+ * Errors: WEFT_EINVAL (NULL loop or work), WEFT_ENOMEM, WEFT_EAGAIN (no pool
+ * thread could be created), WEFT_ECANCELED (the loop is being freed),
+ * WEFT_EPERM. */
+WEFT_API int weft_to_thread(weft_loop_t *loop, weft_work_fn work, void *arg,
+                            weft_done_cb done, void *user_data, weft_work_t *out);
+
+/* Cancels work that no pool thread has taken yet: it will never run, and its
+ * done callback gets WEFT_ECANCELED in phase (6) of a later iteration.
+ * Errors: WEFT_EBUSY (the work already started; it completes normally),
+ * WEFT_ESTALE, WEFT_EINVAL (NULL loop), WEFT_EPERM. */
+WEFT_API int weft_work_cancel(weft_loop_t *loop, weft_work_t work);
+
+/* ------------------------------------------------------------------ tasks */
+
+/* Creates a task whose step function is fn and queues its first step (with
+ * status 0) to run in the loop: never inside this call. With out == NULL the
+ * task is detached: its slot is freed when it finishes. Otherwise *out names
+ * it until weft_task_release, and a finished task keeps its result until
+ * then. The caller owns user_data. Loop thread; also allowed from task steps
+ * and callbacks, and while the loop is being freed (the new task's first
+ * step then gets WEFT_ECANCELED).
+ * Errors: WEFT_EINVAL (NULL loop or fn), WEFT_ENOMEM, WEFT_EPERM. */
+WEFT_API int weft_task_spawn(weft_loop_t *loop, weft_task_fn fn, void *user_data,
+                             weft_task_t *out);
+
+/* Requests cooperative cancellation. A waiting task has its await disarmed
+ * and is resumed with WEFT_ECANCELED; a running task (it cancels itself) or
+ * a ready task whose await already completed gets WEFT_ECANCELED from its
+ * next await, and the completed result is delivered first; a task that has
+ * not run its first step gets that step with WEFT_ECANCELED. A task awaiting
+ * running pool work resumes with WEFT_ECANCELED when the work has finished.
+ * Under WEFT_CANCEL_ON_ERROR, the children are cancelled first and the await
+ * resolves when they all finished. The task may clean up with further awaits
+ * and chooses its own result. A cancellation is consumed when delivered; if
+ * a timeout is already being delivered this one is dropped (the first wins).
+ * Cancelling a finished task returns 0 and changes nothing.
+ * Errors: WEFT_EINVAL (NULL loop), WEFT_ESTALE, WEFT_EPERM. */
+WEFT_API int weft_task_cancel(weft_loop_t *loop, weft_task_t task);
+
+/* Sets the task's deadline to now + ns (0 clears it, replacing any earlier
+ * deadline), like asyncio.timeout. When it passes, the pending await
+ * resolves with WEFT_ETIMEDOUT (or, if the task is running or its await
+ * already completed, its next await does) and the deadline is cleared: a
+ * timeout fires once. During running pool work it acts like cancellation
+ * (the work finishes first). Whichever of cancel and timeout comes first
+ * wins. On a finished task it returns 0 and does nothing.
+ * Errors: WEFT_EINVAL (NULL loop, ns < 0), WEFT_ESTALE, WEFT_ENOMEM,
+ * WEFT_EPERM. */
+WEFT_API int weft_task_timeout(weft_loop_t *loop, weft_task_t task, int64_t ns);
+
+/* The task's state: WEFT_TASK_READY, _RUNNING, _WAITING or _DONE (> 0).
+ * Errors: WEFT_EINVAL (NULL loop), WEFT_ESTALE, WEFT_EPERM. */
+WEFT_API int weft_task_state(weft_loop_t *loop, weft_task_t task);
+
+/* Stores a finished task's result (the value its last step returned) in
+ * *result. Errors: WEFT_EBUSY (not finished yet), WEFT_EINVAL (NULL loop or
+ * result), WEFT_ESTALE, WEFT_EPERM. */
+WEFT_API int weft_task_result(weft_loop_t *loop, weft_task_t task, int *result);
+
+/* Gives up the caller's id. A finished task is freed at once and its id is
+ * stale. An unfinished task is detached: it runs on and is freed when it
+ * finishes; the id still works for cancel/state/await until then, but a
+ * second release is WEFT_ESTALE.
+ * Errors: WEFT_EINVAL (NULL loop), WEFT_ESTALE, WEFT_EPERM. */
+WEFT_API int weft_task_release(weft_loop_t *loop, weft_task_t task);
+
+/* ----------------------------------------------------------------- awaits
+ *
+ * An await is called inside the running step of task `self` and arms what
+ * the task waits for. On success it returns WEFT_PENDING, which the step
+ * returns: `return weft_await_sleep(loop, self, ms * 1000000);`. The task's
+ * next step receives the await's result as `status`. On failure the await
+ * returns a negative code and arms nothing; returning that code finishes the
+ * task with it. Common errors, for every await:
+ *   WEFT_EINVAL  NULL loop, or `self` is not the task whose step is running
+ *                (a live task outside its step; no step running)
+ *   WEFT_ESTALE  `self` (or another id argument) names no live task
+ *   WEFT_EBUSY   an await was already armed in this step (the first stays)
+ *   WEFT_ECANCELED  the loop is being freed
+ *   WEFT_EPERM   called from a foreign thread
+ * A pending cancellation or expired timeout makes the await resolve with
+ * WEFT_ECANCELED / WEFT_ETIMEDOUT instead of waiting.
+ * A step that arms an await and then returns anything but WEFT_PENDING
+ * finishes the task, and the await is disarmed.
+ */
+
+/* Resumes the task after `ns` (>= 0) nanoseconds, measured from a fresh
+ * clock reading at this call. Result: 0. Errors: WEFT_EINVAL for ns < 0. */
+WEFT_API int weft_await_sleep(weft_loop_t *loop, weft_task_t self, int64_t ns);
+
+/* Resumes the task when `fd` is ready for `events` (READABLE and/or
+ * WRITABLE). Result: the ready events mask (> 0), the requested ready bits
+ * plus WEFT_HANGUP / WEFT_ERROR if reported. Several tasks may await one fd,
+ * for reading and writing at once; each is told separately.
+ * Errors: WEFT_EINVAL (bad events), WEFT_EBADF (fd not open or not
+ * pollable), WEFT_ENOMEM, WEFT_ENOSPC. */
+WEFT_API int weft_await_fd(weft_loop_t *loop, weft_task_t self, int fd, int events);
+
+/* Runs work(arg) on the loop's pool and resumes the task with its return
+ * value. If the task is cancelled (or times out) before a pool thread takes
+ * the work, it never runs; if it already runs, it completes first (arg must
+ * stay valid until then) and the task resumes with WEFT_ECANCELED
+ * (WEFT_ETIMEDOUT). Errors: WEFT_EINVAL (NULL work), WEFT_ENOMEM,
+ * WEFT_EAGAIN. */
+WEFT_API int weft_await_thread(weft_loop_t *loop, weft_task_t self, weft_work_fn work,
+                               void *arg);
+
+/* Resumes the task when `other` has finished, with other's result (at once,
+ * in the next iteration, if other is already finished). Releasing `other`
+ * meanwhile does not disturb the await. Cancelling the awaiting task does
+ * not cancel `other`. Errors: WEFT_EINVAL (other == self), WEFT_ESTALE. */
+WEFT_API int weft_await_task(weft_loop_t *loop, weft_task_t self, weft_task_t other);
+
+/* Resumes the task when every task in tasks[0..n-1] has finished (asyncio's
+ * gather). The array is read during the call only; duplicates are allowed;
+ * n == 0 resumes with 0. Result: 0 (read each child's result with
+ * weft_task_result), and without flags, cancelling the awaiting task cancels
+ * only this await. With WEFT_CANCEL_ON_ERROR (asyncio's TaskGroup): on the
+ * first negative child result, or when the awaiting task is cancelled or
+ * times out, the other children are cancelled, and the await resolves after
+ * all of them finished with that first error (or WEFT_ECANCELED /
+ * WEFT_ETIMEDOUT); it resolves with 0 if none failed.
+ * Errors: WEFT_EINVAL (tasks NULL with n > 0, self among tasks, unknown
+ * flags), WEFT_ESTALE (any entry is not a live task; nothing is armed),
+ * WEFT_ENOMEM. */
+WEFT_API int weft_await_all(weft_loop_t *loop, weft_task_t self, const weft_task_t *tasks,
+                            size_t n, int flags);
+
+/* Requeues the task behind the tasks already ready (asyncio.sleep(0)): it
+ * resumes in the next iteration, after one poll. Result: 0. */
+WEFT_API int weft_await_yield(weft_loop_t *loop, weft_task_t self);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_H */

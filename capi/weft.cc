@@ -1,0 +1,379 @@
+// weft.cc -- the extern "C" API: check arguments and the calling thread,
+// turn ids into slots, call the core, and let no C++ exception out.
+#include "../capi/include/weft.h"
+
+#include <new>
+
+#include "../core/loop.h"
+
+using namespace weft;
+
+namespace {
+
+// A loop-thread function called from a thread other than the running one.
+WEFT_INLINE bool foreign(const weft_loop_t *loop) {
+  uintptr_t o = loop->owner.load(std::memory_order_relaxed);
+  return o != 0 && o != uintptr_t(pthread_self());
+}
+
+// The live slot `id` names in `pool`, if it is of kind k and of this loop.
+template <class T, int B>
+WEFT_INLINE bool lookup(const weft_loop_t *loop, const Pool<T, B> &pool, Kind k, int64_t id,
+                        uint32_t *slot) {
+  uint32_t gen;
+  return id_split(id, k, loop->tag, &gen, slot) && pool.get(*slot, gen) != nullptr;
+}
+
+WEFT_INLINE bool bad_events(int events) {
+  return events == 0 || (events & ~(WEFT_READABLE | WEFT_WRITABLE)) != 0;
+}
+
+}  // namespace
+
+// Every entry point that touches the loop runs its body inside this.
+#define GUARDED(body)                  \
+  try {                                \
+    body                               \
+  } catch (const std::bad_alloc &) {   \
+    return WEFT_ENOMEM;                \
+  } catch (...) {                      \
+    return WEFT_EINVAL;                \
+  }
+
+// The prologue of a loop-thread function.
+#define LOOP_THREAD(loop)                     \
+  if (!(loop)) return WEFT_EINVAL;            \
+  if (foreign(loop)) return WEFT_EPERM
+
+extern "C" {
+
+/* ------------------------------------------------------------- version */
+
+int weft_version(void) { return WEFT_VERSION; }
+
+const char *weft_version_string(void) {
+#define WEFT_STR2(x) #x
+#define WEFT_STR(x) WEFT_STR2(x)
+  return WEFT_STR(WEFT_VERSION_MAJOR) "." WEFT_STR(WEFT_VERSION_MINOR) "." WEFT_STR(
+      WEFT_VERSION_PATCH);
+}
+
+const char *weft_strerror(int err) {
+  switch (err) {
+    case 0: return "success";
+    case WEFT_EPERM: return "called from a thread that does not own the running loop";
+    case WEFT_EBADF: return "bad file descriptor, or one epoll cannot watch";
+    case WEFT_EAGAIN: return "no thread could be created";
+    case WEFT_ENOMEM: return "out of memory";
+    case WEFT_EBUSY: return "resource busy";
+    case WEFT_EEXIST: return "already exists";
+    case WEFT_EINVAL: return "invalid argument";
+    case WEFT_EMFILE: return "too many open files";
+    case WEFT_ENOSPC: return "epoll watch limit reached";
+    case WEFT_ETIMEDOUT: return "timed out";
+    case WEFT_ESTALE: return "stale handle: no live handle of that kind on this loop";
+    case WEFT_ECANCELED: return "operation canceled";
+    case WEFT_PENDING: return "await pending";
+    default: return "unknown error";
+  }
+}
+
+const char *weft_err_name(int err) {
+  switch (err) {
+    case 0: return "0";
+    case WEFT_EPERM: return "WEFT_EPERM";
+    case WEFT_EBADF: return "WEFT_EBADF";
+    case WEFT_EAGAIN: return "WEFT_EAGAIN";
+    case WEFT_ENOMEM: return "WEFT_ENOMEM";
+    case WEFT_EBUSY: return "WEFT_EBUSY";
+    case WEFT_EEXIST: return "WEFT_EEXIST";
+    case WEFT_EINVAL: return "WEFT_EINVAL";
+    case WEFT_EMFILE: return "WEFT_EMFILE";
+    case WEFT_ENOSPC: return "WEFT_ENOSPC";
+    case WEFT_ETIMEDOUT: return "WEFT_ETIMEDOUT";
+    case WEFT_ESTALE: return "WEFT_ESTALE";
+    case WEFT_ECANCELED: return "WEFT_ECANCELED";
+    case WEFT_PENDING: return "WEFT_PENDING";
+    default: return "WEFT_E?";
+  }
+}
+
+/* ---------------------------------------------------------------- loop */
+
+int weft_loop_new(weft_loop_t **out) {
+  if (!out) return WEFT_EINVAL;
+  GUARDED({
+    void *mem = mem_alloc(sizeof(weft_loop));
+    if (!mem) return WEFT_ENOMEM;
+    weft_loop_t *loop = new (mem) weft_loop();
+    if (int e = loop->init()) {
+      loop->~weft_loop();
+      mem_free(mem);
+      return e;
+    }
+    *out = loop;
+    return 0;
+  })
+}
+
+int weft_loop_free(weft_loop_t *loop) {
+  if (!loop) return WEFT_EINVAL;
+  if (loop->running.load(std::memory_order_acquire)) return WEFT_EBUSY;
+  GUARDED({
+    loop->running.store(true, std::memory_order_relaxed);  // run/free now EBUSY
+    loop->owner.store(uintptr_t(pthread_self()), std::memory_order_relaxed);
+    loop->close();
+    loop->~weft_loop();
+    mem_free(loop);
+    return 0;
+  })
+}
+
+int weft_loop_set_option(weft_loop_t *loop, int option, int64_t value) {
+  if (!loop) return WEFT_EINVAL;
+  if (loop->running.load(std::memory_order_acquire)) return WEFT_EBUSY;
+  switch (option) {
+    case WEFT_OPT_THREAD_POOL_SIZE:
+      if (value < 1 || value > 1024) return WEFT_EINVAL;
+      if (loop->pool.started) return WEFT_EBUSY;
+      loop->pool.size = int(value);
+      return 0;
+    case WEFT_OPT_SLOW_CALLBACK_NS:
+      if (value < 0) return WEFT_EINVAL;
+      loop->slow_ns = value;
+      return 0;
+    default:
+      return WEFT_EINVAL;
+  }
+}
+
+int weft_loop_run(weft_loop_t *loop, int mode) {
+  if (!loop) return WEFT_EINVAL;
+  if (mode != WEFT_RUN_DEFAULT && mode != WEFT_RUN_ONCE && mode != WEFT_RUN_NOWAIT)
+    return WEFT_EINVAL;
+  bool idle = false;
+  if (!loop->running.compare_exchange_strong(idle, true, std::memory_order_acq_rel))
+    return WEFT_EBUSY;
+  int rc;
+  try {
+    rc = loop->run(mode);
+  } catch (const std::bad_alloc &) {
+    rc = WEFT_ENOMEM;
+  } catch (...) {
+    rc = WEFT_EINVAL;
+  }
+  loop->owner.store(0, std::memory_order_relaxed);
+  loop->running.store(false, std::memory_order_release);
+  return rc;
+}
+
+int weft_loop_stop(weft_loop_t *loop) {
+  if (!loop) return WEFT_EINVAL;
+  loop->stop_flag.store(true, std::memory_order_release);
+  loop->wake();
+  return 0;
+}
+
+int weft_loop_post(weft_loop_t *loop, weft_post_cb cb, void *user_data) {
+  if (!loop || !cb) return WEFT_EINVAL;
+  GUARDED({ return loop->post(cb, user_data); })
+}
+
+int64_t weft_loop_now(const weft_loop_t *loop) {
+  if (!loop) return WEFT_EINVAL;
+  return loop->now.load(std::memory_order_relaxed);
+}
+
+int weft_loop_stats(const weft_loop_t *loop, weft_loop_stats_t *out) {
+  if (!loop || !out || out->size < sizeof(size_t)) return WEFT_EINVAL;
+  return loop->stats(out);
+}
+
+int weft_loop_set_logger(weft_loop_t *loop, weft_log_cb cb, void *user_data) {
+  LOOP_THREAD(loop);
+  loop->log_cb = cb;
+  loop->log_ud = cb ? user_data : nullptr;
+  return 0;
+}
+
+int weft_loop_backend_fd(const weft_loop_t *loop) {
+  LOOP_THREAD(loop);
+  return loop->poller.epfd;
+}
+
+int64_t weft_loop_next_timeout(const weft_loop_t *loop) {
+  LOOP_THREAD(loop);
+  GUARDED({ return const_cast<weft_loop_t *>(loop)->next_timeout(); })
+}
+
+/* -------------------------------------------------------------- timers */
+
+int weft_timer_start(weft_loop_t *loop, int64_t timeout_ns, int64_t repeat_ns,
+                     weft_timer_cb cb, void *user_data, weft_timer_t *out) {
+  LOOP_THREAD(loop);
+  if (!cb || timeout_ns < 0 || repeat_ns < 0 || (repeat_ns > 0 && !out)) return WEFT_EINVAL;
+  if (loop->closing) return WEFT_ECANCELED;
+  GUARDED({ return loop->timer_start(timeout_ns, repeat_ns, cb, user_data, out); })
+}
+
+int weft_timer_stop(weft_loop_t *loop, weft_timer_t timer) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    uint32_t slot;
+    if (!lookup(loop, loop->timers, Kind::Timer, timer, &slot)) return WEFT_ESTALE;
+    loop->timer_stop(slot);
+    return 0;
+  })
+}
+
+/* ---------------------------------------------------------- fd watches */
+
+int weft_fd_watch_start(weft_loop_t *loop, int fd, int events, weft_fd_cb cb,
+                        void *user_data, weft_fd_watch_t *out) {
+  LOOP_THREAD(loop);
+  if (!cb || !out || bad_events(events)) return WEFT_EINVAL;
+  if (fd < 0) return WEFT_EBADF;
+  if (loop->closing) return WEFT_ECANCELED;
+  GUARDED({ return loop->watch_start(fd, events, cb, user_data, out); })
+}
+
+int weft_fd_watch_modify(weft_loop_t *loop, weft_fd_watch_t watch, int events) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    uint32_t slot;
+    if (!lookup(loop, loop->watches, Kind::FdWatch, watch, &slot)) return WEFT_ESTALE;
+    if (bad_events(events)) return WEFT_EINVAL;
+    return loop->watch_modify(slot, events);
+  })
+}
+
+int weft_fd_watch_stop(weft_loop_t *loop, weft_fd_watch_t watch) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    uint32_t slot;
+    if (!lookup(loop, loop->watches, Kind::FdWatch, watch, &slot)) return WEFT_ESTALE;
+    loop->watch_stop(slot);
+    return 0;
+  })
+}
+
+/* ----------------------------------------------------------- to_thread */
+
+int weft_to_thread(weft_loop_t *loop, weft_work_fn work, void *arg, weft_done_cb done,
+                   void *user_data, weft_work_t *out) {
+  LOOP_THREAD(loop);
+  if (!work) return WEFT_EINVAL;
+  GUARDED({
+    Work *w;
+    if (int e = loop->work_submit(work, arg, done, user_data, kNone, &w)) return e;
+    if (out) *out = id_make(Kind::Work, loop->tag, w->gen, w->slot);
+    return 0;
+  })
+}
+
+int weft_work_cancel(weft_loop_t *loop, weft_work_t work) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    uint32_t slot;
+    if (!lookup(loop, loop->works, Kind::Work, work, &slot) ||
+        loop->works.at(slot)->task != kNone)  // await_thread's work has no public id
+      return WEFT_ESTALE;
+    return loop->work_cancel(slot);
+  })
+}
+
+/* --------------------------------------------------------------- tasks */
+
+int weft_task_spawn(weft_loop_t *loop, weft_task_fn fn, void *user_data, weft_task_t *out) {
+  LOOP_THREAD(loop);
+  if (!fn) return WEFT_EINVAL;
+  GUARDED({ return loop->task_spawn(fn, user_data, out); })
+}
+
+int weft_task_cancel(weft_loop_t *loop, weft_task_t task) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    uint32_t slot;
+    if (!lookup(loop, loop->tasks, Kind::Task, task, &slot)) return WEFT_ESTALE;
+    loop->task_cancel(slot);
+    return 0;
+  })
+}
+
+int weft_task_timeout(weft_loop_t *loop, weft_task_t task, int64_t ns) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    uint32_t slot;
+    if (!lookup(loop, loop->tasks, Kind::Task, task, &slot)) return WEFT_ESTALE;
+    if (ns < 0) return WEFT_EINVAL;
+    return loop->task_timeout(slot, ns);
+  })
+}
+
+int weft_task_state(weft_loop_t *loop, weft_task_t task) {
+  LOOP_THREAD(loop);
+  uint32_t slot;
+  if (!lookup(loop, loop->tasks, Kind::Task, task, &slot)) return WEFT_ESTALE;
+  return loop->tasks.at(slot)->state;
+}
+
+int weft_task_result(weft_loop_t *loop, weft_task_t task, int *result) {
+  LOOP_THREAD(loop);
+  if (!result) return WEFT_EINVAL;
+  uint32_t slot;
+  if (!lookup(loop, loop->tasks, Kind::Task, task, &slot)) return WEFT_ESTALE;
+  const Task *t = loop->tasks.at(slot);
+  if (t->state != TS_DONE) return WEFT_EBUSY;
+  *result = t->status;
+  return 0;
+}
+
+int weft_task_release(weft_loop_t *loop, weft_task_t task) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    uint32_t slot;
+    if (!lookup(loop, loop->tasks, Kind::Task, task, &slot)) return WEFT_ESTALE;
+    return loop->task_release(slot);
+  })
+}
+
+/* -------------------------------------------------------------- awaits */
+
+int weft_await_sleep(weft_loop_t *loop, weft_task_t self, int64_t ns) {
+  LOOP_THREAD(loop);
+  if (ns < 0) return WEFT_EINVAL;
+  GUARDED({ return loop->await_sleep(self, ns); })
+}
+
+int weft_await_fd(weft_loop_t *loop, weft_task_t self, int fd, int events) {
+  LOOP_THREAD(loop);
+  if (bad_events(events)) return WEFT_EINVAL;
+  if (fd < 0) return WEFT_EBADF;
+  GUARDED({ return loop->await_fd(self, fd, events); })
+}
+
+int weft_await_thread(weft_loop_t *loop, weft_task_t self, weft_work_fn work, void *arg) {
+  LOOP_THREAD(loop);
+  if (!work) return WEFT_EINVAL;
+  GUARDED({ return loop->await_thread(self, work, arg); })
+}
+
+int weft_await_task(weft_loop_t *loop, weft_task_t self, weft_task_t other) {
+  LOOP_THREAD(loop);
+  GUARDED({ return loop->await_task(self, other); })
+}
+
+int weft_await_all(weft_loop_t *loop, weft_task_t self, const weft_task_t *tasks, size_t n,
+                   int flags) {
+  LOOP_THREAD(loop);
+  if (flags & ~WEFT_CANCEL_ON_ERROR) return WEFT_EINVAL;
+  if (n > 0 && !tasks) return WEFT_EINVAL;
+  GUARDED({ return loop->await_all(self, tasks, n, flags); })
+}
+
+int weft_await_yield(weft_loop_t *loop, weft_task_t self) {
+  LOOP_THREAD(loop);
+  GUARDED({ return loop->await_yield(self); })
+}
+
+}  // extern "C"

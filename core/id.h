@@ -1,0 +1,44 @@
+// id.h -- the 64-bit handle ids of weft.
+//
+//   bit 63      0 (ids are positive)
+//   bits 60-62  kind (1..7)
+//   bits 48-59  loop tag (12 bits, from a global counter per weft_loop_new)
+//   bits 26-47  generation (22 bits, bumped each time the slot is freed)
+//   bits 0-25   slot index (26 bits: 67M handles of one kind per loop)
+//
+// Kind and tag make ids of another kind or another loop fail the check; the
+// generation makes stale and double-closed ids fail it. A forged id passes
+// only if it matches a live handle's kind, loop, slot and generation.
+#pragma once
+
+#include <cstdint>
+
+#include "sys.h"
+
+namespace weft {
+
+enum class Kind : uint32_t { Task = 1, Timer = 2, FdWatch = 3, Work = 4 };
+
+constexpr int kSlotBits = 26;
+constexpr int kGenBits = 22;
+constexpr int kTagBits = 12;
+constexpr uint32_t kSlotMask = (1u << kSlotBits) - 1;
+constexpr uint32_t kGenMask = (1u << kGenBits) - 1;
+constexpr uint32_t kTagMask = (1u << kTagBits) - 1;
+constexpr uint32_t kMaxSlots = 1u << kSlotBits;
+
+WEFT_INLINE int64_t id_make(Kind k, uint32_t tag, uint32_t gen, uint32_t slot) {
+  return int64_t((uint64_t(k) << 60) | (uint64_t(tag & kTagMask) << 48) |
+                 (uint64_t(gen & kGenMask) << 26) | uint64_t(slot));
+}
+
+// Splits `id` if it has kind `k` and tag `tag`; false otherwise.
+WEFT_INLINE bool id_split(int64_t id, Kind k, uint32_t tag, uint32_t *gen, uint32_t *slot) {
+  uint64_t u = uint64_t(id);
+  if ((u >> 60) != uint64_t(k) || ((u >> 48) & kTagMask) != tag) return false;
+  *gen = uint32_t(u >> 26) & kGenMask;
+  *slot = uint32_t(u) & kSlotMask;
+  return true;
+}
+
+}  // namespace weft

@@ -1,0 +1,149 @@
+// loop.cc -- the loop's life: creation, one iteration, run, free, stats, logs.
+#include "loop.h"
+
+#include <cerrno>
+#include <cstdio>
+
+#include <unistd.h>
+
+using namespace weft;
+
+namespace {
+std::atomic<uint32_t> g_next_tag{0};
+}  // namespace
+
+weft_loop::weft_loop() = default;
+
+weft_loop::~weft_loop() {
+  poller_close();
+  mem_free(posts.items);
+  mem_free(posts.spare);
+  mem_free(pool.threads);
+  pthread_mutex_destroy(&posts.mu);
+  pthread_mutex_destroy(&pool.mu);
+  pthread_cond_destroy(&pool.cv);
+}
+
+int weft_loop::init() {
+  tag = g_next_tag.fetch_add(1, std::memory_order_relaxed) & kTagMask;
+  now.store(clock_now(), std::memory_order_relaxed);
+  return poller_init();
+}
+
+bool weft_loop::alive() const {
+  return st_tasks_alive.load(std::memory_order_relaxed) > 0 ||
+         st_timers.load(std::memory_order_relaxed) > 0 || watches.live() > 0 ||
+         work_outstanding > 0 || posts.pending.load(std::memory_order_acquire) > 0;
+}
+
+void weft_loop::wake() {
+  if (wake_pending.load(std::memory_order_relaxed)) return;
+  if (!wake_pending.exchange(true, std::memory_order_acq_rel))
+    sys_eventfd_write(poller.wakefd);
+}
+
+void weft_loop::log(int level, const char *fmt, ...) {
+  if (!log_cb) return;
+  char buf[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  log_cb(log_ud, level, buf);
+}
+
+void weft_loop::slow_check(int64_t t0, const char *what) {
+  int64_t dt = clock_now() - t0;
+  if (dt <= slow_ns) return;
+  bump(st_slow, 1);
+  log(WEFT_LOG_WARN, "slow %s: %.3f ms (limit %.3f ms)", what, double(dt) / 1e6,
+      double(slow_ns) / 1e6);
+}
+
+int64_t weft_loop::next_timeout() {
+  if (ready_head != kNone || posts.pending.load(std::memory_order_acquire) > 0) return 0;
+  heap_clean_top();
+  if (heap.empty()) return -1;
+  int64_t d = heap.top().deadline - clock_now();
+  return d > 0 ? d : 0;
+}
+
+// One iteration: the six phases of weft.h's weft_loop_run.
+void weft_loop::iterate(int mode) {
+  now.store(clock_now(), std::memory_order_relaxed);
+  if (!heap.empty()) run_timers();
+  if (posts.pending.load(std::memory_order_acquire) > 0) run_posts();
+  if (ready_head != kNone) run_ready();
+
+  int64_t timeout;
+  if (mode == WEFT_RUN_NOWAIT || ready_head != kNone ||
+      posts.pending.load(std::memory_order_acquire) > 0 ||
+      stop_flag.load(std::memory_order_relaxed) || !alive()) {
+    timeout = 0;
+  } else {
+    timeout = next_timeout();
+  }
+  poll(timeout);
+  bump(st_iterations, 1);
+}
+
+int weft_loop::run(int mode) {
+  owner.store(uintptr_t(pthread_self()), std::memory_order_relaxed);
+  int rc;
+  if (!alive()) {
+    rc = 0;
+  } else {
+    for (;;) {
+      iterate(mode);
+      if (stop_flag.load(std::memory_order_relaxed) &&
+          stop_flag.exchange(false, std::memory_order_acq_rel))
+        break;
+      if (mode != WEFT_RUN_DEFAULT || !alive()) break;
+    }
+    rc = alive() ? 1 : 0;
+  }
+  owner.store(0, std::memory_order_relaxed);
+  return rc;
+}
+
+// weft_loop_free: see weft.h for the order of events.
+void weft_loop::close() {
+  closing = true;
+  pool_shutdown();  // queued work -> ECANCELED, running work joined
+  for (;;) {
+    deliver_completions();
+    cancel_all_tasks();
+    while (ready_head != kNone) run_ready();
+    if (posts.pending.load(std::memory_order_acquire) > 0) {
+      run_posts();
+      continue;
+    }
+    if (st_tasks_alive.load(std::memory_order_relaxed) == 0 &&
+        posts.pending.load(std::memory_order_acquire) == 0 && pool.done == nullptr)
+      break;
+  }
+  drop_watches();
+}
+
+int weft_loop::stats(weft_loop_stats_t *out) const {
+  weft_loop_stats_t s;
+  s.size = sizeof s;
+  s.iterations = st_iterations.load(std::memory_order_relaxed);
+  s.tasks_alive = st_tasks_alive.load(std::memory_order_relaxed);
+  s.tasks_ready = st_tasks_ready.load(std::memory_order_relaxed);
+  s.timers_active = st_timers.load(std::memory_order_relaxed);
+  s.fd_watches_active = st_watches.load(std::memory_order_relaxed);
+  s.work_queued = pool.queued.load(std::memory_order_relaxed);
+  s.work_running = pool.running.load(std::memory_order_relaxed);
+  s.work_ns = pool.work_ns.load(std::memory_order_relaxed);
+  s.slow_callbacks = st_slow.load(std::memory_order_relaxed);
+  s.posts = st_posts.load(std::memory_order_relaxed);
+  // Whole fields only: a caller's struct may end anywhere.
+  size_t n = out->size < sizeof s ? out->size : sizeof s;
+  n = sizeof(size_t) + (n - sizeof(size_t)) / sizeof(int64_t) * sizeof(int64_t);
+  // Copy the fields after `size`, then report how much was filled.
+  std::memcpy(reinterpret_cast<char *>(out) + sizeof(size_t),
+              reinterpret_cast<const char *>(&s) + sizeof(size_t), n - sizeof(size_t));
+  out->size = n;
+  return 0;
+}

@@ -1,0 +1,172 @@
+// loop.h -- the loop: what it owns and the operations the C API calls.
+//
+// Everything here runs on the loop thread unless marked "any thread". The C
+// shims (capi/) have already validated arguments and the calling thread, and
+// split ids into (slot, gen); methods taking a slot expect a live one.
+#pragma once
+
+#include <atomic>
+#include <cstdarg>
+#include <cstdint>
+
+#include <pthread.h>
+
+#include "../capi/include/weft.h"
+#include "heap.h"
+#include "id.h"
+#include "poller.h"
+#include "pool.h"
+#include "post.h"
+#include "task.h"
+#include "timer.h"
+#include "work.h"
+
+// Heap entry refs: the owner kind in the top two bits, its slot below.
+namespace weft {
+constexpr uint32_t kRefTimer = 0u << 30;
+constexpr uint32_t kRefSleep = 1u << 30;
+constexpr uint32_t kRefTimeout = 2u << 30;
+constexpr uint32_t kRefKind = 3u << 30;
+
+// Adds d to a counter that only the loop thread writes: other threads read
+// it, so it is atomic, but no locked instruction is needed.
+WEFT_INLINE void bump(std::atomic<int64_t> &c, int64_t d) {
+  c.store(c.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+}
+}  // namespace weft
+
+struct weft_loop {
+  weft_loop();
+  ~weft_loop();
+
+  // --- identity and threading
+  uint32_t tag = 0;                         // loop tag in every id
+  std::atomic<uintptr_t> owner{0};          // running thread, 0 when idle
+  std::atomic<bool> running{false};
+  std::atomic<bool> stop_flag{false};
+  std::atomic<bool> wake_pending{false};    // eventfd written, not yet read
+  bool closing = false;                     // inside weft_loop_free
+
+  // --- clock and stats (written by the loop thread, read by any)
+  std::atomic<int64_t> now{0};
+  std::atomic<int64_t> st_iterations{0};
+  std::atomic<int64_t> st_tasks_alive{0};
+  std::atomic<int64_t> st_tasks_ready{0};
+  std::atomic<int64_t> st_timers{0};
+  std::atomic<int64_t> st_watches{0};
+  std::atomic<int64_t> st_slow{0};
+  std::atomic<int64_t> st_posts{0};
+
+  // --- options and logging
+  int64_t slow_ns = 0;
+  weft_log_cb log_cb = nullptr;
+  void *log_ud = nullptr;
+
+  // --- timers
+  weft::TimerHeap heap;
+  weft::Pool<weft::Timer> timers;
+
+  // --- tasks
+  weft::Pool<weft::Task, 12> tasks;
+  weft::Pool<weft::JoinNode> joins;
+  uint32_t ready_head = weft::kNone, ready_tail = weft::kNone;
+  uint32_t cur_slot = weft::kNone;  // task whose step is running
+  int64_t cur_id = 0;
+
+  // --- I/O
+  weft::Poller poller;
+  weft::Pool<weft::FdWatch> watches;
+
+  // --- to_thread
+  weft::ThreadPool pool;
+  weft::Pool<weft::Work> works;
+  int64_t work_outstanding = 0;  // submitted, done not yet delivered
+
+  // --- posts
+  weft::PostQueue posts;
+
+  // ------------------------------------------------------------ loop.cc
+  int init();                       // fds and tag; 0 or WEFT_E*
+  int run(int mode);
+  void close();                     // weft_loop_free's work, then ~weft_loop
+  bool alive() const;
+  void wake();                      // any thread
+  int64_t next_timeout();
+  int stats(weft_loop_stats_t *out) const;  // any thread
+  void log(int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+  void slow_check(int64_t t0, const char *what);
+  void iterate(int mode);
+
+  // ------------------------------------------------------------ timer.cc
+  int timer_start(int64_t timeout, int64_t repeat, weft_timer_cb cb, void *ud,
+                  weft_timer_t *out);
+  void timer_stop(uint32_t slot);
+  void run_timers();
+  void heap_compact();
+  bool heap_entry_live(const weft::HeapEntry &e) const;
+  void heap_clean_top();
+  void heap_forget(uint32_t *seq);  // an owner drops its arm
+
+  // ------------------------------------------------------------ task.cc
+  int task_spawn(weft_task_fn fn, void *ud, weft_task_t *out);
+  void task_cancel(uint32_t slot) { interrupt(slot, WEFT_ECANCELED); }
+  int task_timeout(uint32_t slot, int64_t ns);
+  int task_release(uint32_t slot);
+  int64_t task_id(uint32_t slot) const {
+    return weft::id_make(weft::Kind::Task, tag, tasks.at(slot)->gen, slot);
+  }
+  void ready_push(uint32_t slot);
+  void run_ready();
+  void run_step(uint32_t slot);
+  void resolve(uint32_t slot, int value);
+  void interrupt(uint32_t slot, int code);
+  void disarm(uint32_t slot);
+  void finish(uint32_t slot, int result);
+  void join_unlink_all(uint32_t slot);
+  void join_free_chain(uint32_t slot);
+  void join_cancel_children(uint32_t slot);
+  void join_notify(uint32_t child, int result);
+  void timeout_fire(uint32_t slot);
+  void cancel_all_tasks();
+
+  // ------------------------------------------------------------ await.cc
+  // Each checks `self` and the step's state, then arms; WEFT_PENDING or <0.
+  int await_begin(int64_t self, weft::Task **t, uint32_t *slot);
+  int await_sleep(int64_t self, int64_t ns);
+  int await_fd(int64_t self, int fd, int events);
+  int await_thread(int64_t self, weft_work_fn fn, void *arg);
+  int await_task(int64_t self, int64_t other);
+  int await_all(int64_t self, const weft_task_t *ids, size_t n, int flags);
+  int await_yield(int64_t self);
+
+  // ------------------------------------------------------------ poller.cc
+  int poller_init();
+  void poller_close();
+  weft::IoNode *io_node(uint32_t ref) const;
+  int io_add(uint32_t ref, int fd, uint32_t events);
+  void io_remove(uint32_t ref);
+  int io_modify(uint32_t ref, uint32_t events);
+  void io_reconcile();
+  void reconcile_fd(int fd);
+  void mark_dirty(int fd);
+  void poll(int64_t timeout);
+  void dispatch_fd(int fd, uint32_t got);
+  int watch_start(int fd, int events, weft_fd_cb cb, void *ud, weft_fd_watch_t *out);
+  int watch_modify(uint32_t slot, int events) { return io_modify(slot, uint32_t(events)); }
+  void watch_stop(uint32_t slot);
+  void drop_watches();
+
+  // ------------------------------------------------------------ work.cc
+  int pool_start();
+  void pool_shutdown();
+  int work_submit(weft_work_fn fn, void *arg, weft_done_cb done, void *ud, uint32_t task,
+                  weft::Work **out);
+  int work_cancel(uint32_t slot);
+  bool work_unqueue(weft::Work *w);  // loop thread; true if it was still queued
+  void work_free(weft::Work *w);
+  void deliver_completions();
+
+  // ------------------------------------------------------------ post.cc
+  int post(weft_post_cb cb, void *ud);  // any thread
+  void run_posts();
+};

@@ -1,0 +1,50 @@
+// post.cc -- weft_loop_post: callbacks queued from any thread, run on the
+// loop thread in phase (3), each exactly once.
+#include "loop.h"
+
+using namespace weft;
+
+int weft_loop::post(weft_post_cb cb, void *ud) {
+  PostQueue &q = posts;
+  pthread_mutex_lock(&q.mu);
+  if (q.n == q.cap) {
+    size_t ncap = q.cap ? q.cap * 2 : 64;
+    void *np = mem_realloc(q.items, ncap * sizeof(PostItem));
+    if (!np) {
+      pthread_mutex_unlock(&q.mu);
+      return WEFT_ENOMEM;
+    }
+    q.items = static_cast<PostItem *>(np);
+    q.cap = ncap;
+  }
+  q.items[q.n++] = PostItem{cb, ud};
+  q.pending.fetch_add(1, std::memory_order_release);
+  pthread_mutex_unlock(&q.mu);
+  wake();
+  return 0;
+}
+
+// Phase (3): the posts pending now; posts they make wait for the next one.
+void weft_loop::run_posts() {
+  PostQueue &q = posts;
+  pthread_mutex_lock(&q.mu);
+  PostItem *batch = q.items;
+  size_t n = q.n, cap = q.cap;
+  q.items = q.spare;
+  q.cap = q.spare_cap;
+  q.n = 0;
+  pthread_mutex_unlock(&q.mu);
+  for (size_t i = 0; i < n; i++) {
+    const int64_t t0 = slow_ns ? clock_now() : 0;
+    try {
+      batch[i].cb(this, batch[i].ud);
+    } catch (...) {
+      log(WEFT_LOG_ERROR, "C++ exception escaped a posted callback");
+    }
+    if (slow_ns) slow_check(t0, "posted callback");
+  }
+  q.spare = batch;
+  q.spare_cap = cap;
+  q.pending.fetch_sub(int64_t(n), std::memory_order_release);
+  bump(st_posts, int64_t(n));
+}

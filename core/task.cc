@@ -1,0 +1,308 @@
+// task.cc -- task life: spawn, the ready queue, steps, interruption
+// (cancel and timeout), finishing, joins.
+#include "loop.h"
+
+using namespace weft;
+
+int weft_loop::task_spawn(weft_task_fn fn, void *ud, weft_task_t *out) {
+  uint32_t slot;
+  Task *t = tasks.alloc(&slot);
+  if (!t) return WEFT_ENOMEM;
+  t->state = TS_READY;
+  t->await = AW_START;
+  t->fn = fn;
+  t->ud = ud;
+  t->joiners = kNone;
+  if (closing) {  // spawned while the loop is freed: its first step is cancelled
+    t->status = WEFT_ECANCELED;
+    t->flags |= TF_INTR_SET;
+  }
+  if (out)
+    *out = task_id(slot);
+  else
+    t->flags |= TF_DETACHED;
+  bump(st_tasks_alive, 1);
+  ready_push(slot);
+  return 0;
+}
+
+void weft_loop::ready_push(uint32_t slot) {
+  tasks.at(slot)->next = kNone;
+  if (ready_tail == kNone)
+    ready_head = slot;
+  else
+    tasks.at(ready_tail)->next = slot;
+  ready_tail = slot;
+  bump(st_tasks_ready, 1);
+}
+
+// Phase (4): the steps that were ready when the phase began, FIFO.
+void weft_loop::run_ready() {
+  int64_t n = st_tasks_ready.load(std::memory_order_relaxed);
+  while (n-- > 0) {
+    uint32_t slot = ready_head;
+    ready_head = tasks.at(slot)->next;
+    if (ready_head == kNone) ready_tail = kNone;
+    bump(st_tasks_ready, -1);
+    run_step(slot);
+  }
+}
+
+void weft_loop::run_step(uint32_t slot) {
+  Task *t = tasks.at(slot);
+  const int status = t->status;
+  const int64_t id = task_id(slot);
+  t->state = TS_RUNNING;
+  t->await = AW_NONE;
+  t->flags &= uint8_t(~(TF_ARMED | TF_INTR_SET | TF_COE | TF_ABORTING));
+  cur_slot = slot;
+  cur_id = id;
+  const int64_t t0 = slow_ns ? clock_now() : 0;
+  int r;
+  try {
+    r = t->fn(this, id, status, t->ud);
+  } catch (...) {
+    log(WEFT_LOG_ERROR, "task %lld: C++ exception escaped its step; finished with WEFT_EINVAL",
+        (long long)id);
+    r = WEFT_EINVAL;
+  }
+  if (slow_ns) slow_check(t0, "task step");
+  cur_slot = kNone;
+  cur_id = 0;
+
+  if (r != WEFT_PENDING) {
+    if (t->flags & TF_ARMED) disarm(slot);
+    finish(slot, r);
+    return;
+  }
+  if (!(t->flags & TF_ARMED)) {
+    log(WEFT_LOG_ERROR,
+        "task %lld: step returned WEFT_PENDING without arming an await; finished with WEFT_EINVAL",
+        (long long)id);
+    finish(slot, WEFT_EINVAL);
+    return;
+  }
+  if (t->await == AW_YIELD || t->await == AW_DONE) {
+    t->state = TS_READY;
+    ready_push(slot);
+  } else {
+    t->state = TS_WAITING;
+  }
+  if (t->intr) {  // cancelled or timed out during the step, after arming
+    int code = t->intr;
+    t->intr = 0;
+    interrupt(slot, code);
+  }
+}
+
+void weft_loop::resolve(uint32_t slot, int value) {
+  Task *t = tasks.at(slot);
+  t->status = value;
+  t->await = AW_DONE;
+  t->state = TS_READY;
+  ready_push(slot);
+}
+
+// Cancellation (code WEFT_ECANCELED) and timeout (WEFT_ETIMEDOUT) share this
+// path. At most one interruption is in delivery per await: the first wins.
+void weft_loop::interrupt(uint32_t slot, int code) {
+  Task *t = tasks.at(slot);
+  switch (t->state) {
+    case TS_RUNNING:
+      if (!t->intr) t->intr = int8_t(code);
+      return;
+    case TS_READY:
+      if (t->flags & TF_INTR_SET) return;
+      if (t->await == AW_START || t->await == AW_YIELD) {
+        t->status = code;  // the pending first step / yield resolves with it
+        t->await = AW_DONE;
+        t->flags |= TF_INTR_SET;
+      } else if (!t->intr) {
+        t->intr = int8_t(code);  // a result waits: deliver it, then this
+      }
+      return;
+    case TS_WAITING:
+      break;
+    default:
+      return;  // finished
+  }
+  if (t->flags & TF_INTR_SET) return;
+  switch (t->await) {
+    case AW_SLEEP:
+      heap_forget(&t->w.sleep_seq);
+      break;
+    case AW_FD:
+      io_remove(slot | kIoTask);
+      break;
+    case AW_THREAD: {
+      Work *w = t->w.work;
+      if (work_unqueue(w)) {  // never ran, never will
+        work_free(w);
+        work_outstanding--;
+        break;
+      }
+      w->intr = code;  // running: it finishes first, then we resume
+      t->flags |= TF_INTR_SET;
+      return;
+    }
+    case AW_ALL:
+      if (t->flags & TF_COE) {
+        if (t->flags & TF_ABORTING) {  // aborting on a child's error already
+          if (!t->intr) t->intr = int8_t(code);
+          return;
+        }
+        t->flags |= TF_ABORTING | TF_INTR_SET;
+        t->w.join.first_err = code;
+        join_cancel_children(slot);
+        return;  // resolves when the last child finishes
+      }
+      join_unlink_all(slot);
+      join_free_chain(slot);
+      break;
+    case AW_TASK:
+      join_unlink_all(slot);
+      join_free_chain(slot);
+      break;
+    default:
+      return;
+  }
+  t->flags |= TF_INTR_SET;
+  resolve(slot, code);
+}
+
+// The step armed an await and then finished: take the await back.
+void weft_loop::disarm(uint32_t slot) {
+  Task *t = tasks.at(slot);
+  switch (t->await) {
+    case AW_SLEEP:
+      heap_forget(&t->w.sleep_seq);
+      break;
+    case AW_FD:
+      io_remove(slot | kIoTask);
+      break;
+    case AW_THREAD: {
+      Work *w = t->w.work;
+      if (work_unqueue(w)) {
+        work_free(w);
+        work_outstanding--;
+      } else {
+        w->task = kNone;  // orphaned: dropped when it completes
+      }
+      break;
+    }
+    case AW_TASK:
+    case AW_ALL:
+      join_unlink_all(slot);
+      join_free_chain(slot);
+      break;
+    default:
+      break;
+  }
+  t->await = AW_NONE;
+}
+
+void weft_loop::finish(uint32_t slot, int result) {
+  Task *t = tasks.at(slot);
+  t->state = TS_DONE;
+  t->status = result;
+  t->await = AW_NONE;
+  t->intr = 0;
+  heap_forget(&t->timeout_seq);
+  bump(st_tasks_alive, -1);
+  if (t->joiners != kNone) join_notify(slot, result);
+  if (t->flags & TF_DETACHED) tasks.release(slot);
+}
+
+int weft_loop::task_timeout(uint32_t slot, int64_t ns) {
+  Task *t = tasks.at(slot);
+  if (t->state == TS_DONE) return 0;
+  if (ns > 0 && !heap.reserve_one()) return WEFT_ENOMEM;
+  heap_forget(&t->timeout_seq);
+  if (ns > 0) t->timeout_seq = heap.push(add_sat(clock_now(), ns), kRefTimeout | slot);
+  return 0;
+}
+
+int weft_loop::task_release(uint32_t slot) {
+  Task *t = tasks.at(slot);
+  if (t->state == TS_DONE) {
+    tasks.release(slot);
+    return 0;
+  }
+  if (t->flags & TF_RELEASED) return WEFT_ESTALE;
+  t->flags |= TF_DETACHED | TF_RELEASED;
+  return 0;
+}
+
+// weft_loop_free: every unfinished task gets WEFT_ECANCELED.
+void weft_loop::cancel_all_tasks() {
+  for (uint32_t s = 0, n = tasks.size(); s < n; s++) {
+    uint8_t st = tasks.at(s)->state;
+    if (st != TS_FREE && st != TS_DONE) interrupt(s, WEFT_ECANCELED);
+  }
+}
+
+// ---------------------------------------------------------------- joins
+
+// Unlinks the waiter's nodes from the lists of children still running.
+void weft_loop::join_unlink_all(uint32_t slot) {
+  for (uint32_t n = tasks.at(slot)->w.join.nodes; n != kNone; n = joins.at(n)->sibling) {
+    JoinNode *j = joins.at(n);
+    if (j->state != 1) continue;
+    if (j->prev != kNone)
+      joins.at(j->prev)->next = j->next;
+    else
+      tasks.at(j->child)->joiners = j->next;
+    if (j->next != kNone) joins.at(j->next)->prev = j->prev;
+    j->state = 2;
+  }
+}
+
+void weft_loop::join_free_chain(uint32_t slot) {
+  Task *t = tasks.at(slot);
+  uint32_t n = t->w.join.nodes;
+  while (n != kNone) {
+    uint32_t next = joins.at(n)->sibling;
+    joins.release(n);
+    n = next;
+  }
+  t->w.join.nodes = kNone;
+}
+
+void weft_loop::join_cancel_children(uint32_t slot) {
+  for (uint32_t n = tasks.at(slot)->w.join.nodes; n != kNone; n = joins.at(n)->sibling) {
+    JoinNode *j = joins.at(n);
+    if (j->state == 1) interrupt(j->child, WEFT_ECANCELED);
+  }
+}
+
+// `child` finished with `result`: tell every task awaiting it.
+void weft_loop::join_notify(uint32_t child, int result) {
+  uint32_t n = tasks.at(child)->joiners;
+  tasks.at(child)->joiners = kNone;
+  while (n != kNone) {
+    JoinNode *j = joins.at(n);
+    uint32_t next = j->next;
+    j->state = 2;
+    uint32_t w = j->waiter;
+    Task *wt = tasks.at(w);
+    wt->w.join.remaining--;
+    if (wt->await == AW_TASK) {
+      join_free_chain(w);
+      resolve(w, result);
+    } else {
+      if (result < 0 && wt->w.join.first_err == 0) {
+        wt->w.join.first_err = result;
+        if ((wt->flags & TF_COE) && !(wt->flags & TF_ABORTING)) {
+          wt->flags |= TF_ABORTING;
+          join_cancel_children(w);
+        }
+      }
+      if (wt->w.join.remaining == 0) {
+        int v = (wt->flags & TF_COE) ? wt->w.join.first_err : 0;
+        join_free_chain(w);
+        resolve(w, v);
+      }
+    }
+    n = next;
+  }
+}

@@ -1,0 +1,122 @@
+// timer.cc -- callback timers, and the timer phase that also wakes sleeping
+// tasks and fires task deadlines (all three share the one heap).
+#include "loop.h"
+
+using namespace weft;
+
+int weft_loop::timer_start(int64_t timeout, int64_t repeat, weft_timer_cb cb, void *ud,
+                           weft_timer_t *out) {
+  if (!heap.reserve_one()) return WEFT_ENOMEM;
+  uint32_t slot;
+  Timer *t = timers.alloc(&slot);
+  if (!t) return WEFT_ENOMEM;
+  t->state = TM_ACTIVE;
+  t->repeat = repeat;
+  t->cb = cb;
+  t->ud = ud;
+  t->seq = heap.push(add_sat(clock_now(), timeout), kRefTimer | slot);
+  bump(st_timers, 1);
+  if (out) *out = id_make(Kind::Timer, tag, t->gen, slot);
+  return 0;
+}
+
+void weft_loop::timer_stop(uint32_t slot) {
+  Timer *t = timers.at(slot);
+  if (t->state == TM_ACTIVE) {
+    heap_forget(&t->seq);
+    bump(st_timers, -1);
+  }
+  // TM_FIRING: a one-shot stopping itself; it was already counted out.
+  timers.release(slot);
+}
+
+void weft_loop::heap_forget(uint32_t *seq) {
+  if (*seq) {
+    heap.mark_stale();
+    *seq = 0;
+  }
+}
+
+bool weft_loop::heap_entry_live(const HeapEntry &e) const {
+  uint32_t slot = e.ref & ~kRefKind;
+  switch (e.ref & kRefKind) {
+    case kRefTimer: {
+      const Timer *t = timers.at(slot);
+      return t->state == TM_ACTIVE && t->seq == e.seq;
+    }
+    case kRefSleep: {
+      const Task *t = tasks.at(slot);
+      return t->state == TS_WAITING && t->await == AW_SLEEP && t->w.sleep_seq == e.seq;
+    }
+    default: {
+      const Task *t = tasks.at(slot);
+      return t->state != TS_FREE && t->timeout_seq == e.seq;
+    }
+  }
+}
+
+void weft_loop::heap_clean_top() {
+  while (!heap.empty() && !heap_entry_live(heap.top())) {
+    heap.pop();
+    heap.unmark_stale();
+  }
+}
+
+void weft_loop::heap_compact() {
+  heap.compact([this](const HeapEntry &e) { return heap_entry_live(e); });
+}
+
+// Phase (2): everything due at the cached time, in deadline order. Entries
+// armed during this phase wait for the next iteration, whatever their
+// deadline, so a callback that re-arms at 0 cannot spin the phase.
+void weft_loop::run_timers() {
+  const int64_t t_now = now.load(std::memory_order_relaxed);
+  const uint32_t first_new = heap.next_seq();
+  while (!heap.empty()) {
+    const HeapEntry e = heap.top();
+    if (e.deadline > t_now || int32_t(e.seq - first_new) >= 0) break;
+    heap.pop();
+    if (!heap_entry_live(e)) {
+      heap.unmark_stale();
+      continue;
+    }
+    uint32_t slot = e.ref & ~kRefKind;
+    switch (e.ref & kRefKind) {
+      case kRefSleep:
+        tasks.at(slot)->w.sleep_seq = 0;
+        resolve(slot, 0);
+        break;
+      case kRefTimeout:
+        tasks.at(slot)->timeout_seq = 0;
+        interrupt(slot, WEFT_ETIMEDOUT);
+        break;
+      default: {
+        Timer *t = timers.at(slot);
+        const uint32_t gen = t->gen;
+        const bool once = t->repeat == 0;
+        if (once) {
+          t->seq = 0;
+          t->state = TM_FIRING;
+          bump(st_timers, -1);
+        } else {
+          // Drift-free period; skip missed periods instead of bursting.
+          int64_t next = add_sat(e.deadline, t->repeat);
+          if (next <= t_now) next = add_sat(t_now, t->repeat);
+          t->seq = heap.push(next, kRefTimer | slot);  // the pop made room
+        }
+        const int64_t t0 = slow_ns ? clock_now() : 0;
+        try {
+          t->cb(this, id_make(Kind::Timer, tag, gen, slot), t->ud);
+        } catch (...) {
+          log(WEFT_LOG_ERROR, "C++ exception escaped a timer callback");
+        }
+        if (slow_ns) slow_check(t0, "timer callback");
+        if (once) {
+          Timer *t2 = timers.get(slot, gen);
+          if (t2 && t2->state == TM_FIRING) timers.release(slot);
+        }
+      }
+    }
+  }
+  if (heap.want_compact()) heap_compact();
+}
