@@ -1,6 +1,8 @@
 // poller.cc -- the epoll backend, fd watches, fd awaits and the wakeup fd.
 #include <cerrno>
 
+#include <fcntl.h>
+
 #include <unistd.h>
 
 #include "loop.h"
@@ -109,6 +111,9 @@ int weft_loop::io_add(uint32_t ref, int fd, uint32_t events) {
   Poller &p = poller;
   if (fd == p.epfd || fd == p.wakefd) return WEFT_EINVAL;
   if (uint32_t(fd) >= p.nfds) {
+    // Growing the table is rare; first make sure the fd is real, so that a
+    // bogus large number is EBADF rather than a huge allocation.
+    if (fcntl(fd, F_GETFD) < 0) return WEFT_EBADF;
     uint32_t ncap = p.nfds ? p.nfds : 64;
     while (ncap <= uint32_t(fd)) ncap *= 2;
     void *np = mem_realloc(p.fds, ncap * sizeof(FdRec));

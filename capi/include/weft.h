@@ -325,7 +325,7 @@ WEFT_API int weft_timer_stop(weft_loop_t *loop, weft_timer_t timer);
  * may share one fd (one epoll registration serves them all). The caller
  * keeps owning the fd and must stop every watch on it before closing it.
  * Errors: WEFT_EINVAL (NULL loop/cb/out, events with bits other than
- * READABLE|WRITABLE or none), WEFT_EBADF (fd < 0, not open, or not pollable
+ * READABLE|WRITABLE or none, the loop's own backend fd), WEFT_EBADF (fd < 0, not open, or not pollable
  * such as a regular file or a directory), WEFT_ENOMEM, WEFT_ENOSPC,
  * WEFT_EPERM. */
 WEFT_API int weft_fd_watch_start(weft_loop_t *loop, int fd, int events,
