@@ -208,8 +208,9 @@ WEFT_API int weft_loop_new(weft_loop_t **out);
  * their callbacks being called; posts still pending are run (every post is
  * delivered exactly once); then everything is released, ids included.
  * Callbacks run during free may spawn tasks and post (they are handled the
- * same way) but cannot add pool work (WEFT_ECANCELED). The fds the loop
- * opened are closed; user fds are not.
+ * same way) but cannot start timers, fd watches or pool work (those calls
+ * return WEFT_ECANCELED). The fds the loop opened are closed; user fds are
+ * not.
  * Errors: WEFT_EINVAL (NULL), WEFT_EBUSY (running, from any thread; the loop
  * is untouched). Freeing twice is undefined. */
 WEFT_API int weft_loop_free(weft_loop_t *loop);
@@ -306,7 +307,8 @@ WEFT_API int64_t weft_loop_next_timeout(const weft_loop_t *loop);
  * timer lives until weft_timer_stop. `out` may be NULL for a one-shot timer
  * that will never be stopped. The caller owns user_data.
  * Errors: WEFT_EINVAL (NULL loop or cb, negative timeout or repeat, NULL out
- * with repeat_ns > 0), WEFT_ENOMEM, WEFT_EPERM. */
+ * with repeat_ns > 0), WEFT_ENOMEM, WEFT_ECANCELED (the loop is being
+ * freed), WEFT_EPERM. */
 WEFT_API int weft_timer_start(weft_loop_t *loop, int64_t timeout_ns, int64_t repeat_ns,
                               weft_timer_cb cb, void *user_data, weft_timer_t *out);
 
@@ -327,7 +329,7 @@ WEFT_API int weft_timer_stop(weft_loop_t *loop, weft_timer_t timer);
  * Errors: WEFT_EINVAL (NULL loop/cb/out, events with bits other than
  * READABLE|WRITABLE or none, the loop's own backend fd), WEFT_EBADF (fd < 0, not open, or not pollable
  * such as a regular file or a directory), WEFT_ENOMEM, WEFT_ENOSPC,
- * WEFT_EPERM. */
+ * WEFT_ECANCELED (the loop is being freed), WEFT_EPERM. */
 WEFT_API int weft_fd_watch_start(weft_loop_t *loop, int fd, int events,
                                  weft_fd_cb cb, void *user_data, weft_fd_watch_t *out);
 
