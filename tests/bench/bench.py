@@ -1,0 +1,508 @@
+#!/usr/bin/env python3
+"""bench.py -- weft versus libuv, side by side: runs the workloads of
+weft-bench-run (one process per run, the libraries alternated round by
+round), the per-operation costs of weft-bench-micro (Google Benchmark,
+repetitions with random interleaving), and instruction counts under
+valgrind --tool=callgrind; prints one table of medians and ratios.
+
+Every ratio is oriented so that > 1 means weft is better: libuv/weft for
+costs (ns, bytes, instructions), weft/libuv for rates (per second).
+
+Usage (see tests/bench/README.md):
+  bench.py --runner build/tests/bench/weft-bench-run \
+           --micro build/tests/bench/weft-bench-micro [--smoke] [--runs N]
+           [--duration S] [--only GROUP,...] [--no-micro] [--no-callgrind]
+           [--json FILE]
+Python 3 standard library only.
+"""
+
+import argparse
+import glob
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+def fmt_num(v):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    a = abs(v)
+    if a >= 1e9:
+        return "%.2fG" % (v / 1e9)
+    if a >= 1e6:
+        return "%.2fM" % (v / 1e6)
+    if a >= 1e4:
+        return "%.1fk" % (v / 1e3)
+    if a >= 100:
+        return "%.0f" % v
+    if a >= 10:
+        return "%.1f" % v
+    return "%.2f" % v
+
+
+# --------------------------------------------------------------- the plan
+
+class Spec:
+    """One process configuration of weft-bench-run."""
+
+    def __init__(self, workload, lib, **args):
+        self.workload, self.lib, self.args = workload, lib, args
+
+    def key(self):
+        return (self.workload, self.lib) + tuple(sorted(self.args.items()))
+
+    def argv(self, runner):
+        a = [runner, self.workload, self.lib]
+        for k, v in sorted(self.args.items()):
+            a += ["--" + k, str(v)]
+        return a
+
+    def name(self):
+        extra = " ".join("%s=%s" % kv for kv in sorted(self.args.items()))
+        return "%s %s %s" % (self.workload, self.lib, extra)
+
+
+class Row:
+    """One line of the table: a figure of a weft spec against a reference.
+
+    ref is a libuv Spec, or a number (a DESIGN.md / seed anchor), or None.
+    better: "lower" (a cost) or "higher" (a rate). target: the ratio the
+    issue asks for, or None; abs_target: a floor for the weft figure."""
+
+    def __init__(self, label, unit, weft, ref, metric, better, target=None,
+                 ref_metric=None, abs_target=None, note="", ref_label=None):
+        self.label, self.unit, self.weft, self.ref = label, unit, weft, ref
+        self.metric, self.better, self.target = metric, better, target
+        self.ref_metric = ref_metric or metric
+        self.abs_target, self.note, self.ref_label = abs_target, note, ref_label
+
+
+def plan(opt):
+    """Groups of specs (run together, alternated) and the rows they feed."""
+    S = opt.smoke
+    d = opt.duration
+    groups = []
+
+    def group(name, specs, rows):
+        if opt.only and name not in opt.only:
+            return
+        groups.append((name, specs, rows))
+
+    # timers: N one-shot timers, timeout rising 1 ms per 1,000
+    for n, tag in ([(2000, "2k")] if S else [(1000000, "1M"), (10000000, "10M")]):
+        w, u = Spec("timers", "weft", n=n), Spec("timers", "uv", n=n)
+        group("timers", [w, u], [
+            Row("timers %s: start" % tag, "CPU ns/timer", w, u, "start_cpu_ns", "lower", 2.0),
+            Row("timers %s: dispatch" % tag, "CPU ns/timer", w, u, "dispatch_cpu_ns", "lower", 2.0),
+            Row("timers %s: cleanup" % tag, "CPU ns/timer", w, u, "cleanup_cpu_ns", "lower"),
+        ])
+
+    # loop_count: one always-ready handle
+    wy = Spec("loop_count", "weft", variant="yield", duration=d)
+    wt = Spec("loop_count", "weft", variant="timer0", duration=d)
+    u = Spec("loop_count", "uv", duration=d)
+    group("loop_count", [wy, wt, u], [
+        Row("loop_count: task yield vs uv_idle", "iter/CPU-s", wy, u, "ticks_per_cpu_s",
+            "higher", 2.0),
+        Row("loop_count: timer(0) re-armed vs uv_idle", "iter/CPU-s", wt, u,
+            "ticks_per_cpu_s", "higher"),
+    ])
+
+    # fd ping-pong over a socketpair
+    for threads in (1, 2):
+        ww = Spec("pingpong", "weft", variant="watch", threads=threads, duration=d)
+        wk = Spec("pingpong", "weft", variant="task", threads=threads, duration=d)
+        u = Spec("pingpong", "uv", threads=threads, duration=d)
+        if threads == 1:
+            where, unit, m, tgt = "one loop", "rt/CPU-s", "roundtrips_per_cpu_s", 1.2
+        else:
+            where, unit, m, tgt = "two loops/threads", "rt/s", "roundtrips_per_s", None
+        group("pingpong", [ww, wk, u], [
+            Row("pingpong %s: fd watch vs uv_poll" % where, unit, ww, u, m, "higher", tgt),
+            Row("pingpong %s: await_fd tasks vs uv_poll" % where, unit, wk, u, m, "higher", tgt),
+        ])
+
+    # to_thread chains
+    for k, tgt in ((1, 1.5), (4, 2.0)):
+        wc = Spec("to_thread", "weft", variant="cb", threads=k, duration=d)
+        wk = Spec("to_thread", "weft", variant="task", threads=k, duration=d)
+        u = Spec("to_thread", "uv", threads=k, duration=d)
+        group("to_thread", [wc, wk, u], [
+            Row("to_thread %d in flight: weft_to_thread" % k, "done/s", wc, u,
+                "completions_per_s", "higher", tgt),
+            Row("to_thread %d in flight: await_thread task" % k, "done/s", wk, u,
+                "completions_per_s", "higher"),
+        ])
+
+    # posts from other threads
+    for k in (1, 4):
+        w = Spec("posts", "weft", threads=k, duration=d)
+        u = Spec("posts", "uv", threads=k, duration=d)
+        group("posts", [w, u], [
+            Row("posts %d thread%s: callbacks run" % (k, "s" if k > 1 else ""), "cb/s", w, u,
+                "callbacks_per_s", "higher", abs_target=5e6 if k == 1 else None,
+                note="uv coalesces; see sends"),
+            Row("posts %d thread%s: sends accepted" % (k, "s" if k > 1 else ""), "send/s", w, u,
+                "sends_per_s", "higher", note="weft: every send is a callback"),
+        ])
+
+    # many handles, one process per library and kind
+    nt = 2000 if S else 1000000
+    pairs = 50 if S else 0
+    wt, ut = Spec("handles", "weft", variant="timers", n=nt), Spec("handles", "uv", variant="timers", n=nt)
+    wf = Spec("handles", "weft", variant="fds", pairs=pairs) if pairs else Spec("handles", "weft", variant="fds")
+    uf = Spec("handles", "uv", variant="fds", pairs=pairs) if pairs else Spec("handles", "uv", variant="fds")
+    tag = "2k" if S else "1M"
+    group("handles", [wt, ut, wf, uf], [
+        Row("handles: %s timers, memory" % tag, "B/timer", wt, ut, "bytes_per_handle", "lower"),
+        Row("handles: %s timers, start" % tag, "CPU ns/timer", wt, ut, "start_cpu_ns", "lower"),
+        Row("handles: %s timers, stop+free" % tag, "CPU ns/timer", wt, ut, "stop_cpu_ns", "lower"),
+        Row("handles: fd watches, memory", "B/watch", wf, uf, "bytes_per_handle", "lower",
+            note="user space only"),
+        Row("handles: fd watches, start", "CPU ns/watch", wf, uf, "start_cpu_ns", "lower"),
+        Row("handles: fd watches, stop+free", "CPU ns/watch", wf, uf, "stop_cpu_ns", "lower"),
+    ])
+
+    # tasks, weft only, against the seed's coroutine anchors (DESIGN.md)
+    nk = 2000 if S else 1000000
+    ws = Spec("tasks", "weft", variant="spawn", n=nk)
+    wy = Spec("tasks", "weft", variant="yield", duration=d)
+    wz = Spec("tasks", "weft", variant="sleep", n=nk)
+    group("tasks", [ws, wy, wz], [
+        Row("tasks: spawn", "ns/task", ws, 1000.0, "spawn_ns", "lower",
+            ref_label="anchor", note="anchor: coroutine ~1 us"),
+        Row("tasks: first step + finish", "ns/task", ws, None, "step_finish_ns", "lower"),
+        Row("tasks: yield switch", "ns/switch", wy, 100.0, "switch_ns", "lower",
+            ref_label="anchor", note="anchor: coroutine ~0.1 us"),
+        Row("tasks: %s sleeping, memory" % ("2k" if S else "1M"), "B/task", wz, 1024.0,
+            "bytes_per_task", "lower", ref_label="anchor", note="anchor: coroutine ~1 KB"),
+        Row("tasks: cancel at loop free", "ns/task", wz, None, "cancel_ns", "lower"),
+    ])
+    return groups
+
+
+def callgrind_plan(opt):
+    """(label, unit divisor key, phases, [(lib, spec)])"""
+    S = opt.smoke
+    n_t = 1000 if S else 100000
+    n_l = 1000 if S else 200000
+    n_p = 100 if S else 20000
+    out = []
+    out.append(("timers %s" % fmt_num(n_t), n_t, ["start", "dispatch", "cleanup"],
+                [("weft", Spec("timers", "weft", n=n_t)), ("uv", Spec("timers", "uv", n=n_t))],
+                "Ir/timer"))
+    out.append(("loop_count %s" % fmt_num(n_l), n_l, ["run"],
+                [("weft yield", Spec("loop_count", "weft", variant="yield", count=n_l)),
+                 ("weft timer0", Spec("loop_count", "weft", variant="timer0", count=n_l)),
+                 ("uv", Spec("loop_count", "uv", count=n_l))], "Ir/iteration"))
+    out.append(("pingpong one loop %s" % fmt_num(n_p), n_p, ["run"],
+                [("weft watch", Spec("pingpong", "weft", variant="watch", count=n_p)),
+                 ("weft task", Spec("pingpong", "weft", variant="task", count=n_p)),
+                 ("uv", Spec("pingpong", "uv", count=n_p))], "Ir/round trip (user space)"))
+    if opt.only:
+        out = [c for c in out if c[0].split()[0] in opt.only]
+    return out
+
+
+# ---------------------------------------------------------------- running
+
+class Runner:
+    def __init__(self, opt):
+        self.opt = opt
+        self.results = {}  # spec key -> list of figure dicts
+        self.loads = {}    # spec key -> list of loadavg at run start
+        self.failures = []
+        self.env = dict(os.environ)
+        self.env["UV_THREADPOOL_SIZE"] = "4"  # libuv's default, weft's default
+
+    def run_spec(self, spec):
+        argv = spec.argv(self.opt.runner)
+        timeout = 600 if not self.opt.smoke else 120
+        load = loadavg()
+        try:
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                               env=self.env)
+        except subprocess.TimeoutExpired:
+            self.failures.append("%s: timed out" % spec.name())
+            return
+        if p.returncode != 0:
+            self.failures.append("%s: exit %d: %s" % (spec.name(), p.returncode,
+                                                      p.stderr.strip()[-400:]))
+            return
+        try:
+            rec = json.loads(p.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            self.failures.append("%s: no JSON figures in output" % spec.name())
+            return
+        self.results.setdefault(spec.key(), []).append(rec["figures"])
+        self.loads.setdefault(spec.key(), []).append(load)
+        if self.opt.verbose:
+            print("  %-50s %s" % (spec.name(), json.dumps(rec["figures"])), file=sys.stderr)
+
+    def run_group(self, name, specs):
+        """Rounds; in each round every spec once, the order reversed on odd
+        rounds, so that weft and libuv alternate and neither always goes
+        first."""
+        for r in range(self.opt.runs):
+            order = specs if r % 2 == 0 else list(reversed(specs))
+            for s in order:
+                self.run_spec(s)
+
+    def median(self, spec, metric):
+        vals = [f[metric] for f in self.results.get(spec.key(), []) if metric in f]
+        vals = [v for v in vals if isinstance(v, (int, float)) and math.isfinite(v)]
+        return statistics.median(vals) if vals else None
+
+    def load(self, spec):
+        v = self.loads.get(spec.key())
+        return max(v) if v else None
+
+
+def run_micro(opt, failures):
+    """Google Benchmark: medians of repetitions, randomly interleaved."""
+    if opt.no_micro or not opt.micro:
+        return {}
+    args = [opt.micro, "--benchmark_format=json",
+            "--benchmark_enable_random_interleaving=true",
+            "--benchmark_report_aggregates_only=true"]
+    if opt.smoke:
+        args += ["--benchmark_repetitions=1", "--benchmark_min_time=0.001"]
+    else:
+        args += ["--benchmark_repetitions=%d" % max(3, opt.runs), "--benchmark_min_time=0.5"]
+    load = loadavg()
+    try:
+        p = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        failures.append("micro: timed out")
+        return {}
+    if p.returncode != 0:
+        failures.append("micro: exit %d: %s" % (p.returncode, p.stderr.strip()[-400:]))
+        return {}
+    data = json.loads(p.stdout)
+    out = {}
+    for b in data.get("benchmarks", []):
+        name = b.get("run_name", b["name"])
+        agg = b.get("aggregate_name")
+        if agg not in (None, "median"):
+            continue
+        if agg is None and name in out:
+            continue  # plain runs only when no median (repetitions=1)
+        scale = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}[b.get("time_unit", "ns")]
+        out[name] = {"cpu_ns": b["cpu_time"] * scale, "real_ns": b["real_time"] * scale,
+                     "load": load}
+    return out
+
+
+def run_callgrind(opt, failures):
+    if opt.no_callgrind:
+        return []
+    if not shutil.which("valgrind"):
+        if opt.require_callgrind:
+            failures.append("callgrind: valgrind not found")
+        return []
+    rows = []
+    for label, div, phases, runs, unit in callgrind_plan(opt):
+        got = {}
+        for lib, spec in runs:
+            with tempfile.TemporaryDirectory(prefix="weft-cg-") as tmp:
+                argv = ["valgrind", "--tool=callgrind", "--dump-instr=no", "--collect-jumps=no",
+                        "--callgrind-out-file=%s/cg.%%p" % tmp] + spec.argv(opt.runner)
+                try:
+                    p = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+                except subprocess.TimeoutExpired:
+                    failures.append("callgrind %s %s: timed out" % (label, lib))
+                    continue
+                if p.returncode != 0:
+                    failures.append("callgrind %s %s: exit %d: %s" % (
+                        label, lib, p.returncode, p.stderr.strip()[-400:]))
+                    continue
+                per = {}
+                for f in glob.glob(os.path.join(tmp, "cg.*")):
+                    trig, total = None, None
+                    with open(f) as fh:
+                        for line in fh:
+                            if line.startswith("desc: Trigger: Client Request: "):
+                                trig = line.split(": ", 3)[3].strip()
+                            elif line.startswith("summary:") or line.startswith("totals:"):
+                                total = int(line.split()[1])
+                                break
+                    if trig is not None and total is not None:
+                        per[trig] = total
+                got[lib] = {ph: per[ph] / div for ph in phases if ph in per}
+                if len(got[lib]) != len(phases):
+                    failures.append("callgrind %s %s: phases missing" % (label, lib))
+        rows.append((label, unit, phases, got))
+    return rows
+
+
+# ---------------------------------------------------------------- reports
+
+def ratio(weft, ref, better):
+    if weft is None or ref is None or weft <= 0 or ref <= 0:
+        return None
+    return ref / weft if better == "lower" else weft / ref
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runner", required=True, help="path of weft-bench-run")
+    ap.add_argument("--micro", help="path of weft-bench-micro (Google Benchmark)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="tiny sizes, one run: checks that everything runs and gives figures")
+    ap.add_argument("--runs", type=int, default=3, help="runs per library (median), >= 1")
+    ap.add_argument("--duration", type=float, default=5.0, help="seconds per timed run")
+    ap.add_argument("--only", help="comma-separated groups: timers,loop_count,pingpong,"
+                    "to_thread,posts,handles,tasks (micro and callgrind stay on unless disabled)")
+    ap.add_argument("--no-micro", action="store_true")
+    ap.add_argument("--no-callgrind", action="store_true")
+    ap.add_argument("--require-callgrind", action="store_true")
+    ap.add_argument("--json", help="write every figure and the table here")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print each run's figures")
+    opt = ap.parse_args()
+    opt.only = set(opt.only.split(",")) if opt.only else None
+    if opt.smoke:
+        opt.runs, opt.duration = 1, 0.05
+
+    t_start = time.time()
+    uptime0 = open("/proc/loadavg").read().strip()
+    print("weft vs libuv %s -- %s; %d run(s) per library, alternated, medians; "
+          "timed runs %.2f s" % (libuv_version(), time.strftime("%Y-%m-%d %H:%M"),
+                                 opt.runs, opt.duration), flush=True)
+    print("load (/proc/loadavg) at start: %s; %d CPUs" % (uptime0, os.cpu_count()), flush=True)
+
+    R = Runner(opt)
+    groups = plan(opt)
+    for name, specs, rows in groups:
+        print("... %s (load %.2f)" % (name, loadavg()), file=sys.stderr, flush=True)
+        R.run_group(name, specs)
+    print("... micro (Google Benchmark)", file=sys.stderr, flush=True)
+    micro = run_micro(opt, R.failures)
+    print("... callgrind", file=sys.stderr, flush=True)
+    cg = run_callgrind(opt, R.failures)
+
+    # ------------------------------------------------------------ main table
+    table = []
+    hdr = "%-48s %-13s %10s %10s %8s %-10s %5s  %s" % (
+        "workload", "unit", "weft", "libuv", "ratio", "target", "load", "note")
+    print()
+    print(hdr)
+    print("-" * len(hdr))
+    missing = []
+    for name, specs, rows in groups:
+        for row in rows:
+            wv = R.median(row.weft, row.metric)
+            if isinstance(row.ref, Spec):
+                rv = R.median(row.ref, row.ref_metric)
+                load = max(x for x in (R.load(row.weft), R.load(row.ref), 0) if x is not None)
+            else:
+                rv = row.ref
+                load = R.load(row.weft)
+            rt = ratio(wv, rv, row.better) if rv is not None else None
+            if wv is None or (isinstance(row.ref, Spec) and rv is None):
+                missing.append(row.label)
+            tgt, verdict = "", ""
+            if row.target:
+                tgt = ">=%gx" % row.target
+                verdict = "" if rt is None else ("ok" if rt >= row.target else "MISS")
+            elif row.abs_target:
+                tgt = ">=%s" % fmt_num(row.abs_target)
+                verdict = "" if wv is None else ("ok" if wv >= row.abs_target else "MISS")
+            rv_s = fmt_num(rv) + (" (%s)" % row.ref_label if row.ref_label and rv else "")
+            print("%-48s %-13s %10s %10s %8s %-10s %5s  %s" % (
+                row.label, row.unit, fmt_num(wv), rv_s if rv is not None else "-",
+                ("%.2fx" % rt) if rt else "-", (tgt + " " + verdict).strip(),
+                "%.2f" % load if load is not None else "-", row.note))
+            table.append({"workload": row.label, "unit": row.unit, "weft": wv, "libuv": rv,
+                          "libuv_is_anchor": not isinstance(row.ref, Spec) and rv is not None,
+                          "ratio": rt, "target": row.target, "abs_target": row.abs_target,
+                          "verdict": verdict, "load": load, "note": row.note})
+
+    # ------------------------------------------------------------ micro
+    if micro:
+        print()
+        hdr2 = "%-48s %-13s %10s %10s %8s" % ("micro (Google Benchmark, median)", "unit",
+                                              "weft", "libuv", "ratio")
+        print(hdr2)
+        print("-" * len(hdr2))
+        ops = []
+        for name in micro:
+            base = name.rsplit("_", 1)[0]
+            if base not in ops:
+                ops.append(base)
+        for op in ops:
+            w = micro.get(op + "_weft", {}).get("cpu_ns")
+            u = micro.get(op + "_uv", {}).get("cpu_ns")
+            rt = ratio(w, u, "lower") if u is not None else None
+            print("%-48s %-13s %10s %10s %8s" % (op, "CPU ns/op", fmt_num(w), fmt_num(u),
+                                                ("%.2fx" % rt) if rt else "-"))
+            if w is None:
+                missing.append("micro " + op)
+            table.append({"workload": "micro " + op, "unit": "CPU ns/op", "weft": w,
+                          "libuv": u, "ratio": rt})
+
+    # ------------------------------------------------------------ callgrind
+    if cg:
+        print()
+        hdr3 = "%-48s %-27s %10s %10s %8s" % ("callgrind instructions (Ir)", "unit", "weft",
+                                              "libuv", "ratio")
+        print(hdr3)
+        print("-" * len(hdr3))
+        for label, unit, phases, got in cg:
+            uvf = got.get("uv", {})
+            for lib in [k for k in got if k != "uv"]:
+                for ph in phases:
+                    w, u = got[lib].get(ph), uvf.get(ph)
+                    rt = ratio(w, u, "lower")
+                    lab = "%s: %s%s" % (label, lib, "" if ph == "run" else " " + ph)
+                    print("%-48s %-27s %10s %10s %8s" % (lab, unit, fmt_num(w), fmt_num(u),
+                                                        ("%.2fx" % rt) if rt else "-"))
+                    if w is None or u is None:
+                        missing.append("callgrind " + lab)
+                    table.append({"workload": "callgrind " + lab, "unit": unit, "weft": w,
+                                  "libuv": u, "ratio": rt})
+
+    uptime1 = open("/proc/loadavg").read().strip()
+    print()
+    print("load at end: %s; wall %.0f s" % (uptime1, time.time() - t_start))
+    for f in R.failures:
+        print("FAILED: " + f)
+    for m in missing:
+        print("NO FIGURE: " + m)
+
+    if opt.json:
+        with open(opt.json, "w") as fh:
+            json.dump({"when": time.strftime("%Y-%m-%dT%H:%M:%S"), "runs": opt.runs,
+                       "duration": opt.duration, "smoke": opt.smoke,
+                       "load_start": uptime0, "load_end": uptime1, "table": table,
+                       "raw": [{"spec": s.name(), "figures": R.results.get(s.key(), []),
+                                "loads": R.loads.get(s.key(), [])}
+                               for _, specs, _ in groups for s in specs],
+                       "micro": micro,
+                       "callgrind": [{"label": l, "unit": u, "figures": g}
+                                     for l, u, _, g in cg],
+                       "failures": R.failures, "missing": missing}, fh, indent=1)
+    return 1 if (R.failures or missing) else 0
+
+
+def libuv_version():
+    try:
+        p = subprocess.run(["pkg-config", "--modversion", "libuv"], capture_output=True,
+                           text=True, timeout=10)
+        return p.stdout.strip() or "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
