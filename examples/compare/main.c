@@ -386,6 +386,7 @@ typedef struct summary {
   double create_ns, create_n, switch_ns, switch_xcpu_ns;
   double mem_10k, wall_10k, mem_100k, wall_100k;
   double n_10k, n_100k; /* waiters actually concurrent in those runs */
+  double kstack_10k, kstack_100k; /* threads: kernel stacks in those runs */
   double cap;           /* threads: where creation stopped (cap or failure), else NaN */
   int cap_failed;       /* creation failed (vs. capped) */
 } summary;
@@ -393,8 +394,13 @@ typedef struct summary {
 static double div_or_nan(double a, double b) { return have(a) && have(b) && b > 0 ? a / b : kNaN; }
 
 static summary summarize(const options *o, const char *model) {
-  summary s = {kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN, kNaN,
-               kNaN, kNaN, kNaN, kNaN, kNaN, 0};
+  summary s;
+  s.mem_per_waiter = s.mem_n = s.vm_per_waiter = s.kstack_per_waiter = kNaN;
+  s.create_ns = s.create_n = s.switch_ns = s.switch_xcpu_ns = kNaN;
+  s.mem_10k = s.wall_10k = s.mem_100k = s.wall_100k = kNaN;
+  s.n_10k = s.n_100k = s.kstack_10k = s.kstack_100k = kNaN;
+  s.cap = kNaN;
+  s.cap_failed = 0;
   /* memory and creation: the largest fan-out whose waiters were all concurrent */
   for (int i = o->nfanout - 1; i >= 0; i--) {
     result *r = find(model, "fanout", o->fanout_n[i]);
@@ -416,11 +422,13 @@ static summary summarize(const options *o, const char *model) {
     s.mem_10k = get(r10, "rss_delta");
     s.wall_10k = get(r10, "wall_ns");
     s.n_10k = get(r10, "peak_concurrent");
+    s.kstack_10k = get(r10, "kstack_delta");
   }
   if (r100 && r100->ok) {
     s.mem_100k = get(r100, "rss_delta");
     s.wall_100k = get(r100, "wall_ns");
     s.n_100k = get(r100, "peak_concurrent");
+    s.kstack_100k = get(r100, "kstack_delta");
   }
   result *sw = find(model, "switch", -1);
   if (sw && sw->ok) {
@@ -437,10 +445,35 @@ static summary summarize(const options *o, const char *model) {
 }
 
 #define COLW 16
-#define LABW 34
+#define LABW 36
 
 static void row_start(const char *label) { printf("  %-*s", LABW, label); }
 static void cell(const char *text) { printf("%*s", COLW, text); }
+
+/* "3.1x less" / "1.2x more": how weft's figure a compares with b (lower is better). */
+static const char *versus(char *buf, double a, double b, const char *less, const char *more) {
+  if (!have(a) || !have(b) || a <= 0 || b <= 0) return strcpy(buf, "n/a");
+  if (a <= b) sprintf(buf, "%.3gx %s", b / a, less);
+  else sprintf(buf, "%.3gx %s", a / b, more);
+  return buf;
+}
+
+static void print_short(const options *o, const summary *s) {
+  int w = in_list("weft", o->models, o->nmodels);
+  if (w < 0) return;
+  char b[4][48];
+  printf("\n  In short (weft tasks against each model; measured above, same machine, same run):\n");
+  for (int i = 0; i < o->nmodels; i++) {
+    if (i == w) continue;
+    double mem_other = s[i].mem_per_waiter;
+    if (have(s[i].kstack_per_waiter)) mem_other += s[i].kstack_per_waiter;
+    printf("  - vs %s: memory per waiter %s%s, creation %s, switch %s\n",
+           title_of(o->models[i]), versus(b[0], s[w].mem_per_waiter, mem_other, "less", "MORE"),
+           have(s[i].kstack_per_waiter) ? " (with kernel stacks)" : "",
+           versus(b[1], s[w].create_ns, s[i].create_ns, "faster", "SLOWER"),
+           versus(b[2], s[w].switch_ns, s[i].switch_ns, "faster", "SLOWER"));
+  }
+}
 
 static void print_table(const options *o) {
   summary s[8];
@@ -500,12 +533,24 @@ static void print_table(const options *o) {
       }
     }
     printf("\n");
+    if (any_threads) {
+      row_start("  + kernel stacks (threads)");
+      for (int i = 0; i < o->nmodels; i++) {
+        double n = j ? s[i].n_100k : s[i].n_10k;
+        int full = have(n) && n >= 0.95 * (double)at[j];
+        cell(strcmp(o->models[i], "threads") || !full ? "-"
+                                                       : fmt_bytes(b, j ? s[i].kstack_100k
+                                                                        : s[i].kstack_10k));
+      }
+      printf("\n");
+    }
     snprintf(label, sizeof label, "at %s concurrent: wall time", fmt_count(b, (double)at[j]));
     row_start(label);
     for (int i = 0; i < o->nmodels; i++) cell(fmt_ns(b, j ? s[i].wall_100k : s[i].wall_10k));
     printf("\n");
   }
 
+  print_short(o, s);
   printf("\n  What each figure is:\n");
   printf("  - memory per waiter: peak RSS growth of the child (VmHWM after - VmRSS before) / waiters\n"
          "    alive at once, in the largest fan-out where all of them were; user space only.\n");

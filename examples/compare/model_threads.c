@@ -332,7 +332,7 @@ static int do_fdpp(const params *p) {
     report_num("wall_ns", wall);
     report_num("rtt_ns", wall / (double)(n * p->k));
     report_num("rss_delta", (double)(m1.hwm - m0.rss));
-    report_note("a thread per socket end, blocking read/write (%lld threads)", (long long)(2 * n));
+    report_note("a thread per socket end, blocking read/write (2 threads per pair)");
   }
   free(ends);
   free(tids);
