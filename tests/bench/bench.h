@@ -46,6 +46,8 @@ typedef struct wb_params {
 int64_t wb_wall_ns(void);
 /* CPU time of the whole process (user + sys, every thread), ns (getrusage). */
 int64_t wb_cpu_ns(void);
+/* System (kernel) part of wb_cpu_ns, ns: syscalls and page faults. */
+int64_t wb_sys_ns(void);
 /* Resident set size now, bytes (/proc/self/statm). */
 int64_t wb_rss_bytes(void);
 /* Peak resident set size, bytes (getrusage ru_maxrss). */

@@ -51,6 +51,13 @@ def fmt_num(v):
     return "%.2f" % v
 
 
+def human(n):
+    for div, suf in ((1000000, "M"), (1000, "k")):
+        if n >= div and n % div == 0:
+            return "%d%s" % (n // div, suf)
+    return str(n)
+
+
 # --------------------------------------------------------------- the plan
 
 class Spec:
@@ -112,11 +119,15 @@ def plan(opt):
     wy = Spec("loop_count", "weft", variant="yield", duration=d)
     wt = Spec("loop_count", "weft", variant="timer0", duration=d)
     u = Spec("loop_count", "uv", duration=d)
-    group("loop_count", [wy, wt, u], [
+    wyf = Spec("loop_count", "weft", variant="yield_fd", duration=d)
+    uf = Spec("loop_count", "uv", variant="fd", duration=d)
+    group("loop_count", [wy, wt, u, wyf, uf], [
         Row("loop_count: task yield vs uv_idle", "iter/CPU-s", wy, u, "ticks_per_cpu_s",
             "higher", 2.0),
         Row("loop_count: timer(0) re-armed vs uv_idle", "iter/CPU-s", wt, u,
             "ticks_per_cpu_s", "higher"),
+        Row("loop_count +1 idle fd: yield vs idle", "iter/CPU-s", wyf, uf, "ticks_per_cpu_s",
+            "higher", note="both poll every iteration"),
     ])
 
     # fd ping-pong over a socketpair
@@ -199,14 +210,18 @@ def callgrind_plan(opt):
     n_l = 1000 if S else 200000
     n_p = 100 if S else 20000
     out = []
-    out.append(("timers %s" % fmt_num(n_t), n_t, ["start", "dispatch", "cleanup"],
+    out.append(("timers %s" % human(n_t), n_t, ["start", "dispatch", "cleanup"],
                 [("weft", Spec("timers", "weft", n=n_t)), ("uv", Spec("timers", "uv", n=n_t))],
                 "Ir/timer"))
-    out.append(("loop_count %s" % fmt_num(n_l), n_l, ["run"],
+    out.append(("loop_count %s" % human(n_l), n_l, ["run"],
                 [("weft yield", Spec("loop_count", "weft", variant="yield", count=n_l)),
                  ("weft timer0", Spec("loop_count", "weft", variant="timer0", count=n_l)),
                  ("uv", Spec("loop_count", "uv", count=n_l))], "Ir/iteration"))
-    out.append(("pingpong one loop %s" % fmt_num(n_p), n_p, ["run"],
+    out.append(("loop_count+fd %s" % human(n_l), n_l, ["run"],
+                [("weft yield", Spec("loop_count", "weft", variant="yield_fd", count=n_l)),
+                 ("uv", Spec("loop_count", "uv", variant="fd", count=n_l))],
+                "Ir/iteration (user space)"))
+    out.append(("pingpong one loop %s" % human(n_p), n_p, ["run"],
                 [("weft watch", Spec("pingpong", "weft", variant="watch", count=n_p)),
                  ("weft task", Spec("pingpong", "weft", variant="task", count=n_p)),
                  ("uv", Spec("pingpong", "uv", count=n_p))], "Ir/round trip (user space)"))
@@ -364,6 +379,7 @@ def main():
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per timed run")
     ap.add_argument("--only", help="comma-separated groups: timers,loop_count,pingpong,"
                     "to_thread,posts,handles,tasks (micro and callgrind stay on unless disabled)")
+    ap.add_argument("--no-macro", action="store_true", help="skip weft-bench-run's table")
     ap.add_argument("--no-micro", action="store_true")
     ap.add_argument("--no-callgrind", action="store_true")
     ap.add_argument("--require-callgrind", action="store_true")
@@ -382,7 +398,7 @@ def main():
     print("load (/proc/loadavg) at start: %s; %d CPUs" % (uptime0, os.cpu_count()), flush=True)
 
     R = Runner(opt)
-    groups = plan(opt)
+    groups = [] if opt.no_macro else plan(opt)
     for name, specs, rows in groups:
         print("... %s (load %.2f)" % (name, loadavg()), file=sys.stderr, flush=True)
         R.run_group(name, specs)
@@ -395,10 +411,11 @@ def main():
     table = []
     hdr = "%-48s %-13s %10s %10s %8s %-10s %5s  %s" % (
         "workload", "unit", "weft", "libuv", "ratio", "target", "load", "note")
-    print()
-    print(hdr)
-    print("-" * len(hdr))
     missing = []
+    if groups:
+        print()
+        print(hdr)
+        print("-" * len(hdr))
     for name, specs, rows in groups:
         for row in rows:
             wv = R.median(row.weft, row.metric)

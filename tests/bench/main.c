@@ -32,6 +32,12 @@ int64_t wb_cpu_ns(void) {
          ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
 }
 
+int64_t wb_sys_ns(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (int64_t)ru.ru_stime.tv_sec * 1000000000 + (int64_t)ru.ru_stime.tv_usec * 1000;
+}
+
 int64_t wb_rss_bytes(void) {
   long size = 0, resident = 0;
   FILE *f = fopen("/proc/self/statm", "r");

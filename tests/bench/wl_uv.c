@@ -44,7 +44,7 @@ int wb_uv_timers(const wb_params *p) {
   const int64_t n = p->n;
   uv_loop_t *loop = new_loop();
 
-  const int64_t c0 = wb_cpu_ns(), w0 = wb_wall_ns();
+  const int64_t c0 = wb_cpu_ns(), w0 = wb_wall_ns(), s0 = wb_sys_ns();
   WB_PHASE_BEGIN();
   uv_timer_t *timers = malloc(sizeof(uv_timer_t) * (size_t)n);
   WB_CHECK(timers);
@@ -55,21 +55,24 @@ int wb_uv_timers(const wb_params *p) {
     WB_CHECK(uv_timer_start(timers + i, timers_cb, (uint64_t)timeout, 0) == 0);
   }
   WB_PHASE_END("start");
-  const int64_t c1 = wb_cpu_ns(), w1 = wb_wall_ns();
+  const int64_t c1 = wb_cpu_ns(), w1 = wb_wall_ns(), s1 = wb_sys_ns();
   WB_CHECK(uv_run(loop, UV_RUN_DEFAULT) == 0);
   WB_PHASE_END("dispatch");
-  const int64_t c2 = wb_cpu_ns(), w2 = wb_wall_ns();
+  const int64_t c2 = wb_cpu_ns(), w2 = wb_wall_ns(), s2 = wb_sys_ns();
   for (int64_t i = 0; i < n; i++) uv_close((uv_handle_t *)(timers + i), timers_close_cb);
   free_loop(loop);
   free(timers);
   WB_PHASE_END("cleanup");
-  const int64_t c3 = wb_cpu_ns(), w3 = wb_wall_ns();
+  const int64_t c3 = wb_cpu_ns(), w3 = wb_wall_ns(), s3 = wb_sys_ns();
   WB_CHECK(g_fired == n && g_closed == n);
 
   wb_out_begin(p);
   wb_out_num("start_cpu_ns", (double)(c1 - c0) / n);
   wb_out_num("dispatch_cpu_ns", (double)(c2 - c1) / n);
   wb_out_num("cleanup_cpu_ns", (double)(c3 - c2) / n);
+  wb_out_num("start_sys_ns", (double)(s1 - s0) / n);
+  wb_out_num("dispatch_sys_ns", (double)(s2 - s1) / n);
+  wb_out_num("cleanup_sys_ns", (double)(s3 - s2) / n);
   wb_out_num("start_wall_ns", (double)(w1 - w0) / n);
   wb_out_num("dispatch_wall_s", (double)(w2 - w1) / 1e9);
   wb_out_num("cleanup_wall_ns", (double)(w3 - w2) / n);
@@ -79,17 +82,28 @@ int wb_uv_timers(const wb_params *p) {
 }
 
 /* -------------------------------------------------------------- loop_count
- * One uv_idle handle (libuv's loop_count_timed); a timer ends it. */
+ * One uv_idle handle (libuv's loop_count_timed); a timer ends it. Variant
+ * "fd" adds one uv_poll that never fires (weft's "_fd" variants). */
 
 struct lc {
   int64_t ticks, count;
   int stop;
 };
 
+static uv_poll_t *g_lc_poll;
+
 static void lc_idle(uv_idle_t *h) {
   struct lc *s = h->data;
   s->ticks++;
-  if (s->stop || (s->count && s->ticks >= s->count)) uv_idle_stop(h);
+  if (s->stop || (s->count && s->ticks >= s->count)) {
+    uv_idle_stop(h);
+    if (g_lc_poll) uv_poll_stop(g_lc_poll);
+  }
+}
+
+static void lc_never(uv_poll_t *h, int status, int events) {
+  (void)h, (void)status, (void)events;
+  WB_CHECK(!"idle fd became ready");
 }
 
 static void lc_stop(uv_timer_t *h) { ((struct lc *)h->data)->stop = 1; }
@@ -102,6 +116,15 @@ int wb_uv_loop_count(const wb_params *p) {
   WB_CHECK(uv_idle_init(loop, &idle) == 0);
   idle.data = &s;
   WB_CHECK(uv_idle_start(&idle, lc_idle) == 0);
+  /* variant "fd": one uv_poll that never fires as well (as weft's "_fd"). */
+  int fds[2] = {-1, -1};
+  uv_poll_t poll;
+  if (strstr(p->variant, "fd")) {
+    wb_socketpair(fds);
+    WB_CHECK(uv_poll_init(loop, &poll, fds[0]) == 0);
+    WB_CHECK(uv_poll_start(&poll, UV_READABLE, lc_never) == 0);
+    g_lc_poll = &poll;
+  }
   WB_CHECK(uv_timer_init(loop, &timer) == 0);
   timer.data = &s;
   if (!p->count)
@@ -114,7 +137,12 @@ int wb_uv_loop_count(const wb_params *p) {
   const int64_t c1 = wb_cpu_ns(), w1 = wb_wall_ns();
   uv_close((uv_handle_t *)&idle, NULL);
   uv_close((uv_handle_t *)&timer, NULL);
+  if (g_lc_poll) uv_close((uv_handle_t *)&poll, NULL);
   free_loop(loop);
+  if (fds[0] >= 0) {
+    close(fds[0]);
+    close(fds[1]);
+  }
 
   wb_out_begin(p);
   wb_out_num("ticks", (double)s.ticks);

@@ -41,7 +41,7 @@ int wb_weft_timers(const wb_params *p) {
   weft_loop_t *loop;
   WB_CHECK(weft_loop_new(&loop) == 0);
 
-  const int64_t c0 = wb_cpu_ns(), w0 = wb_wall_ns();
+  const int64_t c0 = wb_cpu_ns(), w0 = wb_wall_ns(), s0 = wb_sys_ns();
   WB_PHASE_BEGIN();
   int64_t timeout = 0;
   for (int64_t i = 0; i < n; i++) {
@@ -49,20 +49,23 @@ int wb_weft_timers(const wb_params *p) {
     WB_CHECK(weft_timer_start(loop, timeout * MS, 0, timers_cb, NULL, NULL) == 0);
   }
   WB_PHASE_END("start");
-  const int64_t c1 = wb_cpu_ns(), w1 = wb_wall_ns();
+  const int64_t c1 = wb_cpu_ns(), w1 = wb_wall_ns(), s1 = wb_sys_ns();
   WB_CHECK(weft_loop_run(loop, WEFT_RUN_DEFAULT) == 0);
   WB_PHASE_END("dispatch");
-  const int64_t c2 = wb_cpu_ns(), w2 = wb_wall_ns();
+  const int64_t c2 = wb_cpu_ns(), w2 = wb_wall_ns(), s2 = wb_sys_ns();
   const int64_t iters = weft_iterations(loop);
   WB_CHECK(weft_loop_free(loop) == 0);
   WB_PHASE_END("cleanup");
-  const int64_t c3 = wb_cpu_ns(), w3 = wb_wall_ns();
+  const int64_t c3 = wb_cpu_ns(), w3 = wb_wall_ns(), s3 = wb_sys_ns();
   WB_CHECK(g_fired == n);
 
   wb_out_begin(p);
   wb_out_num("start_cpu_ns", (double)(c1 - c0) / n);
   wb_out_num("dispatch_cpu_ns", (double)(c2 - c1) / n);
   wb_out_num("cleanup_cpu_ns", (double)(c3 - c2) / n);
+  wb_out_num("start_sys_ns", (double)(s1 - s0) / n);
+  wb_out_num("dispatch_sys_ns", (double)(s2 - s1) / n);
+  wb_out_num("cleanup_sys_ns", (double)(s3 - s2) / n);
   wb_out_num("start_wall_ns", (double)(w1 - w0) / n);
   wb_out_num("dispatch_wall_s", (double)(w2 - w1) / 1e9);
   wb_out_num("cleanup_wall_ns", (double)(w3 - w2) / n);
@@ -76,7 +79,10 @@ int wb_weft_timers(const wb_params *p) {
  * Iterations per second of a loop kept busy by one always-ready handle:
  * variant "yield", a task that yields (asyncio.sleep(0)); variant "timer0",
  * a one-shot timer of timeout 0 that re-arms itself from its callback
- * (it fires once per iteration). Timed: a timer ends it after the duration.
+ * (it fires once per iteration). Variants "yield_fd" and "timer0_fd" add
+ * one fd watch that never fires, so that every iteration calls epoll_wait
+ * (weft skips the poll when no fd is watched; libuv polls anyway).
+ * Timed: a timer ends it after the duration.
  * With --count, it ends itself after that many ticks (for callgrind). */
 
 struct lc {
@@ -86,11 +92,21 @@ struct lc {
 
 static int lc_done(struct lc *s) { return s->stop || (s->count && s->ticks >= s->count); }
 
+/* Stops the idle fd watch, if any, when the ticking ends (so the run ends). */
+static weft_fd_watch_t g_lc_watch;
+static void lc_end(weft_loop_t *loop) {
+  if (g_lc_watch) WB_CHECK(weft_fd_watch_stop(loop, g_lc_watch) == 0);
+  g_lc_watch = 0;
+}
+
 static int lc_task(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
   (void)status;
   struct lc *s = ud;
   s->ticks++;
-  if (lc_done(s)) return 0;
+  if (lc_done(s)) {
+    lc_end(loop);
+    return 0;
+  }
   return weft_await_yield(loop, self);
 }
 
@@ -98,7 +114,10 @@ static void lc_timer0(weft_loop_t *loop, weft_timer_t timer, void *ud) {
   (void)timer;
   struct lc *s = ud;
   s->ticks++;
-  if (lc_done(s)) return;
+  if (lc_done(s)) {
+    lc_end(loop);
+    return;
+  }
   WB_CHECK(weft_timer_start(loop, 0, 0, lc_timer0, s, NULL) == 0);
 }
 
@@ -107,11 +126,24 @@ static void lc_stop(weft_loop_t *loop, weft_timer_t timer, void *ud) {
   ((struct lc *)ud)->stop = 1;
 }
 
+static void lc_never(weft_loop_t *loop, weft_fd_watch_t w, int events, void *ud) {
+  (void)loop, (void)w, (void)events, (void)ud;
+  WB_CHECK(!"idle fd became ready");
+}
+
 int wb_weft_loop_count(const wb_params *p) {
   struct lc s = {0, p->count, 0};
   weft_loop_t *loop;
   WB_CHECK(weft_loop_new(&loop) == 0);
-  if (!strcmp(p->variant, "timer0"))
+  /* "_fd" variants: one idle fd watch too, so every iteration polls. */
+  int fds[2] = {-1, -1};
+  weft_fd_watch_t idle_watch = 0;
+  if (strstr(p->variant, "_fd")) {
+    wb_socketpair(fds);
+    WB_CHECK(weft_fd_watch_start(loop, fds[0], WEFT_READABLE, lc_never, NULL, &idle_watch) == 0);
+    g_lc_watch = idle_watch;
+  }
+  if (!strncmp(p->variant, "timer0", 6))
     WB_CHECK(weft_timer_start(loop, 0, 0, lc_timer0, &s, NULL) == 0);
   else
     WB_CHECK(weft_task_spawn(loop, lc_task, &s, NULL) == 0);
@@ -125,6 +157,10 @@ int wb_weft_loop_count(const wb_params *p) {
   const int64_t c1 = wb_cpu_ns(), w1 = wb_wall_ns();
   const int64_t iters = weft_iterations(loop);
   WB_CHECK(weft_loop_free(loop) == 0);
+  if (fds[0] >= 0) {
+    close(fds[0]);
+    close(fds[1]);
+  }
 
   wb_out_begin(p);
   wb_out_num("ticks", (double)s.ticks);
