@@ -462,6 +462,7 @@ static void print_short(const options *o, const summary *s) {
   int w = in_list("weft", o->models, o->nmodels);
   if (w < 0) return;
   char b[4][48];
+  if (!have(s[w].mem_per_waiter) && !have(s[w].switch_ns)) return;
   printf("\n  In short (weft tasks against each model; measured above, same machine, same run):\n");
   for (int i = 0; i < o->nmodels; i++) {
     if (i == w) continue;
@@ -1034,7 +1035,9 @@ int main(int argc, char **argv) {
   }
   read_first_line("/proc/loadavg", m.load_end, sizeof m.load_end);
 
-  print_table(&o);
+  if (in_list("fanout", o.workloads, o.nworkloads) >= 0 ||
+      in_list("switch", o.workloads, o.nworkloads) >= 0)
+    print_table(&o);
   for (int w = 0; w < o.nworkloads; w++) {
     if (!strcmp(o.workloads[w], "fanout")) print_fanout(&o);
     else if (!strcmp(o.workloads[w], "switch")) print_switch(&o);
