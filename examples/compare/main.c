@@ -453,7 +453,8 @@ static void cell(const char *text) { printf("%*s", COLW, text); }
 /* "3.1x less" / "1.2x more": how weft's figure a compares with b (lower is better). */
 static const char *versus(char *buf, double a, double b, const char *less, const char *more) {
   if (!have(a) || !have(b) || a <= 0 || b <= 0) return strcpy(buf, "n/a");
-  if (a <= b) sprintf(buf, "%.3gx %s", b / a, less);
+  if (a / b > 0.95 && a / b < 1.05) strcpy(buf, "about the same");
+  else if (a <= b) sprintf(buf, "%.3gx %s", b / a, less);
   else sprintf(buf, "%.3gx %s", a / b, more);
   return buf;
 }
