@@ -1,0 +1,131 @@
+// Unit tests of core/pool.h (generation-checked slot pools) and core/id.h
+// (the 64-bit ids built on them).
+#include <gtest/gtest.h>
+
+#include <set>
+#include <vector>
+
+#include "id.h"
+#include "pool.h"
+
+namespace {
+
+using weft::kGenMask;
+using weft::Kind;
+using weft::Pool;
+
+struct Item {
+  uint32_t gen;
+  uint8_t state;
+  uint32_t next;
+  int payload;
+};
+
+TEST(Pool, AllocGetRelease) {
+  Pool<Item, 4> p;  // 16 slots per chunk
+  EXPECT_EQ(0u, p.live());
+  uint32_t s = 0;
+  Item *it = p.alloc(&s);
+  ASSERT_NE(nullptr, it);
+  it->state = 1;
+  it->payload = 7;
+  EXPECT_EQ(1u, p.live());
+  EXPECT_EQ(it, p.get(s, it->gen));
+  EXPECT_EQ(nullptr, p.get(s, (it->gen + 1) & kGenMask)) << "wrong generation";
+  EXPECT_EQ(nullptr, p.get(s + 1, 0)) << "a free slot";
+  EXPECT_EQ(nullptr, p.get(1000000, 0)) << "beyond every chunk";
+  const uint32_t g = it->gen;
+  p.release(s);
+  EXPECT_EQ(0u, p.live());
+  EXPECT_EQ(nullptr, p.get(s, g)) << "stale after release";
+  EXPECT_EQ((g + 1) & kGenMask, p.at(s)->gen);
+}
+
+TEST(Pool, AllocZeroesButKeepsGeneration) {
+  Pool<Item, 4> p;
+  uint32_t s = 0;
+  Item *it = p.alloc(&s);
+  it->state = 1;
+  it->payload = 99;
+  p.release(s);
+  uint32_t s2;
+  Item *again = p.alloc(&s2);
+  EXPECT_EQ(s, s2) << "LIFO reuse";
+  EXPECT_EQ(0, again->payload);
+  EXPECT_EQ(1u, again->gen);
+  EXPECT_EQ(weft::kNone, again->next);
+}
+
+TEST(Pool, GrowsAcrossChunksAndPointersStayPut) {
+  Pool<Item, 4> p;
+  std::vector<Item *> ptrs;
+  std::set<uint32_t> slots;
+  for (int i = 0; i < 1000; i++) {
+    uint32_t s = 0;
+    Item *it = p.alloc(&s);
+    ASSERT_NE(nullptr, it);
+    it->state = 1;
+    it->payload = i;
+    ptrs.push_back(it);
+    EXPECT_TRUE(slots.insert(s).second) << "slots are unique";
+  }
+  EXPECT_EQ(1000u, p.live());
+  EXPECT_GE(p.size(), 1000u);
+  for (int i = 0; i < 1000; i++) EXPECT_EQ(i, ptrs[i]->payload) << "chunks never move";
+  for (uint32_t s : slots) p.release(s);
+  EXPECT_EQ(0u, p.live());
+  EXPECT_TRUE(p.reserve_one());
+}
+
+TEST(Pool, GenerationWrapsWithinItsBits) {
+  Pool<Item, 4> p;
+  uint32_t s = 0;
+  Item *it = p.alloc(&s);
+  it->state = 1;
+  it->gen = kGenMask;  // the last generation
+  p.release(s);
+  EXPECT_EQ(0u, p.at(s)->gen) << "wraps to 0";
+  Item *again = p.alloc(&s);
+  again->state = 1;
+  EXPECT_EQ(again, p.get(s, 0));
+  EXPECT_EQ(nullptr, p.get(s, kGenMask));
+}
+
+TEST(Pool, ManyCyclesOfOneSlotNeverRevivesOldIds) {
+  Pool<Item, 4> p;
+  std::vector<uint32_t> old;
+  uint32_t s = 0;
+  for (int i = 0; i < 100; i++) {
+    Item *it = p.alloc(&s);
+    it->state = 1;
+    for (uint32_t g : old) ASSERT_EQ(nullptr, p.get(s, g));
+    old.push_back(it->gen);
+    p.release(s);
+  }
+}
+
+TEST(Id, RoundTripAndRejections) {
+  const Kind kinds[] = {Kind::Task, Kind::Timer, Kind::FdWatch, Kind::Work};
+  for (Kind k : kinds)
+    for (uint32_t tag : {0u, 1u, weft::kTagMask})
+      for (uint32_t gen : {0u, 1u, kGenMask})
+        for (uint32_t slot : {0u, 1u, weft::kSlotMask}) {
+          int64_t id = weft::id_make(k, tag, gen, slot);
+          ASSERT_GT(id, 0) << "ids are positive";
+          uint32_t g2, s2;
+          ASSERT_TRUE(weft::id_split(id, k, tag, &g2, &s2));
+          EXPECT_EQ(gen, g2);
+          EXPECT_EQ(slot, s2);
+          for (Kind other : kinds)
+            if (other != k) {
+              EXPECT_FALSE(weft::id_split(id, other, tag, &g2, &s2));
+            }
+          EXPECT_FALSE(weft::id_split(id, k, (tag + 1) & weft::kTagMask, &g2, &s2));
+        }
+  uint32_t g, s;
+  EXPECT_FALSE(weft::id_split(0, Kind::Task, 0, &g, &s));
+  EXPECT_FALSE(weft::id_split(-1, Kind::Task, weft::kTagMask, &g, &s));
+  EXPECT_FALSE(weft::id_split(INT64_MIN, Kind::Task, 0, &g, &s));
+}
+
+}  // namespace
