@@ -275,13 +275,17 @@ void weft_loop::join_cancel_children(uint32_t slot) {
   }
 }
 
-// `child` finished with `result`: tell every task awaiting it.
+// `child` finished with `result`: tell every task awaiting it. Nodes are
+// popped off the child's list one at a time, the rest of the list staying
+// linked: telling one waiter can cancel another waiter of this same child (a
+// TaskGroup cancelling a sibling that awaits the failed child), which unlinks
+// and frees that waiter's node from this list.
 void weft_loop::join_notify(uint32_t child, int result) {
-  uint32_t n = tasks.at(child)->joiners;
-  tasks.at(child)->joiners = kNone;
-  while (n != kNone) {
-    JoinNode *j = joins.at(n);
-    uint32_t next = j->next;
+  Task *c = tasks.at(child);
+  while (c->joiners != kNone) {
+    JoinNode *j = joins.at(c->joiners);
+    c->joiners = j->next;
+    if (j->next != kNone) joins.at(j->next)->prev = kNone;
     j->state = 2;
     uint32_t w = j->waiter;
     Task *wt = tasks.at(w);
@@ -303,6 +307,5 @@ void weft_loop::join_notify(uint32_t child, int result) {
         resolve(w, v);
       }
     }
-    n = next;
   }
 }
