@@ -34,6 +34,19 @@ def loadavg():
         return float(f.read().split()[0])
 
 
+def cpu_pressure():
+    """CPU pressure stall (PSI): % of the last 10 s in which a runnable task
+    waited for a CPU; None where the kernel does not offer it."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            for line in f:
+                if line.startswith("some "):
+                    return float(line.split()[1].split("=")[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def fmt_num(v):
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
@@ -237,6 +250,7 @@ class Runner:
         self.opt = opt
         self.results = {}  # spec key -> list of figure dicts
         self.loads = {}    # spec key -> list of loadavg at run start
+        self.psis = {}     # spec key -> list of CPU pressure (some avg10) at run start
         self.failures = []
         self.env = dict(os.environ)
         self.env["UV_THREADPOOL_SIZE"] = "4"  # libuv's default, weft's default
@@ -244,7 +258,7 @@ class Runner:
     def run_spec(self, spec):
         argv = spec.argv(self.opt.runner)
         timeout = 600 if not self.opt.smoke else 120
-        load = loadavg()
+        load, psi = loadavg(), cpu_pressure()
         try:
             p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                                env=self.env)
@@ -262,6 +276,8 @@ class Runner:
             return
         self.results.setdefault(spec.key(), []).append(rec["figures"])
         self.loads.setdefault(spec.key(), []).append(load)
+        if psi is not None:
+            self.psis.setdefault(spec.key(), []).append(psi)
         if self.opt.verbose:
             print("  %-50s %s" % (spec.name(), json.dumps(rec["figures"])), file=sys.stderr)
 
@@ -281,6 +297,10 @@ class Runner:
 
     def load(self, spec):
         v = self.loads.get(spec.key())
+        return max(v) if v else None
+
+    def psi(self, spec):
+        v = self.psis.get(spec.key())
         return max(v) if v else None
 
 
@@ -395,7 +415,8 @@ def main():
     print("weft vs libuv %s -- %s; %d run(s) per library, alternated, medians; "
           "timed runs %.2f s" % (libuv_version(), time.strftime("%Y-%m-%d %H:%M"),
                                  opt.runs, opt.duration), flush=True)
-    print("load (/proc/loadavg) at start: %s; %d CPUs" % (uptime0, os.cpu_count()), flush=True)
+    print("load (/proc/loadavg) at start: %s; CPU pressure (PSI some avg10): %s%%; %d CPUs"
+          % (uptime0, cpu_pressure(), os.cpu_count()), flush=True)
 
     R = Runner(opt)
     groups = [] if opt.no_macro else plan(opt)
@@ -409,8 +430,8 @@ def main():
 
     # ------------------------------------------------------------ main table
     table = []
-    hdr = "%-48s %-13s %10s %10s %8s %-10s %5s  %s" % (
-        "workload", "unit", "weft", "libuv", "ratio", "target", "load", "note")
+    hdr = "%-48s %-13s %10s %10s %8s %-10s %7s %5s  %s" % (
+        "workload", "unit", "weft", "libuv", "ratio", "target", "load", "psi%", "note")
     missing = []
     if groups:
         print()
@@ -419,12 +440,12 @@ def main():
     for name, specs, rows in groups:
         for row in rows:
             wv = R.median(row.weft, row.metric)
-            if isinstance(row.ref, Spec):
-                rv = R.median(row.ref, row.ref_metric)
-                load = max(x for x in (R.load(row.weft), R.load(row.ref), 0) if x is not None)
-            else:
-                rv = row.ref
-                load = R.load(row.weft)
+            def worst(f):
+                vals = [f(x) for x in (row.weft, row.ref) if isinstance(x, Spec)]
+                vals = [v for v in vals if v is not None]
+                return max(vals) if vals else None
+            load, psi = worst(R.load), worst(R.psi)
+            rv = R.median(row.ref, row.ref_metric) if isinstance(row.ref, Spec) else row.ref
             rt = ratio(wv, rv, row.better) if rv is not None else None
             if wv is None or (isinstance(row.ref, Spec) and rv is None):
                 missing.append(row.label)
@@ -436,14 +457,16 @@ def main():
                 tgt = ">=%s" % fmt_num(row.abs_target)
                 verdict = "" if wv is None else ("ok" if wv >= row.abs_target else "MISS")
             rv_s = fmt_num(rv) + (" (%s)" % row.ref_label if row.ref_label and rv else "")
-            print("%-48s %-13s %10s %10s %8s %-10s %5s  %s" % (
+            print("%-48s %-13s %10s %10s %8s %-10s %7s %5s  %s" % (
                 row.label, row.unit, fmt_num(wv), rv_s if rv is not None else "-",
                 ("%.2fx" % rt) if rt else "-", (tgt + " " + verdict).strip(),
-                "%.2f" % load if load is not None else "-", row.note))
+                "%.2f" % load if load is not None else "-",
+                "%.0f" % psi if psi is not None else "-", row.note))
             table.append({"workload": row.label, "unit": row.unit, "weft": wv, "libuv": rv,
                           "libuv_is_anchor": not isinstance(row.ref, Spec) and rv is not None,
                           "ratio": rt, "target": row.target, "abs_target": row.abs_target,
-                          "verdict": verdict, "load": load, "note": row.note})
+                          "verdict": verdict, "load": load, "cpu_psi": psi,
+                          "note": row.note})
 
     # ------------------------------------------------------------ micro
     if micro:
@@ -452,11 +475,8 @@ def main():
                                               "weft", "libuv", "ratio")
         print(hdr2)
         print("-" * len(hdr2))
-        ops = []
-        for name in micro:
-            base = name.rsplit("_", 1)[0]
-            if base not in ops:
-                ops.append(base)
+        ops = sorted({name.rsplit("_", 1)[0] for name in micro},
+                     key=lambda op: (op + "_uv" not in micro, op))
         for op in ops:
             w = micro.get(op + "_weft", {}).get("cpu_ns")
             u = micro.get(op + "_uv", {}).get("cpu_ns")
@@ -491,7 +511,11 @@ def main():
 
     uptime1 = open("/proc/loadavg").read().strip()
     print()
-    print("load at end: %s; wall %.0f s" % (uptime1, time.time() - t_start))
+    print("load at end: %s; CPU pressure %s%%; wall %.0f s" % (uptime1, cpu_pressure(),
+                                                              time.time() - t_start))
+    print("columns: ratio > 1 means weft is better; load = 1-min loadavg and psi% = CPU "
+          "pressure (share of the last 10 s some task waited for a CPU), worst over the "
+          "row's runs")
     for f in R.failures:
         print("FAILED: " + f)
     for m in missing:
