@@ -1,0 +1,276 @@
+-- The raw SWIG module, weft.core: the C API as SWIG generated it.
+local core = require "weft.core"
+
+describe("weft.core constants and version", function()
+  it("pushes constants as integers with the ABI values", function()
+    local expect = {
+      READABLE = 1, WRITABLE = 2, HANGUP = 4, ERROR = 8, PENDING = 0x7fffffff,
+      CANCEL_ON_ERROR = 1, RUN_DEFAULT = 0, RUN_ONCE = 1, RUN_NOWAIT = 2,
+      TASK_READY = 1, TASK_WAITING = 2, TASK_DONE = 3, TASK_RUNNING = 4,
+      LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3,
+      OPT_THREAD_POOL_SIZE = 1, OPT_SLOW_CALLBACK_NS = 2,
+      EPERM = -1, EBADF = -9, EAGAIN = -11, ENOMEM = -12, EBUSY = -16, EEXIST = -17,
+      EINVAL = -22, EMFILE = -24, ENOSPC = -28, ETIMEDOUT = -110, ESTALE = -116,
+      ECANCELED = -125,
+    }
+    for k, v in pairs(expect) do
+      assert.are.equal(v, core[k], k)
+      assert.are.equal("integer", math.type(core[k]), k)
+    end
+  end)
+
+  it("reports the version as an integer and a string", function()
+    assert.are.equal("integer", math.type(core.version()))
+    assert.are.equal(core.VERSION, core.version())
+    assert.are.equal(("%d.%d.%d"):format(core.VERSION_MAJOR, core.VERSION_MINOR, core.VERSION_PATCH),
+      core.version_string())
+  end)
+
+  it("names and describes every code, also unknown ones", function()
+    assert.are.equal("WEFT_ECANCELED", core.err_name(core.ECANCELED))
+    assert.are.equal("operation canceled", core.strerror(core.ECANCELED))
+    assert.is_string(core.strerror(-99999))
+    assert.are.equal("WEFT_E?", core.err_name(-99999))
+  end)
+
+  it("leaves no SWIG helpers in the global table", function()
+    assert.is_nil(rawget(_G, "swig_type"))
+    assert.is_nil(rawget(_G, "swig_equals"))
+  end)
+
+  it("rejects numbers without an integer representation", function()
+    local loop = core.loop_new()
+    assert.has_error(function() core.loop_run(loop, 0.5) end)
+    assert.has_error(function() core.loop_set_option(loop, "x", 1) end)
+    -- int64 durations accept floats (truncated)
+    local rc, id = core.timer_start(loop, 1.5e6, 0, function() end)
+    assert.are.equal(0, rc)
+    assert.are.equal(0, core.timer_stop(loop, id))
+    assert.are.equal(0, core.loop_free(loop))
+  end)
+
+  it("rejects a non-loop where a loop is expected", function()
+    assert.has_error(function() core.loop_stop({}) end)
+    assert.has_error(function() core.loop_run(io.stdout, 0) end)
+  end)
+end)
+
+describe("weft.core loop", function()
+  local loop
+  before_each(function() loop = assert(core.loop_new()) end)
+  after_each(function() if core.loop_now(loop) >= 0 then core.loop_free(loop) end end)
+
+  it("runs an empty loop and returns 0 in every mode", function()
+    assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
+    assert.are.equal(0, core.loop_run(loop, core.RUN_ONCE))
+    assert.are.equal(0, core.loop_run(loop, core.RUN_NOWAIT))
+    assert.are.equal(core.EINVAL, core.loop_run(loop, 7))
+  end)
+
+  it("gives integer clocks, stats, backend fd and next timeout", function()
+    local now = core.loop_now(loop)
+    assert.are.equal("integer", math.type(now))
+    assert.is_true(now > 0)
+    local rc, st = core.loop_stats(loop)
+    assert.are.equal(0, rc)
+    for _, f in ipairs { "iterations", "tasks_alive", "tasks_ready", "timers_active",
+                         "fd_watches_active", "work_queued", "work_running", "work_ns",
+                         "slow_callbacks", "posts" } do
+      assert.are.equal("integer", math.type(st[f]), f)
+    end
+    assert.is_true(core.loop_backend_fd(loop) >= 0)
+    assert.are.equal(-1, core.loop_next_timeout(loop))
+    assert.are.equal(0, core.loop_stop(loop))
+    assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
+    assert.is_true(core.clock_ns() >= now)
+  end)
+
+  it("sets options and rejects bad ones", function()
+    assert.are.equal(0, core.loop_set_option(loop, core.OPT_THREAD_POOL_SIZE, 2))
+    assert.are.equal(core.EINVAL, core.loop_set_option(loop, core.OPT_THREAD_POOL_SIZE, 0))
+    assert.are.equal(core.EINVAL, core.loop_set_option(loop, 99, 1))
+    assert.are.equal(0, core.loop_set_option(loop, core.OPT_SLOW_CALLBACK_NS, 0))
+  end)
+
+  it("returns EINVAL on a freed loop instead of crashing", function()
+    assert.are.equal(0, core.loop_free(loop))
+    assert.are.equal(core.EINVAL, core.loop_free(loop))
+    assert.are.equal(core.EINVAL, core.loop_run(loop, 0))
+    assert.are.equal(core.EINVAL, core.loop_stop(loop))
+    assert.is_true(core.loop_now(loop) < 0)
+    assert.are.equal(core.EINVAL, (core.timer_start(loop, 0, 0, function() end)))
+    assert.are.equal(core.EINVAL, core.loop_post(loop, function() end))
+    assert.is_nil((core.task_spawn(loop, function() end)))
+    assert.are.equal(core.EINVAL, core.timer_stop(loop, 1))
+  end)
+
+  it("starts, fires and stops timers; ids go stale", function()
+    local fired = {}
+    local rc, id = core.timer_start(loop, 0, 0, function(tid) fired[#fired + 1] = tid end)
+    assert.are.equal(0, rc)
+    assert.are.equal("integer", math.type(id))
+    assert.are.equal(1, core.live(loop, core.kind.timer))
+    assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
+    assert.are.same({ id }, fired)
+    assert.are.equal(0, core.live(loop, core.kind.timer))
+    assert.are.equal(core.ESTALE, core.timer_stop(loop, id))
+    local rc2, id2 = core.timer_start(loop, 1e9, 0, function() error("must not run") end)
+    assert.are.equal(0, rc2)
+    assert.are.equal(0, core.timer_stop(loop, id2))
+    assert.are.equal(core.ESTALE, core.timer_stop(loop, id2))
+    assert.are.equal(0, core.live(loop, -1))
+    assert.are.equal(core.EINVAL, (core.timer_start(loop, -1, 0, function() end)))
+    assert.are.equal(core.ESTALE, core.timer_stop(loop, 0))
+    assert.are.equal(0, core.live(loop, -1))
+    assert.has_error(function() core.timer_start(loop, 0, 0, "not a function") end)
+  end)
+
+  it("lets a repeating timer stop itself from its callback", function()
+    local n, id = 0, nil
+    local rc
+    rc, id = core.timer_start(loop, 0, 1000, function(tid)
+      n = n + 1
+      if n == 5 then assert(core.timer_stop(loop, tid) == 0) end
+    end)
+    assert.are.equal(0, rc)
+    assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
+    assert.are.equal(5, n)
+    assert.are.equal(0, core.live(loop, -1))
+  end)
+
+  it("runs posts once, in order", function()
+    local seen = {}
+    for i = 1, 3 do assert.are.equal(0, core.loop_post(loop, function() seen[#seen + 1] = i end)) end
+    assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
+    assert.are.same({ 1, 2, 3 }, seen)
+    assert.are.equal(0, core.live(loop, -1))
+  end)
+
+  it("watches fds and reports bad ones", function()
+    local a, b = core.socketpair()
+    local got
+    local rc, id = core.fd_watch_start(loop, a, core.READABLE, function(wid, ev)
+      got = ev
+      assert(core.fd_watch_stop(loop, wid) == 0)
+    end)
+    assert.are.equal(0, rc)
+    assert.are.equal(1, core.write(b, "x"))
+    assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
+    assert.are.equal(core.READABLE, got & core.READABLE)
+    assert.are.equal(core.ESTALE, core.fd_watch_stop(loop, id))
+    assert.are.equal(core.EINVAL, (core.fd_watch_start(loop, a, 0, function() end)))
+    assert.are.equal(core.EINVAL, (core.fd_watch_start(loop, a, 16, function() end)))
+    assert.are.equal(core.EBADF, (core.fd_watch_start(loop, 99999, 1, function() end)))
+    -- a closed fd that was never watched
+    local c, d = core.socketpair()
+    core.close(c); core.close(d)
+    assert.are.equal(core.EBADF, (core.fd_watch_start(loop, c, 1, function() end)))
+    core.close(a)
+    core.close(b)
+    assert.are.equal(0, core.live(loop, -1))
+  end)
+
+  it("modifies a watch", function()
+    local a, b = core.socketpair()
+    local evs = {}
+    local _, id = core.fd_watch_start(loop, a, core.WRITABLE, function(wid, ev)
+      evs[#evs + 1] = ev
+      if #evs == 1 then
+        assert(core.fd_watch_modify(loop, wid, core.READABLE) == 0)
+        core.write(b, "y")
+      else
+        core.fd_watch_stop(loop, wid)
+      end
+    end)
+    assert.are.equal(core.EINVAL, core.fd_watch_modify(loop, id, 0))
+    assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
+    assert.are.equal(core.WRITABLE, evs[1] & 3)
+    assert.are.equal(core.READABLE, evs[2] & 3)
+    assert.are.equal(core.ESTALE, core.fd_watch_modify(loop, id, 1))
+    core.close(a); core.close(b)
+  end)
+
+  it("delivers to_thread work to its done callback", function()
+    local got
+    local job = core.job_new(function(a, b) return a + b, "s" end, 2, 3)
+    local rc, id = core.to_thread(loop, job, function(wid, ...) got = table.pack(wid, ...) end)
+    assert.are.equal(0, rc)
+    assert.are.equal(core.EBUSY, (core.to_thread(loop, job, nil)))
+    assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
+    assert.are.same({ id, 5, "s", n = 3 }, got)
+    assert.are.equal(core.ESTALE, core.work_cancel(loop, id))
+    -- done may be nil
+    assert.are.equal(0, (core.to_thread(loop, core.job_new("return 1"), nil)))
+    assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
+    assert.are.equal(0, core.live(loop, -1))
+  end)
+
+  it("spawns raw tasks and handles their ids", function()
+    local t = core.task_spawn(loop, function(x) coroutine.yield(core.op.SLEEP, 0); return x * 2 end, 21)
+    local id = t:id()
+    assert.are.equal(core.TASK_READY, core.task_state(loop, id))
+    assert.are.equal(core.EBUSY, (core.task_result(loop, id)))
+    assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
+    assert.are.equal(42, t:_values())
+    -- tasks are detached at spawn: the id is stale once it finished
+    assert.are.equal(core.ESTALE, core.task_state(loop, id))
+    assert.are.equal(core.ESTALE, core.task_cancel(loop, id))
+    assert.are.equal(core.ESTALE, core.task_timeout(loop, id, 1))
+    assert.are.equal(core.ESTALE, core.task_state(loop, 12345))
+    local t2 = core.task_spawn(loop, function() coroutine.yield(core.op.SLEEP, 10) end)
+    assert.are.equal(0, core.task_cancel(loop, t2:id()))
+    assert.are.equal(core.EINVAL, core.task_timeout(loop, t2:id(), -1))
+    assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
+    assert.is_true(t2:cancelled())
+    assert.are.equal(0, core.live(loop, -1))
+  end)
+
+  it("answers a bad await request with EINVAL instead of failing", function()
+    local got = {}
+    core.task_spawn(loop, function()
+      got[1] = coroutine.yield(999)
+      got[2] = coroutine.yield("sleep")
+      got[3] = coroutine.yield(core.op.FD, "x", 1)
+      got[4] = coroutine.yield(core.op.TASK, {})
+      got[5] = coroutine.yield(core.op.ALL, 0, { 1 })
+      got[6] = coroutine.yield(core.op.THREAD, {})
+      got[7] = coroutine.yield() -- a bare yield is weft.yield
+    end)
+    assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
+    assert.are.same({ core.EINVAL, core.EINVAL, core.EINVAL, core.EINVAL, core.EINVAL,
+                      core.EINVAL, 0 }, got)
+  end)
+
+  it("calls the logger and the error handler", function()
+    local errs = {}
+    assert.are.equal(0, core.loop_set_error_handler(loop, function(e, where) errs[#errs + 1] = where end))
+    assert.are.equal(0, core.loop_set_logger(loop, function() end))
+    assert.are.equal(0, core.loop_set_logger(loop, nil))
+    core.loop_post(loop, function() error("x") end)
+    assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
+    assert.are.same({ "posted callback" }, errs)
+    assert.are.equal(1, core.errors(loop))
+  end)
+
+  it("frees a loop from its __gc and __close", function()
+    do
+      local l <close> = core.loop_new()
+      core.timer_start(l, 1e9, 1e9, function() end)
+    end
+    local l2 = core.loop_new()
+    core.timer_start(l2, 1e9, 0, function() end)
+    l2 = nil
+    collectgarbage(); collectgarbage()
+  end)
+
+  it("refuses run and free from inside a callback (EBUSY)", function()
+    local r1, r2
+    core.loop_post(loop, function()
+      r1 = core.loop_run(loop, core.RUN_DEFAULT)
+      r2 = core.loop_free(loop)
+    end)
+    assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
+    assert.are.equal(core.EBUSY, r1)
+    assert.are.equal(core.EBUSY, r2)
+  end)
+end)

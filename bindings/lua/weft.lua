@@ -1,0 +1,673 @@
+--- weft: asyncio-style tasks for Lua 5.4, on the weft event loop.
+--
+-- Tasks are Lua coroutines that the weft loop resumes. A task suspends where
+-- it waits (`weft.sleep`, `weft.readable`, another task, a job on the thread
+-- pool) by yielding an await request to the C step trampoline that drives it;
+-- the loop resumes it with the await's result. Timers, fd watches, posts and
+-- pool work are also available in callback style.
+--
+-- Conventions:
+--
+--  * Durations are seconds (integers or floats); clocks are monotonic.
+--  * Failures are returned as `nil, message, code` with a negative weft code
+--    (`weft.EINVAL`, `weft.ESTALE`...); bad argument types raise.
+--  * Cancellation raises `weft.Cancelled` inside the task at the await it is
+--    suspended in (like asyncio's `CancelledError`); a timeout raises
+--    `weft.Timeout`. A task may catch either with `pcall` to clean up (it may
+--    await again while doing so) and chooses its own outcome.
+--  * Everything here runs on the thread that runs the loop; the functions that
+--    suspend (`sleep`, `readable`, `gather`, `to_thread`...) may only be called
+--    from inside a task, and not from inside a coroutine of your own that the
+--    task resumes (the yield would go to that coroutine).
+--  * An error raised by a callback, or by a task nobody is awaiting, never
+--    stops the loop: it goes to `weft.on_error(err, where)`.
+--
+-- @module weft
+-- @usage
+-- local weft = require "weft"
+-- print(weft.run(function()
+--   local a = weft.spawn(function() weft.sleep(0.1); return "a" end)
+--   local b = weft.spawn(function() weft.sleep(0.1); return "b" end)
+--   local r = weft.gather(a, b)        -- about 0.1 s, not 0.2 s
+--   return r[1] .. r[2]
+-- end))                                --> ab
+
+local core = require "weft.core"
+
+local M = {}
+
+local yield, isyieldable, running = coroutine.yield, coroutine.isyieldable, coroutine.running
+local pack, unpack = table.pack, table.unpack
+local type, error, pcall, select, getmetatable = type, error, pcall, select, getmetatable
+local maxinteger, tointeger = math.maxinteger, math.tointeger
+
+local OP = core.op
+local OP_SLEEP, OP_FD, OP_TASK, OP_ALL = OP.SLEEP, OP.FD, OP.TASK, OP.ALL
+local OP_YIELD, OP_THREAD, OP_TIMEOUT, OP_SELF = OP.YIELD, OP.THREAD, OP.TIMEOUT, OP.SELF
+local ECANCELED, ETIMEDOUT, EBUSY, EINVAL, EAGAIN =
+  core.ECANCELED, core.ETIMEDOUT, core.EBUSY, core.EINVAL, core.EAGAIN
+local READABLE, WRITABLE = core.READABLE, core.WRITABLE
+local strerror, clock_ns = core.strerror, core.clock_ns
+local task_spawn = core.task_spawn
+
+--- The raw SWIG module (`weft.core`): the C API with ns durations and codes.
+M.core = core
+
+--- Library version as an integer: `(major << 16) | (minor << 8) | patch`.
+M.version = core.version()
+--- Library version as a string, "MAJOR.MINOR.PATCH".
+M.version_string = core.version_string()
+
+--- Event bits: `READABLE`, `WRITABLE` (asked for and reported), `HANGUP`,
+-- `ERROR` (only reported).
+M.READABLE, M.WRITABLE, M.HANGUP, M.ERROR = core.READABLE, core.WRITABLE, core.HANGUP, core.ERROR
+
+--- Error codes (negative): EPERM, EBADF, EAGAIN, ENOMEM, EBUSY, EEXIST,
+-- EINVAL, EMFILE, ENOSPC, ETIMEDOUT, ESTALE, ECANCELED.
+for _, k in ipairs { "EPERM", "EBADF", "EAGAIN", "ENOMEM", "EBUSY", "EEXIST", "EINVAL",
+                     "EMFILE", "ENOSPC", "ETIMEDOUT", "ESTALE", "ECANCELED" } do
+  M[k] = core[k]
+end
+
+--- `weft.strerror(code)`: a message for a weft code.
+M.strerror = strerror
+--- `weft.err_name(code)`: the code's name ("WEFT_ECANCELED").
+M.err_name = core.err_name
+
+local function sentinel(name, code, message)
+  return setmetatable({ code = code, message = message }, {
+    __name = name,
+    __tostring = function() return name .. ": " .. message end,
+  })
+end
+
+--- The error value an await raises when the task is cancelled. Compare with
+-- `==`; a task that lets it escape finishes cancelled (`task:cancelled()`).
+M.Cancelled = sentinel("weft.Cancelled", ECANCELED, "task cancelled")
+--- The error value an await raises when the task's timeout passes. Inside
+-- `weft.timeout` it is turned into `nil, message, weft.ETIMEDOUT`.
+M.Timeout = sentinel("weft.Timeout", ETIMEDOUT, "task timed out")
+core.set_sentinels(M.Cancelled, M.Timeout)
+
+local function fail(code)
+  return nil, strerror(code), code
+end
+
+-- The status an await resumed with: raise on the task's own interruption,
+-- nil, message, code on other errors.
+local function check(st)
+  if st == ECANCELED then error(M.Cancelled, 0) end
+  if st == ETIMEDOUT then error(M.Timeout, 0) end
+  return nil, strerror(st), st
+end
+
+-- Seconds to ns; -1 (an invalid duration) for NaN and negatives.
+local function to_ns(s)
+  if type(s) ~= "number" then error("bad duration: number expected, got " .. type(s), 3) end
+  if not (s >= 0) then return -1 end
+  local ns = s * 1e9
+  if ns >= 9.2e18 then return maxinteger end
+  return tointeger(ns // 1)
+end
+
+local function events_of(ev)
+  if type(ev) == "number" then return ev end
+  if ev == "r" then return READABLE end
+  if ev == "w" then return WRITABLE end
+  if ev == "rw" or ev == "wr" then return READABLE | WRITABLE end
+  error("bad events: 'r', 'w', 'rw' or a mask expected", 3)
+end
+
+--- The error handler of every loop made by this module: receives errors
+-- raised by callbacks (with a traceback when the error is a string) and by
+-- tasks that nobody awaits. Replace it to collect or log them; the default
+-- writes to stderr.
+-- @param err the error value
+-- @tparam string where "timer callback", "task", "fd watch callback"...
+function M.on_error(err, where)
+  io.stderr:write(("weft: error in %s: %s\n"):format(where, tostring(err)))
+end
+
+local function report(err, where)
+  return M.on_error(err, where)
+end
+
+-- ------------------------------------------------------------------ loops
+
+--- A loop. `weft.run` makes one for you; make your own to drive the loop
+-- step by step, embed it, or use callbacks only.
+-- @type Loop
+local Loop = core.Loop
+
+local current = nil -- the loop whose run (or close) is in progress
+
+local RUN_MODE = { default = core.RUN_DEFAULT, once = core.RUN_ONCE, nowait = core.RUN_NOWAIT }
+local OPTION = { thread_pool_size = core.OPT_THREAD_POOL_SIZE,
+                 slow_callback_ns = core.OPT_SLOW_CALLBACK_NS }
+
+--- Creates a loop.
+-- @tparam[opt] table opts `thread_pool_size` (1..1024, default 4),
+--   `slow_callback` (seconds; a callback or step longer than this is logged)
+-- @return the loop, or nil, message, code
+function M.loop(opts)
+  local loop, msg, code = core.loop_new()
+  if not loop then return nil, msg, code end
+  core.loop_set_error_handler(loop, report)
+  if opts then
+    if opts.thread_pool_size then
+      local rc = core.loop_set_option(loop, core.OPT_THREAD_POOL_SIZE, opts.thread_pool_size)
+      if rc < 0 then core.loop_free(loop); return fail(rc) end
+    end
+    if opts.slow_callback then
+      local rc = core.loop_set_option(loop, core.OPT_SLOW_CALLBACK_NS, to_ns(opts.slow_callback))
+      if rc < 0 then core.loop_free(loop); return fail(rc) end
+    end
+  end
+  return loop
+end
+
+--- Runs the loop on this thread.
+-- @tparam[opt="default"] string mode "default" (until nothing is alive or
+--   `stop`), "once" (one iteration, may block), "nowait" (one iteration)
+-- @treturn boolean true if something is still alive, false if nothing is;
+--   or nil, message, code (`EBUSY` when already running)
+function Loop:run(mode)
+  local m = RUN_MODE[mode or "default"]
+  if not m then error("bad run mode '" .. tostring(mode) .. "'", 2) end
+  local prev = current
+  current = self
+  local rc = core.loop_run(self, m)
+  current = prev
+  if rc < 0 then return fail(rc) end
+  return rc == 1
+end
+
+--- Asks the running loop to return after the current iteration (or the next
+-- run to return after its first).
+function Loop:stop()
+  core.loop_stop(self)
+  return true
+end
+
+--- Frees the loop: cancels every unfinished task (each runs to its end on
+-- this thread, with `weft.Cancelled` raised at its await), stops timers and
+-- watches without calling them, runs pending posts, and releases every Lua
+-- value the loop held. Closing a closed loop does nothing. Also `__close`
+-- and `__gc`.
+-- @return true, or nil, message, code (`EBUSY` while it runs)
+function Loop:close()
+  if self:closed() then return true end
+  local prev = current
+  current = self
+  local rc = core.loop_free(self)
+  current = prev
+  if rc < 0 then return fail(rc) end
+  return true
+end
+
+--- Whether the loop was closed.
+function Loop:closed()
+  return core.loop_now(self) < 0
+end
+
+--- Starts a task on this loop (see `weft.spawn`).
+function Loop:spawn(fn, ...)
+  return task_spawn(self, fn, ...)
+end
+
+--- The loop's clock in seconds (cached at the start of the iteration).
+function Loop:now()
+  return core.loop_now(self) / 1e9
+end
+
+--- A snapshot of the loop's counters, plus `refs` (Lua values held for live
+-- handles, all kinds) and `errors` (errors reported so far).
+function Loop:stats()
+  local rc, st = core.loop_stats(self)
+  if rc < 0 then return fail(rc) end
+  st.refs = core.live(self, -1)
+  st.errors = core.errors(self)
+  return st
+end
+
+--- Sets an option before the loop runs: "thread_pool_size" or
+-- "slow_callback_ns".
+function Loop:set_option(name, value)
+  local opt = OPTION[name] or name
+  local rc = core.loop_set_option(self, opt, value)
+  if rc < 0 then return fail(rc) end
+  return true
+end
+
+--- Sets (or with nil clears) the logger: `fn(level, message)`, levels
+-- `core.LOG_DEBUG`..`core.LOG_ERROR`.
+function Loop:set_logger(fn)
+  local rc = core.loop_set_logger(self, fn)
+  if rc < 0 then return fail(rc) end
+  return true
+end
+
+--- The epoll fd, to embed the loop in another one.
+function Loop:backend_fd()
+  local fd = core.loop_backend_fd(self)
+  if fd < 0 then return fail(fd) end
+  return fd
+end
+
+--- Seconds the embedder may block before the loop has work: 0 if work is
+-- ready, nil if no timer is pending.
+function Loop:next_timeout()
+  local ns = core.loop_next_timeout(self)
+  if ns < 0 then return nil end
+  return ns / 1e9
+end
+
+--- A running timer (see `Loop:timer`).
+-- @type Timer
+local Timer = {}
+Timer.__index = Timer
+Timer.__name = "weft.timer"
+
+--- Stops the timer; its callback will not run again.
+-- @return true, or nil, message, code (`ESTALE` once stopped or fired)
+function Timer:stop()
+  local rc = core.timer_stop(self.loop, self.id)
+  if rc < 0 then return fail(rc) end
+  return true
+end
+
+--- Starts a timer: `cb(id)` after `timeout` seconds, then every `rep`
+-- seconds if `rep` > 0, until stopped.
+-- @tparam number timeout seconds
+-- @tparam[opt=0] number rep seconds
+-- @tparam function cb
+-- @treturn Timer or nil, message, code
+function Loop:timer(timeout, rep, cb)
+  if type(rep) == "function" then rep, cb = 0, rep end
+  local rc, id = core.timer_start(self, to_ns(timeout), to_ns(rep or 0), cb)
+  if rc < 0 then return fail(rc) end
+  return setmetatable({ loop = self, id = id }, Timer)
+end
+
+--- A running fd watch (see `Loop:watch`).
+-- @type Watch
+local Watch = {}
+Watch.__index = Watch
+Watch.__name = "weft.watch"
+
+--- Changes the events watched ('r', 'w', 'rw' or a mask).
+function Watch:modify(events)
+  local rc = core.fd_watch_modify(self.loop, self.id, events_of(events))
+  if rc < 0 then return fail(rc) end
+  return true
+end
+
+--- Stops the watch; stop every watch on an fd before closing the fd.
+function Watch:stop()
+  local rc = core.fd_watch_stop(self.loop, self.id)
+  if rc < 0 then return fail(rc) end
+  return true
+end
+
+--- Watches an fd: `cb(id, events)` runs in every iteration in which the fd
+-- is ready (level-triggered).
+-- @tparam integer fd a socket, pipe... (not a regular file)
+-- @param events 'r', 'w', 'rw' or a mask of `weft.READABLE|weft.WRITABLE`
+-- @tparam function cb
+-- @treturn Watch or nil, message, code
+function Loop:watch(fd, events, cb)
+  local rc, id = core.fd_watch_start(self, fd, events_of(events), cb)
+  if rc < 0 then return fail(rc) end
+  return setmetatable({ loop = self, id = id }, Watch)
+end
+
+--- Runs `fn()` once on the loop, in a later iteration (call_soon).
+-- @return true, or nil, message, code
+function Loop:post(fn)
+  local rc = core.loop_post(self, fn)
+  if rc < 0 then return fail(rc) end
+  return true
+end
+
+--- Pool work submitted in callback style (see `Loop:work`).
+-- @type Work
+local Work = {}
+Work.__index = Work
+Work.__name = "weft.work"
+
+--- Cancels the work if no pool thread has started it (its `done` then gets
+-- nil, message, `weft.ECANCELED`).
+-- @return true, or nil, message, code (`EBUSY` once started)
+function Work:cancel()
+  local rc = core.work_cancel(self.loop, self.id)
+  if rc < 0 then return fail(rc) end
+  return true
+end
+
+--- Runs `fn(...)` on the loop's thread pool, in a Lua state of its own, then
+-- `done(...)` on the loop with its results (or nil, message, code). See
+-- `weft.to_thread` for what `fn` and the values may be.
+-- @tparam[opt] function done
+-- @param fn a function without upvalues, or a chunk (source or bytecode)
+-- @treturn Work or nil, message, code
+function Loop:work(done, fn, ...)
+  local job = core.job_new(fn, ...)
+  local cb = done and function(_, ...) return done(...) end
+  local rc, id = core.to_thread(self, job, cb)
+  if rc < 0 then return fail(rc) end
+  return setmetatable({ loop = self, id = id }, Work)
+end
+
+-- ------------------------------------------------------------------ tasks
+
+--- A task: a coroutine driven by the loop (see `weft.spawn`). Methods also:
+-- `task:cancel()`, `task:timeout(seconds)`, `task:state()` ("ready",
+-- "running", "waiting", "done"), `task:done()`, `task:cancelled()`,
+-- `task:id()`, `task:traceback()`.
+-- @type Task
+local Task = core.Task
+local Task_mt = core.Task_mt
+
+--- The task's outcome. Inside another task, waits until it finished;
+-- elsewhere, an unfinished task gives nil, message, `weft.EBUSY`.
+-- @return the values its function returned; or nil, error, code: the value
+--   it raised with `weft.EINVAL`, or a message with `weft.ECANCELED` /
+--   `weft.ETIMEDOUT`
+function Task:result()
+  if not self:done() then
+    if not isyieldable() then return fail(EBUSY) end
+    local st = yield(OP_TASK, self)
+    if st ~= 0 then return check(st) end
+  end
+  return self:_values()
+end
+
+--- Starts a task: `fn(...)` as a coroutine resumed by the loop. Its first
+-- step runs in the loop, never inside this call. The loop holds the task
+-- until it finishes; keep the returned object to cancel it or read its
+-- result.
+-- @tparam function fn
+-- @param ... its arguments
+-- @treturn Task or nil, message, code
+function M.spawn(fn, ...)
+  local loop = current
+  if not loop then error("weft.spawn: no running loop (call it inside weft.run)", 2) end
+  return task_spawn(loop, fn, ...)
+end
+
+--- Runs `main(...)` as a task on a new loop until it finishes, then
+-- cancels what is left and closes the loop (like `asyncio.run`).
+-- @tparam function main
+-- @return what main returned; raises what it raised (a string error gets
+--   the task's traceback), `weft.Cancelled` if it was cancelled
+function M.run(main, ...)
+  if current then error("weft.run: a loop is already running in this thread", 2) end
+  local loop, msg = M.loop()
+  if not loop then error("weft.run: " .. msg, 2) end
+  local task, err = loop:spawn(main, ...)
+  if not task then
+    loop:close()
+    error("weft.run: " .. err, 2)
+  end
+  task:_stop_on_done()
+  loop:run()
+  loop:close()
+  local ok, e, code = task:_first()
+  if ok then return task:_values() end
+  if code == ECANCELED then error(M.Cancelled, 0) end
+  if code == ETIMEDOUT then error(M.Timeout, 0) end
+  if type(e) == "string" then error(task:traceback(e), 0) end
+  error(e, 0)
+end
+
+--- The running loop, or nil.
+function M.current_loop()
+  return current
+end
+
+--- The task that calls it.
+function M.current()
+  return yield(OP_SELF)
+end
+
+--- Suspends the task for `seconds` (0 lets the others run, like
+-- `asyncio.sleep(0)`... but use `weft.yield` for that).
+-- @tparam number seconds
+-- @return true, or nil, message, code; raises `weft.Cancelled` / `weft.Timeout`
+function M.sleep(seconds)
+  local st = yield(OP_SLEEP, seconds)
+  if st == 0 then return true end
+  return check(st)
+end
+
+--- Lets the other ready tasks run; resumes in the next iteration.
+-- @return true; raises `weft.Cancelled` / `weft.Timeout`
+function M.yield()
+  local st = yield(OP_YIELD)
+  if st == 0 then return true end
+  return check(st)
+end
+
+--- Suspends the task until `fd` is ready.
+-- @tparam integer fd
+-- @param events 'r', 'w', 'rw' or a mask
+-- @return the ready events mask (may include `weft.HANGUP`, `weft.ERROR`),
+--   or nil, message, code; raises `weft.Cancelled` / `weft.Timeout`
+function M.wait_fd(fd, events)
+  local st = yield(OP_FD, fd, events_of(events))
+  if st > 0 then return st end
+  return check(st)
+end
+
+--- Suspends the task until `fd` is readable (see `wait_fd`).
+function M.readable(fd)
+  local st = yield(OP_FD, fd, READABLE)
+  if st > 0 then return st end
+  return check(st)
+end
+
+--- Suspends the task until `fd` is writable (see `wait_fd`).
+function M.writable(fd)
+  local st = yield(OP_FD, fd, WRITABLE)
+  if st > 0 then return st end
+  return check(st)
+end
+
+--- Waits until every task has finished (functions are spawned first).
+-- Without options, like `asyncio.gather`: cancelling the caller cancels only
+-- its wait. With `{cancel_on_error = true}` first, like a TaskGroup: the
+-- first failure cancels the others, and the call returns once all finished.
+-- @param ... tasks or functions, optionally after an options table
+-- @return a table of each task's first result (`n` = count); or
+--   nil, error, code of the first task that failed; raises
+--   `weft.Cancelled` / `weft.Timeout` when the caller is interrupted
+-- @usage local r = weft.gather(function() return 1 end, other_task)
+function M.gather(...)
+  local args = pack(...)
+  local flags, i0 = 0, 1
+  local opts = args[1]
+  if type(opts) == "table" and getmetatable(opts) == nil then
+    if opts.cancel_on_error then flags = core.CANCEL_ON_ERROR end
+    i0 = 2
+  end
+  local tasks, n = {}, 0
+  for i = i0, args.n do
+    local t = args[i]
+    if type(t) == "function" then
+      local msg, code
+      t, msg, code = M.spawn(t)
+      if not t then return nil, msg, code end
+    elseif getmetatable(t) ~= Task_mt then
+      error(("weft.gather: argument %d is not a task or function"):format(i), 2)
+    end
+    n = n + 1
+    tasks[n] = t
+  end
+  local st, own = yield(OP_ALL, flags, tasks)
+  if st == ECANCELED or st == ETIMEDOUT then
+    if flags == 0 or own then return check(st) end
+  elseif st < 0 and flags == 0 then
+    return fail(st)
+  end
+  local results = { n = n }
+  local ferr, fcode, fseq
+  for i = 1, n do
+    local ok, v, code, seq = tasks[i]:_first()
+    if ok then
+      results[i] = v
+    elseif code == EBUSY then
+      return fail(st < 0 and st or EBUSY) -- not awaited (the request failed)
+    elseif not fseq or seq < fseq then
+      ferr, fcode, fseq = v, code, seq
+    end
+  end
+  if fseq then return nil, ferr, fcode end
+  return results
+end
+
+local deadlines = setmetatable({}, { __mode = "k" })
+
+--- Runs `fn(...)` in this task with a deadline (like `asyncio.timeout`):
+-- when `seconds` pass, the await `fn` is suspended in raises `weft.Timeout`,
+-- which this call turns into `nil, message, weft.ETIMEDOUT`. Timeouts nest;
+-- an outer deadline that passes first is raised on to its own scope.
+-- @tparam number seconds
+-- @tparam function fn
+-- @return what fn returned, or nil, message, `weft.ETIMEDOUT`; re-raises
+--   any other error of fn
+function M.timeout(seconds, fn, ...)
+  local co = running()
+  local now = clock_ns()
+  local ns = to_ns(seconds)
+  if ns < 0 then return fail(EINVAL) end
+  local mine = ns >= maxinteger - now and maxinteger or now + ns
+  local outer = deadlines[co]
+  local eff = (outer and outer < mine) and outer or mine
+  local rc = yield(OP_TIMEOUT, eff - now > 0 and eff - now or 1)
+  if rc ~= 0 then return fail(rc) end
+  deadlines[co] = eff
+  local r = pack(pcall(fn, ...))
+  deadlines[co] = outer
+  now = clock_ns()
+  local ours = outer == nil or mine <= outer
+  if now >= eff and r[1] then
+    -- the deadline passed as fn finished: a timeout may be waiting for the
+    -- next await; take it here, where it belongs
+    local st = yield(OP_YIELD)
+    if st == ECANCELED then error(M.Cancelled, 0) end
+    if st == ETIMEDOUT and not ours then error(M.Timeout, 0) end
+  end
+  yield(OP_TIMEOUT, outer and (outer - now > 0 and outer - now or 1) or 0)
+  if r[1] then return unpack(r, 2, r.n) end
+  local err = r[2]
+  if err == M.Timeout and ours then return fail(ETIMEDOUT) end
+  error(err, 0)
+end
+
+--- Runs `fn(...)` on the loop's thread pool and suspends the task until it
+-- returns. `fn` runs in a separate Lua state owned by the pool thread (one
+-- per thread, with the standard libraries, kept between jobs): it must not
+-- use upvalues, and its arguments and results may only be nil, booleans,
+-- numbers and strings. A string `fn` is a chunk (source or bytecode).
+-- If the task is cancelled before a thread took the job, it never runs; if
+-- it runs already, it completes first.
+-- @return fn's results, or nil, message, code (`weft.EINVAL` with the error
+--   message and traceback if fn raised); raises `weft.Cancelled` /
+--   `weft.Timeout`
+-- @usage local n = weft.to_thread(function(k) local s = 0 for i = 1, k do s = s + i end return s end, 1e8)
+function M.to_thread(fn, ...)
+  local job = core.job_new(fn, ...)
+  local st = yield(OP_THREAD, job)
+  if st == ECANCELED or st == ETIMEDOUT then return check(st) end
+  return job:results(st)
+end
+
+-- -------------------------------------- callback style, on the running loop
+
+local function loop_or_error(name)
+  local loop = current
+  if not loop then error("weft." .. name .. ": no running loop", 3) end
+  return loop
+end
+
+--- `Loop:timer` on the running loop.
+function M.timer(timeout, rep, cb)
+  return loop_or_error("timer"):timer(timeout, rep, cb)
+end
+
+--- `Loop:watch` on the running loop.
+function M.watch(fd, events, cb)
+  return loop_or_error("watch"):watch(fd, events, cb)
+end
+
+--- `Loop:post` on the running loop.
+function M.post(fn)
+  return loop_or_error("post"):post(fn)
+end
+
+--- `Loop:work` on the running loop.
+function M.work(done, fn, ...)
+  return loop_or_error("work"):work(done, fn, ...)
+end
+
+--- The running loop's clock in seconds (a fresh monotonic reading when no
+-- loop runs).
+function M.now()
+  if current then return current:now() end
+  return clock_ns() / 1e9
+end
+
+--- The running loop's counters (see `Loop:stats`).
+function M.stats()
+  return loop_or_error("stats"):stats()
+end
+
+-- ---------------------------------------------------------------- sockets
+
+--- A connected pair of Unix stream sockets, non-blocking unless asked.
+-- @tparam[opt=true] boolean nonblocking
+-- @return fd1, fd2, or nil, message, code
+M.socketpair = core.socketpair
+--- A pipe: read end, write end (non-blocking unless asked).
+M.pipe = core.pipe
+--- `read(fd[, max=65536])`: a string ("" at end of file), or nil, message,
+-- code (`weft.EAGAIN` when nothing is there yet on a non-blocking fd).
+M.read = core.read
+--- `write(fd, s[, i[, j]])`: bytes written, or nil, message, code.
+M.write = core.write
+--- `close(fd)`: true, or nil, message, code.
+M.close = core.close
+--- `set_nonblocking(fd[, on=true])`: true, or nil, message, code.
+M.set_nonblocking = core.set_nonblocking
+
+--- Reads up to `max` bytes, suspending the task until some are there.
+-- @return a string ("" at end of file), or nil, message, code
+function M.recv(fd, max)
+  while true do
+    local s, msg, code = core.read(fd, max)
+    if s then return s end
+    if code ~= EAGAIN then return nil, msg, code end
+    local ev, m2, c2 = M.readable(fd)
+    if not ev then return nil, m2, c2 end
+  end
+end
+
+--- Writes all of `s`, suspending the task while the fd is full.
+-- @return #s, or nil, message, code
+function M.send(fd, s)
+  local i, n = 1, #s
+  while i <= n do
+    local w, msg, code = core.write(fd, s, i)
+    if w then
+      i = i + w
+    elseif code == EAGAIN then
+      local ev, m2, c2 = M.writable(fd)
+      if not ev then return nil, m2, c2 end
+    else
+      return nil, msg, code
+    end
+  end
+  return n
+end
+
+return M
