@@ -104,7 +104,12 @@ int weft_loop::await_all(int64_t self, const weft_task_t *ids, size_t n, int fla
     if (s == slot) return WEFT_EINVAL;
     if (tasks.at(s)->state != TS_DONE) pending++;
   }
-  if (take_intr(t)) return WEFT_PENDING;
+  // A pending cancellation or timeout resolves the await at once -- except
+  // for a TaskGroup with children still running, which it must cancel: the
+  // group is armed normally and run_step delivers the interruption through
+  // interrupt() when the step returns.
+  const bool group = !one && (flags & WEFT_CANCEL_ON_ERROR) && pending > 0;
+  if (!group && take_intr(t)) return WEFT_PENDING;
   if (one && pending == 0) return resolved(t, tasks.at(uint32_t(ids[0]) & kSlotMask)->status);
 
   // Take every node first, so that ENOMEM leaves nothing behind.

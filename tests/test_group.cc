@@ -20,10 +20,11 @@ class Group : public LoopTest {
   Kid *kid(int64_t ns, int value, int on_cancel = WEFT_ECANCELED) {
     kids_.emplace_back();
     Kid *k = &kids_.back();
+    // Cancelled before its first step, it gets that step with ECANCELED.
     k->id = spawn([this, k, ns, value, on_cancel](weft_task_t self, int status, int step) {
       k->steps++;
-      if (step == 0) return weft_await_sleep(loop, self, ns);
-      if (step == 1) {
+      if (step == 0 && status == 0) return weft_await_sleep(loop, self, ns);
+      if (k->first_status == 1) {
         k->first_status = status;
         if (status == WEFT_ECANCELED) return weft_await_sleep(loop, self, 1 * kMs);
         k->done = true;
