@@ -109,6 +109,9 @@ int weft_loop::run(int mode) {
 // weft_loop_free: see weft.h for the order of events.
 void weft_loop::close() {
   closing = true;
+  // Tasks first: one awaiting pool work must be resumed with WEFT_ECANCELED,
+  // which interrupt() arranges only while the work is still outstanding.
+  cancel_all_tasks();
   pool_shutdown();  // queued work -> ECANCELED, running work joined
   for (;;) {
     deliver_completions();
