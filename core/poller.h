@@ -4,7 +4,9 @@
 // per-fd record heads a list of IoNodes and remembers the registered mask.
 // Growing the interest is done at once (so a bad fd fails the call that asked);
 // shrinking is deferred to just before the next poll, so a task that awaits
-// the same fd again and again costs no epoll_ctl at all.
+// the same fd again and again costs one EPOLL_CTL_MOD per await (the fd may
+// have been closed and its number reused in between) instead of a DEL and
+// an ADD.
 #pragma once
 
 #include <cstdint>

@@ -362,6 +362,24 @@ TEST_F(Fd, WatchAnFdWhoseNumberWasReusedAfterStopAndClose) {
   weft_fd_watch_stop(loop, w2);
 }
 
+// An fd awaited, then closed: awaiting its number again is EBADF, even while
+// the old registration's removal is still deferred.
+TEST_F(Fd, AwaitAClosedFdAfterAnAwaitOnItIsEbadf) {
+  Pipe p;
+  p.put();
+  int rc = 0;
+  weft_task_t t = spawn([&](weft_task_t self, int status, int step) {
+    if (step == 0) return weft_await_fd(loop, self, p.r, WEFT_READABLE);
+    const int num = p.r;
+    p.close_both();
+    rc = weft_await_fd(loop, self, num, WEFT_READABLE);
+    return status;
+  });
+  EXPECT_EQ(0, run());
+  EXPECT_EQ(WEFT_EBADF, rc);
+  EXPECT_EQ(WEFT_READABLE, result(t));
+}
+
 TEST_F(Fd, PingPongOverASocketpair) {
   SockPair s;
   const int rounds = 500;
