@@ -435,6 +435,7 @@ end
 -- @tparam number seconds
 -- @return true, or nil, message, code; raises `weft.Cancelled` / `weft.Timeout`
 function M.sleep(seconds)
+  if type(seconds) ~= "number" then error("weft.sleep: number expected, got " .. type(seconds), 2) end
   local st = yield(OP_SLEEP, seconds)
   if st == 0 then return true end
   return check(st)

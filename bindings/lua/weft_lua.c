@@ -739,7 +739,7 @@ int wl_l_job_new(lua_State *L) {
   } else {
     lua_Debug ar;
     lua_pushvalue(L, 1);
-    lua_getinfo(L, ">u", &ar);
+    lua_getinfo(L, ">Su", &ar);
     if (ar.what[0] == 'C') return luaL_argerror(L, 1, "a C function cannot run in another state");
     /* _ENV is the only upvalue a plain chunk-like function may have */
     if (ar.nups > 1 || (ar.nups == 1 && strcmp(lua_getupvalue(L, 1, 1), "_ENV") != 0))
