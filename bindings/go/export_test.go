@@ -1,0 +1,20 @@
+package weft
+
+import (
+	"runtime"
+	"runtime/cgo"
+
+	"example.invalid/weft/internal/cweft"
+)
+
+// crossLoopThread makes n C->Go crossings from a C loop on the calling
+// goroutine's (locked) thread, as the loop thread makes them.
+func crossLoopThread(n int64, fn func() int) int {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	h := newHandle(fn)
+	defer deleteHandle(h)
+	return cweft.Weft_go_bench_cross(uintptr(h), n)
+}
+
+var _ = cgo.Handle(0)

@@ -1,0 +1,3 @@
+module example.invalid/weft
+
+go 1.24

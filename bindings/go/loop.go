@@ -1,0 +1,504 @@
+package weft
+
+import (
+	"context"
+	"runtime"
+	"runtime/cgo"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"example.invalid/weft/internal/cweft"
+)
+
+// Loop is a weft event loop. Create one with NewLoop, give it work (Spawn,
+// NewTimer, WatchFD, ToThread, Post), drive it with Run, and Close it.
+// A Loop must not be copied.
+type Loop struct {
+	c uintptr // weft_loop_t *; 0 once closed
+
+	// mu orders the any-goroutine methods (Post, Stop, Stats, Now) and
+	// Run/Close against Close: they hold it shared, Close exclusively while
+	// it marks the loop closing.
+	mu      sync.RWMutex
+	closing bool
+	running bool
+
+	// Loop-thread state.
+	live       liveList
+	runGen     uint64 // which Run is current, for context stops
+	runDefault bool   // the current run is Run (not RunOnce/RunNoWait)
+	ctxStopped bool   // the current Run was stopped by its context
+	logH       cgo.Handle
+	scratch    []int64      // ids for Gather/Group
+	orphans    []cgo.Handle // ToThread work of tasks that finished without awaiting it
+
+	// A panic recovered on any thread; the first one is kept.
+	panicMu  sync.Mutex
+	panicErr *PanicError
+	panicked atomic.Bool
+}
+
+// NewLoop creates a loop. It opens an epoll fd and an eventfd; the thread
+// pool starts on first use of ToThread. Errors: ErrNoMem, ErrMFile.
+// Any goroutine; the loop belongs to no thread until it runs.
+func NewLoop() (*Loop, error) {
+	var c uintptr
+	if rc := cweft.Weft_loop_new(&c); rc < 0 {
+		return nil, opErr("loop_new", rc)
+	}
+	return &Loop{c: c}, nil
+}
+
+// Close frees the loop. In weft's order: every unfinished task is resumed
+// with ErrCanceled until it finishes (its awaits then fail at once with
+// ErrCanceled, so `return t.Sleep(...)` ends it); queued pool work is
+// cancelled and running work waited for, each done callback running;
+// timers and watches are stopped without being called; posts still pending
+// are run. Then every cgo.Handle the loop still held is deleted. Callbacks
+// run by Close run on the calling goroutine; Post, Stop, Stats and Now
+// return ErrClosed from the moment Close begins.
+//
+// Close returns ErrBusy (in an *OpError) if the loop is running (also when
+// called from one of its callbacks), ErrClosed if it was already closed, and
+// a *PanicError if a callback run by Close panicked.
+func (l *Loop) Close() error {
+	l.mu.Lock()
+	if l.closing {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	if l.running {
+		l.mu.Unlock()
+		return opErr("loop_free", ErrBusy)
+	}
+	l.closing = true
+	l.mu.Unlock()
+
+	if rc := cweft.Weft_loop_free(l.c); rc < 0 {
+		// Only EBUSY (running) is possible, and l.running excludes it.
+		l.mu.Lock()
+		l.closing = false
+		l.mu.Unlock()
+		return opErr("loop_free", rc)
+	}
+	l.c = 0
+	l.live.drain()
+	if l.logH != 0 {
+		deleteHandle(l.logH)
+		l.logH = 0
+	}
+	for _, h := range l.orphans { // weft_loop_free waited for the pool
+		deleteHandle(h)
+	}
+	l.scratch, l.orphans = nil, nil
+	if p := l.takePanic(); p != nil {
+		return p
+	}
+	return nil
+}
+
+// beginRun marks the loop running; the caller holds its OS thread.
+func (l *Loop) beginRun(def bool) (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing {
+		return 0, ErrClosed
+	}
+	if l.running {
+		return 0, opErr("loop_run", ErrBusy)
+	}
+	l.running = true
+	l.runGen++
+	l.runDefault = def
+	l.ctxStopped = false
+	return l.runGen, nil
+}
+
+func (l *Loop) endRun() {
+	l.mu.Lock()
+	l.running = false
+	l.runDefault = false
+	l.mu.Unlock()
+}
+
+// Run runs the loop on the calling goroutine, locked to its OS thread,
+// until nothing is alive (no unfinished task, active timer, watch, pool
+// work or pending post), Stop is called, ctx is done, or a callback panics.
+//
+// It returns nil when the loop ran out of work or was stopped by Stop;
+// ctx.Err() when ctx ended the run (at the end of the iteration in
+// progress); a *PanicError for the first panic recovered in a callback; and
+// ErrBusy (in an *OpError) if the loop is already running, including when
+// Run is called from one of its own callbacks. Work left when Run returns
+// stays queued for the next Run or for Close.
+func (l *Loop) Run(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	gen, err := l.beginRun(true)
+	if err != nil {
+		return err
+	}
+	var quit, exited chan struct{}
+	if done := ctx.Done(); done != nil {
+		quit, exited = make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(exited)
+			select {
+			case <-done:
+				l.postCtxStop(gen)
+			case <-quit:
+			}
+		}()
+	}
+	rc := cweft.Weft_loop_run(l.c, cweft.WEFT_RUN_DEFAULT)
+	if quit != nil {
+		close(quit)
+		<-exited
+	}
+	stoppedByCtx := l.ctxStopped
+	l.endRun()
+	if p := l.takePanic(); p != nil {
+		return p
+	}
+	if rc < 0 {
+		return opErr("loop_run", rc)
+	}
+	if stoppedByCtx {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// ctxStop is the post a Run's context watcher sends; it stops that run
+// only (a stale one, delivered by a later run or by Close, does nothing).
+type ctxStop struct {
+	loop *Loop
+	gen  uint64
+}
+
+func (l *Loop) postCtxStop(gen uint64) {
+	h := newHandle(&ctxStop{loop: l, gen: gen})
+	// Run is waiting for this goroutine, so the loop is not closing.
+	if rc := cweft.Weft_go_loop_post(l.c, uintptr(h)); rc < 0 {
+		deleteHandle(h)
+		cweft.Weft_loop_stop(l.c) // ENOMEM: fall back to a plain stop
+	}
+}
+
+func (s *ctxStop) run() {
+	l := s.loop
+	if l.running && l.runDefault && l.runGen == s.gen {
+		l.ctxStopped = true
+		cweft.Weft_loop_stop(l.c)
+	}
+}
+
+// RunOnce runs one iteration of the loop on the calling goroutine, locked
+// to its OS thread, blocking in the poll (up to the next timer) if nothing
+// is ready. alive reports whether anything is still alive afterwards.
+// Errors as for Run (without the context).
+func (l *Loop) RunOnce() (alive bool, err error) { return l.runMode(cweft.WEFT_RUN_ONCE) }
+
+// RunNoWait runs one iteration of the loop whose poll never blocks.
+// alive reports whether anything is still alive afterwards. Errors as for
+// Run (without the context).
+func (l *Loop) RunNoWait() (alive bool, err error) { return l.runMode(cweft.WEFT_RUN_NOWAIT) }
+
+func (l *Loop) runMode(mode int) (bool, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if _, err := l.beginRun(false); err != nil {
+		return false, err
+	}
+	rc := cweft.Weft_loop_run(l.c, mode)
+	l.endRun()
+	if p := l.takePanic(); p != nil {
+		return rc == 1, p
+	}
+	if rc < 0 {
+		return false, opErr("loop_run", rc)
+	}
+	return rc == 1, nil
+}
+
+// Stop asks the current Run to return after the iteration in progress; if
+// the loop is not running, the next Run (or RunOnce) returns after one
+// iteration. Any goroutine. Errors: ErrClosed.
+func (l *Loop) Stop() error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closing {
+		return ErrClosed
+	}
+	cweft.Weft_loop_stop(l.c)
+	return nil
+}
+
+// post is one Post: a Go function run once on the loop thread.
+type post struct {
+	loop *Loop
+	fn   func()
+}
+
+// Post queues fn to run once on the loop thread, in a later iteration
+// (never inside Post). Posts run in the order the loop receives them; every
+// post is run exactly once, by a Run or by Close. Any goroutine.
+// Errors: ErrInval (nil fn), ErrNoMem, ErrClosed (Close has begun; this
+// includes posting from a callback that Close runs).
+func (l *Loop) Post(fn func()) error {
+	if fn == nil {
+		return opErr("loop_post", ErrInval)
+	}
+	h := newHandle(&post{loop: l, fn: fn})
+	l.mu.RLock()
+	if l.closing {
+		l.mu.RUnlock()
+		deleteHandle(h)
+		return ErrClosed
+	}
+	rc := cweft.Weft_go_loop_post(l.c, uintptr(h))
+	l.mu.RUnlock()
+	if rc < 0 {
+		deleteHandle(h)
+		return opErr("loop_post", rc)
+	}
+	return nil
+}
+
+func hookPost(h uintptr) {
+	hd := cgo.Handle(h)
+	v := hd.Value()
+	deleteHandle(hd) // a post runs once, whatever happens next
+	switch p := v.(type) {
+	case *post:
+		defer p.loop.recoverIn("post")
+		p.fn()
+	case *ctxStop:
+		p.run()
+	}
+}
+
+// recoverIn is deferred by every hook running on the loop thread.
+func (l *Loop) recoverIn(where string) {
+	if v := recover(); v != nil {
+		l.recordPanic(recovered(where, v))
+		l.checkPanic()
+	}
+}
+
+// recordPanic keeps the first panic and, from the loop thread during Run,
+// stops the loop. Pool threads only record; the loop thread stops the loop
+// when the work's result arrives (checkPanic).
+func (l *Loop) recordPanic(p *PanicError) {
+	l.panicMu.Lock()
+	if l.panicErr == nil {
+		l.panicErr = p
+	}
+	l.panicMu.Unlock()
+	l.panicked.Store(true)
+}
+
+// checkPanic stops the current Run if a panic was recorded. Loop thread.
+func (l *Loop) checkPanic() {
+	if l.panicked.Load() && l.runDefault {
+		cweft.Weft_loop_stop(l.c)
+	}
+}
+
+func (l *Loop) takePanic() *PanicError {
+	if !l.panicked.Load() {
+		return nil
+	}
+	l.panicMu.Lock()
+	p := l.panicErr
+	l.panicErr = nil
+	l.panicked.Store(false)
+	l.panicMu.Unlock()
+	return p
+}
+
+// Now returns weft's monotonic clock (CLOCK_MONOTONIC, from an arbitrary
+// origin) as cached at the start of the current or last iteration; before
+// the first run, the time of NewLoop. Any goroutine; 0 after Close.
+func (l *Loop) Now() time.Duration {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closing {
+		return 0
+	}
+	return time.Duration(cweft.Weft_loop_now(l.c))
+}
+
+// Stats is a snapshot of a loop's counters. Gauges are the value now;
+// totals count since NewLoop.
+type Stats struct {
+	Iterations      int64         // total loop iterations run
+	TasksAlive      int64         // gauge: tasks not yet finished
+	TasksReady      int64         // gauge: tasks queued to run a step
+	TimersActive    int64         // gauge: timers started and not stopped or fired
+	FDWatchesActive int64         // gauge: fd watches started and not stopped
+	WorkQueued      int64         // gauge: pool work waiting for a thread
+	WorkRunning     int64         // gauge: pool work executing now
+	WorkTime        time.Duration // total time pool threads spent in work
+	SlowCallbacks   int64         // total callbacks and steps slower than SetSlowCallbackThreshold
+	Posts           int64         // total posts run
+}
+
+// Stats returns the loop's counters. Any goroutine; read while the loop
+// runs, each field is exact but the fields are not one consistent snapshot.
+// Errors: ErrClosed.
+func (l *Loop) Stats() (Stats, error) {
+	var s cweft.LoopStats
+	s.Size = uint64(unsafe.Sizeof(s))
+	l.mu.RLock()
+	if l.closing {
+		l.mu.RUnlock()
+		return Stats{}, ErrClosed
+	}
+	rc := cweft.Weft_loop_stats(l.c, &s)
+	l.mu.RUnlock()
+	if rc < 0 {
+		return Stats{}, opErr("loop_stats", rc)
+	}
+	return Stats{
+		Iterations:      s.Iterations,
+		TasksAlive:      s.TasksAlive,
+		TasksReady:      s.TasksReady,
+		TimersActive:    s.TimersActive,
+		FDWatchesActive: s.FdWatchesActive,
+		WorkQueued:      s.WorkQueued,
+		WorkRunning:     s.WorkRunning,
+		WorkTime:        time.Duration(s.WorkNs),
+		SlowCallbacks:   s.SlowCallbacks,
+		Posts:           s.Posts,
+	}, nil
+}
+
+// SetThreadPoolSize sets how many threads the loop's pool starts with
+// (1..1024, default 4). Only before the pool has started (first
+// ToThread) and while the loop is not running. Errors: ErrInval, ErrBusy,
+// ErrClosed.
+func (l *Loop) SetThreadPoolSize(n int) error {
+	return l.setOption("thread pool size", cweft.WEFT_OPT_THREAD_POOL_SIZE, int64(n))
+}
+
+// SetSlowCallbackThreshold makes the loop count (Stats.SlowCallbacks) and
+// log at LogWarn every callback or task step that runs longer than d, like
+// asyncio's debug mode; 0 turns it off (the default). Only while the loop
+// is not running. Errors: ErrInval (d < 0), ErrBusy, ErrClosed.
+func (l *Loop) SetSlowCallbackThreshold(d time.Duration) error {
+	return l.setOption("slow callback threshold", cweft.WEFT_OPT_SLOW_CALLBACK_NS, int64(d))
+}
+
+func (l *Loop) setOption(_ string, opt int, v int64) error {
+	if l.c == 0 {
+		return ErrClosed
+	}
+	if rc := cweft.Weft_loop_set_option(l.c, opt, v); rc < 0 {
+		return opErr("loop_set_option", rc)
+	}
+	return nil
+}
+
+// LogLevel is the severity of a log line.
+type LogLevel int
+
+// Log levels, as in weft.h.
+const (
+	LogDebug LogLevel = LogLevel(cweft.WEFT_LOG_DEBUG)
+	LogInfo  LogLevel = LogLevel(cweft.WEFT_LOG_INFO)
+	LogWarn  LogLevel = LogLevel(cweft.WEFT_LOG_WARN)
+	LogError LogLevel = LogLevel(cweft.WEFT_LOG_ERROR)
+)
+
+// String returns "debug", "info", "warn" or "error".
+func (v LogLevel) String() string {
+	switch v {
+	case LogDebug:
+		return "debug"
+	case LogInfo:
+		return "info"
+	case LogWarn:
+		return "warn"
+	case LogError:
+		return "error"
+	}
+	return "level?"
+}
+
+type logger struct {
+	loop *Loop
+	fn   func(LogLevel, string)
+}
+
+// SetLogger sets the function that receives the loop's log lines (slow
+// callbacks at LogWarn, misbehaving steps at LogError), or with nil removes
+// it. fn runs on the loop thread. With no logger weft prints nothing.
+// Loop thread. Errors: ErrPerm, ErrClosed.
+func (l *Loop) SetLogger(fn func(level LogLevel, msg string)) error {
+	if l.c == 0 {
+		return ErrClosed
+	}
+	var h cgo.Handle
+	if fn != nil {
+		h = newHandle(&logger{loop: l, fn: fn})
+	}
+	if rc := cweft.Weft_go_loop_set_logger(l.c, uintptr(h)); rc < 0 {
+		if h != 0 {
+			deleteHandle(h)
+		}
+		return opErr("loop_set_logger", rc)
+	}
+	if l.logH != 0 {
+		deleteHandle(l.logH)
+	}
+	l.logH = h
+	return nil
+}
+
+func hookLog(h uintptr, level int32, msg string) {
+	lg := cgo.Handle(h).Value().(*logger)
+	defer lg.loop.recoverIn("logger")
+	lg.fn(LogLevel(level), msg)
+}
+
+// BackendFD returns the loop's epoll fd, for embedding weft in another
+// event loop: when it is readable, or after NextTimeout, call RunNoWait.
+// The fd stays owned by the loop. Loop thread. Errors: ErrPerm, ErrClosed.
+func (l *Loop) BackendFD() (int, error) {
+	if l.c == 0 {
+		return -1, ErrClosed
+	}
+	fd := cweft.Weft_loop_backend_fd(l.c)
+	if fd < 0 {
+		return -1, opErr("loop_backend_fd", fd)
+	}
+	return fd, nil
+}
+
+// NextTimeout returns how long an embedder may block before the loop next
+// has work: 0 if tasks or posts are ready or a timer is due, the time to the
+// earliest timer otherwise, and -1 if nothing is scheduled in time.
+// Loop thread. Errors: ErrPerm, ErrClosed.
+func (l *Loop) NextTimeout() (time.Duration, error) {
+	if l.c == 0 {
+		return -1, ErrClosed
+	}
+	ns := cweft.Weft_loop_next_timeout(l.c)
+	if ns == -1 {
+		// weft_loop_next_timeout returns WEFT_EPERM (-1) from a foreign
+		// thread, the same value as "nothing scheduled"; ask a function
+		// whose error is unambiguous.
+		if fd := cweft.Weft_loop_backend_fd(l.c); fd < 0 {
+			return -1, opErr("loop_next_timeout", fd)
+		}
+	} else if ns < -1 {
+		return -1, opErr("loop_next_timeout", ns)
+	}
+	return time.Duration(ns), nil
+}
