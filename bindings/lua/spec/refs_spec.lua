@@ -10,7 +10,7 @@ describe("registry refs", function()
     local N = 2000
     local errs = H.collect_errors(function()
       local loop = weft.current_loop()
-      local ts = {}
+      local ts, works, raised = {}, 0, 0
       for i = 1, N do
         ts[#ts + 1] = weft.spawn(function() weft.sleep(0) return i end)     -- finished
         weft.timer(0, function() end)                                        -- one-shot, fired
@@ -18,16 +18,16 @@ describe("registry refs", function()
         weft.post(function() end)                                            -- posted
       end
       for i = 1, 200 do
-        weft.spawn(function() error("x" .. i) end)                           -- raised, reported
+        weft.spawn(function() raised = raised + 1; error("x" .. i) end)      -- raised, reported
         local c = weft.spawn(function() weft.sleep(10) end); c:cancel()      -- cancelled
         ts[#ts + 1] = c
         local a, b = weft.socketpair()
         local w = weft.watch(a, "r", function() end); w:stop()               -- watch stopped
         weft.close(a); weft.close(b)
-        weft.work(function() end, function() return 1 end)                  -- work
+        weft.work(function() works = works + 1 end, function() return 1 end) -- work
       end
       weft.gather(table.unpack(ts))
-      weft.sleep(0.005)
+      while works < 200 or raised < 200 do weft.sleep(0.001) end
       assert.are.equal(0, core.live(loop, -1) - 1) -- only main is left
     end)
     assert.are.equal(200, #errs)

@@ -225,12 +225,17 @@ describe("cancellation", function()
 
   it("while awaiting another task cancels only the wait", function()
     weft.run(function()
-      local child = weft.spawn(function() weft.sleep(0.01); return "child done" end)
+      local go = false
+      local child = weft.spawn(function()
+        while not go do weft.sleep(0.001) end
+        return "child done"
+      end)
       local waiter = weft.spawn(function() return child:result() end)
       weft.yield()
       waiter:cancel()
       assert.are.equal(weft.ECANCELED, select(3, waiter:result()))
       assert.is_false(child:done())
+      go = true
       assert.are.equal("child done", child:result())
     end)
   end)
@@ -430,7 +435,7 @@ describe("errors", function()
   end)
 
   it("in callbacks are reported and the loop survives", function()
-    local ticks = 0
+    local ticks, calls = 0, 0
     local errs = H.collect_errors(function()
       local tm
       tm = weft.timer(0, 0.001, function()
@@ -438,13 +443,13 @@ describe("errors", function()
         if ticks == 3 then tm:stop() end
         error("tick " .. ticks)
       end)
-      weft.post(function() error({ "table error" }) end)
+      weft.post(function() calls = calls + 1; error({ "table error" }) end)
       local a, b = weft.socketpair()
       weft.write(b, "x")
       local w
-      w = weft.watch(a, "r", function() w:stop(); error("watch") end)
-      weft.work(function() error("done cb") end, function() return 1 end)
-      weft.sleep(0.05)
+      w = weft.watch(a, "r", function() calls = calls + 1; w:stop(); error("watch") end)
+      weft.work(function() calls = calls + 1; error("done cb") end, function() return 1 end)
+      while ticks < 3 or calls < 3 do weft.sleep(0.001) end
       weft.close(a); weft.close(b)
     end)
     assert.are.equal(3, ticks)

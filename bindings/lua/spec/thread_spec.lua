@@ -24,18 +24,23 @@ describe("weft.to_thread", function()
     end)
   end)
 
-  it("really runs off the loop thread while others tick", function()
+  it("really runs off the loop thread while the loop goes on", function()
+    -- the job blocks on a pipe that only the loop writes to: if the job ran
+    -- on the loop thread, or blocked it, this would never finish
     weft.run(function()
+      local r, w = weft.pipe(false)
       local ticks = 0
-      local tm = weft.timer(0, 0.001, function() ticks = ticks + 1 end)
-      local r = weft.to_thread(function()
-        local t0 = os.clock()
-        while os.clock() - t0 < 0.05 do end
-        return "spun"
+      local tm
+      tm = weft.timer(0, 0.001, function()
+        ticks = ticks + 1
+        if ticks == 3 then tm:stop(); weft.write(w, "g") end
       end)
-      tm:stop()
-      assert.are.equal("spun", r)
-      assert.is_true(ticks >= 2)
+      local got = weft.to_thread(function(fd)
+        return require("weft.core").read(fd, 1)
+      end, r)
+      assert.are.equal("g", got)
+      assert.are.equal(3, ticks)
+      weft.close(r); weft.close(w)
     end)
   end)
 
@@ -66,23 +71,32 @@ describe("weft.to_thread", function()
     end)
   end)
 
+  -- A job that blocks its pool thread until the returned write end is written.
+  local function blocker(loop)
+    local r, w = weft.pipe(false)
+    local t = loop:spawn(weft.to_thread, function(fd)
+      return require("weft.core").read(fd, 1)
+    end, r)
+    return t, function() weft.write(w, "x"); return r, w end
+  end
+
   it("does not run work cancelled before a thread took it", function()
-    weft.run(function()
-      local loop = weft.current_loop()
-      -- one pool thread, kept busy
-      local busy = weft.spawn(weft.to_thread, function()
-        local t0 = os.clock()
-        while os.clock() - t0 < 0.05 do end
-        return "busy"
-      end)
-      weft.yield()
-      local queued = weft.spawn(weft.to_thread, function() return "ran" end)
-      weft.yield()
+    local loop = weft.loop({ thread_pool_size = 1 })
+    local busy, release = blocker(loop)
+    local ran = false
+    local queued = loop:spawn(weft.to_thread, function() return "ran" end)
+    loop:spawn(function()
+      weft.yield() -- both jobs are submitted; the one thread is blocked
       queued:cancel()
       assert.are.equal(weft.ECANCELED, select(3, queued:result()))
-      assert.are.equal("busy", busy:result())
-      assert.is_not_nil(loop)
+      ran = true
+      local r, w = release()
+      assert.are.equal("x", busy:result())
+      weft.close(r); weft.close(w)
     end)
+    loop:run()
+    loop:close()
+    assert.is_true(ran)
   end)
 
   it("finishes running work before delivering a cancel", function()
@@ -105,39 +119,38 @@ describe("weft.to_thread", function()
 
   it("in callback style delivers results and cancels queued work", function()
     local loop = weft.loop({ thread_pool_size = 1 })
+    local r, w = weft.pipe(false)
     local got, cancelled = nil, nil
-    loop:work(function(...) got = table.pack(...) end, function(a) 
-      local t0 = os.clock()
-      while os.clock() - t0 < 0.02 do end
-      return a, "x"
-    end, 7)
-    local w = loop:work(function(...) cancelled = table.pack(...) end, function() return "never" end)
-    assert.is_true(w:cancel())
-    assert.is_nil((w:cancel()))
+    loop:work(function(...) got = table.pack(...) end, function(fd, a)
+      return require("weft.core").read(fd, 1), a
+    end, r, 7)
+    local wk = loop:work(function(...) cancelled = table.pack(...) end, function() return "never" end)
+    assert.is_true(wk:cancel()) -- the one thread is blocked: this one is still queued
+    assert.is_nil((wk:cancel()))
+    weft.write(w, "x")
     assert.is_false(loop:run())
-    assert.are.same({ 7, "x", n = 2 }, got)
-    assert.are.equal(weft.ECANCELED, cancelled[3])
+    assert.are.same({ "x", 7, n = 2 }, got)
     assert.is_nil(cancelled[1])
+    assert.are.equal(weft.ECANCELED, cancelled[3])
     -- done may be nil
     assert.is_truthy(loop:work(nil, function() return 1 end))
     assert.is_false(loop:run())
     assert.are.equal(0, loop:stats().refs)
     loop:close()
+    weft.close(r); weft.close(w)
   end)
 
-  it("delivers work still queued when the loop closes", function()
+  it("delivers every done exactly once when the loop closes", function()
     local loop = weft.loop({ thread_pool_size = 1 })
-    local results = {}
-    for i = 1, 3 do
-      loop:work(function(...) results[i] = table.pack(...) end, function(k)
-        local t0 = os.clock()
-        while os.clock() - t0 < 0.01 do end
-        return k
-      end, i)
+    local calls = {}
+    for i = 1, 5 do
+      loop:work(function(v, _, code)
+        calls[i] = (calls[i] or 0) + 1
+        assert(v == i or code == weft.ECANCELED)
+      end, function(k) return k end, i)
     end
     loop:run("nowait")
     loop:close()
-    for i = 1, 3 do assert.is_table(results[i]) end
-    assert.are.equal(weft.ECANCELED, results[3][3])
+    for i = 1, 5 do assert.are.equal(1, calls[i]) end
   end)
 end)
