@@ -17,12 +17,11 @@
 //
 //	loop, _ := weft.NewLoop()
 //	defer loop.Close()
-//	n := 0
 //	loop.Spawn(func(t *weft.Task, status int) weft.Step {
 //		if err := weft.Err(status); err != nil { // cancelled, timed out...
 //			return weft.Done(status)
 //		}
-//		if n++; n > 3 {
+//		if t.Steps() > 3 {
 //			return weft.Done(0)
 //		}
 //		return t.Sleep(10 * time.Millisecond)
@@ -33,8 +32,9 @@
 // step armed: 0 for Sleep and Yield, the ready Events for AwaitFD, the work
 // function's value for ToThread, the other task's result for Await, and a
 // negative weft code (see Err) when the await failed, was cancelled or timed
-// out. Then replaces the step function for the following steps, which keeps
-// a sequence readable without a state variable:
+// out. Task.Steps counts the steps so far. Then replaces the step function
+// for the following steps, which keeps a sequence readable without a state
+// variable:
 //
 //	return t.Then(onReadable).AwaitFD(fd, weft.Readable)
 //

@@ -50,8 +50,8 @@ func Err(status int) error {
 // the C function ("timer_stop"), Err the code. errors.Is(err, ErrStale)
 // matches through it.
 type OpError struct {
-	Op  string
-	Err Errno
+	Op  string // the weft operation, the C function without its weft_ prefix
+	Err Errno  // the code it returned
 }
 
 // Error formats the operation and the code.

@@ -1363,3 +1363,33 @@ func TestNoHandleLeaks(t *testing.T) {
 		t.Fatalf("%d handles live after run", n)
 	}
 }
+
+func TestStopFromGoroutine(t *testing.T) {
+	l := newLoop(t)
+	tm, _ := l.NewTimer(time.Hour, time.Hour, func(*Timer) {})
+	l.Post(func() { go l.Stop() })
+	run(t, l) // returns although the timer keeps the loop alive
+	if !tm.Active() {
+		t.Fatal("timer")
+	}
+	tm.Stop()
+}
+
+func TestSteps(t *testing.T) {
+	l := newLoop(t)
+	var seen []int
+	tk, _ := l.Spawn(func(tk *Task, st int) Step {
+		seen = append(seen, tk.Steps())
+		if tk.Steps() == 3 {
+			return Done(0)
+		}
+		return tk.Sleep(0)
+	})
+	if tk.Steps() != 0 {
+		t.Fatal(tk.Steps())
+	}
+	run(t, l)
+	if len(seen) != 3 || seen[0] != 1 || seen[2] != 3 || tk.Steps() != 3 {
+		t.Fatal(seen)
+	}
+}
