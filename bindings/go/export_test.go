@@ -2,13 +2,12 @@ package weft
 
 import (
 	"runtime"
-	"runtime/cgo"
 
 	"example.invalid/weft/internal/cweft"
 )
 
 // crossLoopThread makes n C->Go crossings from a C loop on the calling
-// goroutine's (locked) thread, as the loop thread makes them.
+// goroutine's thread, locked as during Run: the loop thread's crossing.
 func crossLoopThread(n int64, fn func() int) int {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -16,5 +15,3 @@ func crossLoopThread(n int64, fn func() int) int {
 	defer deleteHandle(h)
 	return cweft.Weft_go_bench_cross(uintptr(h), n)
 }
-
-var _ = cgo.Handle(0)
