@@ -58,11 +58,11 @@ M.version = core.version()
 --- Library version as a string, "MAJOR.MINOR.PATCH".
 M.version_string = core.version_string()
 
---- Event bits: `READABLE`, `WRITABLE` (asked for and reported), `HANGUP`,
+-- Event bits: `READABLE`, `WRITABLE` (asked for and reported), `HANGUP`,
 -- `ERROR` (only reported).
 M.READABLE, M.WRITABLE, M.HANGUP, M.ERROR = core.READABLE, core.WRITABLE, core.HANGUP, core.ERROR
 
---- Error codes (negative): EPERM, EBADF, EAGAIN, ENOMEM, EBUSY, EEXIST,
+-- Error codes (negative): EPERM, EBADF, EAGAIN, ENOMEM, EBUSY, EEXIST,
 -- EINVAL, EMFILE, ENOSPC, ETIMEDOUT, ESTALE, ECANCELED.
 for _, k in ipairs { "EPERM", "EBADF", "EAGAIN", "ENOMEM", "EBUSY", "EEXIST", "EINVAL",
                      "EMFILE", "ENOSPC", "ETIMEDOUT", "ESTALE", "ECANCELED" } do
@@ -132,12 +132,16 @@ local function report(err, where)
   return M.on_error(err, where)
 end
 
--- ------------------------------------------------------------------ loops
-
---- A loop. `weft.run` makes one for you; make your own to drive the loop
--- step by step, embed it, or use callbacks only.
--- @type Loop
-local Loop = core.Loop
+-- Types of this module (documented with their methods below).
+local Loop = core.Loop -- methods of the loop userdata
+local Task = core.Task -- methods of the task userdata (C ones, plus result)
+local Task_mt = core.Task_mt
+local Timer = { __name = "weft.timer" }
+Timer.__index = Timer
+local Watch = { __name = "weft.watch" }
+Watch.__index = Watch
+local Work = { __name = "weft.work" }
+Work.__index = Work
 
 local current = nil -- the loop whose run (or close) is in progress
 
@@ -145,242 +149,8 @@ local RUN_MODE = { default = core.RUN_DEFAULT, once = core.RUN_ONCE, nowait = co
 local OPTION = { thread_pool_size = core.OPT_THREAD_POOL_SIZE,
                  slow_callback_ns = core.OPT_SLOW_CALLBACK_NS }
 
---- Creates a loop.
--- @tparam[opt] table opts `thread_pool_size` (1..1024, default 4),
---   `slow_callback` (seconds; a callback or step longer than this is logged)
--- @return the loop, or nil, message, code
-function M.loop(opts)
-  local loop, msg, code = core.loop_new()
-  if not loop then return nil, msg, code end
-  core.loop_set_error_handler(loop, report)
-  if opts then
-    if opts.thread_pool_size then
-      local rc = core.loop_set_option(loop, core.OPT_THREAD_POOL_SIZE, opts.thread_pool_size)
-      if rc < 0 then core.loop_free(loop); return fail(rc) end
-    end
-    if opts.slow_callback then
-      local rc = core.loop_set_option(loop, core.OPT_SLOW_CALLBACK_NS, to_ns(opts.slow_callback))
-      if rc < 0 then core.loop_free(loop); return fail(rc) end
-    end
-  end
-  return loop
-end
-
---- Runs the loop on this thread.
--- @tparam[opt="default"] string mode "default" (until nothing is alive or
---   `stop`), "once" (one iteration, may block), "nowait" (one iteration)
--- @treturn boolean true if something is still alive, false if nothing is;
---   or nil, message, code (`EBUSY` when already running)
-function Loop:run(mode)
-  local m = RUN_MODE[mode or "default"]
-  if not m then error("bad run mode '" .. tostring(mode) .. "'", 2) end
-  local prev = current
-  current = self
-  local rc = core.loop_run(self, m)
-  current = prev
-  if rc < 0 then return fail(rc) end
-  return rc == 1
-end
-
---- Asks the running loop to return after the current iteration (or the next
--- run to return after its first).
-function Loop:stop()
-  core.loop_stop(self)
-  return true
-end
-
---- Frees the loop: cancels every unfinished task (each runs to its end on
--- this thread, with `weft.Cancelled` raised at its await), stops timers and
--- watches without calling them, runs pending posts, and releases every Lua
--- value the loop held. Closing a closed loop does nothing. Also `__close`
--- and `__gc`.
--- @return true, or nil, message, code (`EBUSY` while it runs)
-function Loop:close()
-  if self:closed() then return true end
-  local prev = current
-  current = self
-  local rc = core.loop_free(self)
-  current = prev
-  if rc < 0 then return fail(rc) end
-  return true
-end
-
---- Whether the loop was closed.
-function Loop:closed()
-  return core.loop_now(self) < 0
-end
-
---- Starts a task on this loop (see `weft.spawn`).
-function Loop:spawn(fn, ...)
-  return task_spawn(self, fn, ...)
-end
-
---- The loop's clock in seconds (cached at the start of the iteration).
-function Loop:now()
-  return core.loop_now(self) / 1e9
-end
-
---- A snapshot of the loop's counters, plus `refs` (Lua values held for live
--- handles, all kinds) and `errors` (errors reported so far).
-function Loop:stats()
-  local rc, st = core.loop_stats(self)
-  if rc < 0 then return fail(rc) end
-  st.refs = core.live(self, -1)
-  st.errors = core.errors(self)
-  return st
-end
-
---- Sets an option before the loop runs: "thread_pool_size" or
--- "slow_callback_ns".
-function Loop:set_option(name, value)
-  local opt = OPTION[name] or name
-  local rc = core.loop_set_option(self, opt, value)
-  if rc < 0 then return fail(rc) end
-  return true
-end
-
---- Sets (or with nil clears) the logger: `fn(level, message)`, levels
--- `core.LOG_DEBUG`..`core.LOG_ERROR`.
-function Loop:set_logger(fn)
-  local rc = core.loop_set_logger(self, fn)
-  if rc < 0 then return fail(rc) end
-  return true
-end
-
---- The epoll fd, to embed the loop in another one.
-function Loop:backend_fd()
-  local fd = core.loop_backend_fd(self)
-  if fd < 0 then return fail(fd) end
-  return fd
-end
-
---- Seconds the embedder may block before the loop has work: 0 if work is
--- ready, nil if no timer is pending.
-function Loop:next_timeout()
-  local ns = core.loop_next_timeout(self)
-  if ns < 0 then return nil end
-  return ns / 1e9
-end
-
---- A running timer (see `Loop:timer`).
--- @type Timer
-local Timer = {}
-Timer.__index = Timer
-Timer.__name = "weft.timer"
-
---- Stops the timer; its callback will not run again.
--- @return true, or nil, message, code (`ESTALE` once stopped or fired)
-function Timer:stop()
-  local rc = core.timer_stop(self.loop, self.id)
-  if rc < 0 then return fail(rc) end
-  return true
-end
-
---- Starts a timer: `cb(id)` after `timeout` seconds, then every `rep`
--- seconds if `rep` > 0, until stopped.
--- @tparam number timeout seconds
--- @tparam[opt=0] number rep seconds
--- @tparam function cb
--- @treturn Timer or nil, message, code
-function Loop:timer(timeout, rep, cb)
-  if type(rep) == "function" then rep, cb = 0, rep end
-  local rc, id = core.timer_start(self, to_ns(timeout), to_ns(rep or 0), cb)
-  if rc < 0 then return fail(rc) end
-  return setmetatable({ loop = self, id = id }, Timer)
-end
-
---- A running fd watch (see `Loop:watch`).
--- @type Watch
-local Watch = {}
-Watch.__index = Watch
-Watch.__name = "weft.watch"
-
---- Changes the events watched ('r', 'w', 'rw' or a mask).
-function Watch:modify(events)
-  local rc = core.fd_watch_modify(self.loop, self.id, events_of(events))
-  if rc < 0 then return fail(rc) end
-  return true
-end
-
---- Stops the watch; stop every watch on an fd before closing the fd.
-function Watch:stop()
-  local rc = core.fd_watch_stop(self.loop, self.id)
-  if rc < 0 then return fail(rc) end
-  return true
-end
-
---- Watches an fd: `cb(id, events)` runs in every iteration in which the fd
--- is ready (level-triggered).
--- @tparam integer fd a socket, pipe... (not a regular file)
--- @param events 'r', 'w', 'rw' or a mask of `weft.READABLE|weft.WRITABLE`
--- @tparam function cb
--- @treturn Watch or nil, message, code
-function Loop:watch(fd, events, cb)
-  local rc, id = core.fd_watch_start(self, fd, events_of(events), cb)
-  if rc < 0 then return fail(rc) end
-  return setmetatable({ loop = self, id = id }, Watch)
-end
-
---- Runs `fn()` once on the loop, in a later iteration (call_soon).
--- @return true, or nil, message, code
-function Loop:post(fn)
-  local rc = core.loop_post(self, fn)
-  if rc < 0 then return fail(rc) end
-  return true
-end
-
---- Pool work submitted in callback style (see `Loop:work`).
--- @type Work
-local Work = {}
-Work.__index = Work
-Work.__name = "weft.work"
-
---- Cancels the work if no pool thread has started it (its `done` then gets
--- nil, message, `weft.ECANCELED`).
--- @return true, or nil, message, code (`EBUSY` once started)
-function Work:cancel()
-  local rc = core.work_cancel(self.loop, self.id)
-  if rc < 0 then return fail(rc) end
-  return true
-end
-
---- Runs `fn(...)` on the loop's thread pool, in a Lua state of its own, then
--- `done(...)` on the loop with its results (or nil, message, code). See
--- `weft.to_thread` for what `fn` and the values may be.
--- @tparam[opt] function done
--- @param fn a function without upvalues, or a chunk (source or bytecode)
--- @treturn Work or nil, message, code
-function Loop:work(done, fn, ...)
-  local job = core.job_new(fn, ...)
-  local cb = done and function(_, ...) return done(...) end
-  local rc, id = core.to_thread(self, job, cb)
-  if rc < 0 then return fail(rc) end
-  return setmetatable({ loop = self, id = id }, Work)
-end
-
--- ------------------------------------------------------------------ tasks
-
---- A task: a coroutine driven by the loop (see `weft.spawn`). Methods also:
--- `task:cancel()`, `task:timeout(seconds)`, `task:state()` ("ready",
--- "running", "waiting", "done"), `task:done()`, `task:cancelled()`,
--- `task:id()`, `task:traceback()`.
--- @type Task
-local Task = core.Task
-local Task_mt = core.Task_mt
-
---- The task's outcome. Inside another task, waits until it finished;
--- elsewhere, an unfinished task gives nil, message, `weft.EBUSY`.
--- @return the values its function returned; or nil, error, code: the value
---   it raised with `weft.EINVAL`, or a message with `weft.ECANCELED` /
---   `weft.ETIMEDOUT`
-function Task:result()
-  if not self:done() then
-    if not isyieldable() then return fail(EBUSY) end
-    local st = yield(OP_TASK, self)
-    if st ~= 0 then return check(st) end
-  end
-  return self:_values()
-end
+--- Tasks: start them, suspend them, wait for them.
+-- @section tasks
 
 --- Starts a task: `fn(...)` as a coroutine resumed by the loop. Its first
 -- step runs in the loop, never inside this call. The loop holds the task
@@ -583,7 +353,9 @@ function M.to_thread(fn, ...)
   return job:results(st)
 end
 
--- -------------------------------------- callback style, on the running loop
+--- Callback style, on the running loop.
+-- @section callbacks
+
 
 local function loop_or_error(name)
   local loop = current
@@ -623,7 +395,9 @@ function M.stats()
   return loop_or_error("stats"):stats()
 end
 
--- ---------------------------------------------------------------- sockets
+--- File descriptors.
+-- @section sockets
+
 
 --- A connected pair of Unix stream sockets, non-blocking unless asked.
 -- @tparam[opt=true] boolean nonblocking
@@ -670,5 +444,266 @@ function M.send(fd, s)
   end
   return n
 end
+
+
+--- Loops of one's own.
+-- @section loops
+
+--- Creates a loop.
+-- @tparam[opt] table opts `thread_pool_size` (1..1024, default 4),
+--   `slow_callback` (seconds; a callback or step longer than this is logged)
+-- @return the loop, or nil, message, code
+function M.loop(opts)
+  local loop, msg, code = core.loop_new()
+  if not loop then return nil, msg, code end
+  core.loop_set_error_handler(loop, report)
+  if opts then
+    if opts.thread_pool_size then
+      local rc = core.loop_set_option(loop, core.OPT_THREAD_POOL_SIZE, opts.thread_pool_size)
+      if rc < 0 then core.loop_free(loop); return fail(rc) end
+    end
+    if opts.slow_callback then
+      local rc = core.loop_set_option(loop, core.OPT_SLOW_CALLBACK_NS, to_ns(opts.slow_callback))
+      if rc < 0 then core.loop_free(loop); return fail(rc) end
+    end
+  end
+  return loop
+end
+
+--- A loop. `weft.run` makes one for you; make your own to drive the loop
+-- step by step, embed it, or use callbacks only. Also closed by `__close`
+-- and `__gc`.
+-- @type Loop
+
+--- Runs the loop on this thread.
+-- @tparam[opt="default"] string mode "default" (until nothing is alive or
+--   `stop`), "once" (one iteration, may block), "nowait" (one iteration)
+-- @treturn boolean true if something is still alive, false if nothing is;
+--   or nil, message, code (`EBUSY` when already running)
+function Loop:run(mode)
+  local m = RUN_MODE[mode or "default"]
+  if not m then error("bad run mode '" .. tostring(mode) .. "'", 2) end
+  local prev = current
+  current = self
+  local rc = core.loop_run(self, m)
+  current = prev
+  if rc < 0 then return fail(rc) end
+  return rc == 1
+end
+
+--- Asks the running loop to return after the current iteration (or the next
+-- run to return after its first).
+function Loop:stop()
+  core.loop_stop(self)
+  return true
+end
+
+--- Frees the loop: cancels every unfinished task (each runs to its end on
+-- this thread, with `weft.Cancelled` raised at its await), stops timers and
+-- watches without calling them, runs pending posts, and releases every Lua
+-- value the loop held. Closing a closed loop does nothing. Also `__close`
+-- and `__gc`.
+-- @return true, or nil, message, code (`EBUSY` while it runs)
+function Loop:close()
+  if self:closed() then return true end
+  local prev = current
+  current = self
+  local rc = core.loop_free(self)
+  current = prev
+  if rc < 0 then return fail(rc) end
+  return true
+end
+
+--- Whether the loop was closed.
+function Loop:closed()
+  return core.loop_now(self) < 0
+end
+
+--- Starts a task on this loop (see `weft.spawn`).
+function Loop:spawn(fn, ...)
+  return task_spawn(self, fn, ...)
+end
+
+--- The loop's clock in seconds (cached at the start of the iteration).
+function Loop:now()
+  return core.loop_now(self) / 1e9
+end
+
+--- A snapshot of the loop's counters, plus `refs` (Lua values held for live
+-- handles, all kinds) and `errors` (errors reported so far).
+function Loop:stats()
+  local rc, st = core.loop_stats(self)
+  if rc < 0 then return fail(rc) end
+  st.refs = core.live(self, -1)
+  st.errors = core.errors(self)
+  return st
+end
+
+--- Sets an option before the loop runs: "thread_pool_size" or
+-- "slow_callback_ns".
+function Loop:set_option(name, value)
+  local opt = OPTION[name] or name
+  local rc = core.loop_set_option(self, opt, value)
+  if rc < 0 then return fail(rc) end
+  return true
+end
+
+--- Sets (or with nil clears) the logger: `fn(level, message)`, levels
+-- `core.LOG_DEBUG`..`core.LOG_ERROR`.
+function Loop:set_logger(fn)
+  local rc = core.loop_set_logger(self, fn)
+  if rc < 0 then return fail(rc) end
+  return true
+end
+
+--- The epoll fd, to embed the loop in another one.
+function Loop:backend_fd()
+  local fd = core.loop_backend_fd(self)
+  if fd < 0 then return fail(fd) end
+  return fd
+end
+
+--- Seconds the embedder may block before the loop has work: 0 if work is
+-- ready, nil if no timer is pending.
+function Loop:next_timeout()
+  local ns = core.loop_next_timeout(self)
+  if ns < 0 then return nil end
+  return ns / 1e9
+end
+
+--- Starts a timer: `cb(id)` after `timeout` seconds, then every `rep`
+-- seconds if `rep` > 0, until stopped.
+-- @tparam number timeout seconds
+-- @tparam[opt=0] number rep seconds
+-- @tparam function cb
+-- @treturn Timer or nil, message, code
+function Loop:timer(timeout, rep, cb)
+  if type(rep) == "function" then rep, cb = 0, rep end
+  local rc, id = core.timer_start(self, to_ns(timeout), to_ns(rep or 0), cb)
+  if rc < 0 then return fail(rc) end
+  return setmetatable({ loop = self, id = id }, Timer)
+end
+
+--- Watches an fd: `cb(id, events)` runs in every iteration in which the fd
+-- is ready (level-triggered).
+-- @tparam integer fd a socket, pipe... (not a regular file)
+-- @param events 'r', 'w', 'rw' or a mask of `weft.READABLE|weft.WRITABLE`
+-- @tparam function cb
+-- @treturn Watch or nil, message, code
+function Loop:watch(fd, events, cb)
+  local rc, id = core.fd_watch_start(self, fd, events_of(events), cb)
+  if rc < 0 then return fail(rc) end
+  return setmetatable({ loop = self, id = id }, Watch)
+end
+
+--- Runs `fn()` once on the loop, in a later iteration (call_soon).
+-- @return true, or nil, message, code
+function Loop:post(fn)
+  local rc = core.loop_post(self, fn)
+  if rc < 0 then return fail(rc) end
+  return true
+end
+
+--- Runs `fn(...)` on the loop's thread pool, in a Lua state of its own, then
+-- `done(...)` on the loop with its results (or nil, message, code). See
+-- `weft.to_thread` for what `fn` and the values may be.
+-- @tparam[opt] function done
+-- @param fn a function without upvalues, or a chunk (source or bytecode)
+-- @treturn Work or nil, message, code
+function Loop:work(done, fn, ...)
+  local job = core.job_new(fn, ...)
+  local cb = done and function(_, ...) return done(...) end
+  local rc, id = core.to_thread(self, job, cb)
+  if rc < 0 then return fail(rc) end
+  return setmetatable({ loop = self, id = id }, Work)
+end
+
+--- A running timer (see `Loop:timer`).
+-- @type Timer
+
+--- Stops the timer; its callback will not run again.
+-- @return true, or nil, message, code (`ESTALE` once stopped or fired)
+function Timer:stop()
+  local rc = core.timer_stop(self.loop, self.id)
+  if rc < 0 then return fail(rc) end
+  return true
+end
+
+--- A running fd watch (see `Loop:watch`).
+-- @type Watch
+
+--- Changes the events watched ('r', 'w', 'rw' or a mask).
+function Watch:modify(events)
+  local rc = core.fd_watch_modify(self.loop, self.id, events_of(events))
+  if rc < 0 then return fail(rc) end
+  return true
+end
+
+--- Stops the watch; stop every watch on an fd before closing the fd.
+function Watch:stop()
+  local rc = core.fd_watch_stop(self.loop, self.id)
+  if rc < 0 then return fail(rc) end
+  return true
+end
+
+--- Pool work submitted in callback style (see `Loop:work`).
+-- @type Work
+
+--- Cancels the work if no pool thread has started it (its `done` then gets
+-- nil, message, `weft.ECANCELED`).
+-- @return true, or nil, message, code (`EBUSY` once started)
+function Work:cancel()
+  local rc = core.work_cancel(self.loop, self.id)
+  if rc < 0 then return fail(rc) end
+  return true
+end
+
+--- A task: a coroutine driven by the loop (see `weft.spawn`).
+-- @type Task
+
+--- Requests cooperative cancellation: the await the task is suspended in
+-- raises `weft.Cancelled` (a task that has not started never runs; a
+-- running task gets it at its next await). Cancelling a finished task
+-- does nothing. (Implemented in C.)
+-- @function Task:cancel
+-- @return true, or nil, message, code
+
+--- Sets the task's deadline `seconds` from now (0 clears it): the await it
+-- is suspended in then raises `weft.Timeout`. (Implemented in C.)
+-- @function Task:timeout
+-- @tparam number seconds
+-- @return true, or nil, message, code
+
+--- "ready", "running", "waiting" or "done". (Implemented in C.)
+-- @function Task:state
+
+--- Whether the task finished (returned, raised or was cancelled).
+-- @function Task:done
+
+--- Whether the task finished cancelled (`weft.Cancelled` escaped it, or it
+-- was cancelled before it started).
+-- @function Task:cancelled
+
+--- The task's weft id (an integer; stale once the task finished).
+-- @function Task:id
+
+--- The traceback of the task's coroutine (where it raised, for a task that
+-- failed), with an optional message first.
+-- @function Task:traceback
+
+--- The task's outcome. Inside another task, waits until it finished;
+-- elsewhere, an unfinished task gives nil, message, `weft.EBUSY`.
+-- @return the values its function returned; or nil, error, code: the value
+--   it raised with `weft.EINVAL`, or a message with `weft.ECANCELED` /
+--   `weft.ETIMEDOUT`
+function Task:result()
+  if not self:done() then
+    if not isyieldable() then return fail(EBUSY) end
+    local st = yield(OP_TASK, self)
+    if st ~= 0 then return check(st) end
+  end
+  return self:_values()
+end
+
 
 return M
