@@ -289,6 +289,25 @@ describe("timeouts", function()
     end)
   end)
 
+  it("a deadline that passes as the scope's last await completes stays in the scope", function()
+    weft.run(function()
+      local r = weft.timeout(0.005, function()
+        -- the spinner blocks the loop for 10 ms right after this task armed
+        -- its 1 ms sleep: in the next iteration both the sleep and the 5 ms
+        -- deadline have passed; the sleep completes first, then the timeout
+        -- fires while this task is ready, and would hit its next await
+        weft.spawn(function()
+          local t0 = weft.core.clock_ns()
+          while weft.core.clock_ns() - t0 < 10e6 do end
+        end)
+        weft.sleep(0.001)
+        return "in time"
+      end)
+      assert.are.equal("in time", r)
+      assert.is_true(weft.sleep(0)) -- no stray weft.Timeout out here
+    end)
+  end)
+
   it("re-raise other errors and cancellation", function()
     weft.run(function()
       local ok, err = pcall(weft.timeout, 1, function() error("inner") end)
