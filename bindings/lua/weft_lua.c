@@ -140,8 +140,9 @@ static uint32_t wl_hash(int64_t id) {
 
 static void wl_tab_insert(wl_loop *lp, wl_cb *cb) {
   uint32_t mask = lp->cap - 1, i = wl_hash(cb->id) & mask;
-  while (lp->tab[i]) i = (i + 1) & mask;
-  lp->tab[i] = cb;
+  while (lp->tab[i].id) i = (i + 1) & mask;
+  lp->tab[i].id = cb->id;
+  lp->tab[i].cb = cb;
   lp->used++;
 }
 
@@ -149,13 +150,13 @@ static void wl_tab_insert(wl_loop *lp, wl_cb *cb) {
 static int wl_tab_reserve(wl_loop *lp) {
   if ((lp->used + 1) * 2 <= lp->cap) return 0;
   uint32_t ocap = lp->cap, ncap = ocap ? ocap * 2 : 64;
-  wl_cb **old = lp->tab, **nt = (wl_cb **)calloc(ncap, sizeof *nt);
+  struct wl_slot *old = lp->tab, *nt = (struct wl_slot *)calloc(ncap, sizeof *nt);
   if (!nt) return WEFT_ENOMEM;
   lp->tab = nt;
   lp->cap = ncap;
   lp->used = 0;
   for (uint32_t i = 0; i < ocap; i++)
-    if (old[i]) wl_tab_insert(lp, old[i]);
+    if (old[i].id) wl_tab_insert(lp, old[i].cb);
   free(old);
   return 0;
 }
@@ -163,25 +164,25 @@ static int wl_tab_reserve(wl_loop *lp) {
 static wl_cb *wl_tab_get(wl_loop *lp, int64_t id) {
   if (!lp->cap || id == 0) return NULL;
   uint32_t mask = lp->cap - 1, i = wl_hash(id) & mask;
-  for (wl_cb *c; (c = lp->tab[i]) != NULL; i = (i + 1) & mask)
-    if (c->id == id) return c;
+  for (; lp->tab[i].id; i = (i + 1) & mask)
+    if (lp->tab[i].id == id) return lp->tab[i].cb;
   return NULL;
 }
 
-/* Removes cb (by identity) with backward-shift deletion. */
+/* Removes cb's entry with backward-shift deletion (no tombstones). */
 static void wl_tab_del(wl_loop *lp, wl_cb *cb) {
   if (!lp->cap || cb->id == 0) return;
   uint32_t mask = lp->cap - 1, i = wl_hash(cb->id) & mask;
-  while (lp->tab[i] && lp->tab[i] != cb) i = (i + 1) & mask;
-  if (!lp->tab[i]) return;
-  lp->tab[i] = NULL;
+  while (lp->tab[i].id && lp->tab[i].cb != cb) i = (i + 1) & mask;
+  if (!lp->tab[i].id) return;
+  lp->tab[i].id = 0;
   lp->used--;
-  for (uint32_t j = (i + 1) & mask; lp->tab[j]; j = (j + 1) & mask) {
-    uint32_t home = wl_hash(lp->tab[j]->id) & mask;
-    /* move j back to i if its home is not in (i, j] cyclically */
+  for (uint32_t j = (i + 1) & mask; lp->tab[j].id; j = (j + 1) & mask) {
+    uint32_t home = wl_hash(lp->tab[j].id) & mask;
+    /* move j back to the hole at i unless its home lies in (i, j] */
     if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
       lp->tab[i] = lp->tab[j];
-      lp->tab[j] = NULL;
+      lp->tab[j].id = 0;
       i = j;
     }
   }

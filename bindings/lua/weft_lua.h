@@ -56,6 +56,11 @@ enum {
 
 typedef struct wl_loop wl_loop;
 typedef struct wl_job wl_job;
+struct wl_cb;
+struct wl_slot {
+  int64_t id; /* 0: empty */
+  struct wl_cb *cb;
+};
 
 /* A Lua value owned by one weft handle: a registry ref, released exactly
  * once, when the handle ends (or when the loop is freed). */
@@ -80,7 +85,7 @@ struct wl_loop {
   int errh_ref;       /* error handler, or LUA_NOREF */
   int log_ref;        /* logger, or LUA_NOREF */
   wl_cb live;         /* list sentinel */
-  wl_cb **tab;        /* id -> callback, open addressing */
+  struct wl_slot *tab; /* id -> callback, open addressing (ids inline) */
   uint32_t cap, used;
   int64_t nlive[WL_K_COUNT];
   int64_t errors;      /* errors reported through the handler */

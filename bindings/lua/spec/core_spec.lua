@@ -125,6 +125,30 @@ describe("weft.core loop", function()
     assert.has_error(function() core.timer_start(loop, 0, 0, "not a function") end)
   end)
 
+  it("finds every handle by id after many stops in random order", function()
+    local ids = {}
+    for i = 1, 5000 do
+      local rc, id = core.timer_start(loop, 3600e9, 3600e9, function() end)
+      assert(rc == 0)
+      ids[i] = id
+    end
+    math.randomseed(42)
+    for i = #ids, 2, -1 do
+      local j = math.random(i)
+      ids[i], ids[j] = ids[j], ids[i]
+    end
+    for i = 1, #ids do
+      assert.are.equal(0, core.timer_stop(loop, ids[i]))
+      assert.are.equal(#ids - i, core.live(loop, core.kind.timer))
+      if i % 1000 == 0 then -- interleave fresh inserts with the deletions
+        local _, id = core.timer_start(loop, 3600e9, 0, function() end)
+        assert.are.equal(0, core.timer_stop(loop, id))
+      end
+    end
+    for i = 1, #ids do assert.are.equal(core.ESTALE, core.timer_stop(loop, ids[i])) end
+    assert.are.equal(0, core.live(loop, -1))
+  end)
+
   it("lets a repeating timer stop itself from its callback", function()
     local n, id = 0, nil
     local rc
