@@ -291,7 +291,9 @@ WEFT_API int weft_loop_backend_fd(const weft_loop_t *loop);
 /* How long, in ns from now, an embedder may block before the loop next has
  * work: 0 if tasks or posts are ready (or a timer is due), the time to the
  * earliest timer otherwise, -1 if nothing is scheduled in time.
- * Errors: WEFT_EINVAL (NULL loop), WEFT_EPERM. */
+ * Errors: WEFT_EINVAL (NULL loop), WEFT_EPERM. Note that WEFT_EPERM is -1
+ * too: call this only on the thread that runs (or will run) the loop, where
+ * EPERM cannot happen, and -1 always means "no timer". */
 WEFT_API int64_t weft_loop_next_timeout(const weft_loop_t *loop);
 
 /* ----------------------------------------------------------------- timers */
