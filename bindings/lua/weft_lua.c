@@ -930,6 +930,7 @@ typedef struct wl_task {
   uint8_t started, done, outcome, stop_on_done;
   uint8_t intr_cancel; /* the binding asked for a cancel not yet delivered */
   uint8_t await_coe;   /* the pending await is a cancel-on-error group */
+  uint8_t anchored;    /* user value 3 holds what the pending await names */
   int result;          /* weft result once done: 0, ECANCELED, ETIMEDOUT, EINVAL */
   int rbase, nres;     /* results (or the error value) on co's stack */
   int awaiters;        /* tasks awaiting this one right now */
@@ -971,6 +972,14 @@ static void wl_task_clear_wait(wl_task *t) {
  * count, or -1 without stack. */
 static int wl_task_deliver(wl_task *t, lua_State *co, int status) {
   int own = 1;
+  if (!lua_checkstack(co, 3)) return -1;
+  if (t->anchored) { /* the await is over: its object may go */
+    lua_rawgeti(co, LUA_REGISTRYINDEX, t->cb.ref);
+    lua_pushnil(co);
+    lua_setiuservalue(co, -2, 3);
+    lua_pop(co, 1);
+    t->anchored = 0;
+  }
   if (t->nwaiting) wl_task_clear_wait(t);
   if (t->job) {
     t->job->inflight = 0;
@@ -983,7 +992,6 @@ static int wl_task_deliver(wl_task *t, lua_State *co, int status) {
     own = !t->await_coe || (t->deadline && wl_clock_ns() >= t->deadline);
     if (own) t->deadline = 0;
   }
-  if (!lua_checkstack(co, 2)) return -1;
   lua_pushinteger(co, status);
   if (!t->await_coe) return 1;
   t->await_coe = 0;
@@ -997,6 +1005,7 @@ static int wl_task_deliver(wl_task *t, lua_State *co, int status) {
 static int wl_task_arm(wl_loop *lp, wl_task *t, weft_task_t self, lua_State *co, int nres) {
   int base = lua_gettop(co) - nres + 1;
   int op = WL_OP_YIELD, rc = WEFT_EINVAL, sync = 0, coe = 0;
+  if (!lua_checkstack(co, 3)) return -1;
   if (nres > 0) {
     int isnum;
     lua_Integer v = lua_tointegerx(co, base, &isnum);
@@ -1127,12 +1136,20 @@ static int wl_task_arm(wl_loop *lp, wl_task *t, weft_task_t self, lua_State *co,
       rc = WEFT_EINVAL;
       break;
   }
+  if (rc == WEFT_PENDING && (op == WL_OP_TASK || op == WL_OP_ALL || op == WL_OP_THREAD)) {
+    /* Keep the awaited tasks (or the job, which a pool thread writes to)
+     * alive until the await is over, whoever else holds them. */
+    lua_rawgeti(co, LUA_REGISTRYINDEX, t->cb.ref);
+    lua_pushvalue(co, op == WL_OP_ALL ? base + 2 : base + 1);
+    lua_setiuservalue(co, -2, 3);
+    lua_pop(co, 1);
+    t->anchored = 1;
+  }
   lua_settop(co, base - 1); /* drop the request */
   if (rc == WEFT_PENDING) {
     t->await_coe = (uint8_t)coe;
     return WEFT_PENDING;
   }
-  if (!lua_checkstack(co, 2)) return -1;
   if (op == WL_OP_SELF && sync) {
     lua_rawgeti(co, LUA_REGISTRYINDEX, t->cb.ref);
     return 1;
@@ -1206,7 +1223,8 @@ int wl_l_task_spawn(lua_State *L) {
   int n = lua_gettop(L) - 1; /* fn and its arguments */
   if (!lp->loop) return wl_fail(L, WEFT_EINVAL);
   if (wl_tab_reserve(lp)) return wl_fail(L, WEFT_ENOMEM);
-  wl_task *t = (wl_task *)lua_newuserdatauv(L, sizeof *t, 2);
+  /* user values: 1 the coroutine, 2 the loop, 3 what the pending await names */
+  wl_task *t = (wl_task *)lua_newuserdatauv(L, sizeof *t, 3);
   memset(t, 0, sizeof *t);
   t->cb.ref = LUA_NOREF;
   t->cb.kind = WL_K_TASK;

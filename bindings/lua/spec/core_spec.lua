@@ -249,6 +249,28 @@ describe("weft.core loop", function()
     assert.are.equal(0, core.live(loop, -1))
   end)
 
+  it("keeps what a raw await names alive while it waits", function()
+    local results = {}
+    -- collects garbage in every iteration while the others wait
+    local gc = core.task_spawn(loop, function()
+      for _ = 1, 20 do collectgarbage(); coroutine.yield() end
+    end)
+    core.task_spawn(loop, function()
+      local f = function() coroutine.yield(); return 1 end
+      -- nothing but the request refers to these tasks and this job
+      results[1] = coroutine.yield(core.op.ALL, 0, { core.task_spawn(loop, f), core.task_spawn(loop, f) })
+      results[2] = coroutine.yield(core.op.TASK, core.task_spawn(loop, f))
+      results[3] = coroutine.yield(core.op.THREAD, core.job_new(function()
+        local x = 0
+        for i = 1, 1e5 do x = x + i end
+        return x
+      end))
+    end)
+    assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
+    assert.are.same({ 0, 0, 0 }, results)
+    assert.is_true(gc:done())
+  end)
+
   it("answers a bad await request with EINVAL instead of failing", function()
     local got = {}
     core.task_spawn(loop, function()
