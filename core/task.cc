@@ -218,6 +218,9 @@ int weft_loop::task_timeout(uint32_t slot, int64_t ns) {
   if (t->state == TS_DONE) return 0;
   if (ns > 0 && !heap.reserve_one()) return WEFT_ENOMEM;
   heap_forget(&t->timeout_seq);
+  // An expiry of the old deadline that is still waiting for the task's next
+  // await goes with it: it must not hit an await the new deadline governs.
+  if (t->intr == WEFT_ETIMEDOUT) t->intr = 0;
   if (ns > 0) t->timeout_seq = heap.push(add_sat(clock_now(), ns), kRefTimeout | slot);
   return 0;
 }

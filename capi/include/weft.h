@@ -398,7 +398,10 @@ WEFT_API int weft_task_cancel(weft_loop_t *loop, weft_task_t task);
  * already completed, its next await does) and the deadline is cleared: a
  * timeout fires once. During running pool work it acts like cancellation
  * (the work finishes first). Whichever of cancel and timeout comes first
- * wins. On a finished task it returns 0 and does nothing.
+ * wins. Clearing or replacing the deadline also drops an expiry that has
+ * fired but not yet reached an await (the task was running, or a result was
+ * waiting); an await already resolved with WEFT_ETIMEDOUT stays resolved.
+ * On a finished task it returns 0 and does nothing.
  * Errors: WEFT_EINVAL (NULL loop, ns < 0), WEFT_ESTALE, WEFT_ENOMEM,
  * WEFT_EPERM. */
 WEFT_API int weft_task_timeout(weft_loop_t *loop, weft_task_t task, int64_t ns);
