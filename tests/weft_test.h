@@ -214,9 +214,8 @@ struct WatchBox {
 struct PostBox {
   std::function<void()> fn;
   static void tramp(weft_loop_t *, void *ud) {
-    PostBox *b = static_cast<PostBox *>(ud);
+    std::unique_ptr<PostBox> b(static_cast<PostBox *>(ud));  // also if fn throws
     b->fn();
-    delete b;
   }
 };
 
