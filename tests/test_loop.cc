@@ -643,6 +643,56 @@ TEST_F(LoopT, WorkMadeDuringAPhaseWaitsForTheNextIteration) {
   EXPECT_EQ(seen[0].second + 2, seen[3].second);
 }
 
+// A task finishing (or being cancelled) in phase (4) makes its awaiter
+// ready; the awaiter's step waits for the next iteration.
+TEST_F(LoopT, TasksMadeReadyDuringPhaseFourRunInTheNextIteration) {
+  int64_t a_it = -1, b_it = -1, c_it = -1, d_it = -1;
+  weft_task_t a = spawn([&](weft_task_t, int, int) {
+    a_it = stat_iterations(loop);
+    return 1;
+  });
+  weft_task_t c = 0;
+  spawn([&](weft_task_t self, int status, int step) {
+    if (step == 0) return weft_await_task(loop, self, a);  // linked before a finishes
+    b_it = stat_iterations(loop);
+    return status;
+  });
+  c = spawn([&](weft_task_t self, int status, int step) {
+    if (step == 0) return weft_await_sleep(loop, self, kHour);
+    c_it = stat_iterations(loop);
+    return status;
+  });
+  ASSERT_EQ(1, run(WEFT_RUN_NOWAIT));  // a finished, b resolved, c sleeps
+  spawn([&](weft_task_t, int, int) {
+    d_it = stat_iterations(loop);
+    EXPECT_EQ(0, weft_task_cancel(loop, c));  // c becomes ready now...
+    return 0;
+  });
+  EXPECT_EQ(0, run());
+  EXPECT_EQ(a_it + 1, b_it) << "b was made ready by a, in phase 4";
+  EXPECT_EQ(d_it + 1, c_it) << "...and runs in the next iteration";
+}
+
+TEST_F(LoopT, CallbacksNeverRunInsideTheCallThatRegisteredThem) {
+  int timer_calls = 0, watch_calls = 0, task_steps = 0;
+  Pipe p;
+  p.put();
+  timer(0, 0, [&](weft_timer_t) { timer_calls++; });
+  weft_fd_watch_t w = watch(p.r, WEFT_READABLE, [&](weft_fd_watch_t self, int) {
+    watch_calls++;
+    weft_fd_watch_stop(loop, self);
+  });
+  spawn([&](weft_task_t, int, int) { return ++task_steps; });
+  EXPECT_EQ(0, timer_calls);
+  EXPECT_EQ(0, watch_calls);
+  EXPECT_EQ(0, task_steps);
+  EXPECT_EQ(0, run());
+  EXPECT_EQ(1, timer_calls);
+  EXPECT_EQ(1, watch_calls);
+  EXPECT_EQ(1, task_steps);
+  (void)w;
+}
+
 TEST_F(LoopT, PostNeverRunsInsidePostAndRunsInOrder) {
   EXPECT_EQ(WEFT_EINVAL, weft_loop_post(nullptr, &PostBox::tramp, nullptr));
   EXPECT_EQ(WEFT_EINVAL, weft_loop_post(loop, nullptr, nullptr));

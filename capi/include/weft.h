@@ -335,7 +335,10 @@ WEFT_API int weft_timer_stop(weft_loop_t *loop, weft_timer_t timer);
 WEFT_API int weft_fd_watch_start(weft_loop_t *loop, int fd, int events,
                                  weft_fd_cb cb, void *user_data, weft_fd_watch_t *out);
 
-/* Changes the events a watch asks for (same rules as at start).
+/* Changes the events a watch asks for (same rules as at start). A change
+ * that only drops events reaches epoll just before the next poll, so it
+ * cannot fail; closing the fd under a live watch breaks the rule above and
+ * is reported (WEFT_EBADF) only when the change adds events.
  * Errors: WEFT_EINVAL, WEFT_ESTALE, WEFT_EBADF (the fd was closed),
  * WEFT_ENOMEM, WEFT_EPERM. On error the watch keeps its old events. */
 WEFT_API int weft_fd_watch_modify(weft_loop_t *loop, weft_fd_watch_t watch, int events);
