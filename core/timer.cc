@@ -45,8 +45,10 @@ bool weft_loop::heap_entry_live(const HeapEntry &e) const {
       return t->state == TM_ACTIVE && t->seq == e.seq;
     }
     case kRefSleep: {
+      // Not only WAITING: the step that armed the sleep may still be running
+      // (weft_loop_next_timeout called from it cleans the heap's top).
       const Task *t = tasks.at(slot);
-      return t->state == TS_WAITING && t->await == AW_SLEEP && t->w.sleep_seq == e.seq;
+      return t->state != TS_FREE && t->await == AW_SLEEP && t->w.sleep_seq == e.seq;
     }
     default: {
       const Task *t = tasks.at(slot);

@@ -529,6 +529,31 @@ TEST_F(LoopT, NextTimeout) {
   EXPECT_EQ(-1, weft_loop_next_timeout(loop));
 }
 
+// weft_loop_next_timeout may be called from a step; a sleep the step has just
+// armed is live even though the step is still running.
+TEST_F(LoopT, NextTimeoutInsideAStepKeepsItsSleep) {
+  int64_t nt = -2;
+  weft_task_t t = spawn([&](weft_task_t self, int status, int step) {
+    if (step == 0) {
+      int r = weft_await_sleep(loop, self, 1 * kMs);
+      nt = weft_loop_next_timeout(loop);
+      return r;
+    }
+    return status + 5;
+  });
+  {
+    Watchdog wd(loop, 5 * kSec);
+    EXPECT_EQ(0, run());
+    EXPECT_FALSE(wd.fired) << "the sleep was dropped from the timer heap";
+  }
+  EXPECT_GE(nt, 0);
+  EXPECT_LE(nt, 1 * kMs);
+  EXPECT_EQ(WEFT_TASK_DONE, state(t));
+  if (state(t) == WEFT_TASK_DONE) {
+    EXPECT_EQ(5, result(t));
+  }
+}
+
 // The embedder polls the backend fd itself, then runs NOWAIT.
 TEST_F(LoopT, EmbedInAForeignPollLoop) {
   const int bfd = weft_loop_backend_fd(loop);
