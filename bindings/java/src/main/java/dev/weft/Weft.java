@@ -1,0 +1,141 @@
+package dev.weft;
+
+/**
+ * Library-wide functions and the constants of weft's C API.
+ *
+ * <p>Every method here may be called from any thread. The error codes are the
+ * negative values weft returns; {@link WeftException#code()} carries them.
+ */
+public final class Weft {
+  private Weft() {}
+
+  /** fd readiness: readable. */
+  public static final int READABLE = WeftNativeConstants.WEFT_READABLE;
+  /** fd readiness: writable. */
+  public static final int WRITABLE = WeftNativeConstants.WEFT_WRITABLE;
+  /** fd readiness, only ever reported: the peer hung up. */
+  public static final int HANGUP = WeftNativeConstants.WEFT_HANGUP;
+  /** fd readiness, only ever reported: an error is pending on the fd. */
+  public static final int ERROR = WeftNativeConstants.WEFT_ERROR;
+
+  /** {@link Task#awaitAll(int, Task...)} flag: TaskGroup semantics (cancel the rest on the first error). */
+  public static final int CANCEL_ON_ERROR = WeftNativeConstants.WEFT_CANCEL_ON_ERROR;
+
+  /** What an await returns once armed; a task step returns it to suspend. Never a result. */
+  public static final int PENDING = WeftNativeConstants.WEFT_PENDING;
+
+  /** Error: a loop-thread function was called from another thread while the loop runs. */
+  public static final int EPERM = WeftNativeConstants.WEFT_EPERM;
+  /** Error: the fd is not open, or epoll cannot watch it (a regular file, a directory). */
+  public static final int EBADF = WeftNativeConstants.WEFT_EBADF;
+  /** Error: the OS refused a thread. */
+  public static final int EAGAIN = WeftNativeConstants.WEFT_EAGAIN;
+  /** Error: out of memory, or a pool reached its slot limit. */
+  public static final int ENOMEM = WeftNativeConstants.WEFT_ENOMEM;
+  /** Error: busy (running loop, second await in one step, work already started, result not ready). */
+  public static final int EBUSY = WeftNativeConstants.WEFT_EBUSY;
+  /** Error: reserved by weft. */
+  public static final int EEXIST = WeftNativeConstants.WEFT_EEXIST;
+  /** Error: an argument is out of range. */
+  public static final int EINVAL = WeftNativeConstants.WEFT_EINVAL;
+  /** Error: the process is out of file descriptors. */
+  public static final int EMFILE = WeftNativeConstants.WEFT_EMFILE;
+  /** Error: the kernel's epoll watch limit is reached. */
+  public static final int ENOSPC = WeftNativeConstants.WEFT_ENOSPC;
+  /** Error: a task's deadline passed ({@link Task#timeout}). */
+  public static final int ETIMEDOUT = WeftNativeConstants.WEFT_ETIMEDOUT;
+  /** Error: the handle is closed, finished and released, of another kind, or of another loop; or the loop is closed. */
+  public static final int ESTALE = WeftNativeConstants.WEFT_ESTALE;
+  /** Error: cancelled, or the loop is being closed. */
+  public static final int ECANCELED = WeftNativeConstants.WEFT_ECANCELED;
+  /**
+   * The Java binding's own code: Java code called by weft threw (a task step,
+   * or the work of {@link Task#awaitThread}). The throwable is kept by the
+   * task ({@link Task#exception()}, {@link Task#workException()}) or the
+   * future. Negative, so {@link #CANCEL_ON_ERROR} treats it as an error.
+   */
+  public static final int EHOST = -1000;
+
+  /** Log level of {@link LogHandler}: debug. */
+  public static final int LOG_DEBUG = WeftNativeConstants.WEFT_LOG_DEBUG;
+  /** Log level of {@link LogHandler}: info. */
+  public static final int LOG_INFO = WeftNativeConstants.WEFT_LOG_INFO;
+  /** Log level of {@link LogHandler}: warning (slow callbacks). */
+  public static final int LOG_WARN = WeftNativeConstants.WEFT_LOG_WARN;
+  /** Log level of {@link LogHandler}: error (misbehaving task steps). */
+  public static final int LOG_ERROR = WeftNativeConstants.WEFT_LOG_ERROR;
+
+  /** The version of the C header this binding was generated from: (major &lt;&lt; 16) | (minor &lt;&lt; 8) | patch. */
+  public static final int HEADER_VERSION = WeftNativeConstants.WEFT_VERSION;
+
+  /**
+   * The loaded library's version.
+   *
+   * @return (major &lt;&lt; 16) | (minor &lt;&lt; 8) | patch
+   */
+  public static int version() {
+    return WeftNative.weft_version();
+  }
+
+  /**
+   * The loaded library's version as text.
+   *
+   * @return "MAJOR.MINOR.PATCH"
+   */
+  public static String versionString() {
+    return WeftNative.weft_version_string();
+  }
+
+  /**
+   * An English description of a code; never null, also for unknown codes.
+   *
+   * @param code a weft code (0 or negative)
+   * @return the description
+   */
+  public static String strerror(int code) {
+    if (code == EHOST) return "Java code called by weft threw";
+    return WeftNative.weft_strerror(code);
+  }
+
+  /**
+   * The symbolic name of a code ("WEFT_ECANCELED", "0", "WEFT_EHOST",
+   * "WEFT_E?" for unknown codes); never null.
+   *
+   * @param code a weft code
+   * @return its name
+   */
+  public static String errName(int code) {
+    if (code == EHOST) return "WEFT_EHOST";
+    return WeftNative.weft_err_name(code);
+  }
+
+  /**
+   * The number of JNI global references the binding holds now: one per live
+   * timer, fd watch, unfinished task, pending post, queued or running work,
+   * logger, and exception waiting to be rethrown. A diagnostic: it returns to
+   * its earlier value once handles end or their loop is closed.
+   *
+   * @return the count
+   */
+  public static long liveCallbackRefs() {
+    return WeftNativeJNI.liveRefs();
+  }
+
+  /**
+   * Measures the cost of one C-to-Java callback crossing: native code calls
+   * the timer trampoline {@code iterations} times in a loop, exactly as the
+   * loop calls it (cached JNIEnv, CallBooleanMethod on a global reference
+   * through a cached method id, ExceptionCheck), on a Java object whose method
+   * does nothing. Warm the JIT first by calling this once and discarding the
+   * figure. Runs on the calling thread; takes about iterations * 30 ns.
+   *
+   * @param iterations calls to make, &gt; 0
+   * @return nanoseconds per crossing
+   */
+  public static double crossingNanos(int iterations) {
+    if (iterations <= 0) throw new IllegalArgumentException("iterations must be > 0");
+    RawCallbacks.TimerFn noop = timer -> false;
+    long ns = WeftNativeJNI.benchCrossing(noop, iterations);
+    return (double) ns / iterations;
+  }
+}
