@@ -38,6 +38,8 @@
   static native void release(long token);
   /** n C->Java crossings through the timer trampoline; total ns. */
   static native long benchCrossing(RawCallbacks.TimerFn fn, int n);
+  /** n bare CallBooleanMethod upcalls (the JVM's floor); total ns. */
+  static native long benchUpcallFloor(RawCallbacks.TimerFn fn, int n);
   /** socketpair(AF_UNIX, SOCK_STREAM): 0 or -errno; fds[0..1] set. */
   static native int socketpair(int[] fds, boolean nonblock);
   /** read(2) into b[off..off+len): bytes read, or -errno. */

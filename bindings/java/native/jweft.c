@@ -356,6 +356,16 @@ JNIEXPORT jlong JNICALL JWEFT_FN(benchCrossing)(JNIEnv *env, jclass cls, jobject
   return (jlong)(t1 - t0);
 }
 
+/* The floor under that: n bare CallBooleanMethod calls on the same object,
+ * with the JNIEnv at hand and no exception check. Returns the total ns. */
+JNIEXPORT jlong JNICALL JWEFT_FN(benchUpcallFloor)(JNIEnv *env, jclass cls, jobject fn, jint n) {
+  (void)cls;
+  int64_t t0 = mono_ns();
+  for (jint i = 0; i < n; i++) (*env)->CallBooleanMethod(env, fn, m_timer, (jlong)i);
+  int64_t t1 = mono_ns();
+  return (jlong)(t1 - t0);
+}
+
 JNIEXPORT jint JNICALL JWEFT_FN(socketpair)(JNIEnv *env, jclass cls, jintArray fds,
                                             jboolean nonblock) {
   (void)cls;

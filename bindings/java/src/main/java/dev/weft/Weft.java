@@ -1,5 +1,8 @@
 package dev.weft;
 
+import java.time.Duration;
+import java.util.Locale;
+
 /**
  * Library-wide functions and the constants of weft's C API.
  *
@@ -137,5 +140,31 @@ public final class Weft {
     RawCallbacks.TimerFn noop = timer -> false;
     long ns = WeftNativeJNI.benchCrossing(noop, iterations);
     return (double) ns / iterations;
+  }
+
+  /**
+   * A self-check, run by {@code java -jar weft-VERSION.jar}: loads the native
+   * library (from the jar, or {@code -Dweft.library.path}), prints the
+   * versions and the crossing cost, and runs a loop with a task, a timer and a
+   * post; prints "loop ok" at the end.
+   *
+   * @param args ignored
+   */
+  public static void main(String[] args) {
+    System.out.printf(Locale.ROOT, "weft Java binding for weft.h %d.%d.%d, libweft %s, Java %s%n", HEADER_VERSION >> 16,
+        (HEADER_VERSION >> 8) & 0xff, HEADER_VERSION & 0xff, versionString(), System.getProperty("java.version"));
+    crossingNanos(1_000_000);
+    System.out.printf(Locale.ROOT, "C->Java callback crossing: %.1f ns%n", crossingNanos(1_000_000));
+    try (Loop loop = new Loop()) {
+      int[] seen = new int[3];
+      Task task = loop.spawn((t, s) -> t.stepNumber() == 0 ? t.sleep(Duration.ofMillis(1)) : 42);
+      loop.timer(Duration.ofMillis(1), () -> seen[0] = 1);
+      loop.post(() -> seen[1] = 1);
+      loop.toThread(() -> 2).thenAccept(v -> seen[2] = v);
+      loop.run();
+      if (task.result() != 42 || seen[0] != 1 || seen[1] != 1 || seen[2] != 2) throw new AssertionError("loop failed");
+      task.close();
+    }
+    System.out.println("loop ok");
   }
 }
