@@ -255,22 +255,34 @@ class Runner:
         self.env = dict(os.environ)
         self.env["UV_THREADPOOL_SIZE"] = "4"  # libuv's default, weft's default
 
+    def timeout(self, spec):
+        """Seconds after which a run counts as hung."""
+        if self.opt.smoke:
+            return 120
+        big = spec.args.get("n", 0) >= 5000000
+        return 900 if big else 4 * self.opt.duration + 90
+
     def run_spec(self, spec):
         argv = spec.argv(self.opt.runner)
-        timeout = 600 if not self.opt.smoke else 120
         load, psi = loadavg(), cpu_pressure()
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=self.env)
         try:
-            p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                               env=self.env)
+            out, err = p.communicate(timeout=self.timeout(spec))
         except subprocess.TimeoutExpired:
-            self.failures.append("%s: timed out" % spec.name())
+            # A hang is a finding: keep every thread's stack for the report.
+            stacks = thread_stacks(p.pid)
+            p.kill()
+            p.communicate()
+            self.failures.append("%s: timed out after %.0f s (hung)%s" % (
+                spec.name(), self.timeout(spec), ("; stacks:\n" + stacks) if stacks else ""))
             return
         if p.returncode != 0:
             self.failures.append("%s: exit %d: %s" % (spec.name(), p.returncode,
-                                                      p.stderr.strip()[-400:]))
+                                                      err.strip()[-400:]))
             return
         try:
-            rec = json.loads(p.stdout.strip().splitlines()[-1])
+            rec = json.loads(out.strip().splitlines()[-1])
         except (ValueError, IndexError):
             self.failures.append("%s: no JSON figures in output" % spec.name())
             return
@@ -302,6 +314,28 @@ class Runner:
     def psi(self, spec):
         v = self.psis.get(spec.key())
         return max(v) if v else None
+
+
+def thread_stacks(pid):
+    """Every thread's backtrace of a hung process (gdb), else kernel wait
+    channels; '' if neither is available."""
+    if shutil.which("gdb"):
+        try:
+            g = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt"],
+                               capture_output=True, text=True, timeout=60)
+            lines = [l for l in g.stdout.splitlines() if l.startswith(("#", "Thread"))]
+            if lines:
+                return "\n".join(lines[:200])
+        except (OSError, subprocess.SubprocessError):
+            pass
+    out = []
+    for t in sorted(glob.glob("/proc/%d/task/*" % pid)):
+        try:
+            with open(t + "/wchan") as f:
+                out.append("%s wchan=%s" % (os.path.basename(t), f.read().strip()))
+        except OSError:
+            pass
+    return "\n".join(out)
 
 
 def run_micro(opt, failures):
