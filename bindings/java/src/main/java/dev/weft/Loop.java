@@ -182,12 +182,17 @@ public final class Loop implements AutoCloseable {
 
   // ---------------------------------------------------------- exceptions
 
-  /** A callback threw (loop thread): keep it for run()/close() and stop. */
+  /** A callback threw (loop thread, inside run or close): keep it and stop after this iteration. */
   void failed(Throwable t) {
-    if (pending == null) pending = t;
-    else if (pending != t) pending.addSuppressed(t);
+    record(t);
     long p = ptr;
     if (p != 0 && !closing) WeftNative.weft_loop_stop(p);
+  }
+
+  /** Keeps t for run()/close() to rethrow (the first one; later ones as its suppressed). */
+  private void record(Throwable t) {
+    if (pending == null) pending = t;
+    else if (pending != t) pending.addSuppressed(t);
   }
 
   private void rethrowPending() {
@@ -255,7 +260,7 @@ public final class Loop implements AutoCloseable {
     try {
       rc = WeftNative.weft_loop_run(p, mode);
     } catch (Throwable t) { // rethrown by the native wrapper: a callback's
-      failed(t);
+      record(t);
     } finally {
       owner.set(null);
     }
@@ -311,7 +316,7 @@ public final class Loop implements AutoCloseable {
       try {
         rc = WeftNative.weft_loop_free(p);
       } catch (Throwable t) {
-        failed(t);
+        record(t);
       }
       if (rc != 0) {
         closing = false;
@@ -432,8 +437,7 @@ public final class Loop implements AutoCloseable {
         try {
           handler.log(level, message);
         } catch (Throwable t) {
-          if (pending == null) pending = t;
-          else pending.addSuppressed(t);
+          record(t);
         }
       };
     }

@@ -197,7 +197,10 @@ public final class Compare {
   /** Runs one measurement in a child JVM (same java, same class path). */
   static Map<String, Double> fork(String workload, String model, int n) throws Exception {
     String java = ProcessHandle.current().info().command().orElse("java");
-    List<String> cmd = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path")));
+    // A fixed heap: G1 then never gives pages back, so RSS deltas are not
+    // blurred by the heap shrinking between the two samples.
+    List<String> cmd = new ArrayList<>(List.of(java, "-Xms2g", "-Xmx2g", "--enable-native-access=ALL-UNNAMED", "-cp",
+        System.getProperty("java.class.path")));
     String lib = System.getProperty("weft.library.path");
     if (lib != null) cmd.add("-Dweft.library.path=" + lib);
     cmd.addAll(List.of(Compare.class.getName(), "--child", workload, model, Integer.toString(n)));

@@ -145,6 +145,11 @@ class ExceptionTest extends WeftTestBase {
         assertEquals(0, WeftNative.weft_fd_watch_stop(loop.ptr(), out[0]));
         WeftNativeJNI.release(out[1]);
       }
+      // No stop is left over for the next run: it runs until the timer fired.
+      boolean[] fired = {false};
+      loop.timer(ms(2), () -> fired[0] = true);
+      assertFalse(loop.run());
+      assertTrue(fired[0]);
       RawCallbacks.StepFn step = (self, status) -> {
         throw new IllegalStateException("raw step");
       };
