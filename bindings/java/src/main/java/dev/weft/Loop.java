@@ -56,6 +56,9 @@ public final class Loop implements AutoCloseable {
   /** The thread inside run() or close(), whose calls need no lock. */
   private final AtomicReference<Thread> owner = new AtomicReference<>();
   private volatile boolean closing;
+  /** Notified when close() completes. */
+  private final Object closed = new Object();
+  private boolean closeDone; // guarded by closed
 
   /** Live timers and watches (see Handle). */
   private final Object handleLock = new Object();
@@ -106,19 +109,29 @@ public final class Loop implements AutoCloseable {
     return owner.get() != null;
   }
 
-  /** For a loop-thread call: no lock on the owner thread, else the write lock. */
+  /**
+   * For a loop-thread call: no lock on the owner thread, else the write lock.
+   * Other threads are refused while the loop is being closed (weft forbids
+   * them then, and the closing thread may be waiting for one of them: a pool
+   * thread's work that posts).
+   */
   Lock enterLoopThread() {
     if (owner.get() == Thread.currentThread()) return null;
-    Lock l = lock.writeLock();
-    l.lock();
-    return l;
+    return locked(lock.writeLock());
   }
 
   /** For an any-thread call: no lock on the owner thread, else the read lock. */
   private Lock enterAnyThread() {
     if (owner.get() == Thread.currentThread()) return null;
-    Lock l = lock.readLock();
+    return locked(lock.readLock());
+  }
+
+  private Lock locked(Lock l) {
     l.lock();
+    if (closing) {
+      l.unlock();
+      throw new WeftException(Weft.ESTALE, "loop is being closed");
+    }
     return l;
   }
 
@@ -251,6 +264,7 @@ public final class Loop implements AutoCloseable {
     l.lock();
     try {
       p = ptr();
+      if (closing) throw new WeftException(Weft.ESTALE, "loop is being closed");
       if (owner.get() == me) throw new WeftException(Weft.EBUSY, "run() inside this loop's own run or close");
       if (!owner.compareAndSet(null, me)) throw new WeftException(Weft.EBUSY, "loop is running on another thread");
     } finally {
@@ -290,8 +304,10 @@ public final class Loop implements AutoCloseable {
    * {@link Weft#ECANCELED} until it finishes; queued pool work is cancelled
    * and running work waited for; timers and watches are stopped without
    * being called; pending posts run; then everything is freed, and the JNI
-   * references of what was live are deleted. Closing again does nothing. Any
-   * thread while the loop is not running.
+   * references of what was live are deleted. Closing again does nothing (a
+   * close racing one on another thread waits for it). Any thread while the
+   * loop is not running. While it closes, calls from other threads (a pool
+   * thread's work posting, say) throw {@link Weft#ESTALE} instead of waiting.
    *
    * @throws WeftException {@link Weft#EBUSY} if the loop is running (also
    *     from one of its own callbacks); the loop is untouched
@@ -300,25 +316,45 @@ public final class Loop implements AutoCloseable {
   @Override
   public void close() {
     final Thread me = Thread.currentThread();
+    final long p;
     Lock l = lock.writeLock();
     l.lock();
-    boolean owned = false;
     try {
-      long p = ptr;
+      p = ptr;
       if (p == 0) return;
       Thread o = owner.get();
-      if (o != null)
-        throw new WeftException(Weft.EBUSY, o == me ? "close() inside this loop's own run" : "loop is running on another thread");
-      owner.set(me);
-      owned = true;
-      closing = true;
+      if (o == me) throw new WeftException(Weft.EBUSY, "close() inside this loop's own run or close");
+      if (o != null && !closing) throw new WeftException(Weft.EBUSY, "loop is running on another thread");
+      if (o == null) {
+        // From here on other threads are refused (see locked()), so that
+        // weft_loop_free runs without the lock: pool work it waits for may post.
+        owner.set(me);
+        closing = true;
+      }
+    } finally {
+      l.unlock();
+    }
+    if (owner.get() != me) { // another thread is closing it: wait for that
+      synchronized (closed) {
+        while (!closeDone) {
+          try {
+            closed.wait();
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+          }
+        }
+      }
+      return;
+    }
+    try {
       int rc = 0;
       try {
         rc = WeftNative.weft_loop_free(p);
       } catch (Throwable t) {
         record(t);
       }
-      if (rc != 0) {
+      if (rc != 0) { // cannot happen: not running, not NULL
         closing = false;
         throw new WeftException(rc, "loop free");
       }
@@ -329,8 +365,12 @@ public final class Loop implements AutoCloseable {
         loggerToken = 0;
       }
     } finally {
-      if (owned) owner.set(null);
-      l.unlock();
+      synchronized (closed) {
+        closing = false; // closed now (ptr is 0): calls fail on that instead
+        owner.set(null);
+        closeDone = true;
+        closed.notifyAll();
+      }
     }
     rethrowPending();
   }

@@ -297,4 +297,51 @@ class LoopTest extends WeftTestBase {
     closer.join(TimeUnit.SECONDS.toMillis(60));
     assertTrue(loop.isClosed());
   }
+
+  @Test
+  void closeWhileWorkKeepsPostingDoesNotDeadlock() throws Exception {
+    // weft_loop_free waits for running pool work; work that posts meanwhile
+    // gets ESTALE instead of waiting for close (which would wait for it).
+    Loop loop = new Loop();
+    CountDownLatch posting = new CountDownLatch(1);
+    CompletableFuture<Integer> work = loop.toThread(() -> {
+      long posts = 0;
+      while (true) {
+        try {
+          loop.post(() -> {});
+          if (++posts == 100) posting.countDown();
+        } catch (WeftException e) {
+          return e.code();
+        }
+      }
+    });
+    posting.await();
+    loop.close();
+    assertEquals(Weft.ESTALE, work.get());
+  }
+
+  @Test
+  void closeRacingCloseFromManyThreads() throws Exception {
+    for (int round = 0; round < 20; round++) {
+      Loop loop = new Loop();
+      loop.timer(Duration.ofHours(1), () -> {});
+      List<Thread> closers = new ArrayList<>();
+      AtomicReference<Throwable> problem = new AtomicReference<>();
+      for (int i = 0; i < 4; i++) {
+        Thread t = new Thread(() -> {
+          try {
+            loop.close();
+            assertTrue(loop.isClosed());
+          } catch (Throwable e) {
+            problem.set(e);
+          }
+        });
+        closers.add(t);
+        t.start();
+      }
+      for (Thread t : closers) t.join();
+      assertNull(problem.get());
+      assertTrue(loop.isClosed());
+    }
+  }
 }
