@@ -452,9 +452,11 @@ TEST(Loop, NoLoggerPrintsNothing) {
   EXPECT_EQ(0, cap.drain());
 }
 
+// Whether it was counted, not how long it took. A fast callback preempted on
+// a loaded machine may be counted too, hence ">=".
 TEST_F(LoopT, SlowCallbacksAreCountedAndLoggedAtWarn) {
-  ASSERT_EQ(0, weft_loop_set_option(loop, WEFT_OPT_SLOW_CALLBACK_NS, 10 * kUs));
-  const int64_t slow = 2 * kMs;  // far past the threshold
+  ASSERT_EQ(0, weft_loop_set_option(loop, WEFT_OPT_SLOW_CALLBACK_NS, 1 * kMs));
+  const int64_t slow = 5 * kMs;  // far past the threshold
   timer(0, 0, [&](weft_timer_t) { busy_wait(slow); });
   post([&] { busy_wait(slow); });
   spawn([&](weft_task_t, int, int) {
@@ -468,10 +470,12 @@ TEST_F(LoopT, SlowCallbacksAreCountedAndLoggedAtWarn) {
     busy_wait(slow);
     weft_fd_watch_stop(loop, w);
   });
-  spawn([](weft_task_t, int, int) { return 0; });  // fast: not counted
+  spawn([](weft_task_t, int, int) { return 0; });  // fast
   EXPECT_EQ(0, run());
-  EXPECT_EQ(4, stats(loop).slow_callbacks);
-  EXPECT_EQ(4, count_logs(WEFT_LOG_WARN));
+  const int64_t n = stats(loop).slow_callbacks;
+  EXPECT_GE(n, 4);
+  EXPECT_LE(n, 5);
+  EXPECT_EQ(n, count_logs(WEFT_LOG_WARN)) << "each one logged at WARN";
 }
 
 TEST_F(LoopT, SlowCallbackCheckIsOffByDefault) {
