@@ -226,7 +226,11 @@ public final class Compare {
   }
 
   static Map<String, Double> runOne(String workload, String model, int n, boolean warmUp) throws Exception {
-    if (warmUp) one(workload, model, Math.min(n, 500)); // JIT warm-up in the child
+    if (warmUp) {
+      one(workload, model, Math.min(n, 500)); // JIT warm-up in the child
+      memory();
+      Thread.sleep(1000); // let the JVM and malloc hand back what the warm-up freed
+    }
     return one(workload, model, n);
   }
 
