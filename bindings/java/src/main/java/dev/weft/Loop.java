@@ -63,7 +63,6 @@ public final class Loop implements AutoCloseable {
   /** Live timers and watches (see Handle). */
   private final Object handleLock = new Object();
   private Handle handles;
-  private long liveHandles;
 
   private long loggerToken;
   /** The first callback exception since run() last returned (loop thread). */
@@ -148,7 +147,6 @@ public final class Loop implements AutoCloseable {
       if (handles != null) handles.prev = h;
       handles = h;
       h.live = true;
-      liveHandles++;
     }
   }
 
@@ -161,7 +159,6 @@ public final class Loop implements AutoCloseable {
       if (h.next != null) h.next.prev = h.prev;
       h.prev = h.next = null;
       h.live = false;
-      liveHandles--;
       return true;
     }
   }

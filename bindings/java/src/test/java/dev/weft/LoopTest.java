@@ -344,4 +344,26 @@ class LoopTest extends WeftTestBase {
       assertTrue(loop.isClosed());
     }
   }
+
+  @Test
+  void whatCallbacksDoDuringClose() {
+    // Pending posts run during close: they may spawn tasks (whose first step
+    // is cancelled) and post; weft refuses new timers, watches and work with
+    // ECANCELED, and the references made for them are deleted again.
+    try (SocketPair p = SocketPair.open()) {
+      Loop loop = new Loop();
+      List<Object> made = new ArrayList<>();
+      loop.post(() -> {
+        made.add(assertThrows(WeftException.class, () -> loop.timer(Duration.ofHours(1), () -> {})).code());
+        made.add(assertThrows(WeftException.class, () -> loop.watch(p.fd0(), Weft.READABLE, (w, e) -> {})).code());
+        made.add(assertThrows(WeftException.class, () -> loop.toThread(() -> 1)).code());
+        made.add(loop.spawn((t, s) -> s == Weft.ECANCELED && t.sleep(ms(1)) == Weft.ECANCELED ? 9 : -1));
+        loop.post(() -> made.add("nested post"));
+      });
+      loop.close();
+      assertEquals(List.of(Weft.ECANCELED, Weft.ECANCELED, Weft.ECANCELED), made.subList(0, 3));
+      assertEquals(9, ((Task) made.get(3)).future().join());
+      assertEquals("nested post", made.get(4));
+    }
+  }
 }
