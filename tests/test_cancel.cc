@@ -297,11 +297,21 @@ TEST_F(Cancel, CompletedFdAwaitDeliversItsResultFirst) {
 
 class Timeout : public LoopTest {};
 
-TEST_F(Timeout, BadArguments) {
-  weft_task_t t = spawn([](weft_task_t, int, int) { return 0; });
+TEST_F(Timeout, BadArgumentsAndHugeValues) {
+  weft_task_t t = spawn([&](weft_task_t self, int status, int step) {
+    if (step == 0) return weft_await_sleep(loop, self, INT64_MAX);  // saturates
+    return status;
+  });
   EXPECT_EQ(WEFT_EINVAL, weft_task_timeout(loop, t, -1));
   EXPECT_EQ(WEFT_EINVAL, weft_task_timeout(loop, t, INT64_MIN));
+  EXPECT_EQ(0, weft_task_timeout(loop, t, INT64_MAX)) << "never fires";
+  EXPECT_EQ(1, run(WEFT_RUN_NOWAIT));
+  EXPECT_EQ(1, run(WEFT_RUN_NOWAIT));
+  EXPECT_EQ(WEFT_TASK_WAITING, state(t));
+  EXPECT_GT(weft_loop_next_timeout(loop), kHour);
+  EXPECT_EQ(0, weft_task_cancel(loop, t));
   EXPECT_EQ(0, run());
+  EXPECT_EQ(WEFT_ECANCELED, result(t));
 }
 
 TEST_F(Timeout, FiresOnceNeverEarly) {

@@ -54,6 +54,20 @@ TEST_F(Fd, WatchStartBadArguments) {
   EXPECT_EQ(0, b.calls);
 }
 
+TEST_F(Fd, TheLoopsOwnBackendFdIsRefused) {
+  const int bfd = weft_loop_backend_fd(loop);
+  WatchBox b{[](weft_fd_watch_t, int) {}, 0};
+  weft_fd_watch_t w = 0;
+  EXPECT_EQ(WEFT_EINVAL, weft_fd_watch_start(loop, bfd, WEFT_READABLE, &WatchBox::tramp, &b, &w));
+  int rc = 0;
+  spawn([&](weft_task_t self, int, int) {
+    rc = weft_await_fd(loop, self, bfd, WEFT_READABLE);
+    return 0;
+  });
+  EXPECT_EQ(0, run());
+  EXPECT_EQ(WEFT_EINVAL, rc);
+}
+
 TEST_F(Fd, AwaitFdBadArgumentsArmNothing) {
   Pipe p;
   BadFds bad;

@@ -1,6 +1,7 @@
 // The loop: new/free, options, run modes, stop, now, stats, logger,
 // embedding (backend fd, next timeout), iteration order.
 #include <poll.h>
+#include <sys/resource.h>
 
 #include <climits>
 #include <string>
@@ -25,6 +26,37 @@ TEST(Loop, NewFreeLeavesNoFds) {
     ASSERT_EQ(0, weft_loop_free(l));
   }
   EXPECT_EQ(before, count_open_fds());
+}
+
+// Out of fds: weft_loop_new fails with WEFT_EMFILE, whether the epoll fd or
+// the eventfd is the one refused, and leaks nothing.
+TEST(Loop, NewWithoutFreeFdsIsEmfile) {
+  struct rlimit old;
+  ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &old));
+  for (int spare = 0; spare < 2; spare++) {
+    const int before = count_open_fds();
+    struct rlimit lim = old;
+    lim.rlim_cur = 256;
+    ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &lim));
+    std::vector<int> fillers;
+    for (;;) {
+      int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (fd < 0) break;
+      fillers.push_back(fd);
+    }
+    for (int i = 0; i < spare && !fillers.empty(); i++) {
+      ::close(fillers.back());
+      fillers.pop_back();
+    }
+    weft_loop_t *l = nullptr;
+    const int rc = weft_loop_new(&l);
+    for (int fd : fillers) ::close(fd);
+    ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &old));
+    EXPECT_EQ(WEFT_EMFILE, rc) << spare << " fd(s) left";
+    EXPECT_EQ(nullptr, l);
+    if (rc == 0) weft_loop_free(l);
+    EXPECT_EQ(before, count_open_fds()) << "nothing leaked";
+  }
 }
 
 TEST(Loop, FdsItOpensAreCloexec) {
