@@ -533,8 +533,14 @@ TEST_F(LoopT, CppExceptionFromAStepIsCaughtAndLogged) {
 TEST_F(LoopT, CppExceptionFromCallbacksIsCaughtAndLogged) {
   post([] { throw 1; });
   timer(0, 0, [](weft_timer_t) { throw 2; });
+  Pipe p;
+  p.put();
+  watch(p.r, WEFT_READABLE, [&](weft_fd_watch_t self, int) {
+    weft_fd_watch_stop(loop, self);
+    throw std::bad_alloc();
+  });
   EXPECT_EQ(0, run());
-  EXPECT_EQ(2, count_logs(WEFT_LOG_ERROR));
+  EXPECT_EQ(3, count_logs(WEFT_LOG_ERROR));
 }
 
 // ------------------------------------------------------------- embedding

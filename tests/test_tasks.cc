@@ -373,6 +373,19 @@ TEST_F(Tasks, ReleasingTheAwaitedTaskDoesNotDisturbTheAwait) {
   EXPECT_EQ(WEFT_ESTALE, weft_task_state(loop, child));
 }
 
+TEST_F(Tasks, AReleasedUnfinishedTaskCanStillBeAwaited) {
+  weft_task_t child = spawn([&](weft_task_t self, int, int step) {
+    return step == 0 ? weft_await_sleep(loop, self, 1 * kMs) : 21;
+  });
+  ASSERT_EQ(0, weft_task_release(loop, child));
+  weft_task_t parent = spawn([&](weft_task_t self, int status, int step) {
+    return step == 0 ? weft_await_task(loop, self, child) : status;
+  });
+  EXPECT_EQ(0, run());
+  EXPECT_EQ(21, result(parent));
+  EXPECT_EQ(WEFT_ESTALE, state(child)) << "freed when it finished";
+}
+
 TEST_F(Tasks, ManyAwaitersOfOneTask) {
   weft_task_t child = spawn([&](weft_task_t self, int, int step) {
     return step == 0 ? weft_await_sleep(loop, self, 1 * kMs) : 8;

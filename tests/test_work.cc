@@ -188,6 +188,26 @@ TEST_F(WorkThreaded, PoolOfFourRunsFourAtOnce) {
   EXPECT_FALSE(wd.fired);
 }
 
+// Embedding: a pool completion makes the backend fd readable.
+TEST_F(WorkThreaded, CompletionMakesTheBackendFdReadable) {
+  WorkBox *b = work_box([] { return 9; });
+  to_thread(b);
+  struct pollfd pfd = {weft_loop_backend_fd(loop), POLLIN, 0};
+  int polls = 0;
+  while (b->done_calls == 0 && polls < 100) {
+    ASSERT_EQ(1, ::poll(&pfd, 1, -1));
+    polls++;
+    run(WEFT_RUN_NOWAIT);
+  }
+  EXPECT_EQ(9, b->done_result);
+}
+
+TEST_F(WorkThreaded, DoneCallbackThrowingIsCaughtAndLogged) {
+  to_thread(work_box([] { return 0; }, [](weft_work_t, int) { throw 3; }));
+  EXPECT_EQ(0, run());
+  EXPECT_EQ(1, count_logs(WEFT_LOG_ERROR));
+}
+
 TEST_F(WorkThreaded, WorkNsCountsPoolTime) {
   WorkBox *b = work_box([] {
     busy_wait(2 * kMs);
