@@ -30,7 +30,8 @@
  *  - Time. Durations and instants are int64_t nanoseconds on CLOCK_MONOTONIC.
  *  - Callbacks run on the loop thread, never inside the call that registered
  *    them, and may call any loop-thread function of this header (except
- *    weft_loop_run and weft_loop_free, which return WEFT_EBUSY there).
+ *    weft_loop_run, weft_loop_free and weft_loop_set_option, which return
+ *    WEFT_EBUSY there).
  *    Callbacks must not throw C++ exceptions or longjmp out; the library
  *    catches and logs a C++ exception that escapes one, but the callback's
  *    own state is then the caller's problem.
@@ -353,7 +354,9 @@ WEFT_API int weft_fd_watch_stop(weft_loop_t *loop, weft_fd_watch_t watch);
 /* Runs work(arg) on the loop's thread pool, then done(loop, id, result,
  * user_data) on the loop thread in phase (6). The pool starts on first use
  * with WEFT_OPT_THREAD_POOL_SIZE threads. `done` may be NULL. The work id is
- * stale once `done` has run (or, with no done, once the work finished).
+ * stale once `done` has run (or, with no done, once the loop has collected
+ * the finished work in phase (6); until then weft_work_cancel says
+ * WEFT_EBUSY).
  * arg and user_data stay owned by the caller and must stay valid until done
  * runs. `out` may be NULL.
  * Errors: WEFT_EINVAL (NULL loop or work), WEFT_ENOMEM, WEFT_EAGAIN (no pool
