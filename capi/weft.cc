@@ -73,6 +73,7 @@ const char *weft_strerror(int err) {
     case WEFT_ETIMEDOUT: return "timed out";
     case WEFT_ESTALE: return "stale handle: no live handle of that kind on this loop";
     case WEFT_ECANCELED: return "operation canceled";
+    case WEFT_EHOST: return "a callback raised in its host language";
     case WEFT_PENDING: return "await pending";
     default: return "unknown error";
   }
@@ -93,6 +94,7 @@ const char *weft_err_name(int err) {
     case WEFT_ETIMEDOUT: return "WEFT_ETIMEDOUT";
     case WEFT_ESTALE: return "WEFT_ESTALE";
     case WEFT_ECANCELED: return "WEFT_ECANCELED";
+    case WEFT_EHOST: return "WEFT_EHOST";
     case WEFT_PENDING: return "WEFT_PENDING";
     default: return "WEFT_E?";
   }

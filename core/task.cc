@@ -62,9 +62,9 @@ void weft_loop::run_step(uint32_t slot) {
   try {
     r = t->fn(this, id, status, t->ud);
   } catch (...) {
-    log(WEFT_LOG_ERROR, "task %lld: C++ exception escaped its step; finished with WEFT_EINVAL",
+    log(WEFT_LOG_ERROR, "task %lld: C++ exception escaped its step; finished with WEFT_EHOST",
         (long long)id);
-    r = WEFT_EINVAL;
+    r = WEFT_EHOST;
   }
   if (slow_ns) slow_check(t0, "task step");
   cur_slot = kNone;

@@ -35,6 +35,7 @@ void *worker(void *arg) {
 
     const int64_t t0 = clock_now();
     int r = fn(warg);
+    if (r == WEFT_PENDING) r = WEFT_EINVAL;  // no await resolves with it
     const int64_t dt = clock_now() - t0;
 
     pthread_mutex_lock(&p.mu);

@@ -525,7 +525,7 @@ TEST_F(LoopT, CppExceptionFromAStepIsCaughtAndLogged) {
   int after = 0;
   spawn([&](weft_task_t, int, int) { return ++after; });
   EXPECT_EQ(0, run());
-  EXPECT_EQ(WEFT_EINVAL, result(t));
+  EXPECT_EQ(WEFT_EHOST, result(t));
   EXPECT_EQ(1, after) << "other tasks are not disturbed";
   EXPECT_EQ(1, count_logs(WEFT_LOG_ERROR));
 }

@@ -288,6 +288,22 @@ TEST_F(WorkThreaded, AwaitThreadResumesWithTheResult) {
   EXPECT_EQ(1, ran.load());
 }
 
+// No await resolves with WEFT_PENDING: a work function returning it is
+// delivered as WEFT_EINVAL, to a task and to a done callback alike.
+TEST_F(WorkThreaded, WorkReturningPendingIsDeliveredAsEinval) {
+  weft_task_t t = spawn([&](weft_task_t self, int status, int step) {
+    if (step == 0)
+      return weft_await_thread(loop, self, [](void *) { return WEFT_PENDING; }, nullptr);
+    return status;
+  });
+  WorkBox *b = work_box([] { return WEFT_PENDING; });
+  to_thread(b);
+  EXPECT_EQ(0, run());
+  EXPECT_EQ(WEFT_EINVAL, result(t));
+  EXPECT_EQ(1, b->done_calls);
+  EXPECT_EQ(WEFT_EINVAL, b->done_result);
+}
+
 TEST_F(WorkThreaded, ManyTasksAwaitThreads) {
   const int n = 500;
   std::vector<weft_task_t> ids;

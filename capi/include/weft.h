@@ -33,8 +33,9 @@
  *    weft_loop_run, weft_loop_free and weft_loop_set_option, which return
  *    WEFT_EBUSY there).
  *    Callbacks must not throw C++ exceptions or longjmp out; the library
- *    catches and logs a C++ exception that escapes one, but the callback's
- *    own state is then the caller's problem.
+ *    catches and logs a C++ exception that escapes one (a task step that
+ *    throws finishes its task with WEFT_EHOST), but the callback's own
+ *    state is then the caller's problem.
  *  - Sizes are size_t, counts and durations int64_t; no unsigned 64-bit type
  *    appears in this ABI.
  */
@@ -77,9 +78,12 @@ extern "C" {
 #define WEFT_ETIMEDOUT  (-110) /* a task's deadline passed (weft_task_timeout) */
 #define WEFT_ESTALE     (-116) /* id names no live handle of that kind on that loop */
 #define WEFT_ECANCELED  (-125) /* cancelled (task, work), or the loop is being freed */
+#define WEFT_EHOST      (-1000) /* a callback or step raised in its host language: a C++
+                                   exception, a Java exception, a Go panic, a Lua error */
 
-/* Codes are negated errno values; a failure of the OS that has no code above
- * is returned as its negated errno. */
+/* Codes are negated errno values, except WEFT_EHOST, which has no errno
+ * equivalent; a failure of the OS that has no code above is returned as its
+ * negated errno. */
 
 /* A step function returns WEFT_PENDING after arming one await. It is not a
  * valid task result and no await ever resolves with it. */
@@ -140,7 +144,9 @@ typedef void (*weft_timer_cb)(weft_loop_t *loop, weft_timer_t timer, void *user_
 typedef void (*weft_fd_cb)(weft_loop_t *loop, weft_fd_watch_t watch, int events,
                            void *user_data);
 /* Work for the thread pool. Runs on a pool thread: it must not call any
- * loop-thread function (weft_loop_post and weft_loop_stop are allowed). */
+ * loop-thread function (weft_loop_post and weft_loop_stop are allowed). Its
+ * return value is delivered as it is, except WEFT_PENDING, which no await
+ * may resolve with: it is delivered as WEFT_EINVAL. */
 typedef int (*weft_work_fn)(void *arg);
 /* Completion of weft_to_thread work, on the loop thread. `result` is the work
  * function's return value, or WEFT_ECANCELED if the work never ran. */
