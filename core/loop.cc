@@ -124,8 +124,25 @@ void weft_loop::close() {
     if (st_tasks_alive.load(std::memory_order_relaxed) == 0 &&
         posts.pending.load(std::memory_order_acquire) == 0 && pool.done == nullptr)
       break;
+    if (ready_head == kNone && pool.done == nullptr) break_group_cycles();
   }
   drop_watches();
+}
+
+// weft_loop_free made no progress: every task still alive is a
+// CANCEL_ON_ERROR group waiting for children that are themselves such
+// groups, awaiting each other in a cycle (a user's deadlock that
+// cancellation cannot break, since each group waits for the other to
+// finish). Resolve those groups now so that free terminates.
+void weft_loop::break_group_cycles() {
+  for (uint32_t s = 0, n = tasks.size(); s < n; s++) {
+    Task *t = tasks.at(s);
+    if (t->state != TS_WAITING || t->await != AW_ALL) continue;
+    const int code = t->w.join.first_err ? t->w.join.first_err : WEFT_ECANCELED;
+    join_unlink_all(s);
+    join_free_chain(s);
+    resolve(s, code);
+  }
 }
 
 int weft_loop::stats(weft_loop_stats_t *out) const {

@@ -89,6 +89,7 @@ struct weft_loop {
   int init();                       // fds and tag; 0 or WEFT_E*
   int run(int mode);
   void close();                     // weft_loop_free's work, then ~weft_loop
+  void break_group_cycles();        // close() stuck on groups awaiting each other
   bool alive() const;
   void wake();                      // any thread
   int64_t next_timeout();

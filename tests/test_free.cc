@@ -178,6 +178,32 @@ TEST_F(Free, FinishedAndReleasedAndDetachedTasks) {
   free_loop();  // leaks would show under ASan
 }
 
+// Two CANCEL_ON_ERROR groups awaiting each other, then cancelled: a user's
+// deadlock that cancellation cannot break (each waits for the other to
+// finish). Freeing the loop must still terminate, resuming both.
+TEST_F(Free, GroupsAwaitingEachOtherDoNotHangFree) {
+  weft_task_t a = 0, b = 0;
+  std::vector<int> sa, sb;
+  auto group = [&](weft_task_t *other, std::vector<int> *seen) {
+    return [&, other, seen](weft_task_t self, int status, int step) {
+      seen->push_back(status);
+      return step == 0 ? weft_await_all(loop, self, other, 1, WEFT_CANCEL_ON_ERROR) : status;
+    };
+  };
+  a = spawn(group(&b, &sa));
+  b = spawn(group(&a, &sb));
+  ASSERT_EQ(1, run(WEFT_RUN_NOWAIT));
+  EXPECT_EQ(0, weft_task_cancel(loop, a));
+  ASSERT_EQ(1, run(WEFT_RUN_NOWAIT));
+  EXPECT_EQ(WEFT_TASK_WAITING, state(a)) << "each waits for the other to finish";
+  EXPECT_EQ(WEFT_TASK_WAITING, state(b));
+  free_loop();  // hangs (spinning) if free cannot break the cycle
+  ASSERT_EQ(2u, sa.size());
+  ASSERT_EQ(2u, sb.size());
+  EXPECT_EQ(WEFT_ECANCELED, sa[1]);
+  EXPECT_EQ(WEFT_ECANCELED, sb[1]);
+}
+
 TEST_F(Free, RunIsBusyDuringFree) {
   int run_rc = 0, free_rc = 0;
   spawn([&](weft_task_t self, int, int step) {
