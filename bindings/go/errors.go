@@ -25,6 +25,7 @@ const (
 	ErrTimedOut Errno = Errno(cweft.WEFT_ETIMEDOUT) // a task's deadline passed
 	ErrStale    Errno = Errno(cweft.WEFT_ESTALE)    // the handle has ended (stopped, finished, released) or is foreign
 	ErrCanceled Errno = Errno(cweft.WEFT_ECANCELED) // cancelled, or the loop is being closed
+	ErrHost     Errno = Errno(cweft.WEFT_EHOST)     // a step or pool work panicked (see *PanicError)
 )
 
 // Error returns weft's description of the code and its name, for example

@@ -133,8 +133,8 @@ func hookStep(h uintptr, self int64, status int32) (ret int32) {
 			l.recordPanic(p)
 			l.checkPanic()
 			t.err = p
-			t.finish(int(ErrCanceled))
-			ret = int32(ErrCanceled)
+			t.finish(int(ErrHost))
+			ret = int32(ErrHost)
 		}
 	}()
 	s := t.fn(t, st)
@@ -229,7 +229,7 @@ type taskWork struct {
 // already runs, it completes first and the task then resumes with
 // ErrCanceled or ErrTimedOut. fn must not call loop-thread methods; Post
 // and Stop are allowed. A panic in fn is recovered: the task resumes with
-// ErrCanceled and Run returns the *PanicError. Errors as for Sleep, plus
+// ErrHost and Run returns the *PanicError. Errors as for Sleep, plus
 // ErrInval (nil fn), ErrNoMem, ErrAgain.
 func (t *Task) ToThread(fn func() int) Step {
 	if fn == nil {
@@ -386,7 +386,7 @@ func (t *Task) Finished() bool { return t.done }
 
 // Result returns the finished task's result. err is nil for a result >= 0,
 // the Errno for a negative one, a *PanicError if a step panicked (result is
-// then ErrCanceled), and ErrBusy (in an *OpError) while the task has not
+// then ErrHost), and ErrBusy (in an *OpError) while the task has not
 // finished. Loop thread.
 func (t *Task) Result() (result int, err error) {
 	if !t.done {

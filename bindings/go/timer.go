@@ -215,7 +215,7 @@ type Work struct {
 // or ErrCanceled if the work was cancelled before it started (or the loop
 // closed first). done may be nil. fn must not call loop-thread methods;
 // Post and Stop are allowed. A panic in fn is recovered: done gets
-// ErrCanceled and Run returns the *PanicError. Loop thread.
+// ErrHost and Run returns the *PanicError. Loop thread.
 // Errors: ErrInval (nil fn), ErrNoMem, ErrAgain (no pool thread could be
 // created), ErrCanceled (from a callback that Close runs), ErrPerm,
 // ErrClosed.
@@ -252,7 +252,7 @@ func hookWork(h uintptr) (r int32) {
 	defer func() {
 		if v := recover(); v != nil {
 			l.recordPanic(recovered("work", v)) // the loop thread stops the run
-			r = int32(ErrCanceled)
+			r = int32(ErrHost)
 		}
 	}()
 	return int32(fn())

@@ -103,6 +103,7 @@ WEFT_GO_CONST(WEFT_ENOSPC, -28)
 WEFT_GO_CONST(WEFT_ETIMEDOUT, -110)
 WEFT_GO_CONST(WEFT_ESTALE, -116)
 WEFT_GO_CONST(WEFT_ECANCELED, -125)
+WEFT_GO_CONST(WEFT_EHOST, -1000)
 
 /* An expression of the three parts; package weft computes it in Go. */
 %ignore WEFT_VERSION;

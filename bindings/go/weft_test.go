@@ -1055,7 +1055,7 @@ func TestPanicInStep(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	r, err := tk.Result()
-	if r != int(ErrCanceled) || !errors.As(err, &p) {
+	if r != int(ErrHost) || !errors.As(err, &p) {
 		t.Fatal(r, err)
 	}
 	// The loop is usable afterwards; the panic is reported once.
@@ -1087,7 +1087,7 @@ func TestPanicInCallbacks(t *testing.T) {
 				if tk.Steps() == 1 {
 					return tk.ToThread(func() int { panic("p") })
 				}
-				if st != int(ErrCanceled) {
+				if st != int(ErrHost) {
 					panic("status")
 				}
 				return Done(st)

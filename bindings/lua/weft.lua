@@ -63,9 +63,9 @@ M.version_string = core.version_string()
 M.READABLE, M.WRITABLE, M.HANGUP, M.ERROR = core.READABLE, core.WRITABLE, core.HANGUP, core.ERROR
 
 -- Error codes (negative): EPERM, EBADF, EAGAIN, ENOMEM, EBUSY, EEXIST,
--- EINVAL, EMFILE, ENOSPC, ETIMEDOUT, ESTALE, ECANCELED.
+-- EINVAL, EMFILE, ENOSPC, ETIMEDOUT, ESTALE, ECANCELED, EHOST.
 for _, k in ipairs { "EPERM", "EBADF", "EAGAIN", "ENOMEM", "EBUSY", "EEXIST", "EINVAL",
-                     "EMFILE", "ENOSPC", "ETIMEDOUT", "ESTALE", "ECANCELED" } do
+                     "EMFILE", "ENOSPC", "ETIMEDOUT", "ESTALE", "ECANCELED", "EHOST" } do
   M[k] = core[k]
 end
 
@@ -342,7 +342,7 @@ end
 -- numbers and strings. A string `fn` is a chunk (source or bytecode).
 -- If the task is cancelled before a thread took the job, it never runs; if
 -- it runs already, it completes first.
--- @return fn's results, or nil, message, code (`weft.EINVAL` with the error
+-- @return fn's results, or nil, message, code (`weft.EHOST` with the error
 --   message and traceback if fn raised); raises `weft.Cancelled` /
 --   `weft.Timeout`
 -- @usage local n = weft.to_thread(function(k) local s = 0 for i = 1, k do s = s + i end return s end, 1e8)
@@ -694,7 +694,7 @@ end
 --- The task's outcome. Inside another task, waits until it finished;
 -- elsewhere, an unfinished task gives nil, message, `weft.EBUSY`.
 -- @return the values its function returned; or nil, error, code: the value
---   it raised with `weft.EINVAL`, or a message with `weft.ECANCELED` /
+--   it raised with `weft.EHOST`, or a message with `weft.ECANCELED` /
 --   `weft.ETIMEDOUT`
 function Task:result()
   if not self:done() then

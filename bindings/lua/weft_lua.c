@@ -773,7 +773,7 @@ static int wl_job_push_results(lua_State *L, wl_job *j, int result) {
       lua_pushlstring(L, j->res[0].u.s, j->res[0].len);
     else
       lua_pushstring(L, "to_thread: the chunk raised an error");
-    lua_pushinteger(L, result < 0 ? result : WEFT_EINVAL);
+    lua_pushinteger(L, result < 0 ? result : WEFT_EHOST);
     return 3;
   }
   return wl_fail(L, result < 0 ? result : WEFT_EINVAL);
@@ -856,7 +856,7 @@ static int wl_job_run(void *arg) {
     j->status = 2;
   }
   lua_settop(S, 0);
-  return j->status == 1 ? 0 : WEFT_EINVAL;
+  return j->status == 1 ? 0 : WEFT_EHOST; /* raised, or did not load */
 }
 
 /* The callback-style job's userdata is anchored by a second ref. */
@@ -1212,7 +1212,7 @@ static int wl_task_step(weft_loop_t *loop, weft_task_t self, int status, void *u
       lua_xmove(co, L, 1);
       wl_report(L, lp, "task", co);
     }
-    return wl_task_end(L, lp, t, WEFT_EINVAL, WL_OUT_ERR);
+    return wl_task_end(L, lp, t, WEFT_EHOST, WL_OUT_ERR);
   }
 }
 

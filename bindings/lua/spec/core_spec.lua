@@ -11,7 +11,7 @@ describe("weft.core constants and version", function()
       OPT_THREAD_POOL_SIZE = 1, OPT_SLOW_CALLBACK_NS = 2,
       EPERM = -1, EBADF = -9, EAGAIN = -11, ENOMEM = -12, EBUSY = -16, EEXIST = -17,
       EINVAL = -22, EMFILE = -24, ENOSPC = -28, ETIMEDOUT = -110, ESTALE = -116,
-      ECANCELED = -125,
+      ECANCELED = -125, EHOST = -1000,
     }
     for k, v in pairs(expect) do
       assert.are.equal(v, core[k], k)

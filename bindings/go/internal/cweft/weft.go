@@ -168,6 +168,7 @@ const WEFT_ENOSPC int = -28
 const WEFT_ETIMEDOUT int = -110
 const WEFT_ESTALE int = -116
 const WEFT_ECANCELED int = -125
+const WEFT_EHOST int = -1000
 
 func Weft_go_loop_post(arg1 uintptr, arg2 uintptr) (_swig_ret int) {
 	var swig_r int

@@ -227,6 +227,9 @@ _Static_assert(WEFT_ESTALE == -116,"WEFT_ESTALE" " in weft.h differs from weft_g
 _Static_assert(WEFT_ECANCELED == -125,"WEFT_ECANCELED" " in weft.h differs from weft_go.i");
 
 
+_Static_assert(WEFT_EHOST == -1000,"WEFT_EHOST" " in weft.h differs from weft_go.i");
+
+
 #include <string.h>
 #include "_cgo_export.h"
 

@@ -52,12 +52,12 @@ public final class Weft {
   /** Error: cancelled, or the loop is being closed. */
   public static final int ECANCELED = WeftNativeConstants.WEFT_ECANCELED;
   /**
-   * The Java binding's own code: Java code called by weft threw (a task step,
-   * or the work of {@link Task#awaitThread}). The throwable is kept by the
-   * task ({@link Task#exception()}, {@link Task#workException()}) or the
-   * future. Negative, so {@link #CANCEL_ON_ERROR} treats it as an error.
+   * Error: code weft called raised in its host language; here, Java code threw
+   * (a task step, or the work of {@link Task#awaitThread}). The throwable is
+   * kept by the task ({@link Task#exception()}, {@link Task#workException()})
+   * or the future. Negative, so {@link #CANCEL_ON_ERROR} treats it as an error.
    */
-  public static final int EHOST = -1000;
+  public static final int EHOST = WeftNativeConstants.WEFT_EHOST;
 
   /** Log level of {@link LogHandler}: debug. */
   public static final int LOG_DEBUG = WeftNativeConstants.WEFT_LOG_DEBUG;
