@@ -120,9 +120,10 @@ int weft_loop_new(weft_loop_t **out) {
 
 int weft_loop_free(weft_loop_t *loop) {
   if (!loop) return WEFT_EINVAL;
-  if (loop->running.load(std::memory_order_acquire)) return WEFT_EBUSY;
+  bool idle = false;  // claim the loop, so that run/free/set_option are EBUSY
+  if (!loop->running.compare_exchange_strong(idle, true, std::memory_order_acq_rel))
+    return WEFT_EBUSY;
   GUARDED({
-    loop->running.store(true, std::memory_order_relaxed);  // run/free now EBUSY
     loop->owner.store(uintptr_t(pthread_self()), std::memory_order_relaxed);
     loop->close();
     loop->~weft_loop();

@@ -38,8 +38,12 @@ bool weft_loop::alive() const {
 
 void weft_loop::wake() {
   if (wake_pending.load(std::memory_order_relaxed)) return;
-  if (!wake_pending.exchange(true, std::memory_order_acq_rel))
-    sys_eventfd_write(poller.wakefd);
+  if (!wake_pending.exchange(true, std::memory_order_acq_rel) &&
+      sys_eventfd_write(poller.wakefd) < 0) {
+    // The loop will not be woken by this call: let the next waker try again
+    // rather than leave the flag saying a wakeup is on its way.
+    wake_pending.store(false, std::memory_order_seq_cst);
+  }
 }
 
 void weft_loop::log(int level, const char *fmt, ...) {
@@ -68,8 +72,9 @@ int64_t weft_loop::next_timeout() {
   return d > 0 ? d : 0;
 }
 
-// One iteration: the six phases of weft.h's weft_loop_run.
-void weft_loop::iterate(int mode) {
+// One iteration: the six phases of weft.h's weft_loop_run. Returns the
+// timeout the poll was given.
+int64_t weft_loop::iterate(int mode) {
   now.store(clock_now(), std::memory_order_relaxed);
   if (!heap.empty()) run_timers();
   if (posts.pending.load(std::memory_order_acquire) > 0) run_posts();
@@ -85,16 +90,25 @@ void weft_loop::iterate(int mode) {
   }
   poll(timeout);
   bump(st_iterations, 1);
+  return timeout;
 }
 
 int weft_loop::run(int mode) {
   owner.store(uintptr_t(pthread_self()), std::memory_order_relaxed);
   int rc;
   if (!alive()) {
+    // Returning at once answers a stop request made while nothing ran.
+    stop_flag.store(false, std::memory_order_relaxed);
     rc = 0;
   } else {
     for (;;) {
-      iterate(mode);
+      const int64_t timeout = iterate(mode);
+      if (mode == WEFT_RUN_ONCE && timeout > 0 && !heap.empty()) {
+        // ONCE blocked for a timer: run what is due now rather than return
+        // having made no progress (libuv's UV_RUN_ONCE does the same).
+        now.store(clock_now(), std::memory_order_relaxed);
+        run_timers();
+      }
       if (stop_flag.load(std::memory_order_relaxed) &&
           stop_flag.exchange(false, std::memory_order_acq_rel))
         break;

@@ -96,7 +96,7 @@ struct weft_loop {
   int stats(weft_loop_stats_t *out) const;  // any thread
   void log(int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
   void slow_check(int64_t t0, const char *what);
-  void iterate(int mode);
+  int64_t iterate(int mode);
 
   // ------------------------------------------------------------ timer.cc
   int timer_start(int64_t timeout, int64_t repeat, weft_timer_cb cb, void *ud,

@@ -395,6 +395,30 @@ TEST_F(Timeout, CompletedAwaitDeliversItsResultFirst) {
   EXPECT_EQ((std::vector<int>{0, 0, WEFT_ETIMEDOUT}), st);
 }
 
+// The same expiry, waiting for the next await, is dropped when the task
+// clears (or replaces) its deadline first: it belongs to the old deadline.
+TEST_F(Timeout, ClearingTheDeadlineDropsAnUndeliveredExpiry) {
+  for (int64_t again : {int64_t(0), kHour}) {
+    std::vector<int> st;
+    spawn([&](weft_task_t self, int status, int step) {
+      st.push_back(status);
+      if (step == 0) {
+        int r = weft_await_sleep(loop, self, 1 * kMs);
+        EXPECT_EQ(0, weft_task_timeout(loop, self, 1 * kMs));
+        busy_wait(3 * kMs);  // sleep resolves, then the deadline expires
+        return r;
+      }
+      if (step == 1) {
+        EXPECT_EQ(0, weft_task_timeout(loop, self, again));
+        return weft_await_yield(loop, self);
+      }
+      return 0;
+    });
+    EXPECT_EQ(0, run());
+    EXPECT_EQ((std::vector<int>{0, 0, 0}), st) << "deadline reset to " << again;
+  }
+}
+
 // Both the timeout and a cancellation happen before the task resumes: the
 // one that came first is delivered, the other is dropped.
 TEST_F(Timeout, TimeoutBeforeCancelWins) {

@@ -244,6 +244,29 @@ TEST_F(LoopT, FreeFromCallbackIsBusyAndTheLoopGoesOn) {
 
 TEST(Loop, StopNull) { EXPECT_EQ(WEFT_EINVAL, weft_loop_stop(nullptr)); }
 
+// A ONCE that blocked until a timer's deadline runs that timer before it
+// returns: one call, one timer, whatever the clock's granularity.
+TEST_F(LoopT, OnceThatBlockedForATimerRunsIt) {
+  bool fired = false;
+  const int64_t t0 = mono();
+  timer(3 * kMs, 0, [&](weft_timer_t) { fired = true; });
+  EXPECT_EQ(0, run(WEFT_RUN_ONCE));
+  EXPECT_TRUE(fired);
+  EXPECT_GE(mono(), t0 + 3 * kMs);
+}
+
+// An empty loop's run returns at once, and that answers a stop made while
+// nothing ran: it does not linger to stop a later run.
+TEST_F(LoopT, StopIsConsumedByARunThatReturnsAtOnce) {
+  EXPECT_EQ(0, weft_loop_stop(loop));
+  EXPECT_EQ(0, run());
+  int ticks = 0;
+  timer(0, 0, [&](weft_timer_t) { ticks++; });
+  timer(1 * kMs, 0, [&](weft_timer_t) { ticks++; });
+  EXPECT_EQ(0, run()) << "not stopped after its first iteration";
+  EXPECT_EQ(2, ticks);
+}
+
 TEST_F(LoopT, StopBeforeRunStopsTheNextRunAfterOneIteration) {
   int ticks = 0;
   weft_timer_t t = timer(0, 1 * kMs, [&](weft_timer_t) { ticks++; });

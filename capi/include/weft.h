@@ -235,8 +235,10 @@ WEFT_API int weft_loop_set_option(weft_loop_t *loop, int option, int64_t value);
 /* Runs the loop on the calling thread, which owns it until the call returns.
  * mode: WEFT_RUN_DEFAULT runs until nothing is alive or weft_loop_stop is
  * called; WEFT_RUN_ONCE runs one iteration, blocking in the poll for events
- * (up to the next timer) if nothing is ready; WEFT_RUN_NOWAIT runs one
- * iteration whose poll never blocks.
+ * (up to the next timer) if nothing is ready, and if it blocked until a
+ * timer's deadline, runs the timers then due before returning (as libuv's
+ * UV_RUN_ONCE does), so that it always makes progress; WEFT_RUN_NOWAIT runs
+ * one iteration whose poll never blocks.
  * What keeps the loop alive: unfinished tasks, active timers, fd watches,
  * queued or running pool work, pending posts. A finished task that waits for
  * weft_task_release does not.
@@ -255,7 +257,9 @@ WEFT_API int weft_loop_set_option(weft_loop_t *loop, int option, int64_t value);
 WEFT_API int weft_loop_run(weft_loop_t *loop, int mode);
 
 /* Asks the current run, or if none the next one, to return after the
- * iteration in progress; wakes the loop if it is blocked in the poll.
+ * iteration in progress; wakes the loop if it is blocked in the poll. A run
+ * on a loop with nothing alive returns at once and also consumes the
+ * request.
  * Any thread. Errors: WEFT_EINVAL (NULL). */
 WEFT_API int weft_loop_stop(weft_loop_t *loop);
 
