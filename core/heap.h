@@ -10,7 +10,7 @@
 // (the scheme Go's runtime uses for deleted timers).
 //
 // The four children of node i sit at 4i+1..4i+4; the array is offset so that
-// each such group fills exactly one 64-byte cache line.
+// each such group fills exactly one 64-byte cache line. It grows by mremap.
 #pragma once
 
 #include <cstdint>
@@ -80,10 +80,12 @@ class TimerHeap {
  private:
   bool grow();
   void shrink();
+  bool resize(size_t bytes);
   void sift_down(uint32_t i);
 
   HeapEntry *a_ = nullptr;  // entry 0, at raw_ + 48 bytes
-  void *raw_ = nullptr;     // 64-byte aligned allocation
+  void *raw_ = nullptr;     // the mapping (page-aligned)
+  size_t bytes_ = 0;        // its size
   uint32_t size_ = 0, cap_ = 0;
   uint32_t seq_ = 0;
   uint32_t stale_ = 0;

@@ -302,6 +302,8 @@ void weft_loop::watch_stop(uint32_t slot) {
 
 // weft_loop_free: watches end without their callbacks being called.
 void weft_loop::drop_watches() {
-  for (uint32_t s = 0, n = watches.size(); s < n; s++)
+  // watch_stop can trim the pool (the last one releases its chunks): re-read
+  // its size every time round.
+  for (uint32_t s = 0; s < watches.size(); s++)
     if (watches.at(s)->state != FW_FREE) watch_stop(s);
 }

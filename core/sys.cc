@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -60,6 +61,32 @@ void *mem_realloc(void *p, size_t n) {
 }
 
 void mem_free(void *p) { std::free(p); }
+
+void *mem_map(size_t n, bool populate) {
+  FAIL_IF_INJECTED(nullptr);
+  void *p = mmap(nullptr, n, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | (populate ? MAP_POPULATE : 0), -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+void *mem_remap(void *p, size_t old_n, size_t new_n) {
+  FAIL_IF_INJECTED(nullptr);
+  void *q = mremap(p, old_n, new_n, MREMAP_MAYMOVE);
+  return q == MAP_FAILED ? nullptr : q;
+}
+
+void mem_populate(void *p, size_t n) {
+#ifdef MADV_POPULATE_WRITE
+  madvise(p, n, MADV_POPULATE_WRITE);  // kernels before 5.14: EINVAL, harmless
+#else
+  (void)p;
+  (void)n;
+#endif
+}
+
+void mem_unmap(void *p, size_t n) {
+  if (p) munmap(p, n);
+}
 
 int sys_epoll_create() {
   FAIL_IF_INJECTED(-1);

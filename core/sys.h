@@ -39,6 +39,13 @@ void *mem_alloc(size_t n);
 void *mem_realloc(void *p, size_t n);
 void mem_free(void *p);
 
+// Page-granular memory straight from the kernel, for large arrays that grow
+// (mem_remap moves pages instead of copying them). NULL on failure.
+void *mem_map(size_t n, bool populate = false);
+void *mem_remap(void *p, size_t old_n, size_t new_n);
+void mem_unmap(void *p, size_t n);
+void mem_populate(void *p, size_t n);  // pre-fault pages for writing; a hint
+
 // Syscalls: return what the libc call returns (-1 and errno on failure).
 int sys_epoll_create();
 int sys_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);

@@ -38,19 +38,23 @@ void weft_loop::heap_forget(uint32_t *seq) {
 }
 
 bool weft_loop::heap_entry_live(const HeapEntry &e) const {
+  // A stale entry may name a slot whose chunk its pool has since given back.
   uint32_t slot = e.ref & ~kRefKind;
   switch (e.ref & kRefKind) {
     case kRefTimer: {
+      if (slot >= timers.size()) return false;
       const Timer *t = timers.at(slot);
       return t->state == TM_ACTIVE && t->seq == e.seq;
     }
     case kRefSleep: {
+      if (slot >= tasks.size()) return false;
       // Not only WAITING: the step that armed the sleep may still be running
       // (weft_loop_next_timeout called from it cleans the heap's top).
       const Task *t = tasks.at(slot);
       return t->state != TS_FREE && t->await == AW_SLEEP && t->w.sleep_seq == e.seq;
     }
     default: {
+      if (slot >= tasks.size()) return false;
       const Task *t = tasks.at(slot);
       return t->state != TS_FREE && t->timeout_seq == e.seq;
     }

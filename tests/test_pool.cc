@@ -74,7 +74,48 @@ TEST(Pool, GrowsAcrossChunksAndPointersStayPut) {
   for (int i = 0; i < 1000; i++) EXPECT_EQ(i, ptrs[i]->payload) << "chunks never move";
   for (uint32_t s : slots) p.release(s);
   EXPECT_EQ(0u, p.live());
-  EXPECT_TRUE(p.reserve_one());
+}
+
+// When the last live slot goes, a pool that grew gives back all chunks but
+// the first; every id it handed out stays stale, in the chunks it kept and in
+// those it gave back, also after it grows again over the same slots.
+TEST(Pool, TrimsWhenEmptyAndOldIdsStayStale) {
+  Pool<Item, 4> p;  // 16 slots per chunk
+  std::vector<std::pair<uint32_t, uint32_t>> old;  // (slot, gen)
+  for (int round = 0; round < 3; round++) {
+    std::vector<uint32_t> slots;
+    for (int i = 0; i < 100; i++) {
+      uint32_t s = 0;
+      Item *it = p.alloc(&s);
+      ASSERT_NE(nullptr, it);
+      it->state = 1;
+      for (auto [os, og] : old) ASSERT_NE(it, p.get(os, og)) << "an old id names a new slot";
+      slots.push_back(s);
+      old.emplace_back(s, it->gen);
+    }
+    EXPECT_GE(p.size(), 100u);
+    for (uint32_t s : slots) p.release(s);
+    EXPECT_EQ(0u, p.live());
+    EXPECT_EQ(0u, p.size()) << "trimmed to the first chunk, nothing handed out";
+    for (auto [os, og] : old) EXPECT_EQ(nullptr, p.get(os, og));
+  }
+}
+
+// A pool that never grew past its first chunk keeps it warm: emptying it
+// hands out the same slots again, with bumped generations.
+TEST(Pool, OneChunkPoolIsNotTrimmed) {
+  Pool<Item, 4> p;
+  uint32_t s = 0;
+  Item *it = p.alloc(&s);
+  it->state = 1;
+  const uint32_t g = it->gen;
+  p.release(s);
+  EXPECT_EQ(1u, p.size());
+  uint32_t s2 = 0;
+  Item *again = p.alloc(&s2);
+  EXPECT_EQ(s, s2);
+  EXPECT_EQ(it, again);
+  EXPECT_NE(g, again->gen);
 }
 
 TEST(Pool, GenerationWrapsWithinItsBits) {
