@@ -172,7 +172,7 @@ int weft_loop_run(weft_loop_t *loop, int mode) {
 
 int weft_loop_stop(weft_loop_t *loop) {
   if (!loop) return WEFT_EINVAL;
-  loop->stop_flag.store(true, std::memory_order_release);
+  loop->stop_flag.store(true, std::memory_order_seq_cst);  // before wake()'s load
   loop->wake();
   return 0;
 }

@@ -36,8 +36,10 @@ bool weft_loop::alive() const {
          work_outstanding > 0 || posts.pending.load(std::memory_order_acquire) > 0;
 }
 
+// Any thread, after queueing what the loop must see. The load is seq_cst:
+// see spin_for_completions for the other half of that handshake.
 void weft_loop::wake() {
-  if (wake_pending.load(std::memory_order_relaxed)) return;
+  if (wake_pending.load(std::memory_order_seq_cst)) return;
   if (!wake_pending.exchange(true, std::memory_order_acq_rel) &&
       sys_eventfd_write(poller.wakefd) < 0) {
     // The loop will not be woken by this call: let the next waker try again
@@ -87,6 +89,7 @@ int64_t weft_loop::iterate(int mode) {
     timeout = 0;
   } else {
     timeout = next_timeout();
+    if (timeout != 0 && spin_for_completions(timeout)) timeout = 0;
   }
   poll(timeout);
   bump(st_iterations, 1);
@@ -136,9 +139,11 @@ void weft_loop::close() {
       continue;
     }
     if (st_tasks_alive.load(std::memory_order_relaxed) == 0 &&
-        posts.pending.load(std::memory_order_acquire) == 0 && pool.done == nullptr)
+        posts.pending.load(std::memory_order_acquire) == 0 &&
+        pool.done.load(std::memory_order_acquire) == nullptr)
       break;
-    if (ready_head == kNone && pool.done == nullptr) break_group_cycles();
+    if (ready_head == kNone && pool.done.load(std::memory_order_acquire) == nullptr)
+      break_group_cycles();
   }
   drop_watches();
 }

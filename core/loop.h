@@ -166,6 +166,7 @@ struct weft_loop {
   bool work_unqueue(weft::Work *w);  // loop thread; true if it was still queued
   void work_free(weft::Work *w);
   void deliver_completions();
+  bool spin_for_completions(int64_t timeout);
 
   // ------------------------------------------------------------ post.cc
   int post(weft_post_cb cb, void *ud);  // any thread

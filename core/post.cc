@@ -18,7 +18,7 @@ int weft_loop::post(weft_post_cb cb, void *ud) {
     q.cap = ncap;
   }
   q.items[q.n++] = PostItem{cb, ud};
-  q.pending.fetch_add(1, std::memory_order_release);
+  q.pending.fetch_add(1, std::memory_order_seq_cst);  // before wake()'s load
   pthread_mutex_unlock(&q.mu);
   wake();
   return 0;
