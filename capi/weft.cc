@@ -13,7 +13,7 @@ namespace {
 // A loop-thread function called from a thread other than the running one.
 WEFT_INLINE bool foreign(const weft_loop_t *loop) {
   uintptr_t o = loop->owner.load(std::memory_order_relaxed);
-  return o != 0 && o != uintptr_t(pthread_self());
+  return o != 0 && o != thread_token();
 }
 
 // The live slot `id` names in `pool`, if it is of kind k and of this loop.
@@ -124,7 +124,7 @@ int weft_loop_free(weft_loop_t *loop) {
   if (!loop->running.compare_exchange_strong(idle, true, std::memory_order_acq_rel))
     return WEFT_EBUSY;
   GUARDED({
-    loop->owner.store(uintptr_t(pthread_self()), std::memory_order_relaxed);
+    loop->owner.store(thread_token(), std::memory_order_relaxed);
     loop->close();
     loop->~weft_loop();
     mem_free(loop);

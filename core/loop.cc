@@ -97,7 +97,7 @@ int64_t weft_loop::iterate(int mode) {
 }
 
 int weft_loop::run(int mode) {
-  owner.store(uintptr_t(pthread_self()), std::memory_order_relaxed);
+  owner.store(thread_token(), std::memory_order_relaxed);
   int rc;
   if (!alive()) {
     // Returning at once answers a stop request made while nothing ran.
