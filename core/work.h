@@ -63,7 +63,9 @@ struct ThreadPool {
   int size = 4;  // WEFT_OPT_THREAD_POOL_SIZE
   bool started = false;
   std::atomic<int64_t> queued{0}, running{0}, work_ns{0};
-  std::atomic<int64_t> avg_ns{0};  // moving average of a work function's time
+  // Moving average of a work function's time. It starts at kSpinNs, so the
+  // loop begins to spin for completions only once it has seen short jobs.
+  std::atomic<int64_t> avg_ns{kSpinNs};
 };
 
 }  // namespace weft
