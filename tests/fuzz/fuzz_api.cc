@@ -1,0 +1,1318 @@
+// fuzz_api.cc -- a libFuzzer target for weft's C API.
+//
+// The input is a program: each byte string decodes into a sequence of C-API
+// operations on two loops (timers, fd watches on socketpairs the harness
+// owns, tasks whose steps pick their awaits from the input, cancel, timeout,
+// release, to_thread, posts from the loop and from pool threads, runs, free
+// and recreate, and ids that are stale, forged, of another kind or of
+// another loop). The harness keeps its own model of every handle and checks,
+// after every operation and in every callback:
+//
+//  - every call returns what weft.h documents for the model's state;
+//  - a task ends exactly once, each step gets the result its await
+//    documents (or an interruption the harness asked for), and a finished
+//    task's result is what its step returned;
+//  - no callback of a stopped, fired or freed handle runs, and no timer or
+//    watch callback runs during weft_loop_free;
+//  - every post runs exactly once, every done callback runs exactly once,
+//    cancelled work never runs;
+//  - the stats gauges equal the model's counts;
+//  - an id that was released, stopped, fired or freed never works again.
+//
+// A violation prints the reason and aborts (libFuzzer saves the input).
+// Built two ways: with clang's -fsanitize=fuzzer (WEFT_LIBFUZZER defined),
+// and, for any compiler, as a replay program that runs the files and
+// directories given on the command line (the seed corpus in CI).
+#include <weft.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+// ------------------------------------------------------------ reporting
+
+int64_t g_ops = 0;     // operations executed (all inputs)
+int64_t g_inputs = 0;  // inputs executed
+
+[[noreturn]] __attribute__((format(printf, 2, 3))) void fail(int line, const char *fmt, ...) {
+  std::fprintf(stderr, "weft_fuzz: invariant violated (fuzz_api.cc:%d): ", line);
+  va_list ap;
+  va_start(ap, fmt);
+  std::vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  std::fprintf(stderr, "\n");
+  std::abort();
+}
+
+#define CHECK(cond, ...)                      \
+  do {                                        \
+    if (!(cond)) fail(__LINE__, __VA_ARGS__); \
+  } while (0)
+
+#define CHECK_RC(rc, want, what)                                                        \
+  do {                                                                                  \
+    const int rc_ = (rc), want_ = (want);                                               \
+    if (rc_ != want_)                                                                   \
+      fail(__LINE__, "%s returned %s (%d), expected %s", what, weft_err_name(rc_), rc_, \
+           weft_err_name(want_));                                                       \
+  } while (0)
+
+// ---------------------------------------------------------------- input
+
+struct Reader {
+  const uint8_t *p = nullptr;
+  size_t n = 0;
+  bool empty() const { return n == 0; }
+  uint8_t u8() {
+    if (!n) return 0;
+    n--;
+    return *p++;
+  }
+  uint16_t u16() { return uint16_t(u8() | (u8() << 8)); }
+  uint64_t u64() {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= uint64_t(u8()) << (8 * i);
+    return v;
+  }
+  template <class T, size_t N>
+  T pick(const T (&a)[N]) {
+    return a[u8() % N];
+  }
+};
+Reader in;
+
+constexpr int64_t kHour = int64_t(3600) * 1000000000;
+// Durations: mostly due at once or soon; an hour never fires.
+const int64_t kDurations[] = {0, 0, 0, 1000, 20000, 200000, 1000000, kHour};
+// Values a step or a work function returns.
+const int kValues[] = {0,  1,  2,  7, 42, -5, -1, WEFT_ECANCELED, WEFT_ETIMEDOUT, WEFT_EHOST,
+                       INT_MIN, WEFT_PENDING - 1, -100000};
+
+enum Kind { KTask = 1, KTimer = 2, KWatch = 3, KWork = 4 };
+
+uint32_t id_tag(int64_t id) { return uint32_t(uint64_t(id) >> 48) & 0xfff; }
+
+// ---------------------------------------------------------------- model
+
+struct LoopM;
+
+enum class Aw { None, Start, Sleep, Fd, Thread, Task, All, Yield, Intr };
+
+struct TaskC;
+
+struct WorkArg {  // arg of await_thread work; outlives the work
+  int ret = 0;
+  std::atomic<int> ran{0};
+};
+
+struct TaskC {
+  LoopM *lm = nullptr;
+  weft_task_t id = 0;  // from spawn, or from the first step if detached
+  bool held = false;   // the harness holds the id (not released)
+  bool spawned_detached = false;  // spawned with out == NULL
+  bool released = false;          // a release of an unfinished task returned 0
+  bool finished = false;
+  int finishes = 0;
+  int result = 0;
+  int steps = 0;
+  // What the next step's status must be.
+  Aw aw = Aw::Start;
+  int fd = -1, fd_events = 0;
+  WorkArg *warg = nullptr;
+  TaskC *other = nullptr;
+  std::vector<TaskC *> children;
+  bool coe = false;
+  // Interruptions the harness made possible.
+  int64_t cancel_budget = 0, timeout_budget = 0;
+  int coe_parents = 0;  // member of a CANCEL_ON_ERROR group: may be cancelled by it
+  bool dead() const { return finished && !held; }
+};
+
+struct TimerC {
+  LoopM *lm = nullptr;
+  weft_timer_t id = 0;  // 0 when started with out == NULL
+  int64_t repeat = 0;
+  bool active = false;  // counted in timers_active
+  bool firing = false;  // one-shot inside its callback: stop(self) is still 0
+  bool stopped = false;
+  int calls = 0;
+};
+
+struct WatchC {
+  LoopM *lm = nullptr;
+  weft_fd_watch_t id = 0;
+  int fd = -1, events = 0;
+  bool active = false;
+  int calls = 0;
+};
+
+struct PostC {
+  LoopM *lm = nullptr;
+  std::atomic<int> posted{0}, ran{0};
+};
+
+struct WorkC {
+  LoopM *lm = nullptr;
+  weft_loop_t *loop = nullptr;
+  weft_work_t id = 0;
+  int ret = 0;
+  bool has_done = false;
+  bool cancelled = false;  // weft_work_cancel returned 0
+  int done_calls = 0;
+  std::atomic<int> ran{0};
+  PostC *post = nullptr;  // posted from the pool thread, if set
+};
+
+struct Dead {
+  int kind;
+  int64_t id;
+};
+
+struct LoopM {
+  int idx = 0;
+  weft_loop_t *loop = nullptr;
+  uint32_t tag = 0;
+  bool closing = false;  // inside weft_loop_free
+  int depth = 0;         // > 0 inside a run or free: callbacks are nested
+  int64_t posts_run = 0;
+  std::vector<std::unique_ptr<TaskC>> tasks;
+  std::vector<std::unique_ptr<TimerC>> timers;
+  std::vector<std::unique_ptr<WatchC>> watches;
+  std::vector<std::unique_ptr<WorkC>> works;
+  std::vector<std::unique_ptr<PostC>> posts;
+  std::vector<std::unique_ptr<WorkArg>> wargs;
+  std::vector<Dead> dead;  // ids of this loop that must stay stale
+};
+
+LoopM L[2];
+int socks[3][2];
+int devnull = -1;
+std::vector<Dead> graveyard;  // ids of freed loops
+size_t grave_next = 0;
+int log_lines = 0;
+
+constexpr size_t kMaxTasks = 160, kMaxTimers = 48, kMaxWatches = 32, kMaxWorks = 48;
+
+void add_dead(LoopM *lm, int kind, int64_t id) {
+  if (id > 0 && lm->dead.size() < 512) lm->dead.push_back(Dead{kind, id});
+}
+
+// ------------------------------------------------------------ callbacks
+
+void log_cb(void *ud, int level, const char *msg) {
+  CHECK(ud == &log_lines, "logger user_data");
+  CHECK(level >= WEFT_LOG_DEBUG && level <= WEFT_LOG_ERROR, "log level %d", level);
+  CHECK(msg && std::strlen(msg) < 4096, "log message");
+  log_lines++;
+}
+
+void post_cb(weft_loop_t *loop, void *ud) {
+  PostC *p = static_cast<PostC *>(ud);
+  CHECK(loop == p->lm->loop, "post ran on another loop");
+  const int ran = p->ran.load() + 1;
+  CHECK(ran <= p->posted.load(), "post ran %d times, posted %d", ran, p->posted.load());
+  p->ran.store(ran);
+  p->lm->posts_run++;
+  g_ops++;
+}
+
+int work_fn(void *arg) {  // on a pool thread
+  WorkC *w = static_cast<WorkC *>(arg);
+  CHECK(!w->cancelled, "cancelled work ran");
+  w->ran.fetch_add(1);
+  weft_loop_stats_t s;
+  s.size = sizeof s;
+  CHECK(weft_loop_stats(w->loop, &s) == 0 && s.work_running >= 1, "stats from a pool thread");
+  CHECK(weft_loop_now(w->loop) > 0, "now from a pool thread");
+  if (w->post) {
+    w->post->posted.fetch_add(1);
+    int rc = weft_loop_post(w->loop, post_cb, w->post);
+    CHECK(rc == 0, "post from a pool thread: %d", rc);
+  }
+  return w->ret;
+}
+
+int await_work_fn(void *arg) {
+  WorkArg *a = static_cast<WorkArg *>(arg);
+  a->ran.fetch_add(1);
+  return a->ret;
+}
+
+int delivered(int v) { return v == WEFT_PENDING ? WEFT_EINVAL : v; }
+
+void done_cb(weft_loop_t *loop, weft_work_t id, int result, void *ud) {
+  WorkC *w = static_cast<WorkC *>(ud);
+  CHECK(loop == w->lm->loop, "done on another loop");
+  CHECK(w->done_calls == 0, "done called twice");
+  CHECK(w->id == 0 || id == w->id, "done got another id");
+  w->done_calls++;
+  g_ops++;
+  if (w->cancelled) {
+    CHECK(result == WEFT_ECANCELED && w->ran.load() == 0, "cancelled work: result %d ran %d",
+          result, w->ran.load());
+  } else if (w->ran.load() == 0) {
+    CHECK(w->lm->closing && result == WEFT_ECANCELED, "work never ran but done got %d", result);
+  } else {
+    CHECK(result == delivered(w->ret), "done got %d, work returned %d", result, w->ret);
+  }
+  add_dead(w->lm, KWork, id);
+}
+
+void nested_op(LoopM *lm, TaskC *self_task);
+
+void timer_cb(weft_loop_t *loop, weft_timer_t id, void *ud) {
+  TimerC *t = static_cast<TimerC *>(ud);
+  LoopM *lm = t->lm;
+  CHECK(loop == lm->loop, "timer on another loop");
+  CHECK(!lm->closing, "timer callback during weft_loop_free");
+  CHECK(t->active && !t->stopped, "callback of a stopped or fired timer");
+  CHECK(t->id == 0 || t->id == id, "timer callback got another id");
+  t->calls++;
+  g_ops++;
+  const bool once = t->repeat == 0;
+  if (once) {
+    t->active = false;  // fired: no longer counted
+    t->firing = true;
+  }
+  switch (in.u8() % 6) {
+    case 0:  // stop itself (a one-shot's id works until its callback returns)
+      CHECK_RC(weft_timer_stop(loop, id), 0, "timer_stop(self) in its callback");
+      t->active = false;
+      t->stopped = true;
+      if (!once) add_dead(lm, KTimer, id);
+      break;
+    case 1:
+      nested_op(lm, nullptr);
+      break;
+    case 2:
+      CHECK_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), WEFT_EBUSY, "run inside a callback");
+      break;
+    default:
+      break;
+  }
+  if (once) {
+    t->firing = false;
+    t->stopped = true;
+    add_dead(lm, KTimer, id);
+  }
+}
+
+void watch_cb(weft_loop_t *loop, weft_fd_watch_t id, int events, void *ud) {
+  WatchC *w = static_cast<WatchC *>(ud);
+  LoopM *lm = w->lm;
+  CHECK(loop == lm->loop, "watch on another loop");
+  CHECK(!lm->closing, "watch callback during weft_loop_free");
+  CHECK(w->active, "callback of a stopped watch");
+  CHECK(id == w->id, "watch callback got another id");
+  CHECK(events > 0 && (events & ~(w->events | WEFT_HANGUP | WEFT_ERROR)) == 0,
+        "watch asked %d, told %d", w->events, events);
+  w->calls++;
+  g_ops++;
+  switch (in.u8() % 6) {
+    case 0:
+      CHECK_RC(weft_fd_watch_stop(loop, id), 0, "watch_stop(self) in its callback");
+      w->active = false;
+      add_dead(lm, KWatch, id);
+      break;
+    case 1:
+      nested_op(lm, nullptr);
+      break;
+    case 2: {  // drain what made it readable
+      char buf[512];
+      while (::read(w->fd, buf, sizeof buf) > 0) {
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+// --------------------------------------------------------------- tasks
+
+int step_fn(weft_loop_t *loop, weft_task_t self, int status, void *ud);
+
+TaskC *new_task(LoopM *lm, bool held) {
+  lm->tasks.emplace_back(new TaskC);
+  TaskC *t = lm->tasks.back().get();
+  t->lm = lm;
+  t->held = held;
+  if (lm->closing) t->cancel_budget = 1;
+  return t;
+}
+
+// Spawns a task (held or detached); nullptr at the cap.
+TaskC *spawn(LoopM *lm, bool held) {
+  if (lm->tasks.size() >= kMaxTasks) return nullptr;
+  TaskC *t = new_task(lm, held);
+  weft_task_t id = 0;
+  CHECK_RC(weft_task_spawn(lm->loop, step_fn, t, held ? &id : nullptr), 0, "task_spawn");
+  CHECK(!held || id > 0, "spawn gave no id");
+  t->id = id;
+  t->spawned_detached = !held;
+  return t;
+}
+
+// weft_task_release on a task whose id the harness knows. A task spawned
+// detached was never given an id to release: its first release through the
+// id its step learned may say 0 (then later ones say ESTALE) or ESTALE.
+void release(TaskC *t) {
+  int rc = weft_task_release(t->lm->loop, t->id);
+  if (t->held) {
+    CHECK_RC(rc, 0, "task_release");
+    t->held = false;
+    if (t->finished)
+      add_dead(t->lm, KTask, t->id);
+    else
+      t->released = true;
+  } else if (t->spawned_detached && !t->released && !t->finished) {
+    CHECK(rc == 0 || rc == WEFT_ESTALE, "task_release(detached): %s", weft_err_name(rc));
+    t->released = true;
+  } else {
+    CHECK_RC(rc, WEFT_ESTALE, "task_release(released)");
+  }
+}
+
+bool is_interrupt_allowed(TaskC *t, int status) {
+  if (status == WEFT_ECANCELED) {
+    if (t->lm->closing || t->coe_parents > 0) return true;
+    if (t->cancel_budget > 0) {
+      t->cancel_budget--;
+      return true;
+    }
+  }
+  if (status == WEFT_ETIMEDOUT && t->timeout_budget > 0) {
+    t->timeout_budget--;
+    return true;
+  }
+  return false;
+}
+
+// The status a step receives is what its await documents, or an
+// interruption the harness made possible.
+void check_status(TaskC *t, int status) {
+  bool ok = false;
+  switch (t->aw) {
+    case Aw::Start:
+    case Aw::Sleep:
+    case Aw::Yield:
+      ok = status == 0;
+      break;
+    case Aw::Fd:
+      ok = status > 0 && (status & ~(t->fd_events | WEFT_HANGUP | WEFT_ERROR)) == 0;
+      break;
+    case Aw::Thread:
+      ok = t->warg->ran.load() == 1 && status == delivered(t->warg->ret);
+      break;
+    case Aw::Task:
+      ok = t->other->finished && status == t->other->result;
+      break;
+    case Aw::All: {
+      bool all = true, any_neg = false, match = false;
+      for (TaskC *c : t->children) {
+        all = all && c->finished;
+        if (c->finished && c->result < 0) {
+          any_neg = true;
+          match = match || c->result == status;
+        }
+      }
+      if (!t->coe)
+        ok = all && status == 0;
+      else
+        ok = all && (any_neg ? match : status == 0);
+      // Free may resolve groups that await each other in a cycle early.
+      if (!ok && t->lm->closing && t->coe && (status == WEFT_ECANCELED || match)) ok = true;
+      break;
+    }
+    case Aw::Intr:  // only an interruption can resolve it
+      break;
+    case Aw::None:
+      fail(__LINE__, "a step ran with no await armed");
+  }
+  if (!ok) ok = is_interrupt_allowed(t, status);
+  CHECK(ok, "task step %d: await kind %d resumed with %s (%d)", t->steps, int(t->aw),
+        weft_err_name(status), status);
+}
+
+// Picks a task of lm by input (nullptr if none).
+TaskC *pick_task(LoopM *lm) {
+  if (lm->tasks.empty()) return nullptr;
+  return lm->tasks[in.u8() % lm->tasks.size()].get();
+}
+
+// The id to pass for `c` in an await list, and whether weft must call it stale.
+int64_t task_ref(TaskC *c, bool *stale) {
+  *stale = c->id == 0 || c->dead();
+  return c->id;
+}
+
+// One step's decision: arm an await (returning its result) or finish.
+// `armed` tells whether an await returned WEFT_PENDING.
+int decide(TaskC *t, weft_loop_t *loop, weft_task_t self, bool *armed) {
+  LoopM *lm = t->lm;
+  *armed = false;
+  const bool closing = lm->closing;
+  auto expect_arm = [&](int rc, const char *what) {
+    if (closing) {
+      CHECK_RC(rc, WEFT_ECANCELED, what);
+    } else {
+      CHECK_RC(rc, WEFT_PENDING, what);
+      *armed = true;
+    }
+    return rc;
+  };
+  const int choice = in.empty() ? 0 : in.u8() % 17;
+  g_ops++;
+  switch (choice) {
+    case 0:
+      return in.pick(kValues);
+    case 1: {
+      int64_t ns = in.pick(kDurations);
+      t->aw = Aw::Sleep;
+      return expect_arm(weft_await_sleep(loop, self, ns), "await_sleep");
+    }
+    case 2: {
+      int fd = socks[in.u8() % 3][in.u8() & 1];
+      int ev = 1 + in.u8() % 3;
+      t->aw = Aw::Fd;
+      t->fd = fd;
+      t->fd_events = ev;
+      return expect_arm(weft_await_fd(loop, self, fd, ev), "await_fd");
+    }
+    case 3: {
+      lm->wargs.emplace_back(new WorkArg);
+      WorkArg *a = lm->wargs.back().get();
+      a->ret = in.pick(kValues);
+      if (in.u8() % 8 == 0) a->ret = WEFT_PENDING;  // delivered as EINVAL
+      t->aw = Aw::Thread;
+      t->warg = a;
+      return expect_arm(weft_await_thread(loop, self, await_work_fn, a), "await_thread");
+    }
+    case 4:
+    case 5: {  // await_task / await_all over picked tasks (maybe self, stale)
+      const bool one = choice == 4;
+      size_t n = one ? 1 : in.u8() % 5;
+      std::vector<weft_task_t> ids;
+      std::vector<TaskC *> kids;
+      bool any_stale = false, has_self = false;
+      for (size_t i = 0; i < n; i++) {
+        TaskC *c = pick_task(lm);
+        if (!c) break;
+        bool stale;
+        ids.push_back(task_ref(c, &stale));
+        kids.push_back(c);
+        any_stale = any_stale || stale;
+        has_self = has_self || c == t;
+      }
+      if (one && ids.empty()) return 3;
+      const int flags = one ? 0 : (in.u8() & 1);
+      int rc = one ? weft_await_task(loop, self, ids[0])
+                   : weft_await_all(loop, self, ids.data(), ids.size(), flags);
+      if (closing) {
+        CHECK(rc == WEFT_ECANCELED || (rc == WEFT_ESTALE && any_stale) ||
+                  (rc == WEFT_EINVAL && has_self),
+              "await_task/all during free: %d", rc);
+      } else if (any_stale || has_self) {
+        CHECK((rc == WEFT_ESTALE && any_stale) || (rc == WEFT_EINVAL && has_self),
+              "await_task/all with stale %d self %d: %s", any_stale, has_self, weft_err_name(rc));
+      } else {
+        CHECK_RC(rc, WEFT_PENDING, "await_task/all");
+        *armed = true;
+        if (one) {
+          t->aw = Aw::Task;
+          t->other = kids[0];
+        } else {
+          t->aw = Aw::All;
+          t->children = kids;
+          t->coe = flags & WEFT_CANCEL_ON_ERROR;
+          if (t->coe)
+            for (TaskC *c : kids) c->coe_parents++;  // never decremented: may be cancelled
+        }
+      }
+      return rc;
+    }
+    case 6:
+      t->aw = Aw::Yield;
+      return expect_arm(weft_await_yield(loop, self), "await_yield");
+    case 7:  // PENDING without an await: finished with EINVAL
+      return WEFT_PENDING;
+    case 8: {  // a second await in one step is EBUSY; the first stays
+      t->aw = Aw::Yield;
+      int rc = expect_arm(weft_await_yield(loop, self), "await_yield");
+      int rc2 = weft_await_sleep(loop, self, 0);
+      CHECK_RC(rc2, closing ? WEFT_ECANCELED : WEFT_EBUSY, "second await");
+      return rc;
+    }
+    case 9: {  // arm, then finish anyway: the await is disarmed
+      int rc = weft_await_sleep(loop, self, kHour);
+      CHECK_RC(rc, closing ? WEFT_ECANCELED : WEFT_PENDING, "await_sleep");
+      return in.pick(kValues);
+    }
+    case 10: {  // misuse from inside a step
+      CHECK_RC(weft_loop_run(loop, WEFT_RUN_NOWAIT), WEFT_EBUSY, "run inside a step");
+      CHECK_RC(weft_loop_free(loop), WEFT_EBUSY, "free inside a step");
+      CHECK_RC(weft_loop_set_option(loop, WEFT_OPT_SLOW_CALLBACK_NS, 0), WEFT_EBUSY,
+               "set_option inside a step");
+      CHECK_RC(weft_task_state(loop, self), WEFT_TASK_RUNNING, "task_state(self)");
+      int r;
+      CHECK_RC(weft_task_result(loop, self, &r), WEFT_EBUSY, "task_result(self)");
+      TaskC *o = pick_task(lm);
+      if (o && o != t && o->id) {
+        int rc = weft_await_yield(loop, o->id);
+        CHECK_RC(rc, o->dead() ? WEFT_ESTALE : WEFT_EINVAL, "await with another task's id");
+      }
+      return in.pick(kValues);
+    }
+    case 11: {  // spawn a child and await it
+      TaskC *c = spawn(lm, in.u8() & 1);
+      if (!c) return 11;
+      if (c->id == 0) return 12;  // detached: nothing to await
+      t->aw = Aw::Task;
+      t->other = c;
+      return expect_arm(weft_await_task(loop, self, c->id), "await_task(child)");
+    }
+    case 12:  // cancel itself while running: the next await resolves ECANCELED
+      CHECK_RC(weft_task_cancel(loop, self), 0, "task_cancel(self)");
+      t->cancel_budget++;
+      t->aw = Aw::Sleep;
+      return expect_arm(weft_await_sleep(loop, self, kHour), "await_sleep");
+    case 13: {  // a deadline on itself
+      int64_t ns = in.pick(kDurations);
+      CHECK_RC(weft_task_timeout(loop, self, ns), 0, "task_timeout(self)");
+      if (ns > 0) t->timeout_budget++;
+      t->aw = Aw::Sleep;
+      return expect_arm(weft_await_sleep(loop, self, in.pick(kDurations)), "await_sleep");
+    }
+    case 14:
+      nested_op(lm, t);
+      return in.pick(kValues);
+    case 15: {  // awaits that cannot arm
+      int rc;
+      switch (in.u8() % 5) {
+        case 0:
+          rc = weft_await_fd(loop, self, -1, WEFT_READABLE);
+          CHECK_RC(rc, WEFT_EBADF, "await_fd(-1)");
+          break;
+        case 1:
+          // A pending cancellation or timeout is taken before the fd is
+          // looked at: then the await is armed and resolves with it.
+          rc = weft_await_fd(loop, self, devnull, WEFT_READABLE);
+          CHECK(rc == WEFT_EBADF || (closing && rc == WEFT_ECANCELED) || rc == WEFT_PENDING,
+                "await_fd(/dev/null): %d", rc);
+          if (rc == WEFT_PENDING) {
+            t->aw = Aw::Intr;
+            *armed = true;
+          }
+          break;
+        case 2:
+          rc = weft_await_fd(loop, self, socks[0][0], 4);
+          CHECK_RC(rc, WEFT_EINVAL, "await_fd(bad events)");
+          break;
+        case 3:
+          rc = weft_await_sleep(loop, self, -1);
+          CHECK_RC(rc, WEFT_EINVAL, "await_sleep(-1)");
+          break;
+        default:
+          rc = weft_await_all(loop, self, nullptr, 1, 0);
+          CHECK_RC(rc, WEFT_EINVAL, "await_all(NULL, 1)");
+          break;
+      }
+      return rc;
+    }
+    default: {  // the same await again on one fd: the common server loop
+      int fd = socks[0][0];
+      t->aw = Aw::Fd;
+      t->fd = fd;
+      t->fd_events = WEFT_WRITABLE;
+      return expect_arm(weft_await_fd(loop, self, fd, WEFT_WRITABLE), "await_fd");
+    }
+  }
+}
+
+int step_fn(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
+  TaskC *t = static_cast<TaskC *>(ud);
+  LoopM *lm = t->lm;
+  CHECK(loop == lm->loop, "step on another loop");
+  CHECK(!t->finished, "step of a finished task (finished %d times)", t->finishes);
+  CHECK(self > 0 && (t->id == 0 || self == t->id), "step got another id");
+  CHECK(t->aw != Aw::None, "step without an await");
+  t->id = self;
+  check_status(t, status);
+  t->steps++;
+  t->aw = Aw::None;
+  t->children.clear();
+  t->other = nullptr;
+  bool armed;
+  int r = decide(t, loop, self, &armed);
+  if (r == WEFT_PENDING && armed) return r;  // t->aw says what comes back
+  t->aw = Aw::None;
+  t->finished = true;
+  t->finishes++;
+  t->result = r == WEFT_PENDING ? WEFT_EINVAL : r;
+  if (!t->held) add_dead(lm, KTask, self);
+  return r;
+}
+
+// ---------------------------------------------------------------- checks
+
+int64_t count_alive_tasks(LoopM *lm) {
+  int64_t n = 0;
+  for (auto &t : lm->tasks) n += !t->finished;
+  return n;
+}
+
+// After every top-level operation: the model and weft agree.
+void check_loop(LoopM *lm) {
+  weft_loop_t *loop = lm->loop;
+  weft_loop_stats_t s;
+  std::memset(&s, 0, sizeof s);
+  s.size = sizeof s;
+  CHECK_RC(weft_loop_stats(loop, &s), 0, "stats");
+  CHECK(s.size == sizeof s, "stats size");
+  int64_t timers = 0, watches = 0;
+  for (auto &t : lm->timers) timers += t->active;
+  for (auto &w : lm->watches) watches += w->active;
+  const int64_t alive = count_alive_tasks(lm);
+  CHECK(s.tasks_alive == alive, "tasks_alive %lld, model %lld", (long long)s.tasks_alive,
+        (long long)alive);
+  CHECK(s.tasks_ready >= 0 && s.tasks_ready <= alive, "tasks_ready %lld", (long long)s.tasks_ready);
+  CHECK(s.timers_active == timers, "timers_active %lld, model %lld", (long long)s.timers_active,
+        (long long)timers);
+  CHECK(s.fd_watches_active == watches, "fd_watches_active %lld, model %lld",
+        (long long)s.fd_watches_active, (long long)watches);
+  CHECK(s.posts == lm->posts_run, "posts %lld, model %lld", (long long)s.posts,
+        (long long)lm->posts_run);
+  CHECK(s.work_queued >= 0 && s.work_running >= 0, "work gauges");
+  for (auto &tp : lm->tasks) {
+    TaskC *t = tp.get();
+    CHECK(t->finishes == (t->finished ? 1 : 0), "task finished %d times", t->finishes);
+    if (t->id == 0) continue;
+    int st = weft_task_state(loop, t->id), r = 0x5eed;
+    int rr = weft_task_result(loop, t->id, &r);
+    if (t->dead()) {
+      CHECK_RC(st, WEFT_ESTALE, "task_state(released finished task)");
+      CHECK_RC(rr, WEFT_ESTALE, "task_result(released finished task)");
+    } else if (t->finished) {
+      CHECK_RC(st, WEFT_TASK_DONE, "task_state(finished)");
+      CHECK_RC(rr, 0, "task_result(finished)");
+      CHECK(r == t->result, "task result %d, its step returned %d", r, t->result);
+    } else {
+      CHECK(st == WEFT_TASK_READY || st == WEFT_TASK_WAITING, "task_state(unfinished) %d", st);
+      CHECK_RC(rr, WEFT_EBUSY, "task_result(unfinished)");
+    }
+  }
+  int64_t nt = weft_loop_next_timeout(loop);
+  CHECK(nt >= -1, "next_timeout %lld", (long long)nt);
+}
+
+// ------------------------------------------------------------- loop life
+
+void open_loop(LoopM *lm) {
+  CHECK_RC(weft_loop_new(&lm->loop), 0, "loop_new");
+  lm->closing = false;
+  lm->posts_run = 0;
+  CHECK_RC(weft_loop_set_option(lm->loop, WEFT_OPT_THREAD_POOL_SIZE, 1 + in.u8() % 2), 0,
+           "set_option(pool size)");
+  if (in.u8() % 4 == 0) {
+    CHECK_RC(weft_loop_set_logger(lm->loop, log_cb, &log_lines), 0, "set_logger");
+    CHECK_RC(weft_loop_set_option(lm->loop, WEFT_OPT_SLOW_CALLBACK_NS, 1), 0, "set_option(slow)");
+  }
+  // A stopped timer gives the loop's tag and a first dead id.
+  weft_timer_t t = 0;
+  CHECK_RC(weft_timer_start(lm->loop, kHour, 0, timer_cb, nullptr, &t), 0, "timer_start");
+  CHECK_RC(weft_timer_stop(lm->loop, t), 0, "timer_stop");
+  lm->tag = id_tag(t);
+  add_dead(lm, KTimer, t);
+}
+
+// weft_loop_free, then the end-of-life checks; the loop's ids go to the
+// graveyard.
+void free_loop(LoopM *lm) {
+  lm->closing = true;
+  lm->depth++;
+  CHECK_RC(weft_loop_free(lm->loop), 0, "loop_free");
+  lm->depth--;
+  lm->closing = false;
+  lm->loop = nullptr;
+  for (auto &t : lm->tasks)
+    CHECK(t->finished && t->finishes == 1, "task ended %d times by loop_free", t->finishes);
+  for (auto &p : lm->posts)
+    CHECK(p->ran.load() == p->posted.load(), "post posted %d, ran %d", p->posted.load(),
+          p->ran.load());
+  for (auto &w : lm->works) {
+    if (w->has_done) CHECK(w->done_calls == 1, "done called %d times", w->done_calls);
+    CHECK(w->ran.load() <= 1 && !(w->cancelled && w->ran.load()), "work ran %d times",
+          w->ran.load());
+  }
+  for (auto &a : lm->wargs) CHECK(a->ran.load() <= 1, "await_thread work ran twice");
+  auto bury = [&](int kind, int64_t id) {
+    if (id <= 0) return;
+    if (graveyard.size() < 256)
+      graveyard.push_back(Dead{kind, id});
+    else
+      graveyard[grave_next++ % 256] = Dead{kind, id};
+  };
+  for (auto &t : lm->tasks) bury(KTask, t->id);
+  for (auto &t : lm->timers) bury(KTimer, t->id);
+  for (auto &w : lm->watches) bury(KWatch, w->id);
+  for (auto &w : lm->works) bury(KWork, w->id);
+  for (auto &d : lm->dead) bury(d.kind, d.id);
+  lm->tasks.clear();
+  lm->timers.clear();
+  lm->watches.clear();
+  lm->works.clear();
+  lm->posts.clear();
+  lm->wargs.clear();
+  lm->dead.clear();
+}
+
+// ------------------------------------------------------------ operations
+
+// Calls a function of `kind` with an id that must be stale for it.
+void expect_stale(weft_loop_t *loop, int kind, int64_t id, uint8_t variant) {
+  int rc, r;
+  const char *what;
+  switch (kind) {
+    case KTask:
+      switch (variant % 6) {
+        case 0: rc = weft_task_cancel(loop, id); what = "task_cancel"; break;
+        case 1: rc = weft_task_timeout(loop, id, 1000); what = "task_timeout"; break;
+        case 2: rc = weft_task_state(loop, id); what = "task_state"; break;
+        case 3: rc = weft_task_result(loop, id, &r); what = "task_result"; break;
+        case 4: rc = weft_task_release(loop, id); what = "task_release"; break;
+        default: rc = weft_await_yield(loop, id); what = "await_yield(outside a step)"; break;
+      }
+      break;
+    case KTimer:
+      rc = weft_timer_stop(loop, id);
+      what = "timer_stop";
+      break;
+    case KWatch:
+      if (variant & 1) {
+        rc = weft_fd_watch_modify(loop, id, WEFT_READABLE);
+        what = "fd_watch_modify";
+      } else {
+        rc = weft_fd_watch_stop(loop, id);
+        what = "fd_watch_stop";
+      }
+      break;
+    default:
+      rc = weft_work_cancel(loop, id);
+      what = "work_cancel";
+      break;
+  }
+  if (rc != WEFT_ESTALE)
+    fail(__LINE__, "%s(%#llx) of a stale/forged/foreign id returned %s", what,
+         (unsigned long long)id, weft_err_name(rc));
+}
+
+// True if `id` may name a live handle of `kind` on lm (so a "forged" call
+// could legitimately succeed): any id with this loop's tag and kind whose
+// generation is one an input could reach.
+bool maybe_live(LoopM *lm, int kind, int64_t id) {
+  uint64_t u = uint64_t(id);
+  if (id <= 0 || int(u >> 60) != kind || id_tag(id) != lm->tag) return false;
+  uint32_t gen = uint32_t(u >> 26) & ((1u << 22) - 1);
+  return gen < (1u << 20);
+}
+
+// Ops that also run from callbacks and steps (loop thread, maybe nested).
+void nested_op(LoopM *lm, TaskC *self_task) {
+  weft_loop_t *loop = lm->loop;
+  const bool closing = lm->closing;
+  g_ops++;
+  switch (in.u8() % 8) {
+    case 0: {  // stop a timer
+      if (lm->timers.empty()) break;
+      TimerC *t = lm->timers[in.u8() % lm->timers.size()].get();
+      if (!t->id) break;
+      int rc = weft_timer_stop(loop, t->id);
+      if (t->stopped && !t->firing) {
+        CHECK_RC(rc, WEFT_ESTALE, "timer_stop(stopped)");
+      } else {
+        CHECK_RC(rc, 0, "timer_stop");
+        t->active = false;
+        if (!t->firing) {
+          t->stopped = true;
+          add_dead(lm, KTimer, t->id);
+        }
+      }
+      break;
+    }
+    case 1: {  // stop a watch
+      if (lm->watches.empty()) break;
+      WatchC *w = lm->watches[in.u8() % lm->watches.size()].get();
+      int rc = weft_fd_watch_stop(loop, w->id);
+      CHECK_RC(rc, w->active ? 0 : WEFT_ESTALE, "fd_watch_stop");
+      if (w->active) add_dead(lm, KWatch, w->id);
+      w->active = false;
+      break;
+    }
+    case 2: {  // cancel a task
+      TaskC *t = pick_task(lm);
+      if (!t || !t->id) break;
+      int rc = weft_task_cancel(loop, t->id);
+      CHECK_RC(rc, t->dead() ? WEFT_ESTALE : 0, "task_cancel");
+      if (!t->finished) t->cancel_budget++;
+      break;
+    }
+    case 3:
+      spawn(lm, in.u8() & 1);
+      break;
+    case 4: {
+      lm->posts.emplace_back(new PostC);
+      PostC *p = lm->posts.back().get();
+      p->lm = lm;
+      p->posted.store(1);
+      CHECK_RC(weft_loop_post(loop, post_cb, p), 0, "post");
+      break;
+    }
+    case 5: {  // start a one-shot timer (ECANCELED during free)
+      if (lm->timers.size() >= kMaxTimers) break;
+      lm->timers.emplace_back(new TimerC);
+      TimerC *t = lm->timers.back().get();
+      t->lm = lm;
+      int rc = weft_timer_start(loop, in.pick(kDurations), 0, timer_cb, t, &t->id);
+      CHECK_RC(rc, closing ? WEFT_ECANCELED : 0, "timer_start (nested)");
+      t->active = rc == 0;
+      t->stopped = rc != 0;
+      if (rc) t->id = 0;
+      break;
+    }
+    case 6: {  // a timeout on some task
+      TaskC *t = pick_task(lm);
+      if (!t || !t->id) break;
+      int64_t ns = in.pick(kDurations);
+      int rc = weft_task_timeout(loop, t->id, ns);
+      CHECK_RC(rc, t->dead() ? WEFT_ESTALE : 0, "task_timeout");
+      if (!t->finished && ns > 0) t->timeout_budget++;
+      break;
+    }
+    default: {  // release a task (maybe the one running: it detaches itself)
+      TaskC *t = pick_task(lm);
+      if (!t || !t->id) break;
+      if (t == self_task) g_ops++;
+      release(t);
+      break;
+    }
+  }
+}
+
+// The fds no watch or fd await may name: a socketpair may be closed and
+// reopened only if this is false for both ends.
+bool fd_in_use(int fd) {
+  for (auto &lm : L) {
+    if (!lm.loop) continue;
+    for (auto &w : lm.watches)
+      if (w->active && w->fd == fd) return true;
+    for (auto &t : lm.tasks)
+      if (!t->finished && t->aw == Aw::Fd && t->fd == fd) return true;
+  }
+  return false;
+}
+
+void run(LoopM *lm, int mode) {
+  lm->depth++;
+  int rc = weft_loop_run(lm->loop, mode);
+  lm->depth--;
+  CHECK(rc == 0 || rc == 1, "run returned %s", weft_err_name(rc));
+  if (rc == 0) {
+    CHECK(count_alive_tasks(lm) == 0, "run returned 0 with tasks alive");
+    for (auto &t : lm->timers) CHECK(!t->active, "run returned 0 with a timer active");
+    for (auto &w : lm->watches) CHECK(!w->active, "run returned 0 with a watch active");
+  }
+}
+
+void top_op(LoopM *lm) {
+  weft_loop_t *loop = lm->loop;
+  LoopM *other = &L[lm->idx ^ 1];
+  g_ops++;
+  switch (in.u8() % 24) {
+    case 0:
+    case 1:
+      spawn(lm, in.u8() % 4 != 0);
+      break;
+    case 2:
+    case 3:
+    case 4:
+    case 5:
+      nested_op(lm, nullptr);
+      break;
+    case 6: {  // timer start, maybe repeating, maybe without out
+      if (lm->timers.size() >= kMaxTimers) break;
+      lm->timers.emplace_back(new TimerC);
+      TimerC *t = lm->timers.back().get();
+      t->lm = lm;
+      int64_t timeout = in.pick(kDurations);
+      int64_t repeat = (in.u8() % 3 == 0) ? in.pick(kDurations) : 0;
+      const bool with_out = repeat > 0 || in.u8() % 4 != 0;
+      t->repeat = repeat;
+      int rc = weft_timer_start(loop, timeout, repeat, timer_cb, t, with_out ? &t->id : nullptr);
+      CHECK_RC(rc, 0, "timer_start");
+      t->active = true;
+      break;
+    }
+    case 7: {  // watch start
+      if (lm->watches.size() >= kMaxWatches) break;
+      lm->watches.emplace_back(new WatchC);
+      WatchC *w = lm->watches.back().get();
+      w->lm = lm;
+      w->fd = socks[in.u8() % 3][in.u8() & 1];
+      w->events = 1 + in.u8() % 3;
+      CHECK_RC(weft_fd_watch_start(loop, w->fd, w->events, watch_cb, w, &w->id), 0,
+               "fd_watch_start");
+      w->active = true;
+      break;
+    }
+    case 8: {  // watch modify (valid or bad events)
+      if (lm->watches.empty()) break;
+      WatchC *w = lm->watches[in.u8() % lm->watches.size()].get();
+      int ev = in.u8() % 5;  // 0 and 4 are invalid
+      int rc = weft_fd_watch_modify(loop, w->id, ev);
+      if (!w->active)
+        CHECK_RC(rc, WEFT_ESTALE, "fd_watch_modify(stopped)");
+      else if (ev == 0 || ev == 4)
+        CHECK_RC(rc, WEFT_EINVAL, "fd_watch_modify(bad events)");
+      else {
+        CHECK_RC(rc, 0, "fd_watch_modify");
+        w->events = ev;
+      }
+      break;
+    }
+    case 9: {  // to_thread, maybe posting from the pool thread, maybe without done
+      if (lm->works.size() >= kMaxWorks) break;
+      lm->works.emplace_back(new WorkC);
+      WorkC *w = lm->works.back().get();
+      w->lm = lm;
+      w->loop = loop;
+      w->ret = in.pick(kValues);
+      w->has_done = in.u8() % 4 != 0;
+      if (in.u8() & 1) {
+        lm->posts.emplace_back(new PostC);
+        w->post = lm->posts.back().get();
+        w->post->lm = lm;
+      }
+      CHECK_RC(weft_to_thread(loop, work_fn, w, w->has_done ? done_cb : nullptr, w, &w->id), 0,
+               "to_thread");
+      break;
+    }
+    case 10: {  // work cancel
+      if (lm->works.empty()) break;
+      WorkC *w = lm->works[in.u8() % lm->works.size()].get();
+      int rc = weft_work_cancel(loop, w->id);
+      if (w->has_done && w->done_calls) {
+        CHECK_RC(rc, WEFT_ESTALE, "work_cancel(delivered)");
+      } else if (w->cancelled) {
+        CHECK(rc == WEFT_EBUSY || rc == WEFT_ESTALE, "work_cancel twice: %d", rc);
+      } else {
+        CHECK(rc == 0 || rc == WEFT_EBUSY || (!w->has_done && rc == WEFT_ESTALE),
+              "work_cancel: %s", weft_err_name(rc));
+        if (rc == 0) w->cancelled = true;
+      }
+      break;
+    }
+    case 11: {  // socket traffic: write, drain, half-close, reopen
+      int p = in.u8() % 3, e = in.u8() & 1;
+      switch (in.u8() % 6) {
+        case 0:
+        case 1:
+        case 2: {
+          char c = 'x';
+          (void)!::send(socks[p][e], &c, 1, MSG_NOSIGNAL);
+          break;
+        }
+        case 3: {
+          char buf[512];
+          while (::read(socks[p][e], buf, sizeof buf) > 0) {
+          }
+          break;
+        }
+        case 4:
+          ::shutdown(socks[p][e], SHUT_WR);
+          break;
+        default:
+          if (!fd_in_use(socks[p][0]) && !fd_in_use(socks[p][1])) {
+            ::close(socks[p][0]);
+            ::close(socks[p][1]);
+            CHECK(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+                               socks[p]) == 0,
+                  "socketpair");
+          }
+          break;
+      }
+      break;
+    }
+    case 12:
+    case 13:
+      run(lm, WEFT_RUN_NOWAIT);
+      break;
+    case 14: {  // ONCE, bounded: pool work submitted first wakes the poll
+      // (a timer would not do: it may fire in phase 2 and leave the poll
+      // to wait for a task's hour-long sleep).
+      if (lm->works.size() >= kMaxWorks) {
+        run(lm, WEFT_RUN_NOWAIT);
+        break;
+      }
+      lm->works.emplace_back(new WorkC);
+      WorkC *w = lm->works.back().get();
+      w->lm = lm;
+      w->loop = loop;
+      w->ret = in.pick(kValues);
+      w->has_done = true;
+      CHECK_RC(weft_to_thread(loop, work_fn, w, done_cb, w, &w->id), 0, "to_thread");
+      run(lm, WEFT_RUN_ONCE);
+      break;
+    }
+    case 15:  // stop, then DEFAULT returns after one iteration
+      CHECK_RC(weft_loop_stop(loop), 0, "stop");
+      run(lm, WEFT_RUN_DEFAULT);
+      break;
+    case 16:  // free and recreate
+      if (in.u8() % 4 == 0) {
+        free_loop(lm);
+        open_loop(lm);
+      }
+      break;
+    case 17: {  // a dead id of this loop, or of a freed loop
+      uint8_t v = in.u8();
+      if ((v & 1) && !lm->dead.empty()) {
+        Dead d = lm->dead[in.u8() % lm->dead.size()];
+        expect_stale(loop, d.kind, d.id, in.u8());
+      } else if (!graveyard.empty()) {
+        Dead d = graveyard[in.u8() % graveyard.size()];
+        // Tags are 12 bits: a loop 4096 creations later has the same one.
+        if (id_tag(d.id) != lm->tag) expect_stale(loop, d.kind, d.id, in.u8());
+      }
+      break;
+    }
+    case 18: {  // forged ids: raw, or this loop's kind and tag with a far generation
+      int kind = 1 + in.u8() % 4;
+      int64_t id;
+      switch (in.u8() % 4) {
+        case 0:
+          id = int64_t(in.u64());
+          break;
+        case 1:
+          id = -int64_t(in.u16()) - 1;
+          break;
+        case 2:
+          id = 0;
+          break;
+        default: {
+          uint64_t gen = (1u << 20) | in.u16();
+          uint64_t slot = in.u8() % 3 == 0 ? in.u64() & ((1u << 26) - 1) : in.u8();
+          id = int64_t((uint64_t(kind) << 60) | (uint64_t(lm->tag) << 48) | (gen << 26) | slot);
+          break;
+        }
+      }
+      if (!maybe_live(lm, kind, id)) expect_stale(loop, kind, id, in.u8());
+      break;
+    }
+    case 19: {  // a live id of another kind, or of the other loop
+      std::vector<Dead> live;
+      for (auto &t : lm->tasks)
+        if (t->id && !t->dead()) live.push_back(Dead{KTask, t->id});
+      for (auto &t : lm->timers)
+        if (t->id && t->active) live.push_back(Dead{KTimer, t->id});
+      for (auto &w : lm->watches)
+        if (w->active) live.push_back(Dead{KWatch, w->id});
+      for (auto &w : lm->works)
+        if (w->id && !w->done_calls) live.push_back(Dead{KWork, w->id});
+      if (live.empty()) break;
+      Dead d = live[in.u8() % live.size()];
+      if (in.u8() & 1) {
+        int kind = 1 + (d.kind + in.u8() % 3) % 4;  // any other kind
+        if (kind != d.kind) expect_stale(loop, kind, d.id, in.u8());
+      } else if (other->loop && other->tag != lm->tag) {
+        expect_stale(other->loop, d.kind, d.id, in.u8());
+      }
+      break;
+    }
+    case 20: {  // arguments weft.h calls invalid
+      int rc;
+      weft_fd_watch_t w;
+      switch (in.u8() % 10) {
+        case 0:
+          CHECK_RC(weft_timer_start(loop, -1, 0, timer_cb, nullptr, nullptr), WEFT_EINVAL,
+                   "timer_start(-1)");
+          break;
+        case 1:
+          CHECK_RC(weft_timer_start(loop, 0, 5, timer_cb, nullptr, nullptr), WEFT_EINVAL,
+                   "timer_start(repeat, no out)");
+          break;
+        case 2:
+          CHECK_RC(weft_fd_watch_start(loop, socks[0][0], 0, watch_cb, nullptr, &w), WEFT_EINVAL,
+                   "fd_watch_start(no events)");
+          break;
+        case 3:
+          CHECK_RC(weft_fd_watch_start(loop, -1, 1, watch_cb, nullptr, &w), WEFT_EBADF,
+                   "fd_watch_start(-1)");
+          break;
+        case 4:
+          CHECK_RC(weft_fd_watch_start(loop, devnull, 1, watch_cb, nullptr, &w), WEFT_EBADF,
+                   "fd_watch_start(/dev/null)");
+          break;
+        case 5:
+          rc = weft_loop_backend_fd(loop);
+          CHECK(rc >= 0, "backend_fd");
+          CHECK_RC(weft_fd_watch_start(loop, rc, 1, watch_cb, nullptr, &w), WEFT_EINVAL,
+                   "fd_watch_start(backend fd)");
+          break;
+        case 6:
+          CHECK_RC(weft_loop_run(loop, 3), WEFT_EINVAL, "run(3)");
+          break;
+        case 7: {
+          weft_loop_stats_t s;
+          s.size = in.u8() % 100;
+          rc = weft_loop_stats(loop, &s);
+          if (s.size < sizeof(size_t)) {
+            CHECK_RC(rc, WEFT_EINVAL, "stats(small size)");
+          } else {
+            size_t asked = s.size;
+            CHECK_RC(rc, 0, "stats");
+            CHECK(s.size <= asked && s.size <= sizeof s && (s.size - sizeof(size_t)) % 8 == 0,
+                  "stats filled %zu of %zu", s.size, asked);
+          }
+          break;
+        }
+        case 8:
+          CHECK_RC(weft_loop_set_option(loop, 99, 1), WEFT_EINVAL, "set_option(99)");
+          CHECK_RC(weft_loop_set_option(loop, WEFT_OPT_THREAD_POOL_SIZE, 0), WEFT_EINVAL,
+                   "set_option(pool 0)");
+          CHECK_RC(weft_loop_set_option(loop, WEFT_OPT_SLOW_CALLBACK_NS, -1), WEFT_EINVAL,
+                   "set_option(slow -1)");
+          break;
+        default: {
+          TaskC *t = pick_task(lm);
+          if (t && t->id)  // an await outside any step
+            CHECK_RC(weft_await_sleep(loop, t->id, 0), t->dead() ? WEFT_ESTALE : WEFT_EINVAL,
+                     "await_sleep outside a step");
+          break;
+        }
+      }
+      break;
+    }
+    case 21: {  // state and result of a task: checked by check_loop; here, release twice
+      TaskC *t = pick_task(lm);
+      if (!t || !t->id) break;
+      release(t);
+      if (!t->finished) release(t);  // a second release is ESTALE
+      break;
+    }
+    default: {  // a repeating timer stops after a few calls by a nested stop
+      run(lm, WEFT_RUN_NOWAIT);
+      break;
+    }
+  }
+}
+
+void reset_all() {
+  for (int i = 0; i < 2; i++) {
+    if (L[i].loop) free_loop(&L[i]);
+  }
+  for (auto &s : socks) {
+    ::close(s[0]);
+    ::close(s[1]);
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (devnull < 0) devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  g_inputs++;
+  in.p = data;
+  in.n = size;
+  for (auto &s : socks)
+    CHECK(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, s) == 0,
+          "socketpair");
+  for (int i = 0; i < 2; i++) {
+    L[i].idx = i;
+    open_loop(&L[i]);
+  }
+  while (!in.empty()) {
+    LoopM *lm = &L[in.u8() & 1];
+    top_op(lm);
+    check_loop(&L[0]);
+    check_loop(&L[1]);
+  }
+  reset_all();
+  return 0;
+}
+
+namespace {
+void report() {
+  std::fprintf(stderr, "weft_fuzz: %lld operations in %lld inputs\n", (long long)g_ops,
+               (long long)g_inputs);
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int *, char ***) {
+  std::atexit(report);
+  return 0;
+}
+
+#ifndef WEFT_LIBFUZZER
+// Replay: runs every file named on the command line, and every file in
+// every directory named, once.
+namespace {
+int run_file(const std::string &path) {
+  FILE *f = std::fopen(path.c_str(), "rb");
+  if (!f) {
+    std::fprintf(stderr, "cannot open %s\n", path.c_str());
+    return 1;
+  }
+  std::vector<uint8_t> buf;
+  uint8_t chunk[4096];
+  size_t n;
+  while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) buf.insert(buf.end(), chunk, chunk + n);
+  std::fclose(f);
+  LLVMFuzzerTestOneInput(buf.data(), buf.size());
+  return 0;
+}
+}  // namespace
+
+int main(int argc, char **argv) {
+  LLVMFuzzerInitialize(&argc, &argv);
+  int bad = 0, files = 0;
+  for (int i = 1; i < argc; i++) {
+    struct stat st;
+    if (stat(argv[i], &st) != 0) {
+      std::fprintf(stderr, "cannot stat %s\n", argv[i]);
+      return 1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      DIR *d = opendir(argv[i]);
+      std::vector<std::string> names;
+      while (struct dirent *e = readdir(d))
+        if (e->d_name[0] != '.') names.push_back(std::string(argv[i]) + "/" + e->d_name);
+      closedir(d);
+      for (auto &p : names) {
+        bad += run_file(p);
+        files++;
+      }
+    } else {
+      bad += run_file(argv[i]);
+      files++;
+    }
+  }
+  std::fprintf(stderr, "weft_fuzz_replay: %d inputs replayed\n", files);
+  return bad ? 1 : 0;
+}
+#endif
