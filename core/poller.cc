@@ -150,7 +150,13 @@ void weft_loop::reconcile_fd(int fd) {
   if (!r.in_epoll) return;
   uint32_t want = interest(this, r.head);
   if (want == 0) {
-    sys_epoll_ctl(p.epfd, EPOLL_CTL_DEL, fd, nullptr);  // may fail: fd closed
+    // EBADF or ENOENT: the fd was closed (its number maybe reused), and its
+    // registration went with it. Any other failure leaves it registered:
+    // keep saying so, so that a later watch MODs it (an ADD would fail with
+    // EEXIST for good) and readiness nobody wants brings it back here.
+    if (sys_epoll_ctl(p.epfd, EPOLL_CTL_DEL, fd, nullptr) < 0 && errno != EBADF &&
+        errno != ENOENT)
+      return;
     r.in_epoll = 0;
     r.reg = 0;
     p.registered--;
