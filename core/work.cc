@@ -57,10 +57,10 @@ void *worker(void *arg) {
     Work *w = p.head;
     if (!w) {
       if (p.shutdown) break;
-      if (!p.spinner) {  // be the one that waits awake for the next job
+      if (!p.spinner && p.worker_gate.open()) {  // wait awake for the next job
         p.spinner = true;
         pthread_mutex_unlock(&p.mu);
-        spin_until(
+        const bool found = spin_until(
             [&] {
               return p.queued.load(std::memory_order_acquire) > 0 ||
                      p.stopping.load(std::memory_order_relaxed);
@@ -68,6 +68,7 @@ void *worker(void *arg) {
             kSpinNs);
         pthread_mutex_lock(&p.mu);
         p.spinner = false;
+        p.worker_gate.result(found);
         continue;
       }
       p.sleepers++;
@@ -263,10 +264,12 @@ bool weft_loop::spin_for_completions(int64_t timeout) {
   if (!p.started || p.avg_ns.load(std::memory_order_relaxed) >= kSpinNs ||
       p.running.load(std::memory_order_relaxed) + p.queued.load(std::memory_order_relaxed) == 0)
     return false;
+  if (!p.loop_gate.open()) return false;
   // A wakeup already on its way will end the poll: nothing to gain.
   if (wake_pending.exchange(true, std::memory_order_seq_cst)) return false;
   const int64_t limit = timeout > 0 && timeout < kSpinNs ? timeout : kSpinNs;
-  spin_until([&] { return p.done.load(std::memory_order_acquire) != nullptr; }, limit);
+  p.loop_gate.result(
+      spin_until([&] { return p.done.load(std::memory_order_acquire) != nullptr; }, limit));
   wake_pending.store(false, std::memory_order_seq_cst);
   if (p.done.load(std::memory_order_seq_cst) != nullptr) {
     deliver_completions();

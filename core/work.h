@@ -48,6 +48,28 @@ constexpr int64_t kSpinNs = 20 * 1000;
 #define WEFT_POOL_MUTEX_INIT PTHREAD_MUTEX_INITIALIZER
 #endif
 
+// Spinning pays only while the other side is running. On a machine short of
+// CPUs it is not, and a spin steals the time slice it waits for. So each
+// spinning side backs off: after n spins in a row that found nothing, it
+// skips the next 2^n - 1 chances to spin (n <= 10); one success resets it.
+struct SpinGate {
+  uint16_t fails = 0;
+  uint16_t skip = 0;
+  bool open() {
+    if (skip == 0) return true;
+    skip--;
+    return false;
+  }
+  void result(bool found) {
+    if (found) {
+      fails = 0;
+    } else {
+      if (fails < 10) fails++;
+      skip = uint16_t((1u << fails) - 1);
+    }
+  }
+};
+
 struct ThreadPool {
   pthread_mutex_t mu = WEFT_POOL_MUTEX_INIT;
   pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -55,6 +77,8 @@ struct ThreadPool {
   int nqueued = 0;                        // in the queue (mu)
   int sleepers = 0;                       // workers in cond_wait (mu)
   bool spinner = false;                   // a worker spins for work (mu)
+  SpinGate worker_gate;                   // workers' spinning (mu)
+  SpinGate loop_gate;                     // the loop's spinning (loop thread)
   bool shutdown = false;                  // (mu)
   std::atomic<bool> stopping{false};      // shutdown, for spinning workers
   std::atomic<Work *> done{nullptr};      // finished: a LIFO stack, drained whole
