@@ -10,7 +10,7 @@ namespace {
 // mremap, which moves page tables instead of copying entries (at 10M timers
 // a copying doubling would move 80 MB and fault it all in again).
 constexpr size_t kPad = 3 * sizeof(HeapEntry);
-constexpr size_t kMinBytes = 4096;
+constexpr size_t kMinBytes = kMinHeapBytes;
 
 uint32_t cap_of(size_t bytes) { return uint32_t((bytes - kPad) / sizeof(HeapEntry)); }
 }  // namespace
@@ -62,9 +62,14 @@ uint32_t TimerHeap::push(int64_t deadline, uint32_t ref) {
 }
 
 void TimerHeap::pop() {
-  if (--size_ == 0) return;
-  a_[0] = a_[size_];
-  sift_down(0);
+  if (--size_ > 0) {
+    a_[0] = a_[size_];
+    sift_down(0);
+  }
+  // Drained by expiries after a burst: give the memory back (shrink() halves
+  // the mapping in place; it only acts below a quarter of the capacity, so
+  // a heap that oscillates does not resize back and forth).
+  if (WEFT_UNLIKELY(size_ < cap_ / 4) && bytes_ > kMinHeapBytes) shrink();
 }
 
 void TimerHeap::sift_down(uint32_t i) {

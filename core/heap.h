@@ -30,6 +30,8 @@ WEFT_INLINE bool heap_less(const HeapEntry &a, const HeapEntry &b) {
          (a.deadline == b.deadline && int32_t(a.seq - b.seq) < 0);
 }
 
+constexpr size_t kMinHeapBytes = 4096;  // the smallest mapping
+
 class TimerHeap {
  public:
   TimerHeap() = default;

@@ -4,6 +4,11 @@
 
 using namespace weft;
 
+namespace {
+// Entries an idle queue may keep per array (64 KiB) without shrinking.
+constexpr size_t kPostKeep = 4096;
+}  // namespace
+
 int weft_loop::post(weft_post_cb cb, void *ud) {
   PostQueue &q = posts;
   pthread_mutex_lock(&q.mu);
@@ -46,8 +51,26 @@ void weft_loop::run_posts() {
     }
     if (slow_ns) slow_check(t0, "posted callback");
   }
+  const int64_t left = q.pending.fetch_sub(int64_t(n), std::memory_order_release) - int64_t(n);
+  bump(st_posts, int64_t(n));
+  // After a burst, keep no huge arrays for a trickle. The drained one is
+  // halved while this batch used under an eighth of it; once the queue runs
+  // dry, the producers' array too is given back if it is large and empty.
+  while (cap > kPostKeep && (n < cap / 8 || left == 0)) {
+    void *np = mem_realloc(batch, (cap / 2) * sizeof(PostItem));
+    if (!np) break;
+    batch = static_cast<PostItem *>(np);
+    cap /= 2;
+  }
   q.spare = batch;
   q.spare_cap = cap;
-  q.pending.fetch_sub(int64_t(n), std::memory_order_release);
-  bump(st_posts, int64_t(n));
+  if (left == 0) {
+    pthread_mutex_lock(&q.mu);
+    if (q.n == 0 && q.cap > kPostKeep) {
+      mem_free(q.items);
+      q.items = nullptr;
+      q.cap = 0;
+    }
+    pthread_mutex_unlock(&q.mu);
+  }
 }
