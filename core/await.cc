@@ -6,7 +6,7 @@
 using namespace weft;
 
 // Checks that `self` is the task whose step is running and may arm an await.
-int weft_loop::await_begin(int64_t self, Task **tp, uint32_t *slotp) {
+WEFT_INLINE int weft_loop::await_begin(int64_t self, Task **tp, uint32_t *slotp) {
   if (self != cur_id || cur_id == 0) {
     uint32_t gen, slot;
     if (!id_split(self, Kind::Task, tag, &gen, &slot) || !tasks.get(slot, gen))

@@ -116,7 +116,15 @@ struct weft_loop {
   int64_t task_id(uint32_t slot) const {
     return weft::id_make(weft::Kind::Task, tag, tasks.at(slot)->gen, slot);
   }
-  void ready_push(uint32_t slot);
+  WEFT_INLINE void ready_push(uint32_t slot) {
+    tasks.at(slot)->next = weft::kNone;
+    if (ready_tail == weft::kNone)
+      ready_head = slot;
+    else
+      tasks.at(ready_tail)->next = slot;
+    ready_tail = slot;
+    weft::bump(st_tasks_ready, 1);
+  }
   void run_ready();
   void run_step(uint32_t slot);
   void resolve(uint32_t slot, int value);
@@ -132,7 +140,7 @@ struct weft_loop {
 
   // ------------------------------------------------------------ await.cc
   // Each checks `self` and the step's state, then arms; WEFT_PENDING or <0.
-  int await_begin(int64_t self, weft::Task **t, uint32_t *slot);
+  WEFT_INLINE int await_begin(int64_t self, weft::Task **t, uint32_t *slot);
   int await_sleep(int64_t self, int64_t ns);
   int await_fd(int64_t self, int fd, int events);
   int await_thread(int64_t self, weft_work_fn fn, void *arg);

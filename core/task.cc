@@ -26,16 +26,6 @@ int weft_loop::task_spawn(weft_task_fn fn, void *ud, weft_task_t *out) {
   return 0;
 }
 
-void weft_loop::ready_push(uint32_t slot) {
-  tasks.at(slot)->next = kNone;
-  if (ready_tail == kNone)
-    ready_head = slot;
-  else
-    tasks.at(ready_tail)->next = slot;
-  ready_tail = slot;
-  bump(st_tasks_ready, 1);
-}
-
 // Phase (4): the steps that were ready when the phase began, FIFO.
 void weft_loop::run_ready() {
   int64_t n = st_tasks_ready.load(std::memory_order_relaxed);
