@@ -933,6 +933,10 @@ int in_child(const std::function<int()> &f) {
 // Out of fds: new loops get WEFT_EMFILE, the loops that exist keep working,
 // and once fds are freed a new loop can be made again.
 TEST(Faults, OutOfFds) {
+  // valgrind emulates RLIMIT_NOFILE for its guest and keeps fds for itself:
+  // the limit set below is not the one the guest meets.
+  const char *pre = std::getenv("LD_PRELOAD");
+  if (pre && std::strstr(pre, "valgrind")) GTEST_SKIP() << "not under valgrind";
   int rc = in_child([] {
     struct rlimit lim;
     if (getrlimit(RLIMIT_NOFILE, &lim)) return 2;
@@ -943,6 +947,7 @@ TEST(Faults, OutOfFds) {
     // Use up every fd.
     std::vector<int> fds;
     for (;;) {
+      if (fds.size() > 1024) return 14;  // the limit did not apply
       int s[2];
       if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, s) != 0) {
         if (errno != EMFILE) return 5;
