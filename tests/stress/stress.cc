@@ -12,10 +12,11 @@
 //   fds    N socketpairs (default: as many as RLIMIT_NOFILE allows) with a
 //          watch each, then an fd await each: every readable one is told
 //          exactly once, no unwritten one is told at all.
-//   posts  T threads (8) post N callbacks each while the loop keeps
-//          starting and stopping timers, spawning tasks and starting and
-//          stopping watches; every post runs exactly once, in its thread's
-//          order.
+//   posts  T threads (8) post N callbacks each, the first half before the
+//          loop runs (a burst the queue holds), the rest while the loop
+//          keeps starting and stopping timers, spawning tasks and starting
+//          and stopping watches; every post runs exactly once, in its
+//          thread's order.
 // Memory: each workload's child reads its RSS after creating the loop
 // (baseline), at its peak, once everything has finished and every id has
 // been released with the loop still alive ("idle"), and after
@@ -37,6 +38,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdarg>
@@ -492,10 +495,20 @@ void run_posts(int threads, size_t per) {
   weft_timer_t churn;
   CHECK_RC(weft_timer_start(loop, 0, 50000, posts_churn, nullptr, &churn), 0);
   const int64_t t0 = mono();
+  // Each thread posts its first half before the loop runs (a burst the
+  // post queue must hold, then give back), the rest while it runs.
+  std::mutex mu;
+  std::condition_variable cv;
+  int first_halves = 0;
   std::vector<std::thread> ts;
   for (int t = 0; t < threads; t++) {
-    ts.emplace_back([&w, loop, t, per] {
+    ts.emplace_back([&, loop, t, per] {
       for (size_t i = 0; i < per; i++) {
+        if (i == per / 2) {
+          std::lock_guard<std::mutex> g(mu);
+          first_halves++;
+          cv.notify_all();
+        }
         void *ud = reinterpret_cast<void *>((uintptr_t(t) << 40) | i);
         int rc = weft_loop_post(loop, post_cb, ud);
         CHECK(rc == 0, "post: %s", weft_err_name(rc));
@@ -503,6 +516,11 @@ void run_posts(int threads, size_t per) {
       w.done_threads.fetch_add(1);
     });
   }
+  {
+    std::unique_lock<std::mutex> g(mu);
+    cv.wait(g, [&] { return first_halves == threads; });
+  }
+  mem.sample_peak();
   CHECK_RC(weft_loop_run(loop, WEFT_RUN_DEFAULT), 0);
   const int64_t t1 = mono();
   for (auto &t : ts) t.join();
