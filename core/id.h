@@ -9,6 +9,12 @@
 // Kind and tag make ids of another kind or another loop fail the check; the
 // generation makes stale and double-closed ids fail it. A forged id passes
 // only if it matches a live handle's kind, loop, slot and generation.
+//
+// The tag wraps after 4096 loops. So that two loops with the same tag still
+// hand out different ids, each loop's generations start at a base taken from
+// the bits of its creation number above the tag (loop_gen_base): the n-th
+// and (n+4096)-th loops differ by 65536 generations, and only loops 2^18
+// creations apart share both tag and base.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +32,9 @@ constexpr uint32_t kSlotMask = (1u << kSlotBits) - 1;
 constexpr uint32_t kGenMask = (1u << kGenBits) - 1;
 constexpr uint32_t kTagMask = (1u << kTagBits) - 1;
 constexpr uint32_t kMaxSlots = 1u << kSlotBits;
+
+// The first generation of a loop created as number `seq` (see above).
+WEFT_INLINE uint32_t loop_gen_base(uint32_t seq) { return (seq >> kTagBits) << 16 & kGenMask; }
 
 WEFT_INLINE int64_t id_make(Kind k, uint32_t tag, uint32_t gen, uint32_t slot) {
   return int64_t((uint64_t(k) << 60) | (uint64_t(tag & kTagMask) << 48) |

@@ -25,7 +25,13 @@ weft_loop::~weft_loop() {
 }
 
 int weft_loop::init() {
-  tag = g_next_tag.fetch_add(1, std::memory_order_relaxed) & kTagMask;
+  const uint32_t seq = g_next_tag.fetch_add(1, std::memory_order_relaxed);
+  tag = seq & kTagMask;
+  const uint32_t base = loop_gen_base(seq);
+  tasks.set_gen_floor(base);
+  timers.set_gen_floor(base);
+  watches.set_gen_floor(base);
+  works.set_gen_floor(base);
   now.store(clock_now(), std::memory_order_relaxed);
   return poller_init();
 }

@@ -89,6 +89,12 @@ class Pool {
     if (--live_ == 0 && nchunks_ > 1) trim();
   }
 
+  // Generations of fresh slots start at `gen` (a loop's base; see id.h).
+  void set_gen_floor(uint32_t gen) {
+    gen_floor_ = gen & kGenMask;
+    max_gen_ = gen_floor_;
+  }
+
   uint32_t live() const { return live_; }
   uint32_t size() const { return used_; }  // slots ever handed out (since a trim)
 
