@@ -178,7 +178,7 @@ weft_loop_t *new_loop() {
 
 // Runs the loop to the end under a watchdog; a hang is a failure.
 void run_all(weft_loop_t *loop) {
-  wt::Watchdog dog(loop, 3 * kSec);
+  wt::Watchdog dog(loop, 5 * kSec);
   int rc = weft_loop_run(loop, WEFT_RUN_DEFAULT);
   if (dog.fired) {
     cur->hung = true;  // the sweep decides whether that is a known bug
