@@ -106,7 +106,10 @@ const int kValues[] = {0,  1,  2,  7, 42, -5, -1, WEFT_ECANCELED, WEFT_ETIMEDOUT
 
 enum Kind { KTask = 1, KTimer = 2, KWatch = 3, KWork = 4 };
 
+// The id layout (core/id.h), used only to forge plausible ids.
+constexpr uint32_t kGenMask = (1u << 22) - 1;
 uint32_t id_tag(int64_t id) { return uint32_t(uint64_t(id) >> 48) & 0xfff; }
+uint32_t id_gen(int64_t id) { return uint32_t(uint64_t(id) >> 26) & kGenMask; }
 
 // ---------------------------------------------------------------- model
 
@@ -188,6 +191,7 @@ struct LoopM {
   int idx = 0;
   weft_loop_t *loop = nullptr;
   uint32_t tag = 0;
+  uint32_t gen_base = 0;  // generation of the loop's first fresh slots
   bool closing = false;  // inside weft_loop_free
   int depth = 0;         // > 0 inside a run or free: callbacks are nested
   int64_t posts_run = 0;
@@ -738,6 +742,7 @@ void open_loop(LoopM *lm) {
   CHECK_RC(weft_timer_start(lm->loop, kHour, 0, timer_cb, nullptr, &t), 0, "timer_start");
   CHECK_RC(weft_timer_stop(lm->loop, t), 0, "timer_stop");
   lm->tag = id_tag(t);
+  lm->gen_base = id_gen(t);
   add_dead(lm, KTimer, t);
 }
 
@@ -824,12 +829,12 @@ void expect_stale(weft_loop_t *loop, int kind, int64_t id, uint8_t variant) {
 
 // True if `id` may name a live handle of `kind` on lm (so a "forged" call
 // could legitimately succeed): any id with this loop's tag and kind whose
-// generation is one an input could reach.
+// generation is one an input could reach. A loop's slots start at its own
+// generation base (the first timer's) and no input frees a slot 2^20 times.
 bool maybe_live(LoopM *lm, int kind, int64_t id) {
   uint64_t u = uint64_t(id);
   if (id <= 0 || int(u >> 60) != kind || id_tag(id) != lm->tag) return false;
-  uint32_t gen = uint32_t(u >> 26) & ((1u << 22) - 1);
-  return gen < (1u << 20);
+  return ((id_gen(id) - lm->gen_base) & kGenMask) < (1u << 20);
 }
 
 // Ops that also run from callbacks and steps (loop thread, maybe nested).
@@ -1115,7 +1120,7 @@ void top_op(LoopM *lm) {
           id = 0;
           break;
         default: {
-          uint64_t gen = (1u << 20) | in.u16();
+          uint64_t gen = (lm->gen_base + (1u << 21) + in.u16()) & kGenMask;
           uint64_t slot = in.u8() % 3 == 0 ? in.u64() & ((1u << 26) - 1) : in.u8();
           id = int64_t((uint64_t(kind) << 60) | (uint64_t(lm->tag) << 48) | (gen << 26) | slot);
           break;
