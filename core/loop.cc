@@ -46,12 +46,14 @@ bool weft_loop::alive() const {
 // see spin_for_completions for the other half of that handshake.
 void weft_loop::wake() {
   if (wake_pending.load(std::memory_order_seq_cst)) return;
-  if (!wake_pending.exchange(true, std::memory_order_acq_rel) &&
-      sys_eventfd_write(poller.wakefd) < 0) {
-    // The loop will not be woken by this call: let the next waker try again
-    // rather than leave the flag saying a wakeup is on its way.
-    wake_pending.store(false, std::memory_order_seq_cst);
-  }
+  if (wake_pending.exchange(true, std::memory_order_acq_rel)) return;
+  // This caller owes the loop its wakeup. A failed write may be the only
+  // one coming (a pool completion while the loop sleeps), so try again.
+  for (int attempt = 0; attempt < 3; attempt++)
+    if (sys_eventfd_write(poller.wakefd) == 0) return;
+  // Still failing: let the next waker try rather than leave the flag saying
+  // a wakeup is on its way.
+  wake_pending.store(false, std::memory_order_seq_cst);
 }
 
 void weft_loop::log(int level, const char *fmt, ...) {

@@ -55,13 +55,12 @@ namespace {
 
 constexpr int64_t kHour = wt::kHour;
 
-// Known bug (core/loop.cc wake(), core/work.cc): when the eventfd write of a
-// wakeup fails and no other wakeup follows, the blocked loop is never woken,
-// and a pool completion is never delivered (until weft_loop_free). The sweep
-// reports such hangs instead of failing on them while this is true;
-// FaultsThreaded.DISABLED_CompletionIsDeliveredWhenItsWakeupWriteFails
-// reproduces it. Set to false once fixed.
-constexpr bool kToleratePoolWakeupLoss = true;
+// Once a known bug (fixed: wake() retries a failed eventfd write): when the
+// eventfd write of a wakeup failed and no other wakeup followed, the blocked
+// loop was never woken. Kept as a switch in case it comes back: while true,
+// the sweep reports such hangs instead of failing on them;
+// FaultsThreaded.CompletionIsDeliveredWhenItsWakeupWriteFails reproduces it.
+constexpr bool kToleratePoolWakeupLoss = false;
 
 // ------------------------------------------------------------ one run
 
@@ -720,7 +719,7 @@ void sweep(const char *name, void (*scenario)()) {
       if (r.hung) {
         if (was_hit && s.fn == sites::kEventfdWrite && kToleratePoolWakeupLoss) {
           how = "LOOP HUNG until the watchdog: wakeup lost (known bug, see "
-                "FaultsThreaded.DISABLED_CompletionIsDeliveredWhenItsWakeupWriteFails)";
+                "FaultsThreaded.CompletionIsDeliveredWhenItsWakeupWriteFails)";
         } else {
           ADD_FAILURE() << "the loop hung (stopped by the watchdog): a lost wakeup or completion";
           how = "LOOP HUNG";
@@ -873,15 +872,11 @@ TEST(Faults, WatchAgainAfterAFailedEpollDel) {
   EXPECT_EQ(0, weft_loop_free(loop));
 }
 
-// KNOWN BUG (core/loop.cc wake(), core/work.cc; not fixed here): a pool
-// worker finishes a job while the loop is blocked in epoll_wait with
-// nothing else to wake it; the eventfd write of its wakeup fails. wake()
-// clears wake_pending so that "the next waker tries again" (ebca3a8), but
-// there is no next waker: the loop stays blocked, and the completion sits
-// on the done stack, which is drained only when the eventfd is seen (or
-// while spinning for short jobs). The done callback runs only at
-// weft_loop_free; run(DEFAULT) never returns. Here the watchdog stops it.
-TEST(FaultsThreaded, DISABLED_CompletionIsDeliveredWhenItsWakeupWriteFails) {
+// A pool worker finishes a job while the loop is blocked in epoll_wait with
+// nothing else to wake it, and the eventfd write of its wakeup fails. There
+// is no next waker, so wake() must retry: before it did, the loop stayed
+// blocked and the done callback ran only at weft_loop_free.
+TEST(FaultsThreaded, CompletionIsDeliveredWhenItsWakeupWriteFails) {
   FaultRun r;
   cur = &r;
   weft_loop_t *loop = new_loop();
