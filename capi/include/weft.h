@@ -202,7 +202,8 @@ WEFT_API const char *weft_err_name(int err);
 
 /* Creates a loop and stores it in *out. Opens an epoll fd and an eventfd
  * (both close-on-exec); the thread pool starts on first use.
- * Errors: WEFT_EINVAL (out is NULL), WEFT_ENOMEM, WEFT_EMFILE (no fds left).
+ * Errors: WEFT_EINVAL (out is NULL), WEFT_ENOMEM, WEFT_EMFILE (no fds left),
+ * WEFT_ENOSPC (the kernel's epoll watch limit is reached).
  * Any thread; the loop is unowned until it runs. */
 WEFT_API int weft_loop_new(weft_loop_t **out);
 
