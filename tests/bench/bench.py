@@ -201,14 +201,17 @@ def plan(opt):
     # tasks, weft only, against the seed's coroutine anchors (DESIGN.md)
     nk = 2000 if S else 1000000
     ws = Spec("tasks", "weft", variant="spawn", n=nk)
-    wy = Spec("tasks", "weft", variant="yield", duration=d)
+    wy = Spec("tasks", "weft", variant="yield", n=2, duration=d)
+    wm = Spec("tasks", "weft", variant="yield", n=1000, duration=d)
     wz = Spec("tasks", "weft", variant="sleep", n=nk)
-    group("tasks", [ws, wy, wz], [
+    group("tasks", [ws, wy, wm, wz], [
         Row("tasks: spawn", "ns/task", ws, 1000.0, "spawn_ns", "lower",
             ref_label="anchor", note="anchor: coroutine ~1 us"),
         Row("tasks: first step + finish", "ns/task", ws, None, "step_finish_ns", "lower"),
-        Row("tasks: yield switch", "ns/switch", wy, 100.0, "switch_ns", "lower",
+        Row("tasks: yield switch, 2 tasks", "ns/switch", wy, 100.0, "switch_ns", "lower",
             ref_label="anchor", note="anchor: coroutine ~0.1 us"),
+        Row("tasks: yield switch, 1000 tasks", "ns/switch", wm, 100.0, "switch_ns", "lower",
+            ref_label="anchor", note="one loop iteration per 1000 steps"),
         Row("tasks: %s sleeping, memory" % ("2k" if S else "1M"), "B/task", wz, 1024.0,
             "bytes_per_task", "lower", ref_label="anchor", note="anchor: coroutine ~1 KB"),
         Row("tasks: cancel at loop free", "ns/task", wz, None, "cancel_ns", "lower"),
