@@ -28,8 +28,9 @@ import java.util.function.IntSupplier;
  * <p>An exception thrown by the step finishes the task with {@link
  * Weft#EHOST}: {@link #result()} rethrows it (as the cause of a {@link
  * WeftException}), {@link #future()} completes exceptionally with it, and the
- * loop goes on. A finished task keeps its result until {@link #close()}
- * releases it (or the loop closes).
+ * loop goes on. A finished task keeps its result in this object: {@link
+ * #result()} returns it from any thread, also after {@link #close()} or the
+ * loop's close (as the Go and Lua bindings do).
  */
 public final class Task implements AutoCloseable {
   private final Loop loop;
@@ -376,24 +377,31 @@ public final class Task implements AutoCloseable {
   }
 
   /**
-   * The finished task's result: the value its last step returned.
+   * The finished task's result: the value its last step returned (a task
+   * cancelled by the loop's close: the value its step returned then, usually
+   * {@link Weft#ECANCELED}). Once the task has finished, any thread, also
+   * after {@link #close()} or the loop's close; before, the loop thread.
    *
    * @return the result
    * @throws WeftException {@link Weft#EBUSY} (not finished yet), {@link
-   *     Weft#ESTALE} (released, or the loop is closed), {@link Weft#EPERM}; or
+   *     Weft#ESTALE} (the loop closed before the task finished), {@link
+   *     Weft#EPERM} (unfinished, from another thread while the loop runs); or
    *     {@link Weft#EHOST} with the step's throwable as its cause
    */
   public int result() {
-    int[] out = new int[1];
-    Lock l = loop.enterLoopThread();
-    try {
-      WeftException.check(WeftNative.weft_task_result(loop.ptr(), id, out), "task result");
-    } finally {
-      Loop.exit(l);
+    if (!done) {
+      // Not finished as far as this thread can tell: weft says why.
+      int[] out = new int[1];
+      Lock l = loop.enterLoopThread();
+      try {
+        WeftException.check(WeftNative.weft_task_result(loop.ptr(), id, out), "task result");
+      } finally {
+        Loop.exit(l);
+      }
     }
     Throwable t = failure;
-    if (t != null && out[0] == Weft.EHOST) throw new WeftException(Weft.EHOST, "task step threw", t);
-    return out[0];
+    if (t != null && result == Weft.EHOST) throw new WeftException(Weft.EHOST, "task step threw", t);
+    return result;
   }
 
   /**
