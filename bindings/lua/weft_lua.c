@@ -251,6 +251,30 @@ static void wl_cb_kill(lua_State *L, wl_loop *lp, wl_cb *cb) {
     wl_cb_release(L, lp, cb);
 }
 
+/* After the C call that starts cb's handle (rc, id): on success index cb by
+ * id and report the id; on failure release cb. Returns rc. */
+static int wl_cb_started(lua_State *L, wl_loop *lp, wl_cb *cb, int rc, int64_t id,
+                         int64_t *OUT_ID) {
+  if (rc < 0) {
+    wl_cb_release(L, lp, cb);
+    return rc;
+  }
+  cb->id = id;
+  wl_tab_insert(lp, cb);
+  wl_link(lp, cb);
+  *OUT_ID = id;
+  return 0;
+}
+
+/* After a stop call from Lua (rc): a handle of `kind` stopped by id ends. */
+static int wl_cb_stopped(lua_State *L, wl_loop *lp, int rc, int64_t id, int kind) {
+  if (rc == 0) {
+    wl_cb *cb = wl_tab_get(lp, id);
+    if (cb && cb->kind == kind) wl_cb_kill(L, lp, cb);
+  }
+  return rc;
+}
+
 /* --------------------------------------------------- errors, reporting */
 
 /* Message handler for callbacks: adds a traceback to string errors. */
@@ -517,25 +541,12 @@ int wl_timer_start(lua_State *L, wl_loop *lp, int64_t timeout_ns, int64_t repeat
   cb->oneshot = repeat_ns == 0;
   weft_timer_t id = 0;
   int rc = weft_timer_start(lp->loop, timeout_ns, repeat_ns, wl_timer_tramp, cb, &id);
-  if (rc < 0) {
-    wl_cb_release(L, lp, cb);
-    return rc;
-  }
-  cb->id = id;
-  wl_tab_insert(lp, cb);
-  wl_link(lp, cb);
-  *OUT_ID = id;
-  return 0;
+  return wl_cb_started(L, lp, cb, rc, id, OUT_ID);
 }
 
 int wl_timer_stop(lua_State *L, wl_loop *lp, int64_t timer) {
   if (!lp->loop) return WEFT_EINVAL;
-  int rc = weft_timer_stop(lp->loop, timer);
-  if (rc == 0) {
-    wl_cb *cb = wl_tab_get(lp, timer);
-    if (cb && cb->kind == WL_K_TIMER) wl_cb_kill(L, lp, cb);
-  }
-  return rc;
+  return wl_cb_stopped(L, lp, weft_timer_stop(lp->loop, timer), timer, WL_K_TIMER);
 }
 
 static void wl_native_timer_cb(weft_loop_t *loop, weft_timer_t id, void *ud) {
@@ -580,25 +591,12 @@ int wl_fd_watch_start(lua_State *L, wl_loop *lp, int fd, int events, WL_FUNC fn,
   if (!cb) return WEFT_ENOMEM;
   weft_fd_watch_t id = 0;
   int rc = weft_fd_watch_start(lp->loop, fd, events, wl_fd_tramp, cb, &id);
-  if (rc < 0) {
-    wl_cb_release(L, lp, cb);
-    return rc;
-  }
-  cb->id = id;
-  wl_tab_insert(lp, cb);
-  wl_link(lp, cb);
-  *OUT_ID = id;
-  return 0;
+  return wl_cb_started(L, lp, cb, rc, id, OUT_ID);
 }
 
 int wl_fd_watch_stop(lua_State *L, wl_loop *lp, int64_t watch) {
   if (!lp->loop) return WEFT_EINVAL;
-  int rc = weft_fd_watch_stop(lp->loop, watch);
-  if (rc == 0) {
-    wl_cb *cb = wl_tab_get(lp, watch);
-    if (cb && cb->kind == WL_K_WATCH) wl_cb_kill(L, lp, cb);
-  }
-  return rc;
+  return wl_cb_stopped(L, lp, weft_fd_watch_stop(lp->loop, watch), watch, WL_K_WATCH);
 }
 
 /* ------------------------------------------------------ to_thread jobs
@@ -908,16 +906,8 @@ int wl_to_thread(lua_State *L, wl_loop *lp, wl_job *job, WL_OPTFUNC done, int64_
   job->used = 1;
   weft_work_t id = 0;
   int rc = weft_to_thread(lp->loop, wl_job_run, job, wl_done_tramp, cb, &id);
-  if (rc < 0) {
-    job->used = 0;
-    wl_cb_release(L, lp, cb);
-    return rc;
-  }
-  cb->id = id;
-  wl_tab_insert(lp, cb);
-  wl_link(lp, cb);
-  *OUT_ID = id;
-  return 0;
+  if (rc < 0) job->used = 0;
+  return wl_cb_started(L, lp, cb, rc, id, OUT_ID);
 }
 
 /* ---------------------------------------------------------------- tasks */
