@@ -85,8 +85,11 @@ int64_t weft_loop::next_timeout() {
 // One iteration: the six phases of weft.h's weft_loop_run. Returns the
 // timeout the poll was given.
 int64_t weft_loop::iterate(int mode) {
-  now.store(clock_now(), std::memory_order_relaxed);
-  if (!heap.empty()) run_timers();
+  const int64_t t_now = clock_now();
+  now.store(t_now, std::memory_order_relaxed);
+  // The top entry is the earliest deadline (stale or not): if it is not due,
+  // nothing is, and the timer phase has nothing to do.
+  if (!heap.empty() && heap.top().deadline <= t_now) run_timers();
   if (posts.pending.load(std::memory_order_acquire) > 0) run_posts();
   if (ready_head != kNone) run_ready();
 

@@ -158,7 +158,15 @@ struct weft_loop {
   void io_reconcile();
   void reconcile_fd(int fd);
   void mark_dirty(int fd);
-  void poll(int64_t timeout);
+  // Phase (6). Inline for the common no-op: not blocking, and nothing that
+  // epoll could report (no fd registered or to reconcile, no wakeup owed).
+  WEFT_INLINE void poll(int64_t timeout) {
+    if (timeout == 0 && poller.ndirty == 0 && poller.registered == 0 &&
+        !wake_pending.load(std::memory_order_acquire))
+      return;
+    poll_io(timeout);
+  }
+  void poll_io(int64_t timeout);
   void dispatch_fd(int fd, uint32_t got);
   int watch_start(int fd, int events, weft_fd_cb cb, void *ud, weft_fd_watch_t *out);
   int watch_modify(uint32_t slot, int events) { return io_modify(slot, uint32_t(events)); }

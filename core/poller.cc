@@ -227,7 +227,7 @@ void weft_loop::io_reconcile() {
 }
 
 // Phases (5) and (6).
-void weft_loop::poll(int64_t timeout) {
+void weft_loop::poll_io(int64_t timeout) {
   Poller &p = poller;
   if (p.ndirty) io_reconcile();
   if (timeout == 0 && p.registered == 0 && !wake_pending.load(std::memory_order_acquire))
