@@ -57,6 +57,11 @@ int64_t wb_maxrss_bytes(void);
 void wb_out_begin(const wb_params *p);
 void wb_out_num(const char *key, double value);
 void wb_out_end(void);
+/* The handles workload's figures, the same for both libraries: n handles,
+ * RSS before/after starting them, CPU time before start, after start, after
+ * stop and cleanup. */
+void wb_out_handles(const wb_params *p, int64_t n, int64_t r0, int64_t r1, int64_t c0,
+                    int64_t c1, int64_t c2);
 
 /* Aborts the run with a message: a benchmark that misbehaves prints no figure. */
 #define WB_CHECK(cond)                                                        \

@@ -73,6 +73,16 @@ void wb_out_end(void) {
   fflush(stdout);
 }
 
+void wb_out_handles(const wb_params *p, int64_t n, int64_t r0, int64_t r1, int64_t c0,
+                    int64_t c1, int64_t c2) {
+  wb_out_begin(p);
+  wb_out_num("handles", (double)n);
+  wb_out_num("bytes_per_handle", (double)(r1 - r0) / n);
+  wb_out_num("start_cpu_ns", (double)(c1 - c0) / n);
+  wb_out_num("stop_cpu_ns", (double)(c2 - c1) / n);
+  wb_out_end();
+}
+
 void wb_socketpair(int fds[2]) {
   WB_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
 }

@@ -423,11 +423,6 @@ int wb_uv_handles(const wb_params *p) {
     free(fds);
   }
 
-  wb_out_begin(p);
-  wb_out_num("handles", (double)n);
-  wb_out_num("bytes_per_handle", (double)(r1 - r0) / n);
-  wb_out_num("start_cpu_ns", (double)(c1 - c0) / n);
-  wb_out_num("stop_cpu_ns", (double)(c2 - c1) / n);
-  wb_out_end();
+  wb_out_handles(p, n, r0, r1, c0, c1, c2);
   return 0;
 }
