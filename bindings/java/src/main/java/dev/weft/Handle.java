@@ -16,8 +16,6 @@ public abstract sealed class Handle permits Timer, FdWatch {
   /** The weft id; set once the start call returns (no callback runs before). */
   long id;
   private volatile boolean active = true;
-  /** Run after the loop's close if the handle ended with it (futures use it to cancel). */
-  Runnable onClose;
 
   Handle(Loop.State loop) {
     this.loop = loop;
@@ -40,7 +38,6 @@ public abstract sealed class Handle permits Timer, FdWatch {
   /** weft's release hook: weft is done with this handle (called inside weft: touches no loop). */
   final void ended() {
     active = false;
-    if (onClose != null && loop.closing) loop.afterClose.add(onClose);
   }
 
   /** weft's stop function of this kind. */

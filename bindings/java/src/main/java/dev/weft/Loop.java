@@ -4,8 +4,6 @@ import java.lang.ref.Cleaner;
 import java.lang.ref.Reference;
 import java.lang.ref.WeakReference;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -14,7 +12,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.IntFunction;
 import java.util.function.Supplier;
+import java.util.function.ToIntFunction;
 
 /**
  * A weft event loop: one thread runs it ({@link #run()}), and many cheap
@@ -96,8 +96,6 @@ public final class Loop implements AutoCloseable {
     private boolean closeDone; // guarded by this
     private long loggerToken;
     private final WeakReference<Loop> facade;
-    /** Run after weft_loop_free: what handles ended by the free asked for (futures to cancel). */
-    final List<Runnable> afterClose = new ArrayList<>();
     /** Ids of dropped tasks, released on the loop thread. */
     private final ConcurrentLinkedQueue<Long> releases = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean releasePosted = new AtomicBoolean();
@@ -268,8 +266,6 @@ public final class Loop implements AutoCloseable {
           closeDone = true;
           notifyAll();
         }
-        for (Runnable r : afterClose) r.run();
-        afterClose.clear();
       }
     }
 
@@ -597,19 +593,17 @@ public final class Loop implements AutoCloseable {
 
   /**
    * A future completed (with null) on the loop thread after {@code d}, by a
-   * one-shot timer. Cancelling the future stops the timer; closing the loop
-   * first cancels the future.
+   * detached task that sleeps. Cancelling the future cancels the task; the
+   * loop's close cancels the future. A negative {@code d} completes it
+   * exceptionally ({@link Weft#EINVAL}).
    *
    * @param d not negative
    * @return the future
-   * @throws WeftException as {@link #timer(Duration, Runnable)}
+   * @throws WeftException as {@link #spawn(Step)}
    */
   public CompletableFuture<Void> sleep(Duration d) {
-    CompletableFuture<Void> f = new CompletableFuture<>();
-    Timer t = timerNanos(d.toNanos(), 0, timer -> f.complete(null));
-    t.onClose = () -> f.cancel(false);
-    onCancel(f, t::stop);
-    return f;
+    long ns = d.toNanos();
+    return awaitFuture(t -> t.sleepNanos(ns), r -> null);
   }
 
   /**
@@ -638,12 +632,13 @@ public final class Loop implements AutoCloseable {
 
   /**
    * A future completed on the loop thread with the ready events (&gt; 0) the
-   * first time {@code fd} is readable, by a one-shot fd watch. Cancelling the
-   * future stops the watch; closing the loop first cancels the future.
+   * first time {@code fd} is readable, by a detached task awaiting it.
+   * Cancelling the future cancels the task; the loop's close cancels the
+   * future; a bad fd completes it exceptionally ({@link Weft#EBADF}).
    *
    * @param fd a pollable fd
    * @return the future
-   * @throws WeftException as {@link #watch}
+   * @throws WeftException as {@link #spawn(Step)}
    */
   public CompletableFuture<Integer> readable(int fd) {
     return ready(fd, Weft.READABLE);
@@ -654,35 +649,43 @@ public final class Loop implements AutoCloseable {
    *
    * @param fd a pollable fd
    * @return the future
-   * @throws WeftException as {@link #watch}
+   * @throws WeftException as {@link #spawn(Step)}
    */
   public CompletableFuture<Integer> writable(int fd) {
     return ready(fd, Weft.WRITABLE);
   }
 
   /**
-   * A future completed on the loop thread with the ready events (&gt; 0) the
-   * first time {@code fd} is ready for {@code events}.
+   * As {@link #readable(int)}, for {@code events}.
    *
    * @param fd a pollable fd
    * @param events {@link Weft#READABLE} and/or {@link Weft#WRITABLE}
    * @return the future
-   * @throws WeftException as {@link #watch}
+   * @throws WeftException as {@link #spawn(Step)}
    */
   public CompletableFuture<Integer> ready(int fd, int events) {
-    CompletableFuture<Integer> f = new CompletableFuture<>();
-    FdWatch w = watch(fd, events, (watch, ev) -> {
-      watch.stop();
-      f.complete(ev);
-    });
-    w.onClose = () -> f.cancel(false);
-    onCancel(f, w::stop);
+    return awaitFuture(t -> t.awaitFd(fd, events), r -> r);
+  }
+
+  /** A detached task making one await; the future gets its value (ECANCELED cancels it, other errors fail it). */
+  private <T> CompletableFuture<T> awaitFuture(ToIntFunction<Task> await, IntFunction<T> value) {
+    CompletableFuture<T> f = new CompletableFuture<>();
+    Task task = spawn((t, s) -> {
+      int r = t.stepNumber() == 0 && s == 0 ? await.applyAsInt(t) : s; // cancelled before it started: s < 0
+      if (r == Weft.ECANCELED) f.cancel(false);
+      else if (r < 0) f.completeExceptionally(new WeftException(r));
+      else if (r != Weft.PENDING) f.complete(value.apply(r));
+      return r;
+    }, true);
+    onCancel(f, task::cancel);
     return f;
   }
 
   /**
-   * Runs action if f gets cancelled: at once on the loop thread or while the
-   * loop is not running; posted to the loop thread while it runs on another.
+   * Runs action if f gets cancelled by its user: at once on the loop thread
+   * or while the loop is not running; posted to the loop thread while it runs
+   * on another. Once the handle has ended (ESTALE), or the loop is closed,
+   * there is nothing to do.
    */
   private void onCancel(CompletableFuture<?> f, Runnable action) {
     f.whenComplete((v, e) -> {
@@ -690,7 +693,7 @@ public final class Loop implements AutoCloseable {
       try {
         action.run();
       } catch (WeftException busy) {
-        if (busy.code() != Weft.EPERM) return; // closed meanwhile: ended with the loop
+        if (busy.code() != Weft.EPERM) return;
         try {
           st.post(action);
         } catch (WeftException closed) {
