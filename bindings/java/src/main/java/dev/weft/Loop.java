@@ -13,6 +13,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.IntFunction;
+import java.util.function.LongToIntFunction;
 import java.util.function.Supplier;
 import java.util.function.ToIntFunction;
 
@@ -149,18 +150,16 @@ public final class Loop implements AutoCloseable {
     }
 
     /** Calls f with the native pointer as a loop-thread call. */
-    int onLoop(java.util.function.LongToIntFunction f) {
-      Lock l = enterLoopThread();
-      try {
-        return f.applyAsInt(ptr());
-      } finally {
-        exit(l);
-      }
+    int onLoop(LongToIntFunction f) {
+      return call(enterLoopThread(), f);
     }
 
     /** As onLoop, for an any-thread call. */
-    int anyThread(java.util.function.LongToIntFunction f) {
-      Lock l = enterAnyThread();
+    int anyThread(LongToIntFunction f) {
+      return call(enterAnyThread(), f);
+    }
+
+    private int call(Lock l, LongToIntFunction f) {
       try {
         return f.applyAsInt(ptr());
       } finally {
@@ -169,7 +168,7 @@ public final class Loop implements AutoCloseable {
     }
 
     /** onLoop(f), throwing for a negative result. */
-    int check(java.util.function.LongToIntFunction f, String what) {
+    int check(LongToIntFunction f, String what) {
       return WeftException.check(onLoop(f), what);
     }
 

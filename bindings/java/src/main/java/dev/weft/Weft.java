@@ -96,7 +96,6 @@ public final class Weft {
    * @return the description
    */
   public static String strerror(int code) {
-    if (code == EHOST) return "Java code called by weft threw";
     return WeftNative.weft_strerror(code);
   }
 
@@ -108,7 +107,6 @@ public final class Weft {
    * @return its name
    */
   public static String errName(int code) {
-    if (code == EHOST) return "WEFT_EHOST";
     return WeftNative.weft_err_name(code);
   }
 
