@@ -16,7 +16,14 @@
  *
  * Every (model, workload, size) runs in a child process of its own (this
  * program re-executed with --child), so one model's memory never shows in
- * another's figures; see compare.h for the protocol.
+ * another's figures. A child measures, then writes its figures to stdout as
+ * `key=value` lines (numbers) and `note=text` lines, ending with `end=1`;
+ * the parent reads them from a pipe, takes medians over repeated children,
+ * prints the table and writes JSON.
+ *
+ * The workloads themselves live in tests/workloads (the library
+ * weft_workloads, shared with tests/bench's weft-vs-libuv benchmark); this
+ * file is the front end: options, children, medians, tables, JSON.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,7 +43,7 @@
 #include <uv.h>
 #include <weft.h>
 
-#include "compare.h"
+#include "workloads.h"
 
 extern char **environ;
 
@@ -135,7 +142,9 @@ static int child_main(int argc, char **argv) {
     fprintf(stderr, "weft-compare: --child takes 11 arguments\n");
     return 2;
   }
-  params p;
+  wl_params p;
+  memset(&p, 0, sizeof p);
+  p.variant = "";
   p.model = argv[2];
   p.workload = argv[3];
   p.n = strtoll(argv[4], NULL, 10);
@@ -148,13 +157,15 @@ static int child_main(int argc, char **argv) {
   p.switch_target_ns = strtoll(argv[11], NULL, 10);
   p.reps = (int)strtol(argv[12], NULL, 10);
   alarm(600); /* a hung child must not hang the comparison */
-  int rc;
-  if (!strcmp(p.model, "weft") || !strcmp(p.model, "weft-cb")) rc = run_weft(&p);
-  else if (!strcmp(p.model, "threads")) rc = run_threads(&p);
-  else if (!strcmp(p.model, "libuv")) rc = run_uv(&p);
-  else rc = 2;
-  if (rc == 0) report_end();
-  fflush(stdout);
+  /* model -> the library that implements it (weft runs both weft models) */
+  wl_lib lib = !strcmp(p.model, "threads") ? WL_THREADS
+               : !strcmp(p.model, "libuv") ? WL_LIBUV
+               : (!strcmp(p.model, "weft") || !strcmp(p.model, "weft-cb")) ? WL_WEFT
+                                                                           : WL_NLIBS;
+  wl_fn fn = wl_find(p.workload, lib);
+  wl_out_format(WL_FMT_LINES);
+  int rc = fn ? fn(&p) : 2;
+  wl_out_flush(&p, rc == 0);
   return rc;
 }
 
