@@ -8,7 +8,7 @@
  *                  [--duration S] [--threads T] [--pairs P]
  *
  * WORKLOAD: timers loop_count pingpong to_thread posts handles tasks
- * LIB:      weft uv            (tasks: weft only)
+ * LIB:      weft uv            (tasks: weft only; threads has none of these yet)
  */
 #include <string.h>
 
@@ -17,6 +17,12 @@
 /* The workloads this front end runs (the registry has more: weft-compare's). */
 static const char *const k_workloads[] = {"timers",  "loop_count", "pingpong", "to_thread",
                                           "posts",   "handles",    "tasks"};
+
+/* LIB names -> the registry's libraries. */
+static const struct {
+  const char *name;
+  wl_lib lib;
+} k_libs[] = {{"weft", WL_WEFT}, {"uv", WL_LIBUV}, {"threads", WL_THREADS}};
 
 static void usage(void) {
   fprintf(stderr,
@@ -59,8 +65,9 @@ int main(int argc, char **argv) {
   int known = 0;
   for (size_t i = 0; i < sizeof k_workloads / sizeof k_workloads[0]; i++)
     known |= !strcmp(k_workloads[i], p.workload);
-  const wl_lib lib = !strcmp(p.model, "weft") ? WL_WEFT : !strcmp(p.model, "uv") ? WL_LIBUV
-                                                                               : WL_NLIBS;
+  wl_lib lib = WL_NLIBS;
+  for (size_t i = 0; i < sizeof k_libs / sizeof k_libs[0]; i++)
+    if (!strcmp(k_libs[i].name, p.model)) lib = k_libs[i].lib;
   const wl_fn fn = known ? wl_find(p.workload, lib) : NULL;
   if (!fn) usage();
   wl_out_format(WL_FMT_JSON);

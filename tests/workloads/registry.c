@@ -1,5 +1,6 @@
 /* registry.c -- which function runs a workload on each library. One row per
- * workload, one column per library; NULL where a library has no version.
+ * workload, one column per library (designated by wl_lib); a library without
+ * a version of the workload is left out of the row.
  * Adding a workload is one row here (see README.md). */
 #include <string.h>
 
@@ -10,18 +11,27 @@ static const struct {
   wl_fn fn[WL_NLIBS]; /* indexed by wl_lib: weft, libuv, threads */
 } g_workloads[] = {
     /* weft-compare (examples/compare) */
-    {"fanout", {wl_weft_fanout, wl_uv_fanout, wl_threads_fanout}},
-    {"switch", {wl_weft_switch, wl_uv_switch, wl_threads_switch}},
-    {"fdpp", {wl_weft_fdpp, wl_uv_fdpp, wl_threads_fdpp}},
-    {"block", {wl_weft_block, wl_uv_block, wl_threads_block}},
+    {"fanout",
+     {[WL_WEFT] = wl_weft_fanout,
+      [WL_LIBUV] = wl_uv_fanout,
+      [WL_THREADS] = wl_threads_fanout}},
+    {"switch",
+     {[WL_WEFT] = wl_weft_switch,
+      [WL_LIBUV] = wl_uv_switch,
+      [WL_THREADS] = wl_threads_switch}},
+    {"fdpp", {[WL_WEFT] = wl_weft_fdpp, [WL_LIBUV] = wl_uv_fdpp, [WL_THREADS] = wl_threads_fdpp}},
+    {"block",
+     {[WL_WEFT] = wl_weft_block,
+      [WL_LIBUV] = wl_uv_block,
+      [WL_THREADS] = wl_threads_block}},
     /* weft-bench-run (tests/bench) */
-    {"timers", {wl_weft_timers, wl_uv_timers, NULL}},
-    {"loop_count", {wl_weft_loop_count, wl_uv_loop_count, NULL}},
-    {"pingpong", {wl_weft_pingpong, wl_uv_pingpong, NULL}},
-    {"to_thread", {wl_weft_to_thread, wl_uv_to_thread, NULL}},
-    {"posts", {wl_weft_posts, wl_uv_posts, NULL}},
-    {"handles", {wl_weft_handles, wl_uv_handles, NULL}},
-    {"tasks", {wl_weft_tasks, NULL, NULL}},
+    {"timers", {[WL_WEFT] = wl_weft_timers, [WL_LIBUV] = wl_uv_timers}},
+    {"loop_count", {[WL_WEFT] = wl_weft_loop_count, [WL_LIBUV] = wl_uv_loop_count}},
+    {"pingpong", {[WL_WEFT] = wl_weft_pingpong, [WL_LIBUV] = wl_uv_pingpong}},
+    {"to_thread", {[WL_WEFT] = wl_weft_to_thread, [WL_LIBUV] = wl_uv_to_thread}},
+    {"posts", {[WL_WEFT] = wl_weft_posts, [WL_LIBUV] = wl_uv_posts}},
+    {"handles", {[WL_WEFT] = wl_weft_handles, [WL_LIBUV] = wl_uv_handles}},
+    {"tasks", {[WL_WEFT] = wl_weft_tasks}},
 };
 
 wl_fn wl_find(const char *name, wl_lib lib) {

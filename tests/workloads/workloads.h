@@ -29,6 +29,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#ifdef __cplusplus
+extern "C" { /* so that a C++ model (e.g. coroutines) can be a file of this library */
+#endif
+
 /* ============================================================ parameters */
 
 /* Everything a workload may read. Each front end fills the fields its
@@ -271,5 +275,9 @@ int wl_uv_pingpong(const wl_params *p);
 int wl_uv_to_thread(const wl_params *p);
 int wl_uv_posts(const wl_params *p);
 int wl_uv_handles(const wl_params *p);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* WEFT_WORKLOADS_H */
