@@ -347,7 +347,9 @@ TEST_F(Sock, BadInput) {
 TEST_F(Sock, RecvLenAboveIntMaxIsCapped) {
   SockPair sp;
   ASSERT_EQ(5, ::write(sp.b, "12345", 5));
-  char buf[16];
+  // Low in the address space (not on the stack at its top), so that the
+  // range the kernel checks, capped to INT_MAX bytes, is a user range.
+  static char buf[16];
   weft_task_t t = spawn([&](weft_task_t self, int status, int step) {
     if (step == 0) return weft_await_recv(loop, self, sp.a, buf, SIZE_MAX);
     return status;
