@@ -340,7 +340,14 @@ WEFT_API int weft_timer_stop(weft_loop_t *loop, weft_timer_t timer);
  * is ready for one of the requested events, with the ready requested bits
  * plus WEFT_HANGUP / WEFT_ERROR if reported. Several watches and task awaits
  * may share one fd (one epoll registration serves them all). The caller
- * keeps owning the fd and must stop every watch on it before closing it.
+ * keeps owning the fd and must stop every watch on it before closing it:
+ * stopping the last watch of an fd weft does not own removes its kernel
+ * registration at once, so a close, dup or fork afterwards leaves nothing
+ * behind. Readiness reaches only watches and awaits that existed when the
+ * kernel reported it: a watch started in a callback on a number that an
+ * earlier callback of the same batch closed is not told the old fd's
+ * readiness. A closed fd is WEFT_EBADF here, also when an await on it was
+ * left pending (see weft_await_fd).
  * Errors: WEFT_EINVAL (NULL loop/cb/out, events with bits other than
  * READABLE|WRITABLE or none, the loop's own backend fd), WEFT_EBADF (fd < 0, not open, or not pollable
  * such as a regular file or a directory), WEFT_ENOMEM, WEFT_ENOSPC,
@@ -395,7 +402,10 @@ WEFT_API int weft_fd_watch_stop(weft_loop_t *loop, weft_fd_watch_t watch);
  * weft while the operation waited), WEFT_EBADF (the fd was closed with
  * close(2) while an operation or fd await waited on it: noticed when weft
  * next registers that fd number, at the latest), WEFT_EMFILE (out of fds)
- * and WEFT_ENOMEM (ENOMEM/ENOBUFS).
+ * and WEFT_ENOMEM (ENOMEM/ENOBUFS). Closing an fd with close(2) under a
+ * pending operation is the caller's error, as with read(2) racing close(2)
+ * in threads: until weft notices, the operation may also act on a file that
+ * has since taken the number. Close through weft instead.
  */
 
 #define WEFT_ENOENT        (-2)    /* no such Unix socket path */
@@ -573,7 +583,14 @@ WEFT_API int weft_await_sleep(weft_loop_t *loop, weft_task_t self, int64_t ns);
 /* Resumes the task when `fd` is ready for `events` (READABLE and/or
  * WRITABLE). Result: the ready events mask (> 0), the requested ready bits
  * plus WEFT_HANGUP / WEFT_ERROR if reported. Several tasks may await one fd,
- * for reading and writing at once; each is told separately.
+ * for reading and writing at once; each is told separately. The kernel
+ * registration is one-shot and lasts for the await only, so the caller may
+ * close, dup or hand the fd to a child once the await resolved. Closing
+ * the fd while the await is pending is the caller's error: the await then
+ * resolves with WEFT_EBADF when weft next registers that fd number (a
+ * watch start, an fd await or an operation on it), or with
+ * WEFT_ECLOSED if it was closed with weft_socket_close; until then it may
+ * wait (a cancel or a timeout ends it).
  * Errors: WEFT_EINVAL (bad events), WEFT_EBADF (fd not open or not
  * pollable), WEFT_ENOMEM, WEFT_ENOSPC. */
 WEFT_API int weft_await_fd(weft_loop_t *loop, weft_task_t self, int fd, int events);
