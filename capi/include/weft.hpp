@@ -33,7 +33,9 @@
  *    in weft::category()), with weft::cancelled (WEFT_ECANCELED) and
  *    weft::timed_out (WEFT_ETIMEDOUT) derived from it. Cancellation and
  *    timeouts surface at the co_await that was pending, where they can be
- *    caught for clean-up (further awaits are allowed, as in weft.h).
+ *    caught for clean-up (further awaits are allowed, as in weft.h; C++
+ *    forbids co_await inside a catch block, so note the exception there and
+ *    await after it).
  *
  * Threads: everything here belongs to the thread that runs the loop, as in
  * weft.h; loop::post and loop::stop may be called from any thread.
@@ -103,6 +105,13 @@ enum class errc : int {
 inline std::error_code make_error_code(errc e) noexcept {
   return std::error_code(static_cast<int>(e), category());
 }
+
+}  // namespace weft
+
+template <>
+struct std::is_error_code_enum<weft::errc> : std::true_type {};
+
+namespace weft {
 
 /* A failed weft call (or a task that finished with a WEFT_E* code). code()
  * is a std::error_code in weft::category(); value() the raw WEFT_E* code;
@@ -980,6 +989,7 @@ class gather_awaiter : detail::await_base {
             if (rc == 0) ids_[i++] = ch.promise().self;
           };
           (one(t), ...);
+          (void)one;
         },
         tasks_);
     if (rc < 0) {  // the started children are cancelled by the tasks' destructors
@@ -1000,6 +1010,7 @@ class gather_awaiter : detail::await_base {
             if (!first) first = tk.handle().promise().result.exception();
           };
           (one(t), ...);
+          (void)one;
           if (first) std::rethrow_exception(first);
         },
         tasks_);
@@ -1171,7 +1182,8 @@ class timer {
                            },
                            box_.get(), &id_));
   }
-  timer(timer &&) noexcept = default;
+  timer(timer &&o) noexcept
+      : ref_(std::move(o.ref_)), box_(std::move(o.box_)), id_(std::exchange(o.id_, 0)) {}
   timer &operator=(timer &&o) noexcept {
     if (this != &o) {
       stop();
@@ -1212,7 +1224,8 @@ class fd_watch {
                               },
                               box_.get(), &id_));
   }
-  fd_watch(fd_watch &&) noexcept = default;
+  fd_watch(fd_watch &&o) noexcept
+      : ref_(std::move(o.ref_)), box_(std::move(o.box_)), id_(std::exchange(o.id_, 0)) {}
   fd_watch &operator=(fd_watch &&o) noexcept {
     if (this != &o) {
       stop();
