@@ -17,8 +17,13 @@
 --    await again while doing so) and chooses its own outcome.
 --  * Everything here runs on the thread that runs the loop; the functions that
 --    suspend (`sleep`, `readable`, `gather`, `to_thread`...) may only be called
---    from inside a task, and not from inside a coroutine of your own that the
---    task resumes (the yield would go to that coroutine).
+--    from inside a task (elsewhere they raise an error saying so), and not
+--    from inside a coroutine of your own that the task resumes (the yield
+--    would go to that coroutine).
+--  * Lifetimes: a task, timer or watch object keeps what it names alive while
+--    you hold it; weft tells the binding when it lets go of a Lua value, and
+--    the binding drops it then. A loop nobody holds (or closes) is closed by
+--    the garbage collector, cancelling the tasks it still runs.
 --  * An error raised by a callback, or by a task nobody is awaiting, never
 --    stops the loop: it goes to `weft.on_error(err, where)`.
 --
@@ -48,6 +53,12 @@ local ECANCELED, ETIMEDOUT, EBUSY, EINVAL, EAGAIN =
   core.ECANCELED, core.ETIMEDOUT, core.EBUSY, core.EINVAL, core.EAGAIN
 local READABLE, WRITABLE = core.READABLE, core.WRITABLE
 local strerror, clock_ns = core.strerror, core.clock_ns
+
+-- Raised by the functions that suspend when called outside a task.
+local function outside(name)
+  error(("weft.%s: not inside a task (call it from a function run by weft.spawn or weft.run)")
+    :format(name), 3)
+end
 local task_spawn = core.task_spawn
 
 --- The raw SWIG module (`weft.core`): the C API with ns durations and codes.
@@ -195,27 +206,40 @@ function M.current_loop()
   return current
 end
 
---- The task that calls it.
+--- The task that calls it (raises outside a task).
+-- @treturn Task
 function M.current()
+  if not isyieldable() then outside("current") end
   return yield(OP_SELF)
 end
 
 --- Suspends the task for `seconds` (0 lets the others run, like
 -- `asyncio.sleep(0)`... but use `weft.yield` for that).
 -- @tparam number seconds
--- @return true, or nil, message, code; raises `weft.Cancelled` / `weft.Timeout`
+-- @return true, or nil, message, code; raises `weft.Cancelled` / `weft.Timeout`,
+--   and an error outside a task
 function M.sleep(seconds)
   if type(seconds) ~= "number" then error("weft.sleep: number expected, got " .. type(seconds), 2) end
+  if not isyieldable() then outside("sleep") end
   local st = yield(OP_SLEEP, seconds)
   if st == 0 then return true end
   return check(st)
 end
 
 --- Lets the other ready tasks run; resumes in the next iteration.
--- @return true; raises `weft.Cancelled` / `weft.Timeout`
+-- @return true; raises `weft.Cancelled` / `weft.Timeout`, and an error
+--   outside a task
 function M.yield()
+  if not isyieldable() then outside("yield") end
   local st = yield(OP_YIELD)
   if st == 0 then return true end
+  return check(st)
+end
+
+local function wait_fd(name, fd, events)
+  if not isyieldable() then outside(name) end
+  local st = yield(OP_FD, fd, events)
+  if st > 0 then return st end
   return check(st)
 end
 
@@ -225,58 +249,71 @@ end
 -- @return the ready events mask (may include `weft.HANGUP`, `weft.ERROR`),
 --   or nil, message, code; raises `weft.Cancelled` / `weft.Timeout`
 function M.wait_fd(fd, events)
-  local st = yield(OP_FD, fd, events_of(events))
-  if st > 0 then return st end
-  return check(st)
+  return wait_fd("wait_fd", fd, events_of(events))
 end
 
 --- Suspends the task until `fd` is readable (see `wait_fd`).
 function M.readable(fd)
-  local st = yield(OP_FD, fd, READABLE)
-  if st > 0 then return st end
-  return check(st)
+  return wait_fd("readable", fd, READABLE)
 end
 
 --- Suspends the task until `fd` is writable (see `wait_fd`).
 function M.writable(fd)
-  local st = yield(OP_FD, fd, WRITABLE)
-  if st > 0 then return st end
-  return check(st)
+  return wait_fd("writable", fd, WRITABLE)
 end
 
 --- Waits until every task has finished (functions are spawned first).
 -- Without options, like `asyncio.gather`: cancelling the caller cancels only
--- its wait. With `{cancel_on_error = true}` first, like a TaskGroup: the
--- first failure cancels the others, and the call returns once all finished.
--- @param ... tasks or functions, optionally after an options table
+-- its wait. With `{cancel_on_error = true}`, like a TaskGroup: the first
+-- failure cancels the others, and the call returns once all finished.
+-- Two forms: `gather([opts,] task_or_fn, ...)` and `gather(list[, opts])`.
+-- @param ... tasks or functions, optionally after an options table; or a
+--   list of them, optionally followed by the options
 -- @return a table of each task's first result (`n` = count); or
 --   nil, error, code of the first task that failed; raises
 --   `weft.Cancelled` / `weft.Timeout` when the caller is interrupted
 -- @usage local r = weft.gather(function() return 1 end, other_task)
+-- local r2 = weft.gather(list_of_tasks, { cancel_on_error = true })
 function M.gather(...)
-  local args = pack(...)
-  local flags, i0 = 0, 1
-  local opts = args[1]
-  if type(opts) == "table" and getmetatable(opts) == nil then
-    if opts.cancel_on_error then flags = core.CANCEL_ON_ERROR end
-    i0 = 2
+  if not isyieldable() then outside("gather") end
+  local args, opts, i0, what = pack(...), nil, 1, "argument"
+  local last, a1 = args.n, args[1]
+  if type(a1) == "table" and getmetatable(a1) == nil then
+    if a1[1] ~= nil then -- a list
+      if args.n > 2 or (args.n == 2 and type(args[2]) ~= "table") then
+        error("weft.gather: a list of tasks may only be followed by an options table", 2)
+      end
+      args, opts, last, what = a1, args[2], #a1, "list item"
+    else
+      opts, i0 = a1, 2
+    end
   end
+  local flags = opts and opts.cancel_on_error and core.CANCEL_ON_ERROR or 0
   local tasks, n = {}, 0
-  for i = i0, args.n do
+  for i = i0, last do
     local t = args[i]
     if type(t) == "function" then
       local msg, code
       t, msg, code = M.spawn(t)
       if not t then return nil, msg, code end
     elseif getmetatable(t) ~= Task_mt then
-      error(("weft.gather: argument %d is not a task or function"):format(i), 2)
+      error(("weft.gather: %s %d is not a task or function"):format(what, i), 2)
     end
     n = n + 1
     tasks[n] = t
   end
-  local st, own = yield(OP_ALL, flags, tasks)
+  local st, mine = yield(OP_ALL, flags, tasks)
   if st == ECANCELED or st == ETIMEDOUT then
-    if flags == 0 or own then return check(st) end
+    -- a group's interruption is the caller's own unless a child's failure
+    -- caused it: a cancel the caller was asked for, or a timeout no child had
+    local own = flags == 0 or (st == ECANCELED and mine)
+    if st == ETIMEDOUT and not own then
+      own = true
+      for i = 1, n do
+        if select(3, tasks[i]:_first()) == ETIMEDOUT then own = false end
+      end
+    end
+    if own then return check(st) end
   elseif st < 0 and flags == 0 then
     return fail(st)
   end
@@ -307,6 +344,7 @@ local deadlines = setmetatable({}, { __mode = "k" })
 -- @return what fn returned, or nil, message, `weft.ETIMEDOUT`; re-raises
 --   any other error of fn
 function M.timeout(seconds, fn, ...)
+  if not isyieldable() then outside("timeout") end
   local co = running()
   local now = clock_ns()
   local ns = to_ns(seconds)
@@ -347,6 +385,7 @@ end
 --   `weft.Timeout`
 -- @usage local n = weft.to_thread(function(k) local s = 0 for i = 1, k do s = s + i end return s end, 1e8)
 function M.to_thread(fn, ...)
+  if not isyieldable() then outside("to_thread") end
   local job = core.job_new(fn, ...)
   local st = yield(OP_THREAD, job)
   if st == ECANCELED or st == ETIMEDOUT then return check(st) end
@@ -383,12 +422,24 @@ function M.work(done, fn, ...)
   return loop_or_error("work"):work(done, fn, ...)
 end
 
---- The running loop's clock in seconds (a fresh monotonic reading when no
--- loop runs).
+--- The running loop's clock in seconds: cached at the start of the loop's
+-- iteration (a fresh reading when no loop runs). See `weft.clock`.
 function M.now()
   if current then return current:now() end
   return clock_ns() / 1e9
 end
+
+--- A fresh reading of weft's monotonic clock (CLOCK_MONOTONIC), in seconds
+-- (a float, ns resolution): the clock timers and sleeps are measured on,
+-- read at the call. `weft.clock_ns()` gives the same as integer ns.
+-- @treturn number seconds
+function M.clock()
+  return clock_ns() / 1e9
+end
+
+--- `weft.clock_ns()`: like `weft.clock`, in integer nanoseconds.
+-- @treturn integer ns
+M.clock_ns = clock_ns
 
 --- The running loop's counters (see `Loop:stats`).
 function M.stats()
@@ -534,7 +585,7 @@ end
 function Loop:stats()
   local rc, st = core.loop_stats(self)
   if rc < 0 then return fail(rc) end
-  st.refs = core.live(self, -1)
+  st.refs = core.refs(self)
   st.errors = core.errors(self)
   return st
 end

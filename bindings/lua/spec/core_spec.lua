@@ -236,7 +236,15 @@ describe("weft.core loop", function()
     assert.are.equal(core.EBUSY, (core.task_result(loop, id)))
     assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
     assert.are.equal(42, t:_values())
-    -- tasks are detached at spawn: the id is stale once it finished
+    -- the task object owns the id: it names the finished task while the
+    -- object lives, and goes stale once the collector released it
+    assert.are.equal(core.TASK_DONE, core.task_state(loop, id))
+    assert.are.equal(0, core.task_cancel(loop, id))
+    assert.are.equal(0, core.task_timeout(loop, id, 1))
+    local released = core.released(loop, core.kind.task)
+    t = nil
+    collectgarbage(); collectgarbage()
+    assert.are.equal(released + 1, core.released(loop, core.kind.task))
     assert.are.equal(core.ESTALE, core.task_state(loop, id))
     assert.are.equal(core.ESTALE, core.task_cancel(loop, id))
     assert.are.equal(core.ESTALE, core.task_timeout(loop, id, 1))
@@ -246,6 +254,9 @@ describe("weft.core loop", function()
     assert.are.equal(core.EINVAL, core.task_timeout(loop, t2:id(), -1))
     assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
     assert.is_true(t2:cancelled())
+    assert.are.equal(1, core.live(loop, -1)) -- t2's, until t2 is collected
+    t2 = nil
+    collectgarbage(); collectgarbage()
     assert.are.equal(0, core.live(loop, -1))
   end)
 
