@@ -49,8 +49,8 @@ local maxinteger, tointeger = math.maxinteger, math.tointeger
 local OP = core.op
 local OP_SLEEP, OP_FD, OP_TASK, OP_ALL = OP.SLEEP, OP.FD, OP.TASK, OP.ALL
 local OP_YIELD, OP_THREAD, OP_TIMEOUT, OP_SELF = OP.YIELD, OP.THREAD, OP.TIMEOUT, OP.SELF
-local ECANCELED, ETIMEDOUT, EBUSY, EINVAL, EAGAIN =
-  core.ECANCELED, core.ETIMEDOUT, core.EBUSY, core.EINVAL, core.EAGAIN
+local ECANCELED, ETIMEDOUT, EBUSY, EINVAL, EAGAIN, EHOST =
+  core.ECANCELED, core.ETIMEDOUT, core.EBUSY, core.EINVAL, core.EAGAIN, core.EHOST
 local READABLE, WRITABLE = core.READABLE, core.WRITABLE
 local strerror, clock_ns = core.strerror, core.clock_ns
 
@@ -335,6 +335,72 @@ end
 
 local deadlines = setmetatable({}, { __mode = "k" })
 
+-- Jobs for the pool: a runner chunk and one string holding the function and
+-- its arguments; the runner, in the pool thread's Lua state, answers with one
+-- string holding the results. Values cross as nil, booleans, numbers, strings.
+local CODEC = [[
+local pack, unpack, select, type, mtype = string.pack, string.unpack, select, type, math.type
+local function enc(...)
+  local n = select("#", ...)
+  local t = { pack("<j", n) }
+  for i = 1, n do
+    local v = select(i, ...)
+    local k = mtype(v) or type(v)
+    if k == "integer" then t[i + 1] = pack("<c1j", "i", v)
+    elseif k == "float" then t[i + 1] = pack("<c1n", "d", v)
+    elseif k == "string" then t[i + 1] = pack("<c1s4", "s", v)
+    elseif k == "boolean" or k == "nil" then t[i + 1] = tostring(v):sub(1, 1) -- t, f, n
+    else error(("cannot pass a %s value between Lua states (value %d)"):format(k, i), 0) end
+  end
+  return table.concat(t)
+end
+local function dec(s)
+  local n, pos = unpack("<j", s)
+  local out = {}
+  for i = 1, n do
+    local k = s:sub(pos, pos)
+    if k == "i" or k == "d" or k == "s" then
+      out[i], pos = unpack(k == "i" and "<j" or k == "d" and "<n" or "<s4", s, pos + 1)
+    else
+      if k ~= "n" then out[i] = k == "t" end
+      pos = pos + 1
+    end
+  end
+  return table.unpack(out, 1, n)
+end
+]]
+local RUNNER = CODEC .. [[
+local code = ...
+return enc((function(chunk, ...) return assert(load(chunk, "=to_thread"))(...) end)(dec(code)))
+]]
+local encode, decode = load(CODEC .. "return enc, dec", "=weft.codec")()
+
+local function new_job(fn, ...)
+  if type(fn) == "function" then
+    local up1, up2 = debug.getupvalue(fn, 1), debug.getupvalue(fn, 2)
+    if up2 or (up1 and up1 ~= "_ENV") then
+      error("weft.to_thread: the function must not use upvalues (they do not cross states)", 3)
+    end
+    fn = string.dump(fn)
+  elseif type(fn) ~= "string" then
+    error("weft.to_thread: function or string expected, got " .. type(fn), 3)
+  end
+  local ok, input = pcall(encode, fn, ...)
+  if not ok then error("weft.to_thread: " .. input, 3) end
+  return core.job_new(RUNNER, input)
+end
+
+-- What a job gives Lua once weft delivered `st`: its values, or nil,
+-- message, code.
+local function job_results(job, st)
+  local status, out = job:output()
+  if status == 1 and st >= 0 then return decode(out) end
+  if status == 2 and st ~= ECANCELED and st ~= ETIMEDOUT then
+    return nil, out or "to_thread: the chunk raised an error", st < 0 and st or EHOST
+  end
+  return fail(st < 0 and st or EINVAL)
+end
+
 --- Runs `fn(...)` in this task with a deadline (like `asyncio.timeout`):
 -- when `seconds` pass, the await `fn` is suspended in raises `weft.Timeout`,
 -- which this call turns into `nil, message, weft.ETIMEDOUT`. Timeouts nest;
@@ -386,10 +452,10 @@ end
 -- @usage local n = weft.to_thread(function(k) local s = 0 for i = 1, k do s = s + i end return s end, 1e8)
 function M.to_thread(fn, ...)
   if not isyieldable() then outside("to_thread") end
-  local job = core.job_new(fn, ...)
+  local job = new_job(fn, ...)
   local st = yield(OP_THREAD, job)
   if st == ECANCELED or st == ETIMEDOUT then return check(st) end
-  return job:results(st)
+  return job_results(job, st)
 end
 
 --- Callback style, on the running loop.
@@ -662,8 +728,8 @@ end
 -- @param fn a function without upvalues, or a chunk (source or bytecode)
 -- @treturn Work or nil, message, code
 function Loop:work(done, fn, ...)
-  local job = core.job_new(fn, ...)
-  local cb = done and function(_, ...) return done(...) end
+  local job = new_job(fn, ...)
+  local cb = done and function(_, st) return done(job_results(job, st)) end
   local rc, id = core.to_thread(self, job, cb)
   if rc < 0 then return fail(rc) end
   return setmetatable({ loop = self, id = id }, Work)

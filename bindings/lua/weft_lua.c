@@ -453,190 +453,60 @@ int wl_fd_watch_start(lua_State *L, wl_loop *lp, int fd, int events, WL_FUNC fn,
 
 /* ------------------------------------------------------ to_thread jobs
  *
- * A job is a chunk (Lua source or bytecode, e.g. string.dump of a function
- * without upvalues) plus arguments copied out of the Lua state: nil,
- * booleans, numbers and strings. A pool thread runs it in its own lua_State
- * (created on first use, kept for the thread's life, closed when the thread
- * exits, as luv does) and copies the results back out the same way. */
-
-enum { WL_V_NIL, WL_V_BOOL, WL_V_INT, WL_V_NUM, WL_V_STR };
-
-typedef struct wl_val {
-  int type;
-  size_t len;
-  union {
-    int b;
-    lua_Integer i;
-    lua_Number n;
-    char *s;
-  } u;
-} wl_val;
+ * A job is two strings: a chunk (Lua source or bytecode) and its input. A
+ * pool thread runs chunk(input) in its own lua_State (created on first use,
+ * kept for the thread's life with the chunk compiled once, closed when the
+ * thread exits, as luv does); the chunk returns one string, the output, or
+ * raises (the output is then the message with a traceback). weft.lua packs
+ * the function and its arguments into the input and unpacks the output. */
 
 struct wl_job {
-  char *code;
-  size_t codelen, codecap;
-  wl_val *args, *res;
-  int nargs, nres;
-  int status;   /* 0 not run, 1 returned, 2 raised (res[0] is the message) */
-  int used;     /* submitted once: a job is single-use */
-  int ref;      /* anchors the job while weft refers to it, or LUA_NOREF */
+  char *chunk, *in, *out;
+  size_t chunklen, inlen, outlen;
+  int status; /* 0 not run, 1 returned, 2 raised (out: the message) */
+  int used;   /* submitted once: a job is single-use */
+  int ref;    /* anchors the job while weft refers to it, or LUA_NOREF */
 };
 
-static void wl_vals_free(wl_val *v, int n) {
-  for (int i = 0; i < n; i++)
-    if (v[i].type == WL_V_STR) free(v[i].u.s);
-  free(v);
-}
-
-static void wl_job_clear(wl_job *j) {
-  free(j->code);
-  j->code = NULL;
-  wl_vals_free(j->args, j->nargs);
-  wl_vals_free(j->res, j->nres);
-  j->args = j->res = NULL;
-  j->nargs = j->nres = 0;
-}
-
-/* Copies n values from L (starting at first) into *out; raises on a value
- * that cannot cross (tables, functions...). *count grows as values are
- * copied, so a raise leaves a consistent array for wl_vals_free. */
-static void wl_vals_copy(lua_State *L, int first, int n, wl_val **out, int *count) {
-  if (n <= 0) return;
-  *out = (wl_val *)calloc((size_t)n, sizeof(wl_val));
-  if (!*out) luaL_error(L, "to_thread: out of memory");
-  for (int i = 0; i < n; i++) {
-    int idx = first + i;
-    wl_val *v = &(*out)[i];
-    switch (lua_type(L, idx)) {
-      case LUA_TNIL: v->type = WL_V_NIL; break;
-      case LUA_TBOOLEAN:
-        v->type = WL_V_BOOL;
-        v->u.b = lua_toboolean(L, idx);
-        break;
-      case LUA_TNUMBER:
-        if (lua_isinteger(L, idx)) {
-          v->type = WL_V_INT;
-          v->u.i = lua_tointeger(L, idx);
-        } else {
-          v->type = WL_V_NUM;
-          v->u.n = lua_tonumber(L, idx);
-        }
-        break;
-      case LUA_TSTRING: {
-        size_t len;
-        const char *s = lua_tolstring(L, idx, &len);
-        char *c = (char *)malloc(len + 1);
-        if (!c) luaL_error(L, "to_thread: out of memory");
-        memcpy(c, s, len + 1);
-        v->type = WL_V_STR;
-        v->len = len;
-        v->u.s = c;
-        break;
-      }
-      default:
-        luaL_error(L, "to_thread: cannot pass a %s value between Lua states (value %d)",
-                   luaL_typename(L, idx), i + 1);
-    }
-    (*count)++;
-  }
-}
-
-static void wl_vals_push(lua_State *L, const wl_val *v, int n) {
-  luaL_checkstack(L, n, "too many results");
-  for (int i = 0; i < n; i++) {
-    switch (v[i].type) {
-      case WL_V_NIL: lua_pushnil(L); break;
-      case WL_V_BOOL: lua_pushboolean(L, v[i].u.b); break;
-      case WL_V_INT: lua_pushinteger(L, v[i].u.i); break;
-      case WL_V_NUM: lua_pushnumber(L, v[i].u.n); break;
-      default: lua_pushlstring(L, v[i].u.s, v[i].len); break;
-    }
-  }
-}
+static int *wl_job_ref(wl_job *j) { return &j->ref; }
 
 wl_job *wl_checkjob(lua_State *L, int idx) {
   return (wl_job *)luaL_checkudata(L, idx, WL_JOB_MT);
 }
 
-static int *wl_job_ref(wl_job *j) { return &j->ref; }
-
-static int wl_dump_writer(lua_State *L, const void *p, size_t sz, void *ud) {
-  wl_job *j = (wl_job *)ud;
-  (void)L;
-  if (j->codelen + sz > j->codecap) {
-    size_t cap = j->codecap ? j->codecap : 256;
-    while (cap < j->codelen + sz) cap *= 2;
-    char *n = (char *)realloc(j->code, cap);
-    if (!n) return 1;
-    j->code = n;
-    j->codecap = cap;
-  }
-  memcpy(j->code + j->codelen, p, sz);
-  j->codelen += sz;
-  return 0;
+static char *wl_dup(const char *s, size_t n) {
+  char *p = (char *)malloc(n + 1);
+  if (p) memcpy(p, s, n), p[n] = 0;
+  return p;
 }
 
-/* job_new(fn_or_chunk, ...) -> job. fn: a Lua function without upvalues
- * (dumped to bytecode); or a string: Lua source or bytecode. */
+/* job_new(chunk, input) -> job */
 int wl_l_job_new(lua_State *L) {
-  int n = lua_gettop(L);
-  luaL_argexpected(L, lua_isfunction(L, 1) || lua_type(L, 1) == LUA_TSTRING, 1,
-                   "function or string");
+  size_t cl, il;
+  const char *c = luaL_checklstring(L, 1, &cl), *in = luaL_checklstring(L, 2, &il);
   wl_job *j = (wl_job *)lua_newuserdatauv(L, sizeof *j, 1); /* 1: done callback */
   memset(j, 0, sizeof *j);
   j->ref = LUA_NOREF;
   luaL_setmetatable(L, WL_JOB_MT);
-  if (lua_type(L, 1) == LUA_TSTRING) {
-    size_t len;
-    const char *s = lua_tolstring(L, 1, &len);
-    if (wl_dump_writer(L, s, len, j)) return luaL_error(L, "to_thread: out of memory");
-  } else {
-    lua_Debug ar;
-    lua_pushvalue(L, 1);
-    lua_getinfo(L, ">Su", &ar);
-    if (ar.what[0] == 'C') return luaL_argerror(L, 1, "a C function cannot run in another state");
-    /* _ENV is the only upvalue a plain chunk-like function may have */
-    if (ar.nups > 1 || (ar.nups == 1 && strcmp(lua_getupvalue(L, 1, 1), "_ENV") != 0))
-      return luaL_argerror(L, 1, "the function must not use upvalues (they do not cross states)");
-    if (ar.nups == 1) lua_pop(L, 1);
-    lua_pushvalue(L, 1);
-    int rc = lua_dump(L, wl_dump_writer, j, 0);
-    lua_pop(L, 1);
-    if (rc) return luaL_error(L, "to_thread: cannot dump the function");
-  }
-  wl_vals_copy(L, 2, n - 1, &j->args, &j->nargs);
+  j->chunk = wl_dup(c, j->chunklen = cl);
+  j->in = wl_dup(in, j->inlen = il);
+  if (!j->chunk || !j->in) return luaL_error(L, "to_thread: out of memory");
   return 1;
 }
 
-static int wl_job_gc(lua_State *L) {
-  wl_job *j = (wl_job *)luaL_checkudata(L, 1, WL_JOB_MT);
-  wl_job_clear(j); /* never while weft refers to it: the ref anchors it */
+static int wl_job_gc(lua_State *L) { /* never while weft refers to it: the ref anchors it */
+  wl_job *j = wl_checkjob(L, 1);
+  free(j->chunk), free(j->in), free(j->out);
+  j->chunk = j->in = j->out = NULL;
   return 0;
 }
 
-/* Pushes what a finished job gives Lua: its values, or nil, message, code. */
-static int wl_job_push_results(lua_State *L, wl_job *j, int result) {
-  if (j->status == 1 && result >= 0) {
-    wl_vals_push(L, j->res, j->nres);
-    return j->nres;
-  }
-  if (j->status == 2 && result != WEFT_ECANCELED && result != WEFT_ETIMEDOUT) {
-    lua_pushnil(L);
-    if (j->nres > 0 && j->res[0].type == WL_V_STR)
-      lua_pushlstring(L, j->res[0].u.s, j->res[0].len);
-    else
-      lua_pushstring(L, "to_thread: the chunk raised an error");
-    lua_pushinteger(L, result < 0 ? result : WEFT_EHOST);
-    return 3;
-  }
-  return wl_fail(L, result < 0 ? result : WEFT_EINVAL);
-}
-
-/* job:results(status) */
-static int wl_job_results(lua_State *L) {
+/* job:output() -> status (0 not run, 1 returned, 2 raised), output | nil */
+static int wl_job_output(lua_State *L) {
   wl_job *j = wl_checkjob(L, 1);
-  int result = (int)luaL_optinteger(L, 2, 0);
-  return wl_job_push_results(L, j, result);
+  lua_pushinteger(L, j->status);
+  if (j->out) lua_pushlstring(L, j->out, j->outlen);
+  return j->out ? 2 : 1;
 }
 
 static pthread_key_t wl_tls_key;
@@ -654,8 +524,7 @@ static lua_State *wl_worker_state(void) {
   pthread_once(&wl_tls_once, wl_tls_make);
   lua_State *S = (lua_State *)pthread_getspecific(wl_tls_key);
   if (S) return S;
-  S = luaL_newstate();
-  if (!S) return NULL;
+  if (!(S = luaL_newstate())) return NULL;
   lua_pushcfunction(S, wl_openlibs_p);
   if (lua_pcall(S, 0, 0, 0) != LUA_OK || pthread_setspecific(wl_tls_key, S) != 0) {
     lua_close(S);
@@ -672,68 +541,54 @@ static int wl_tb_msgh(lua_State *S) {
 
 static int wl_job_body(lua_State *S) {
   wl_job *j = (wl_job *)lua_touserdata(S, 1);
-  if (luaL_loadbufferx(S, j->code, j->codelen, "=to_thread", NULL) != LUA_OK) return lua_error(S);
-  wl_vals_push(S, j->args, j->nargs);
-  lua_call(S, j->nargs, LUA_MULTRET);
-  wl_vals_copy(S, 2, lua_gettop(S) - 1, &j->res, &j->nres);
-  return 0;
+  lua_pushlstring(S, j->chunk, j->chunklen);
+  if (lua_rawget(S, LUA_REGISTRYINDEX) != LUA_TFUNCTION) { /* compile once per state */
+    if (luaL_loadbufferx(S, j->chunk, j->chunklen, "=to_thread", NULL) != LUA_OK)
+      return lua_error(S);
+    lua_pushlstring(S, j->chunk, j->chunklen);
+    lua_pushvalue(S, -2);
+    lua_rawset(S, LUA_REGISTRYINDEX);
+  }
+  lua_pushlstring(S, j->in, j->inlen);
+  lua_call(S, 1, 1);
+  if (!lua_isstring(S, -1)) return luaL_error(S, "to_thread: the chunk returned no string");
+  return 1;
 }
 
 /* The weft_work_fn: runs on a pool thread, never touches the loop's state. */
 static int wl_job_run(void *arg) {
   wl_job *j = (wl_job *)arg;
   lua_State *S = wl_worker_state();
-  if (!S) {
-    j->status = 2;
-    return WEFT_ENOMEM;
-  }
+  j->status = 2;
+  if (!S) return WEFT_ENOMEM;
   lua_settop(S, 0);
   lua_pushcfunction(S, wl_tb_msgh);
   lua_pushcfunction(S, wl_job_body);
   lua_pushlightuserdata(S, j);
-  if (lua_pcall(S, 1, 0, 1) == LUA_OK) {
-    j->status = 1;
-  } else {
-    wl_vals_free(j->res, j->nres);
-    j->res = NULL;
-    j->nres = 0;
-    const char *m = lua_tostring(S, -1);
-    size_t len = m ? strlen(m) : 0;
-    j->res = (wl_val *)calloc(1, sizeof(wl_val));
-    if (j->res && m && (j->res[0].u.s = (char *)malloc(len + 1)) != NULL) {
-      memcpy(j->res[0].u.s, m, len + 1);
-      j->res[0].type = WL_V_STR;
-      j->res[0].len = len;
-      j->nres = 1;
-    }
-    j->status = 2;
-  }
+  if (lua_pcall(S, 1, 1, 1) == LUA_OK) j->status = 1;
+  const char *o = lua_tolstring(S, -1, &j->outlen);
+  free(j->out);
+  j->out = o ? wl_dup(o, j->outlen) : NULL;
   lua_settop(S, 0);
   return j->status == 1 ? 0 : WEFT_EHOST; /* raised, or did not load */
 }
 
-
-/* A job submitted in callback style: weft gets the job as both arg and
- * user_data; its user value 1 is the done callback (or nil). */
-static int wl_done_p(lua_State *L) {
-  wl_job *j = (wl_job *)lua_touserdata(L, 1);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, j->ref);
-  if (lua_getiuservalue(L, -1, 1) != LUA_TFUNCTION) return 0;
-  lua_pushvalue(L, 2); /* id */
-  int n = wl_job_push_results(L, j, (int)lua_tointeger(L, 3));
-  lua_call(L, n + 1, 0);
-  return 0;
-}
-
+/* Callback style: weft gets the job as both arg and user_data; the job's
+ * user value 1 is done(id, result) (weft.lua reads the output), or nil. */
 static void wl_done_tramp(weft_loop_t *loop, weft_work_t id, int result, void *ud) {
   wl_loop *lp = wl_cur;
   (void)loop;
-  if (!lp || !lua_checkstack(lp->L, 6)) return;
-  lua_pushcfunction(lp->L, wl_done_p);
-  lua_pushlightuserdata(lp->L, ud);
+  if (!lp || !lua_checkstack(lp->L, 4)) return;
+  lua_rawgeti(lp->L, LUA_REGISTRYINDEX, ((wl_job *)ud)->ref);
+  int t = lua_getiuservalue(lp->L, -1, 1);
+  lua_remove(lp->L, -2);
+  if (t != LUA_TFUNCTION) {
+    lua_pop(lp->L, 1);
+    return;
+  }
   lua_pushinteger(lp->L, id);
   lua_pushinteger(lp->L, result);
-  wl_call(lp->L, lp, 3, "to_thread done callback");
+  wl_call(lp->L, lp, 2, "to_thread done callback");
 }
 
 /* to_thread(loop, job, done) (job at stack index 2). */
@@ -1267,7 +1122,7 @@ void wl_init(lua_State *L, int mod) {
       {"traceback", wl_tm_traceback}, {"_values", wl_tm_values},  {"_first", wl_tm_first},
       {"_stop_on_done", wl_tm_stop_on_done}, {NULL, NULL}};
   static const luaL_Reg job_meta[] = {{"__gc", wl_job_gc}, {NULL, NULL}};
-  static const luaL_Reg job_methods[] = {{"results", wl_job_results}, {NULL, NULL}};
+  static const luaL_Reg job_methods[] = {{"output", wl_job_output}, {NULL, NULL}};
   static const struct { const char *name; int v; } ops[] = {
       {"SLEEP", WL_OP_SLEEP}, {"FD", WL_OP_FD},         {"TASK", WL_OP_TASK},
       {"ALL", WL_OP_ALL},     {"YIELD", WL_OP_YIELD},   {"THREAD", WL_OP_THREAD},

@@ -215,18 +215,24 @@ describe("weft.core loop", function()
   end)
 
   it("delivers to_thread work to its done callback", function()
+    -- raw jobs are a chunk and one input string; the chunk returns a string
     local got
-    local job = core.job_new(function(a, b) return a + b, "s" end, 2, 3)
-    local rc, id = core.to_thread(loop, job, function(wid, ...) got = table.pack(wid, ...) end)
+    local job = core.job_new("local s = ... return s .. '!'", "hi")
+    local rc, id = core.to_thread(loop, job, function(wid, result) got = { wid, result } end)
     assert.are.equal(0, rc)
     assert.are.equal(core.EBUSY, (core.to_thread(loop, job, nil)))
     assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
-    assert.are.same({ id, 5, "s", n = 3 }, got)
+    assert.are.same({ id, 0 }, got)
+    assert.are.same({ 1, "hi!" }, { job:output() })
     assert.are.equal(core.ESTALE, core.work_cancel(loop, id))
-    -- done may be nil
-    assert.are.equal(0, (core.to_thread(loop, core.job_new("return 1"), nil)))
+    local bad = core.job_new("error('no')", "")
+    assert.are.equal(0, (core.to_thread(loop, bad, nil))) -- done may be nil
     assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
+    local status, msg = bad:output()
+    assert.are.equal(2, status)
+    assert.matches("no", msg)
     assert.are.equal(0, core.live(loop, -1))
+    assert.are.equal(2, core.released(loop, core.kind.work))
   end)
 
   it("spawns raw tasks and handles their ids", function()
@@ -271,11 +277,8 @@ describe("weft.core loop", function()
       -- nothing but the request refers to these tasks and this job
       results[1] = coroutine.yield(core.op.ALL, 0, { core.task_spawn(loop, f), core.task_spawn(loop, f) })
       results[2] = coroutine.yield(core.op.TASK, core.task_spawn(loop, f))
-      results[3] = coroutine.yield(core.op.THREAD, core.job_new(function()
-        local x = 0
-        for i = 1, 1e5 do x = x + i end
-        return x
-      end))
+      results[3] = coroutine.yield(core.op.THREAD, core.job_new(
+        "local x = 0 for i = 1, 1e5 do x = x + i end return tostring(x)", ""))
     end)
     assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
     assert.are.same({ 0, 0, 0 }, results)
