@@ -104,6 +104,20 @@ local function fail(code)
   return nil, strerror(code), code
 end
 
+-- The values a task's outcome (`task:_outcome()`) stands for: what it
+-- returned, or nil, error, code.
+local function outcome(code, _, ...)
+  if code == 0 then return ... end
+  if code == EHOST then return nil, (...), code end
+  return fail(code)
+end
+
+-- true, or nil, message, code for a C return code.
+local function ok(rc)
+  if rc < 0 then return fail(rc) end
+  return true
+end
+
 -- The status an await resumed with: raise on the task's own interruption,
 -- nil, message, code on other errors.
 local function check(st)
@@ -193,8 +207,8 @@ function M.run(main, ...)
   task:_stop_on_done()
   loop:run()
   loop:close()
-  local ok, e, code = task:_first()
-  if ok then return task:_values() end
+  local code, _, e = task:_outcome()
+  if code == 0 then return outcome(task:_outcome()) end
   if code == ECANCELED then error(M.Cancelled, 0) end
   if code == ETIMEDOUT then error(M.Timeout, 0) end
   if type(e) == "string" then error(task:traceback(e), 0) end
@@ -310,7 +324,7 @@ function M.gather(...)
     if st == ETIMEDOUT and not own then
       own = true
       for i = 1, n do
-        if select(3, tasks[i]:_first()) == ETIMEDOUT then own = false end
+        if tasks[i]:_outcome() == ETIMEDOUT then own = false end
       end
     end
     if own then return check(st) end
@@ -320,13 +334,13 @@ function M.gather(...)
   local results = { n = n }
   local ferr, fcode, fseq
   for i = 1, n do
-    local ok, v, code, seq = tasks[i]:_first()
-    if ok then
+    local code, seq, v = tasks[i]:_outcome()
+    if code == 0 then
       results[i] = v
     elseif code == EBUSY then
       return fail(st < 0 and st or EBUSY) -- not awaited (the request failed)
     elseif not fseq or seq < fseq then
-      ferr, fcode, fseq = v, code, seq
+      ferr, fcode, fseq = code == EHOST and v or strerror(code), code, seq
     end
   end
   if fseq then return nil, ferr, fcode end
@@ -660,17 +674,13 @@ end
 -- "slow_callback_ns".
 function Loop:set_option(name, value)
   local opt = OPTION[name] or name
-  local rc = core.loop_set_option(self, opt, value)
-  if rc < 0 then return fail(rc) end
-  return true
+  return ok(core.loop_set_option(self, opt, value))
 end
 
 --- Sets (or with nil clears) the logger: `fn(level, message)`, levels
 -- `core.LOG_DEBUG`..`core.LOG_ERROR`.
 function Loop:set_logger(fn)
-  local rc = core.loop_set_logger(self, fn)
-  if rc < 0 then return fail(rc) end
-  return true
+  return ok(core.loop_set_logger(self, fn))
 end
 
 --- The epoll fd, to embed the loop in another one.
@@ -716,9 +726,7 @@ end
 --- Runs `fn()` once on the loop, in a later iteration (call_soon).
 -- @return true, or nil, message, code
 function Loop:post(fn)
-  local rc = core.loop_post(self, fn)
-  if rc < 0 then return fail(rc) end
-  return true
+  return ok(core.loop_post(self, fn))
 end
 
 --- Runs `fn(...)` on the loop's thread pool, in a Lua state of its own, then
@@ -741,9 +749,7 @@ end
 --- Stops the timer; its callback will not run again.
 -- @return true, or nil, message, code (`ESTALE` once stopped or fired)
 function Timer:stop()
-  local rc = core.timer_stop(self.loop, self.id)
-  if rc < 0 then return fail(rc) end
-  return true
+  return ok(core.timer_stop(self.loop, self.id))
 end
 
 --- A running fd watch (see `Loop:watch`).
@@ -751,16 +757,12 @@ end
 
 --- Changes the events watched ('r', 'w', 'rw' or a mask).
 function Watch:modify(events)
-  local rc = core.fd_watch_modify(self.loop, self.id, events_of(events))
-  if rc < 0 then return fail(rc) end
-  return true
+  return ok(core.fd_watch_modify(self.loop, self.id, events_of(events)))
 end
 
 --- Stops the watch; stop every watch on an fd before closing the fd.
 function Watch:stop()
-  local rc = core.fd_watch_stop(self.loop, self.id)
-  if rc < 0 then return fail(rc) end
-  return true
+  return ok(core.fd_watch_stop(self.loop, self.id))
 end
 
 --- Pool work submitted in callback style (see `Loop:work`).
@@ -770,9 +772,7 @@ end
 -- nil, message, `weft.ECANCELED`).
 -- @return true, or nil, message, code (`EBUSY` once started)
 function Work:cancel()
-  local rc = core.work_cancel(self.loop, self.id)
-  if rc < 0 then return fail(rc) end
-  return true
+  return ok(core.work_cancel(self.loop, self.id))
 end
 
 --- A task: a coroutine driven by the loop (see `weft.spawn`).
@@ -797,10 +797,6 @@ end
 --- Whether the task finished (returned, raised or was cancelled).
 -- @function Task:done
 
---- Whether the task finished cancelled (`weft.Cancelled` escaped it, or it
--- was cancelled before it started).
--- @function Task:cancelled
-
 --- The task's weft id (an integer; stale once the task finished).
 -- @function Task:id
 
@@ -819,7 +815,13 @@ function Task:result()
     local st = yield(OP_TASK, self)
     if st ~= 0 then return check(st) end
   end
-  return self:_values()
+  return outcome(self:_outcome())
+end
+
+--- Whether the task finished cancelled (`weft.Cancelled` escaped it, or it
+-- was cancelled before it started).
+function Task:cancelled()
+  return (self:_outcome()) == ECANCELED
 end
 
 

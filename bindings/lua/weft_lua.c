@@ -914,70 +914,25 @@ static int wl_tm_done(lua_State *L) {
   return 1;
 }
 
-static int wl_tm_cancelled(lua_State *L) {
-  wl_task *t = wl_checktask(L, 1);
-  lua_pushboolean(L, t->done && t->result == WEFT_ECANCELED);
-  return 1;
-}
-
 static int wl_tm_id(lua_State *L) {
   lua_pushinteger(L, wl_checktask(L, 1)->id);
   return 1;
 }
 
-/* Pushes the error triple of a task that did not return normally. */
-static int wl_task_push_failure(lua_State *L, wl_task *t) {
-  lua_pushnil(L);
-  if (t->result == WEFT_EHOST) {
-    lua_pushvalue(t->co, t->rbase);
-    lua_xmove(t->co, L, 1);
-  } else {
-    lua_pushstring(L, wl_errmsg(t->result));
-  }
-  lua_pushinteger(L, t->result);
-  return 3;
-}
-
-/* task:_values() -> the values it returned | nil, error, code (finished
- * tasks); nil, message, WEFT_EBUSY while it runs. */
-static int wl_tm_values(lua_State *L) {
+/* task:_outcome() -> result, finish order, then the values it returned
+ * (result 0) or the error it raised (WEFT_EHOST); WEFT_EBUSY until done. */
+static int wl_tm_outcome(lua_State *L) {
   wl_task *t = wl_checktask(L, 1);
-  if (!t->done) return wl_fail(L, WEFT_EBUSY);
+  int n = t->result == 0 ? t->nres : t->result == WEFT_EHOST;
+  lua_pushinteger(L, t->done ? t->result : WEFT_EBUSY);
+  lua_pushinteger(L, t->done ? t->finish_seq : INT64_MAX);
+  if (!t->done) return 2;
   t->awaited = 1;
-  if (t->result != 0) return wl_task_push_failure(L, t);
-  luaL_checkstack(L, t->nres, "too many results");
-  if (!lua_checkstack(t->co, t->nres)) return luaL_error(L, "too many results");
-  for (int i = 0; i < t->nres; i++) lua_pushvalue(t->co, t->rbase + i);
-  lua_xmove(t->co, L, t->nres);
-  return t->nres;
-}
-
-/* task:_first() -> true, first value | false, error, code, finish order */
-static int wl_tm_first(lua_State *L) {
-  wl_task *t = wl_checktask(L, 1);
-  if (!t->done) {
-    lua_pushboolean(L, 0);
-    lua_pushstring(L, wl_errmsg(WEFT_EBUSY));
-    lua_pushinteger(L, WEFT_EBUSY);
-    lua_pushinteger(L, INT64_MAX);
-    return 4;
-  }
-  t->awaited = 1;
-  if (t->result == 0) {
-    lua_pushboolean(L, 1);
-    if (t->nres > 0) {
-      lua_pushvalue(t->co, t->rbase);
-      lua_xmove(t->co, L, 1);
-    } else {
-      lua_pushnil(L);
-    }
-    return 2;
-  }
-  wl_task_push_failure(L, t);
-  lua_pushboolean(L, 0);
-  lua_replace(L, -4);
-  lua_pushinteger(L, t->finish_seq);
-  return 4;
+  luaL_checkstack(L, n, "too many results");
+  if (!lua_checkstack(t->co, n)) return luaL_error(L, "too many results");
+  for (int i = 0; i < n; i++) lua_pushvalue(t->co, t->rbase + i);
+  lua_xmove(t->co, L, n);
+  return n + 2;
 }
 
 /* task:traceback([msg]) -> the coroutine's traceback (useful after a raise) */
@@ -1118,8 +1073,8 @@ void wl_init(lua_State *L, int mod) {
       {"__gc", wl_task_gc}, {"__tostring", wl_tm_tostring}, {NULL, NULL}};
   static const luaL_Reg task_methods[] = {
       {"cancel", wl_tm_cancel},       {"timeout", wl_tm_timeout}, {"state", wl_tm_state},
-      {"done", wl_tm_done},           {"cancelled", wl_tm_cancelled}, {"id", wl_tm_id},
-      {"traceback", wl_tm_traceback}, {"_values", wl_tm_values},  {"_first", wl_tm_first},
+      {"done", wl_tm_done},           {"id", wl_tm_id},           {"_outcome", wl_tm_outcome},
+      {"traceback", wl_tm_traceback},
       {"_stop_on_done", wl_tm_stop_on_done}, {NULL, NULL}};
   static const luaL_Reg job_meta[] = {{"__gc", wl_job_gc}, {NULL, NULL}};
   static const luaL_Reg job_methods[] = {{"output", wl_job_output}, {NULL, NULL}};
