@@ -36,6 +36,34 @@
 
 #include <lualib.h>
 
+/* The await requests a task yields to the step trampoline:
+ * coroutine.yield(op, ...). SYNC ones are answered without the loop. */
+enum {
+  WL_OP_SLEEP = 1,   /* seconds           -> 0                                */
+  WL_OP_FD = 2,      /* fd, events        -> ready events mask                */
+  WL_OP_TASK = 3,    /* task              -> 0 once it finished               */
+  WL_OP_ALL = 4,     /* flags, {tasks}    -> 0 / first error [, asked cancel] */
+  WL_OP_YIELD = 5,   /* (a bare yield too) -> 0                               */
+  WL_OP_THREAD = 6,  /* job               -> work result                      */
+  WL_OP_TIMEOUT = 7, /* ns (0 clears)     -> rc                        (SYNC) */
+  WL_OP_SELF = 8     /*                   -> the task                  (SYNC) */
+};
+
+#define WL_KINDS 16 /* refs are counted per WEFT_KIND_* */
+
+struct wl_loop {
+  weft_loop_t *loop; /* first (weft_bench.c relies on it); NULL once freed */
+  lua_State *L;      /* the Lua thread inside run/free, NULL otherwise */
+  lua_State *main;   /* the state's main thread: releases refs outside run */
+  int msgh;          /* absolute index of the message handler on L */
+  int errh_ref;      /* error handler, or LUA_NOREF */
+  int log_ref;       /* logger, or LUA_NOREF */
+  int64_t made[WL_KINDS], released[WL_KINDS]; /* user_data handed to weft, let go */
+  int64_t nrefs;      /* registry refs held for weft (all kinds) */
+  int64_t errors;     /* errors reported through the handler */
+  int64_t finish_seq; /* counts finished tasks (orders failures) */
+};
+
 #define WL_LOOP_MT "weft.loop"
 #define WL_TASK_MT "weft.task"
 #define WL_JOB_MT "weft.job"
@@ -251,6 +279,8 @@ static void wl_call(lua_State *L, wl_loop *lp, int n, const char *where) {
 wl_loop *wl_checkloop(lua_State *L, int idx) {
   return (wl_loop *)luaL_checkudata(L, idx, WL_LOOP_MT);
 }
+
+weft_loop_t *wl_loop_of(lua_State *L, int idx) { return wl_checkloop(L, idx)->loop; }
 
 int wl_l_loop_new(lua_State *L) {
   wl_loop *lp = (wl_loop *)lua_newuserdatauv(L, sizeof *lp, 0);

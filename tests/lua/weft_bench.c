@@ -30,12 +30,12 @@ static int wb_mem_bytes(lua_State *L) {
 }
 
 static int wb_timer_start(lua_State *L) {
-  wl_loop *lp = (wl_loop *)luaL_checkudata(L, 1, "weft.loop");
+  /* the loop userdata starts with its weft_loop_t* (NULL once freed) */
+  weft_loop_t *loop = *(weft_loop_t **)luaL_checkudata(L, 1, "weft.loop");
   int64_t timeout = luaL_checkinteger(L, 2), rep = luaL_checkinteger(L, 3);
   weft_timer_t id = 0;
   /* NULL user_data: the binding's release hook is never told of it */
-  int rc = lp->loop ? weft_timer_start(lp->loop, timeout, rep, wb_timer_cb, NULL, &id)
-                    : WEFT_EINVAL;
+  int rc = loop ? weft_timer_start(loop, timeout, rep, wb_timer_cb, NULL, &id) : WEFT_EINVAL;
   lua_pushinteger(L, rc);
   lua_pushinteger(L, id);
   return 2;
