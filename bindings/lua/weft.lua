@@ -153,7 +153,9 @@ function M.on_error(err, where)
   io.stderr:write(("weft: error in %s: %s\n"):format(where, tostring(err)))
 end
 
-local function report(err, where)
+-- What the C side reports: an error, where, and for a task its coroutine.
+local function report(err, where, co)
+  if co and type(err) == "string" then err = debug.traceback(co, err) end
   return M.on_error(err, where)
 end
 
@@ -482,24 +484,11 @@ local function loop_or_error(name)
   return loop
 end
 
---- `Loop:timer` on the running loop.
-function M.timer(timeout, rep, cb)
-  return loop_or_error("timer"):timer(timeout, rep, cb)
-end
-
---- `Loop:watch` on the running loop.
-function M.watch(fd, events, cb)
-  return loop_or_error("watch"):watch(fd, events, cb)
-end
-
---- `Loop:post` on the running loop.
-function M.post(fn)
-  return loop_or_error("post"):post(fn)
-end
-
---- `Loop:work` on the running loop.
-function M.work(done, fn, ...)
-  return loop_or_error("work"):work(done, fn, ...)
+--- `weft.timer(timeout, rep, cb)`, `weft.watch(fd, events, cb)`,
+-- `weft.post(fn)`, `weft.work(done, fn, ...)`: `Loop:timer`, `Loop:watch`,
+-- `Loop:post`, `Loop:work` on the running loop.
+for _, name in ipairs { "timer", "watch", "post", "work" } do
+  M[name] = function(...) return loop_or_error(name)[name](current, ...) end
 end
 
 --- The running loop's clock in seconds: cached at the start of the loop's

@@ -224,45 +224,31 @@ static int wl_msgh(lua_State *L) {
   return 1;
 }
 
-/* Protected: (err, lp, where[, co]) -> the loop's error handler, or stderr. */
+/* Protected: (handler, err, where as a light userdata[, co]). */
 static int wl_report_p(lua_State *L) {
-  wl_loop *lp = (wl_loop *)lua_touserdata(L, 2);
-  const char *where = (const char *)lua_touserdata(L, 3);
-  if (lua_type(L, 4) == LUA_TTHREAD && lua_type(L, 1) == LUA_TSTRING) {
-    luaL_traceback(L, lua_tothread(L, 4), lua_tostring(L, 1), 0);
-    lua_replace(L, 1);
-  }
-  if (lp->errh_ref != LUA_NOREF) {
-    lua_rawgeti(L, LUA_REGISTRYINDEX, lp->errh_ref);
-    lua_pushvalue(L, 1);
-    lua_pushstring(L, where);
-    lua_call(L, 2, 0);
-  } else {
-    fprintf(stderr, "weft: error in %s: %s\n", where, luaL_tolstring(L, 1, NULL));
-  }
+  lua_pushstring(L, (const char *)lua_touserdata(L, 3));
+  lua_replace(L, 3);
+  lua_call(L, lua_gettop(L) - 1, 0);
   return 0;
 }
 
-/* Reports the error value on top of L (popped). co: the task's coroutine
- * (its traceback is added), or NULL. Never raises. */
+/* Reports the error value on top of L (popped) to the loop's error handler,
+ * handler(err, where[, co]) (co: the task's coroutine), or to stderr. Never
+ * raises. */
 static void wl_report(lua_State *L, wl_loop *lp, const char *where, lua_State *co) {
   lp->errors++;
-  if (!lua_checkstack(L, 6)) {
+  if (lp->errh_ref == LUA_NOREF || !lua_checkstack(L, 6)) {
+    fprintf(stderr, "weft: error in %s: %s\n", where,
+            lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)");
     lua_pop(L, 1);
-    fprintf(stderr, "weft: error in %s (no stack to report it)\n", where);
     return;
   }
   lua_pushcfunction(L, wl_report_p);
-  lua_insert(L, -2);
-  lua_pushlightuserdata(L, lp);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->errh_ref);
+  lua_rotate(L, -3, 2); /* report_p, handler, err */
   lua_pushlightuserdata(L, (void *)where);
-  if (co) {
-    lua_pushthread(co);
-    lua_xmove(co, L, 1);
-  } else {
-    lua_pushnil(L);
-  }
-  if (lua_pcall(L, 4, 0, 0) != LUA_OK) {
+  if (co) lua_pushthread(co), lua_xmove(co, L, 1);
+  if (lua_pcall(L, co ? 4 : 3, 0, 0) != LUA_OK) {
     fprintf(stderr, "weft: error in %s; the error handler failed: %s\n", where,
             lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)");
     lua_pop(L, 1);
@@ -443,23 +429,24 @@ void wl_push_stats(lua_State *L, const weft_loop_stats_t *st) {
 
 /* ---------------------------------------------------- timers, watches */
 
-static void wl_timer_tramp(weft_loop_t *loop, weft_timer_t id, void *ud) {
+/* Calls the callback whose ref is ud with (id[, events]). */
+static void wl_fire(void *ud, int64_t id, int events, const char *where) {
   wl_loop *lp = wl_cur;
-  (void)loop;
   if (!lp) return;
   lua_rawgeti(lp->L, LUA_REGISTRYINDEX, (int)(intptr_t)ud);
   lua_pushinteger(lp->L, id);
-  wl_call(lp->L, lp, 1, "timer callback");
+  if (events) lua_pushinteger(lp->L, events);
+  wl_call(lp->L, lp, events ? 2 : 1, where);
+}
+
+static void wl_timer_tramp(weft_loop_t *loop, weft_timer_t id, void *ud) {
+  (void)loop;
+  wl_fire(ud, id, 0, "timer callback");
 }
 
 static void wl_fd_tramp(weft_loop_t *loop, weft_fd_watch_t id, int events, void *ud) {
-  wl_loop *lp = wl_cur;
   (void)loop;
-  if (!lp) return;
-  lua_rawgeti(lp->L, LUA_REGISTRYINDEX, (int)(intptr_t)ud);
-  lua_pushinteger(lp->L, id);
-  lua_pushinteger(lp->L, events);
-  wl_call(lp->L, lp, 2, "fd watch callback");
+  wl_fire(ud, id, events, "fd watch callback");
 }
 
 int wl_timer_start(lua_State *L, wl_loop *lp, int64_t timeout_ns, int64_t repeat_ns,
