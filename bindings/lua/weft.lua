@@ -569,6 +569,15 @@ end
 --- Loops of one's own.
 -- @section loops
 
+-- f(loop, ...) with loop as the running loop (weft.spawn & co. use it).
+local function as_current(loop, f, ...)
+  local prev = current
+  current = loop
+  local rc = f(loop, ...)
+  current = prev
+  return rc
+end
+
 --- Creates a loop.
 -- @tparam[opt] table opts `thread_pool_size` (1..1024, default 4),
 --   `slow_callback` (seconds; a callback or step longer than this is logged)
@@ -577,15 +586,11 @@ function M.loop(opts)
   local loop, msg, code = core.loop_new()
   if not loop then return nil, msg, code end
   core.loop_set_error_handler(loop, report)
-  if opts then
-    if opts.thread_pool_size then
-      local rc = core.loop_set_option(loop, core.OPT_THREAD_POOL_SIZE, opts.thread_pool_size)
-      if rc < 0 then core.loop_free(loop); return fail(rc) end
-    end
-    if opts.slow_callback then
-      local rc = core.loop_set_option(loop, core.OPT_SLOW_CALLBACK_NS, to_ns(opts.slow_callback))
-      if rc < 0 then core.loop_free(loop); return fail(rc) end
-    end
+  for name, v in pairs(opts or {}) do
+    local rc = EINVAL
+    if name == "thread_pool_size" then rc = core.loop_set_option(loop, OPTION[name], v) end
+    if name == "slow_callback" then rc = core.loop_set_option(loop, OPTION.slow_callback_ns, to_ns(v)) end
+    if rc < 0 then core.loop_free(loop); return fail(rc) end
   end
   return loop
 end
@@ -603,10 +608,7 @@ end
 function Loop:run(mode)
   local m = RUN_MODE[mode or "default"]
   if not m then error("bad run mode '" .. tostring(mode) .. "'", 2) end
-  local prev = current
-  current = self
-  local rc = core.loop_run(self, m)
-  current = prev
+  local rc = as_current(self, core.loop_run, m)
   if rc < 0 then return fail(rc) end
   return rc == 1
 end
@@ -626,12 +628,7 @@ end
 -- @return true, or nil, message, code (`EBUSY` while it runs)
 function Loop:close()
   if self:closed() then return true end
-  local prev = current
-  current = self
-  local rc = core.loop_free(self)
-  current = prev
-  if rc < 0 then return fail(rc) end
-  return true
+  return ok(as_current(self, core.loop_free))
 end
 
 --- Whether the loop was closed.
