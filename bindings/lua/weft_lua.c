@@ -861,10 +861,9 @@ int wl_l_task_spawn(lua_State *L) {
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 2);
   if (!lua_checkstack(co, n + 2)) return luaL_error(L, "too many arguments to spawn");
-  lua_insert(L, 2);      /* loop, task, fn, args */
-  lua_pushvalue(L, 2);
-  lua_insert(L, 3);      /* loop, task, task, fn, args */
+  luaL_checkstack(L, n + 1, "too many arguments to spawn");
   lua_pushcfunction(co, wl_task_main);
+  for (int i = 1; i <= n + 1; i++) lua_pushvalue(L, i == 1 ? -1 : i); /* task, fn, args */
   lua_xmove(L, co, n + 1); /* co: main, task, fn, args */
   int rc = weft_task_spawn(lp->loop, wl_task_step, t, &t->id);
   if (rc < 0) {
