@@ -180,9 +180,9 @@ local OPTION = { thread_pool_size = core.OPT_THREAD_POOL_SIZE,
 -- @section tasks
 
 --- Starts a task: `fn(...)` as a coroutine resumed by the loop. Its first
--- step runs in the loop, never inside this call. The loop holds the task
--- until it finishes; keep the returned object to cancel it or read its
--- result.
+-- step runs in the loop, never inside this call. The task runs to its end
+-- whether or not you keep the returned object; keep it to cancel the task
+-- or read its result (a task you hold keeps its loop alive).
 -- @tparam function fn
 -- @param ... its arguments
 -- @treturn Task or nil, message, code
@@ -783,7 +783,8 @@ end
 --- Whether the task finished (returned, raised or was cancelled).
 -- @function Task:done
 
---- The task's weft id (an integer; stale once the task finished).
+--- The task's weft id (an integer). The object owns it: it names the task,
+-- finished or not, until the object is collected (its `__gc` releases it).
 -- @function Task:id
 
 --- The traceback of the task's coroutine (where it raised, for a task that
