@@ -469,7 +469,10 @@ for _, N in ipairs(CFG.fanout) do
     models[#models + 1] = { "luv coroutines", fanout_luv_co }
   end
   for _, m in ipairs(models) do
-    m[2](math.min(N, 1000), 1) -- warm up (heap, code paths)
+    -- warm up at the same N: every model then runs on a heap (and weft on
+    -- task pools) already grown to N, so page faults of first growth do
+    -- not land on whichever model happens to run first
+    m[2](N, 1)
     local c, b, w = m[2](N, CFG.sleep_ms)
     row({ m[1], N, fmt_ns(c), fmt_bytes(b), ("%.1f ms"):format(w) }, W1)
   end
