@@ -582,3 +582,26 @@ TEST_F(ReleaseThreaded, PostsFromAnotherThreadAreReleasedOnTheLoopThread) {
     EXPECT_TRUE(h.held_in_callback);
   }
 }
+
+// await_thread in a step whose task already has a cancellation pending:
+// the await resolves at once, the work never starts, and its arg is
+// released inside the call (the documented exception), exactly once.
+TEST_F(ReleaseThreaded, AwaitThreadWithACancelPendingReleasesItsArgAtOnce) {
+  Job job;
+  tr.expect(&job, WEFT_KIND_WORK);
+  int got = 0, released_in_call = -1;
+  tracked([&](weft_task_t self, int status, int step) {
+    if (step == 0) {
+      EXPECT_EQ(0, weft_task_cancel(loop, self));  // running: for the next await
+      int rc = weft_await_thread(loop, self, &Job::fn, &job);
+      released_in_call = tr.released(&job);
+      return rc;
+    }
+    got = status;
+    return 0;
+  });
+  EXPECT_EQ(0, run());
+  EXPECT_EQ(WEFT_ECANCELED, got);
+  EXPECT_EQ(1, released_in_call);
+  EXPECT_EQ(0, job.ran.load());
+}

@@ -352,7 +352,12 @@ typedef void (*weft_release_cb)(void *ctx, int kind, void *user_data);
  *    work is taken back before any pool thread started it (the task was
  *    cancelled or timed out, or its step finished without waiting). Work a
  *    finished or cancelled step left running ("orphaned") is released when
- *    it completes, never while it may still use `arg`.
+ *    it completes, never while it may still use `arg`. A weft_await_thread
+ *    that returns WEFT_PENDING always took `arg`: when a cancellation or
+ *    timeout was already pending, the work never starts and `arg` is
+ *    released before weft_await_thread returns (the one release inside the
+ *    call that handed the pointer over); when it returns an error, it took
+ *    nothing.
  *  - weft_task_spawn's user_data (WEFT_KIND_TASK): when the task's slot is
  *    freed, which is after its last step has returned and the tasks awaiting
  *    it were told: at weft_task_release of a finished task, or, for a
@@ -368,8 +373,8 @@ typedef void (*weft_release_cb)(void *ctx, int kind, void *user_data);
  *
  * Guarantees. Exactly once per successful call that took the user_data (the
  * same pointer given to two calls is released twice; a call that failed took
- * nothing and releases nothing). Never inside the call that handed it over,
- * and never while a callback of its own handle is running: a timer or watch
+ * nothing and releases nothing). Never inside the call that handed it over
+ * (except the weft_await_thread case above), and never while a callback of its own handle is running: a timer or watch
  * stopped from its own callback keeps its user_data until that callback
  * returns, and is released then. After the hook returns, weft never touches
  * user_data again. NULL user_data is never passed.
