@@ -888,11 +888,9 @@ static int wl_task_gc(lua_State *L) {
   lua_pushvalue(L, 1);
   t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lp->nrefs++;
-  if (weft_task_release(lp->loop, t->id) < 0) { /* not ours (any more): nothing to wait for */
-    luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
-    t->ref = LUA_NOREF;
-    lp->nrefs--;
-  }
+  /* if weft refuses (a foreign thread: EPERM), the task stays anchored until
+   * the hook lets go of it at loop free: a leak rather than a dangling ud */
+  weft_task_release(lp->loop, t->id);
   return 0;
 }
 
