@@ -1095,9 +1095,7 @@ void wl_init(lua_State *L, int mod) {
   static const struct { const char *name; int v; } ops[] = {
       {"SLEEP", WL_OP_SLEEP}, {"FD", WL_OP_FD},         {"TASK", WL_OP_TASK},
       {"ALL", WL_OP_ALL},     {"YIELD", WL_OP_YIELD},   {"THREAD", WL_OP_THREAD},
-      {"TIMEOUT", WL_OP_TIMEOUT}, {"SELF", WL_OP_SELF}}, kinds[] = {
-      {"timer", WEFT_KIND_TIMER}, {"watch", WEFT_KIND_FD_WATCH}, {"work", WEFT_KIND_WORK},
-      {"post", WEFT_KIND_POST},   {"task", WEFT_KIND_TASK}};
+      {"TIMEOUT", WL_OP_TIMEOUT}, {"SELF", WL_OP_SELF}};
   mod = lua_absindex(L, mod);
   wl_newmeta(L, WL_LOOP_MT, &wl_key_loop_mt, loop_meta, no_methods, mod, "Loop");
   wl_newmeta(L, WL_TASK_MT, &wl_key_task_mt, task_meta, task_methods, mod, "Task");
@@ -1108,10 +1106,4 @@ void wl_init(lua_State *L, int mod) {
     lua_setfield(L, -2, ops[i].name);
   }
   lua_setfield(L, mod, "op");
-  lua_newtable(L);
-  for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
-    lua_pushinteger(L, kinds[i].v);
-    lua_setfield(L, -2, kinds[i].name);
-  }
-  lua_setfield(L, mod, "kind");
 }

@@ -144,7 +144,7 @@ int wl_to_thread(lua_State *L, wl_loop *lp, wl_job *job, WL_OPTFUNC done, int64_
  * "timed out" when a task lets them escape. */
 %native(set_sentinels) int wl_l_set_sentinels(lua_State *L);
 
-/* live(loop, kind) -> user_data of kind (core.kind.*) weft refers to now,
+/* live(loop, kind) -> user_data of kind (core.KIND_*) weft refers to now,
  * all kinds with kind = -1; released(loop, kind) -> how many times the
  * release hook let go of one; errors(loop) -> errors reported so far. */
 %rename(live) wl_live;

@@ -6,8 +6,6 @@ local weft = require "weft"
 local core = require "weft.core"
 local H = require "helper"
 
-local K = core.kind
-
 local function full_gc()
   collectgarbage(); collectgarbage()
 end
@@ -38,9 +36,9 @@ describe("the release hook", function()
     w = loop:watch(a, "w", function() w:stop() end)                            -- stopped inside
     assert.is_false(loop:run())
     assert.are.same({ 10, 3, 10 }, { fired, ticks, posts })
-    all_released(loop, K.timer, 21)
-    all_released(loop, K.post, 10)
-    all_released(loop, K.watch, 11)
+    all_released(loop, core.KIND_TIMER, 21)
+    all_released(loop, core.KIND_POST, 10)
+    all_released(loop, core.KIND_FD_WATCH, 11)
     assert.are.equal(0, core.refs(loop))
     loop:close()
     weft.close(a); weft.close(b)
@@ -67,7 +65,7 @@ describe("the release hook", function()
     assert.are.equal("x", blocker:result())
     assert.is_true(awaiting:cancelled())
     assert.are.equal(1, dones)
-    all_released(loop, K.work, 3)
+    all_released(loop, core.KIND_WORK, 3)
     -- orphaned: the loop is freed while the work still runs; the job is let
     -- go when the work really ends, during the free
     loop:spawn(weft.to_thread, function(fd) return require("weft.core").read(fd, 1) end, r)
@@ -75,7 +73,7 @@ describe("the release hook", function()
     loop:run("nowait")
     weft.write(w, "y") -- lets the work end while close waits for it
     assert.is_true(loop:close())
-    assert.are.equal(4, core.released(loop, K.work))
+    assert.are.equal(4, core.released(loop, core.KIND_WORK))
     weft.close(r); weft.close(w)
     blocker, queued, awaiting = nil, nil, nil
     assert.are.equal(before, H.registry_refs())
@@ -92,19 +90,19 @@ describe("the release hook", function()
     end
     full_gc() -- the 100 dropped ones anchor themselves until weft lets go
     assert.are.equal(100, core.refs(loop))
-    assert.are.equal(0, core.released(loop, K.task))
+    assert.are.equal(0, core.released(loop, core.KIND_TASK))
     assert.is_true(loop:run("nowait"))
     loop:run("nowait")
     full_gc()
     -- the first 50 ended and were let go; the 50 sleepers still anchor
-    assert.are.equal(50, core.released(loop, K.task))
+    assert.are.equal(50, core.released(loop, core.KIND_TASK))
     assert.are.equal(50, core.refs(loop))
     for i = 1, 50 do assert.are.equal(i, kept[i]:result()) end
     kept = nil
     full_gc()
-    assert.are.equal(100, core.released(loop, K.task))
+    assert.are.equal(100, core.released(loop, core.KIND_TASK))
     assert.is_true(loop:close()) -- cancels the sleepers, lets go of them
-    all_released(loop, K.task, 150)
+    all_released(loop, core.KIND_TASK, 150)
     assert.are.equal(0, core.refs(loop))
     assert.are.equal(before, H.registry_refs())
   end)
@@ -115,11 +113,11 @@ describe("the release hook", function()
     local u = loop:spawn(function() weft.sleep(3600) end)
     assert.is_true(loop:run("nowait"))
     assert.is_true(loop:close())
-    all_released(loop, K.task, 2)
+    all_released(loop, core.KIND_TASK, 2)
     assert.are.equal(1, t:result())
     assert.is_true(u:cancelled())
     full_gc() -- collecting them later releases nothing twice
-    assert.are.equal(2, core.released(loop, K.task))
+    assert.are.equal(2, core.released(loop, core.KIND_TASK))
   end)
 end)
 
