@@ -349,7 +349,10 @@ function M.gather(...)
   return results
 end
 
-local deadlines = setmetatable({}, { __mode = "k" })
+-- The deadline the innermost weft.timeout scope of each coroutine set, so
+-- that leaving a scope restores the outer one (weft keeps one deadline per
+-- task and says nothing of scopes).
+local scopes = setmetatable({}, { __mode = "k" })
 
 -- Jobs for the pool: a runner chunk and one string holding the function and
 -- its arguments; the runner, in the pool thread's Lua state, answers with one
@@ -432,13 +435,13 @@ function M.timeout(seconds, fn, ...)
   local ns = to_ns(seconds)
   if ns < 0 then return fail(EINVAL) end
   local mine = ns >= maxinteger - now and maxinteger or now + ns
-  local outer = deadlines[co]
+  local outer = scopes[co]
   local eff = (outer and outer < mine) and outer or mine
   local rc = yield(OP_TIMEOUT, eff - now > 0 and eff - now or 1)
   if rc ~= 0 then return fail(rc) end
-  deadlines[co] = eff
+  scopes[co] = eff
   local r = pack(pcall(fn, ...))
-  deadlines[co] = outer
+  scopes[co] = outer
   now = clock_ns()
   local ours = outer == nil or mine <= outer
   if now >= eff and r[1] then

@@ -7,7 +7,8 @@
  * (a callback, a job, a task's record) is anchored by one registry ref, and
  * the loop's release hook (weft_loop_set_release) drops that ref: exactly
  * once, when weft stops referring to it. The binding keeps no table of ids,
- * no deadlines and no join rules of its own: the core decides.
+ * no copy of a task's deadline and no join rules of its own: the core
+ * decides.
  *  - A task's Lua object owns the task's id while it is reachable; its __gc
  *    releases the id. If the task has not finished by then, the object
  *    anchors itself (and forgets its loop, so that tasks never keep a loop
