@@ -182,7 +182,8 @@ local OPTION = { thread_pool_size = core.OPT_THREAD_POOL_SIZE,
 --- Starts a task: `fn(...)` as a coroutine resumed by the loop. Its first
 -- step runs in the loop, never inside this call. The task runs to its end
 -- whether or not you keep the returned object; keep it to cancel the task
--- or read its result (a task you hold keeps its loop alive).
+-- or read its result. Hold the loop too: a task does not keep its loop
+-- alive, and a collected loop is closed, cancelling its tasks.
 -- @tparam function fn
 -- @param ... its arguments
 -- @treturn Task or nil, message, code

@@ -11,8 +11,10 @@
  * decides.
  *  - A task's Lua object owns the task's id while it is reachable; its __gc
  *    releases the id. If the task has not finished by then, the object
- *    anchors itself (and forgets its loop, so that tasks never keep a loop
- *    alive) until the hook says the task is over.
+ *    anchors itself until the hook says the task is over. Tasks do not
+ *    hold their loop (a task awaiting another would otherwise keep it alive
+ *    for ever): a loop lives while it is held or runs, and its collection
+ *    frees it, cancelling its tasks.
  *  - Timers, watches and posts hand weft the ref itself as user_data.
  *  - Jobs (to_thread) hand weft the job; the job holds its own ref.
  *
@@ -631,8 +633,8 @@ int wl_to_thread(lua_State *L, wl_loop *lp, wl_job *job, WL_OPTFUNC done, int64_
 
 /* ---------------------------------------------------------------- tasks
  *
- * A task is a full userdata (this record; user value 1: its coroutine,
- * 2: its loop) whose id it owns. The coroutine runs wl_task_main(task, fn,
+ * A task is a full userdata (this record; user value 1: its coroutine)
+ * whose id it owns; lp is a plain pointer, cleared when weft lets go. The coroutine runs wl_task_main(task, fn,
  * ...), so the task is found at the bottom of its own stack (weft.current).
  * A task's outcome stays readable after its loop closed: done, result, and
  * the values (or the error) on the coroutine's stack. */
@@ -852,15 +854,13 @@ int wl_l_task_spawn(lua_State *L) {
   luaL_checktype(L, 2, LUA_TFUNCTION);
   int n = lua_gettop(L) - 1; /* fn and its arguments */
   if (!lp->loop) return wl_fail(L, WEFT_EINVAL);
-  wl_task *t = (wl_task *)lua_newuserdatauv(L, sizeof *t, 2);
+  wl_task *t = (wl_task *)lua_newuserdatauv(L, sizeof *t, 1);
   memset(t, 0, sizeof *t);
   t->ref = LUA_NOREF;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &wl_key_task_mt);
   lua_setmetatable(L, -2);
   lua_State *co = t->co = lua_newthread(L);
   lua_setiuservalue(L, -2, 1);
-  lua_pushvalue(L, 1);
-  lua_setiuservalue(L, -2, 2);
   if (!lua_checkstack(co, n + 2)) return luaL_error(L, "too many arguments to spawn");
   luaL_checkstack(L, n + 1, "too many arguments to spawn");
   lua_pushcfunction(co, wl_task_main);
@@ -878,14 +878,11 @@ int wl_l_task_spawn(lua_State *L) {
 }
 
 /* __gc: gives up the task's id. An unfinished task anchors itself until
- * weft lets go of it, and drops its loop: a loop nobody holds is collected
- * (and freed, cancelling the task) even while its tasks live. */
+ * weft lets go of it (when it finishes, at the latest at loop free). */
 static int wl_task_gc(lua_State *L) {
   wl_task *t = (wl_task *)lua_touserdata(L, 1);
   wl_loop *lp = t->lp;
   if (!lp || !lp->loop) return 0;
-  lua_pushnil(L);
-  lua_setiuservalue(L, 1, 2);
   lua_pushvalue(L, 1);
   t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lp->nrefs++;

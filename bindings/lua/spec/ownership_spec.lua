@@ -155,21 +155,72 @@ describe("a dropped loop", function()
     assert.are.equal(before, H.registry_refs())
   end)
 
-  it("stays alive while one of its tasks is held", function()
+  it("is not kept alive by tasks, also when one awaits another", function()
     local weak = setmetatable({}, { __mode = "v" })
-    local t
+    local held, child
     do
       local loop = assert(weft.loop())
       weak[1] = loop
-      t = loop:spawn(function() return "kept" end)
+      held = loop:spawn(function() return weft.gather({ weft.spawn(weft.sleep, 3600) },
+                                                      { cancel_on_error = true }) end)
+      child = loop:spawn(function() weft.sleep(3600) end)
+      loop:spawn(function() return child:result() end) -- dropped, awaits child
+      assert.is_true(loop:run("nowait"))
     end
     full_gc()
-    assert.is_not_nil(weak[1])
-    assert.is_false(weak[1]:run())
-    assert.are.equal("kept", t:result())
-    t = nil
+    assert.is_nil(weak[1]) -- collected and closed: its tasks were cancelled
+    assert.is_true(held:done())
+    assert.are.equal(weft.ECANCELED, select(3, held:result()))
+    assert.is_true(child:cancelled())
+  end)
+
+  it("stays alive while held, for the tasks spawned on it", function()
+    local loop = assert(weft.loop())
+    local t = loop:spawn(function() return "kept" end)
     full_gc()
-    assert.is_nil(weak[1])
+    assert.is_false(loop:run())
+    assert.are.equal("kept", t:result())
+    loop:close()
+  end)
+end)
+
+describe("random endings and collections", function()
+  it("leave no registry ref behind and no loop alive", function()
+    local before = H.registry_refs()
+    local loops = setmetatable({}, { __mode = "v" })
+    local saved = weft.on_error
+    weft.on_error = function() end
+    for seed = 1, 3 do
+      math.randomseed(seed)
+      for round = 1, 20 do
+        local loop = weft.loop({ thread_pool_size = 2 })
+        loops[#loops + 1] = loop
+        local keep = {}
+        for i = 1, 40 do
+          local r, t = math.random(8), nil
+          if r == 1 then t = loop:spawn(weft.sleep, math.random() * 0.002)
+          elseif r == 2 then t = loop:spawn(function() weft.yield(); error("e") end)
+          elseif r == 3 then t = loop:spawn(weft.to_thread, function(x) return x end, i)
+          elseif r == 4 then
+            t = loop:spawn(function()
+              return weft.gather({ weft.spawn(weft.sleep, 0.001) }, { cancel_on_error = true })
+            end)
+          elseif r == 5 then loop:timer(math.random() * 0.001, function() collectgarbage() end)
+          elseif r == 6 then loop:post(function() collectgarbage("step") end)
+          elseif r == 7 then t = loop:spawn(function() return weft.current() end)
+          else loop:work(nil, "return 1") end
+          if t and math.random(2) == 1 then keep[#keep + 1] = t end
+          if t and math.random(4) == 1 then t:cancel() end
+        end
+        local mode = math.random(3) -- run to the end; close early; drop it running
+        if mode == 1 then loop:run() elseif mode == 2 then loop:run("nowait"); loop:close()
+        else loop:run("nowait") end
+        if math.random(2) == 1 then collectgarbage() end
+      end
+    end
+    weft.on_error = saved
+    assert.are.equal(before, H.registry_refs())
+    assert.is_nil(next(loops))
   end)
 end)
 
