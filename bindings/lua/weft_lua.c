@@ -634,8 +634,9 @@ int wl_to_thread(lua_State *L, wl_loop *lp, wl_job *job, WL_OPTFUNC done, int64_
 /* ---------------------------------------------------------------- tasks
  *
  * A task is a full userdata (this record; user value 1: its coroutine)
- * whose id it owns; lp is a plain pointer, cleared when weft lets go. The coroutine runs wl_task_main(task, fn,
- * ...), so the task is found at the bottom of its own stack (weft.current).
+ * whose id it owns; lp is a plain pointer, cleared when weft lets go. The
+ * coroutine runs wl_task_main(task, fn, ...), so the task is found at the
+ * bottom of its own stack (weft.current).
  * A task's outcome stays readable after its loop closed: done, result, and
  * the values (or the error) on the coroutine's stack. */
 
