@@ -108,8 +108,8 @@ enum Kind { KTask = 1, KTimer = 2, KWatch = 3, KWork = 4 };
 
 // The id layout (core/id.h), used only to forge plausible ids.
 constexpr uint32_t kGenMask = (1u << 22) - 1;
-uint32_t id_tag(int64_t id) { return uint32_t(uint64_t(id) >> 48) & 0xfff; }
-uint32_t id_gen(int64_t id) { return uint32_t(uint64_t(id) >> 26) & kGenMask; }
+uint32_t id_tag(int64_t id) { return uint32_t(uint64_t(id) >> 46) & 0xfff; }
+uint32_t id_gen(int64_t id) { return uint32_t(uint64_t(id) >> 24) & kGenMask; }
 
 // ---------------------------------------------------------------- model
 
@@ -833,7 +833,7 @@ void expect_stale(weft_loop_t *loop, int kind, int64_t id, uint8_t variant) {
 // generation base (the first timer's) and no input frees a slot 2^20 times.
 bool maybe_live(LoopM *lm, int kind, int64_t id) {
   uint64_t u = uint64_t(id);
-  if (id <= 0 || int(u >> 60) != kind || id_tag(id) != lm->tag) return false;
+  if (id <= 0 || int(u >> 58) != kind || id_tag(id) != lm->tag) return false;
   return ((id_gen(id) - lm->gen_base) & kGenMask) < (1u << 20);
 }
 
@@ -1121,8 +1121,8 @@ void top_op(LoopM *lm) {
           break;
         default: {
           uint64_t gen = (lm->gen_base + (1u << 21) + in.u16()) & kGenMask;
-          uint64_t slot = in.u8() % 3 == 0 ? in.u64() & ((1u << 26) - 1) : in.u8();
-          id = int64_t((uint64_t(kind) << 60) | (uint64_t(lm->tag) << 48) | (gen << 26) | slot);
+          uint64_t slot = in.u8() % 3 == 0 ? in.u64() & ((1u << 24) - 1) : in.u8();
+          id = int64_t((uint64_t(kind) << 58) | (uint64_t(lm->tag) << 46) | (gen << 24) | slot);
           break;
         }
       }
