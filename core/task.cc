@@ -30,6 +30,7 @@ int weft_loop::task_spawn(weft_task_fn fn, void *ud, weft_task_t *out) {
 void weft_loop::run_ready() {
   int64_t n = st_tasks_ready.load(std::memory_order_relaxed);
   while (n-- > 0) {
+    if (forked()) return;  // see iterate()
     uint32_t slot = ready_head;
     ready_head = tasks.at(slot)->next;
     if (ready_head == kNone) ready_tail = kNone;
