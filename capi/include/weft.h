@@ -430,8 +430,12 @@ WEFT_API int weft_task_spawn(weft_loop_t *loop, weft_task_fn fn, void *user_data
  * running pool work resumes with WEFT_ECANCELED when the work has finished.
  * Under WEFT_CANCEL_ON_ERROR, the children are cancelled first and the await
  * resolves when they all finished. The task may clean up with further awaits
- * and chooses its own result. A cancellation is consumed when delivered; if
- * a timeout is already being delivered this one is dropped (the first wins).
+ * and chooses its own result. A cancellation is consumed when delivered, and
+ * it is never lost: if the await it would interrupt has already resolved
+ * (with a result, or with WEFT_ETIMEDOUT being delivered, also through
+ * running pool work or a WEFT_CANCEL_ON_ERROR group), the task's next await
+ * resolves with WEFT_ECANCELED. A second cancellation before the first is
+ * delivered changes nothing.
  * Cancelling a finished task returns 0 and changes nothing.
  * Errors: WEFT_EINVAL (NULL loop), WEFT_ESTALE, WEFT_EPERM. */
 WEFT_API int weft_task_cancel(weft_loop_t *loop, weft_task_t task);
@@ -441,10 +445,13 @@ WEFT_API int weft_task_cancel(weft_loop_t *loop, weft_task_t task);
  * resolves with WEFT_ETIMEDOUT (or, if the task is running or its await
  * already completed, its next await does) and the deadline is cleared: a
  * timeout fires once. During running pool work it acts like cancellation
- * (the work finishes first). Whichever of cancel and timeout comes first
- * wins. Clearing or replacing the deadline also drops an expiry that has
- * fired but not yet reached an await (the task was running, or a result was
- * waiting); an await already resolved with WEFT_ETIMEDOUT stays resolved.
+ * (the work finishes first). An expiry that finds a cancellation pending or
+ * being delivered is dropped; a cancellation that finds an expiry being
+ * delivered follows it (see weft_task_cancel). Clearing or replacing the
+ * deadline also drops an expiry that has fired but not yet reached an await
+ * (the task was running, or a result was waiting, or the await is pool work
+ * still running: the work's result is then delivered); an await already
+ * resolved with WEFT_ETIMEDOUT stays resolved.
  * On a finished task it returns 0 and does nothing.
  * Errors: WEFT_EINVAL (NULL loop, ns < 0), WEFT_ESTALE, WEFT_ENOMEM,
  * WEFT_EPERM. */

@@ -40,6 +40,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -226,6 +227,18 @@ void log_cb(void *ud, int level, const char *msg) {
   log_lines++;
 }
 
+// A logger that throws (issue 11: it once left a task RUNNING, made
+// weft_loop_run return WEFT_EINVAL and weft_loop_free spin).
+void log_throw_cb(void *ud, int level, const char *msg) {
+  log_cb(ud, level, msg);
+  throw std::runtime_error("logger threw");
+}
+
+// A work return value that stands for "throw a C++ exception instead": weft
+// delivers WEFT_EHOST for it (issue 11: it once aborted the process).
+constexpr int kThrow = 0x5eed0001;
+[[noreturn]] void throw_from_work() { throw std::runtime_error("work threw"); }
+
 void post_cb(weft_loop_t *loop, void *ud) {
   PostC *p = static_cast<PostC *>(ud);
   CHECK(loop == p->lm->loop, "post ran on another loop");
@@ -249,16 +262,20 @@ int work_fn(void *arg) {  // on a pool thread
     int rc = weft_loop_post(w->loop, post_cb, w->post);
     CHECK(rc == 0, "post from a pool thread: %d", rc);
   }
+  if (w->ret == kThrow) throw_from_work();
   return w->ret;
 }
 
 int await_work_fn(void *arg) {
   WorkArg *a = static_cast<WorkArg *>(arg);
   a->ran.fetch_add(1);
+  if (a->ret == kThrow) throw_from_work();
   return a->ret;
 }
 
-int delivered(int v) { return v == WEFT_PENDING ? WEFT_EINVAL : v; }
+int delivered(int v) {
+  return v == WEFT_PENDING ? WEFT_EINVAL : v == kThrow ? WEFT_EHOST : v;
+}
 
 void done_cb(weft_loop_t *loop, weft_work_t id, int result, void *ud) {
   WorkC *w = static_cast<WorkC *>(ud);
@@ -503,7 +520,9 @@ int decide(TaskC *t, weft_loop_t *loop, weft_task_t self, bool *armed) {
       lm->wargs.emplace_back(new WorkArg);
       WorkArg *a = lm->wargs.back().get();
       a->ret = in.pick(kValues);
-      if (in.u8() % 8 == 0) a->ret = WEFT_PENDING;  // delivered as EINVAL
+      const uint8_t how = in.u8() % 8;
+      if (how == 0) a->ret = WEFT_PENDING;  // delivered as EINVAL
+      if (how == 1) a->ret = kThrow;        // delivered as EHOST
       t->aw = Aw::Thread;
       t->warg = a;
       return expect_arm(weft_await_thread(loop, self, await_work_fn, a), "await_thread");
@@ -733,8 +752,10 @@ void open_loop(LoopM *lm) {
   lm->posts_run = 0;
   CHECK_RC(weft_loop_set_option(lm->loop, WEFT_OPT_THREAD_POOL_SIZE, 1 + in.u8() % 2), 0,
            "set_option(pool size)");
-  if (in.u8() % 4 == 0) {
-    CHECK_RC(weft_loop_set_logger(lm->loop, log_cb, &log_lines), 0, "set_logger");
+  const uint8_t logger = in.u8();
+  if (logger % 4 == 0) {
+    CHECK_RC(weft_loop_set_logger(lm->loop, (logger & 8) ? log_throw_cb : log_cb, &log_lines), 0,
+             "set_logger");
     CHECK_RC(weft_loop_set_option(lm->loop, WEFT_OPT_SLOW_CALLBACK_NS, 1), 0, "set_option(slow)");
   }
   // A stopped timer gives the loop's tag and a first dead id.
@@ -1007,7 +1028,9 @@ void top_op(LoopM *lm) {
       w->lm = lm;
       w->loop = loop;
       w->ret = in.pick(kValues);
-      w->has_done = in.u8() % 4 != 0;
+      const uint8_t how = in.u8();
+      w->has_done = how % 4 != 0;
+      if (how % 32 == 5) w->ret = kThrow;
       if (in.u8() & 1) {
         lm->posts.emplace_back(new PostC);
         w->post = lm->posts.back().get();
