@@ -134,8 +134,11 @@ void weft_loop::interrupt(uint32_t slot, int code) {
   }
   if (t->flags & TF_INTR_SET) {
     // Delivered when running pool work finishes, or when a cancelling
-    // group's children have finished.
-    const int delivering = t->await == AW_THREAD ? t->w.work->intr : t->w.join.first_err;
+    // group's children have finished. (An await kind added later that
+    // delivers this way says here what it is delivering.)
+    int delivering = WEFT_ECANCELED;
+    if (t->await == AW_THREAD) delivering = t->w.work->intr;
+    if (t->await == AW_ALL) delivering = t->w.join.first_err;
     if (code == WEFT_ECANCELED && delivering != WEFT_ECANCELED) defer_intr(t, code);
     return;
   }

@@ -51,7 +51,8 @@
  *    on a loop inherited from the parent returns WEFT_EPERM and does
  *    nothing, except weft_loop_free, which releases the child's copy (its
  *    memory and its copies of the loop's fds) without running any step or
- *    callback, and returns 0; the parent's loop is not disturbed. A run of
+ *    callback (nor the release hook: the parent still owns every user_data),
+ *    and returns 0; the parent's loop is not disturbed. A run of
  *    the inherited loop that was in progress when the child was forked (the
  *    fork happened in one of its callbacks) returns WEFT_EPERM once that
  *    callback returns, running nothing more. New loops created in the child
