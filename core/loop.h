@@ -215,4 +215,34 @@ struct weft_loop {
   // ------------------------------------------------------------ post.cc
   int post(weft_post_cb cb, void *ud);  // any thread
   void run_posts();
+
+  // ------------------------------------------------------------ release.cc
+  // The release hook (weft_loop_set_release): every user_data weft was given
+  // is passed to it once, when weft stops referring to it. Loop thread (the
+  // freeing thread inside weft_loop_free).
+  weft_release_cb release_cb = nullptr;
+  void *release_ctx = nullptr;
+  // The timer or watch whose callback is running: if it is stopped from
+  // there, its user_data is released after the callback returns.
+  int cb_kind = 0;  // WEFT_KIND_TIMER / WEFT_KIND_FD_WATCH, 0 = none
+  uint32_t cb_slot = 0, cb_gen = 0;
+  bool cb_stopped = false;
+  WEFT_INLINE void release_ud(int kind, void *ud) {
+    if (release_cb && ud) release_call(kind, ud);
+  }
+  void release_call(int kind, void *ud);
+  // A timer or watch ends: its user_data goes now, or, stopped inside its
+  // own callback, when that returns (callback_end says so).
+  void release_handle(int kind, uint32_t slot, uint32_t gen, void *ud);
+  WEFT_INLINE void callback_begin(int kind, uint32_t slot, uint32_t gen) {
+    cb_kind = kind;
+    cb_slot = slot;
+    cb_gen = gen;
+    cb_stopped = false;
+  }
+  WEFT_INLINE bool callback_end() {  // true: stopped during the callback
+    cb_kind = 0;
+    return cb_stopped;
+  }
+  void release_all();  // weft_loop_free: what is still held, at the end
 };

@@ -386,12 +386,16 @@ void weft_loop::dispatch_fd(int fd, uint32_t seq, uint32_t raw) {
         resolve(slot, int(ev));
       } else {
         FdWatch *w = watches.at(ref);
+        const uint32_t gen = w->gen;
+        void *ud = w->ud;
         const int64_t t0 = slow_ns ? clock_now() : 0;
+        callback_begin(WEFT_KIND_FD_WATCH, ref, gen);
         try {
-          w->cb(this, id_make(Kind::FdWatch, tag, w->gen, ref), int(ev), w->ud);
+          w->cb(this, id_make(Kind::FdWatch, tag, gen, ref), int(ev), ud);
         } catch (...) {
           log(WEFT_LOG_ERROR, "C++ exception escaped an fd callback");
         }
+        if (callback_end()) release_ud(WEFT_KIND_FD_WATCH, ud);
         if (slow_ns) slow_check(t0, "fd callback");
       }
     }
@@ -426,9 +430,12 @@ int weft_loop::watch_start(int fd, int events, weft_fd_cb cb, void *ud, weft_fd_
 }
 
 void weft_loop::watch_stop(uint32_t slot) {
+  void *ud = watches.at(slot)->ud;
+  const uint32_t gen = watches.at(slot)->gen;
   io_remove(slot);
   watches.release(slot);
   bump(st_watches, -1);
+  release_handle(WEFT_KIND_FD_WATCH, slot, gen, ud);
 }
 
 // weft_loop_free: watches end without their callbacks being called.

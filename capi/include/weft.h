@@ -309,6 +309,98 @@ WEFT_API int weft_loop_backend_fd(const weft_loop_t *loop);
  * EPERM cannot happen, and -1 always means "no timer". */
 WEFT_API int64_t weft_loop_next_timeout(const weft_loop_t *loop);
 
+/* ----------------------------------------------------------- release hook */
+
+/* Handle kinds: the kind field of an id, and the `kind` the release hook is
+ * told. Values are ABI. */
+#define WEFT_KIND_TASK       1
+#define WEFT_KIND_TIMER      2
+#define WEFT_KIND_FD_WATCH   3
+#define WEFT_KIND_WORK       4
+#define WEFT_KIND_POST       5
+#define WEFT_KIND_SOCKET     6
+#define WEFT_KIND_EVENT      7
+#define WEFT_KIND_SEMAPHORE  8
+#define WEFT_KIND_LOCK       9
+#define WEFT_KIND_QUEUE     10
+
+/* The release hook: weft is done with `user_data`, which it was given by a
+ * handle of kind `kind` (WEFT_KIND_*). `ctx` is the pointer passed to
+ * weft_loop_set_release. See weft_loop_set_release for when it is called. */
+typedef void (*weft_release_cb)(void *ctx, int kind, void *user_data);
+
+/* Sets (or with cb == NULL, clears) the loop's release hook: from now on,
+ * weft calls cb(ctx, kind, user_data) exactly once for every non-NULL
+ * user_data a successful call handed to this loop, at the moment weft stops
+ * referring to it. A binding frees its host reference there; a C program
+ * can free the memory. It is how a host learns that a piece of user data is
+ * no longer needed, without tracking handles itself.
+ *
+ * What is released, with its kind:
+ *  - weft_timer_start's user_data (WEFT_KIND_TIMER): a one-shot timer's after
+ *    its callback has returned; a stopped timer's at weft_timer_stop.
+ *  - weft_fd_watch_start's user_data (WEFT_KIND_FD_WATCH): at
+ *    weft_fd_watch_stop.
+ *  - weft_loop_post's user_data (WEFT_KIND_POST): after the posted callback
+ *    has returned.
+ *  - weft_to_thread's user_data (WEFT_KIND_WORK): after `done` has returned
+ *    (when `done` is NULL, at the moment it would have been called). Its
+ *    `arg` stays the caller's: the work function no longer uses it once
+ *    `done` runs.
+ *  - weft_await_thread's arg (WEFT_KIND_WORK): when the work really ends:
+ *    after the work function has returned on its pool thread (its result is
+ *    delivered, or dropped if the task no longer waits for it), or when the
+ *    work is taken back before any pool thread started it (the task was
+ *    cancelled or timed out, or its step finished without waiting). Work a
+ *    finished or cancelled step left running ("orphaned") is released when
+ *    it completes, never while it may still use `arg`. A weft_await_thread
+ *    that returns WEFT_PENDING always took `arg`: when a cancellation or
+ *    timeout was already pending, the work never starts and `arg` is
+ *    released before weft_await_thread returns (the one release inside the
+ *    call that handed the pointer over); when it returns an error, it took
+ *    nothing.
+ *  - weft_task_spawn's user_data (WEFT_KIND_TASK): when the task's slot is
+ *    freed, which is after its last step has returned and the tasks awaiting
+ *    it were told: at weft_task_release of a finished task, or, for a
+ *    detached task (spawned with out == NULL, or released before it
+ *    finished), when it finishes.
+ *  - weft_loop_free: everything still held ends and is released during the
+ *    call: posts after they run, work when it ends, tasks as they finish
+ *    (detached ones) and at the end (finished tasks never released), fd
+ *    watches and active timers when they are dropped.
+ *  - user data of the handle kinds added later (sockets, synchronisation
+ *    primitives) is released in the same way; each one's section says when.
+ * The logger's user_data is not released by this hook.
+ *
+ * Guarantees. Exactly once per successful call that took the user_data (the
+ * same pointer given to two calls is released twice; a call that failed took
+ * nothing and releases nothing). Never inside the call that handed it over
+ * (except the weft_await_thread case above), and never while a callback of its own handle is running: a timer or watch
+ * stopped from its own callback keeps its user_data until that callback
+ * returns, and is released then. After the hook returns, weft never touches
+ * user_data again. NULL user_data is never passed.
+ *
+ * Thread: the loop thread, during weft_loop_run or during the loop-thread
+ * call that ended the handle (weft_timer_stop, weft_task_release, ...); inside
+ * weft_loop_free, the thread that called it. Never a pool thread, also for
+ * user_data posted from another thread or handed to pool work.
+ *
+ * The hook runs in the middle of the loop's bookkeeping (inside
+ * weft_timer_stop, weft_task_release, a run, weft_loop_free...). So it must
+ * not call any function on this loop or its ids (loop-thread functions,
+ * weft_loop_post, weft_loop_stop and weft_loop_free included); it may free
+ * memory, drop host references, and use other loops under their usual
+ * rules. It must return normally and promptly (no C++ exception, longjmp or
+ * long blocking; a C++ exception that escapes is caught and logged).
+ *
+ * Set the hook once, right after weft_loop_new. A user_data handed over
+ * before the hook was set is released through whatever hook is set when it
+ * ends (with none set, nothing is called for it); clearing or replacing the
+ * hook applies to every release after this call.
+ * Thread: like every loop-thread function. Errors: WEFT_EINVAL (NULL loop),
+ * WEFT_EPERM. */
+WEFT_API int weft_loop_set_release(weft_loop_t *loop, weft_release_cb cb, void *ctx);
+
 /* ----------------------------------------------------------------- timers */
 
 /* Starts a timer that calls cb(loop, id, user_data) once timeout_ns have
