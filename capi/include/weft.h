@@ -501,7 +501,9 @@ WEFT_API int weft_fd_watch_stop(weft_loop_t *loop, weft_fd_watch_t watch);
  * weft does not own (any stream fd: socket, pipe, FIFO, tty); there an
  * operation registers with the kernel only for its own duration, so the
  * caller's close, dup or fork of such an fd between operations is always
- * safe. A non-socket fd that weft does not own must be O_NONBLOCK
+ * safe. weft_loop_free leaves owned fds open (their registrations go with
+ * the loop): close them yourself afterwards, or through weft before.
+ * A non-socket fd that weft does not own must be O_NONBLOCK
  * (otherwise WEFT_EINVAL), and a send to a pipe whose reader is gone raises
  * SIGPIPE as write(2) does unless the process ignores it (sockets never do).
  *
