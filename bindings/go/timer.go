@@ -1,6 +1,7 @@
 package weft
 
 import (
+	"runtime"
 	"runtime/cgo"
 	"strings"
 	"time"
@@ -11,11 +12,10 @@ import (
 // Timer is a weft timer: a Go function the loop calls once after a timeout,
 // then, if it repeats, every period until stopped. Loop thread.
 type Timer struct {
-	node
-	loop   *Loop
-	id     int64
-	fn     func(*Timer)
-	repeat bool
+	loop     *loopCore
+	id       int64
+	fn       func(*Timer)
+	released bool // weft let go of it: fired (one-shot), stopped, or closed
 }
 
 // NewTimer starts a timer that calls fn on the loop thread once timeout has
@@ -28,19 +28,15 @@ func (l *Loop) NewTimer(timeout, repeat time.Duration, fn func(*Timer)) (*Timer,
 	if fn == nil {
 		return nil, opErr("timer_start", ErrInval)
 	}
-	if l.c == 0 {
-		return nil, ErrClosed
+	t := &Timer{loop: l.loopCore, fn: fn}
+	var err error
+	t.id, err = l.start("timer_start", t, func(c, h uintptr) int64 {
+		return cweft.Weft_go_timer_start(c, int64(timeout), int64(repeat), h)
+	})
+	runtime.KeepAlive(l)
+	if err != nil {
+		return nil, err
 	}
-	t := &Timer{loop: l, fn: fn, repeat: repeat > 0}
-	t.owner = t
-	h := newHandle(t)
-	id := cweft.Weft_go_timer_start(l.c, int64(timeout), int64(repeat), uintptr(h))
-	if id < 0 {
-		deleteHandle(h)
-		return nil, opErr("timer_start", id)
-	}
-	t.id, t.h = id, h
-	l.live.push(&t.node)
 	return t, nil
 }
 
@@ -55,39 +51,21 @@ func (l *Loop) AfterFunc(d time.Duration, fn func()) (*Timer, error) {
 
 func hookTimer(h uintptr, _ int64) {
 	t := cgo.Handle(h).Value().(*Timer)
-	defer t.afterFire()
+	defer t.loop.recoverIn("timer")
 	t.fn(t)
 }
 
-func (t *Timer) afterFire() {
-	if v := recover(); v != nil {
-		t.loop.recordPanic(recovered("timer", v))
-		t.loop.checkPanic()
-	}
-	if !t.repeat { // a one-shot timer ends when its callback returns
-		t.loop.live.end(&t.node)
-	}
-}
-
-func (t *Timer) endAtClose() {}
+func (t *Timer) ended() { t.released = true }
 
 // Stop stops the timer; its function will not be called again (a timer may
 // stop itself from its function). Loop thread. Errors: ErrStale (already
 // stopped, or a one-shot timer that has fired), ErrPerm, ErrClosed.
 func (t *Timer) Stop() error {
-	l := t.loop
-	if l.c == 0 {
-		return ErrClosed
-	}
-	if rc := cweft.Weft_timer_stop(l.c, t.id); rc < 0 {
-		return opErr("timer_stop", rc)
-	}
-	l.live.end(&t.node)
-	return nil
+	return t.loop.call("timer_stop", func(c uintptr) int { return cweft.Weft_timer_stop(c, t.id) })
 }
 
 // Active reports whether the timer can still fire. Loop thread.
-func (t *Timer) Active() bool { return t.h != 0 }
+func (t *Timer) Active() bool { return !t.released }
 
 // Events is a set of fd readiness bits.
 type Events int
@@ -103,12 +81,9 @@ const (
 // String lists the bits, for example "readable|hangup".
 func (e Events) String() string {
 	var parts []string
-	for _, b := range []struct {
-		bit  Events
-		name string
-	}{{Readable, "readable"}, {Writable, "writable"}, {Hangup, "hangup"}, {ErrorEvent, "error"}} {
-		if e&b.bit != 0 {
-			parts = append(parts, b.name)
+	for i, name := range [...]string{"readable", "writable", "hangup", "error"} {
+		if e&(1<<i) != 0 {
+			parts = append(parts, name)
 		}
 	}
 	if len(parts) == 0 {
@@ -120,11 +95,11 @@ func (e Events) String() string {
 // Watch is an fd watch: a Go function the loop calls in every iteration in
 // which its fd is ready (level-triggered). Loop thread.
 type Watch struct {
-	node
-	loop *Loop
-	id   int64
-	fd   int
-	fn   func(*Watch, Events)
+	loop     *loopCore
+	id       int64
+	fd       int
+	fn       func(*Watch, Events)
+	released bool // weft let go of it: stopped, or closed
 }
 
 // WatchFD watches fd (a socket, pipe, eventfd, tty: anything epoll accepts)
@@ -140,19 +115,15 @@ func (l *Loop) WatchFD(fd int, events Events, fn func(w *Watch, ev Events)) (*Wa
 	if fn == nil {
 		return nil, opErr("fd_watch_start", ErrInval)
 	}
-	if l.c == 0 {
-		return nil, ErrClosed
+	w := &Watch{loop: l.loopCore, fd: fd, fn: fn}
+	var err error
+	w.id, err = l.start("fd_watch_start", w, func(c, h uintptr) int64 {
+		return cweft.Weft_go_fd_watch_start(c, fd, int(events), h)
+	})
+	runtime.KeepAlive(l)
+	if err != nil {
+		return nil, err
 	}
-	w := &Watch{loop: l, fd: fd, fn: fn}
-	w.owner = w
-	h := newHandle(w)
-	id := cweft.Weft_go_fd_watch_start(l.c, fd, int(events), uintptr(h))
-	if id < 0 {
-		deleteHandle(h)
-		return nil, opErr("fd_watch_start", id)
-	}
-	w.id, w.h = id, h
-	l.live.push(&w.node)
 	return w, nil
 }
 
@@ -162,52 +133,38 @@ func hookFD(h uintptr, _ int64, events int32) {
 	w.fn(w, Events(events))
 }
 
-func (w *Watch) endAtClose() {}
+func (w *Watch) ended() { w.released = true }
 
 // Modify changes the events the watch asks for (same rules as WatchFD); on
 // error the watch keeps its old events. Loop thread. Errors: ErrInval,
 // ErrStale (stopped), ErrBadF (the fd was closed), ErrNoMem, ErrPerm,
 // ErrClosed.
 func (w *Watch) Modify(events Events) error {
-	l := w.loop
-	if l.c == 0 {
-		return ErrClosed
-	}
-	if rc := cweft.Weft_fd_watch_modify(l.c, w.id, int(events)); rc < 0 {
-		return opErr("fd_watch_modify", rc)
-	}
-	return nil
+	return w.loop.call("fd_watch_modify", func(c uintptr) int {
+		return cweft.Weft_fd_watch_modify(c, w.id, int(events))
+	})
 }
 
 // Stop stops the watch (also from its own function); its function will not
 // be called again. Loop thread. Errors: ErrStale (already stopped),
 // ErrPerm, ErrClosed.
 func (w *Watch) Stop() error {
-	l := w.loop
-	if l.c == 0 {
-		return ErrClosed
-	}
-	if rc := cweft.Weft_fd_watch_stop(l.c, w.id); rc < 0 {
-		return opErr("fd_watch_stop", rc)
-	}
-	l.live.end(&w.node)
-	return nil
+	return w.loop.call("fd_watch_stop", func(c uintptr) int { return cweft.Weft_fd_watch_stop(c, w.id) })
 }
 
 // FD returns the watched fd.
 func (w *Watch) FD() int { return w.fd }
 
 // Active reports whether the watch is still started. Loop thread.
-func (w *Watch) Active() bool { return w.h != 0 }
+func (w *Watch) Active() bool { return !w.released }
 
 // Work is blocking work handed to the loop's thread pool by Loop.ToThread.
 type Work struct {
-	node
-	loop     *Loop
+	loop     *loopCore
 	id       int64
 	fn       func() int
 	done     func(int)
-	finished bool
+	finished bool // done has run (or the loop closed)
 }
 
 // ToThread runs fn on the loop's thread pool (a C thread calling into Go),
@@ -223,26 +180,20 @@ func (l *Loop) ToThread(fn func() int, done func(result int)) (*Work, error) {
 	if fn == nil {
 		return nil, opErr("to_thread", ErrInval)
 	}
-	if l.c == 0 {
-		return nil, ErrClosed
+	w := &Work{loop: l.loopCore, fn: fn, done: done}
+	var err error
+	w.id, err = l.start("to_thread", w, cweft.Weft_go_to_thread)
+	runtime.KeepAlive(l)
+	if err != nil {
+		return nil, err
 	}
-	w := &Work{loop: l, fn: fn, done: done}
-	w.owner = w
-	h := newHandle(w)
-	id := cweft.Weft_go_to_thread(l.c, uintptr(h))
-	if id < 0 {
-		deleteHandle(h)
-		return nil, opErr("to_thread", id)
-	}
-	w.id, w.h = id, h
-	l.live.push(&w.node)
 	return w, nil
 }
 
 // hookWork runs pool work: Loop.ToThread, Task.ToThread.
 func hookWork(h uintptr) (r int32) {
 	var fn func() int
-	var l *Loop
+	var l *loopCore
 	switch w := cgo.Handle(h).Value().(type) {
 	case *Work:
 		fn, l = w.fn, w.loop
@@ -260,31 +211,21 @@ func hookWork(h uintptr) (r int32) {
 
 func hookDone(h uintptr, _ int64, result int32) {
 	w := cgo.Handle(h).Value().(*Work)
-	l := w.loop
-	l.live.end(&w.node)
-	w.finished, w.fn = true, nil
-	defer l.recoverIn("done")
-	l.checkPanic()
+	defer w.loop.recoverIn("done")
+	w.loop.checkPanic()
 	if w.done != nil {
 		w.done(int(result))
 	}
 }
 
-func (w *Work) endAtClose() { w.finished = true }
+func (w *Work) ended() { w.finished = true }
 
 // Cancel cancels the work if no pool thread has taken it yet: it will never
 // run, and done gets ErrCanceled in a later iteration. Loop thread.
 // Errors: ErrBusy (the work already started; it completes normally),
 // ErrStale (done has run), ErrPerm, ErrClosed.
 func (w *Work) Cancel() error {
-	l := w.loop
-	if l.c == 0 {
-		return ErrClosed
-	}
-	if rc := cweft.Weft_work_cancel(l.c, w.id); rc < 0 {
-		return opErr("work_cancel", rc)
-	}
-	return nil
+	return w.loop.call("work_cancel", func(c uintptr) int { return cweft.Weft_work_cancel(c, w.id) })
 }
 
 // Finished reports whether done has run. Loop thread.
