@@ -1,6 +1,7 @@
 package weft
 
 import (
+	"runtime"
 	"runtime/cgo"
 	"runtime/debug"
 	"sync/atomic"
@@ -56,6 +57,29 @@ func (l *loopCore) start(op string, v any, c func(loop, h uintptr) int64) (int64
 		return 0, opErr(op, id)
 	}
 	return id, nil
+}
+
+// handle is what a Timer, Watch or Work keeps: its loop, its weft id, and
+// whether weft has let go of it (the release hook says so).
+type handle struct {
+	loop *loopCore
+	id   int64
+	over bool
+}
+
+func (h *handle) ended() { h.over = true }
+
+// register starts v, whose handle is hd, through start; v on success.
+func register[T any](l *Loop, op string, v T, hd *handle, c func(loop, h uintptr) int64) (T, error) {
+	hd.loop = l.loopCore
+	var err error
+	hd.id, err = l.start(op, v, c)
+	runtime.KeepAlive(l) // not closed by the collector meanwhile
+	if err != nil {
+		var none T
+		return none, err
+	}
+	return v, nil
 }
 
 // call runs a loop-thread C function of a handle, holding the loop open

@@ -161,7 +161,7 @@ func (l *Loop) run(ctx context.Context, mode int) (bool, error) {
 	// stop the next run).
 	unwatch := context.AfterFunc(ctx, func() {
 		if l.postValue(s) != nil {
-			l.stop() // ENOMEM: fall back to a plain stop
+			l.Stop() // ENOMEM: fall back to a plain stop
 		}
 	})
 	rc := cweft.Weft_loop_run(l.c, mode)
@@ -198,17 +198,7 @@ func (s *ctxStop) run() {
 // Stop asks the current Run to return after the iteration in progress; if
 // the loop is not running, the next Run (or RunOnce) returns after one
 // iteration. Any goroutine. Errors: ErrClosed.
-func (l *Loop) Stop() error { return l.stop() }
-
-func (l *loopCore) stop() error {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.closing {
-		return ErrClosed
-	}
-	cweft.Weft_loop_stop(l.c)
-	return nil
-}
+func (l *Loop) Stop() error { return l.call("loop_stop", cweft.Weft_loop_stop) }
 
 // post is one Post: a Go function run once on the loop thread.
 type post struct {
@@ -277,17 +267,13 @@ func (l *loopCore) takePanic() *PanicError { return l.panicErr.Swap(nil) }
 // Now returns weft's monotonic clock (CLOCK_MONOTONIC, from an arbitrary
 // origin) as cached at the start of the current or last iteration; before
 // the first run, the time of NewLoop. Any goroutine; 0 after Close.
-func (l *Loop) Now() time.Duration {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.closing {
-		return 0
-	}
-	return time.Duration(cweft.Weft_loop_now(l.c))
+func (l *Loop) Now() (now time.Duration) {
+	l.call("loop_now", func(c uintptr) int { now = time.Duration(cweft.Weft_loop_now(c)); return 0 })
+	return now
 }
 
 // Stats is a snapshot of a loop's counters. Gauges are the value now;
-// totals count since NewLoop.
+// totals count since NewLoop. Its fields are weft_loop_stats_t's, in order.
 type Stats struct {
 	Iterations      int64         // total loop iterations run
 	TasksAlive      int64         // gauge: tasks not yet finished
@@ -305,30 +291,15 @@ type Stats struct {
 // runs, each field is exact but the fields are not one consistent snapshot.
 // Errors: ErrClosed.
 func (l *Loop) Stats() (Stats, error) {
-	var s cweft.LoopStats
-	s.Size = uint64(unsafe.Sizeof(s))
-	l.mu.RLock()
-	if l.closing {
-		l.mu.RUnlock()
-		return Stats{}, ErrClosed
+	var s struct {
+		size uint64
+		Stats
 	}
-	rc := cweft.Weft_loop_stats(l.c, &s)
-	l.mu.RUnlock()
-	if rc < 0 {
-		return Stats{}, opErr("loop_stats", rc)
-	}
-	return Stats{
-		Iterations:      s.Iterations,
-		TasksAlive:      s.TasksAlive,
-		TasksReady:      s.TasksReady,
-		TimersActive:    s.TimersActive,
-		FDWatchesActive: s.FdWatchesActive,
-		WorkQueued:      s.WorkQueued,
-		WorkRunning:     s.WorkRunning,
-		WorkTime:        time.Duration(s.WorkNs),
-		SlowCallbacks:   s.SlowCallbacks,
-		Posts:           s.Posts,
-	}, nil
+	s.size = uint64(unsafe.Sizeof(s)) // == sizeof(weft_loop_stats_t), checked in weft_go.i
+	err := l.call("loop_stats", func(c uintptr) int {
+		return cweft.Weft_loop_stats(c, (*cweft.LoopStats)(unsafe.Pointer(&s)))
+	})
+	return s.Stats, err
 }
 
 // SetThreadPoolSize sets how many threads the loop's pool starts with
@@ -336,7 +307,7 @@ func (l *Loop) Stats() (Stats, error) {
 // ToThread) and while the loop is not running. Errors: ErrInval, ErrBusy,
 // ErrClosed.
 func (l *Loop) SetThreadPoolSize(n int) error {
-	return l.setOption("thread pool size", cweft.WEFT_OPT_THREAD_POOL_SIZE, int64(n))
+	return l.setOption(cweft.WEFT_OPT_THREAD_POOL_SIZE, int64(n))
 }
 
 // SetSlowCallbackThreshold makes the loop count (Stats.SlowCallbacks) and
@@ -344,18 +315,11 @@ func (l *Loop) SetThreadPoolSize(n int) error {
 // asyncio's debug mode; 0 turns it off (the default). Only while the loop
 // is not running. Errors: ErrInval (d < 0), ErrBusy, ErrClosed.
 func (l *Loop) SetSlowCallbackThreshold(d time.Duration) error {
-	return l.setOption("slow callback threshold", cweft.WEFT_OPT_SLOW_CALLBACK_NS, int64(d))
+	return l.setOption(cweft.WEFT_OPT_SLOW_CALLBACK_NS, int64(d))
 }
 
-func (l *Loop) setOption(_ string, opt int, v int64) error {
-	defer runtime.KeepAlive(l) // not closed by the collector meanwhile
-	if l.c == 0 {
-		return ErrClosed
-	}
-	if rc := cweft.Weft_loop_set_option(l.c, opt, v); rc < 0 {
-		return opErr("loop_set_option", rc)
-	}
-	return nil
+func (l *Loop) setOption(opt int, v int64) error {
+	return l.call("loop_set_option", func(c uintptr) int { return cweft.Weft_loop_set_option(c, opt, v) })
 }
 
 // LogLevel is the severity of a log line.
@@ -417,16 +381,10 @@ func hookLog(h uintptr, level int32, msg string) {
 // BackendFD returns the loop's epoll fd, for embedding weft in another
 // event loop: when it is readable, or after NextTimeout, call RunNoWait.
 // The fd stays owned by the loop. Loop thread. Errors: ErrPerm, ErrClosed.
-func (l *Loop) BackendFD() (int, error) {
-	defer runtime.KeepAlive(l) // not closed by the collector meanwhile
-	if l.c == 0 {
-		return -1, ErrClosed
-	}
-	fd := cweft.Weft_loop_backend_fd(l.c)
-	if fd < 0 {
-		return -1, opErr("loop_backend_fd", fd)
-	}
-	return fd, nil
+func (l *Loop) BackendFD() (fd int, err error) {
+	fd = -1
+	err = l.call("loop_backend_fd", func(c uintptr) int { fd = cweft.Weft_loop_backend_fd(c); return fd })
+	return max(fd, -1), err
 }
 
 // NextTimeout returns how long an embedder may block before the loop next

@@ -1,7 +1,6 @@
 package weft
 
 import (
-	"runtime"
 	"runtime/cgo"
 	"strings"
 	"time"
@@ -12,10 +11,8 @@ import (
 // Timer is a weft timer: a Go function the loop calls once after a timeout,
 // then, if it repeats, every period until stopped. Loop thread.
 type Timer struct {
-	loop     *loopCore
-	id       int64
-	fn       func(*Timer)
-	released bool // weft let go of it: fired (one-shot), stopped, or closed
+	handle
+	fn func(*Timer)
 }
 
 // NewTimer starts a timer that calls fn on the loop thread once timeout has
@@ -28,16 +25,10 @@ func (l *Loop) NewTimer(timeout, repeat time.Duration, fn func(*Timer)) (*Timer,
 	if fn == nil {
 		return nil, opErr("timer_start", ErrInval)
 	}
-	t := &Timer{loop: l.loopCore, fn: fn}
-	var err error
-	t.id, err = l.start("timer_start", t, func(c, h uintptr) int64 {
+	t := &Timer{fn: fn}
+	return register(l, "timer_start", t, &t.handle, func(c, h uintptr) int64 {
 		return cweft.Weft_go_timer_start(c, int64(timeout), int64(repeat), h)
 	})
-	runtime.KeepAlive(l)
-	if err != nil {
-		return nil, err
-	}
-	return t, nil
 }
 
 // AfterFunc starts a one-shot timer that calls fn on the loop thread after
@@ -55,8 +46,6 @@ func hookTimer(h uintptr, _ int64) {
 	t.fn(t)
 }
 
-func (t *Timer) ended() { t.released = true }
-
 // Stop stops the timer; its function will not be called again (a timer may
 // stop itself from its function). Loop thread. Errors: ErrStale (already
 // stopped, or a one-shot timer that has fired), ErrPerm, ErrClosed.
@@ -65,7 +54,7 @@ func (t *Timer) Stop() error {
 }
 
 // Active reports whether the timer can still fire. Loop thread.
-func (t *Timer) Active() bool { return !t.released }
+func (t *Timer) Active() bool { return !t.over }
 
 // Events is a set of fd readiness bits.
 type Events int
@@ -95,11 +84,9 @@ func (e Events) String() string {
 // Watch is an fd watch: a Go function the loop calls in every iteration in
 // which its fd is ready (level-triggered). Loop thread.
 type Watch struct {
-	loop     *loopCore
-	id       int64
-	fd       int
-	fn       func(*Watch, Events)
-	released bool // weft let go of it: stopped, or closed
+	handle
+	fd int
+	fn func(*Watch, Events)
 }
 
 // WatchFD watches fd (a socket, pipe, eventfd, tty: anything epoll accepts)
@@ -115,16 +102,10 @@ func (l *Loop) WatchFD(fd int, events Events, fn func(w *Watch, ev Events)) (*Wa
 	if fn == nil {
 		return nil, opErr("fd_watch_start", ErrInval)
 	}
-	w := &Watch{loop: l.loopCore, fd: fd, fn: fn}
-	var err error
-	w.id, err = l.start("fd_watch_start", w, func(c, h uintptr) int64 {
+	w := &Watch{fd: fd, fn: fn}
+	return register(l, "fd_watch_start", w, &w.handle, func(c, h uintptr) int64 {
 		return cweft.Weft_go_fd_watch_start(c, fd, int(events), h)
 	})
-	runtime.KeepAlive(l)
-	if err != nil {
-		return nil, err
-	}
-	return w, nil
 }
 
 func hookFD(h uintptr, _ int64, events int32) {
@@ -132,8 +113,6 @@ func hookFD(h uintptr, _ int64, events int32) {
 	defer w.loop.recoverIn("fd watch")
 	w.fn(w, Events(events))
 }
-
-func (w *Watch) ended() { w.released = true }
 
 // Modify changes the events the watch asks for (same rules as WatchFD); on
 // error the watch keeps its old events. Loop thread. Errors: ErrInval,
@@ -156,15 +135,13 @@ func (w *Watch) Stop() error {
 func (w *Watch) FD() int { return w.fd }
 
 // Active reports whether the watch is still started. Loop thread.
-func (w *Watch) Active() bool { return !w.released }
+func (w *Watch) Active() bool { return !w.over }
 
 // Work is blocking work handed to the loop's thread pool by Loop.ToThread.
 type Work struct {
-	loop     *loopCore
-	id       int64
-	fn       func() int
-	done     func(int)
-	finished bool // done has run (or the loop closed)
+	handle
+	fn   func() int
+	done func(int)
 }
 
 // ToThread runs fn on the loop's thread pool (a C thread calling into Go),
@@ -180,14 +157,8 @@ func (l *Loop) ToThread(fn func() int, done func(result int)) (*Work, error) {
 	if fn == nil {
 		return nil, opErr("to_thread", ErrInval)
 	}
-	w := &Work{loop: l.loopCore, fn: fn, done: done}
-	var err error
-	w.id, err = l.start("to_thread", w, cweft.Weft_go_to_thread)
-	runtime.KeepAlive(l)
-	if err != nil {
-		return nil, err
-	}
-	return w, nil
+	w := &Work{fn: fn, done: done}
+	return register(l, "to_thread", w, &w.handle, cweft.Weft_go_to_thread)
 }
 
 // hookWork runs pool work: Loop.ToThread, Task.ToThread.
@@ -218,8 +189,6 @@ func hookDone(h uintptr, _ int64, result int32) {
 	}
 }
 
-func (w *Work) ended() { w.finished = true }
-
 // Cancel cancels the work if no pool thread has taken it yet: it will never
 // run, and done gets ErrCanceled in a later iteration. Loop thread.
 // Errors: ErrBusy (the work already started; it completes normally),
@@ -229,4 +198,4 @@ func (w *Work) Cancel() error {
 }
 
 // Finished reports whether done has run. Loop thread.
-func (w *Work) Finished() bool { return w.finished }
+func (w *Work) Finished() bool { return w.over }
