@@ -18,8 +18,9 @@ import (
 // Loop that becomes unreachable without Close is closed by the garbage
 // collector, with its tasks, timers and watches: nothing the binding
 // registers keeps a Loop reachable (a callback that captures the Loop
-// itself does, as long as weft holds that callback). A Loop must not be
-// copied.
+// itself does, as long as weft holds that callback). That close runs on the
+// runtime's cleanup goroutine and, like Close, waits for running pool work;
+// its panics are dropped. A Loop must not be copied.
 type Loop struct {
 	*loopCore
 }

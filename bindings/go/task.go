@@ -126,6 +126,9 @@ func hookStep(h uintptr, _ int64, status int32) (ret int32) {
 			l.checkPanic()
 			ret = int32(ErrHost)
 		}
+		if ret != int32(pending) {
+			tc.fn = nil // finished: the closure may go while the Task lives on
+		}
 	}()
 	return int32(tc.fn(t, int(status)))
 }
