@@ -44,11 +44,16 @@ class Store {
   size_t size() const { return map_.size(); }
   /* Removes everything. */
   void clear();
-  /* Removes up to `budget` keys whose expiry time has passed, oldest expiry
-   * first. Returns how many it removed; *more is set if more are due. */
+  /* Removes keys whose expiry time has passed, oldest expiry first, looking
+   * at `budget` expiry records at most (stale records of keys deleted,
+   * persisted or given a new time count too). Returns how many keys it
+   * removed; *more is set if more records are due. */
   size_t active_expire(int64_t now_ms, size_t budget, bool *more);
   /* Keys with an expiry time (for tests). */
   size_t volatile_count() const { return volatile_; }
+  /* Expiry records held, stale ones included (for tests): at most
+   * max(1024, 4 * volatile_count()) + 1. */
+  size_t expiry_records() const { return heap_.size(); }
 
  private:
   struct Hash {
