@@ -23,7 +23,11 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+fail() {
+  echo "FAIL: $*"
+  [ -s "$WORK/kv.err" ] && { echo "--- weft-kv's stderr:"; tail -50 "$WORK/kv.err"; }
+  exit 1
+}
 
 # weft-kv on port 0: read the port from its first line (bounded wait).
 start_kv() {  # extra args...
@@ -145,4 +149,6 @@ stall)
   ;;
 *) fail "unknown mode $MODE" ;;
 esac
+kill -0 "${PIDS[0]}" 2>/dev/null || fail "weft-kv is gone"
+[ -s "$WORK/kv.err" ] && fail "weft-kv wrote to stderr"
 exit 0
