@@ -101,8 +101,11 @@ inline weft::task<int> accept(int lfd) {
 }
 
 /* Receives up to len (> 0) bytes into buf: the count (> 0), 0 at end of
- * stream, or a negated errno. Throws weft::cancelled if cancelled. */
-inline weft::task<long> recv(int fd, char *buf, size_t len) {
+ * stream, or a negated errno. With wait_first, waits for readability before
+ * the first try (the caller's hint that the socket was drained: it saves
+ * the receive that would fail). Throws weft::cancelled if cancelled. */
+inline weft::task<long> recv(int fd, char *buf, size_t len, bool wait_first = false) {
+  if (wait_first) co_await weft::readable(fd);
   for (;;) {
     ssize_t n = ::recv(fd, buf, len, 0);
     if (n >= 0) co_return static_cast<long>(n);

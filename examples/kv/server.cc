@@ -207,6 +207,7 @@ weft::task<void> serve(Shard &sh, int fd) {
   c.w.task = me.id;
   Parser parser(opt.limits);
   size_t cap = 16 * 1024, len = 0, need = 0;
+  bool drained = false;  // the last receive did not fill the space: wait before the next
   std::unique_ptr<char[]> buf(new char[cap]);
   try {
     bool closing = false;
@@ -218,8 +219,9 @@ weft::task<void> serve(Shard &sh, int fd) {
         buf = std::move(nb);
         cap = ncap;
       }
-      long n = co_await net::recv(fd, buf.get() + len, cap - len);
+      long n = co_await net::recv(fd, buf.get() + len, cap - len, drained);
       if (n <= 0) break;
+      drained = static_cast<size_t>(n) < cap - len;
       len += static_cast<size_t>(n);
       size_t pos = 0;
       for (;;) {
