@@ -148,8 +148,13 @@ class Conn {
   /* Appends a reply that is not a command's (a protocol error). */
   void error(const std::string &msg) { reply::error(target(), msg); }
 
-  /* Reply bytes held (an estimate while parts are out). */
-  size_t pending_bytes() const { return out_.size() + pieces_.size() * 16; }
+  /* Whether the connection should send what it owes before going on: it
+   * holds flush_at bytes of replies, or so many forwarded commands that
+   * their replies, of unknown size, must come back first (a pipeline of
+   * GETs of big values for another shard must not pile up unbounded). */
+  bool should_flush(size_t flush_at) const {
+    return out_.size() >= flush_at || pieces_.size() >= 32;
+  }
 
   /* Sends the forwarded parts, waits for their replies, and sends every
    * reply owed. Returns 0 or a negated errno (the connection is done). */
@@ -241,7 +246,7 @@ weft::task<void> serve(Shard &sh, int fd) {
           closing = true;
           break;
         }
-        if (c.pending_bytes() >= opt.flush_at && co_await c.flush() < 0) {
+        if (c.should_flush(opt.flush_at) && co_await c.flush() < 0) {
           closing = true;
           break;
         }
