@@ -157,6 +157,7 @@ void weft_loop::close() {
       break_group_cycles();
   }
   drop_watches();
+  release_all();
 }
 
 // weft_loop_free made no progress: every task still alive is a
