@@ -299,13 +299,13 @@ void shard_main(Server &srv, int k) {
       if (!srv.failed) {
         srv.failed = fd;
         srv.err = "cannot listen on " + opt.host + ":" + std::to_string(port) + ": " +
-                  std::strerror(-fd);
+                  weft_strerror(fd);
       }
       srv.cv.notify_all();
       return;
     }
     sh.lfd = fd;
-    if (k == 0) srv.port = net::local_port(fd);
+    if (k == 0) srv.port = net::local_port(sh.raw, fd);
     srv.ready++;
     srv.cv.notify_all();
     // Every loop exists before any serves (forwarding posts to all of them).
