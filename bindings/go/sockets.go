@@ -165,6 +165,21 @@ func (t *Task) Conn(status int) (*Conn, error) {
 	return &Conn{loop: t.lc, fd: status}, nil
 }
 
+// Adopt hands fd, a stream fd the program opened (a connected socket
+// from syscall.Socketpair or a net.Conn's File, a pipe, a FIFO), to weft
+// as a *Conn: weft makes it non-blocking and owns it from now on, so it is
+// closed with Conn.Close only. Loop thread. Errors (in an *OpError):
+// ErrInval (not a stream socket, the loop's own fds), ErrBadF (not open, a
+// regular file), ErrNoMem, ErrNoSpc, ErrPerm, ErrClosed.
+func (l *Loop) Adopt(fd int) (*Conn, error) {
+	err := l.call("socket_adopt", func(c uintptr) int { return cweft.Weft_socket_adopt(c, fd) })
+	runtime.KeepAlive(l)
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{loop: l.loopCore, fd: fd}, nil
+}
+
 // FD returns the socket's fd, or -1 once closed. weft owns it: do not
 // close it with syscall.Close.
 func (c *Conn) FD() int { return c.fd }
@@ -312,11 +327,15 @@ func (t *Task) Send(c *Conn, p []byte) Step {
 	}
 	buf := unsafe.SliceData(p)
 	t.pin.Pin(buf)
-	t.pin.Pin(&t.sent) // pins the taskCore, which weft writes sent into
+	if t.sent == nil {
+		t.sent = new(int64)
+	}
+	*t.sent = 0
+	t.pin.Pin(t.sent) // weft writes the count there when the await resolves
 	t.pinned = true
-	t.sent = 0
+	t.sending = true
 	rc := cweft.Weft_await_send(t.loop.c, t.id, c.fd, uintptr(unsafe.Pointer(buf)), int64(len(p)),
-		&t.sent)
+		t.sent)
 	if rc != cweft.WEFT_PENDING {
 		t.unpinIO()
 	}
@@ -330,7 +349,10 @@ func (t *Task) Sent() int { return t.lastSent }
 
 // unpinIO ends a Recv or Send: weft is done with its buffer.
 func (tc *taskCore) unpinIO() {
-	tc.lastSent = int(tc.sent)
+	if tc.sending {
+		tc.lastSent = int(*tc.sent)
+		tc.sending = false
+	}
 	tc.pin.Unpin()
 	tc.pinned = false
 }

@@ -79,8 +79,9 @@ type taskCore struct {
 	// while a Recv or Send is pending, and unpinned when it resolves.
 	pin      runtime.Pinner
 	pinned   bool
-	sent     int64 // written by weft when a Send resolves
-	lastSent int   // what Sent returns
+	sent     *int64 // written by weft when a Send resolves (its own allocation: no Go pointers in it)
+	sending  bool   // the pending await is a Send
+	lastSent int    // what Sent returns
 }
 
 // release is the post a collected Task sends to release its id.
