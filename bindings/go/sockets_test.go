@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -335,6 +336,7 @@ func TestSocketBusyAndPinning(t *testing.T) {
 	if _, err := l.RunNoWait(); err != nil {
 		t.Fatal(err)
 	}
+	runtime.GC() // a pinned buffer stays where weft writes
 	syscall.Write(peer, []byte("abc"))
 	run(t, l)
 	if second != Step(ErrBusy) {
@@ -494,4 +496,46 @@ func TestSocketCloseWithPending(t *testing.T) {
 	if last != int(ErrCanceled) || stillPinned || recv2.pinned || c2.FD() != -1 {
 		t.Fatal(last, stillPinned, recv2.pinned, c2.FD())
 	}
+}
+
+// The socket methods that are not awaits are loop-thread methods: from a
+// foreign goroutine while the loop runs they return ErrPerm and change
+// nothing.
+func TestSocketForeignGoroutineIsPerm(t *testing.T) {
+	l := newLoop(t)
+	ln, _ := l.Listen("127.0.0.1", 0)
+	c, peer := adoptedPair(t, l)
+	x, y := socketpair(t)
+	errs := make(chan error, 10)
+	tk := seq(t, l, func(tk *Task, _ int) Step { return tk.AwaitFD(x, Readable) })
+	l.Post(func() {
+		go func() {
+			_, err := l.Listen("127.0.0.1", 0)
+			errs <- err
+			_, err = l.ListenUnix(filepath.Join(t.TempDir(), "s"))
+			errs <- err
+			_, err = l.Adopt(peer)
+			errs <- err
+			errs <- ln.Close()
+			errs <- c.CloseWrite()
+			errs <- c.Close()
+			close(errs)
+			syscall.Write(y, []byte("x")) // lets the task finish
+		}()
+	})
+	run(t, l)
+	i := 0
+	for err := range errs {
+		if !errors.Is(err, ErrPerm) {
+			t.Errorf("call %d from a foreign goroutine: %v", i, err)
+		}
+		i++
+	}
+	if ln.FD() < 0 || c.FD() < 0 || result(t, tk) != int(Readable) {
+		t.Fatal(ln.FD(), c.FD())
+	}
+	if ln.Port() <= 0 {
+		t.Fatal("the listener was closed by a refused Close")
+	}
+	ln.Close()
 }
