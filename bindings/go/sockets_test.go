@@ -539,3 +539,32 @@ func TestSocketForeignGoroutineIsPerm(t *testing.T) {
 	}
 	ln.Close()
 }
+
+// Every socket code maps to its Errno, by value and by weft's name, and
+// errors.Is finds it through an *OpError and a task's result.
+func TestSocketErrnoMapping(t *testing.T) {
+	codes := map[Errno]string{
+		ErrSocketClosed: "ECLOSED", ErrNoEnt: "ENOENT", ErrAccess: "EACCES",
+		ErrPipe: "EPIPE", ErrNameTooLong: "ENAMETOOLONG", ErrNotSock: "ENOTSOCK",
+		ErrAddrInUse: "EADDRINUSE", ErrAddrNotAvail: "EADDRNOTAVAIL",
+		ErrNetUnreach: "ENETUNREACH", ErrConnAborted: "ECONNABORTED",
+		ErrConnReset: "ECONNRESET", ErrNotConn: "ENOTCONN",
+		ErrConnRefused: "ECONNREFUSED", ErrHostUnreach: "EHOSTUNREACH",
+		ErrNotFound: "ENOTFOUND", ErrMFile: "EMFILE",
+	}
+	for e, name := range codes {
+		if e.Name() != "WEFT_"+name {
+			t.Errorf("%d: name %s, want WEFT_%s", int(e), e.Name(), name)
+		}
+		if !errors.Is(Err(int(e)), e) || !errors.Is(opErr("x", e), e) {
+			t.Errorf("%s: errors.Is fails", name)
+		}
+		if strings.Contains(e.Error(), "Unknown") || !strings.HasSuffix(e.Error(), "(WEFT_"+name+")") {
+			t.Errorf("%s: message %q", name, e.Error())
+		}
+	}
+	if int(ErrMFile) != -int(syscall.EMFILE) || int(ErrConnRefused) != -int(syscall.ECONNREFUSED) ||
+		int(ErrPipe) != -int(syscall.EPIPE) {
+		t.Fatal("the socket Errnos are not the negated errnos")
+	}
+}
