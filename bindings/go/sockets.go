@@ -27,12 +27,38 @@ import (
 
 // Listener is a listening socket owned by weft (weft_tcp_listen,
 // weft_unix_listen). Close it with Close; for a Unix socket, Close also
-// removes its path. Loop thread.
+// removes its path. A Listener the program drops without Close is closed
+// on the loop thread once the garbage collector finds it. Loop thread.
 type Listener struct {
-	loop *loopCore
-	fd   int
+	*sock
 	host string // TCP: the host asked for; "" for a Unix socket
-	path string // Unix: the socket's path
+}
+
+// sock is the fd a Listener or Conn owns. It is also what the cleanup of
+// a dropped Listener or Conn posts to the loop, which closes the fd there.
+type sock struct {
+	loop *loopCore
+	fd   int    // -1 once closed; loop thread only
+	path string // a Unix listener's path, removed when it is closed
+}
+
+// newSock gives owner (a *Listener or *Conn holding s) a cleanup: once the
+// garbage collector finds owner unreachable with its fd still open, the
+// fd is closed through weft on the loop thread (if the loop is still open;
+// weft leaves the fds of a closed loop open).
+func newSock[T any](owner *T, s *sock) *T {
+	runtime.AddCleanup(owner, func(s *sock) { _ = s.loop.postValue(s) }, s)
+	return owner
+}
+
+// dropped runs (posted) on the loop thread for a collected owner.
+func (s *sock) dropped() {
+	if s.fd >= 0 && s.loop.c != 0 {
+		if cweft.Weft_socket_close(s.loop.c, s.fd) == 0 && s.path != "" {
+			_ = unlink(s.path)
+		}
+		s.fd = -1
+	}
 }
 
 // ListenOption changes how Listen opens its socket.
@@ -79,7 +105,8 @@ func (l *Loop) Listen(host string, port int, opts ...ListenOption) (*Listener, e
 	if err != nil {
 		return nil, err
 	}
-	return &Listener{loop: l.loopCore, fd: int(fd), host: host}, nil
+	ln := &Listener{sock: &sock{loop: l.loopCore, fd: int(fd)}, host: host}
+	return newSock(ln, ln.sock), nil
 }
 
 // ListenUnix opens a Unix stream socket listening on path, which must not
@@ -99,7 +126,8 @@ func (l *Loop) ListenUnix(path string, opts ...ListenOption) (*Listener, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Listener{loop: l.loopCore, fd: int(fd), path: path}, nil
+	ln := &Listener{sock: &sock{loop: l.loopCore, fd: int(fd), path: path}}
+	return newSock(ln, ln.sock), nil
 }
 
 // FD returns the listening socket's fd, or -1 once closed. weft owns it:
@@ -149,10 +177,11 @@ func (ln *Listener) Close() error {
 // Conn is a connected stream socket owned by weft: the result of an Accept
 // or Dial, through Task.Conn. Read with Task.Recv, write with Task.Send,
 // end the writing side with CloseWrite, and Close it when done (a Conn the
-// program drops without Close keeps its fd open). Loop thread.
+// program drops without Close is closed on the loop thread once the garbage
+// collector finds it, as an os.File is; call Task.Conn once per status, as
+// two Conns for one fd would close it twice). Loop thread.
 type Conn struct {
-	loop *loopCore
-	fd   int
+	*sock
 }
 
 // Conn returns the connection that status, the result an Accept, Dial or
@@ -162,7 +191,7 @@ func (t *Task) Conn(status int) (*Conn, error) {
 	if status < 0 {
 		return nil, Errno(status)
 	}
-	return &Conn{loop: t.lc, fd: status}, nil
+	return newConn(t.lc, status), nil
 }
 
 // Adopt hands fd, a stream fd the program opened (a connected socket
@@ -177,7 +206,7 @@ func (l *Loop) Adopt(fd int) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{loop: l.loopCore, fd: fd}, nil
+	return newConn(l.loopCore, fd), nil
 }
 
 // FD returns the socket's fd, or -1 once closed. weft owns it: do not
@@ -219,6 +248,11 @@ func (c *Conn) CloseWrite() error {
 // much went). Closing twice returns ErrSocketClosed. Loop thread. Errors
 // as for Listener.Close.
 func (c *Conn) Close() error { return closeFD(c.loop, &c.fd) }
+
+func newConn(l *loopCore, fd int) *Conn {
+	c := &Conn{&sock{loop: l, fd: fd}}
+	return newSock(c, c.sock)
+}
 
 func closeFD(l *loopCore, fd *int) error {
 	if *fd < 0 {

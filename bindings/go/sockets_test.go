@@ -281,8 +281,8 @@ func TestSocketErrors(t *testing.T) {
 		{"recv nil conn", func(tk *Task) Step { return tk.Recv(nil, buf) }, ErrInval},
 		{"recv closed", func(tk *Task) Step { return tk.Recv(closed, buf) }, ErrSocketClosed},
 		{"send closed", func(tk *Task) Step { return tk.Send(closed, buf) }, ErrSocketClosed},
-		{"accept on a connection", func(tk *Task) Step { return tk.Accept(&Listener{loop: l.loopCore, fd: c.FD()}) }, ErrInval},
-		{"recv on a listener", func(tk *Task) Step { return tk.Recv(&Conn{loop: l.loopCore, fd: ln.FD()}, buf) }, ErrNotConn},
+		{"accept on a connection", func(tk *Task) Step { return tk.Accept(&Listener{sock: &sock{loop: l.loopCore, fd: c.FD()}}) }, ErrInval},
+		{"recv on a listener", func(tk *Task) Step { return tk.Recv(&Conn{&sock{loop: l.loopCore, fd: ln.FD()}}, buf) }, ErrNotConn},
 	}
 	var tasks []*Task
 	for _, k := range cases {
@@ -566,5 +566,40 @@ func TestSocketErrnoMapping(t *testing.T) {
 	if int(ErrMFile) != -int(syscall.EMFILE) || int(ErrConnRefused) != -int(syscall.ECONNREFUSED) ||
 		int(ErrPipe) != -int(syscall.EPIPE) {
 		t.Fatal("the socket Errnos are not the negated errnos")
+	}
+}
+
+// A Conn the program drops without Close is closed on the loop thread
+// once collected: its peer sees end of stream.
+func TestSocketDroppedConnIsClosed(t *testing.T) {
+	l := newLoop(t)
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := l.Adopt(fds[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	func() {
+		if _, err := l.Adopt(fds[0]); err != nil { // dropped at once
+			t.Fatal(err)
+		}
+	}()
+	gc, _ := l.NewTimer(time.Millisecond, time.Millisecond, func(*Timer) { runtime.GC() })
+	buf := make([]byte, 8)
+	tk := seq(t, l,
+		func(tk *Task, _ int) Step {
+			tk.SetTimeout(30 * time.Second) // only if the cleanup never comes
+			return tk.Recv(peer, buf)
+		},
+		func(tk *Task, st int) Step {
+			gc.Stop()
+			return Done(st)
+		})
+	run(t, l)
+	if r := result(t, tk); r != 0 {
+		t.Fatalf("the peer's Recv: %d (%v), want end of stream", r, Err(r))
 	}
 }
