@@ -345,10 +345,11 @@ struct promise_base {
 inline void finish_root(promise_base &p);
 
 /* The one C step function of every C++ task. */
-inline int step_fn(weft_loop_t *, weft_task_t, int status, void *user_data) {
+inline int step_fn(weft_loop_t *, weft_task_t self, int status, void *user_data) {
   auto *p = static_cast<promise_base *>(user_data);
   int rc = WEFT_PENDING;
   current_scope scope(p->ls);
+  p->self = self;  // a detached root learns its id here
   p->step_rc = &rc;
   if (!p->started) {
     p->started = true;
@@ -377,16 +378,20 @@ inline void finish_root(promise_base &p) {
   if (p.detached) p.me.destroy();
 }
 
-/* Starts a task as the root of a weft task on loop s. On failure the frame
+/* Starts a task as the root of a weft task on loop s (detached: no id is
+ * kept, the frame is destroyed when the task finishes). On failure the frame
  * is left untouched and the code returned. */
-inline int start_root(loop_state *s, promise_base &p, std::coroutine_handle<> h) {
+inline int start_root(loop_state *s, promise_base &p, std::coroutine_handle<> h,
+                      bool detached = false) {
   if (!s || !s->alive) return WEFT_EINVAL;
   p.root = &p;
   p.me = h;
   p.current = h;
-  int rc = weft_task_spawn(s->raw, &step_fn, &p, &p.self);
+  p.detached = detached;
+  int rc = weft_task_spawn(s->raw, &step_fn, &p, detached ? nullptr : &p.self);
   if (rc < 0) {
     p.root = nullptr;
+    p.detached = false;
     return rc;
   }
   p.ls = s;
@@ -764,6 +769,19 @@ spawned<T> spawn(loop &l, task<T> t) {
   check(detail::start_root(l.state(), h.promise(), h));
   t.release();
   return spawned<T>(h);
+}
+
+/* Starts t as a detached weft task on loop l: fire and forget, like a
+ * dropped asyncio Task, without a handle (and without the weft_task_release
+ * a dropped handle costs). Its frame is destroyed when it finishes; an
+ * exception it ends with is dropped (weft sees the task finish with its
+ * code). Throws weft::error and then destroys t. */
+template <class T>
+void spawn_detached(loop &l, task<T> t) {
+  auto h = t.handle();
+  if (!h) throw error(WEFT_EINVAL);
+  check(detail::start_root(l.state(), h.promise(), h, true));
+  t.release();
 }
 
 /* Like asyncio.run: runs the loop until t has finished and returns its value

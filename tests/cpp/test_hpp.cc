@@ -134,6 +134,13 @@ TEST_F(Hpp, FramesComeFromTheLoopsFreeList) {
   EXPECT_EQ(a, b);  // the second frame reuses the first's block
 }
 
+weft::task<> forever_hpp() {
+  Tracker t;
+  co_await weft::sleep(1h);
+}
+
+weft::task<int> thrower(int after_yields);
+
 weft::task<> child_yield() {
   co_await weft::yield();
 }
@@ -150,6 +157,26 @@ TEST_F(Hpp, ASpawnedTaskCostsOneFrameAndNoOtherAllocation) {
   spawn_all();
   g_counting = false;
   EXPECT_EQ(0, g_news);
+}
+
+TEST_F(Hpp, SpawnDetached) {
+  weft::loop loop;
+  int done = 0;
+  for (int i = 0; i < 10; ++i)
+    weft::spawn_detached(loop, [](int &d) -> weft::task<> {
+      Tracker t;
+      co_await weft::yield();
+      ++d;
+    }(done));
+  weft::spawn_detached(loop, thrower(1));  // its exception is dropped
+  EXPECT_EQ(11, loop.stats().tasks_alive);
+  EXPECT_FALSE(loop.run());
+  EXPECT_EQ(10, done);
+  EXPECT_EQ(0, loop.stats().tasks_alive);
+  // detached tasks still waiting when the loop is freed are cancelled and destroyed
+  weft::spawn_detached(loop, forever_hpp());
+  loop.run(WEFT_RUN_NOWAIT);
+  EXPECT_EQ(1, g_live);
 }
 
 // ------------------------------------------------------------------ errors
