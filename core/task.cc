@@ -124,6 +124,9 @@ void weft_loop::interrupt(uint32_t slot, int code) {
     case AW_FD:
       io_remove(slot | kIoTask);
       break;
+    case AW_SOCK:  // nothing moved is lost: a send's count goes to *sent
+      sock_abort(slot);
+      break;
     case AW_THREAD: {
       Work *w = t->w.work;
       if (work_unqueue(w)) {  // never ran, never will
@@ -169,6 +172,9 @@ void weft_loop::disarm(uint32_t slot) {
       break;
     case AW_FD:
       io_remove(slot | kIoTask);
+      break;
+    case AW_SOCK:
+      sock_abort(slot);
       break;
     case AW_THREAD: {
       Work *w = t->w.work;

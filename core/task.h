@@ -32,6 +32,7 @@ enum AwaitKind : uint8_t {
   AW_TASK,      // w.join, one child, resolves with its result
   AW_ALL,       // w.join, n children, resolves with 0 / first error
   AW_DONE,      // resolved: status holds the result for the next step
+  AW_SOCK,      // w.sock_op is a socket operation (socket.cc)
 };
 
 enum TaskFlags : uint8_t {
@@ -66,6 +67,7 @@ struct Task {
     uint32_t sleep_seq;
     IoNode io;
     Work *work;
+    uint32_t sock_op;  // SockOp slot
     struct {
       uint32_t nodes;      // first JoinNode of this await (sibling chain)
       uint32_t remaining;  // children not finished
