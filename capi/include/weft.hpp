@@ -345,10 +345,11 @@ struct promise_base {
 inline void finish_root(promise_base &p);
 
 /* The one C step function of every C++ task. */
-inline int step_fn(weft_loop_t *, weft_task_t, int status, void *user_data) {
+inline int step_fn(weft_loop_t *, weft_task_t self, int status, void *user_data) {
   auto *p = static_cast<promise_base *>(user_data);
   int rc = WEFT_PENDING;
   current_scope scope(p->ls);
+  p->self = self;  // a detached root learns its id here
   p->step_rc = &rc;
   if (!p->started) {
     p->started = true;
@@ -377,16 +378,20 @@ inline void finish_root(promise_base &p) {
   if (p.detached) p.me.destroy();
 }
 
-/* Starts a task as the root of a weft task on loop s. On failure the frame
+/* Starts a task as the root of a weft task on loop s (detached: no id is
+ * kept, the frame is destroyed when the task finishes). On failure the frame
  * is left untouched and the code returned. */
-inline int start_root(loop_state *s, promise_base &p, std::coroutine_handle<> h) {
+inline int start_root(loop_state *s, promise_base &p, std::coroutine_handle<> h,
+                      bool detached = false) {
   if (!s || !s->alive) return WEFT_EINVAL;
   p.root = &p;
   p.me = h;
   p.current = h;
-  int rc = weft_task_spawn(s->raw, &step_fn, &p, &p.self);
+  p.detached = detached;
+  int rc = weft_task_spawn(s->raw, &step_fn, &p, detached ? nullptr : &p.self);
   if (rc < 0) {
     p.root = nullptr;
+    p.detached = false;
     return rc;
   }
   p.ls = s;
@@ -764,6 +769,19 @@ spawned<T> spawn(loop &l, task<T> t) {
   check(detail::start_root(l.state(), h.promise(), h));
   t.release();
   return spawned<T>(h);
+}
+
+/* Starts t as a detached weft task on loop l: fire and forget, like a
+ * dropped asyncio Task, without a handle (and without the weft_task_release
+ * a dropped handle costs). Its frame is destroyed when it finishes; an
+ * exception it ends with is dropped (weft sees the task finish with its
+ * code). Throws weft::error and then destroys t. */
+template <class T>
+void spawn_detached(loop &l, task<T> t) {
+  auto h = t.handle();
+  if (!h) throw error(WEFT_EINVAL);
+  check(detail::start_root(l.state(), h.promise(), h, true));
+  t.release();
 }
 
 /* Like asyncio.run: runs the loop until t has finished and returns its value
@@ -1334,6 +1352,200 @@ class work {
   box_base *box_ = nullptr;
   weft_work_t id_ = 0;
 };
+
+// ----------------------------------------------------------------- sockets
+
+/* A stream fd closed through weft (weft_socket_close) when the handle is
+ * destroyed: the sockets weft creates (tcp_listen, unix_listen, accept,
+ * connect) and fds handed over with adopt. Move-only. Destroy it before
+ * its loop: a handle that outlives the loop does not close the fd (weft.hpp
+ * uses nothing but weft.h, and the loop may have closed what it owned). */
+class socket {
+ public:
+  socket() noexcept = default;
+  socket(detail::loop_state *s, int fd) noexcept : ref_(s), fd_(fd) {}
+  socket(socket &&o) noexcept : ref_(std::move(o.ref_)), fd_(std::exchange(o.fd_, -1)) {}
+  socket &operator=(socket &&o) noexcept {
+    if (this != &o) {
+      close();
+      ref_ = std::move(o.ref_);
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  ~socket() { close(); }
+
+  /* weft_tcp_listen: host is a numeric address or nullptr (every address);
+   * port 0 picks a free one (see port()). Throws weft::error. */
+  static socket tcp_listen(loop &l, const char *host, int port, int backlog = 0, int flags = 0) {
+    int fd = -1;
+    check(weft_tcp_listen(l.get(), host, port, backlog, flags, &fd));
+    return socket(l.state(), fd);
+  }
+  /* weft_unix_listen on a path that must not exist (the caller unlinks it). */
+  static socket unix_listen(loop &l, const char *path, int backlog = 0) {
+    int fd = -1;
+    check(weft_unix_listen(l.get(), path, backlog, &fd));
+    return socket(l.state(), fd);
+  }
+  /* weft_socket_adopt: weft owns fd from now on. */
+  static socket adopt(loop &l, int fd) {
+    check(weft_socket_adopt(l.get(), fd));
+    return socket(l.state(), fd);
+  }
+
+  int fd() const noexcept { return fd_; }
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+  /* The local TCP port (weft_socket_port). Throws weft::error. */
+  int port() const {
+    int p = ref_.alive() ? weft_socket_port(ref_.s->raw, fd_) : WEFT_EBADF;
+    check(p);
+    return p;
+  }
+  /* Shuts down the write side (weft_socket_shutdown). Throws weft::error. */
+  void shutdown() { check(ref_.alive() ? weft_socket_shutdown(ref_.s->raw, fd_) : WEFT_EBADF); }
+  /* Gives up ownership: the caller closes the fd (with weft_socket_close). */
+  int release() noexcept {
+    ref_.reset();
+    return std::exchange(fd_, -1);
+  }
+  /* Closes the fd through weft: pending operations on it resolve with
+   * WEFT_ECLOSED (their co_await throws weft::error). */
+  void close() noexcept {
+    if (fd_ < 0) return;
+    if (ref_.alive()) weft_socket_close(ref_.s->raw, fd_);
+    fd_ = -1;
+    ref_.reset();
+  }
+
+ private:
+  detail::loop_ref ref_;
+  int fd_ = -1;
+};
+
+namespace detail {
+
+/* An fd argument: an int or a weft::socket. */
+struct fd_arg {
+  int fd;
+  fd_arg(int f) noexcept : fd(f) {}  // NOLINT: implicit on purpose
+  fd_arg(const socket &s) noexcept : fd(s.fd()) {}  // NOLINT
+};
+
+struct accept_awaiter : await_base {
+  int fd;
+  template <weft_promise P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    return arm(h, [&](weft_loop_t *l, weft_task_t self) { return weft_await_accept(l, self, fd); });
+  }
+  socket await_resume() const {
+    int r = result();
+    return socket(root_ ? root_->ls : nullptr, r);
+  }
+};
+
+struct connect_awaiter : await_base {
+  const char *host;  // read during the arming call only
+  int port;
+  bool unix_path;    // host is a Unix socket path
+  template <weft_promise P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    return arm(h, [&](weft_loop_t *l, weft_task_t self) {
+      return unix_path ? weft_await_connect_unix(l, self, host)
+                       : weft_await_connect(l, self, host, port);
+    });
+  }
+  socket await_resume() const {
+    int r = result();
+    return socket(root_ ? root_->ls : nullptr, r);
+  }
+};
+
+struct recv_awaiter : await_base {
+  int fd;
+  void *buf;
+  std::size_t len;
+  template <weft_promise P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    return arm(h, [&](weft_loop_t *l, weft_task_t self) {
+      return weft_await_recv(l, self, fd, buf, len);
+    });
+  }
+  std::size_t await_resume() const { return static_cast<std::size_t>(result()); }
+};
+
+struct send_awaiter : await_base {
+  int fd;
+  const void *buf;
+  std::size_t len;
+  std::size_t *sent;
+  template <weft_promise P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    return arm(h, [&](weft_loop_t *l, weft_task_t self) {
+      return weft_await_send(l, self, fd, buf, len, sent);
+    });
+  }
+  void await_resume() const { result(); }
+};
+
+}  // namespace detail
+
+/* Accepts a connection on a listening socket (weft_await_accept) and yields
+ * the connected socket. Throws weft::error (e.g. WEFT_EMFILE: the
+ * connection stays queued), cancelled, timed_out. An accept that completed
+ * delivers its socket even if the task was cancelled meanwhile. */
+inline detail::accept_awaiter accept(detail::fd_arg listener) noexcept {
+  detail::accept_awaiter a;
+  a.fd = listener.fd;
+  return a;
+}
+
+/* Connects to host:port (weft_await_connect; a name is resolved on the
+ * pool) and yields the connected socket. host is read during the co_await's
+ * first call only. Throws weft::error (WEFT_ECONNREFUSED, WEFT_ENOTFOUND,
+ * ...), cancelled, timed_out. */
+inline detail::connect_awaiter connect(const char *host, int port) noexcept {
+  detail::connect_awaiter a;
+  a.host = host;
+  a.port = port;
+  a.unix_path = false;
+  return a;
+}
+
+/* Connects to the Unix stream socket at path (weft_await_connect_unix). */
+inline detail::connect_awaiter connect_unix(const char *path) noexcept {
+  detail::connect_awaiter a;
+  a.host = path;
+  a.port = 0;
+  a.unix_path = true;
+  return a;
+}
+
+/* Receives up to len bytes into buf (weft_await_recv), waiting for at least
+ * one; yields the count, 0 at end of stream. buf is written until the
+ * co_await resumes. Bytes received are never lost to a cancel: they are
+ * delivered and the cancel comes from the next co_await. */
+inline detail::recv_awaiter recv(detail::fd_arg fd, void *buf, std::size_t len) noexcept {
+  detail::recv_awaiter a;
+  a.fd = fd.fd;
+  a.buf = buf;
+  a.len = len;
+  return a;
+}
+
+/* Sends all len bytes of buf (weft_await_send, like sendall). If sent is
+ * not null, *sent holds how many bytes went once the co_await resumes, also
+ * when it throws (WEFT_EPIPE, WEFT_ECLOSED, cancelled, timed_out...). buf
+ * (and *sent) must stay valid until then. */
+inline detail::send_awaiter send(detail::fd_arg fd, const void *buf, std::size_t len,
+                                 std::size_t *sent = nullptr) noexcept {
+  detail::send_awaiter a;
+  a.fd = fd.fd;
+  a.buf = buf;
+  a.len = len;
+  a.sent = sent;
+  return a;
+}
 
 }  // namespace weft
 

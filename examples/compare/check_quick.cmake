@@ -1,5 +1,5 @@
 # Runs `weft-compare --quick --json JSON` and checks the JSON: the table has
-# figures for weft, threads and libuv, and every workload has a result for
+# figures for weft, weft-cpp, threads and libuv, and every workload has a result for
 # each of them. A test of the harness (so it cannot rot), not of speed.
 # Usage: cmake -DEXE=path/to/weft-compare -DJSON=out.json -P check_quick.cmake
 file(REMOVE ${JSON})
@@ -22,14 +22,14 @@ function(need_number path)
   endif()
 endfunction()
 
-foreach(model weft threads libuv)
+foreach(model weft weft-cpp threads libuv)
   foreach(fig memory_per_waiter_bytes create_ns switch_ns)
     need_number("table.${model}.${fig}" table ${model} ${fig})
   endforeach()
 endforeach()
 
 string(JSON n LENGTH "${doc}" results)
-foreach(model weft threads libuv)
+foreach(model weft weft-cpp threads libuv)
   foreach(workload fanout switch fdpp block)
     set(found 0)
     math(EXPR last "${n} - 1")

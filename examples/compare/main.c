@@ -9,7 +9,8 @@
  *   weft-compare --json FILE     also write every figure as JSON
  *   weft-compare --help          all options
  *
- * Models: weft (tasks), weft-cb (weft callbacks), threads (pthreads), libuv.
+ * Models: weft (tasks), weft-cb (weft callbacks), weft-cpp (C++20 coroutines on
+ * weft.hpp), threads (pthreads), libuv.
  * Workloads: fanout (N waiters sleep 100 ms), switch (two parties hand a
  * token back and forth), fdpp (N socketpairs bounce a message K times),
  * block (1 ms tickers while 200 ms of CPU work runs inline or offloaded).
@@ -74,9 +75,10 @@ typedef struct options {
 
 /* The models: name, title in the tables, and the library (registry column of
  * tests/workloads) that implements it. Adding a model is one entry in each. */
-static const char *const k_models[] = {"weft", "weft-cb", "threads", "libuv"};
-static const char *const k_model_titles[] = {"weft tasks", "weft callbacks", "OS threads", "libuv"};
-static const wl_lib k_model_libs[] = {WL_WEFT, WL_WEFT, WL_THREADS, WL_LIBUV};
+static const char *const k_models[] = {"weft", "weft-cb", "weft-cpp", "threads", "libuv"};
+static const char *const k_model_titles[] = {"weft tasks", "weft callbacks", "C++ coroutines", "OS threads",
+                                             "libuv"};
+static const wl_lib k_model_libs[] = {WL_WEFT, WL_WEFT, WL_CPP, WL_THREADS, WL_LIBUV};
 /* The workloads this front end runs, in table order (see also the plan and
  * the print_* section in main()). */
 static const char *const k_workloads[] = {"fanout", "switch", "fdpp", "block"};
@@ -90,7 +92,7 @@ static void usage(FILE *f) {
           "its own, and prints the seeds' cost table measured on this machine.\n\n"
           "  --quick             small sizes, a few seconds in total (used by CI)\n"
           "  --json FILE         also write all results as JSON to FILE\n"
-          "  --models LIST       comma-separated: weft,weft-cb,threads,libuv (default all)\n"
+          "  --models LIST       comma-separated: weft,weft-cb,weft-cpp,threads,libuv (default all)\n"
           "  --workloads LIST    comma-separated: fanout,switch,fdpp,block (default all)\n"
           "  --fanout-n LIST     fan-out sizes (default 3,1000,10000,100000)\n"
           "  --fdpp-n LIST       socketpair counts (default 1,100,1000,9000)\n"

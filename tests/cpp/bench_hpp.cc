@@ -132,12 +132,15 @@ double spawn_cpp(int64_t n) {
   return ns;
 }
 
-double spawn_cpp_warm(int64_t n) {
+double spawn_cpp_warm(int64_t n, bool detached) {
   weft::loop loop;
   for (int64_t i = 0; i < n; ++i) weft::spawn(loop, empty_task());
   loop.run();
   int64_t t0 = now_ns();
-  for (int64_t i = 0; i < n; ++i) weft::spawn(loop, empty_task());
+  if (detached)
+    for (int64_t i = 0; i < n; ++i) weft::spawn_detached(loop, empty_task());
+  else
+    for (int64_t i = 0; i < n; ++i) weft::spawn(loop, empty_task());  // handle dropped
   loop.run();
   return double(now_ns() - t0) / double(n);
 }
@@ -224,9 +227,11 @@ int main(int argc, char **argv) {
   std::printf("%-48s %10s %10s\n", "ns per operation", "C task", "C++ task");
   std::printf("%-48s %10.1f %10.1f\n", "spawn + first step + finish (cold loop)",
               med(reps, [&] { return spawn_c(n); }), med(reps, [&] { return spawn_cpp(n); }));
-  std::printf("%-48s %10.1f %10.1f\n", "spawn + first step + finish (warm pools)",
-              med(reps, [&] { return spawn_c_warm(n); }),
-              med(reps, [&] { return spawn_cpp_warm(n); }));
+  double c_warm = med(reps, [&] { return spawn_c_warm(n); });
+  std::printf("%-48s %10.1f %10.1f\n", "spawn + first step + finish (warm, handle dropped)",
+              c_warm, med(reps, [&] { return spawn_cpp_warm(n, false); }));
+  std::printf("%-48s %10.1f %10.1f\n", "spawn + first step + finish (warm, detached)", c_warm,
+              med(reps, [&] { return spawn_cpp_warm(n, true); }));
   std::printf("%-48s %10.1f %10.1f\n", "switch (two tasks, yield)",
               med(reps, [&] { return switch_c(rounds); }),
               med(reps, [&] { return switch_cpp(rounds); }));

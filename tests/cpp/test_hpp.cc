@@ -134,6 +134,13 @@ TEST_F(Hpp, FramesComeFromTheLoopsFreeList) {
   EXPECT_EQ(a, b);  // the second frame reuses the first's block
 }
 
+weft::task<> forever_hpp() {
+  Tracker t;
+  co_await weft::sleep(1h);
+}
+
+weft::task<int> thrower(int after_yields);
+
 weft::task<> child_yield() {
   co_await weft::yield();
 }
@@ -150,6 +157,26 @@ TEST_F(Hpp, ASpawnedTaskCostsOneFrameAndNoOtherAllocation) {
   spawn_all();
   g_counting = false;
   EXPECT_EQ(0, g_news);
+}
+
+TEST_F(Hpp, SpawnDetached) {
+  weft::loop loop;
+  int done = 0;
+  for (int i = 0; i < 10; ++i)
+    weft::spawn_detached(loop, [](int &d) -> weft::task<> {
+      Tracker t;
+      co_await weft::yield();
+      ++d;
+    }(done));
+  weft::spawn_detached(loop, thrower(1));  // its exception is dropped
+  EXPECT_EQ(11, loop.stats().tasks_alive);
+  EXPECT_FALSE(loop.run());
+  EXPECT_EQ(10, done);
+  EXPECT_EQ(0, loop.stats().tasks_alive);
+  // detached tasks still waiting when the loop is freed are cancelled and destroyed
+  weft::spawn_detached(loop, forever_hpp());
+  loop.run(WEFT_RUN_NOWAIT);
+  EXPECT_EQ(1, g_live);
 }
 
 // ------------------------------------------------------------------ errors
@@ -586,6 +613,108 @@ TEST_F(Hpp, DestroyingALoopWithSuspendedCoroutines) {
   kept.reset();
   unstarted.reset();
   // TearDown checks that every frame was destroyed
+}
+
+// ---------------------------------------------------------------- sockets
+
+weft::task<> echo_server(weft::socket &listener, int clients) {
+  weft::task_group g;
+  for (int i = 0; i < clients; ++i) {
+    weft::socket conn = co_await weft::accept(listener);
+    g.spawn([](weft::socket c) -> weft::task<> {
+      Tracker t;
+      char buf[256];
+      while (std::size_t n = co_await weft::recv(c, buf, sizeof buf)) co_await weft::send(c, buf, n);
+    }(std::move(conn)));
+  }
+  co_await g.wait();
+}
+
+weft::task<std::string> echo_client(int port, std::string msg) {
+  Tracker t;
+  weft::socket s = co_await weft::connect("127.0.0.1", port);
+  co_await weft::send(s, msg.data(), msg.size());
+  std::string got;
+  char buf[7];  // small: several recvs per message
+  while (got.size() < msg.size()) {
+    std::size_t n = co_await weft::recv(s, buf, sizeof buf);
+    if (n == 0) break;
+    got.append(buf, n);
+  }
+  // Closing only after the echo arrived: see the report on data and FIN
+  // arriving together on an owned socket.
+  co_return got;
+}
+
+TEST_F(Hpp, SocketEcho) {
+  weft::loop loop;
+  auto listener = weft::socket::tcp_listen(loop, "127.0.0.1", 0);
+  int port = listener.port();
+  EXPECT_GT(port, 0);
+  auto server = weft::spawn(loop, echo_server(listener, 3));
+  auto got = weft::run(loop, []( int p) -> weft::task<std::tuple<std::string, std::string, std::string>> {
+    co_return co_await weft::gather(echo_client(p, "hello"), echo_client(p, std::string(5000, 'x')),
+                                    echo_client(p, "third client"));
+  }(port));
+  EXPECT_EQ("hello", std::get<0>(got));
+  EXPECT_EQ(std::string(5000, 'x'), std::get<1>(got));
+  EXPECT_EQ("third client", std::get<2>(got));
+  loop.run();
+  EXPECT_TRUE(server.done());
+  EXPECT_NO_THROW(server.get());
+  // errors are weft::error with the code
+  listener.close();
+  try {
+    weft::run(loop, [](int p) -> weft::task<> { co_await weft::connect("127.0.0.1", p); }(port));
+    ADD_FAILURE() << "connect to a closed port succeeded";
+  } catch (const weft::error &e) {
+    EXPECT_TRUE(e.code() == std::errc::connection_refused) << e.what();
+  } catch (...) {
+    ADD_FAILURE();
+  }
+}
+
+TEST_F(Hpp, CancellationAndTimeoutDuringSocketAwaits) {
+  weft::loop loop;
+  auto listener = weft::socket::tcp_listen(loop, "127.0.0.1", 0);
+  EXPECT_EQ(End::cancelled, cancel_while_pending(loop, weft::accept(listener)));
+  EXPECT_EQ(End::timed_out, weft::run(loop, park(weft::timeout(1ms, weft::accept(listener)))));
+  weft::socket client;
+  weft::socket server;
+  weft::run(loop, [](weft::socket &l, weft::socket &c, weft::socket &s) -> weft::task<> {
+    auto [a, b] = co_await weft::gather(weft::timeout(1h, weft::accept(l)),
+                                        [](int p) -> weft::task<weft::socket> {
+                                          co_return co_await weft::connect("127.0.0.1", p);
+                                        }(l.port()));
+    s = std::move(a);
+    c = std::move(b);
+  }(listener, client, server));
+  ASSERT_TRUE(client);
+  ASSERT_TRUE(server);
+  char buf[16];
+  EXPECT_EQ(End::cancelled, cancel_while_pending(loop, weft::recv(server, buf, sizeof buf)));
+  EXPECT_EQ(End::timed_out,
+            weft::run(loop, park(weft::timeout(1ms, weft::recv(server, buf, sizeof buf)))));
+  // a send that fills the socket buffer and is then cancelled reports what went
+  static std::string big(1 << 24, 'y');
+  static std::size_t sent = 0;
+  EXPECT_EQ(End::timed_out, weft::run(loop, park(weft::timeout(5ms, weft::send(client, big.data(), big.size(), &sent)))));
+  EXPECT_GT(sent, 0u);
+  EXPECT_LT(sent, big.size());
+  // closing through weft resolves a pending recv with WEFT_ECLOSED
+  auto r = weft::spawn(loop, [](int fd) -> weft::task<int> {
+    char b[4];
+    try {
+      co_await weft::recv(fd, b, sizeof b);
+    } catch (const weft::error &e) {
+      co_return e.value();
+    }
+    co_return 0;
+  }(client.fd()));
+  loop.run(WEFT_RUN_NOWAIT);
+  client.close();
+  loop.run();
+  EXPECT_EQ(WEFT_ECLOSED, r.get());
 }
 
 // --------------------------------------------------------- moving handles

@@ -8,22 +8,29 @@
 
 static const struct {
   const char *name;
-  wl_fn fn[WL_NLIBS]; /* indexed by wl_lib: weft, libuv, threads */
+  wl_fn fn[WL_NLIBS]; /* indexed by wl_lib: weft, libuv, threads, cpp */
 } g_workloads[] = {
     /* weft-compare (examples/compare) */
     {"fanout",
      {[WL_WEFT] = wl_weft_fanout,
       [WL_LIBUV] = wl_uv_fanout,
-      [WL_THREADS] = wl_threads_fanout}},
+      [WL_THREADS] = wl_threads_fanout,
+      [WL_CPP] = wl_cpp_fanout}},
     {"switch",
      {[WL_WEFT] = wl_weft_switch,
       [WL_LIBUV] = wl_uv_switch,
-      [WL_THREADS] = wl_threads_switch}},
-    {"fdpp", {[WL_WEFT] = wl_weft_fdpp, [WL_LIBUV] = wl_uv_fdpp, [WL_THREADS] = wl_threads_fdpp}},
+      [WL_THREADS] = wl_threads_switch,
+      [WL_CPP] = wl_cpp_switch}},
+    {"fdpp",
+     {[WL_WEFT] = wl_weft_fdpp,
+      [WL_LIBUV] = wl_uv_fdpp,
+      [WL_THREADS] = wl_threads_fdpp,
+      [WL_CPP] = wl_cpp_fdpp}},
     {"block",
      {[WL_WEFT] = wl_weft_block,
       [WL_LIBUV] = wl_uv_block,
-      [WL_THREADS] = wl_threads_block}},
+      [WL_THREADS] = wl_threads_block,
+      [WL_CPP] = wl_cpp_block}},
     /* weft-bench-run (tests/bench) */
     {"timers", {[WL_WEFT] = wl_weft_timers, [WL_LIBUV] = wl_uv_timers}},
     {"loop_count", {[WL_WEFT] = wl_weft_loop_count, [WL_LIBUV] = wl_uv_loop_count}},

@@ -65,7 +65,8 @@ typedef struct wl_params {
 typedef int (*wl_fn)(const wl_params *p);
 
 /* The libraries (a column of the registry each). */
-typedef enum wl_lib { WL_WEFT, WL_LIBUV, WL_THREADS, WL_NLIBS } wl_lib;
+typedef enum wl_lib { WL_WEFT, WL_LIBUV, WL_THREADS, WL_CPP, WL_NLIBS } wl_lib;
+/* WL_CPP: C++20 coroutines on weft.hpp (cpp.cc). */
 
 /* The workload `name` on library `lib`, or NULL if it has none there. */
 wl_fn wl_find(const char *name, wl_lib lib);
@@ -260,6 +261,11 @@ int wl_threads_fanout(const wl_params *p);
 int wl_threads_switch(const wl_params *p);
 int wl_threads_fdpp(const wl_params *p);
 int wl_threads_block(const wl_params *p);
+/* C++20 coroutines on weft.hpp (cpp.cc), weft-compare model "weft-cpp". */
+int wl_cpp_fanout(const wl_params *p);
+int wl_cpp_switch(const wl_params *p);
+int wl_cpp_fdpp(const wl_params *p);
+int wl_cpp_block(const wl_params *p);
 
 /* weft-bench-run's: p->variant picks the style (see each workload). */
 int wl_weft_timers(const wl_params *p);
