@@ -32,6 +32,7 @@ int weft_loop::init() {
   timers.set_gen_floor(base);
   watches.set_gen_floor(base);
   works.set_gen_floor(base);
+  sync_init(this, base);
   now.store(clock_now(), std::memory_order_relaxed);
   return poller_init();
 }
@@ -156,6 +157,7 @@ void weft_loop::close() {
     if (ready_head == kNone && pool.done.load(std::memory_order_acquire) == nullptr)
       break_group_cycles();
   }
+  sync_close_all(this);  // queues' items to their drop callbacks
   drop_watches();
 }
 
