@@ -4,6 +4,12 @@
 
 #include <new>
 
+#include <cerrno>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "../core/loop.h"
 
 using namespace weft;
@@ -75,6 +81,21 @@ const char *weft_strerror(int err) {
     case WEFT_ECANCELED: return "operation canceled";
     case WEFT_EHOST: return "a callback raised in its host language";
     case WEFT_ECLOSED: return "the socket or queue was closed through weft";
+    /* sockets */
+    case WEFT_ENOENT: return "no such file or directory";
+    case WEFT_EACCES: return "permission denied";
+    case WEFT_EPIPE: return "broken pipe: the peer closed";
+    case WEFT_ENAMETOOLONG: return "path too long for a Unix socket";
+    case WEFT_ENOTSOCK: return "not a socket";
+    case WEFT_EADDRINUSE: return "address already in use";
+    case WEFT_EADDRNOTAVAIL: return "address not available";
+    case WEFT_ENETUNREACH: return "network unreachable";
+    case WEFT_ECONNABORTED: return "connection aborted";
+    case WEFT_ECONNRESET: return "connection reset by peer";
+    case WEFT_ENOTCONN: return "socket not connected";
+    case WEFT_ECONNREFUSED: return "connection refused";
+    case WEFT_EHOSTUNREACH: return "host unreachable";
+    case WEFT_ENOTFOUND: return "host name not found";
     case WEFT_PENDING: return "await pending";
     default: return "unknown error";
   }
@@ -97,6 +118,21 @@ const char *weft_err_name(int err) {
     case WEFT_ECANCELED: return "WEFT_ECANCELED";
     case WEFT_EHOST: return "WEFT_EHOST";
     case WEFT_ECLOSED: return "WEFT_ECLOSED";
+    /* sockets */
+    case WEFT_ENOENT: return "WEFT_ENOENT";
+    case WEFT_EACCES: return "WEFT_EACCES";
+    case WEFT_EPIPE: return "WEFT_EPIPE";
+    case WEFT_ENAMETOOLONG: return "WEFT_ENAMETOOLONG";
+    case WEFT_ENOTSOCK: return "WEFT_ENOTSOCK";
+    case WEFT_EADDRINUSE: return "WEFT_EADDRINUSE";
+    case WEFT_EADDRNOTAVAIL: return "WEFT_EADDRNOTAVAIL";
+    case WEFT_ENETUNREACH: return "WEFT_ENETUNREACH";
+    case WEFT_ECONNABORTED: return "WEFT_ECONNABORTED";
+    case WEFT_ECONNRESET: return "WEFT_ECONNRESET";
+    case WEFT_ENOTCONN: return "WEFT_ENOTCONN";
+    case WEFT_ECONNREFUSED: return "WEFT_ECONNREFUSED";
+    case WEFT_EHOSTUNREACH: return "WEFT_EHOSTUNREACH";
+    case WEFT_ENOTFOUND: return "WEFT_ENOTFOUND";
     case WEFT_PENDING: return "WEFT_PENDING";
     default: return "WEFT_E?";
   }
@@ -260,6 +296,80 @@ int weft_fd_watch_stop(weft_loop_t *loop, weft_fd_watch_t watch) {
     loop->watch_stop(slot);
     return 0;
   })
+}
+
+/* ------------------------------------------------------------- sockets */
+
+int weft_tcp_listen(weft_loop_t *loop, const char *host, int port, int backlog, int flags,
+                    int *out_fd) {
+  LOOP_THREAD(loop);
+  if (!out_fd || port < 0 || port > 65535 || (flags & ~WEFT_LISTEN_REUSEPORT)) return WEFT_EINVAL;
+  GUARDED({ return loop->tcp_listen(host, port, backlog, flags, out_fd); })
+}
+
+int weft_unix_listen(weft_loop_t *loop, const char *path, int backlog, int *out_fd) {
+  LOOP_THREAD(loop);
+  if (!path || !out_fd) return WEFT_EINVAL;
+  GUARDED({ return loop->unix_listen(path, backlog, out_fd); })
+}
+
+int weft_socket_port(weft_loop_t *loop, int fd) {
+  LOOP_THREAD(loop);
+  if (fd < 0) return WEFT_EBADF;
+  sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &len) < 0) return -errno;
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in *>(&ss)->sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6 *>(&ss)->sin6_port);
+  return WEFT_EINVAL;
+}
+
+int weft_socket_adopt(weft_loop_t *loop, int fd) {
+  LOOP_THREAD(loop);
+  if (fd < 0) return WEFT_EBADF;
+  GUARDED({ return loop->sock_adopt(fd); })
+}
+
+int weft_socket_shutdown(weft_loop_t *loop, int fd) {
+  LOOP_THREAD(loop);
+  if (fd < 0) return WEFT_EBADF;
+  GUARDED({ return loop->sock_shutdown(fd); })
+}
+
+int weft_socket_close(weft_loop_t *loop, int fd) {
+  LOOP_THREAD(loop);
+  if (fd < 0) return WEFT_EBADF;
+  GUARDED({ return loop->sock_close(fd); })
+}
+
+int weft_await_accept(weft_loop_t *loop, weft_task_t self, int fd) {
+  LOOP_THREAD(loop);
+  if (fd < 0) return WEFT_EBADF;
+  GUARDED({ return loop->await_accept(self, fd); })
+}
+
+int weft_await_connect(weft_loop_t *loop, weft_task_t self, const char *host, int port) {
+  LOOP_THREAD(loop);
+  GUARDED({ return loop->await_connect(self, host, port); })
+}
+
+int weft_await_connect_unix(weft_loop_t *loop, weft_task_t self, const char *path) {
+  LOOP_THREAD(loop);
+  GUARDED({ return loop->await_connect_unix(self, path); })
+}
+
+int weft_await_recv(weft_loop_t *loop, weft_task_t self, int fd, void *buf, size_t len) {
+  LOOP_THREAD(loop);
+  if (fd < 0) return WEFT_EBADF;
+  GUARDED({ return loop->await_recv(self, fd, buf, len); })
+}
+
+int weft_await_send(weft_loop_t *loop, weft_task_t self, int fd, const void *buf, size_t len,
+                    size_t *sent) {
+  LOOP_THREAD(loop);
+  if (sent) *sent = 0;
+  if (fd < 0) return WEFT_EBADF;
+  GUARDED({ return loop->await_send(self, fd, buf, len, sent); })
 }
 
 /* ----------------------------------------------------------- to_thread */

@@ -67,7 +67,10 @@ int weft_loop::await_thread(int64_t self, weft_work_fn fn, void *arg) {
   Task *t;
   uint32_t slot;
   if (int r = await_begin(self, &t, &slot)) return r;
-  if (take_intr(t)) return WEFT_PENDING;  // the work never starts
+  if (take_intr(t)) {  // the work never starts: arg goes back now
+    release_ud(WEFT_KIND_WORK, arg);
+    return WEFT_PENDING;
+  }
   Work *w;
   if (int r = work_submit(fn, arg, nullptr, nullptr, slot, &w)) return r;
   t->w.work = w;

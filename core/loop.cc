@@ -159,6 +159,7 @@ void weft_loop::close() {
   }
   sync_close_all(this);  // queues' items to their drop callbacks
   drop_watches();
+  release_all();
 }
 
 // weft_loop_free made no progress: every task still alive is a

@@ -15,6 +15,7 @@
 #include "heap.h"
 #include "id.h"
 #include "poller.h"
+#include "socket.h"
 #include "pool.h"
 #include "post.h"
 #include "sync.h"
@@ -162,6 +163,11 @@ struct weft_loop {
   void io_reconcile();
   void reconcile_fd(int fd);
   void mark_dirty(int fd);
+  void io_unlink(uint32_t ref);
+  int fd_table(int fd);
+  void fd_desired(const weft::FdRec &r, uint8_t *mode, uint32_t *mask) const;
+  int fd_apply(int fd, bool force);
+  void fd_orphan(int fd, int code);
   // Phase (6). Inline for the common no-op: not blocking, and nothing that
   // epoll could report (no fd registered or to reconcile, no wakeup owed).
   WEFT_INLINE void poll(int64_t timeout) {
@@ -171,7 +177,7 @@ struct weft_loop {
     poll_io(timeout);
   }
   void poll_io(int64_t timeout);
-  void dispatch_fd(int fd, uint32_t got);
+  void dispatch_fd(int fd, uint32_t seq, uint32_t raw_events);
   int watch_start(int fd, int events, weft_fd_cb cb, void *ud, weft_fd_watch_t *out);
   int watch_modify(uint32_t slot, int events) { return io_modify(slot, uint32_t(events)); }
   void watch_stop(uint32_t slot);
@@ -188,7 +194,59 @@ struct weft_loop {
   void deliver_completions();
   bool spin_for_completions(int64_t timeout);
 
+  // ------------------------------------------------------------ socket.cc
+  weft::Pool<weft::SockOp> sock_ops;
+  int sock_own(int fd);  // registers fd as owned (edge-triggered)
+  int sock_adopt(int fd);
+  int sock_close(int fd);
+  int sock_shutdown(int fd);
+  int tcp_listen(const char *host, int port, int backlog, int flags, int *out);
+  int unix_listen(const char *path, int backlog, int *out);
+  int await_recv(int64_t self, int fd, void *buf, size_t len);
+  int await_send(int64_t self, int fd, const void *buf, size_t len, size_t *sent);
+  int await_accept(int64_t self, int fd);
+  int await_connect(int64_t self, const char *host, int port);
+  int await_connect_unix(int64_t self, const char *path);
+  void sock_run(int fd);                  // phase (6): retry parked operations
+  void sock_abort(uint32_t task_slot);    // cancel, timeout, disarm
+  void sock_fail_fd(int fd, int code, uint32_t dirs);
+  int sock_park(uint32_t task_slot, uint8_t kind, int fd, char *buf, size_t len, size_t done,
+                size_t *sent, weft::Dial *dial);
+  int dial_next(uint32_t op_slot);         // fd, error, or WEFT_PENDING (parked)
+  void op_finish(uint32_t op_slot, int result);
+  void settle(uint32_t task_slot, int value);  // resolve, also inside its own step
+
   // ------------------------------------------------------------ post.cc
   int post(weft_post_cb cb, void *ud);  // any thread
   void run_posts();
+
+  // ------------------------------------------------------------ release.cc
+  // The release hook (weft_loop_set_release): every user_data weft was given
+  // is passed to it once, when weft stops referring to it. Loop thread (the
+  // freeing thread inside weft_loop_free).
+  weft_release_cb release_cb = nullptr;
+  void *release_ctx = nullptr;
+  // The timer or watch whose callback is running: if it is stopped from
+  // there, its user_data is released after the callback returns.
+  int cb_kind = 0;  // WEFT_KIND_TIMER / WEFT_KIND_FD_WATCH, 0 = none
+  uint32_t cb_slot = 0, cb_gen = 0;
+  bool cb_stopped = false;
+  WEFT_INLINE void release_ud(int kind, void *ud) {
+    if (release_cb && ud) release_call(kind, ud);
+  }
+  void release_call(int kind, void *ud);
+  // A timer or watch ends: its user_data goes now, or, stopped inside its
+  // own callback, when that returns (callback_end says so).
+  void release_handle(int kind, uint32_t slot, uint32_t gen, void *ud);
+  WEFT_INLINE void callback_begin(int kind, uint32_t slot, uint32_t gen) {
+    cb_kind = kind;
+    cb_slot = slot;
+    cb_gen = gen;
+    cb_stopped = false;
+  }
+  WEFT_INLINE bool callback_end() {  // true: stopped during the callback
+    cb_kind = 0;
+    return cb_stopped;
+  }
+  void release_all();  // weft_loop_free: what is still held, at the end
 };

@@ -70,68 +70,146 @@ IoNode *weft_loop::io_node(uint32_t ref) const {
 }
 
 namespace {
-// Union of the events the nodes on this fd want.
-template <class L>
-uint32_t interest(const L *loop, uint32_t head) {
-  uint32_t want = 0;
-  for (uint32_t n = head; n != kNone;) {
-    const IoNode *node = loop->io_node(n);
-    want |= node->events;
-    n = node->next;
+WEFT_INLINE void count(Poller &p, FdRec &r) {
+  uint8_t c = r.mode == RM_ET || r.mode == RM_LT || (r.mode == RM_ONESHOT && r.reg != 0);
+  if (c != r.counted) {
+    if (c)
+      p.registered++;
+    else
+      p.registered--;
+    r.counted = c;
   }
-  return want;
 }
 }  // namespace
 
-// Registers `want` for fd with epoll (ADD or MOD, whichever the kernel needs).
-static int register_fd(Poller &p, int fd, uint32_t want) {
+// The registration fd should have now: mode and events.
+void weft_loop::fd_desired(const FdRec &r, uint8_t *mode, uint32_t *mask) const {
+  uint32_t nodes = 0;
+  bool watch = false;
+  for (uint32_t n = r.head; n != kNone;) {
+    const IoNode *node = io_node(n);
+    nodes |= node->events;
+    watch |= !(n & kIoTask);
+    n = node->next;
+  }
+  const uint32_t ops = (r.rq != kNone ? uint32_t(WEFT_READABLE) : 0u) |
+                       (r.wq != kNone ? uint32_t(WEFT_WRITABLE) : 0u);
+  if (r.owned) {
+    if (r.head == kNone) {
+      *mode = RM_ET;
+      *mask = WEFT_READABLE | WEFT_WRITABLE;
+    } else {
+      *mode = RM_LT;
+      *mask = nodes | ops;
+    }
+  } else if (watch) {
+    *mode = RM_LT;
+    *mask = nodes | ops;
+  } else {
+    *mode = (nodes | ops) ? RM_ONESHOT : RM_NONE;
+    *mask = nodes | ops;
+  }
+}
+
+// Brings fd's registration to what it serves. `force` issues the syscall
+// even when nothing seems to change, so that a closed fd, or a number that
+// now names another open file, is found out (an fd await or a watch being
+// added). Returns 0 or WEFT_E*; on WEFT_EBADF the fd is closed, or was
+// replaced under the nodes and operations already on it: the caller orphans
+// them (fd_orphan).
+int weft_loop::fd_apply(int fd, bool force) {
+  Poller &p = poller;
   FdRec &r = p.fds[fd];
+  uint8_t mode;
+  uint32_t mask;
+  fd_desired(r, &mode, &mask);
+  if (mode == RM_NONE) {
+    // Nothing wanted. A disarmed or armed one-shot registration stays: it
+    // reports at most once more, and that event is dropped. A level-
+    // triggered one goes now, while the fd is still open.
+    if (r.mode == RM_LT || r.mode == RM_ET) {
+      if (sys_epoll_ctl(p.epfd, EPOLL_CTL_DEL, fd, nullptr) < 0 && errno != EBADF &&
+          errno != ENOENT)
+        return ctl_error(errno);  // still registered: say so, try again later
+      r.mode = RM_NONE;
+      r.reg = 0;
+      count(p, r);
+    }
+    return 0;
+  }
+  if (!force && mode == r.mode && mask == r.reg) return 0;
   epoll_event ev;
-  ev.events = to_epoll(want);
-  ev.data.u64 = uint64_t(uint32_t(fd));
-  int op = r.in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-  int rc = sys_epoll_ctl(p.epfd, op, fd, &ev);
-  if (rc < 0 && op == EPOLL_CTL_MOD && errno == ENOENT) {
-    // The fd was closed and its number reused since: register afresh.
-    r.in_epoll = 0;
-    p.registered--;
-    op = EPOLL_CTL_ADD;
-    rc = sys_epoll_ctl(p.epfd, op, fd, &ev);
+  ev.events = to_epoll(mask) | (mode == RM_ET ? uint32_t(EPOLLET | EPOLLRDHUP) : 0u) |
+              (mode == RM_ONESHOT ? uint32_t(EPOLLONESHOT) : 0u);
+  int rc = -1;
+  if (r.mode != RM_NONE) {
+    ev.data.u64 = uint64_t(uint32_t(fd)) | uint64_t(r.seq) << 32;
+    rc = sys_epoll_ctl(p.epfd, EPOLL_CTL_MOD, fd, &ev);
+    if (rc < 0 && errno == ENOENT) {
+      // The open file registered under this number is gone: the number was
+      // closed (and maybe reused). Whatever waited on it waited on that
+      // file: the caller orphans it (fd_replaced).
+      r.mode = RM_NONE;
+      r.reg = 0;
+      count(p, r);
+      p.replaced = true;
+    }
+  }
+  if (r.mode == RM_NONE) {
+    r.seq++;
+    ev.data.u64 = uint64_t(uint32_t(fd)) | uint64_t(r.seq) << 32;
+    rc = sys_epoll_ctl(p.epfd, EPOLL_CTL_ADD, fd, &ev);
+    // Registered under this number but unknown to us (a dup2 back onto a
+    // number whose one-shot registration we had forgotten): take it over.
+    if (rc < 0 && errno == EEXIST) rc = sys_epoll_ctl(p.epfd, EPOLL_CTL_MOD, fd, &ev);
   }
   if (rc < 0) return ctl_error(errno);
-  if (!r.in_epoll) {
-    r.in_epoll = 1;
-    p.registered++;
+  r.mode = mode;
+  r.reg = uint8_t(mask);
+  count(p, r);
+  return 0;
+}
+
+// fd was closed (or replaced) under the awaits and operations on it: they
+// resolve with `code`. Watches stay: a watch must be stopped before its fd
+// is closed (weft.h).
+void weft_loop::fd_orphan(int fd, int code) {
+  FdRec &r = poller.fds[fd];
+  for (uint32_t ref = r.head; ref != kNone;) {
+    uint32_t next = io_node(ref)->next;
+    if (ref & kIoTask) {
+      io_unlink(ref);
+      settle(ref & ~kIoTask, code);
+    }
+    ref = next;
   }
-  r.reg = uint8_t(want);
+  sock_fail_fd(fd, code, WEFT_READABLE | WEFT_WRITABLE);
+}
+
+// Makes sure the table covers fd; WEFT_EBADF for a number that is not open.
+int weft_loop::fd_table(int fd) {
+  Poller &p = poller;
+  if (fd < 0) return WEFT_EBADF;
+  if (fd == p.epfd || fd == p.wakefd) return WEFT_EINVAL;
+  if (uint32_t(fd) < p.nfds) return 0;
+  // Growing the table is rare; first make sure the fd is real, so that a
+  // bogus large number is EBADF rather than a huge allocation.
+  if (fcntl(fd, F_GETFD) < 0) return WEFT_EBADF;
+  uint32_t ncap = p.nfds ? p.nfds : 64;
+  while (ncap <= uint32_t(fd)) ncap *= 2;
+  void *np = mem_realloc(p.fds, ncap * sizeof(FdRec));
+  if (!np) return WEFT_ENOMEM;
+  p.fds = static_cast<FdRec *>(np);
+  for (uint32_t i = p.nfds; i < ncap; i++)
+    p.fds[i] = FdRec{kNone, 0, kNone, kNone, kNone, kNone, 0, 0, 0, 0, 0, 0};
+  p.nfds = ncap;
   return 0;
 }
 
 int weft_loop::io_add(uint32_t ref, int fd, uint32_t events) {
+  if (int e = fd_table(fd)) return e;
   Poller &p = poller;
-  if (fd == p.epfd || fd == p.wakefd) return WEFT_EINVAL;
-  if (uint32_t(fd) >= p.nfds) {
-    // Growing the table is rare; first make sure the fd is real, so that a
-    // bogus large number is EBADF rather than a huge allocation.
-    if (fcntl(fd, F_GETFD) < 0) return WEFT_EBADF;
-    uint32_t ncap = p.nfds ? p.nfds : 64;
-    while (ncap <= uint32_t(fd)) ncap *= 2;
-    void *np = mem_realloc(p.fds, ncap * sizeof(FdRec));
-    if (!np) return WEFT_ENOMEM;
-    p.fds = static_cast<FdRec *>(np);
-    for (uint32_t i = p.nfds; i < ncap; i++) p.fds[i] = FdRec{kNone, 0, 0, 0};
-    p.nfds = ncap;
-  }
   FdRec &r = p.fds[fd];
-  uint32_t want = interest(this, r.head) | events;
-  // With no node left on the fd, a registration still in epoll is only a
-  // shrink not yet done: the fd may have been closed and its number reused
-  // since (legal once no watch or await names it), so register it again
-  // (MOD, or ADD if the kernel dropped the old one). Skipping the syscall
-  // here left the new fd unregistered: its awaits and watches never fired.
-  if (!r.in_epoll || r.head == kNone || (want & ~uint32_t(r.reg))) {
-    if (int e = register_fd(p, fd, want)) return e;
-  }
   IoNode *node = io_node(ref);
   node->fd = fd;
   node->events = events;
@@ -139,29 +217,85 @@ int weft_loop::io_add(uint32_t ref, int fd, uint32_t events) {
   node->next = r.head;
   if (r.head != kNone) io_node(r.head)->prev = ref;
   r.head = ref;
+  // Always a syscall: the number may have been closed under older nodes and
+  // reused since, and only the kernel knows (weft.h: closed under an await).
+  p.replaced = false;
+  int e = fd_apply(fd, true);
+  const bool others = node->next != kNone || r.rq != kNone || r.wq != kNone;
+  if ((e == WEFT_EBADF || (e == 0 && p.replaced)) && others) {
+    // The older nodes and operations were on a file that is gone: they
+    // resolve with WEFT_EBADF.
+    io_unlink(ref);
+    fd_orphan(fd, WEFT_EBADF);
+    node->prev = kNone;
+    node->next = r.head;
+    if (r.head != kNone) io_node(r.head)->prev = ref;
+    r.head = ref;
+    if (e == 0) mark_dirty(fd);  // their interest goes before the next poll
+  }
+  if (e) {
+    io_unlink(ref);
+    return e;
+  }
   return 0;
 }
 
-// Brings fd's epoll registration down to what its nodes still want.
-void weft_loop::reconcile_fd(int fd) {
+// Takes a node off its fd's list, leaving the registration as it is.
+void weft_loop::io_unlink(uint32_t ref) {
   Poller &p = poller;
-  FdRec &r = p.fds[fd];
+  IoNode *node = io_node(ref);
+  FdRec &r = p.fds[node->fd];
+  if (node->prev != kNone)
+    io_node(node->prev)->next = node->next;
+  else
+    r.head = node->next;
+  if (node->next != kNone) io_node(node->next)->prev = node->prev;
+  if (p.cursor == ref) p.cursor = node->next;
+}
+
+// Unlinks a node. When it was the last watch of an fd weft does not own, the
+// level-triggered registration changes now (the user may close the fd as
+// soon as this returns); any other change waits for the poll, so that a task
+// that awaits the same fd again costs one syscall per await.
+void weft_loop::io_remove(uint32_t ref) {
+  const int fd = io_node(ref)->fd;
+  io_unlink(ref);
+  FdRec &r = poller.fds[fd];
+  if (r.mode == RM_LT && !r.owned) {
+    bool watch = false;
+    for (uint32_t n = r.head; n != kNone && !watch; n = io_node(n)->next) watch = !(n & kIoTask);
+    if (!watch) {
+      if (fd_apply(fd, false) == 0) return;
+    }
+  }
+  mark_dirty(fd);
+}
+
+int weft_loop::io_modify(uint32_t ref, uint32_t events) {
+  IoNode *node = io_node(ref);
+  const uint32_t old = node->events;
+  node->events = events;
+  if (events & ~old) {
+    if (int e = fd_apply(node->fd, true)) {
+      node->events = old;
+      return e;
+    }
+  } else if (events != old) {
+    mark_dirty(node->fd);  // shrinking can wait for the poll
+  }
+  return 0;
+}
+
+// Brings fd's registration down to what it still serves (or re-arms a
+// one-shot one that fired while something still waits).
+void weft_loop::reconcile_fd(int fd) {
+  FdRec &r = poller.fds[fd];
   r.dirty = 0;
-  if (!r.in_epoll) return;
-  uint32_t want = interest(this, r.head);
-  if (want == 0) {
-    // EBADF or ENOENT: the fd was closed (its number maybe reused), and its
-    // registration went with it. Any other failure leaves it registered:
-    // keep saying so, so that a later watch MODs it (an ADD would fail with
-    // EEXIST for good) and readiness nobody wants brings it back here.
-    if (sys_epoll_ctl(p.epfd, EPOLL_CTL_DEL, fd, nullptr) < 0 && errno != EBADF &&
-        errno != ENOENT)
-      return;
-    r.in_epoll = 0;
-    r.reg = 0;
-    p.registered--;
-  } else if (want != r.reg) {
-    register_fd(p, fd, want);
+  poller.replaced = false;
+  int e = fd_apply(fd, false);
+  if (e == WEFT_EBADF || poller.replaced) {
+    fd_orphan(fd, WEFT_EBADF);
+    fd_apply(fd, false);
   }
 }
 
@@ -170,7 +304,7 @@ void weft_loop::reconcile_fd(int fd) {
 void weft_loop::mark_dirty(int fd) {
   Poller &p = poller;
   FdRec &r = p.fds[fd];
-  if (r.dirty || !r.in_epoll) return;
+  if (r.dirty) return;
   if (p.ndirty == p.capdirty) {
     uint32_t ncap = p.capdirty ? p.capdirty * 2 : 64;
     void *np = mem_realloc(p.dirty, ncap * sizeof(int));
@@ -183,39 +317,6 @@ void weft_loop::mark_dirty(int fd) {
   }
   r.dirty = 1;
   p.dirty[p.ndirty++] = fd;
-}
-
-// Unlinks a node. The epoll registration shrinks later, in io_reconcile, so
-// a task that awaits the same fd again within the iteration costs one MOD
-// (see io_add) rather than a DEL and an ADD.
-void weft_loop::io_remove(uint32_t ref) {
-  Poller &p = poller;
-  IoNode *node = io_node(ref);
-  FdRec &r = p.fds[node->fd];
-  if (node->prev != kNone)
-    io_node(node->prev)->next = node->next;
-  else
-    r.head = node->next;
-  if (node->next != kNone) io_node(node->next)->prev = node->prev;
-  if (p.cursor == ref) p.cursor = node->next;
-  mark_dirty(node->fd);
-}
-
-int weft_loop::io_modify(uint32_t ref, uint32_t events) {
-  IoNode *node = io_node(ref);
-  const uint32_t old = node->events;
-  node->events = events;
-  FdRec &r = poller.fds[node->fd];
-  uint32_t want = interest(this, r.head);
-  if (!r.in_epoll || (want & ~uint32_t(r.reg))) {
-    if (int e = register_fd(poller, node->fd, want)) {
-      node->events = old;
-      return e;
-    }
-  } else if (want != r.reg) {
-    mark_dirty(node->fd);  // shrinking can wait for the poll
-  }
-  return 0;
 }
 
 // Before polling: drop interest nobody has any more, so that level-triggered
@@ -246,19 +347,36 @@ void weft_loop::poll_io(int64_t timeout) {
       wake_pending.store(false, std::memory_order_seq_cst);
       deliver_completions();
     } else {
-      dispatch_fd(int(ev.data.u64), from_epoll(ev.events));
+      dispatch_fd(int(uint32_t(ev.data.u64)), uint32_t(ev.data.u64 >> 32), ev.events);
     }
   }
 }
 
-void weft_loop::dispatch_fd(int fd, uint32_t got) {
+void weft_loop::dispatch_fd(int fd, uint32_t seq, uint32_t raw) {
   Poller &p = poller;
   if (uint32_t(fd) >= p.nfds) return;
+  FdRec &r = p.fds[fd];
+  // Reported for a registration that has been replaced since (the fd was
+  // closed and its number reused, maybe earlier in this batch): not ours.
+  if (r.mode == RM_NONE || r.seq != seq) return;
+  const uint32_t got = from_epoll(raw);
+  if (r.mode == RM_ONESHOT) {
+    r.reg = 0;  // the kernel disarmed it
+    count(p, r);
+  }
+  if (r.owned || r.rq != kNone || r.wq != kNone) {
+    r.ready |= uint8_t(((got & (WEFT_READABLE | WEFT_HANGUP | WEFT_ERROR)) ? WEFT_READABLE : 0) |
+                       ((got & (WEFT_WRITABLE | WEFT_HANGUP | WEFT_ERROR)) ? WEFT_WRITABLE : 0));
+    if (r.rq != kNone || r.wq != kNone) {
+      sock_run(fd);  // may close fd, open others, grow the table
+      if (p.fds[fd].seq != seq || p.fds[fd].mode == RM_NONE) return;
+    }
+  }
   uint32_t wanted = 0;
   uint32_t ref = p.fds[fd].head;
   while (ref != kNone) {
     IoNode *node = io_node(ref);
-    p.cursor = node->next;  // io_remove advances it if that node goes
+    p.cursor = node->next;  // io_unlink advances it if that node goes
     wanted |= node->events;
     uint32_t ev = got & (node->events | kReported);
     if (ev) {
@@ -268,20 +386,31 @@ void weft_loop::dispatch_fd(int fd, uint32_t got) {
         resolve(slot, int(ev));
       } else {
         FdWatch *w = watches.at(ref);
+        const uint32_t gen = w->gen;
+        void *ud = w->ud;
         const int64_t t0 = slow_ns ? clock_now() : 0;
+        callback_begin(WEFT_KIND_FD_WATCH, ref, gen);
         try {
-          w->cb(this, id_make(Kind::FdWatch, tag, w->gen, ref), int(ev), w->ud);
+          w->cb(this, id_make(Kind::FdWatch, tag, gen, ref), int(ev), ud);
         } catch (...) {
           log(WEFT_LOG_ERROR, "C++ exception escaped an fd callback");
         }
+        if (callback_end()) release_ud(WEFT_KIND_FD_WATCH, ud);
         if (slow_ns) slow_check(t0, "fd callback");
       }
     }
     ref = p.cursor;
   }
-  // Readiness nobody asked for: shrink the registration before next poll.
-  if (got & ~wanted & (WEFT_READABLE | WEFT_WRITABLE)) mark_dirty(fd);
   p.cursor = kNone;
+  // A callback may have closed the fd through weft or replaced it (and
+  // grown the table: no reference held across the callbacks).
+  const FdRec &q = p.fds[fd];
+  if (q.seq != seq) return;
+  if (q.mode == RM_ONESHOT) {
+    if (q.head != kNone || q.rq != kNone || q.wq != kNone) mark_dirty(fd);  // re-arm
+  } else if (q.mode == RM_LT && (got & ~wanted & (WEFT_READABLE | WEFT_WRITABLE))) {
+    mark_dirty(fd);  // readiness nobody asked for: shrink before the next poll
+  }
 }
 
 int weft_loop::watch_start(int fd, int events, weft_fd_cb cb, void *ud, weft_fd_watch_t *out) {
@@ -301,9 +430,12 @@ int weft_loop::watch_start(int fd, int events, weft_fd_cb cb, void *ud, weft_fd_
 }
 
 void weft_loop::watch_stop(uint32_t slot) {
+  void *ud = watches.at(slot)->ud;
+  const uint32_t gen = watches.at(slot)->gen;
   io_remove(slot);
   watches.release(slot);
   bump(st_watches, -1);
+  release_handle(WEFT_KIND_FD_WATCH, slot, gen, ud);
 }
 
 // weft_loop_free: watches end without their callbacks being called.

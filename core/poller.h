@@ -1,12 +1,32 @@
-// poller.h -- epoll, fd watches and the loop's wakeup eventfd.
+// poller.h -- epoll, fd watches, fd awaits, the per-fd state of socket
+// operations, and the loop's wakeup eventfd.
 //
-// One epoll registration per fd serves every watch and fd await on it: the
-// per-fd record heads a list of IoNodes and remembers the registered mask.
-// Growing the interest is done at once (so a bad fd fails the call that asked);
-// shrinking is deferred to just before the next poll, so a task that awaits
-// the same fd again and again costs one EPOLL_CTL_MOD per await (the fd may
-// have been closed and its number reused in between) instead of a DEL and
-// an ADD.
+// One epoll registration per fd serves every watch, fd await and socket
+// operation on it. The per-fd record heads a list of IoNodes (watches and fd
+// awaits), the queues of parked operations (socket.cc), and remembers how the
+// fd is registered. Three modes, chosen from what the fd serves:
+//   ET       an fd weft owns (created by weft, or adopted) with no watch or
+//            fd await: registered once, edge-triggered, for reading and
+//            writing; readiness is remembered in FdRec::ready and cleared by
+//            an EAGAIN, so an operation on a known-drained fd parks without
+//            a syscall.
+//   LT       any fd with a watch, or an owned fd with an fd await:
+//            level-triggered, for the union of what its nodes and parked
+//            operations want (the contract of watches).
+//   ONESHOT  an fd weft does not own, with fd awaits or operations only:
+//            the registration fires once and is then disarmed by the kernel,
+//            so it cannot report again after the await or operation that
+//            armed it has ended -- not even if the user closes the fd while
+//            a dup or a forked child keeps the open file alive.
+// A watch registration (LT) is dropped at once when the last watch of an fd
+// that weft does not own stops, while the fd is still open (weft.h asks that
+// watches be stopped before the fd is closed); a deferred EPOLL_CTL_DEL would
+// fail on a closed fd and leave a ghost registration in the kernel.
+//
+// Every ADD takes a new registration number (FdRec::seq) that travels in
+// the event's data with the fd, so an event queued for a registration that
+// has since been replaced (fd closed, number reused) is recognised and
+// dropped, even within one epoll_wait batch.
 #pragma once
 
 #include <cstdint>
@@ -28,16 +48,23 @@ struct FdWatch {
   void *ud;
 };
 
-struct FdRec {
-  uint32_t head;    // first IoNode ref, kNone if none
-  uint8_t reg;      // events registered with epoll (weft bits)
-  uint8_t in_epoll;
-  uint8_t dirty;    // queued for reconcile
-};
+enum RegMode : uint8_t { RM_NONE = 0, RM_LT = 1, RM_ONESHOT = 2, RM_ET = 3 };
 
+struct FdRec {
+  uint32_t head;          // first IoNode ref, kNone if none
+  uint32_t seq;           // number of the current registration (event data)
+  uint32_t rq, rq_tail;   // parked read-side operations (SockOp slots), FIFO
+  uint32_t wq, wq_tail;   // parked write-side operations
+  uint8_t reg;            // events armed in epoll (weft bits); 0 = disarmed
+  uint8_t mode;           // RegMode; RM_NONE = not in epoll
+  uint8_t dirty;          // queued for reconcile
+  uint8_t owned;          // 1 owned socket, 2 owned other stream fd (socket.cc)
+  uint8_t ready;          // owned: READABLE/WRITABLE not known to be drained
+  uint8_t counted;        // counted in Poller::registered
+};
 // IoNode refs: a watch slot, or a task slot with this bit set.
 constexpr uint32_t kIoTask = 0x80000000u;
-constexpr uint64_t kWakeKey = uint64_t(1) << 40;  // epoll data of the eventfd
+constexpr uint64_t kWakeKey = ~uint64_t(0);  // epoll data of the eventfd (fd | seq << 32 for others)
 constexpr int kMaxEvents = 1024;
 
 struct Poller {
@@ -47,7 +74,8 @@ struct Poller {
   uint32_t nfds = 0;
   int *dirty = nullptr;  // fds whose interest may have shrunk
   uint32_t ndirty = 0, capdirty = 0;
-  uint32_t registered = 0;  // user fds in epoll
+  uint32_t registered = 0;  // user fds whose registration can report
+  bool replaced = false;    // fd_apply found the registered file gone (ENOENT)
   uint32_t cursor = 0;      // next IoNode of the list being dispatched
   epoll_event events[kMaxEvents];
 };

@@ -50,6 +50,7 @@ void weft_loop::run_posts() {
       log(WEFT_LOG_ERROR, "C++ exception escaped a posted callback");
     }
     if (slow_ns) slow_check(t0, "posted callback");
+    release_ud(WEFT_KIND_POST, batch[i].ud);
   }
   const int64_t left = q.pending.fetch_sub(int64_t(n), std::memory_order_release) - int64_t(n);
   bump(st_posts, int64_t(n));

@@ -9,12 +9,8 @@ using namespace weft;
 
 namespace {
 
-// The release hook (issue 12) for a queue's user_data. When the `hook`
-// branch is merged this becomes L->release_ud(WEFT_KIND_QUEUE, ud).
-void release_queue_ud(weft_loop *L, void *ud) {
-  (void)L;
-  (void)ud;
-}
+// The release hook (weft_loop_set_release) for a queue's user_data.
+void release_queue_ud(weft_loop *L, void *ud) { L->release_ud(WEFT_KIND_QUEUE, ud); }
 
 // ------------------------------------------------------------ wait lists
 

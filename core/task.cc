@@ -126,6 +126,9 @@ void weft_loop::interrupt(uint32_t slot, int code) {
     case AW_FD:
       io_remove(slot | kIoTask);
       break;
+    case AW_SOCK:  // nothing moved is lost: a send's count goes to *sent
+      sock_abort(slot);
+      break;
     case AW_THREAD: {
       Work *w = t->w.work;
       if (work_unqueue(w)) {  // never ran, never will
@@ -176,6 +179,9 @@ void weft_loop::disarm(uint32_t slot) {
     case AW_FD:
       io_remove(slot | kIoTask);
       break;
+    case AW_SOCK:
+      sock_abort(slot);
+      break;
     case AW_THREAD: {
       Work *w = t->w.work;
       if (work_unqueue(w)) {
@@ -213,7 +219,11 @@ void weft_loop::finish(uint32_t slot, int result) {
   heap_forget(&t->timeout_seq);
   bump(st_tasks_alive, -1);
   if (t->joiners != kNone) join_notify(slot, result);
-  if (t->flags & TF_DETACHED) tasks.release(slot);
+  if (t->flags & TF_DETACHED) {
+    void *ud = t->ud;
+    tasks.release(slot);
+    release_ud(WEFT_KIND_TASK, ud);
+  }
 }
 
 int weft_loop::task_timeout(uint32_t slot, int64_t ns) {
@@ -231,7 +241,9 @@ int weft_loop::task_timeout(uint32_t slot, int64_t ns) {
 int weft_loop::task_release(uint32_t slot) {
   Task *t = tasks.at(slot);
   if (t->state == TS_DONE) {
+    void *ud = t->ud;
     tasks.release(slot);
+    release_ud(WEFT_KIND_TASK, ud);
     return 0;
   }
   if (t->flags & TF_RELEASED) return WEFT_ESTALE;

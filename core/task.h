@@ -34,6 +34,7 @@ enum AwaitKind : uint8_t {
   AW_DONE,      // resolved: status holds the result for the next step
   AW_SYNC,      // w.wait is a WaitNode in a sync primitive's FIFO (sync.cc)
   AW_FIRST,     // w.join, n children, resolves with the index of the first done
+  AW_SOCK,      // w.sock_op is a socket operation (socket.cc)
 };
 
 enum TaskFlags : uint8_t {
@@ -72,6 +73,7 @@ struct Task {
     Work *work;
     uint32_t wait;  // AW_SYNC: WaitNode slot
     int64_t item;   // TF_ITEM
+    uint32_t sock_op;  // SockOp slot
     struct {
       uint32_t nodes;      // first JoinNode of this await (sibling chain)
       uint32_t remaining;  // children not finished

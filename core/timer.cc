@@ -22,12 +22,15 @@ int weft_loop::timer_start(int64_t timeout, int64_t repeat, weft_timer_cb cb, vo
 
 void weft_loop::timer_stop(uint32_t slot) {
   Timer *t = timers.at(slot);
+  void *ud = t->ud;
+  const uint32_t gen = t->gen;
   if (t->state == TM_ACTIVE) {
     heap_forget(&t->seq);
     bump(st_timers, -1);
   }
   // TM_FIRING: a one-shot stopping itself; it was already counted out.
   timers.release(slot);
+  release_handle(WEFT_KIND_TIMER, slot, gen, ud);
 }
 
 void weft_loop::heap_forget(uint32_t *seq) {
@@ -110,17 +113,21 @@ void weft_loop::run_timers() {
           if (next <= t_now) next = add_sat(t_now, t->repeat);
           t->seq = heap.push(next, kRefTimer | slot);  // the pop made room
         }
+        void *ud = t->ud;
         const int64_t t0 = slow_ns ? clock_now() : 0;
+        callback_begin(WEFT_KIND_TIMER, slot, gen);
         try {
-          t->cb(this, id_make(Kind::Timer, tag, gen, slot), t->ud);
+          t->cb(this, id_make(Kind::Timer, tag, gen, slot), ud);
         } catch (...) {
           log(WEFT_LOG_ERROR, "C++ exception escaped a timer callback");
         }
+        const bool stopped = callback_end();
         if (slow_ns) slow_check(t0, "timer callback");
         if (once) {
           Timer *t2 = timers.get(slot, gen);
           if (t2 && t2->state == TM_FIRING) timers.release(slot);
         }
+        if (once || stopped) release_ud(WEFT_KIND_TIMER, ud);
       }
     }
   }

@@ -169,7 +169,7 @@ int weft_loop::work_submit(weft_work_fn fn, void *arg, weft_done_cb done, void *
   w->fn = fn;
   w->arg = arg;
   w->done = done;
-  w->ud = ud;
+  w->ud = task == kNone ? ud : arg;  // what the release hook gets
   w->task = task;
   w->intr = 0;
   {
@@ -210,7 +210,11 @@ bool weft_loop::work_unqueue(Work *w) {
   return true;
 }
 
-void weft_loop::work_free(Work *w) { works.release(w->slot); }
+void weft_loop::work_free(Work *w) {
+  void *ud = w->ud;
+  works.release(w->slot);
+  release_ud(WEFT_KIND_WORK, ud);
+}
 
 // weft_work_cancel on weft_to_thread work: before it started only.
 int weft_loop::work_cancel(uint32_t slot) {

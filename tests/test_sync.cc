@@ -1303,3 +1303,42 @@ TEST_F(Sync, RandomizedNothingIsLostOrDuplicated) {
 }
 
 }  // namespace
+
+namespace {
+
+// The release hook gets a queue's user_data once, after its drop callbacks:
+// at weft_queue_free and at weft_loop_free; never for NULL.
+TEST_F(Sync, ReleaseHookGetsTheQueueUserDataOnceAfterItsDrops) {
+  struct Seen {
+    std::vector<std::pair<int, void *>> released;
+    std::vector<int64_t> dropped;
+  } seen;
+  ASSERT_EQ(0, weft_loop_set_release(
+                   loop,
+                   [](void *ctx, int kind, void *ud) {
+                     static_cast<Seen *>(ctx)->released.emplace_back(kind, ud);
+                   },
+                   &seen));
+  auto drop = [](weft_loop_t *, weft_queue_t, int64_t item, void *ud) {
+    Seen *s = static_cast<Seen *>(ud);
+    EXPECT_TRUE(s->released.empty()) << "drops come before the release";
+    s->dropped.push_back(item);
+  };
+  weft_queue_t q1, q2, q3;
+  ASSERT_EQ(0, weft_queue_new(loop, 2, drop, &seen, &q1));
+  ASSERT_EQ(0, weft_queue_new(loop, 0, nullptr, nullptr, &q3));
+  ASSERT_EQ(0, weft_queue_try_put(loop, q1, 4));
+  ASSERT_EQ(0, weft_queue_close(loop, q1, WEFT_QUEUE_IMMEDIATE));
+  EXPECT_TRUE(seen.released.empty()) << "close keeps user_data";
+  ASSERT_EQ(0, weft_queue_free(loop, q1));
+  ASSERT_EQ((std::vector<std::pair<int, void *>>{{WEFT_KIND_QUEUE, &seen}}), seen.released);
+  EXPECT_EQ((std::vector<int64_t>{4}), seen.dropped);
+  seen.released.clear();
+  ASSERT_EQ(0, weft_queue_new(loop, 0, drop, &seen, &q2));
+  ASSERT_EQ(0, weft_queue_try_put(loop, q2, 5));
+  free_loop();
+  EXPECT_EQ((std::vector<std::pair<int, void *>>{{WEFT_KIND_QUEUE, &seen}}), seen.released);
+  EXPECT_EQ((std::vector<int64_t>{4, 5}), seen.dropped);
+}
+
+}  // namespace

@@ -117,6 +117,7 @@ WEFT_GO_CONST(WEFT_EHOST, -1000)
 %ignore weft_to_thread;
 %ignore weft_task_spawn;
 %ignore weft_await_thread;
+%ignore weft_loop_set_release;
 
 %{
 #include <string.h>

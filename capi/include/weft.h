@@ -309,6 +309,98 @@ WEFT_API int weft_loop_backend_fd(const weft_loop_t *loop);
  * EPERM cannot happen, and -1 always means "no timer". */
 WEFT_API int64_t weft_loop_next_timeout(const weft_loop_t *loop);
 
+/* ----------------------------------------------------------- release hook */
+
+/* Handle kinds: the kind field of an id, and the `kind` the release hook is
+ * told. Values are ABI. */
+#define WEFT_KIND_TASK       1
+#define WEFT_KIND_TIMER      2
+#define WEFT_KIND_FD_WATCH   3
+#define WEFT_KIND_WORK       4
+#define WEFT_KIND_POST       5
+#define WEFT_KIND_SOCKET     6
+#define WEFT_KIND_EVENT      7
+#define WEFT_KIND_SEMAPHORE  8
+#define WEFT_KIND_LOCK       9
+#define WEFT_KIND_QUEUE     10
+
+/* The release hook: weft is done with `user_data`, which it was given by a
+ * handle of kind `kind` (WEFT_KIND_*). `ctx` is the pointer passed to
+ * weft_loop_set_release. See weft_loop_set_release for when it is called. */
+typedef void (*weft_release_cb)(void *ctx, int kind, void *user_data);
+
+/* Sets (or with cb == NULL, clears) the loop's release hook: from now on,
+ * weft calls cb(ctx, kind, user_data) exactly once for every non-NULL
+ * user_data a successful call handed to this loop, at the moment weft stops
+ * referring to it. A binding frees its host reference there; a C program
+ * can free the memory. It is how a host learns that a piece of user data is
+ * no longer needed, without tracking handles itself.
+ *
+ * What is released, with its kind:
+ *  - weft_timer_start's user_data (WEFT_KIND_TIMER): a one-shot timer's after
+ *    its callback has returned; a stopped timer's at weft_timer_stop.
+ *  - weft_fd_watch_start's user_data (WEFT_KIND_FD_WATCH): at
+ *    weft_fd_watch_stop.
+ *  - weft_loop_post's user_data (WEFT_KIND_POST): after the posted callback
+ *    has returned.
+ *  - weft_to_thread's user_data (WEFT_KIND_WORK): after `done` has returned
+ *    (when `done` is NULL, at the moment it would have been called). Its
+ *    `arg` stays the caller's: the work function no longer uses it once
+ *    `done` runs.
+ *  - weft_await_thread's arg (WEFT_KIND_WORK): when the work really ends:
+ *    after the work function has returned on its pool thread (its result is
+ *    delivered, or dropped if the task no longer waits for it), or when the
+ *    work is taken back before any pool thread started it (the task was
+ *    cancelled or timed out, or its step finished without waiting). Work a
+ *    finished or cancelled step left running ("orphaned") is released when
+ *    it completes, never while it may still use `arg`. A weft_await_thread
+ *    that returns WEFT_PENDING always took `arg`: when a cancellation or
+ *    timeout was already pending, the work never starts and `arg` is
+ *    released before weft_await_thread returns (the one release inside the
+ *    call that handed the pointer over); when it returns an error, it took
+ *    nothing.
+ *  - weft_task_spawn's user_data (WEFT_KIND_TASK): when the task's slot is
+ *    freed, which is after its last step has returned and the tasks awaiting
+ *    it were told: at weft_task_release of a finished task, or, for a
+ *    detached task (spawned with out == NULL, or released before it
+ *    finished), when it finishes.
+ *  - weft_loop_free: everything still held ends and is released during the
+ *    call: posts after they run, work when it ends, tasks as they finish
+ *    (detached ones) and at the end (finished tasks never released), fd
+ *    watches and active timers when they are dropped.
+ *  - user data of the handle kinds added later (sockets, synchronisation
+ *    primitives) is released in the same way; each one's section says when.
+ * The logger's user_data is not released by this hook.
+ *
+ * Guarantees. Exactly once per successful call that took the user_data (the
+ * same pointer given to two calls is released twice; a call that failed took
+ * nothing and releases nothing). Never inside the call that handed it over
+ * (except the weft_await_thread case above), and never while a callback of its own handle is running: a timer or watch
+ * stopped from its own callback keeps its user_data until that callback
+ * returns, and is released then. After the hook returns, weft never touches
+ * user_data again. NULL user_data is never passed.
+ *
+ * Thread: the loop thread, during weft_loop_run or during the loop-thread
+ * call that ended the handle (weft_timer_stop, weft_task_release, ...); inside
+ * weft_loop_free, the thread that called it. Never a pool thread, also for
+ * user_data posted from another thread or handed to pool work.
+ *
+ * The hook runs in the middle of the loop's bookkeeping (inside
+ * weft_timer_stop, weft_task_release, a run, weft_loop_free...). So it must
+ * not call any function on this loop or its ids (loop-thread functions,
+ * weft_loop_post, weft_loop_stop and weft_loop_free included); it may free
+ * memory, drop host references, and use other loops under their usual
+ * rules. It must return normally and promptly (no C++ exception, longjmp or
+ * long blocking; a C++ exception that escapes is caught and logged).
+ *
+ * Set the hook once, right after weft_loop_new. A user_data handed over
+ * before the hook was set is released through whatever hook is set when it
+ * ends (with none set, nothing is called for it); clearing or replacing the
+ * hook applies to every release after this call.
+ * Thread: like every loop-thread function. Errors: WEFT_EINVAL (NULL loop),
+ * WEFT_EPERM. */
+WEFT_API int weft_loop_set_release(weft_loop_t *loop, weft_release_cb cb, void *ctx);
+
 /* ----------------------------------------------------------------- timers */
 
 /* Starts a timer that calls cb(loop, id, user_data) once timeout_ns have
@@ -340,7 +432,14 @@ WEFT_API int weft_timer_stop(weft_loop_t *loop, weft_timer_t timer);
  * is ready for one of the requested events, with the ready requested bits
  * plus WEFT_HANGUP / WEFT_ERROR if reported. Several watches and task awaits
  * may share one fd (one epoll registration serves them all). The caller
- * keeps owning the fd and must stop every watch on it before closing it.
+ * keeps owning the fd and must stop every watch on it before closing it:
+ * stopping the last watch of an fd weft does not own removes its kernel
+ * registration at once, so a close, dup or fork afterwards leaves nothing
+ * behind. Readiness reaches only watches and awaits that existed when the
+ * kernel reported it: a watch started in a callback on a number that an
+ * earlier callback of the same batch closed is not told the old fd's
+ * readiness. A closed fd is WEFT_EBADF here, also when an await on it was
+ * left pending (see weft_await_fd).
  * Errors: WEFT_EINVAL (NULL loop/cb/out, events with bits other than
  * READABLE|WRITABLE or none, the loop's own backend fd), WEFT_EBADF (fd < 0, not open, or not pollable
  * such as a regular file or a directory), WEFT_ENOMEM, WEFT_ENOSPC,
@@ -360,6 +459,115 @@ WEFT_API int weft_fd_watch_modify(weft_loop_t *loop, weft_fd_watch_t watch, int 
  * again and the id is stale afterwards.
  * Errors: WEFT_EINVAL (NULL loop), WEFT_ESTALE, WEFT_EPERM. */
 WEFT_API int weft_fd_watch_stop(weft_loop_t *loop, weft_fd_watch_t watch);
+
+/* ---------------------------------------------------------------- sockets
+ *
+ * Socket I/O owned by weft: listening sockets, and accept, connect, recv and
+ * send as awaits (the await conventions are in the "awaits" section below).
+ * Sockets are plain int fds.
+ *
+ * Ownership. weft "owns" the fds it creates (listening, accepted and
+ * connected sockets) and the fds handed to weft_socket_adopt; an owned fd is
+ * closed with weft_socket_close, never with close(2) directly. Every fd weft
+ * creates is non-blocking and close-on-exec. recv and send also work on fds
+ * weft does not own (any stream fd: socket, pipe, FIFO, tty); there an
+ * operation registers with the kernel only for its own duration, so the
+ * caller's close, dup or fork of such an fd between operations is always
+ * safe. A non-socket fd that weft does not own must be O_NONBLOCK
+ * (otherwise WEFT_EINVAL), and a send to a pipe whose reader is gone raises
+ * SIGPIPE as write(2) does unless the process ignores it (sockets never do).
+ *
+ * Buffers. A buffer passed to an await belongs to the caller again once the
+ * await resolves (the task's next step runs), not before; on this (epoll)
+ * backend the kernel touches it only inside weft's own syscalls.
+ *
+ * Cancellation and timeouts. A pending operation that is cancelled (or
+ * times out) resolves with WEFT_ECANCELED (WEFT_ETIMEDOUT). Bytes already
+ * moved are never lost: a recv that has received bytes resolves with their
+ * count (the cancellation then comes from the next await), and a send that
+ * sent part of its bytes reports how many in *sent, whatever it resolves
+ * with. An accept or connect that completed delivers its fd the same way;
+ * a connect cancelled while in progress closes its socket.
+ *
+ * Errors the operations resolve with are negated errno values (below), plus
+ * WEFT_ECLOSED (the fd was closed, or its write side shut down, through
+ * weft while the operation waited), WEFT_EBADF (the fd was closed with
+ * close(2) while an operation or fd await waited on it: noticed when weft
+ * next registers that fd number, at the latest), WEFT_EMFILE (out of fds)
+ * and WEFT_ENOMEM (ENOMEM/ENOBUFS). Closing an fd with close(2) under a
+ * pending operation is the caller's error, as with read(2) racing close(2)
+ * in threads: until weft notices, the operation may also act on a file that
+ * has since taken the number. Close through weft instead.
+ */
+
+#define WEFT_ENOENT        (-2)    /* no such Unix socket path */
+#define WEFT_EACCES        (-13)   /* permission denied (path, privileged port) */
+#define WEFT_EPIPE         (-32)   /* the peer closed; nothing more can be sent */
+#define WEFT_ENAMETOOLONG  (-36)   /* a Unix socket path longer than sun_path holds */
+#define WEFT_ENOTSOCK      (-88)   /* the fd is not a socket (accept, socket_port) */
+#define WEFT_EADDRINUSE    (-98)   /* the address or port is taken */
+#define WEFT_EADDRNOTAVAIL (-99)   /* the address is not local */
+#define WEFT_ENETUNREACH   (-101)  /* no route to the network */
+#define WEFT_ECONNABORTED  (-103)  /* the connection was aborted */
+#define WEFT_ECONNRESET    (-104)  /* the peer reset the connection */
+#define WEFT_ENOTCONN      (-107)  /* not connected (e.g. recv on a listening socket) */
+#define WEFT_ECONNREFUSED  (-111)  /* nobody listens there */
+#define WEFT_EHOSTUNREACH  (-113)  /* no route to the host */
+#define WEFT_ENOTFOUND     (-1010) /* the host name does not resolve (getaddrinfo) */
+
+/* weft_tcp_listen flags */
+#define WEFT_LISTEN_REUSEPORT 1  /* SO_REUSEPORT: several sockets (loops) share the port */
+
+/* Opens a TCP socket listening on `host` (a numeric IPv4 or IPv6 address,
+ * such as "127.0.0.1" or "::1"; NULL for every address, IPv6 and IPv4 when
+ * the host has IPv6, else IPv4) and `port` (0..65535; 0 lets the kernel pick
+ * a free port, see weft_socket_port), with SO_REUSEADDR, and SO_REUSEPORT
+ * when `flags` has WEFT_LISTEN_REUSEPORT. `backlog` <= 0 means SOMAXCONN.
+ * On success stores the owned, non-blocking listening fd in *out_fd.
+ * Errors: WEFT_EINVAL (NULL loop or out_fd, host not a numeric address,
+ * port out of range, unknown flags), WEFT_EADDRINUSE, WEFT_EADDRNOTAVAIL,
+ * WEFT_EACCES, WEFT_EMFILE, WEFT_ENOMEM, WEFT_EPERM, other negated errnos. */
+WEFT_API int weft_tcp_listen(weft_loop_t *loop, const char *host, int port, int backlog,
+                             int flags, int *out_fd);
+
+/* Opens a Unix stream socket listening on filesystem path `path` (which must
+ * not exist; the caller unlinks it when done). `backlog` as above.
+ * Errors: WEFT_EINVAL (NULL or empty path, NULL out_fd), WEFT_ENAMETOOLONG,
+ * WEFT_EADDRINUSE (the path exists), WEFT_ENOENT, WEFT_EACCES, WEFT_EMFILE,
+ * WEFT_EPERM, other negated errnos. */
+WEFT_API int weft_unix_listen(weft_loop_t *loop, const char *path, int backlog, int *out_fd);
+
+/* The local port of TCP socket `fd` (1..65535; a listening socket opened
+ * with port 0 reports the port the kernel chose), or an error:
+ * WEFT_EINVAL (NULL loop, not a TCP socket), WEFT_EBADF, WEFT_ENOTSOCK,
+ * WEFT_EPERM. */
+WEFT_API int weft_socket_port(weft_loop_t *loop, int fd);
+
+/* Hands a stream fd the caller opened (a connected or listening
+ * SOCK_STREAM socket, a pipe, a FIFO, a tty) to weft: weft sets O_NONBLOCK
+ * on it and registers it once, so its operations cost no registration
+ * syscalls. From now on it is owned: close it with weft_socket_close.
+ * Adopting an owned fd again returns 0.
+ * Errors: WEFT_EINVAL (NULL loop, a socket that is not SOCK_STREAM, the
+ * loop's own fds), WEFT_EBADF (not open, a regular file or directory),
+ * WEFT_ENOMEM, WEFT_ENOSPC, WEFT_EPERM. */
+WEFT_API int weft_socket_adopt(weft_loop_t *loop, int fd);
+
+/* Shuts down the write side of socket `fd` (the peer's recv sees end of
+ * stream; receiving goes on). Sends waiting on fd resolve with WEFT_ECLOSED
+ * (their *sent says how much went); a later send fails with WEFT_EPIPE.
+ * Errors: WEFT_EINVAL (NULL loop), WEFT_EBADF, WEFT_ENOTSOCK, WEFT_ENOTCONN,
+ * WEFT_EPERM. */
+WEFT_API int weft_socket_shutdown(weft_loop_t *loop, int fd);
+
+/* Closes `fd` through weft: every operation and fd await waiting on it
+ * resolves with WEFT_ECLOSED (a partial send's *sent holds its count), its
+ * registration is removed, then the fd is closed -- after which the kernel
+ * no longer uses any caller's buffer for it. Works for owned fds and any
+ * other fd. The fd's watches must be stopped first (WEFT_EBUSY otherwise,
+ * nothing closed). Errors: WEFT_EINVAL (NULL loop, the loop's own fds),
+ * WEFT_EBADF (not open), WEFT_EBUSY, WEFT_EPERM. */
+WEFT_API int weft_socket_close(weft_loop_t *loop, int fd);
 
 /* -------------------------------------------------------------- to_thread */
 
@@ -467,10 +675,72 @@ WEFT_API int weft_await_sleep(weft_loop_t *loop, weft_task_t self, int64_t ns);
 /* Resumes the task when `fd` is ready for `events` (READABLE and/or
  * WRITABLE). Result: the ready events mask (> 0), the requested ready bits
  * plus WEFT_HANGUP / WEFT_ERROR if reported. Several tasks may await one fd,
- * for reading and writing at once; each is told separately.
+ * for reading and writing at once; each is told separately. The kernel
+ * registration is one-shot and lasts for the await only, so the caller may
+ * close, dup or hand the fd to a child once the await resolved. Closing
+ * the fd while the await is pending is the caller's error: the await then
+ * resolves with WEFT_EBADF when weft next registers that fd number (a
+ * watch start, an fd await or an operation on it), or with
+ * WEFT_ECLOSED if it was closed with weft_socket_close; until then it may
+ * wait (a cancel or a timeout ends it).
  * Errors: WEFT_EINVAL (bad events), WEFT_EBADF (fd not open or not
  * pollable), WEFT_ENOMEM, WEFT_ENOSPC. */
 WEFT_API int weft_await_fd(weft_loop_t *loop, weft_task_t self, int fd, int events);
+
+/* Socket awaits (see the "sockets" section for ownership, buffers and
+ * cancellation). Each tries its syscall at once and waits only if the fd is
+ * not ready; errors found before trying (the list in each) are returned by
+ * the call, the operation's own errors are the await's result. */
+
+/* Accepts a connection on listening socket `fd`. Result: the new connected
+ * socket (>= 0; owned, non-blocking, close-on-exec), or WEFT_EMFILE when the
+ * process is out of fds -- the connection stays queued and the listener
+ * usable: the next accept retries at once, so wait (free an fd, sleep)
+ * before it; weft itself never spins on it -- or another negated errno
+ * (WEFT_EINVAL: fd is not listening; WEFT_ENOTSOCK).
+ * Errors: WEFT_EBADF (fd < 0 or not open), WEFT_EINVAL (the loop's fds),
+ * WEFT_ENOMEM. */
+WEFT_API int weft_await_accept(weft_loop_t *loop, weft_task_t self, int fd);
+
+/* Connects to `host` (a numeric IPv4/IPv6 address, or a name resolved with
+ * getaddrinfo on the loop's pool) on `port` (1..65535), trying each address
+ * the name resolves to in turn (at most 16) until one accepts. Result: the
+ * connected socket (>= 0, owned), or the last address's error
+ * (WEFT_ECONNREFUSED, WEFT_ENETUNREACH, WEFT_EHOSTUNREACH, ...),
+ * WEFT_ENOTFOUND (the name does not resolve), WEFT_EAGAIN (the resolver
+ * failed temporarily). host is copied during the call.
+ * Errors: WEFT_EINVAL (NULL or empty host, longer than 1024 bytes, port out
+ * of range), WEFT_ENOMEM, WEFT_EAGAIN (no pool thread could be created). */
+WEFT_API int weft_await_connect(weft_loop_t *loop, weft_task_t self, const char *host,
+                                int port);
+
+/* Connects to the Unix stream socket at `path`. Result: the connected socket
+ * (>= 0, owned), or WEFT_ENOENT, WEFT_ECONNREFUSED (nobody listens),
+ * WEFT_EAGAIN (the listener's backlog is full), WEFT_EACCES, ...
+ * Errors: WEFT_EINVAL (NULL or empty path), WEFT_ENAMETOOLONG, WEFT_ENOMEM. */
+WEFT_API int weft_await_connect_unix(weft_loop_t *loop, weft_task_t self, const char *path);
+
+/* Receives up to `len` bytes (at most INT_MAX per call) from stream fd `fd`
+ * into buf, waiting until at least one byte is there. Result: the count
+ * (> 0), 0 at end of stream, or a negated errno (WEFT_ECONNRESET,
+ * WEFT_ENOTCONN for a listening socket, ...). buf is the caller's, written
+ * by weft until the await resolves.
+ * Errors: WEFT_EINVAL (NULL buf, len 0, the loop's fds, a non-socket fd
+ * weft does not own that is not O_NONBLOCK -- then as a result), WEFT_EBADF,
+ * WEFT_ENOMEM. */
+WEFT_API int weft_await_recv(weft_loop_t *loop, weft_task_t self, int fd, void *buf,
+                             size_t len);
+
+/* Sends all `len` bytes of buf on stream fd `fd` (like Python's sendall),
+ * waiting whenever the kernel's buffer is full. Result: 0 once every byte
+ * went, or a negated errno (WEFT_EPIPE, WEFT_ECONNRESET, ...), WEFT_ECLOSED,
+ * WEFT_ECANCELED, WEFT_ETIMEDOUT. If `sent` is not NULL, *sent holds how many
+ * bytes went, whatever the result, once the await resolves (0 if the call
+ * fails); it must stay valid until then. buf is read until then.
+ * Errors: WEFT_EINVAL (NULL buf, len 0, the loop's fds), WEFT_EBADF,
+ * WEFT_ENOMEM. */
+WEFT_API int weft_await_send(weft_loop_t *loop, weft_task_t self, int fd, const void *buf,
+                             size_t len, size_t *sent);
 
 /* Runs work(arg) on the loop's pool and resumes the task with its return
  * value. If the task is cancelled (or times out) before a pool thread takes
@@ -520,8 +790,9 @@ WEFT_API int weft_await_yield(weft_loop_t *loop, weft_task_t self);
  * Rules that hold for every primitive:
  *  - FIFO hand-off. A release, set or put grants the permit, the lock or the
  *    item directly to the oldest waiting task, whose await then resolves
- *    with it. A try- call fails with WEFT_EAGAIN while anyone waits, so
- *    nobody jumps the queue.
+ *    with it. A try- call fails with WEFT_EAGAIN while anyone waits for the
+ *    same thing (a permit, the lock, room in a queue, an item), so nobody
+ *    jumps the queue.
  *  - Cancel-safety. A waiter cancelled or timed out before its grant leaves
  *    the queue of waiters and takes nothing (its await resolves with
  *    WEFT_ECANCELED / WEFT_ETIMEDOUT). A waiter granted before the cancel

@@ -16,7 +16,14 @@
  *
  * Every (model, workload, size) runs in a child process of its own (this
  * program re-executed with --child), so one model's memory never shows in
- * another's figures; see compare.h for the protocol.
+ * another's figures. A child measures, then writes its figures to stdout as
+ * `key=value` lines (numbers) and `note=text` lines, ending with `end=1`;
+ * the parent reads them from a pipe, takes medians over repeated children,
+ * prints the table and writes JSON.
+ *
+ * The workloads themselves live in tests/workloads (the library
+ * weft_workloads, shared with tests/bench's weft-vs-libuv benchmark); this
+ * file is the front end: options, children, medians, tables, JSON.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,7 +43,7 @@
 #include <uv.h>
 #include <weft.h>
 
-#include "compare.h"
+#include "workloads.h"
 
 extern char **environ;
 
@@ -47,9 +54,9 @@ extern char **environ;
 typedef struct options {
   int quick;
   const char *json;
-  const char *models[8];
+  const char *models[16];
   int nmodels;
-  const char *workloads[8];
+  const char *workloads[16];
   int nworkloads;
   int64_t fanout_n[MAX_LIST];
   int nfanout;
@@ -63,9 +70,18 @@ typedef struct options {
   int64_t switch_ms;
 } options;
 
+#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* The models: name, title in the tables, and the library (registry column of
+ * tests/workloads) that implements it. Adding a model is one entry in each. */
 static const char *const k_models[] = {"weft", "weft-cb", "threads", "libuv"};
 static const char *const k_model_titles[] = {"weft tasks", "weft callbacks", "OS threads", "libuv"};
+static const wl_lib k_model_libs[] = {WL_WEFT, WL_WEFT, WL_THREADS, WL_LIBUV};
+/* The workloads this front end runs, in table order (see also the plan and
+ * the print_* section in main()). */
 static const char *const k_workloads[] = {"fanout", "switch", "fdpp", "block"};
+_Static_assert(NELEM(k_models) == NELEM(k_model_titles) && NELEM(k_models) == NELEM(k_model_libs),
+               "one title and one library per model");
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -105,7 +121,7 @@ static int parse_names(char *arg, const char **out, int *n, const char *const *v
       fprintf(stderr, "weft-compare: unknown %s '%s'\n", what, tok);
       return -1;
     }
-    if (*n < 8) out[(*n)++] = valid[i];
+    if (*n < 16) out[(*n)++] = valid[i];
   }
   return *n ? 0 : -1;
 }
@@ -129,13 +145,22 @@ static int64_t parse_pos(const char *s) {
 
 /* ================================================================ child */
 
+/* The function that runs `workload` under `model`, or NULL if that model has
+ * none (its cells are then not run). */
+static wl_fn find_cell(const char *model, const char *workload) {
+  int i = in_list(model, k_models, NELEM(k_models));
+  return i < 0 ? NULL : wl_find(workload, k_model_libs[i]);
+}
+
 static int child_main(int argc, char **argv) {
   /* --child MODEL WORKLOAD N K CAP SLEEP WORK TICK TICKERS SWITCH_TARGET REPS */
   if (argc != 13) {
     fprintf(stderr, "weft-compare: --child takes 11 arguments\n");
     return 2;
   }
-  params p;
+  wl_params p;
+  memset(&p, 0, sizeof p);
+  p.variant = "";
   p.model = argv[2];
   p.workload = argv[3];
   p.n = strtoll(argv[4], NULL, 10);
@@ -148,13 +173,11 @@ static int child_main(int argc, char **argv) {
   p.switch_target_ns = strtoll(argv[11], NULL, 10);
   p.reps = (int)strtol(argv[12], NULL, 10);
   alarm(600); /* a hung child must not hang the comparison */
-  int rc;
-  if (!strcmp(p.model, "weft") || !strcmp(p.model, "weft-cb")) rc = run_weft(&p);
-  else if (!strcmp(p.model, "threads")) rc = run_threads(&p);
-  else if (!strcmp(p.model, "libuv")) rc = run_uv(&p);
-  else rc = 2;
-  if (rc == 0) report_end();
-  fflush(stdout);
+  /* model -> the library that implements it (weft runs both weft models) */
+  wl_fn fn = find_cell(p.model, p.workload);
+  wl_out_format(WL_FMT_LINES);
+  int rc = fn ? fn(&p) : 2;
+  wl_out_flush(&p, rc == 0);
   return rc;
 }
 
@@ -374,7 +397,7 @@ static const char *fmt_count(char *buf, double v) {
 }
 
 static const char *title_of(const char *model) {
-  int i = in_list(model, k_models, 4);
+  int i = in_list(model, k_models, NELEM(k_models));
   return i < 0 ? model : k_model_titles[i];
 }
 
@@ -926,9 +949,9 @@ int main(int argc, char **argv) {
     int bad = 0;
     if (!strcmp(a, "--json")) o.json = v;
     else if (!strcmp(a, "--models"))
-      bad = parse_names(arg, o.models, &o.nmodels, k_models, 4, "model");
+      bad = parse_names(arg, o.models, &o.nmodels, k_models, NELEM(k_models), "model");
     else if (!strcmp(a, "--workloads"))
-      bad = parse_names(arg, o.workloads, &o.nworkloads, k_workloads, 4, "workload");
+      bad = parse_names(arg, o.workloads, &o.nworkloads, k_workloads, NELEM(k_workloads), "workload");
     else if (!strcmp(a, "--fanout-n")) bad = parse_nums(arg, o.fanout_n, &o.nfanout), set_fanout = 1;
     else if (!strcmp(a, "--fdpp-n")) bad = parse_nums(arg, o.fdpp_n, &o.nfdpp), set_fdpp = 1;
     else if (!strcmp(a, "--fdpp-trips")) bad = (x = parse_pos(v)) < 0, o.fdpp_trips = x, set_trips = 1;
@@ -948,9 +971,9 @@ int main(int argc, char **argv) {
     }
   }
   if (!o.nmodels)
-    for (int i = 0; i < 4; i++) o.models[o.nmodels++] = k_models[i];
+    for (int i = 0; i < NELEM(k_models); i++) o.models[o.nmodels++] = k_models[i];
   if (!o.nworkloads)
-    for (int i = 0; i < 4; i++) o.workloads[o.nworkloads++] = k_workloads[i];
+    for (int i = 0; i < NELEM(k_workloads); i++) o.workloads[o.nworkloads++] = k_workloads[i];
   if (!set_fanout) {
     static const int64_t full[] = {3, 1000, 10000, 100000}, quick[] = {3, 1000};
     o.nfanout = o.quick ? 2 : 4;
@@ -1014,7 +1037,7 @@ int main(int argc, char **argv) {
     int cells = !strcmp(o.workloads[w], "fanout") ? o.nfanout
                 : !strcmp(o.workloads[w], "fdpp") ? o.nfdpp
                                                   : 1;
-    total += cells * o.nmodels;
+    for (int i = 0; i < o.nmodels; i++) total += find_cell(o.models[i], o.workloads[w]) ? cells : 0;
   }
   int idx = 0;
   for (int w = 0; w < o.nworkloads; w++) {
@@ -1022,16 +1045,19 @@ int main(int argc, char **argv) {
     if (!strcmp(wl, "fanout")) {
       for (int j = 0; j < o.nfanout; j++)
         for (int i = 0; i < o.nmodels; i++)
-          run_cell(&o, o.models[i], wl, o.fanout_n[j], 0, o.reps, ++idx, total);
+          if (find_cell(o.models[i], wl))
+            run_cell(&o, o.models[i], wl, o.fanout_n[j], 0, o.reps, ++idx, total);
     } else if (!strcmp(wl, "fdpp")) {
       for (int j = 0; j < o.nfdpp; j++) {
         int64_t k = o.fdpp_trips / o.fdpp_n[j];
         if (k < 10) k = 10;
         for (int i = 0; i < o.nmodels; i++)
-          run_cell(&o, o.models[i], wl, o.fdpp_n[j], k, 1, ++idx, total);
+          if (find_cell(o.models[i], wl))
+            run_cell(&o, o.models[i], wl, o.fdpp_n[j], k, 1, ++idx, total);
       }
     } else {
-      for (int i = 0; i < o.nmodels; i++) run_cell(&o, o.models[i], wl, 0, 0, 1, ++idx, total);
+      for (int i = 0; i < o.nmodels; i++)
+        if (find_cell(o.models[i], wl)) run_cell(&o, o.models[i], wl, 0, 0, 1, ++idx, total);
     }
   }
   read_first_line("/proc/loadavg", m.load_end, sizeof m.load_end);

@@ -22,7 +22,7 @@ set(warn -Wall -Wextra -pedantic -Werror)
 if(MODE STREQUAL "install")
   file(REMOVE_RECURSE "${PREFIX}")
   run(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${PREFIX}")
-  foreach(f include/weft.h ${LIBDIR}/libweft.so ${LIBDIR}/libweft.so.0 ${LIBDIR}/libweft.a
+  foreach(f include/weft.h include/weft.hpp ${LIBDIR}/libweft.so ${LIBDIR}/libweft.so.0 ${LIBDIR}/libweft.a
             ${LIBDIR}/pkgconfig/weft.pc ${LIBDIR}/cmake/weft/weftConfig.cmake
             ${LIBDIR}/cmake/weft/weftConfigVersion.cmake)
     if(NOT EXISTS "${PREFIX}/${f}")
@@ -45,6 +45,10 @@ elseif(MODE STREQUAL "pkgconfig")
   set(exe "${PREFIX}-pkgconfig-test")
   run(${CC} -std=c99 ${warn} ${SAN_FLAGS} "${SRC_DIR}/c_api_test.c" -o "${exe}" ${flags})
   run(${CMAKE_COMMAND} -E env "LD_LIBRARY_PATH=${libdir}" "${exe}")
+  # A C++20 program that includes only <weft.hpp>, with the same flags.
+  set(exe_cpp "${PREFIX}-pkgconfig-cpp-test")
+  run(${CXX} -std=c++20 ${warn} ${SAN_FLAGS} "${SRC_DIR}/cpp_api_test.cc" -o "${exe_cpp}" ${flags})
+  run(${CMAKE_COMMAND} -E env "LD_LIBRARY_PATH=${libdir}" "${exe_cpp}")
   # The installed tree is relocatable: weft.pc finds its prefix from where it is.
   set(moved "${PREFIX}-moved")
   file(REMOVE_RECURSE "${moved}")
@@ -67,7 +71,9 @@ elseif(MODE STREQUAL "cmake")
       "-DCMAKE_PREFIX_PATH=${PREFIX}" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
       "-DCMAKE_C_COMPILER=${CC}" "-DCMAKE_CXX_COMPILER=${CXX}"
       "-DCMAKE_C_FLAGS=${san_str}" "-DCMAKE_EXE_LINKER_FLAGS=${san_str}"
-      "-DWEFT_TEST_SOURCE=${SRC_DIR}/c_api_test.c")
+      "-DCMAKE_CXX_FLAGS=${san_str}"
+      "-DWEFT_TEST_SOURCE=${SRC_DIR}/c_api_test.c"
+      "-DWEFT_TEST_CXX_SOURCE=${SRC_DIR}/cpp_api_test.cc")
   file(STRINGS "${bdir}/CMakeCache.txt" weft_dir REGEX "^weft_DIR:")
   file(REAL_PATH "${PREFIX}" real_prefix)
   string(FIND "${weft_dir}" "${real_prefix}" at)
@@ -78,6 +84,7 @@ elseif(MODE STREQUAL "cmake")
   run(${CMAKE_COMMAND} --build "${bdir}")
   run("${bdir}/consumer")
   run("${bdir}/consumer_static")
+  run("${bdir}/consumer_cpp")
   file(REMOVE_RECURSE "${bdir}")
 
 elseif(MODE STREQUAL "dlopen")
@@ -122,6 +129,9 @@ elseif(MODE STREQUAL "header")
   foreach(std c++11 c++17 c++20)
     run(${CXX} -x c++ -std=${std} ${warn} "-I${INCLUDE_DIR}" -fsyntax-only "${src}")
   endforeach()
+  # weft.hpp: C++20, standalone, warning-free.
+  file(WRITE "${src}" "#include <weft.hpp>\nweft::task<int> weft_hpp_check();\nweft::task<int> weft_hpp_check() { co_return 0; }\n")
+  run(${CXX} -x c++ -std=c++20 ${warn} -Wshadow -Wconversion "-I${INCLUDE_DIR}" -fsyntax-only "${src}")
   file(REMOVE "${src}")
 
 else()

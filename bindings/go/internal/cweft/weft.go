@@ -373,6 +373,17 @@ func Weft_loop_next_timeout(arg1 uintptr) (_swig_ret int64) {
 	return swig_r
 }
 
+const WEFT_KIND_TASK int = 1
+const WEFT_KIND_TIMER int = 2
+const WEFT_KIND_FD_WATCH int = 3
+const WEFT_KIND_WORK int = 4
+const WEFT_KIND_POST int = 5
+const WEFT_KIND_SOCKET int = 6
+const WEFT_KIND_EVENT int = 7
+const WEFT_KIND_SEMAPHORE int = 8
+const WEFT_KIND_LOCK int = 9
+const WEFT_KIND_QUEUE int = 10
+
 func Weft_timer_stop(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1

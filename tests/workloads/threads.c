@@ -1,5 +1,5 @@
 /*
- * model_threads.c -- the workloads on OS threads: one pthread per waiter,
+ * threads.c -- the workloads on OS threads: one pthread per waiter,
  * default attributes (so the default stack size, 8 MB of address space
  * here), blocking system calls, mutex + condition variable for handoffs.
  * This is the "thread per request" model of the seeds, written the way a C
@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "compare.h"
+#include "workloads.h"
 
 /* =============================================================== fan-out */
 
@@ -78,26 +78,26 @@ static void fan_round(int64_t n, int64_t cap, int64_t sleep, fan_result *r) {
   r->t_wall = t2 - t0;
 }
 
-static int do_fanout(const params *p) {
+int wl_threads_fanout(const wl_params *p) {
   fan_result r;
   fan_round(3, 3, 1000000, &r); /* warm-up */
   fan_round(p->n, p->thread_cap, p->sleep_ns, &r);
-  report_num("n", (double)p->n);
-  report_num("created", (double)r.created);
-  report_num("peak_concurrent", (double)g_fan_pc.peak);
-  report_num("create_ns", r.created ? (double)r.t_create / (double)r.created : 0);
-  report_num("wall_ns", (double)r.t_wall);
-  report_num("rss_delta", (double)(r.m1.hwm - r.m0.rss));
-  report_num("vm_delta", (double)(r.m1.vmpeak - r.m0.vmsize));
-  report_num("kstack_delta", (double)(r.m_created.kstack - r.m0.kstack));
-  report_num("kstack_sampled_alive", (double)r.alive_after_create);
+  wl_num("n", (double)p->n);
+  wl_num("created", (double)r.created);
+  wl_num("peak_concurrent", (double)g_fan_pc.peak);
+  wl_num("create_ns", r.created ? (double)r.t_create / (double)r.created : 0);
+  wl_num("wall_ns", (double)r.t_wall);
+  wl_num("rss_delta", (double)(r.m1.hwm - r.m0.rss));
+  wl_num("vm_delta", (double)(r.m1.vmpeak - r.m0.vmsize));
+  wl_num("kstack_delta", (double)(r.m_created.kstack - r.m0.kstack));
+  wl_num("kstack_sampled_alive", (double)r.alive_after_create);
   if (r.err) {
-    report_num("create_failed_at", (double)r.created);
-    report_note("pthread_create failed after %lld threads: %s", (long long)r.created,
+    wl_num("create_failed_at", (double)r.created);
+    wl_note("pthread_create failed after %lld threads: %s", (long long)r.created,
                 strerror((int)r.err));
   } else if (r.created < p->n) {
-    report_num("capped_at", (double)r.created);
-    report_note("capped at %lld threads (--thread-cap; pid_max is shared by the machine)",
+    wl_num("capped_at", (double)r.created);
+    wl_note("capped at %lld threads (--thread-cap; pid_max is shared by the machine)",
                 (long long)r.created);
   }
   return 0;
@@ -177,7 +177,7 @@ static int first_cpu(void) {
   return 0;
 }
 
-static int do_switch(const params *p) {
+int wl_threads_switch(const wl_params *p) {
   sw_state s;
   memset(&s, 0, sizeof s);
   pthread_mutex_init(&s.mu, NULL);
@@ -187,7 +187,7 @@ static int do_switch(const params *p) {
   measure_switch(p, "switch", sw_run, &s);
   s.pin_cpu = first_cpu();
   measure_switch(p, "switch_1cpu", sw_run, &s);
-  report_note("two threads, mutex + one condvar each, token in a shared int; "
+  wl_note("two threads, mutex + one condvar each, token in a shared int; "
               "switch_1cpu: both pinned to CPU %d", s.pin_cpu);
   pthread_cond_destroy(&s.cv[0]);
   pthread_cond_destroy(&s.cv[1]);
@@ -282,19 +282,19 @@ static int64_t pp_round(int *fds, int64_t n, int64_t k, pp_end *ends, pthread_t 
   return (*err || failed) ? -1 : t1 - t0;
 }
 
-static int do_fdpp(const params *p) {
+int wl_threads_fdpp(const wl_params *p) {
   int64_t n = p->n;
   if (2 * n > p->thread_cap) {
-    report_note("needs %lld threads, more than the cap of %lld: not run",
+    wl_note("needs %lld threads, more than the cap of %lld: not run",
                 (long long)(2 * n), (long long)p->thread_cap);
-    report_num("skipped", 1);
+    wl_num("skipped", 1);
     return 0;
   }
   int *fds = malloc(sizeof(int) * (size_t)(2 * n));
   memset(fds, -1, sizeof(int) * (size_t)(2 * n));
   int64_t made = make_socketpairs(fds, n, 0);
   if (made < n) {
-    report_note("socketpair failed after %lld pairs: %s", (long long)made, strerror(errno));
+    wl_note("socketpair failed after %lld pairs: %s", (long long)made, strerror(errno));
     close_fds(fds, 2 * n);
     free(fds);
     return 1;
@@ -314,11 +314,11 @@ static int do_fdpp(const params *p) {
                          &err);
     if (t < 0) {
       if (err) {
-        report_num("create_failed_at", (double)created);
-        report_note("pthread_create failed after %lld threads: %s", (long long)created,
+        wl_num("create_failed_at", (double)created);
+        wl_note("pthread_create failed after %lld threads: %s", (long long)created,
                     strerror(err));
       } else {
-        report_note("read/write failed");
+        wl_note("read/write failed");
       }
       rc = 1;
     }
@@ -326,13 +326,8 @@ static int do_fdpp(const params *p) {
     else v[r - 1] = (double)t;
   }
   if (!rc) {
-    double wall = median(v, reps);
-    report_num("n", (double)n);
-    report_num("k", (double)p->k);
-    report_num("wall_ns", wall);
-    report_num("rtt_ns", wall / (double)(n * p->k));
-    report_num("rss_delta", (double)(m1.hwm - m0.rss));
-    report_note("a thread per socket end, blocking read/write (2 threads per pair)");
+    fdpp_figures(p, v, reps, &m0, &m1);
+    wl_note("a thread per socket end, blocking read/write (2 threads per pair)");
   }
   free(ends);
   free(tids);
@@ -383,7 +378,7 @@ static void *work_thread(void *arg) {
   return NULL;
 }
 
-static int block_round(const params *p, int pin, const char *prefix) {
+static int block_round(const wl_params *p, int pin, const char *prefix) {
   blk b = {p->tick_ns, p->work_ns, 50000000, 50000000, 0, 0};
   int64_t nt = p->tickers;
   ticker *ts = calloc((size_t)nt, sizeof *ts);
@@ -418,32 +413,14 @@ static int block_round(const params *p, int pin, const char *prefix) {
   pthread_attr_destroy(&attr);
   free(ts);
   free(tids);
-  char key[64];
-  snprintf(key, sizeof key, "%s_worst_ns", prefix);
-  report_num(key, (double)late_max);
-  snprintf(key, sizeof key, "%s_mean_ns", prefix);
-  report_num(key, ticks ? (double)late_sum / (double)ticks : 0);
-  snprintf(key, sizeof key, "%s_ticks", prefix);
-  report_num(key, (double)ticks);
-  snprintf(key, sizeof key, "%s_work_ns", prefix);
-  report_num(key, (double)b.work_took);
+  block_figures(prefix, late_max, late_sum, ticks, b.work_took);
   return rc;
 }
 
-static int do_block(const params *p) {
+int wl_threads_block(const wl_params *p) {
   if (block_round(p, 0, "offload")) return 1;
   if (block_round(p, 1, "onecpu")) return 1;
-  report_note("tickers: threads in nanosleep(1 ms); work in its own thread (there is no loop "
+  wl_note("tickers: threads in nanosleep(1 ms); work in its own thread (there is no loop "
               "to block); onecpu: all pinned to CPU %d, so the kernel must preempt", first_cpu());
   return 0;
-}
-
-/* ================================================================ entry */
-
-int run_threads(const params *p) {
-  if (!strcmp(p->workload, "fanout")) return do_fanout(p);
-  if (!strcmp(p->workload, "switch")) return do_switch(p);
-  if (!strcmp(p->workload, "fdpp")) return do_fdpp(p);
-  if (!strcmp(p->workload, "block")) return do_block(p);
-  return 2;
 }

@@ -1,0 +1,789 @@
+// socket.cc -- listening sockets, and accept, connect, recv and send as
+// awaits (see socket.h for the shape, poller.h for the registrations).
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "loop.h"
+
+using namespace weft;
+
+namespace {
+
+constexpr uint8_t kR = WEFT_READABLE;
+constexpr uint8_t kW = WEFT_WRITABLE;
+
+// A failed syscall's errno as a weft code.
+int sys_error(int e) {
+  switch (e) {
+    case EMFILE:
+    case ENFILE:
+      return WEFT_EMFILE;
+    case ENOMEM:
+    case ENOBUFS:
+      return WEFT_ENOMEM;
+    default:
+      return -e;
+  }
+}
+
+// The same checks as await_begin (await.cc, inline there).
+int begin(weft_loop *l, int64_t self, Task **tp, uint32_t *slotp) {
+  if (self != l->cur_id || l->cur_id == 0) {
+    uint32_t gen, slot;
+    if (!id_split(self, Kind::Task, l->tag, &gen, &slot) || !l->tasks.get(slot, gen))
+      return WEFT_ESTALE;
+    return WEFT_EINVAL;
+  }
+  Task *t = l->tasks.at(l->cur_slot);
+  if (t->flags & TF_ARMED) return WEFT_EBUSY;
+  if (l->closing) return WEFT_ECANCELED;
+  *tp = t;
+  *slotp = l->cur_slot;
+  return 0;
+}
+
+// As in await.cc: a pending interruption resolves the await at once.
+bool take_intr(Task *t) {
+  if (!t->intr) return false;
+  t->status = t->intr;
+  t->intr = 0;
+  t->await = AW_DONE;
+  t->flags |= TF_ARMED | TF_INTR_SET;
+  return true;
+}
+
+int armed(Task *t, uint8_t kind) {
+  t->await = kind;
+  t->flags |= TF_ARMED;
+  return WEFT_PENDING;
+}
+
+int resolved(Task *t, int value) {
+  t->status = value;
+  return armed(t, AW_DONE);
+}
+
+// Reads what is there. >= 0 bytes, or -errno (-EAGAIN when drained).
+ssize_t do_read(const FdRec &r, int fd, char *buf, size_t len) {
+  for (;;) {
+    ssize_t n;
+    if (r.owned == 2) {
+      n = ::read(fd, buf, len);
+    } else {
+      n = ::recv(fd, buf, len, r.owned ? 0 : MSG_DONTWAIT);
+      if (n < 0 && errno == ENOTSOCK) {
+        // Not a socket (pipe, FIFO, tty): read(2) cannot be told not to
+        // block, so the fd itself must be non-blocking.
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0) return -errno;
+        if (!(fl & O_NONBLOCK)) return WEFT_EINVAL;
+        n = ::read(fd, buf, len);
+      }
+    }
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (errno == EWOULDBLOCK) return -EAGAIN;
+    return -errno;
+  }
+}
+
+ssize_t do_write(const FdRec &r, int fd, const char *buf, size_t len) {
+  for (;;) {
+    ssize_t n;
+    if (r.owned == 2) {
+      n = ::write(fd, buf, len);
+    } else {
+      n = ::send(fd, buf, len, MSG_NOSIGNAL | (r.owned ? 0 : MSG_DONTWAIT));
+      if (n < 0 && errno == ENOTSOCK) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0) return -errno;
+        if (!(fl & O_NONBLOCK)) return WEFT_EINVAL;
+        n = ::write(fd, buf, len);
+      }
+    }
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (errno == EWOULDBLOCK) return -EAGAIN;
+    return -errno;
+  }
+}
+
+// One step of a parked or new operation on fd. Returns true with *res set
+// when it finished, false when it must (go on) wait(ing); clears the fd's
+// readiness bit on EAGAIN. Accept may grow the fd table: callers re-read
+// FdRec references afterwards.
+bool op_try(weft_loop *l, SockOp *op, int *res) {
+  const int fd = op->fd;
+  switch (op->kind) {
+    case OP_RECV: {
+      FdRec &r = l->poller.fds[fd];
+      ssize_t n = do_read(r, fd, op->buf, op->len);
+      if (n == -EAGAIN) {
+        r.ready &= uint8_t(~kR);
+        return false;
+      }
+      // A short read emptied the receive queue: the next arrival is an edge.
+      if (n >= 0 && size_t(n) < op->len && r.owned == 1) r.ready &= uint8_t(~kR);
+      *res = n < 0 ? sys_error(int(-n)) : int(n);
+      return true;
+    }
+    case OP_SEND: {
+      FdRec &r = l->poller.fds[fd];
+      while (op->done < op->len) {
+        ssize_t n = do_write(r, fd, op->buf + op->done, op->len - op->done);
+        if (n == -EAGAIN) {
+          r.ready &= uint8_t(~kW);
+          return false;
+        }
+        if (n < 0) {
+          *res = sys_error(int(-n));
+          return true;
+        }
+        op->done += size_t(n);
+        if (op->done < op->len && r.owned) {  // the send buffer is full
+          r.ready &= uint8_t(~kW);
+          return false;
+        }
+      }
+      *res = 0;
+      return true;
+    }
+    case OP_ACCEPT:
+      for (;;) {
+        int s = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (s >= 0) {
+          if (int e = l->sock_own(s)) {
+            ::close(s);
+            *res = e;
+          } else {
+            *res = s;
+          }
+          return true;
+        }
+        switch (errno) {
+          case EINTR:
+          case ECONNABORTED:
+          case EPROTO:
+            continue;
+          case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+          case EWOULDBLOCK:
+#endif
+            l->poller.fds[fd].ready &= uint8_t(~kR);
+            return false;
+          default:
+            // EMFILE/ENFILE: the connection stays queued and the readiness
+            // bit set, so the next accept tries again at once; the edge-
+            // triggered registration does not wake the loop meanwhile.
+            *res = sys_error(errno);
+            return true;
+        }
+      }
+    default:
+      *res = WEFT_EINVAL;
+      return true;
+  }
+}
+
+void q_push(FdRec &r, bool write, uint32_t slot, Pool<SockOp> &ops) {
+  uint32_t &head = write ? r.wq : r.rq;
+  uint32_t &tail = write ? r.wq_tail : r.rq_tail;
+  ops.at(slot)->next = kNone;
+  if (head == kNone)
+    head = slot;
+  else
+    ops.at(tail)->next = slot;
+  tail = slot;
+}
+
+// Unlinks `slot` from the queue it is in (lists are short: O(n) is fine).
+void q_remove(FdRec &r, bool write, uint32_t slot, Pool<SockOp> &ops) {
+  uint32_t &head = write ? r.wq : r.rq;
+  uint32_t &tail = write ? r.wq_tail : r.rq_tail;
+  uint32_t prev = kNone;
+  for (uint32_t s = head; s != kNone; prev = s, s = ops.at(s)->next) {
+    if (s != slot) continue;
+    uint32_t next = ops.at(s)->next;
+    if (prev == kNone)
+      head = next;
+    else
+      ops.at(prev)->next = next;
+    if (tail == s) tail = prev;
+    return;
+  }
+}
+
+bool is_write(uint8_t kind) { return kind == OP_SEND || kind == OP_CONNECT; }
+
+}  // namespace
+
+// ------------------------------------------------------------- ownership
+
+int weft_loop::sock_own(int fd) {
+  if (int e = fd_table(fd)) return e;
+  FdRec &r = poller.fds[fd];
+  if (r.owned) return 0;
+  r.owned = 1;
+  r.ready = kR | kW;  // unknown: the first operation tries its syscall
+  if (int e = fd_apply(fd, true)) {
+    if (e == WEFT_EBADF) fd_orphan(fd, WEFT_EBADF);
+    r.owned = 0;
+    r.ready = 0;
+    return e;
+  }
+  return 0;
+}
+
+int weft_loop::sock_adopt(int fd) {
+  if (int e = fd_table(fd)) return e;
+  if (poller.fds[fd].owned) return 0;
+  int type;
+  socklen_t tl = sizeof type;
+  uint8_t kind = 1;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0) {
+    if (errno != ENOTSOCK) return sys_error(errno);
+    struct stat st;
+    if (fstat(fd, &st) < 0) return sys_error(errno);
+    if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return WEFT_EBADF;
+    kind = 2;
+  } else if (type != SOCK_STREAM) {
+    return WEFT_EINVAL;
+  }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0) return sys_error(errno);
+  if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return sys_error(errno);
+  if (int e = sock_own(fd)) return e;
+  poller.fds[fd].owned = kind;
+  return 0;
+}
+
+int weft_loop::sock_close(int fd) {
+  if (fd == poller.epfd || fd == poller.wakefd) return WEFT_EINVAL;
+  if (uint32_t(fd) < poller.nfds) {
+    FdRec &r = poller.fds[fd];
+    for (uint32_t n = r.head; n != kNone; n = io_node(n)->next)
+      if (!(n & kIoTask)) return WEFT_EBUSY;  // stop the watches first
+    fd_orphan(fd, WEFT_ECLOSED);  // fd awaits and operations
+    if (r.mode != RM_NONE) {
+      // Before the close: a dup or a forked child's copy would keep the
+      // registration alive after it.
+      sys_epoll_ctl(poller.epfd, EPOLL_CTL_DEL, fd, nullptr);
+      r.mode = RM_NONE;
+    }
+    r.reg = 0;
+    if (r.counted) {
+      poller.registered--;
+      r.counted = 0;
+    }
+    r.owned = 0;
+    r.ready = 0;
+  }
+  if (::close(fd) < 0 && errno == EBADF) return WEFT_EBADF;
+  return 0;
+}
+
+int weft_loop::sock_shutdown(int fd) {
+  if (::shutdown(fd, SHUT_WR) < 0) return sys_error(errno);
+  if (uint32_t(fd) < poller.nfds) sock_fail_fd(fd, WEFT_ECLOSED, kW);
+  return 0;
+}
+
+// ------------------------------------------------------------- listening
+
+int weft_loop::tcp_listen(const char *host, int port, int backlog, int flags, int *out) {
+  sockaddr_storage ss;
+  std::memset(&ss, 0, sizeof ss);
+  socklen_t len;
+  auto *v4 = reinterpret_cast<sockaddr_in *>(&ss);
+  auto *v6 = reinterpret_cast<sockaddr_in6 *>(&ss);
+  bool any = host == nullptr;
+  if (any || inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;  // NULL: the IPv6 any address, dual-stack
+    v6->sin6_port = htons(uint16_t(port));
+    len = sizeof *v6;
+  } else if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(uint16_t(port));
+    len = sizeof *v4;
+  } else {
+    return WEFT_EINVAL;  // not a numeric address
+  }
+  int s = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s < 0 && any && errno == EAFNOSUPPORT) {  // no IPv6 here: IPv4 any
+    std::memset(&ss, 0, sizeof ss);
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(uint16_t(port));
+    v4->sin_addr.s_addr = htonl(INADDR_ANY);
+    len = sizeof *v4;
+    s = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  }
+  if (s < 0) return sys_error(errno);
+  int one = 1, zero = 0;
+  if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+      ((flags & WEFT_LISTEN_REUSEPORT) &&
+       setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
+      (any && ss.ss_family == AF_INET6 &&
+       setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) < 0) ||
+      ::bind(s, reinterpret_cast<sockaddr *>(&ss), len) < 0 ||
+      ::listen(s, backlog > 0 ? backlog : SOMAXCONN) < 0) {
+    int e = sys_error(errno);
+    ::close(s);
+    return e;
+  }
+  if (int e = sock_own(s)) {
+    ::close(s);
+    return e;
+  }
+  *out = s;
+  return 0;
+}
+
+namespace {
+int unix_addr(const char *path, sockaddr_un *sa) {
+  size_t n = std::strlen(path);
+  if (n == 0) return WEFT_EINVAL;
+  if (n >= sizeof sa->sun_path) return WEFT_ENAMETOOLONG;
+  std::memset(sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  std::memcpy(sa->sun_path, path, n + 1);
+  return 0;
+}
+}  // namespace
+
+int weft_loop::unix_listen(const char *path, int backlog, int *out) {
+  sockaddr_un sa;
+  if (int e = unix_addr(path, &sa)) return e;
+  int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s < 0) return sys_error(errno);
+  if (::bind(s, reinterpret_cast<sockaddr *>(&sa), sizeof sa) < 0 ||
+      ::listen(s, backlog > 0 ? backlog : SOMAXCONN) < 0) {
+    int e = sys_error(errno);
+    ::close(s);
+    return e;
+  }
+  if (int e = sock_own(s)) {
+    ::close(s);
+    return e;
+  }
+  *out = s;
+  return 0;
+}
+
+// ------------------------------------------------------------ operations
+
+// Resolves the await of task `slot`, also one armed in the step that is
+// running now (a step that closes the fd it just armed an operation on):
+// run_step then queues it.
+void weft_loop::settle(uint32_t slot, int value) {
+  Task *t = tasks.at(slot);
+  if (t->state == TS_RUNNING) {
+    t->status = value;
+    t->await = AW_DONE;
+    return;
+  }
+  resolve(slot, value);
+}
+
+// Parks a new operation of the running task on fd's queue and makes sure
+// the registration covers it. 0 or WEFT_E* (nothing parked).
+int weft_loop::sock_park(uint32_t task_slot, uint8_t kind, int fd, char *buf, size_t len,
+                         size_t done, size_t *sent, Dial *dial) {
+  uint32_t os;
+  SockOp *op = sock_ops.alloc(&os);
+  if (!op) return WEFT_ENOMEM;
+  op->state = 1;
+  op->kind = kind;
+  op->task = task_slot;
+  op->fd = fd;
+  op->buf = buf;
+  op->len = len;
+  op->done = done;
+  op->sent = sent;
+  op->dial = dial;
+  const bool w = is_write(kind);
+  q_push(poller.fds[fd], w, os, sock_ops);
+  FdRec &r = poller.fds[fd];
+  int e = 0;
+  if (r.mode != RM_ET) {
+    // Not owned (or owned with fd awaits on it): arm for this operation.
+    // Forced for an fd weft does not own: its number may name another open
+    // file than the registration we remember.
+    poller.replaced = false;
+    e = fd_apply(fd, !r.owned);
+    if (e == WEFT_EBADF || (e == 0 && poller.replaced)) {
+      q_remove(poller.fds[fd], w, os, sock_ops);
+      fd_orphan(fd, WEFT_EBADF);  // older waiters were on a file now gone
+      q_push(poller.fds[fd], w, os, sock_ops);
+      if (e == 0) mark_dirty(fd);
+    }
+  }
+  if (e) {
+    q_remove(poller.fds[fd], w, os, sock_ops);
+    sock_ops.release(os);
+    return e;
+  }
+  tasks.at(task_slot)->w.sock_op = os;
+  return 0;
+}
+
+// The operation ended with `result`: tell its (waiting) task.
+void weft_loop::op_finish(uint32_t os, int result) {
+  SockOp *op = sock_ops.at(os);
+  const uint32_t task = op->task;
+  if (op->kind == OP_SEND && op->sent) *op->sent = op->done;
+  if (op->dial) mem_free(op->dial);
+  sock_ops.release(os);
+  settle(task, result);
+}
+
+// Phase (6): fd reported readiness; retry its parked operations, oldest
+// first, while it stays ready.
+void weft_loop::sock_run(int fd) {
+  for (;;) {
+    FdRec &r = poller.fds[fd];
+    if (r.rq == kNone || !(r.ready & kR)) break;
+    uint32_t os = r.rq;
+    int res;
+    if (!op_try(this, sock_ops.at(os), &res)) break;
+    q_remove(poller.fds[fd], false, os, sock_ops);
+    op_finish(os, res);
+  }
+  for (;;) {
+    FdRec &r = poller.fds[fd];
+    if (r.wq == kNone || !(r.ready & kW)) break;
+    uint32_t os = r.wq;
+    SockOp *op = sock_ops.at(os);
+    if (op->kind == OP_CONNECT) {
+      int err = 0;
+      socklen_t el = sizeof err;
+      if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0) err = errno;
+      if (err == EINPROGRESS || err == EALREADY) {
+        r.ready &= uint8_t(~kW);
+        break;
+      }
+      q_remove(r, true, os, sock_ops);
+      if (err == 0) {
+        op_finish(os, fd);
+        continue;
+      }
+      // This address failed: forget the socket, try the next one.
+      op->dial->last_err = sys_error(err);
+      op->fd = -1;
+      sock_close(fd);
+      int res = dial_next(os);
+      if (res != WEFT_PENDING) op_finish(os, res);
+      return;  // fd is closed
+    }
+    int res;
+    if (!op_try(this, op, &res)) break;
+    q_remove(poller.fds[fd], true, os, sock_ops);
+    op_finish(os, res);
+  }
+}
+
+// The task stops waiting (cancel, timeout, disarm, loop free): take its
+// operation back. What a send already moved is written to *sent.
+void weft_loop::sock_abort(uint32_t task_slot) {
+  const uint32_t os = tasks.at(task_slot)->w.sock_op;
+  SockOp *op = sock_ops.at(os);
+  if (op->kind == OP_RESOLVE) {
+    op->dial->op = kNone;  // the pool work still uses it; its done frees it
+    op->dial = nullptr;
+  } else {
+    FdRec &r = poller.fds[op->fd];
+    q_remove(r, is_write(op->kind), os, sock_ops);
+    if (r.mode == RM_LT) mark_dirty(op->fd);
+    if (op->kind == OP_SEND && op->sent) *op->sent = op->done;
+    if (op->kind == OP_CONNECT) sock_close(op->fd);  // the caller never saw it
+  }
+  if (op->dial) mem_free(op->dial);
+  sock_ops.release(os);
+}
+
+// Every operation parked on fd in `dirs` resolves with `code`.
+void weft_loop::sock_fail_fd(int fd, int code, uint32_t dirs) {
+  for (int w = 0; w < 2; w++) {
+    if (!(dirs & (w ? kW : kR))) continue;
+    for (;;) {
+      FdRec &r = poller.fds[fd];
+      uint32_t os = w ? r.wq : r.rq;
+      if (os == kNone) break;
+      q_remove(r, w != 0, os, sock_ops);
+      op_finish(os, code);
+    }
+  }
+}
+
+int weft_loop::await_recv(int64_t self, int fd, void *buf, size_t len) {
+  Task *t;
+  uint32_t slot;
+  if (int r = begin(this, self, &t, &slot)) return r;
+  if (!buf || len == 0) return WEFT_EINVAL;
+  if (int e = fd_table(fd)) return e;
+  if (take_intr(t)) return WEFT_PENDING;
+  if (len > size_t(INT_MAX)) len = size_t(INT_MAX);
+  FdRec &r = poller.fds[fd];
+  if (!r.owned || (r.ready & kR)) {
+    SockOp tmp{};
+    tmp.kind = OP_RECV;
+    tmp.fd = fd;
+    tmp.buf = static_cast<char *>(buf);
+    tmp.len = len;
+    int res;
+    if (op_try(this, &tmp, &res)) return resolved(t, res);
+  }
+  if (int e = sock_park(slot, OP_RECV, fd, static_cast<char *>(buf), len, 0, nullptr, nullptr))
+    return e;
+  return armed(t, AW_SOCK);
+}
+
+int weft_loop::await_send(int64_t self, int fd, const void *buf, size_t len, size_t *sent) {
+  Task *t;
+  uint32_t slot;
+  if (int r = begin(this, self, &t, &slot)) return r;
+  if (sent) *sent = 0;
+  if (!buf || len == 0) return WEFT_EINVAL;
+  if (int e = fd_table(fd)) return e;
+  if (take_intr(t)) return WEFT_PENDING;
+  FdRec &r = poller.fds[fd];
+  SockOp tmp{};
+  tmp.kind = OP_SEND;
+  tmp.fd = fd;
+  tmp.buf = static_cast<char *>(const_cast<void *>(buf));
+  tmp.len = len;
+  if (!r.owned || (r.ready & kW)) {
+    int res;
+    if (op_try(this, &tmp, &res)) {
+      if (sent) *sent = tmp.done;
+      return resolved(t, res);
+    }
+  }
+  if (sent) *sent = tmp.done;
+  if (int e = sock_park(slot, OP_SEND, fd, tmp.buf, len, tmp.done, sent, nullptr)) return e;
+  return armed(t, AW_SOCK);
+}
+
+int weft_loop::await_accept(int64_t self, int fd) {
+  Task *t;
+  uint32_t slot;
+  if (int r = begin(this, self, &t, &slot)) return r;
+  if (int e = fd_table(fd)) return e;
+  if (take_intr(t)) return WEFT_PENDING;
+  if (!poller.fds[fd].owned || (poller.fds[fd].ready & kR)) {
+    SockOp tmp{};
+    tmp.kind = OP_ACCEPT;
+    tmp.fd = fd;
+    int res;
+    if (op_try(this, &tmp, &res)) return resolved(t, res);
+  }
+  if (int e = sock_park(slot, OP_ACCEPT, fd, nullptr, 0, 0, nullptr, nullptr)) return e;
+  return armed(t, AW_SOCK);
+}
+
+// Tries the Dial's addresses from the next one on: the connected fd, an
+// error (the last address's), or WEFT_PENDING with the op parked on the
+// socket being connected (its fd).
+int weft_loop::dial_next(uint32_t os) {
+  Dial *d = sock_ops.at(os)->dial;
+  while (d->idx < d->naddr) {
+    const int i = d->idx++;
+    const sockaddr *sa = reinterpret_cast<const sockaddr *>(&d->addr[i]);
+    int s = ::socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+      d->last_err = sys_error(errno);
+      continue;
+    }
+    int rc;
+    do rc = ::connect(s, sa, d->alen[i]);
+    while (rc < 0 && errno == EINTR);
+    if (rc < 0 && errno != EINPROGRESS) {
+      d->last_err = sys_error(errno);
+      ::close(s);
+      continue;
+    }
+    if (int e = sock_own(s)) {
+      d->last_err = e;
+      ::close(s);
+      continue;
+    }
+    if (rc == 0) return s;
+    SockOp *op = sock_ops.at(os);
+    op->kind = OP_CONNECT;
+    op->fd = s;
+    poller.fds[s].ready &= uint8_t(~kW);
+    q_push(poller.fds[s], true, os, sock_ops);
+    return WEFT_PENDING;  // owned, edge-triggered: no arming needed
+  }
+  return d->last_err ? d->last_err : WEFT_ECONNREFUSED;
+}
+
+namespace {
+
+int resolve_work(void *arg) {  // on a pool thread
+  Dial *d = static_cast<Dial *>(arg);
+  addrinfo hints;
+  std::memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo *res = nullptr;
+  int rc = getaddrinfo(d->host, nullptr, &hints, &res);
+  if (rc != 0) {
+    switch (rc) {
+      case EAI_AGAIN:
+        return WEFT_EAGAIN;
+      case EAI_MEMORY:
+        return WEFT_ENOMEM;
+      case EAI_SYSTEM:
+        return errno ? sys_error(errno) : WEFT_ENOTFOUND;
+      default:
+        return WEFT_ENOTFOUND;
+    }
+  }
+  d->naddr = 0;
+  for (addrinfo *a = res; a && d->naddr < kMaxDialAddrs; a = a->ai_next) {
+    if (a->ai_family != AF_INET && a->ai_family != AF_INET6) continue;
+    if (a->ai_addrlen > sizeof(sockaddr_storage)) continue;
+    std::memcpy(&d->addr[d->naddr], a->ai_addr, a->ai_addrlen);
+    d->alen[d->naddr] = a->ai_addrlen;
+    d->naddr++;
+  }
+  freeaddrinfo(res);
+  return d->naddr ? 0 : WEFT_ENOTFOUND;
+}
+
+void set_port(Dial *d) {
+  for (int i = 0; i < d->naddr; i++) {
+    if (d->addr[i].ss_family == AF_INET)
+      reinterpret_cast<sockaddr_in *>(&d->addr[i])->sin_port = htons(uint16_t(d->port));
+    else if (d->addr[i].ss_family == AF_INET6)
+      reinterpret_cast<sockaddr_in6 *>(&d->addr[i])->sin6_port = htons(uint16_t(d->port));
+  }
+}
+
+// Internal done callback of the resolution (loop thread).
+void resolve_done(weft_loop_t *l, weft_work_t, int result, void *ud) {
+  Dial *d = static_cast<Dial *>(ud);
+  if (d->op == kNone) {  // the task stopped waiting
+    mem_free(d);
+    return;
+  }
+  const uint32_t os = d->op;
+  if (result == 0) {
+    set_port(d);
+    result = l->dial_next(os);
+    if (result == WEFT_PENDING) return;
+  }
+  l->op_finish(os, result);
+}
+
+}  // namespace
+
+int weft_loop::await_connect(int64_t self, const char *host, int port) {
+  Task *t;
+  uint32_t slot;
+  if (int r = begin(this, self, &t, &slot)) return r;
+  if (!host || port <= 0 || port > 65535) return WEFT_EINVAL;
+  size_t hl = std::strlen(host);
+  if (hl == 0 || hl > 1024) return WEFT_EINVAL;
+  if (take_intr(t)) return WEFT_PENDING;
+  Dial *d = static_cast<Dial *>(mem_alloc(sizeof(Dial) + hl));
+  if (!d) return WEFT_ENOMEM;
+  std::memset(static_cast<void *>(d), 0, sizeof(Dial));
+  std::memcpy(d->host, host, hl + 1);
+  d->port = port;
+  auto *v4 = reinterpret_cast<sockaddr_in *>(&d->addr[0]);
+  auto *v6 = reinterpret_cast<sockaddr_in6 *>(&d->addr[0]);
+  bool numeric = true;
+  if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    d->alen[0] = sizeof *v4;
+  } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    d->alen[0] = sizeof *v6;
+  } else {
+    numeric = false;
+  }
+  uint32_t os;
+  SockOp *op = sock_ops.alloc(&os);
+  if (!op) {
+    mem_free(d);
+    return WEFT_ENOMEM;
+  }
+  op->state = 1;
+  op->task = slot;
+  op->fd = -1;
+  op->dial = d;
+  d->op = os;
+  if (numeric) {
+    d->naddr = 1;
+    set_port(d);
+    int r = dial_next(os);
+    if (r != WEFT_PENDING) {
+      mem_free(d);
+      sock_ops.release(os);
+      return resolved(t, r);
+    }
+  } else {
+    op->kind = OP_RESOLVE;
+    Work *w;
+    if (int e = work_submit(resolve_work, d, resolve_done, d, kNone, &w)) {
+      mem_free(d);
+      sock_ops.release(os);
+      return e;
+    }
+  }
+  t->w.sock_op = os;
+  return armed(t, AW_SOCK);
+}
+
+int weft_loop::await_connect_unix(int64_t self, const char *path) {
+  Task *t;
+  uint32_t slot;
+  if (int r = begin(this, self, &t, &slot)) return r;
+  if (!path) return WEFT_EINVAL;
+  sockaddr_un sa;
+  if (int e = unix_addr(path, &sa)) return e;
+  if (take_intr(t)) return WEFT_PENDING;
+  int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s < 0) return resolved(t, sys_error(errno));
+  int rc;
+  do rc = ::connect(s, reinterpret_cast<sockaddr *>(&sa), sizeof sa);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0 && errno != EINPROGRESS) {
+    // EAGAIN: the listener's backlog is full (Unix sockets do not queue
+    // a non-blocking connect).
+    int e = sys_error(errno);
+    ::close(s);
+    return resolved(t, e);
+  }
+  if (int e = sock_own(s)) {
+    ::close(s);
+    return e;
+  }
+  if (rc == 0) return resolved(t, s);
+  // In progress: wait for writability like a TCP connect.
+  Dial *d = static_cast<Dial *>(mem_alloc(sizeof(Dial)));
+  if (!d) {
+    sock_close(s);
+    return WEFT_ENOMEM;
+  }
+  std::memset(static_cast<void *>(d), 0, sizeof(Dial));
+  poller.fds[s].ready &= uint8_t(~kW);
+  if (int e = sock_park(slot, OP_CONNECT, s, nullptr, 0, 0, nullptr, d)) {
+    mem_free(d);
+    sock_close(s);
+    return e;
+  }
+  d->op = tasks.at(slot)->w.sock_op;
+  return armed(t, AW_SOCK);
+}
