@@ -256,6 +256,15 @@ void weft::sync_init(weft_loop *L, uint32_t base) {
   L->sync.queues.set_gen_floor(base);
 }
 
+uint32_t weft::sync_max_issued(const weft_loop *L) {
+  const SyncTables &S = L->sync;
+  uint32_t m = S.events.max_issued();
+  if (S.sems.max_issued() > m) m = S.sems.max_issued();
+  if (S.locks.max_issued() > m) m = S.locks.max_issued();
+  if (S.queues.max_issued() > m) m = S.queues.max_issued();
+  return m;
+}
+
 // ------------------------------------------------------ operations (capi/)
 //
 // The shims in capi/weft.cc have checked the thread and the arguments and

@@ -135,6 +135,7 @@ void sync_unwait(weft_loop *L, uint32_t task);   // interrupt/disarm of AW_SYNC
 void sync_ungrant(weft_loop *L, uint32_t task);  // disarm of AW_DONE with TF_GRANT
 // Called by loop.cc at weft_loop_free, once no task is left.
 void sync_close_all(weft_loop *L);
-void sync_init(weft_loop *L, uint32_t gen_base);
+void sync_init(weft_loop *L, uint32_t gen_floor);    // loop.cc: ids_set_floor
+uint32_t sync_max_issued(const weft_loop *L);          // loop.cc: ids_max_issued
 
 }  // namespace weft

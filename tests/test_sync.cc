@@ -993,7 +993,7 @@ TEST_F(Sync, AwaitFirstResolvesWithTheIndexOfTheFirstToFinish) {
       return 100 + i;
     }));
   std::vector<int> got;
-  weft_task_t w = spawn([&](weft_task_t self, int status, int step) {
+  spawn([&](weft_task_t self, int status, int step) {
     if (step > 0) got.push_back(status);
     if (step == 0) return weft_await_first(loop, self, kids.data(), kids.size());
     weft_loop_stop(loop);

@@ -17,8 +17,13 @@
 --    await again while doing so) and chooses its own outcome.
 --  * Everything here runs on the thread that runs the loop; the functions that
 --    suspend (`sleep`, `readable`, `gather`, `to_thread`...) may only be called
---    from inside a task, and not from inside a coroutine of your own that the
---    task resumes (the yield would go to that coroutine).
+--    from inside a task (elsewhere they raise an error saying so), and not
+--    from inside a coroutine of your own that the task resumes (the yield
+--    would go to that coroutine).
+--  * Lifetimes: a task, timer or watch object keeps what it names alive while
+--    you hold it; weft tells the binding when it lets go of a Lua value, and
+--    the binding drops it then. A loop nobody holds (or closes) is closed by
+--    the garbage collector, cancelling the tasks it still runs.
 --  * An error raised by a callback, or by a task nobody is awaiting, never
 --    stops the loop: it goes to `weft.on_error(err, where)`.
 --
@@ -44,10 +49,16 @@ local maxinteger, tointeger = math.maxinteger, math.tointeger
 local OP = core.op
 local OP_SLEEP, OP_FD, OP_TASK, OP_ALL = OP.SLEEP, OP.FD, OP.TASK, OP.ALL
 local OP_YIELD, OP_THREAD, OP_TIMEOUT, OP_SELF = OP.YIELD, OP.THREAD, OP.TIMEOUT, OP.SELF
-local ECANCELED, ETIMEDOUT, EBUSY, EINVAL, EAGAIN =
-  core.ECANCELED, core.ETIMEDOUT, core.EBUSY, core.EINVAL, core.EAGAIN
+local ECANCELED, ETIMEDOUT, EBUSY, EINVAL, EAGAIN, EHOST =
+  core.ECANCELED, core.ETIMEDOUT, core.EBUSY, core.EINVAL, core.EAGAIN, core.EHOST
 local READABLE, WRITABLE = core.READABLE, core.WRITABLE
 local strerror, clock_ns = core.strerror, core.clock_ns
+
+-- Raised by the functions that suspend when called outside a task.
+local function outside(name)
+  error(("weft.%s: not inside a task (call it from a function run by weft.spawn or weft.run)")
+    :format(name), 3)
+end
 local task_spawn = core.task_spawn
 
 --- The raw SWIG module (`weft.core`): the C API with ns durations and codes.
@@ -93,6 +104,20 @@ local function fail(code)
   return nil, strerror(code), code
 end
 
+-- The values a task's outcome (`task:_outcome()`) stands for: what it
+-- returned, or nil, error, code.
+local function outcome(code, _, ...)
+  if code == 0 then return ... end
+  if code == EHOST then return nil, (...), code end
+  return fail(code)
+end
+
+-- true, or nil, message, code for a C return code.
+local function ok(rc)
+  if rc < 0 then return fail(rc) end
+  return true
+end
+
 -- The status an await resumed with: raise on the task's own interruption,
 -- nil, message, code on other errors.
 local function check(st)
@@ -128,7 +153,9 @@ function M.on_error(err, where)
   io.stderr:write(("weft: error in %s: %s\n"):format(where, tostring(err)))
 end
 
-local function report(err, where)
+-- What the C side reports: an error, where, and for a task its coroutine.
+local function report(err, where, co)
+  if co and type(err) == "string" then err = debug.traceback(co, err) end
   return M.on_error(err, where)
 end
 
@@ -153,9 +180,10 @@ local OPTION = { thread_pool_size = core.OPT_THREAD_POOL_SIZE,
 -- @section tasks
 
 --- Starts a task: `fn(...)` as a coroutine resumed by the loop. Its first
--- step runs in the loop, never inside this call. The loop holds the task
--- until it finishes; keep the returned object to cancel it or read its
--- result.
+-- step runs in the loop, never inside this call. The task runs to its end
+-- whether or not you keep the returned object; keep it to cancel the task
+-- or read its result. Hold the loop too: a task does not keep its loop
+-- alive, and a collected loop is closed, cancelling its tasks.
 -- @tparam function fn
 -- @param ... its arguments
 -- @treturn Task or nil, message, code
@@ -182,8 +210,8 @@ function M.run(main, ...)
   task:_stop_on_done()
   loop:run()
   loop:close()
-  local ok, e, code = task:_first()
-  if ok then return task:_values() end
+  local code, _, e = task:_outcome()
+  if code == 0 then return outcome(task:_outcome()) end
   if code == ECANCELED then error(M.Cancelled, 0) end
   if code == ETIMEDOUT then error(M.Timeout, 0) end
   if type(e) == "string" then error(task:traceback(e), 0) end
@@ -195,27 +223,40 @@ function M.current_loop()
   return current
 end
 
---- The task that calls it.
+--- The task that calls it (raises outside a task).
+-- @treturn Task
 function M.current()
+  if not isyieldable() then outside("current") end
   return yield(OP_SELF)
 end
 
 --- Suspends the task for `seconds` (0 lets the others run, like
 -- `asyncio.sleep(0)`... but use `weft.yield` for that).
 -- @tparam number seconds
--- @return true, or nil, message, code; raises `weft.Cancelled` / `weft.Timeout`
+-- @return true, or nil, message, code; raises `weft.Cancelled` / `weft.Timeout`,
+--   and an error outside a task
 function M.sleep(seconds)
   if type(seconds) ~= "number" then error("weft.sleep: number expected, got " .. type(seconds), 2) end
+  if not isyieldable() then outside("sleep") end
   local st = yield(OP_SLEEP, seconds)
   if st == 0 then return true end
   return check(st)
 end
 
 --- Lets the other ready tasks run; resumes in the next iteration.
--- @return true; raises `weft.Cancelled` / `weft.Timeout`
+-- @return true; raises `weft.Cancelled` / `weft.Timeout`, and an error
+--   outside a task
 function M.yield()
+  if not isyieldable() then outside("yield") end
   local st = yield(OP_YIELD)
   if st == 0 then return true end
+  return check(st)
+end
+
+local function wait_fd(name, fd, events)
+  if not isyieldable() then outside(name) end
+  local st = yield(OP_FD, fd, events)
+  if st > 0 then return st end
   return check(st)
 end
 
@@ -225,78 +266,160 @@ end
 -- @return the ready events mask (may include `weft.HANGUP`, `weft.ERROR`),
 --   or nil, message, code; raises `weft.Cancelled` / `weft.Timeout`
 function M.wait_fd(fd, events)
-  local st = yield(OP_FD, fd, events_of(events))
-  if st > 0 then return st end
-  return check(st)
+  return wait_fd("wait_fd", fd, events_of(events))
 end
 
 --- Suspends the task until `fd` is readable (see `wait_fd`).
 function M.readable(fd)
-  local st = yield(OP_FD, fd, READABLE)
-  if st > 0 then return st end
-  return check(st)
+  return wait_fd("readable", fd, READABLE)
 end
 
 --- Suspends the task until `fd` is writable (see `wait_fd`).
 function M.writable(fd)
-  local st = yield(OP_FD, fd, WRITABLE)
-  if st > 0 then return st end
-  return check(st)
+  return wait_fd("writable", fd, WRITABLE)
 end
 
 --- Waits until every task has finished (functions are spawned first).
 -- Without options, like `asyncio.gather`: cancelling the caller cancels only
--- its wait. With `{cancel_on_error = true}` first, like a TaskGroup: the
--- first failure cancels the others, and the call returns once all finished.
--- @param ... tasks or functions, optionally after an options table
+-- its wait. With `{cancel_on_error = true}`, like a TaskGroup: the first
+-- failure cancels the others, and the call returns once all finished.
+-- Two forms: `gather([opts,] task_or_fn, ...)` and `gather(list[, opts])`.
+-- @param ... tasks or functions, optionally after an options table; or a
+--   list of them, optionally followed by the options
 -- @return a table of each task's first result (`n` = count); or
 --   nil, error, code of the first task that failed; raises
 --   `weft.Cancelled` / `weft.Timeout` when the caller is interrupted
 -- @usage local r = weft.gather(function() return 1 end, other_task)
+-- local r2 = weft.gather(list_of_tasks, { cancel_on_error = true })
 function M.gather(...)
-  local args = pack(...)
-  local flags, i0 = 0, 1
-  local opts = args[1]
-  if type(opts) == "table" and getmetatable(opts) == nil then
-    if opts.cancel_on_error then flags = core.CANCEL_ON_ERROR end
-    i0 = 2
+  if not isyieldable() then outside("gather") end
+  local args, opts, i0, what = pack(...), nil, 1, "argument"
+  local last, a1 = args.n, args[1]
+  if type(a1) == "table" and getmetatable(a1) == nil then
+    if a1[1] ~= nil then -- a list
+      if args.n > 2 or (args.n == 2 and type(args[2]) ~= "table") then
+        error("weft.gather: a list of tasks may only be followed by an options table", 2)
+      end
+      args, opts, last, what = a1, args[2], #a1, "list item"
+    else
+      opts, i0 = a1, 2
+    end
   end
+  local flags = opts and opts.cancel_on_error and core.CANCEL_ON_ERROR or 0
   local tasks, n = {}, 0
-  for i = i0, args.n do
+  for i = i0, last do
     local t = args[i]
     if type(t) == "function" then
       local msg, code
       t, msg, code = M.spawn(t)
       if not t then return nil, msg, code end
     elseif getmetatable(t) ~= Task_mt then
-      error(("weft.gather: argument %d is not a task or function"):format(i), 2)
+      error(("weft.gather: %s %d is not a task or function"):format(what, i), 2)
     end
     n = n + 1
     tasks[n] = t
   end
-  local st, own = yield(OP_ALL, flags, tasks)
+  local st, mine = yield(OP_ALL, flags, tasks)
   if st == ECANCELED or st == ETIMEDOUT then
-    if flags == 0 or own then return check(st) end
+    -- a group's interruption is the caller's own unless a child's failure
+    -- caused it: a cancel the caller was asked for, or a timeout no child had
+    local own = flags == 0 or (st == ECANCELED and mine)
+    if st == ETIMEDOUT and not own then
+      own = true
+      for i = 1, n do
+        if tasks[i]:_outcome() == ETIMEDOUT then own = false end
+      end
+    end
+    if own then return check(st) end
   elseif st < 0 and flags == 0 then
     return fail(st)
   end
   local results = { n = n }
   local ferr, fcode, fseq
   for i = 1, n do
-    local ok, v, code, seq = tasks[i]:_first()
-    if ok then
+    local code, seq, v = tasks[i]:_outcome()
+    if code == 0 then
       results[i] = v
     elseif code == EBUSY then
       return fail(st < 0 and st or EBUSY) -- not awaited (the request failed)
     elseif not fseq or seq < fseq then
-      ferr, fcode, fseq = v, code, seq
+      ferr, fcode, fseq = code == EHOST and v or strerror(code), code, seq
     end
   end
   if fseq then return nil, ferr, fcode end
   return results
 end
 
-local deadlines = setmetatable({}, { __mode = "k" })
+-- The deadline the innermost weft.timeout scope of each coroutine set, so
+-- that leaving a scope restores the outer one (weft keeps one deadline per
+-- task and says nothing of scopes).
+local scopes = setmetatable({}, { __mode = "k" })
+
+-- Jobs for the pool: a runner chunk and one string holding the function and
+-- its arguments; the runner, in the pool thread's Lua state, answers with one
+-- string holding the results. Values cross as nil, booleans, numbers, strings.
+local CODEC = [[
+local pack, unpack, select, type, mtype = string.pack, string.unpack, select, type, math.type
+local function enc(...)
+  local n = select("#", ...)
+  local t = { pack("<j", n) }
+  for i = 1, n do
+    local v = select(i, ...)
+    local k = mtype(v) or type(v)
+    if k == "integer" then t[i + 1] = pack("<c1j", "i", v)
+    elseif k == "float" then t[i + 1] = pack("<c1n", "d", v)
+    elseif k == "string" then t[i + 1] = pack("<c1s4", "s", v)
+    elseif k == "boolean" or k == "nil" then t[i + 1] = tostring(v):sub(1, 1) -- t, f, n
+    else error(("cannot pass a %s value between Lua states (value %d)"):format(k, i), 0) end
+  end
+  return table.concat(t)
+end
+local function dec(s)
+  local n, pos = unpack("<j", s)
+  local out = {}
+  for i = 1, n do
+    local k = s:sub(pos, pos)
+    if k == "i" or k == "d" or k == "s" then
+      out[i], pos = unpack(k == "i" and "<j" or k == "d" and "<n" or "<s4", s, pos + 1)
+    else
+      if k ~= "n" then out[i] = k == "t" end
+      pos = pos + 1
+    end
+  end
+  return table.unpack(out, 1, n)
+end
+]]
+local RUNNER = CODEC .. [[
+local code = ...
+return enc((function(chunk, ...) return assert(load(chunk, "=to_thread"))(...) end)(dec(code)))
+]]
+local encode, decode = load(CODEC .. "return enc, dec", "=weft.codec")()
+
+local function new_job(fn, ...)
+  if type(fn) == "function" then
+    local up1, up2 = debug.getupvalue(fn, 1), debug.getupvalue(fn, 2)
+    if up2 or (up1 and up1 ~= "_ENV") then
+      error("weft.to_thread: the function must not use upvalues (they do not cross states)", 3)
+    end
+    fn = string.dump(fn)
+  elseif type(fn) ~= "string" then
+    error("weft.to_thread: function or string expected, got " .. type(fn), 3)
+  end
+  local ok, input = pcall(encode, fn, ...)
+  if not ok then error("weft.to_thread: " .. input, 3) end
+  return core.job_new(RUNNER, input)
+end
+
+-- What a job gives Lua once weft delivered `st`: its values, or nil,
+-- message, code.
+local function job_results(job, st)
+  local status, out = job:output()
+  if status == 1 and st >= 0 then return decode(out) end
+  if status == 2 and st ~= ECANCELED and st ~= ETIMEDOUT then
+    return nil, out or "to_thread: the chunk raised an error", st < 0 and st or EHOST
+  end
+  return fail(st < 0 and st or EINVAL)
+end
 
 --- Runs `fn(...)` in this task with a deadline (like `asyncio.timeout`):
 -- when `seconds` pass, the await `fn` is suspended in raises `weft.Timeout`,
@@ -307,18 +430,19 @@ local deadlines = setmetatable({}, { __mode = "k" })
 -- @return what fn returned, or nil, message, `weft.ETIMEDOUT`; re-raises
 --   any other error of fn
 function M.timeout(seconds, fn, ...)
+  if not isyieldable() then outside("timeout") end
   local co = running()
   local now = clock_ns()
   local ns = to_ns(seconds)
   if ns < 0 then return fail(EINVAL) end
   local mine = ns >= maxinteger - now and maxinteger or now + ns
-  local outer = deadlines[co]
+  local outer = scopes[co]
   local eff = (outer and outer < mine) and outer or mine
   local rc = yield(OP_TIMEOUT, eff - now > 0 and eff - now or 1)
   if rc ~= 0 then return fail(rc) end
-  deadlines[co] = eff
+  scopes[co] = eff
   local r = pack(pcall(fn, ...))
-  deadlines[co] = outer
+  scopes[co] = outer
   now = clock_ns()
   local ours = outer == nil or mine <= outer
   if now >= eff and r[1] then
@@ -347,10 +471,11 @@ end
 --   `weft.Timeout`
 -- @usage local n = weft.to_thread(function(k) local s = 0 for i = 1, k do s = s + i end return s end, 1e8)
 function M.to_thread(fn, ...)
-  local job = core.job_new(fn, ...)
+  if not isyieldable() then outside("to_thread") end
+  local job = new_job(fn, ...)
   local st = yield(OP_THREAD, job)
   if st == ECANCELED or st == ETIMEDOUT then return check(st) end
-  return job:results(st)
+  return job_results(job, st)
 end
 
 --- Callback style, on the running loop.
@@ -363,32 +488,31 @@ local function loop_or_error(name)
   return loop
 end
 
---- `Loop:timer` on the running loop.
-function M.timer(timeout, rep, cb)
-  return loop_or_error("timer"):timer(timeout, rep, cb)
+--- `weft.timer(timeout, rep, cb)`, `weft.watch(fd, events, cb)`,
+-- `weft.post(fn)`, `weft.work(done, fn, ...)`: `Loop:timer`, `Loop:watch`,
+-- `Loop:post`, `Loop:work` on the running loop.
+for _, name in ipairs { "timer", "watch", "post", "work" } do
+  M[name] = function(...) return loop_or_error(name)[name](current, ...) end
 end
 
---- `Loop:watch` on the running loop.
-function M.watch(fd, events, cb)
-  return loop_or_error("watch"):watch(fd, events, cb)
-end
-
---- `Loop:post` on the running loop.
-function M.post(fn)
-  return loop_or_error("post"):post(fn)
-end
-
---- `Loop:work` on the running loop.
-function M.work(done, fn, ...)
-  return loop_or_error("work"):work(done, fn, ...)
-end
-
---- The running loop's clock in seconds (a fresh monotonic reading when no
--- loop runs).
+--- The running loop's clock in seconds: cached at the start of the loop's
+-- iteration (a fresh reading when no loop runs). See `weft.clock`.
 function M.now()
   if current then return current:now() end
   return clock_ns() / 1e9
 end
+
+--- A fresh reading of weft's monotonic clock (CLOCK_MONOTONIC), in seconds
+-- (a float, ns resolution): the clock timers and sleeps are measured on,
+-- read at the call. `weft.clock_ns()` gives the same as integer ns.
+-- @treturn number seconds
+function M.clock()
+  return clock_ns() / 1e9
+end
+
+--- `weft.clock_ns()`: like `weft.clock`, in integer nanoseconds.
+-- @treturn integer ns
+M.clock_ns = clock_ns
 
 --- The running loop's counters (see `Loop:stats`).
 function M.stats()
@@ -449,6 +573,15 @@ end
 --- Loops of one's own.
 -- @section loops
 
+-- f(loop, ...) with loop as the running loop (weft.spawn & co. use it).
+local function as_current(loop, f, ...)
+  local prev = current
+  current = loop
+  local rc = f(loop, ...)
+  current = prev
+  return rc
+end
+
 --- Creates a loop.
 -- @tparam[opt] table opts `thread_pool_size` (1..1024, default 4),
 --   `slow_callback` (seconds; a callback or step longer than this is logged)
@@ -457,15 +590,11 @@ function M.loop(opts)
   local loop, msg, code = core.loop_new()
   if not loop then return nil, msg, code end
   core.loop_set_error_handler(loop, report)
-  if opts then
-    if opts.thread_pool_size then
-      local rc = core.loop_set_option(loop, core.OPT_THREAD_POOL_SIZE, opts.thread_pool_size)
-      if rc < 0 then core.loop_free(loop); return fail(rc) end
-    end
-    if opts.slow_callback then
-      local rc = core.loop_set_option(loop, core.OPT_SLOW_CALLBACK_NS, to_ns(opts.slow_callback))
-      if rc < 0 then core.loop_free(loop); return fail(rc) end
-    end
+  for name, v in pairs(opts or {}) do
+    local rc = EINVAL
+    if name == "thread_pool_size" then rc = core.loop_set_option(loop, OPTION[name], v) end
+    if name == "slow_callback" then rc = core.loop_set_option(loop, OPTION.slow_callback_ns, to_ns(v)) end
+    if rc < 0 then core.loop_free(loop); return fail(rc) end
   end
   return loop
 end
@@ -483,10 +612,7 @@ end
 function Loop:run(mode)
   local m = RUN_MODE[mode or "default"]
   if not m then error("bad run mode '" .. tostring(mode) .. "'", 2) end
-  local prev = current
-  current = self
-  local rc = core.loop_run(self, m)
-  current = prev
+  local rc = as_current(self, core.loop_run, m)
   if rc < 0 then return fail(rc) end
   return rc == 1
 end
@@ -506,12 +632,7 @@ end
 -- @return true, or nil, message, code (`EBUSY` while it runs)
 function Loop:close()
   if self:closed() then return true end
-  local prev = current
-  current = self
-  local rc = core.loop_free(self)
-  current = prev
-  if rc < 0 then return fail(rc) end
-  return true
+  return ok(as_current(self, core.loop_free))
 end
 
 --- Whether the loop was closed.
@@ -534,7 +655,7 @@ end
 function Loop:stats()
   local rc, st = core.loop_stats(self)
   if rc < 0 then return fail(rc) end
-  st.refs = core.live(self, -1)
+  st.refs = core.refs(self)
   st.errors = core.errors(self)
   return st
 end
@@ -543,17 +664,13 @@ end
 -- "slow_callback_ns".
 function Loop:set_option(name, value)
   local opt = OPTION[name] or name
-  local rc = core.loop_set_option(self, opt, value)
-  if rc < 0 then return fail(rc) end
-  return true
+  return ok(core.loop_set_option(self, opt, value))
 end
 
 --- Sets (or with nil clears) the logger: `fn(level, message)`, levels
 -- `core.LOG_DEBUG`..`core.LOG_ERROR`.
 function Loop:set_logger(fn)
-  local rc = core.loop_set_logger(self, fn)
-  if rc < 0 then return fail(rc) end
-  return true
+  return ok(core.loop_set_logger(self, fn))
 end
 
 --- The epoll fd, to embed the loop in another one.
@@ -599,9 +716,7 @@ end
 --- Runs `fn()` once on the loop, in a later iteration (call_soon).
 -- @return true, or nil, message, code
 function Loop:post(fn)
-  local rc = core.loop_post(self, fn)
-  if rc < 0 then return fail(rc) end
-  return true
+  return ok(core.loop_post(self, fn))
 end
 
 --- Runs `fn(...)` on the loop's thread pool, in a Lua state of its own, then
@@ -611,8 +726,8 @@ end
 -- @param fn a function without upvalues, or a chunk (source or bytecode)
 -- @treturn Work or nil, message, code
 function Loop:work(done, fn, ...)
-  local job = core.job_new(fn, ...)
-  local cb = done and function(_, ...) return done(...) end
+  local job = new_job(fn, ...)
+  local cb = done and function(_, st) return done(job_results(job, st)) end
   local rc, id = core.to_thread(self, job, cb)
   if rc < 0 then return fail(rc) end
   return setmetatable({ loop = self, id = id }, Work)
@@ -624,9 +739,7 @@ end
 --- Stops the timer; its callback will not run again.
 -- @return true, or nil, message, code (`ESTALE` once stopped or fired)
 function Timer:stop()
-  local rc = core.timer_stop(self.loop, self.id)
-  if rc < 0 then return fail(rc) end
-  return true
+  return ok(core.timer_stop(self.loop, self.id))
 end
 
 --- A running fd watch (see `Loop:watch`).
@@ -634,16 +747,12 @@ end
 
 --- Changes the events watched ('r', 'w', 'rw' or a mask).
 function Watch:modify(events)
-  local rc = core.fd_watch_modify(self.loop, self.id, events_of(events))
-  if rc < 0 then return fail(rc) end
-  return true
+  return ok(core.fd_watch_modify(self.loop, self.id, events_of(events)))
 end
 
 --- Stops the watch; stop every watch on an fd before closing the fd.
 function Watch:stop()
-  local rc = core.fd_watch_stop(self.loop, self.id)
-  if rc < 0 then return fail(rc) end
-  return true
+  return ok(core.fd_watch_stop(self.loop, self.id))
 end
 
 --- Pool work submitted in callback style (see `Loop:work`).
@@ -653,9 +762,7 @@ end
 -- nil, message, `weft.ECANCELED`).
 -- @return true, or nil, message, code (`EBUSY` once started)
 function Work:cancel()
-  local rc = core.work_cancel(self.loop, self.id)
-  if rc < 0 then return fail(rc) end
-  return true
+  return ok(core.work_cancel(self.loop, self.id))
 end
 
 --- A task: a coroutine driven by the loop (see `weft.spawn`).
@@ -680,11 +787,8 @@ end
 --- Whether the task finished (returned, raised or was cancelled).
 -- @function Task:done
 
---- Whether the task finished cancelled (`weft.Cancelled` escaped it, or it
--- was cancelled before it started).
--- @function Task:cancelled
-
---- The task's weft id (an integer; stale once the task finished).
+--- The task's weft id (an integer). The object owns it: it names the task,
+-- finished or not, until the object is collected (its `__gc` releases it).
 -- @function Task:id
 
 --- The traceback of the task's coroutine (where it raised, for a task that
@@ -702,7 +806,13 @@ function Task:result()
     local st = yield(OP_TASK, self)
     if st ~= 0 then return check(st) end
   end
-  return self:_values()
+  return outcome(self:_outcome())
+end
+
+--- Whether the task finished cancelled (`weft.Cancelled` escaped it, or it
+-- was cancelled before it started).
+function Task:cancelled()
+  return (self:_outcome()) == ECANCELED
 end
 
 

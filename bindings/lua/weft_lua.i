@@ -45,7 +45,7 @@ typedef struct wl_job wl_job;
 /* A loop argument of the C API: the Lua loop's weft_loop_t*, NULL once it
  * was freed (the C function then returns WEFT_EINVAL). */
 %typemap(in, checkfn="lua_isuserdata") weft_loop_t *loop, const weft_loop_t *loop
-%{ $1 = wl_checkloop(L, $input)->loop; %}
+%{ $1 = wl_loop_of(L, $input); %}
 %typemap(in, checkfn="lua_isuserdata") wl_loop *lp
 %{ $1 = wl_checkloop(L, $input); %}
 %typemap(in, checkfn="lua_isuserdata") wl_job *job
@@ -76,23 +76,21 @@ typedef struct wl_job wl_job;
 
 /* ------------------------------------------- replaced by weft_lua.c
  * Loop life and everything that takes a callback: the Lua function is held
- * as a registry ref owned by the handle. Tasks are Lua coroutines; their
- * awaits are requests the coroutine yields (see weft.lua), so the
- * weft_await_* functions have no raw Lua form. A task is detached at spawn
- * (weft_task_release): its Lua object keeps the outcome. */
+ * as a registry ref that the loop's release hook drops when weft lets go of
+ * it (so stop, cancel and timeout are weft's own functions). Tasks are Lua
+ * coroutines; their awaits are requests the coroutine yields (see weft.lua),
+ * so the weft_await_* functions have no raw Lua form. A task's Lua object
+ * owns its id (released by __gc). */
 %ignore weft_loop_new;
 %ignore weft_loop_free;
 %ignore weft_loop_run;
 %ignore weft_loop_post;
 %ignore weft_loop_set_logger;
+%ignore weft_loop_set_release;
 %ignore weft_timer_start;
-%ignore weft_timer_stop;
 %ignore weft_fd_watch_start;
-%ignore weft_fd_watch_stop;
 %ignore weft_to_thread;
 %ignore weft_task_spawn;
-%ignore weft_task_cancel;
-%ignore weft_task_timeout;
 %ignore weft_task_release;
 %ignore weft_await_sleep;
 %ignore weft_await_fd;
@@ -126,15 +124,11 @@ int wl_loop_set_error_handler(lua_State *L, wl_loop *lp, WL_OPTFUNC fn);
 %rename(timer_start) wl_timer_start;
 int wl_timer_start(lua_State *L, wl_loop *lp, int64_t timeout_ns, int64_t repeat_ns,
                    WL_FUNC fn, int64_t *OUT_ID);
-%rename(timer_stop) wl_timer_stop;
-int wl_timer_stop(lua_State *L, wl_loop *lp, int64_t timer);
 
 /* fd_watch_start(loop, fd, events, fn) -> rc, id; fn(id, events) */
 %rename(fd_watch_start) wl_fd_watch_start;
 int wl_fd_watch_start(lua_State *L, wl_loop *lp, int fd, int events, WL_FUNC fn,
                       int64_t *OUT_ID);
-%rename(fd_watch_stop) wl_fd_watch_stop;
-int wl_fd_watch_stop(lua_State *L, wl_loop *lp, int64_t watch);
 
 /* job_new(fn_or_chunk, ...) -> job: a chunk and its arguments (nil,
  * booleans, numbers, strings) to run in a pool thread's own lua_State. */
@@ -146,33 +140,26 @@ int wl_to_thread(lua_State *L, wl_loop *lp, wl_job *job, WL_OPTFUNC done, int64_
 
 /* task_spawn(loop, fn, ...) -> task | nil, message, code */
 %native(task_spawn) int wl_l_task_spawn(lua_State *L);
-/* task_cancel(loop, id), task_timeout(loop, id, ns) -> rc */
-%rename(task_cancel) wl_task_cancel;
-int wl_task_cancel(wl_loop *lp, int64_t task);
-%rename(task_timeout) wl_task_timeout;
-int wl_task_timeout(wl_loop *lp, int64_t task, int64_t ns);
 /* set_sentinels(cancelled, timeout): error values meaning "cancelled" and
  * "timed out" when a task lets them escape. */
 %native(set_sentinels) int wl_l_set_sentinels(lua_State *L);
 
-/* live(loop, kind) -> refs the loop holds for kind (core.kind.*), or for
- * all kinds with kind = -1; errors(loop) -> errors reported so far. */
+/* live(loop, kind) -> user_data of kind (core.KIND_*) weft refers to now,
+ * all kinds with kind = -1; released(loop, kind) -> how many times the
+ * release hook let go of one; errors(loop) -> errors reported so far. */
 %rename(live) wl_live;
 int64_t wl_live(wl_loop *lp, int kind);
+%rename(released) wl_released;
+int64_t wl_released(wl_loop *lp, int kind);
+/* refs(loop) -> registry refs the loop holds for weft now */
+%rename(refs) wl_refs;
+int64_t wl_refs(wl_loop *lp);
 %rename(errors) wl_errors;
 int64_t wl_errors(wl_loop *lp);
 
 /* clock_ns() -> a fresh CLOCK_MONOTONIC reading (weft's clock) */
 %rename(clock_ns) wl_clock_ns;
 int64_t wl_clock_ns(void);
-/* mem_bytes() -> bytes allocated by malloc in this process (benchmarks) */
-%rename(mem_bytes) wl_mem_bytes;
-int64_t wl_mem_bytes(void);
-/* benchmark support: a timer with a C callback that counts its fires */
-%rename(bench_timer_start) wl_bench_timer_start;
-int wl_bench_timer_start(wl_loop *lp, int64_t timeout_ns, int64_t repeat_ns, int64_t *OUT_ID);
-%rename(bench_fires) wl_bench_fires;
-int64_t wl_bench_fires(wl_loop *lp);
 
 /* socket helpers (luaposix has no Lua 5.4 build in Debian 12) */
 %native(socketpair) int wl_l_socketpair(lua_State *L);

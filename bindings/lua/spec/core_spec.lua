@@ -109,10 +109,10 @@ describe("weft.core loop", function()
     local rc, id = core.timer_start(loop, 0, 0, function(tid) fired[#fired + 1] = tid end)
     assert.are.equal(0, rc)
     assert.are.equal("integer", math.type(id))
-    assert.are.equal(1, core.live(loop, core.kind.timer))
+    assert.are.equal(1, core.live(loop, core.KIND_TIMER))
     assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
     assert.are.same({ id }, fired)
-    assert.are.equal(0, core.live(loop, core.kind.timer))
+    assert.are.equal(0, core.live(loop, core.KIND_TIMER))
     assert.are.equal(core.ESTALE, core.timer_stop(loop, id))
     local rc2, id2 = core.timer_start(loop, 1e9, 0, function() error("must not run") end)
     assert.are.equal(0, rc2)
@@ -139,7 +139,7 @@ describe("weft.core loop", function()
     end
     for i = 1, #ids do
       assert.are.equal(0, core.timer_stop(loop, ids[i]))
-      assert.are.equal(#ids - i, core.live(loop, core.kind.timer))
+      assert.are.equal(#ids - i, core.live(loop, core.KIND_TIMER))
       if i % 1000 == 0 then -- interleave fresh inserts with the deletions
         local _, id = core.timer_start(loop, 3600e9, 0, function() end)
         assert.are.equal(0, core.timer_stop(loop, id))
@@ -215,18 +215,24 @@ describe("weft.core loop", function()
   end)
 
   it("delivers to_thread work to its done callback", function()
+    -- raw jobs are a chunk and one input string; the chunk returns a string
     local got
-    local job = core.job_new(function(a, b) return a + b, "s" end, 2, 3)
-    local rc, id = core.to_thread(loop, job, function(wid, ...) got = table.pack(wid, ...) end)
+    local job = core.job_new("local s = ... return s .. '!'", "hi")
+    local rc, id = core.to_thread(loop, job, function(wid, result) got = { wid, result } end)
     assert.are.equal(0, rc)
     assert.are.equal(core.EBUSY, (core.to_thread(loop, job, nil)))
     assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
-    assert.are.same({ id, 5, "s", n = 3 }, got)
+    assert.are.same({ id, 0 }, got)
+    assert.are.same({ 1, "hi!" }, { job:output() })
     assert.are.equal(core.ESTALE, core.work_cancel(loop, id))
-    -- done may be nil
-    assert.are.equal(0, (core.to_thread(loop, core.job_new("return 1"), nil)))
+    local bad = core.job_new("error('no')", "")
+    assert.are.equal(0, (core.to_thread(loop, bad, nil))) -- done may be nil
     assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
+    local status, msg = bad:output()
+    assert.are.equal(2, status)
+    assert.matches("no", msg)
     assert.are.equal(0, core.live(loop, -1))
+    assert.are.equal(2, core.released(loop, core.KIND_WORK))
   end)
 
   it("spawns raw tasks and handles their ids", function()
@@ -235,8 +241,16 @@ describe("weft.core loop", function()
     assert.are.equal(core.TASK_READY, core.task_state(loop, id))
     assert.are.equal(core.EBUSY, (core.task_result(loop, id)))
     assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
-    assert.are.equal(42, t:_values())
-    -- tasks are detached at spawn: the id is stale once it finished
+    assert.are.same({ 0, 1, 42 }, { t:_outcome() }) -- result, finish order, values
+    -- the task object owns the id: it names the finished task while the
+    -- object lives, and goes stale once the collector released it
+    assert.are.equal(core.TASK_DONE, core.task_state(loop, id))
+    assert.are.equal(0, core.task_cancel(loop, id))
+    assert.are.equal(0, core.task_timeout(loop, id, 1))
+    local released = core.released(loop, core.KIND_TASK)
+    t = nil
+    collectgarbage(); collectgarbage()
+    assert.are.equal(released + 1, core.released(loop, core.KIND_TASK))
     assert.are.equal(core.ESTALE, core.task_state(loop, id))
     assert.are.equal(core.ESTALE, core.task_cancel(loop, id))
     assert.are.equal(core.ESTALE, core.task_timeout(loop, id, 1))
@@ -245,7 +259,10 @@ describe("weft.core loop", function()
     assert.are.equal(0, core.task_cancel(loop, t2:id()))
     assert.are.equal(core.EINVAL, core.task_timeout(loop, t2:id(), -1))
     assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
-    assert.is_true(t2:cancelled())
+    assert.are.equal(core.ECANCELED, (t2:_outcome()))
+    assert.are.equal(1, core.live(loop, -1)) -- t2's, until t2 is collected
+    t2 = nil
+    collectgarbage(); collectgarbage()
     assert.are.equal(0, core.live(loop, -1))
   end)
 
@@ -260,11 +277,8 @@ describe("weft.core loop", function()
       -- nothing but the request refers to these tasks and this job
       results[1] = coroutine.yield(core.op.ALL, 0, { core.task_spawn(loop, f), core.task_spawn(loop, f) })
       results[2] = coroutine.yield(core.op.TASK, core.task_spawn(loop, f))
-      results[3] = coroutine.yield(core.op.THREAD, core.job_new(function()
-        local x = 0
-        for i = 1, 1e5 do x = x + i end
-        return x
-      end))
+      results[3] = coroutine.yield(core.op.THREAD, core.job_new(
+        "local x = 0 for i = 1, 1e5 do x = x + i end return tostring(x)", ""))
     end)
     assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
     assert.are.same({ 0, 0, 0 }, results)

@@ -66,14 +66,14 @@ describe("task tables kept after weft.run ended", function()
 
   it("are refused by gather in a new loop, which stays usable", function()
     -- gather arms a weft await on the task's id: a task of another loop
-    -- (here a closed one) is an invalid argument.
+    -- (here a closed one, which let go of the task) is stale.
     local r, msg, code, after = weft.run(function()
       local a, b, c = weft.gather(finished, function() return 7 end)
       return a, b, c, weft.gather(function() return 8 end)
     end)
     assert.is_nil(r)
     assert.is_string(msg)
-    assert.are.equal(weft.EINVAL, code)
+    assert.are.equal(weft.ESTALE, code)
     assert.are.equal(8, after[1])
   end)
 end)
