@@ -510,4 +510,231 @@ int weft_await_yield(weft_loop_t *loop, weft_task_t self) {
   GUARDED({ return loop->await_yield(self); })
 }
 
+/* ------------------------------------------------------ synchronisation */
+// The primitives live in core/sync.cc; these check the thread, the
+// arguments and the ids.
+
+#define SYNC_SLOT(P, K, id, slot) \
+  uint32_t slot;                  \
+  if (!lookup(loop, loop->sync.P, Kind::K, id, &slot)) return WEFT_ESTALE
+
+int weft_event_new(weft_loop_t *loop, weft_event_t *out) {
+  LOOP_THREAD(loop);
+  if (!out) return WEFT_EINVAL;
+  GUARDED({ return event_new(loop, out); })
+}
+
+int weft_event_set(weft_loop_t *loop, weft_event_t event) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    SYNC_SLOT(events, Event, event, s);
+    event_set(loop, s);
+    return 0;
+  })
+}
+
+int weft_event_clear(weft_loop_t *loop, weft_event_t event) {
+  LOOP_THREAD(loop);
+  SYNC_SLOT(events, Event, event, s);
+  loop->sync.events.at(s)->set = 0;
+  return 0;
+}
+
+int weft_event_is_set(weft_loop_t *loop, weft_event_t event) {
+  LOOP_THREAD(loop);
+  SYNC_SLOT(events, Event, event, s);
+  return loop->sync.events.at(s)->set;
+}
+
+int weft_event_free(weft_loop_t *loop, weft_event_t event) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    SYNC_SLOT(events, Event, event, s);
+    event_free(loop, s);
+    return 0;
+  })
+}
+
+int weft_await_event(weft_loop_t *loop, weft_task_t self, weft_event_t event) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    SYNC_SLOT(events, Event, event, s);
+    return await_event(loop, self, s);
+  })
+}
+
+int weft_semaphore_new(weft_loop_t *loop, int64_t permits, int flags, weft_semaphore_t *out) {
+  LOOP_THREAD(loop);
+  if (!out || permits < 0 || (flags & ~WEFT_SEMAPHORE_BOUNDED)) return WEFT_EINVAL;
+  GUARDED({ return sem_new(loop, permits, (flags & WEFT_SEMAPHORE_BOUNDED) != 0, out); })
+}
+
+int weft_semaphore_release(weft_loop_t *loop, weft_semaphore_t sem) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    SYNC_SLOT(sems, Semaphore, sem, s);
+    return sem_release(loop, s);
+  })
+}
+
+int weft_semaphore_try_acquire(weft_loop_t *loop, weft_semaphore_t sem) {
+  LOOP_THREAD(loop);
+  SYNC_SLOT(sems, Semaphore, sem, s);
+  return sem_try_acquire(loop, s);
+}
+
+int weft_semaphore_value(weft_loop_t *loop, weft_semaphore_t sem, int64_t *value) {
+  LOOP_THREAD(loop);
+  if (!value) return WEFT_EINVAL;
+  SYNC_SLOT(sems, Semaphore, sem, s);
+  *value = loop->sync.sems.at(s)->value;
+  return 0;
+}
+
+int weft_semaphore_free(weft_loop_t *loop, weft_semaphore_t sem) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    SYNC_SLOT(sems, Semaphore, sem, s);
+    sem_free(loop, s);
+    return 0;
+  })
+}
+
+int weft_await_semaphore(weft_loop_t *loop, weft_task_t self, weft_semaphore_t sem) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    SYNC_SLOT(sems, Semaphore, sem, s);
+    return await_sem(loop, self, s);
+  })
+}
+
+int weft_lock_new(weft_loop_t *loop, weft_lock_t *out) {
+  LOOP_THREAD(loop);
+  if (!out) return WEFT_EINVAL;
+  GUARDED({ return lock_new(loop, out); })
+}
+
+int weft_lock_try_acquire(weft_loop_t *loop, weft_lock_t lock, weft_task_t owner) {
+  LOOP_THREAD(loop);
+  SYNC_SLOT(locks, Lock, lock, s);
+  uint32_t ts;
+  if (!lookup(loop, loop->tasks, Kind::Task, owner, &ts)) return WEFT_ESTALE;
+  return lock_try_acquire(loop, s, owner);
+}
+
+int weft_lock_release(weft_loop_t *loop, weft_lock_t lock, weft_task_t owner) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    SYNC_SLOT(locks, Lock, lock, s);
+    return lock_release(loop, s, owner);
+  })
+}
+
+int weft_lock_owner(weft_loop_t *loop, weft_lock_t lock, weft_task_t *owner) {
+  LOOP_THREAD(loop);
+  if (!owner) return WEFT_EINVAL;
+  SYNC_SLOT(locks, Lock, lock, s);
+  *owner = loop->sync.locks.at(s)->owner;
+  return 0;
+}
+
+int weft_lock_free(weft_loop_t *loop, weft_lock_t lock) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    SYNC_SLOT(locks, Lock, lock, s);
+    lock_free(loop, s);
+    return 0;
+  })
+}
+
+int weft_await_lock(weft_loop_t *loop, weft_task_t self, weft_lock_t lock) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    SYNC_SLOT(locks, Lock, lock, s);
+    return await_lock(loop, self, s);
+  })
+}
+
+int weft_queue_new(weft_loop_t *loop, int64_t capacity, weft_queue_drop_cb drop,
+                   void *user_data, weft_queue_t *out) {
+  LOOP_THREAD(loop);
+  if (!out || capacity < 0) return WEFT_EINVAL;
+  GUARDED({ return queue_new(loop, capacity, drop, user_data, out); })
+}
+
+int weft_queue_try_put(weft_loop_t *loop, weft_queue_t queue, int64_t item) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    SYNC_SLOT(queues, Queue, queue, s);
+    return queue_try_put(loop, s, item);
+  })
+}
+
+int weft_queue_try_get(weft_loop_t *loop, weft_queue_t queue, int64_t *item) {
+  LOOP_THREAD(loop);
+  if (!item) return WEFT_EINVAL;
+  GUARDED({
+    SYNC_SLOT(queues, Queue, queue, s);
+    return queue_try_get(loop, s, item);
+  })
+}
+
+int weft_queue_size(weft_loop_t *loop, weft_queue_t queue, int64_t *size) {
+  LOOP_THREAD(loop);
+  if (!size) return WEFT_EINVAL;
+  SYNC_SLOT(queues, Queue, queue, s);
+  *size = int64_t(loop->sync.queues.at(s)->count);
+  return 0;
+}
+
+int weft_queue_close(weft_loop_t *loop, weft_queue_t queue, int flags) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    SYNC_SLOT(queues, Queue, queue, s);
+    if (flags & ~WEFT_QUEUE_IMMEDIATE) return WEFT_EINVAL;
+    queue_close(loop, s, (flags & WEFT_QUEUE_IMMEDIATE) != 0);
+    return 0;
+  })
+}
+
+int weft_queue_free(weft_loop_t *loop, weft_queue_t queue) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    SYNC_SLOT(queues, Queue, queue, s);
+    queue_free(loop, s);
+    return 0;
+  })
+}
+
+int weft_await_queue_put(weft_loop_t *loop, weft_task_t self, weft_queue_t queue,
+                         int64_t item) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    SYNC_SLOT(queues, Queue, queue, s);
+    return await_queue_put(loop, self, s, item);
+  })
+}
+
+int weft_await_queue_get(weft_loop_t *loop, weft_task_t self, weft_queue_t queue) {
+  LOOP_THREAD(loop);
+  GUARDED({
+    SYNC_SLOT(queues, Queue, queue, s);
+    return await_queue_get(loop, self, s);
+  })
+}
+
+int weft_task_item(weft_loop_t *loop, weft_task_t self, int64_t *item) {
+  LOOP_THREAD(loop);
+  if (!item) return WEFT_EINVAL;
+  return task_item(loop, self, item);
+}
+
+int weft_await_first(weft_loop_t *loop, weft_task_t self, const weft_task_t *tasks, size_t n) {
+  LOOP_THREAD(loop);
+  if (!tasks || n == 0) return WEFT_EINVAL;
+  GUARDED({ return await_first(loop, self, tasks, n); })
+}
+
+#undef SYNC_SLOT
+
 }  // extern "C"

@@ -42,6 +42,7 @@ void weft_loop::ids_set_floor(uint32_t floor) {
   timers.set_gen_floor(floor);
   watches.set_gen_floor(floor);
   works.set_gen_floor(floor);
+  sync_init(this, floor);  // sync.cc's primitives
 }
 
 uint32_t weft_loop::ids_max_issued() const {
@@ -49,6 +50,7 @@ uint32_t weft_loop::ids_max_issued() const {
   if (timers.max_issued() > m) m = timers.max_issued();
   if (watches.max_issued() > m) m = watches.max_issued();
   if (works.max_issued() > m) m = works.max_issued();
+  if (sync_max_issued(this) > m) m = sync_max_issued(this);  // sync.cc's primitives
   return m;
 }
 
@@ -184,6 +186,7 @@ void weft_loop::close() {
     if (ready_head == kNone && pool.done.load(std::memory_order_acquire) == nullptr)
       break_group_cycles();
   }
+  sync_close_all(this);  // queues' items to their drop callbacks
   drop_watches();
   release_all();
 }

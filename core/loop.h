@@ -19,6 +19,7 @@
 #include "socket.h"
 #include "pool.h"
 #include "post.h"
+#include "sync.h"
 #include "task.h"
 #include "timer.h"
 #include "work.h"
@@ -88,6 +89,9 @@ struct weft_loop {
 
   // --- posts
   weft::PostQueue posts;
+
+  // --- synchronisation primitives (sync.cc)
+  weft::SyncTables sync;
 
   // ------------------------------------------------------------ loop.cc
   int init();                       // fds and tag; 0 or WEFT_E*

@@ -45,7 +45,9 @@ void weft_loop::run_step(uint32_t slot) {
   const int64_t id = task_id(slot);
   t->state = TS_RUNNING;
   t->await = AW_NONE;
-  t->flags &= uint8_t(~(TF_ARMED | TF_INTR_SET | TF_COE | TF_ABORTING));
+  sync.has_item = (t->flags & TF_ITEM) != 0;  // for weft_task_item (sync.cc)
+  sync.item = t->w.item;
+  t->flags &= uint8_t(~(TF_ARMED | TF_INTR_SET | TF_COE | TF_ABORTING | TF_ITEM | TF_GRANT));
   cur_slot = slot;
   cur_id = id;
   const int64_t t0 = slow_ns ? clock_now() : 0;
@@ -178,8 +180,12 @@ void weft_loop::interrupt(uint32_t slot, int code) {
       join_free_chain(slot);
       break;
     case AW_TASK:
+    case AW_FIRST:
       join_unlink_all(slot);
       join_free_chain(slot);
+      break;
+    case AW_SYNC:  // not granted yet: leave the FIFO, take nothing
+      sync_unwait(this, slot);
       break;
     default:
       return;
@@ -213,8 +219,15 @@ void weft_loop::disarm(uint32_t slot) {
     }
     case AW_TASK:
     case AW_ALL:
+    case AW_FIRST:
       join_unlink_all(slot);
       join_free_chain(slot);
+      break;
+    case AW_SYNC:
+      sync_unwait(this, slot);
+      break;
+    case AW_DONE:  // granted in this very step: give it back (sync.h)
+      if (t->flags & TF_GRANT) sync_ungrant(this, slot);
       break;
     default:
       break;
@@ -330,6 +343,11 @@ void weft_loop::join_notify(uint32_t child, int result) {
     if (wt->await == AW_TASK) {
       join_free_chain(w);
       resolve(w, result);
+    } else if (wt->await == AW_FIRST) {
+      const uint32_t index = first_index(this, w, child);
+      join_unlink_all(w);
+      join_free_chain(w);
+      resolve(w, int(index));
     } else {
       if (result < 0 && wt->w.join.first_err == 0) {
         wt->w.join.first_err = result;

@@ -32,6 +32,8 @@ enum AwaitKind : uint8_t {
   AW_TASK,      // w.join, one child, resolves with its result
   AW_ALL,       // w.join, n children, resolves with 0 / first error
   AW_DONE,      // resolved: status holds the result for the next step
+  AW_SYNC,      // w.wait is a WaitNode in a sync primitive's FIFO (sync.cc)
+  AW_FIRST,     // w.join, n children, resolves with the index of the first done
   AW_SOCK,      // w.sock_op is a socket operation (socket.cc)
 };
 
@@ -42,6 +44,8 @@ enum TaskFlags : uint8_t {
   TF_ABORTING = 8,    // COE group: children are being cancelled
   TF_INTR_SET = 16,   // the await's result is an interruption in delivery
   TF_RELEASED = 32,   // the owner gave up its id (second release: ESTALE)
+  TF_ITEM = 64,       // w.item: an item a queue get delivered (sync.cc)
+  TF_GRANT = 128,     // a sync grant this step may take back (sync.cc)
 };
 
 // Where an fd watch or an fd await sits in the poller's per-fd list.
@@ -67,6 +71,8 @@ struct Task {
     uint32_t sleep_seq;
     IoNode io;
     Work *work;
+    uint32_t wait;  // AW_SYNC: WaitNode slot
+    int64_t item;   // TF_ITEM
     uint32_t sock_op;  // SockOp slot
     struct {
       uint32_t nodes;      // first JoinNode of this await (sibling chain)
@@ -83,6 +89,7 @@ struct JoinNode {
   uint32_t waiter;      // task slot
   uint32_t child;       // task slot
   uint32_t sibling;     // next node of the same await
+  uint32_t index;       // AW_FIRST: position in the awaited array
 };
 
 }  // namespace weft

@@ -813,6 +813,191 @@ WEFT_API int weft_await_all(weft_loop_t *loop, weft_task_t self, const weft_task
  * resumes in the next iteration, after one poll. Result: 0. */
 WEFT_API int weft_await_yield(weft_loop_t *loop, weft_task_t self);
 
+/* -------------------------------------------------------- synchronisation
+ *
+ * asyncio's Event, Semaphore (and BoundedSemaphore), Lock and Queue for
+ * tasks of one loop, and an await for the first of several tasks. Each
+ * primitive is a loop-owned id of its own kind (release-hook kinds
+ * WEFT_KIND_EVENT 7, WEFT_KIND_SEMAPHORE 8, WEFT_KIND_LOCK 9,
+ * WEFT_KIND_QUEUE 10), checked like every id (WEFT_ESTALE); every function
+ * is loop-thread only (WEFT_EPERM), and NULL loop or NULL `out` is
+ * WEFT_EINVAL. Creating one allocates nothing per operation afterwards
+ * (except an unbounded or large queue's storage as it grows).
+ *
+ * Rules that hold for every primitive:
+ *  - FIFO hand-off. A release, set or put grants the permit, the lock or the
+ *    item directly to the oldest waiting task, whose await then resolves
+ *    with it. A try- call fails with WEFT_EAGAIN while anyone waits for the
+ *    same thing (a permit, the lock, room in a queue, an item), so nobody
+ *    jumps the queue.
+ *  - Cancel-safety. A waiter cancelled or timed out before its grant leaves
+ *    the queue of waiters and takes nothing (its await resolves with
+ *    WEFT_ECANCELED / WEFT_ETIMEDOUT). A waiter granted before the cancel
+ *    receives the grant from its await (result 0) and the cancellation from
+ *    its next await, as with every completed await: nothing is lost or
+ *    duplicated. A step that arms one of these awaits and then returns a
+ *    value other than WEFT_PENDING gives back what it was granted meanwhile
+ *    (the permit, the lock, the item, to the next waiter or the front of
+ *    the queue); a put stays done.
+ *  - Free and close. Freeing a primitive resumes each of its waiters, in
+ *    FIFO order, with WEFT_ECLOSED; its id is stale from then on. At
+ *    weft_loop_free, waiting tasks are cancelled first (WEFT_ECANCELED) and
+ *    primitives still alive are freed after the last task finished.
+ *  - The primitives do not keep the loop alive; a task waiting on one does.
+ *  - The awaits below follow the common rules of the awaits section (a
+ *    pending cancellation or timeout resolves them at once, before anything
+ *    is taken); a primitive's id that is not live is WEFT_ESTALE.
+ */
+
+typedef int64_t weft_event_t;
+typedef int64_t weft_semaphore_t;
+typedef int64_t weft_lock_t;
+typedef int64_t weft_queue_t;
+
+/* --- Event: a flag tasks wait for (asyncio.Event). */
+
+/* Creates an event, initially clear. Errors: WEFT_ENOMEM. */
+WEFT_API int weft_event_new(weft_loop_t *loop, weft_event_t *out);
+/* Sets the event and resumes every waiting task with 0 (in the order they
+ * began to wait). Setting a set event does nothing. */
+WEFT_API int weft_event_set(weft_loop_t *loop, weft_event_t event);
+/* Clears the event; tasks already resumed by a set stay resumed. */
+WEFT_API int weft_event_clear(weft_loop_t *loop, weft_event_t event);
+/* 1 if set, 0 if clear, or a negative code. */
+WEFT_API int weft_event_is_set(weft_loop_t *loop, weft_event_t event);
+/* Frees the event; waiting tasks resume with WEFT_ECLOSED. */
+WEFT_API int weft_event_free(weft_loop_t *loop, weft_event_t event);
+/* Resumes the task with 0 when the event is set (in the next iteration if it
+ * is set now), or WEFT_ECLOSED if it is freed first. */
+WEFT_API int weft_await_event(weft_loop_t *loop, weft_task_t self, weft_event_t event);
+
+/* --- Semaphore: a count of permits (asyncio.Semaphore, BoundedSemaphore). */
+
+/* weft_semaphore_new flags: releasing beyond the initial count is an error
+ * (asyncio.BoundedSemaphore). */
+#define WEFT_SEMAPHORE_BOUNDED 1
+
+/* Creates a semaphore holding `permits` (>= 0) permits. Errors: WEFT_EINVAL
+ * (permits < 0, unknown flags), WEFT_ENOMEM. */
+WEFT_API int weft_semaphore_new(weft_loop_t *loop, int64_t permits, int flags,
+                                weft_semaphore_t *out);
+/* Returns one permit: to the oldest waiting task, whose await resolves with
+ * 0, or to the count if nobody waits. Any code may release (a permit is not
+ * owned by a task). Errors: WEFT_EINVAL if the count would exceed its
+ * initial value on a WEFT_SEMAPHORE_BOUNDED semaphore, or INT64_MAX. */
+WEFT_API int weft_semaphore_release(weft_loop_t *loop, weft_semaphore_t sem);
+/* Takes a permit without waiting: 0, or WEFT_EAGAIN if none is free or a
+ * task is waiting for one. */
+WEFT_API int weft_semaphore_try_acquire(weft_loop_t *loop, weft_semaphore_t sem);
+/* The number of free permits, in *value (0 while tasks wait). */
+WEFT_API int weft_semaphore_value(weft_loop_t *loop, weft_semaphore_t sem, int64_t *value);
+/* Frees the semaphore; waiting tasks resume with WEFT_ECLOSED. */
+WEFT_API int weft_semaphore_free(weft_loop_t *loop, weft_semaphore_t sem);
+/* Resumes the task with 0 holding one permit (at once if one is free and
+ * nobody waits), or with WEFT_ECLOSED if the semaphore is freed first. */
+WEFT_API int weft_await_semaphore(weft_loop_t *loop, weft_task_t self, weft_semaphore_t sem);
+
+/* --- Lock: mutual exclusion between tasks (asyncio.Lock), owned by a task. */
+
+/* Creates an unlocked lock. Errors: WEFT_ENOMEM. */
+WEFT_API int weft_lock_new(weft_loop_t *loop, weft_lock_t *out);
+/* Locks it for task `owner` (a live task of the loop, not necessarily the
+ * running one) without waiting: 0, WEFT_EAGAIN if it is held or a task waits
+ * for it, WEFT_EINVAL if `owner` already holds it (locks are not
+ * reentrant), WEFT_ESTALE if `owner` is not a live task. */
+WEFT_API int weft_lock_try_acquire(weft_loop_t *loop, weft_lock_t lock, weft_task_t owner);
+/* Unlocks it: `owner` must be the task holding it (WEFT_EINVAL otherwise,
+ * also when it is unlocked). The lock passes to the oldest waiting task,
+ * whose await resolves with 0. A task that finishes holding the lock keeps
+ * it: its id still releases it (also after weft_task_release). */
+WEFT_API int weft_lock_release(weft_loop_t *loop, weft_lock_t lock, weft_task_t owner);
+/* The task holding the lock in *owner, 0 if unlocked. */
+WEFT_API int weft_lock_owner(weft_loop_t *loop, weft_lock_t lock, weft_task_t *owner);
+/* Frees the lock (held or not); waiting tasks resume with WEFT_ECLOSED. */
+WEFT_API int weft_lock_free(weft_loop_t *loop, weft_lock_t lock);
+/* Resumes the task with 0 holding the lock (at once if it is free and
+ * nobody waits), or WEFT_ECLOSED if the lock is freed first.
+ * Errors: WEFT_EINVAL if `self` already holds it. */
+WEFT_API int weft_await_lock(weft_loop_t *loop, weft_task_t self, weft_lock_t lock);
+
+/* --- Queue of int64_t items (asyncio.Queue; a Go channel's close).
+ *
+ * Items are plain values: a binding maps its own values onto them (an
+ * index, a handle) and gets back, through the drop callback, every item
+ * that weft discards so that it can release what the item referred to. An
+ * item is owned by the queue from a successful put until a get returns it or
+ * the drop callback receives it; a put that fails, is cancelled, times out
+ * or resumes with WEFT_ECLOSED leaves the item with the putter. */
+
+/* Called on the loop thread, once per item weft discards, oldest first:
+ * items queued at weft_queue_close(WEFT_QUEUE_IMMEDIATE), weft_queue_free or
+ * weft_loop_free. The queue's id is already closed or stale when it runs. */
+typedef void (*weft_queue_drop_cb)(weft_loop_t *loop, weft_queue_t queue, int64_t item,
+                                   void *user_data);
+
+/* weft_queue_close flags: also drop the queued items (3.13's
+ * Queue.shutdown(immediate=True)); they go to the drop callback. */
+#define WEFT_QUEUE_IMMEDIATE 1
+
+/* Creates a queue holding at most `capacity` items (>= 1), or any number
+ * (capacity 0: unbounded, limited by memory). `drop` (may be NULL: dropped
+ * items are forgotten) and `user_data` are kept until the queue is freed;
+ * the release hook then gets user_data (kind WEFT_KIND_QUEUE).
+ * Errors: WEFT_EINVAL (capacity < 0), WEFT_ENOMEM. */
+WEFT_API int weft_queue_new(weft_loop_t *loop, int64_t capacity, weft_queue_drop_cb drop,
+                            void *user_data, weft_queue_t *out);
+/* Puts `item` without waiting: to the oldest waiting getter, else at the
+ * tail. 0; WEFT_EAGAIN if the queue is full; WEFT_ECLOSED if it is closed;
+ * WEFT_ENOMEM if an unbounded queue cannot grow. */
+WEFT_API int weft_queue_try_put(weft_loop_t *loop, weft_queue_t queue, int64_t item);
+/* Takes the oldest item into *item without waiting (and moves the oldest
+ * waiting putter's item in). 0; WEFT_EAGAIN if empty; WEFT_ECLOSED if empty
+ * and closed. */
+WEFT_API int weft_queue_try_get(weft_loop_t *loop, weft_queue_t queue, int64_t *item);
+/* The number of queued items, in *size (putters still waiting not counted). */
+WEFT_API int weft_queue_size(weft_loop_t *loop, weft_queue_t queue, int64_t *size);
+/* Closes the queue, like closing a Go channel: puts fail with WEFT_ECLOSED
+ * from now on, and waiting putters resume with it (their items stay
+ * theirs); gets still take what is queued, then resolve with WEFT_ECLOSED
+ * (waiting getters resume with it at once when the queue is empty). With
+ * WEFT_QUEUE_IMMEDIATE, the queued items are dropped first: each goes to the
+ * drop callback, oldest first, before this call returns. Closing again is
+ * allowed (an immediate close after a plain one drops what is left).
+ * Errors: WEFT_EINVAL (unknown flags). */
+WEFT_API int weft_queue_close(weft_loop_t *loop, weft_queue_t queue, int flags);
+/* Frees the queue: waiting getters and putters resume with WEFT_ECLOSED,
+ * queued items go to the drop callback (oldest first), then the release
+ * hook gets user_data. */
+WEFT_API int weft_queue_free(weft_loop_t *loop, weft_queue_t queue);
+/* Resumes the task with 0 once `item` is in the queue (handed to the oldest
+ * waiting getter, or queued; at once if there is room and nobody waits to
+ * put), or with WEFT_ECLOSED if the queue is closed (now or while waiting;
+ * the item then stays the caller's). Errors: WEFT_ENOMEM. */
+WEFT_API int weft_await_queue_put(weft_loop_t *loop, weft_task_t self, weft_queue_t queue,
+                                  int64_t item);
+/* Resumes the task with 0 having taken the oldest item (at once if one is
+ * queued), which weft_task_item then returns; or with WEFT_ECLOSED when the
+ * queue is closed and empty, or freed. */
+WEFT_API int weft_await_queue_get(weft_loop_t *loop, weft_task_t self, weft_queue_t queue);
+/* In the step of `self` that a weft_await_queue_get resumed with 0, the item
+ * it took, in *item (the whole step long, also after arming another await).
+ * Errors: WEFT_EINVAL if that step is not running or was not resumed with
+ * an item; WEFT_ESTALE if self is not a live task. */
+WEFT_API int weft_task_item(weft_loop_t *loop, weft_task_t self, int64_t *item);
+
+/* --- wait-first (asyncio.wait(FIRST_COMPLETED), as_completed, select). */
+
+/* Resumes the task when the first of tasks[0..n-1] (n >= 1) finishes, with
+ * that task's index in the array (its lowest, if it appears several times);
+ * if some have already finished, at once with the lowest index among them.
+ * The others keep running and are not awaited any more; read results with
+ * weft_task_result. Cancelling the awaiting task cancels only this await.
+ * The array is read during the call only.
+ * Errors: WEFT_EINVAL (tasks NULL, n == 0, self among tasks), WEFT_ESTALE
+ * (any entry is not a live task; nothing is armed), WEFT_ENOMEM. */
+WEFT_API int weft_await_first(weft_loop_t *loop, weft_task_t self, const weft_task_t *tasks,
+                              size_t n);
+
 #ifdef __cplusplus
 }
 #endif

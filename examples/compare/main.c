@@ -653,8 +653,8 @@ static void print_switch(const options *o) {
   for (int i = 0; i < o->nmodels; i++) {
     result *r = find(o->models[i], "switch", -1);
     if (!r) continue;
-    const char *vars[3] = {"switch", "switch_1cpu", "switch_timer"};
-    for (int v = 0; v < 3; v++) {
+    const char *vars[4] = {"switch", "switch_1cpu", "switch_timer", "switch_queue"};
+    for (int v = 0; v < 4; v++) {
       char key[64], range[64];
       snprintf(key, sizeof key, "%s_ns", vars[v]);
       if (!have(get(r, key)) && v) continue;
@@ -667,7 +667,7 @@ static void print_switch(const options *o) {
       snprintf(range, sizeof range, "%s - %s", fmt_ns(b[0], lo), fmt_ns(b[1], hi));
       char name[40];
       snprintf(name, sizeof name, "%s%s", title_of(r->model),
-               v == 1 ? " (1 cpu)" : v == 2 ? " (timer)" : "");
+               v == 1 ? " (1 cpu)" : v == 2 ? " (timer)" : v == 3 ? " (queue 1)" : "");
       printf("  %-24s %12s %22s %12s\n", name, fmt_ns(b[2], med), range,
              fmt_count(b[0], get(r, key)));
     }

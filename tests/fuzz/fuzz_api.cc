@@ -41,6 +41,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -695,11 +696,13 @@ int step_fn(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
 
 // ---------------------------------------------------------------- checks
 
+int64_t sync_alive(LoopM *lm);  // the synchronisation block's tasks
+void sync_loop_freed(LoopM *lm);
 int64_t sock_alive(LoopM *lm);  // sockets block
 void sock_sync(LoopM *lm);
 
 int64_t count_alive_tasks(LoopM *lm) {
-  int64_t n = 0;
+  int64_t n = sync_alive(lm);
   for (auto &t : lm->tasks) n += !t->finished;
   n += sock_alive(lm);  // sockets block
   return n;
@@ -781,6 +784,7 @@ void free_loop(LoopM *lm) {
   lm->depth--;
   lm->closing = false;
   lm->loop = nullptr;
+  sync_loop_freed(lm);
   sock_sync(lm);  // sockets block
   for (auto &t : lm->tasks)
     CHECK(t->finished && t->finishes == 1, "task ended %d times by loop_free", t->finishes);
@@ -971,6 +975,389 @@ void run(LoopM *lm, int mode) {
   }
 }
 
+// ===================================================== synchronisation block
+//
+// Semaphores, locks, queues and events of weft.h's "synchronisation"
+// section, driven by their own tasks (counted in tasks_alive through
+// sync_alive). Checked: every call's code against the model; statuses of
+// the sync awaits; a lock's owner while held; no item is received twice,
+// received without a completed put, or after its put failed; at a quiescent
+// point (no sync task alive) every permit is back and the lock is free; at
+// free, the queue's items go to the drop callback, which with the items
+// received equals the items put.
+
+struct SyncTaskC;
+struct SyncM {
+  weft_semaphore_t sem = 0;
+  int64_t sem_initial = 0, sem_try_held = 0;  // permits taken by top-level try_acquire
+  bool sem_bounded = false;
+  weft_lock_t lock = 0;
+  weft_queue_t queue = 0;
+  int64_t qcap = 0;
+  bool qclosed = false;
+  weft_event_t event = 0;
+  int64_t next_item = 1;
+  std::set<int64_t> offered, put_ok, put_failed, received, dropped;
+  std::vector<std::unique_ptr<SyncTaskC>> tasks;
+};
+SyncM SM[2];
+
+struct SyncTaskC {
+  LoopM *lm = nullptr;
+  weft_task_t id = 0;
+  bool finished = false, cancelled = false, timed = false;
+  int op = 0;  // the await armed: 1 sem, 2 lock, 3 put, 4 get, 5 event, 6 first
+  int64_t item = 0;
+  int64_t prim = 0;  // the primitive the await was armed on
+  bool holds_permit = false, holds_lock = false;
+  int steps = 0;
+};
+
+int64_t sync_alive(LoopM *lm) {
+  int64_t n = 0;
+  for (auto &t : SM[lm->idx].tasks) n += !t->finished;
+  return n;
+}
+
+void sync_drop_cb(weft_loop_t *, weft_queue_t, int64_t item, void *ud) {
+  SyncM *m = static_cast<SyncM *>(ud);
+  CHECK(m->offered.count(item) || m->put_ok.count(item), "dropped item %lld never put",
+        (long long)item);
+  CHECK(!m->received.count(item) && !m->dropped.count(item), "item %lld dropped twice",
+        (long long)item);
+  CHECK(!m->put_failed.count(item), "item %lld of a failed put dropped", (long long)item);
+  m->dropped.insert(item);
+}
+
+void sync_received(SyncM *m, int64_t item) {
+  CHECK(m->offered.count(item) || m->put_ok.count(item), "item %lld received, never put",
+        (long long)item);
+  CHECK(!m->put_failed.count(item), "item %lld received after its put failed", (long long)item);
+  CHECK(!m->received.count(item) && !m->dropped.count(item), "item %lld received twice",
+        (long long)item);
+  m->received.insert(item);
+}
+
+// Releases what the task holds (it may, in any step).
+void sync_let_go(SyncTaskC *t, weft_loop_t *loop, weft_task_t self) {
+  SyncM *m = &SM[t->lm->idx];
+  if (t->holds_permit) {
+    int rc = weft_semaphore_release(loop, m->sem);
+    CHECK(rc == 0 || (m->sem == 0 && rc == WEFT_ESTALE), "semaphore_release %s",
+          weft_err_name(rc));
+    t->holds_permit = false;
+  }
+  if (t->holds_lock) {
+    CHECK_RC(weft_lock_release(loop, m->lock, self), 0, "lock_release by its owner");
+    t->holds_lock = false;
+  }
+}
+
+bool sync_interrupt_ok(SyncTaskC *t, int status) {
+  return (status == WEFT_ECANCELED && (t->cancelled || t->lm->closing)) ||
+         (status == WEFT_ETIMEDOUT && t->timed);
+}
+
+int sync_decide(SyncTaskC *t, weft_loop_t *loop, weft_task_t self, int status);
+
+int sync_step(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
+  SyncTaskC *t = static_cast<SyncTaskC *>(ud);
+  int r = sync_decide(t, loop, self, status);
+  if (r != WEFT_PENDING && !t->finished) {  // an await that could not arm
+    CHECK(r == WEFT_ECANCELED && t->lm->closing, "sync await failed to arm: %s",
+          weft_err_name(r));
+    SM[t->lm->idx].offered.erase(t->item);
+    sync_let_go(t, loop, self);
+    t->finished = true;
+  }
+  return r;
+}
+
+int sync_decide(SyncTaskC *t, weft_loop_t *loop, weft_task_t self, int status) {
+  SyncM *m = &SM[t->lm->idx];
+  CHECK(!t->finished, "step of a finished sync task");
+  t->id = self;
+  const bool intr = sync_interrupt_ok(t, status);
+  int64_t item;
+  switch (t->op) {
+    case 1:
+      CHECK(status == 0 || intr || status == WEFT_ECLOSED, "await_semaphore: %s",
+            weft_err_name(status));
+      // A grant of a semaphore freed since counts for nothing.
+      if (status == 0 && t->prim == m->sem) t->holds_permit = true;
+      break;
+    case 2:
+      CHECK(status == 0 || intr || status == WEFT_ECLOSED, "await_lock: %s", weft_err_name(status));
+      if (status == 0 && t->prim == m->lock) {
+        weft_task_t o = 0;
+        CHECK_RC(weft_lock_owner(loop, m->lock, &o), 0, "lock_owner");
+        CHECK(o == self, "a granted lock is owned by another task");
+        t->holds_lock = true;
+      }
+      break;
+    case 3:
+      CHECK(status == 0 || intr || status == WEFT_ECLOSED, "await_queue_put: %s",
+            weft_err_name(status));
+      m->offered.erase(t->item);
+      if (status == 0) {
+        m->put_ok.insert(t->item);
+      } else {
+        CHECK(!m->received.count(t->item) && !m->dropped.count(t->item),
+              "item %lld taken from a failed put", (long long)t->item);
+        m->put_failed.insert(t->item);
+      }
+      break;
+    case 4:
+      CHECK(status == 0 || intr || status == WEFT_ECLOSED, "await_queue_get: %s",
+            weft_err_name(status));
+      if (status == 0) {
+        CHECK_RC(weft_task_item(loop, self, &item), 0, "task_item after a get");
+        sync_received(m, item);
+      } else {
+        CHECK_RC(weft_task_item(loop, self, &item), WEFT_EINVAL, "task_item without an item");
+      }
+      break;
+    case 5:
+      CHECK(status == 0 || intr || status == WEFT_ECLOSED, "await_event: %s",
+            weft_err_name(status));
+      break;
+    case 6:
+      CHECK(status >= 0 || intr, "await_first: %s", weft_err_name(status));
+      break;
+    default:
+      break;
+  }
+  t->op = 0;
+  t->steps++;
+  if (in.u8() % 3 == 0) sync_let_go(t, loop, self);
+  uint8_t c = in.u8();
+  if (t->steps > 12 || (status == WEFT_ECANCELED && c % 2) || c % 11 == 0) {
+    sync_let_go(t, loop, self);
+    t->finished = true;
+    return 0;
+  }
+  int r = WEFT_PENDING;
+  switch (c % 8) {
+    case 0:
+      if (t->holds_permit || !m->sem) return weft_await_yield(loop, self);
+      t->op = 1;
+      t->prim = m->sem;
+      r = weft_await_semaphore(loop, self, m->sem);
+      break;
+    case 1:
+      if (t->holds_lock || !m->lock) return weft_await_yield(loop, self);
+      t->op = 2;
+      t->prim = m->lock;
+      r = weft_await_lock(loop, self, m->lock);
+      break;
+    case 2:
+      if (!m->queue) return weft_await_yield(loop, self);
+      t->op = 3;
+      t->item = m->next_item++;
+      m->offered.insert(t->item);
+      r = weft_await_queue_put(loop, self, m->queue, t->item);
+      break;
+    case 3:
+      if (!m->queue) return weft_await_yield(loop, self);
+      t->op = 4;
+      r = weft_await_queue_get(loop, self, m->queue);
+      break;
+    case 4:
+      if (!m->event) return weft_await_yield(loop, self);
+      t->op = 5;
+      r = weft_await_event(loop, self, m->event);
+      break;
+    case 5: {  // first of some other sync tasks
+      std::vector<weft_task_t> ids;
+      for (auto &o : m->tasks)
+        if (o->id && o.get() != t && !o->finished && ids.size() < 4) ids.push_back(o->id);
+      if (ids.empty()) return weft_await_yield(loop, self);
+      t->op = 6;
+      r = weft_await_first(loop, self, ids.data(), ids.size());
+      break;
+    }
+    case 6: {  // arm one that may be granted at once, then abandon it
+      if (!t->holds_permit && m->sem) weft_await_semaphore(loop, self, m->sem);
+      else if (m->queue && in.u8() % 2) weft_await_queue_get(loop, self, m->queue);
+      sync_let_go(t, loop, self);
+      t->finished = true;
+      return 3;
+    }
+    default:
+      return weft_await_sleep(loop, self, in.pick(kDurations) % 1000000);
+  }
+  return r;
+}
+
+// Quiescent: no sync task alive. Every permit is back, the lock is free.
+void sync_check_quiet(LoopM *lm) {
+  SyncM *m = &SM[lm->idx];
+  if (sync_alive(lm) != 0) return;
+  if (m->sem) {
+    int64_t v = -1;
+    CHECK_RC(weft_semaphore_value(lm->loop, m->sem, &v), 0, "semaphore_value");
+    CHECK(v == m->sem_initial - m->sem_try_held, "semaphore holds %lld permits, model %lld",
+          (long long)v, (long long)(m->sem_initial - m->sem_try_held));
+  }
+  if (m->lock) {
+    weft_task_t o = -1;
+    CHECK_RC(weft_lock_owner(lm->loop, m->lock, &o), 0, "lock_owner");
+    CHECK(o == 0, "lock still owned with no sync task alive");
+  }
+}
+
+// At loop free (after weft_loop_free returned): the queue's items were dropped.
+void sync_loop_freed(LoopM *lm) {
+  SyncM *m = &SM[lm->idx];
+  for (auto &t : m->tasks) CHECK(t->finished, "sync task not finished by loop_free");
+  for (int64_t it : m->put_ok)
+    CHECK(m->received.count(it) || m->dropped.count(it), "item %lld lost", (long long)it);
+  *m = SyncM();
+}
+
+void sync_op(LoopM *lm) {
+  weft_loop_t *loop = lm->loop;
+  SyncM *m = &SM[lm->idx];
+  g_ops++;
+  int64_t v;
+  switch (in.u8() % 12) {
+    case 0: {  // create what is missing
+      if (!m->sem) {
+        m->sem_initial = in.u8() % 4;
+        m->sem_bounded = in.u8() % 2;
+        CHECK_RC(weft_semaphore_new(loop, m->sem_initial,
+                                    m->sem_bounded ? WEFT_SEMAPHORE_BOUNDED : 0, &m->sem),
+                 0, "semaphore_new");
+      }
+      if (!m->lock) CHECK_RC(weft_lock_new(loop, &m->lock), 0, "lock_new");
+      if (!m->event) CHECK_RC(weft_event_new(loop, &m->event), 0, "event_new");
+      if (!m->queue) {
+        m->qcap = in.u8() % 4;
+        m->qclosed = false;
+        CHECK_RC(weft_queue_new(loop, m->qcap, sync_drop_cb, m, &m->queue), 0, "queue_new");
+      }
+      break;
+    }
+    case 1:
+    case 2: {  // spawn a sync task
+      if (m->tasks.size() >= 64) break;
+      m->tasks.emplace_back(new SyncTaskC);
+      SyncTaskC *t = m->tasks.back().get();
+      t->lm = lm;
+      CHECK_RC(weft_task_spawn(loop, sync_step, t, &t->id), 0, "task_spawn(sync)");
+      break;
+    }
+    case 3: {  // cancel or time out a sync task
+      if (m->tasks.empty()) break;
+      SyncTaskC *t = m->tasks[in.u8() % m->tasks.size()].get();
+      if (in.u8() % 2) {
+        t->cancelled = true;
+        CHECK_RC(weft_task_cancel(loop, t->id), 0, "task_cancel(sync)");
+      } else {
+        t->timed = true;
+        CHECK_RC(weft_task_timeout(loop, t->id, in.pick(kDurations) % 100000), 0,
+                 "task_timeout(sync)");
+      }
+      break;
+    }
+    case 4:  // release a permit from outside (bounded: may be EINVAL)
+      if (!m->sem) break;
+      if (m->sem_try_held > 0) {
+        CHECK_RC(weft_semaphore_release(loop, m->sem), 0, "semaphore_release");
+        m->sem_try_held--;
+      } else if (in.u8() % 2 == 0) {
+        int rc = weft_semaphore_try_acquire(loop, m->sem);
+        CHECK(rc == 0 || rc == WEFT_EAGAIN, "semaphore_try_acquire: %s", weft_err_name(rc));
+        if (rc == 0) m->sem_try_held++;
+      }
+      break;
+    case 5: {  // try_put / try_get
+      if (!m->queue) break;
+      if (in.u8() % 2) {
+        const int64_t it = m->next_item++;
+        m->offered.insert(it);
+        int rc = weft_queue_try_put(loop, m->queue, it);
+        m->offered.erase(it);
+        CHECK(rc == 0 || rc == WEFT_EAGAIN || (rc == WEFT_ECLOSED && m->qclosed),
+              "queue_try_put: %s", weft_err_name(rc));
+        CHECK(rc != WEFT_EAGAIN || m->qcap > 0, "an unbounded queue was full");
+        (rc == 0 ? m->put_ok : m->put_failed).insert(it);
+      } else {
+        int rc = weft_queue_try_get(loop, m->queue, &v);
+        CHECK(rc == 0 || rc == WEFT_EAGAIN || (rc == WEFT_ECLOSED && m->qclosed),
+              "queue_try_get: %s", weft_err_name(rc));
+        if (rc == 0) sync_received(m, v);
+      }
+      break;
+    }
+    case 6:  // event set / clear
+      if (!m->event) break;
+      if (in.u8() % 2) {
+        CHECK_RC(weft_event_set(loop, m->event), 0, "event_set");
+        CHECK_RC(weft_event_is_set(loop, m->event), 1, "event_is_set");
+      } else {
+        CHECK_RC(weft_event_clear(loop, m->event), 0, "event_clear");
+        CHECK_RC(weft_event_is_set(loop, m->event), 0, "event_is_set");
+      }
+      break;
+    case 7:  // close the queue, maybe immediately
+      if (!m->queue) break;
+      CHECK_RC(weft_queue_close(loop, m->queue, in.u8() % 2 ? WEFT_QUEUE_IMMEDIATE : 0), 0,
+               "queue_close");
+      m->qclosed = true;
+      CHECK_RC(weft_queue_try_put(loop, m->queue, 0), WEFT_ECLOSED, "try_put after close");
+      break;
+    case 8: {  // free one primitive; its id is stale afterwards
+      weft_task_t o;
+      switch (in.u8() % 4) {
+        case 0:
+          if (!m->sem) break;
+          CHECK_RC(weft_semaphore_free(loop, m->sem), 0, "semaphore_free");
+          CHECK_RC(weft_semaphore_value(loop, m->sem, &v), WEFT_ESTALE, "value after free");
+          m->sem = 0;
+          m->sem_try_held = 0;
+          break;
+        case 1:
+          if (!m->lock) break;
+          CHECK_RC(weft_lock_free(loop, m->lock), 0, "lock_free");
+          CHECK_RC(weft_lock_owner(loop, m->lock, &o), WEFT_ESTALE, "owner after free");
+          for (auto &t : m->tasks) t->holds_lock = false;
+          m->lock = 0;
+          break;
+        case 2:
+          if (!m->queue) break;
+          CHECK_RC(weft_queue_free(loop, m->queue), 0, "queue_free");
+          CHECK_RC(weft_queue_size(loop, m->queue, &v), WEFT_ESTALE, "size after free");
+          m->queue = 0;
+          break;
+        default:
+          if (!m->event) break;
+          CHECK_RC(weft_event_free(loop, m->event), 0, "event_free");
+          CHECK_RC(weft_event_is_set(loop, m->event), WEFT_ESTALE, "is_set after free");
+          m->event = 0;
+          break;
+      }
+      // Permits held by tasks of a freed semaphore are gone with it.
+      if (!m->sem)
+        for (auto &t : m->tasks) t->holds_permit = false;
+      break;
+    }
+    case 9:  // ids of the wrong kind
+      if (m->sem) CHECK_RC(weft_queue_try_put(loop, m->sem, 1), WEFT_ESTALE, "queue op on a sem");
+      if (m->queue) CHECK_RC(weft_lock_owner(loop, m->queue, &v), WEFT_ESTALE, "lock op on a queue");
+      if (m->lock) CHECK_RC(weft_event_set(loop, m->lock), WEFT_ESTALE, "event op on a lock");
+      if (m->event)
+        CHECK_RC(weft_semaphore_try_acquire(loop, m->event), WEFT_ESTALE, "sem op on an event");
+      break;
+    case 10:
+      run(lm, WEFT_RUN_NOWAIT);
+      break;
+    default:
+      sync_check_quiet(lm);
+      break;
+  }
+}
+// ================================================= end of synchronisation block
 
 // ================================================================ sockets
 // (owned by the socket work: weft.h's "sockets" section and issue 11's fd
@@ -1590,8 +1977,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     open_loop(&L[i]);
   }
   while (!in.empty()) {
-    LoopM *lm = &L[in.u8() & 1];
-    top_op(lm);
+    const uint8_t b = in.u8();
+    LoopM *lm = &L[b & 1];
+    if ((b >> 1) % 16 == 15)
+      sync_op(lm);  // the synchronisation block
+    else
+      top_op(lm);
     check_loop(&L[0]);
     check_loop(&L[1]);
   }

@@ -183,6 +183,50 @@ static int64_t sw_run(void *vctx, int64_t rounds) {
   return now_ns() - t0;
 }
 
+/* The same hand-off through the synchronisation primitives: two tasks pass a
+ * token through two queues of capacity 1 (one each way), so each hand-off is
+ * a put that wakes the waiting getter. One hand-off = one item moved. */
+typedef struct hq_ctx {
+  weft_loop_t *loop;
+  weft_queue_t q[2]; /* q[i]: party i puts, the other gets */
+  int64_t ops;       /* awaits each party makes in a run */
+  int64_t moved;     /* items received (checked against the rounds) */
+} hq_ctx;
+
+typedef struct hq_party {
+  hq_ctx *c;
+  int me;
+  int64_t i;
+} hq_party;
+
+static int hq_step(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
+  hq_party *p = ud;
+  if (status < 0) return status;
+  /* Party 0 starts with a put, party 1 with a get; then they alternate. */
+  const int was_get = p->i > 0 && ((p->i - 1 + p->me) & 1);
+  if (was_get) p->c->moved++;
+  if (p->i == p->c->ops) return 0;
+  const int put = ((p->i + p->me) & 1) == 0;
+  p->i++;
+  return put ? weft_await_queue_put(loop, self, p->c->q[p->me], p->i)
+             : weft_await_queue_get(loop, self, p->c->q[!p->me]);
+}
+
+static int64_t hq_run(void *vctx, int64_t rounds) {
+  hq_ctx *c = vctx;
+  hq_party a = {c, 0, 0}, b = {c, 1, 0};
+  c->ops = rounds < 2 ? 2 : rounds + (rounds & 1); /* hand-offs = ops, an even number */
+  c->moved = 0;
+  int64_t t0 = now_ns();
+  if (weft_task_spawn(c->loop, hq_step, &a, NULL) < 0 ||
+      weft_task_spawn(c->loop, hq_step, &b, NULL) < 0)
+    return -1;
+  if (weft_loop_run(c->loop, WEFT_RUN_DEFAULT) < 0) return -1;
+  int64_t dt = now_ns() - t0;
+  WL_CHECK(c->moved == c->ops); /* every item moved exactly once */
+  return dt * rounds / c->ops; /* per `rounds` hand-offs */
+}
+
 int wl_weft_switch(const wl_params *p) {
   pick_model(p);
   sw_ctx c;
@@ -195,8 +239,18 @@ int wl_weft_switch(const wl_params *p) {
     c.timers = 1;
     measure_switch(p, "switch_timer", sw_run, &c);
   }
+  if (g_tasks) {
+    hq_ctx q = {c.loop, {0, 0}, 0, 0};
+    CHECK(weft_queue_new(c.loop, 1, NULL, NULL, &q.q[0]));
+    CHECK(weft_queue_new(c.loop, 1, NULL, NULL, &q.q[1]));
+    measure_switch(p, "switch_queue", hq_run, &q);
+    weft_queue_free(c.loop, q.q[0]);
+    weft_queue_free(c.loop, q.q[1]);
+  }
   if (c.s.misses) wl_note("token found with the wrong party %lld times", (long long)c.s.misses);
-  wl_note(g_tasks ? "two tasks; each step passes the token and calls weft_await_yield"
+  wl_note(g_tasks ? "two tasks; each step passes the token and calls weft_await_yield; "
+                    "switch_queue: the token goes through queues of capacity 1 "
+                    "(weft_await_queue_put / weft_await_queue_get)"
                       : "two callbacks passing the token with weft_loop_post (call_soon); "
                         "switch_timer: with zero-delay one-shot weft timers");
   weft_loop_free(c.loop);
