@@ -8,7 +8,8 @@ judged by redis-benchmark, with redis-server 7.0 as the reference.
                    redis-cli, a tiny redis-benchmark run)
   servers.py list  --config ...                 (the models and whether built)
 
-Each (model, clients) cell starts a fresh server process on 127.0.0.1 with a
+Each (model, clients) cell, in each of --rounds rounds (the models alternate
+within a round; figures are medians over rounds), starts a fresh server process on 127.0.0.1 with a
 free port, waits for its "listening on ADDR:PORT" line (redis-server: its
 "Ready to accept connections" log line), warms it up, then runs
 `redis-benchmark -t T -c C -n N --csv` once per test T in ping, set, get and
@@ -26,6 +27,7 @@ import os
 import platform
 import select
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -284,11 +286,11 @@ UNITS = {"requests_per_s": "requests/s", "cpu_per_request": "us", "rss_per_conne
 ROWS = ["PING_INLINE", "PING_MBULK", "SET", "GET"]
 
 
-def print_tables(records, names, clients_list, n):
+def print_tables(records, names, clients_list, n, rounds):
     by = {(r["model"], r["workload"], r["n"], r["figure"]): r["value"] for r in records}
     for c in clients_list:
-        print(f"\n-- server: redis-benchmark -c {c} -n {n} (requests/s; server CPU us/request; "
-              f"RSS growth per connection)")
+        print(f"\n-- server: redis-benchmark -c {c} -n {n}, medians of {rounds} rounds "
+              f"(requests/s; server CPU us/request; RSS growth per connection)")
         head = f"{'model':<14} {'lang':<5}" + "".join(f" {t:>12}" for t in ROWS) + \
             "".join(f" {'cpu ' + t.split('_')[-1]:>11}" for t in ROWS) + f" {'rss/conn':>10}"
         print(head)
@@ -328,30 +330,35 @@ def bench(cfg, args):
     want = args.models.split(",") if args.models else [m[0] for m in all_models]
     clients_list = [int(c) for c in args.clients.split(",")]
     records, skipped, errors = [], [], []
+    samples = {}  # (model, language, workload, n, figure) -> [value per round]
     t0 = time.monotonic()
     load_start = os.getloadavg()
-    for name, lang, title, argv, why in all_models:
-        if name not in want:
-            continue
-        if argv is None:
-            skipped.append(f"{name}: {why}")
-            continue
-        for c in clients_list:
-            print(f"server: {name} -c {c} -n {args.requests} ...", file=sys.stderr, flush=True)
-            try:
-                figs, idle_kb = run_cell(name, argv, c, args.requests)
-            except Exception as e:  # one failing model must not hide the others
-                errors.append(f"{name} -c {c}: {e}")
+    for rnd in range(args.rounds):  # models alternate within a round
+        for name, lang, title, argv, why in all_models:
+            if name not in want:
                 continue
-            for test, f in figs.items():
-                for fig, v in f.items():
-                    records.append({"model": name, "language": lang,
-                                    "workload": "resp-" + test.lower(), "n": c,
-                                    "figure": fig, "value": v, "unit": UNITS[fig]})
-            records.append({"model": name, "language": lang, "workload": "resp-idle", "n": 0,
-                            "figure": "idle_rss", "value": idle_kb * 1024, "unit": "bytes"})
+            if argv is None:
+                if rnd == 0:
+                    skipped.append(f"{name}: {why}")
+                continue
+            for c in clients_list:
+                print(f"server: round {rnd + 1}/{args.rounds}: {name} -c {c} -n {args.requests} ...",
+                      file=sys.stderr, flush=True)
+                try:
+                    figs, idle_kb = run_cell(name, argv, c, args.requests)
+                except Exception as e:  # one failing model must not hide the others
+                    errors.append(f"{name} -c {c}: {e}")
+                    continue
+                for test, f in figs.items():
+                    for fig, v in f.items():
+                        samples.setdefault((name, lang, "resp-" + test.lower(), c, fig), []).append(v)
+                samples.setdefault((name, lang, "resp-idle", 0, "idle_rss"), []).append(idle_kb * 1024)
+    for (name, lang, workload, c, fig), vs in samples.items():
+        records.append({"model": name, "language": lang, "workload": workload, "n": c,
+                        "figure": fig, "value": statistics.median(vs),
+                        "unit": UNITS.get(fig, "bytes"), "rounds": len(vs)})
     names = [(m[0], m[1]) for m in all_models]
-    print_tables(records, names, clients_list, args.requests)
+    print_tables(records, names, clients_list, args.requests, args.rounds)
     for s in skipped:
         print("skipped:", s)
     for s in ["weft on the Go, Java and Lua bindings: the bindings have no socket API yet"]:
@@ -363,6 +370,7 @@ def bench(cfg, args):
     if args.json:
         rv = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout
         doc = {"tool": "compare-servers", "client": "redis-benchmark", "requests": args.requests,
+               "rounds": args.rounds,
                "clients": clients_list,
                "machine": {"cpus": os.cpu_count(), "kernel": platform.platform(),
                            "loadavg_start": load_start[0], "loadavg_end": os.getloadavg()[0]},
@@ -381,7 +389,9 @@ def main():
     ap.add_argument("--model", help="check: the model")
     ap.add_argument("--models", help="bench: comma-separated models (default all)")
     ap.add_argument("--clients", default="50,1000", help="bench: connection counts")
-    ap.add_argument("--requests", type=int, default=100000, help="bench: requests per test")
+    ap.add_argument("--requests", type=int, default=30000, help="bench: requests per test and run")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="bench: rounds (all models each); figures are medians over rounds")
     ap.add_argument("--json", help="bench: also write the figures as JSON")
     args = ap.parse_args()
     with open(args.config) as f:
