@@ -12,6 +12,7 @@
 
 #define INLINE_MAX   (64 * 1024)          /* redis PROTO_INLINE_MAX_SIZE */
 #define BULK_MAX     (512LL * 1024 * 1024) /* redis proto-max-bulk-len */
+#define QUERY_MAX    (1024LL * 1024 * 1024) /* redis client-query-buffer-limit */
 #define ARGS_KEPT    64  /* enough for the 128-byte "args beginning with" list */
 
 /* ---------------------------------------------------------------- buffers */
@@ -325,7 +326,10 @@ int resp_process(resp_store *s, const char *in, size_t len, resp_buf *out, size_
     size_t used = 0;
     int st = in[pos] == '*' ? parse_multibulk(in + pos, len - pos, &r, out, &used)
                             : parse_inline(in + pos, len - pos, &r, out, &used);
-    if (st == NEED_MORE) break;
+    if (st == NEED_MORE) {
+      if (len - pos > QUERY_MAX) rc = RESP_CLOSE; /* redis closes such a client silently */
+      break;
+    }
     if (st != DONE) {
       rc = st == BAD ? RESP_CLOSE : RESP_NOMEM;
       break;

@@ -8,8 +8,9 @@
  * those of redis-server 7.0 for these commands. Requests are RESP multibulk
  * (what redis-cli and redis-benchmark send) or inline lines split on
  * whitespace (no quoting); pipelined requests are answered in order.
- * Limits as redis-server's defaults: 1,048,576 arguments, 512 MB per bulk,
- * 64 KB per inline line. A protocol error appends redis's
+ * Limits as redis-server 7.0's defaults: 2^31 - 1 arguments, 512 MB per bulk,
+ * 64 KB per inline line, 1 GB of one unfinished request (then the
+ * connection closes without a reply). A protocol error appends redis's
  * "-ERR Protocol error: ..." reply and asks the caller to close.
  *
  * Single-threaded: a store and a buffer belong to one thread. */

@@ -195,6 +195,8 @@ BAD = [
     (b"*1\r\n+x\r\n", b"-ERR Protocol error: expected '$', got '+'\r\n"),
     (b"*x\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
     (b"*1\r\n$-5\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
+    (b"*3000000000\r\n", b"-ERR Protocol error: invalid multibulk length\r\n"),
+    (b"*1\r\n$600000000\r\n", b"-ERR Protocol error: invalid bulk length\r\n"),
 ]
 
 
