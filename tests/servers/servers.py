@@ -187,8 +187,10 @@ PROBES = [
      b"-ERR unknown command 'FOO', with args beginning with: 'a' 'b' \r\n"),
     (b"*1\r\n$3\r\nFOO\r\n", b"-ERR unknown command 'FOO', with args beginning with: \r\n"),
     (b"PING\r\nget k\r\n\r\n", b"+PONG\r\n$5\r\nvalue\r\n"),           # inline
+    (b"SET ik inline\r\n", b"+OK\r\n"),
     (b"*1\r\n$4\r\nPI", None), (b"NG\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",  # split
                                 b"+PONG\r\n$5\r\nvalue\r\n"),
+    (b"*2\r\n$3\r\nGET\r\n$2\r\nik\r\n", b"$6\r\ninline\r\n"),  # kept after later reads
 ]
 # Protocol errors: the reply, then the server closes the connection.
 BAD = [

@@ -39,22 +39,21 @@ type protocolError string
 
 func (e protocolError) Error() string { return string(e) }
 
-// readLine returns a line without its "\r\n" (or "\n" for inline requests),
+// readLine returns a line (valid until the next read) without its "\r\n" (or "\n" for inline requests),
 // failing with tooBig when it would pass inlineMax.
 func readLine(r *bufio.Reader, tooBig string) ([]byte, error) {
-	var line []byte
-	for {
-		chunk, err := r.ReadSlice('\n')
-		line = append(line, chunk...)
-		if err == nil {
-			break
-		}
+	line, err := r.ReadSlice('\n') // usually the whole line, no copy
+	for err != nil {
 		if !errors.Is(err, bufio.ErrBufferFull) {
 			return nil, err
 		}
 		if len(line) > inlineMax {
 			return nil, protocolError(tooBig)
 		}
+		line = append([]byte(nil), line...) // ReadSlice reuses its buffer
+		var more []byte
+		more, err = r.ReadSlice('\n')
+		line = append(line, more...)
 	}
 	line = line[:len(line)-1]
 	if n := len(line); n > 0 && line[n-1] == '\r' {
@@ -83,7 +82,7 @@ func readRequest(r *bufio.Reader) ([][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return bytes.Fields(line), nil
+		return bytes.Fields(bytes.Clone(line)), nil // the line is bufio's buffer
 	}
 	line, err := readLine(r, "Protocol error: too big mbulk count string")
 	if err != nil {

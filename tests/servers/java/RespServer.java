@@ -65,8 +65,9 @@ public final class RespServer {
   private static final byte[] CRLF = {'\r', '\n'};
 
   /** Reads a line without its "\r\n" (inline: "\n", an optional '\r' dropped). */
-  private static byte[] readLine(InputStream in, String tooBig) throws IOException, ProtocolError {
-    Out line = new Out();
+  private static byte[] readLine(InputStream in, Out line, String tooBig)
+      throws IOException, ProtocolError {
+    line.n = 0;
     for (;;) {
       int c = in.read();
       if (c < 0) throw new EOFException();
@@ -90,28 +91,28 @@ public final class RespServer {
   }
 
   /** Reads one request; an empty one is an empty list. */
-  private static List<byte[]> readRequest(InputStream in) throws IOException, ProtocolError {
+  private static List<byte[]> readRequest(InputStream in, Out line) throws IOException, ProtocolError {
     in.mark(1);
     int first = in.read();
     if (first < 0) throw new EOFException();
     in.reset();
     List<byte[]> args = new ArrayList<>();
     if (first != '*') {
-      for (String a : new String(readLine(in, "Protocol error: too big inline request"),
+      for (String a : new String(readLine(in, line, "Protocol error: too big inline request"),
           StandardCharsets.ISO_8859_1).trim().split("[ \t\r]+")) {
         if (!a.isEmpty()) args.add(a.getBytes(StandardCharsets.ISO_8859_1));
       }
       return args;
     }
-    long count = parseLong(readLine(in, "Protocol error: too big mbulk count string"), 1);
+    long count = parseLong(readLine(in, line, "Protocol error: too big mbulk count string"), 1);
     if (count == Long.MIN_VALUE || count > Integer.MAX_VALUE)
       throw new ProtocolError("Protocol error: invalid multibulk length");
     for (long i = 0; i < count; i++) {
-      byte[] line = readLine(in, "Protocol error: too big bulk count string");
-      if (line.length == 0 || line[0] != '$')
+      byte[] head = readLine(in, line, "Protocol error: too big bulk count string");
+      if (head.length == 0 || head[0] != '$')
         throw new ProtocolError("Protocol error: expected '$', got '"
-            + (char) (line.length == 0 ? ' ' : line[0] & 0xff) + "'");
-      long size = parseLong(line, 1);
+            + (char) (head.length == 0 ? ' ' : head[0] & 0xff) + "'");
+      long size = parseLong(head, 1);
       if (size == Long.MIN_VALUE || size < 0 || size > BULK_MAX)
         throw new ProtocolError("Protocol error: invalid bulk length");
       byte[] arg = in.readNBytes((int) size);
@@ -175,9 +176,10 @@ public final class RespServer {
       InputStream in = new BufferedInputStream(s.getInputStream(), 16384);
       OutputStream os = s.getOutputStream();
       Out out = new Out();
+      Out line = new Out(); // reused for every line read
       for (;;) {
         try {
-          List<byte[]> args = readRequest(in);
+          List<byte[]> args = readRequest(in, line);
           if (!args.isEmpty()) execute(out, args);
         } catch (ProtocolError e) {
           error(out, e.getMessage());
