@@ -17,9 +17,12 @@ using namespace weft;
 namespace {
 
 // A loop-thread function called from a thread other than the running one.
+// `running` is set (by weft_loop_run and weft_loop_free) before `owner`, so
+// a call landing in between sees a running loop with no owner yet, which is
+// foreign too; while running, only the owner's own calls get through.
 WEFT_INLINE bool foreign(const weft_loop_t *loop) {
-  uintptr_t o = loop->owner.load(std::memory_order_relaxed);
-  return o != 0 && o != thread_token();
+  if (!loop->running.load(std::memory_order_acquire)) return false;
+  return loop->owner.load(std::memory_order_acquire) != thread_token();
 }
 
 // The live slot `id` names in `pool`, if it is of kind k and of this loop.
@@ -49,7 +52,7 @@ WEFT_INLINE bool bad_events(int events) {
 // The prologue of a loop-thread function.
 #define LOOP_THREAD(loop)                     \
   if (!(loop)) return WEFT_EINVAL;            \
-  if (foreign(loop)) return WEFT_EPERM
+  if (foreign(loop) || (loop)->forked()) return WEFT_EPERM
 
 extern "C" {
 
@@ -158,6 +161,15 @@ int weft_loop_new(weft_loop_t **out) {
 
 int weft_loop_free(weft_loop_t *loop) {
   if (!loop) return WEFT_EINVAL;
+  if (loop->forked()) {
+    // Inherited through fork(): its threads are not here and its epoll set
+    // is the parent's. Release this process's copy, run nothing.
+    GUARDED({
+      loop->~weft_loop();
+      mem_free(loop);
+      return 0;
+    })
+  }
   bool idle = false;  // claim the loop, so that run/free/set_option are EBUSY
   if (!loop->running.compare_exchange_strong(idle, true, std::memory_order_acq_rel))
     return WEFT_EBUSY;
@@ -172,6 +184,7 @@ int weft_loop_free(weft_loop_t *loop) {
 
 int weft_loop_set_option(weft_loop_t *loop, int option, int64_t value) {
   if (!loop) return WEFT_EINVAL;
+  if (loop->forked()) return WEFT_EPERM;
   if (loop->running.load(std::memory_order_acquire)) return WEFT_EBUSY;
   switch (option) {
     case WEFT_OPT_THREAD_POOL_SIZE:
@@ -192,9 +205,11 @@ int weft_loop_run(weft_loop_t *loop, int mode) {
   if (!loop) return WEFT_EINVAL;
   if (mode != WEFT_RUN_DEFAULT && mode != WEFT_RUN_ONCE && mode != WEFT_RUN_NOWAIT)
     return WEFT_EINVAL;
+  if (loop->forked()) return WEFT_EPERM;
   bool idle = false;
   if (!loop->running.compare_exchange_strong(idle, true, std::memory_order_acq_rel))
     return WEFT_EBUSY;
+  loop->owner.store(thread_token(), std::memory_order_release);
   int rc;
   try {
     rc = loop->run(mode);
@@ -210,6 +225,7 @@ int weft_loop_run(weft_loop_t *loop, int mode) {
 
 int weft_loop_stop(weft_loop_t *loop) {
   if (!loop) return WEFT_EINVAL;
+  if (loop->forked()) return WEFT_EPERM;
   loop->stop_flag.store(true, std::memory_order_seq_cst);  // before wake()'s load
   loop->wake();
   return 0;
@@ -217,16 +233,19 @@ int weft_loop_stop(weft_loop_t *loop) {
 
 int weft_loop_post(weft_loop_t *loop, weft_post_cb cb, void *user_data) {
   if (!loop || !cb) return WEFT_EINVAL;
+  if (loop->forked()) return WEFT_EPERM;
   GUARDED({ return loop->post(cb, user_data); })
 }
 
 int64_t weft_loop_now(const weft_loop_t *loop) {
   if (!loop) return WEFT_EINVAL;
+  if (loop->forked()) return WEFT_EPERM;
   return loop->now.load(std::memory_order_relaxed);
 }
 
 int weft_loop_stats(const weft_loop_t *loop, weft_loop_stats_t *out) {
   if (!loop || !out || out->size < sizeof(size_t)) return WEFT_EINVAL;
+  if (loop->forked()) return WEFT_EPERM;
   return loop->stats(out);
 }
 

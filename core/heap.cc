@@ -1,6 +1,8 @@
 // heap.cc -- the 4-ary timer heap (see heap.h).
 #include "heap.h"
 
+#include <algorithm>
+
 
 namespace weft {
 
@@ -44,12 +46,8 @@ void TimerHeap::shrink() {
   resize(bytes);  // on failure keeping the larger array is fine
 }
 
-uint32_t TimerHeap::push(int64_t deadline, uint32_t ref) {
-  if (++seq_ == 0) {  // seq 0 means "none"; after a wrap, purge old entries
-    seq_ = 1;
-    wrapped_ = true;
-  }
-  HeapEntry e{deadline, ref, seq_};
+uint32_t TimerHeap::push_seq(int64_t deadline, uint32_t ref, uint32_t seq) {
+  HeapEntry e{deadline, ref, seq};
   uint32_t i = size_++;
   while (i > 0) {
     uint32_t p = (i - 1) >> 2;
@@ -59,6 +57,23 @@ uint32_t TimerHeap::push(int64_t deadline, uint32_t ref) {
   }
   a_[i] = e;
   return e.seq;
+}
+
+void TimerHeap::renumber() {
+  if (owner_.live) compact([this](const HeapEntry &e) { return owner_.live(owner_.ctx, e); });
+  // In seq order, each live entry gets its rank: every comparison between
+  // two entries (and with the fence) comes out as before.
+  std::sort(a_, a_ + size_,
+            [](const HeapEntry &x, const HeapEntry &y) { return x.seq < y.seq; });
+  uint32_t fence = 0;
+  for (uint32_t i = 0; i < size_; i++) {
+    if (fenced_ && a_[i].seq <= fence_) fence = i + 1;
+    if (owner_.relabel) owner_.relabel(owner_.ctx, a_[i], i + 1);
+    a_[i].seq = i + 1;
+  }
+  fence_ = fenced_ ? fence : 0;
+  seq_ = size_;
+  heapify();
 }
 
 void TimerHeap::pop() {

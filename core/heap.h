@@ -9,6 +9,12 @@
 // outnumber live ones the heap is compacted in O(n), keeping memory bounded
 // (the scheme Go's runtime uses for deleted timers).
 //
+// Sequence numbers only grow, so ordering compares them plainly. Before the
+// 32-bit counter would run out (after 2^32 - 1 pushes), push() renumbers the
+// live entries 1..n in their order and tells each owner its new seq (the
+// owner hooks below): ordering holds for the life of the process, and the
+// cost is one O(n log n) pass per 4 billion pushes.
+//
 // The four children of node i sit at 4i+1..4i+4; the array is offset so that
 // each such group fills exactly one 64-byte cache line. It grows by mremap.
 #pragma once
@@ -26,11 +32,26 @@ struct HeapEntry {
 };
 
 WEFT_INLINE bool heap_less(const HeapEntry &a, const HeapEntry &b) {
-  return a.deadline < b.deadline ||
-         (a.deadline == b.deadline && int32_t(a.seq - b.seq) < 0);
+  return a.deadline < b.deadline || (a.deadline == b.deadline && a.seq < b.seq);
 }
 
 constexpr size_t kMinHeapBytes = 4096;  // the smallest mapping
+
+// The last seq push() hands out before it renumbers.
+constexpr uint32_t kSeqMax = 0xffffffffu;
+#ifdef WEFT_WRAP_TEST
+constexpr uint32_t kSeqStart = kSeqMax - 3000;  // test builds: renumber soon
+#else
+constexpr uint32_t kSeqStart = 0;
+#endif
+
+// What the heap asks its owner (the loop): is an entry still armed, and
+// take note that a live entry's seq changed (renumbering).
+struct HeapOwner {
+  void *ctx = nullptr;
+  bool (*live)(void *ctx, const HeapEntry &e) = nullptr;
+  void (*relabel)(void *ctx, const HeapEntry &e, uint32_t seq) = nullptr;
+};
 
 class TimerHeap {
  public:
@@ -43,14 +64,29 @@ class TimerHeap {
   bool empty() const { return size_ == 0; }
   const HeapEntry &top() const { return a_[0]; }
   uint32_t stale() const { return stale_; }
-  // The seq the next push() will return.
-  uint32_t next_seq() const { return seq_ + 1 == 0 ? 1 : seq_ + 1; }
+  void set_owner(const HeapOwner &o) { owner_ = o; }
+
+  // The timer phase's fence: entries pushed after fence_begin() (seq >
+  // fence()) wait for the next phase. Renumbering keeps it meaningful.
+  void fence_begin() {
+    fence_ = seq_;
+    fenced_ = true;
+  }
+  void fence_end() { fenced_ = false; }
+  uint32_t fence() const { return fence_; }
 
   // Room for one more entry, so that push() cannot fail. False on ENOMEM.
   bool reserve_one() { return size_ < cap_ || grow(); }
 
   // Adds an entry; returns its seq (never 0). Call reserve_one() first.
-  uint32_t push(int64_t deadline, uint32_t ref);
+  WEFT_INLINE uint32_t push(int64_t deadline, uint32_t ref) {
+    if (WEFT_UNLIKELY(seq_ == kSeqMax)) renumber();
+    return push_seq(deadline, ref, ++seq_);
+  }
+
+  // Drops stale entries, then numbers the live ones 1..n in their order
+  // (telling the owner), so that push() can go on. Called by push().
+  void renumber();
 
   // Removes the top entry.
   void pop();
@@ -60,10 +96,9 @@ class TimerHeap {
   // A stale entry was popped.
   void unmark_stale() { stale_--; }
 
-  // True when compact() is due: stale entries dominate, or seq wrapped.
-  bool want_compact() const {
-    return wrapped_ || (stale_ > 1024 && stale_ > size_ / 2);
-  }
+  // True when compact() is due: stale entries dominate. Checked whenever an
+  // entry goes stale, so that memory stays O(live entries) at all times.
+  bool want_compact() const { return stale_ > 1024 && stale_ > size_ / 2; }
 
   // Drops every entry for which live(entry) is false, then re-heapifies.
   template <class Live>
@@ -73,9 +108,7 @@ class TimerHeap {
       if (live(a_[i])) a_[n++] = a_[i];
     size_ = n;
     stale_ = 0;
-    wrapped_ = false;
-    if (n > 1)
-      for (uint32_t i = (n - 2) / 4 + 1; i-- > 0;) sift_down(i);
+    heapify();
     shrink();
   }
 
@@ -84,14 +117,21 @@ class TimerHeap {
   void shrink();
   bool resize(size_t bytes);
   void sift_down(uint32_t i);
+  void heapify() {
+    if (size_ > 1)
+      for (uint32_t i = (size_ - 2) / 4 + 1; i-- > 0;) sift_down(i);
+  }
+  uint32_t push_seq(int64_t deadline, uint32_t ref, uint32_t seq);
 
   HeapEntry *a_ = nullptr;  // entry 0, at raw_ + 48 bytes
   void *raw_ = nullptr;     // the mapping (page-aligned)
   size_t bytes_ = 0;        // its size
   uint32_t size_ = 0, cap_ = 0;
-  uint32_t seq_ = 0;
+  uint32_t seq_ = kSeqStart;  // the last seq handed out
+  uint32_t fence_ = 0;        // the last seq pushed before the timer phase began
+  bool fenced_ = false;       // a timer phase is running
   uint32_t stale_ = 0;
-  bool wrapped_ = false;
+  HeapOwner owner_;
 };
 
 }  // namespace weft

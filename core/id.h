@@ -1,20 +1,25 @@
 // id.h -- the 64-bit handle ids of weft.
 //
 //   bit 63      0 (ids are positive)
-//   bits 60-62  kind (1..7)
-//   bits 48-59  loop tag (12 bits, from a global counter per weft_loop_new)
-//   bits 26-47  generation (22 bits, bumped each time the slot is freed)
-//   bits 0-25   slot index (26 bits: 67M handles of one kind per loop)
+//   bits 58-62  kind (5 bits: 1..31; see Kind)
+//   bits 46-57  loop tag (12 bits; no two live loops share one, see tags.cc)
+//   bits 24-45  generation (22 bits, bumped each time the slot is freed)
+//   bits 0-23   slot index (24 bits: 16M handles of one kind per loop)
 //
 // Kind and tag make ids of another kind or another loop fail the check; the
 // generation makes stale and double-closed ids fail it. A forged id passes
 // only if it matches a live handle's kind, loop, slot and generation.
 //
-// The tag wraps after 4096 loops. So that two loops with the same tag still
-// hand out different ids, each loop's generations start at a base taken from
-// the bits of its creation number above the tag (loop_gen_base): the n-th
-// and (n+4096)-th loops differ by 65536 generations, and only loops 2^18
-// creations apart share both tag and base.
+// Ids never repeat for the life of the process:
+//  - generations never wrap: a slot released at its last generation is
+//    retired (pool.h);
+//  - two live loops never share a tag, and a loop taking a tag that an
+//    earlier loop held starts its generations above every generation that
+//    loop handed out (tags.cc).
+// Limits: 4096 live loops; a loop can always reuse each slot at least
+// kTagReserve times, and it hands out at least 2^24 * kTagReserve = 6.9e10
+// handles of one kind before its creating calls fail with WEFT_ENOMEM (a
+// loop that took a fresh tag: 2^24 * 2^22 = 7.0e13).
 #pragma once
 
 #include <cstdint>
@@ -23,29 +28,56 @@
 
 namespace weft {
 
-enum class Kind : uint32_t { Task = 1, Timer = 2, FdWatch = 3, Work = 4 };
+// Handle kinds: the id's kind field, and the release hook's kind (the same
+// numbers as weft.h's WEFT_KIND_*). Room for 31.
+enum class Kind : uint32_t {
+  Task = 1,
+  Timer = 2,
+  FdWatch = 3,
+  Work = 4,
+  Post = 5,
+  Socket = 6,
+  Event = 7,
+  Semaphore = 8,
+  Lock = 9,
+  Queue = 10,
+};
 
-constexpr int kSlotBits = 26;
+constexpr int kSlotBits = 24;
 constexpr int kGenBits = 22;
 constexpr int kTagBits = 12;
+constexpr int kKindBits = 5;
+constexpr int kGenShift = kSlotBits;
+constexpr int kTagShift = kGenShift + kGenBits;
+constexpr int kKindShift = kTagShift + kTagBits;
+static_assert(kKindShift + kKindBits == 63, "ids use 63 bits and stay positive");
 constexpr uint32_t kSlotMask = (1u << kSlotBits) - 1;
 constexpr uint32_t kGenMask = (1u << kGenBits) - 1;
 constexpr uint32_t kTagMask = (1u << kTagBits) - 1;
 constexpr uint32_t kMaxSlots = 1u << kSlotBits;
 
-// The first generation of a loop created as number `seq` (see above).
-WEFT_INLINE uint32_t loop_gen_base(uint32_t seq) { return (seq >> kTagBits) << 16 & kGenMask; }
+// A tag keeps serving new loops while its floor leaves this many generations.
+constexpr uint32_t kTagReserve = 4096;
+
+// A free tag for a new loop and the generation floor its pools start at;
+// 0, or WEFT_ENOMEM when 4096 loops are live or every free tag is spent.
+int tag_acquire(uint32_t *tag, uint32_t *floor);
+// A loop is freed; `max_issued` is the highest generation it handed out.
+void tag_release(uint32_t tag, uint32_t max_issued);
+// fork.cc holds the table's lock across fork().
+void tags_lock();
+void tags_unlock();
 
 WEFT_INLINE int64_t id_make(Kind k, uint32_t tag, uint32_t gen, uint32_t slot) {
-  return int64_t((uint64_t(k) << 60) | (uint64_t(tag & kTagMask) << 48) |
-                 (uint64_t(gen & kGenMask) << 26) | uint64_t(slot));
+  return int64_t((uint64_t(k) << kKindShift) | (uint64_t(tag & kTagMask) << kTagShift) |
+                 (uint64_t(gen & kGenMask) << kGenShift) | uint64_t(slot));
 }
 
 // Splits `id` if it has kind `k` and tag `tag`; false otherwise.
 WEFT_INLINE bool id_split(int64_t id, Kind k, uint32_t tag, uint32_t *gen, uint32_t *slot) {
   uint64_t u = uint64_t(id);
-  if ((u >> 60) != uint64_t(k) || ((u >> 48) & kTagMask) != tag) return false;
-  *gen = uint32_t(u >> 26) & kGenMask;
+  if ((u >> kKindShift) != uint64_t(k) || ((u >> kTagShift) & kTagMask) != tag) return false;
+  *gen = uint32_t(u >> kGenShift) & kGenMask;
   *slot = uint32_t(u) & kSlotMask;
   return true;
 }

@@ -8,10 +8,6 @@
 
 using namespace weft;
 
-namespace {
-std::atomic<uint32_t> g_next_tag{0};
-}  // namespace
-
 weft_loop::weft_loop() = default;
 
 weft_loop::~weft_loop() {
@@ -19,21 +15,41 @@ weft_loop::~weft_loop() {
   mem_free(posts.items);
   mem_free(posts.spare);
   mem_free(pool.threads);
-  pthread_mutex_destroy(&posts.mu);
-  pthread_mutex_destroy(&pool.mu);
-  pthread_cond_destroy(&pool.cv);
+  // In a fork() child these may be held by threads that are not there.
+  if (!forked()) {
+    pthread_mutex_destroy(&posts.mu);
+    pthread_mutex_destroy(&pool.mu);
+    pthread_cond_destroy(&pool.cv);
+  }
+  if (tag_held) tag_release(tag, ids_max_issued());
 }
 
 int weft_loop::init() {
-  const uint32_t seq = g_next_tag.fetch_add(1, std::memory_order_relaxed);
-  tag = seq & kTagMask;
-  const uint32_t base = loop_gen_base(seq);
-  tasks.set_gen_floor(base);
-  timers.set_gen_floor(base);
-  watches.set_gen_floor(base);
-  works.set_gen_floor(base);
+  fork_gen = fork_gen_now();
+  uint32_t floor;
+  if (int e = tag_acquire(&tag, &floor)) return e;
+  tag_held = true;
+  ids_set_floor(floor);
+  heap_init();
   now.store(clock_now(), std::memory_order_relaxed);
   return poller_init();
+}
+
+// A pool added to the loop that hands out ids (or whose slots' generations
+// appear in ids) is listed in both of these.
+void weft_loop::ids_set_floor(uint32_t floor) {
+  tasks.set_gen_floor(floor);
+  timers.set_gen_floor(floor);
+  watches.set_gen_floor(floor);
+  works.set_gen_floor(floor);
+}
+
+uint32_t weft_loop::ids_max_issued() const {
+  uint32_t m = tasks.max_issued();
+  if (timers.max_issued() > m) m = timers.max_issued();
+  if (watches.max_issued() > m) m = watches.max_issued();
+  if (works.max_issued() > m) m = works.max_issued();
+  return m;
 }
 
 bool weft_loop::alive() const {
@@ -63,7 +79,12 @@ void weft_loop::log(int level, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  log_cb(log_ud, level, buf);
+  // A logger is user code like any callback: what it throws stops here, so
+  // that no caller of log() (a step's bookkeeping, free) is cut short.
+  try {
+    log_cb(log_ud, level, buf);
+  } catch (...) {
+  }
 }
 
 void weft_loop::slow_check(int64_t t0, const char *what) {
@@ -92,6 +113,9 @@ int64_t weft_loop::iterate(int mode) {
   if (!heap.empty() && heap.top().deadline <= t_now) run_timers();
   if (posts.pending.load(std::memory_order_acquire) > 0) run_posts();
   if (ready_head != kNone) run_ready();
+  // A step or callback forked and this is the child: its copy of the epoll
+  // set is the parent's; never poll it (run() returns WEFT_EPERM).
+  if (forked()) return 0;
 
   int64_t timeout;
   if (mode == WEFT_RUN_NOWAIT || ready_head != kNone ||
@@ -117,6 +141,10 @@ int weft_loop::run(int mode) {
   } else {
     for (;;) {
       const int64_t timeout = iterate(mode);
+      if (forked()) {
+        owner.store(0, std::memory_order_relaxed);
+        return WEFT_EPERM;
+      }
       if (mode == WEFT_RUN_ONCE && timeout > 0 && !heap.empty()) {
         // ONCE blocked for a timer: run what is due now rather than return
         // having made no progress (libuv's UV_RUN_ONCE does the same).

@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include "../capi/include/weft.h"
+#include "fork.h"
 #include "heap.h"
 #include "id.h"
 #include "poller.h"
@@ -42,6 +43,8 @@ struct weft_loop {
 
   // --- identity and threading
   uint32_t tag = 0;                         // loop tag in every id
+  bool tag_held = false;                    // tag taken from the table (tags.cc)
+  uint32_t fork_gen = 0;                    // g_fork_gen at creation (fork.h)
   std::atomic<uintptr_t> owner{0};          // running thread, 0 when idle
   std::atomic<bool> running{false};
   std::atomic<bool> stop_flag{false};
@@ -88,6 +91,13 @@ struct weft_loop {
 
   // ------------------------------------------------------------ loop.cc
   int init();                       // fds and tag; 0 or WEFT_E*
+  // This process is a fork() child of the one that made the loop (any thread).
+  WEFT_INLINE bool forked() const {
+    return WEFT_UNLIKELY(fork_gen != weft::g_fork_gen.load(std::memory_order_relaxed));
+  }
+  // Every pool that hands out ids: its generation floor, its highest issued.
+  void ids_set_floor(uint32_t floor);
+  uint32_t ids_max_issued() const;
   int run(int mode);
   void close();                     // weft_loop_free's work, then ~weft_loop
   void break_group_cycles();        // close() stuck on groups awaiting each other
@@ -108,6 +118,7 @@ struct weft_loop {
   bool heap_entry_live(const weft::HeapEntry &e) const;
   void heap_clean_top();
   void heap_forget(uint32_t *seq);  // an owner drops its arm
+  void heap_init();                 // tells the heap how to reach owners
 
   // ------------------------------------------------------------ task.cc
   int task_spawn(weft_task_fn fn, void *ud, weft_task_t *out);

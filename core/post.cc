@@ -43,6 +43,13 @@ void weft_loop::run_posts() {
   q.n = 0;
   pthread_mutex_unlock(&q.mu);
   for (size_t i = 0; i < n; i++) {
+    // A fork() child (a callback forked) runs no more of its parent's posts;
+    // the batch's array is its copy, freed with the loop.
+    if (forked()) {
+      q.spare = batch;
+      q.spare_cap = cap;
+      return;
+    }
     const int64_t t0 = slow_ns ? clock_now() : 0;
     try {
       batch[i].cb(this, batch[i].ud);

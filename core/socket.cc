@@ -670,9 +670,14 @@ void set_port(Dial *d) {
   }
 }
 
-// Internal done callback of the resolution (loop thread).
-void resolve_done(weft_loop_t *l, weft_work_t, int result, void *ud) {
-  Dial *d = static_cast<Dial *>(ud);
+// Internal done callback of the resolution (loop thread). The Dial is the
+// work's arg, found through the work's id (still live while done runs): the
+// work is submitted with user_data NULL so that the release hook never sees
+// weft's own memory.
+void resolve_done(weft_loop_t *l, weft_work_t id, int result, void *) {
+  uint32_t gen, slot;
+  if (!id_split(id, Kind::Work, l->tag, &gen, &slot)) return;
+  Dial *d = static_cast<Dial *>(l->works.at(slot)->arg);
   if (d->op == kNone) {  // the task stopped waiting
     mem_free(d);
     return;
@@ -736,7 +741,7 @@ int weft_loop::await_connect(int64_t self, const char *host, int port) {
   } else {
     op->kind = OP_RESOLVE;
     Work *w;
-    if (int e = work_submit(resolve_work, d, resolve_done, d, kNone, &w)) {
+    if (int e = work_submit(resolve_work, d, resolve_done, nullptr, kNone, &w)) {
       mem_free(d);
       sock_ops.release(os);
       return e;

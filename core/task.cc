@@ -30,6 +30,7 @@ int weft_loop::task_spawn(weft_task_fn fn, void *ud, weft_task_t *out) {
 void weft_loop::run_ready() {
   int64_t n = st_tasks_ready.load(std::memory_order_relaxed);
   while (n-- > 0) {
+    if (forked()) return;  // see iterate()
     uint32_t slot = ready_head;
     ready_head = tasks.at(slot)->next;
     if (ready_head == kNone) ready_tail = kNone;
@@ -93,22 +94,37 @@ void weft_loop::resolve(uint32_t slot, int value) {
   ready_push(slot);
 }
 
+namespace {
+// An interruption for the task's next await. A cancel is never lost: it
+// replaces a pending expiry (the stronger request); an expiry does not
+// replace a pending cancel.
+WEFT_INLINE void defer_intr(Task *t, int code) {
+  if (code == WEFT_ECANCELED || !t->intr) t->intr = int8_t(code);
+}
+}  // namespace
+
 // Cancellation (code WEFT_ECANCELED) and timeout (WEFT_ETIMEDOUT) share this
-// path. At most one interruption is in delivery per await: the first wins.
+// path. One interruption at a time is delivered through the current await;
+// a cancel that finds a timeout (or a result) in delivery is kept for the
+// next await (asyncio's rule: a cancel is never lost), while an expiry that
+// finds an interruption in delivery is dropped.
 void weft_loop::interrupt(uint32_t slot, int code) {
   Task *t = tasks.at(slot);
   switch (t->state) {
     case TS_RUNNING:
-      if (!t->intr) t->intr = int8_t(code);
+      defer_intr(t, code);
       return;
     case TS_READY:
-      if (t->flags & TF_INTR_SET) return;
+      if (t->flags & TF_INTR_SET) {  // t->status is the interruption
+        if (code == WEFT_ECANCELED && t->status != WEFT_ECANCELED) defer_intr(t, code);
+        return;
+      }
       if (t->await == AW_START || t->await == AW_YIELD) {
         t->status = code;  // the pending first step / yield resolves with it
         t->await = AW_DONE;
         t->flags |= TF_INTR_SET;
-      } else if (!t->intr) {
-        t->intr = int8_t(code);  // a result waits: deliver it, then this
+      } else {
+        defer_intr(t, code);  // a result waits: deliver it, then this
       }
       return;
     case TS_WAITING:
@@ -116,7 +132,16 @@ void weft_loop::interrupt(uint32_t slot, int code) {
     default:
       return;  // finished
   }
-  if (t->flags & TF_INTR_SET) return;
+  if (t->flags & TF_INTR_SET) {
+    // Delivered when running pool work finishes, or when a cancelling
+    // group's children have finished. (An await kind added later that
+    // delivers this way says here what it is delivering.)
+    int delivering = WEFT_ECANCELED;
+    if (t->await == AW_THREAD) delivering = t->w.work->intr;
+    if (t->await == AW_ALL) delivering = t->w.join.first_err;
+    if (code == WEFT_ECANCELED && delivering != WEFT_ECANCELED) defer_intr(t, code);
+    return;
+  }
   switch (t->await) {
     case AW_SLEEP:
       heap_forget(&t->w.sleep_seq);
@@ -141,7 +166,7 @@ void weft_loop::interrupt(uint32_t slot, int code) {
     case AW_ALL:
       if (t->flags & TF_COE) {
         if (t->flags & TF_ABORTING) {  // aborting on a child's error already
-          if (!t->intr) t->intr = int8_t(code);
+          defer_intr(t, code);
           return;
         }
         t->flags |= TF_ABORTING | TF_INTR_SET;
@@ -221,6 +246,13 @@ int weft_loop::task_timeout(uint32_t slot, int64_t ns) {
   // An expiry of the old deadline that is still waiting for the task's next
   // await goes with it: it must not hit an await the new deadline governs.
   if (t->intr == WEFT_ETIMEDOUT) t->intr = 0;
+  // Likewise an expiry that waits for running pool work to finish: the
+  // work's result is delivered instead, as if the deadline had not passed.
+  if (t->state == TS_WAITING && t->await == AW_THREAD && (t->flags & TF_INTR_SET) &&
+      t->w.work->intr == WEFT_ETIMEDOUT) {
+    t->w.work->intr = 0;
+    t->flags &= uint8_t(~TF_INTR_SET);
+  }
   if (ns > 0) t->timeout_seq = heap.push(add_sat(clock_now(), ns), kRefTimeout | slot);
   return 0;
 }

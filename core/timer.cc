@@ -37,7 +37,35 @@ void weft_loop::heap_forget(uint32_t *seq) {
   if (*seq) {
     heap.mark_stale();
     *seq = 0;
+    // Here, not only in the timer phase: a loop that never blocks may never
+    // reach a due entry, and stale entries would pile up (issue 11).
+    if (WEFT_UNLIKELY(heap.want_compact())) heap_compact();
   }
+}
+
+namespace {
+bool heap_live_cb(void *ctx, const HeapEntry &e) {
+  return static_cast<const weft_loop *>(ctx)->heap_entry_live(e);
+}
+
+// The heap renumbered a live entry: its owner remembers the new seq.
+void heap_relabel_cb(void *ctx, const HeapEntry &e, uint32_t seq) {
+  weft_loop *loop = static_cast<weft_loop *>(ctx);
+  const uint32_t slot = e.ref & ~kRefKind;
+  switch (e.ref & kRefKind) {
+    case kRefTimer: loop->timers.at(slot)->seq = seq; break;
+    case kRefSleep: loop->tasks.at(slot)->w.sleep_seq = seq; break;
+    default: loop->tasks.at(slot)->timeout_seq = seq; break;
+  }
+}
+}  // namespace
+
+void weft_loop::heap_init() {
+  HeapOwner o;
+  o.ctx = this;
+  o.live = heap_live_cb;
+  o.relabel = heap_relabel_cb;
+  heap.set_owner(o);
 }
 
 bool weft_loop::heap_entry_live(const HeapEntry &e) const {
@@ -80,10 +108,10 @@ void weft_loop::heap_compact() {
 // deadline, so a callback that re-arms at 0 cannot spin the phase.
 void weft_loop::run_timers() {
   const int64_t t_now = now.load(std::memory_order_relaxed);
-  const uint32_t first_new = heap.next_seq();
+  heap.fence_begin();
   while (!heap.empty()) {
     const HeapEntry e = heap.top();
-    if (e.deadline > t_now || int32_t(e.seq - first_new) >= 0) break;
+    if (e.deadline > t_now || e.seq > heap.fence()) break;
     heap.pop();
     if (!heap_entry_live(e)) {
       heap.unmark_stale();
@@ -131,5 +159,6 @@ void weft_loop::run_timers() {
       }
     }
   }
+  heap.fence_end();
   if (heap.want_compact()) heap_compact();
 }

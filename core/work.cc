@@ -9,6 +9,8 @@
 // for new work, and the loop, before blocking in the poll while pool work is
 // outstanding and typically short, waits for its completion. A chain of
 // short jobs then runs without a syscall per job.
+#include <cxxabi.h>
+
 #include "loop.h"
 
 using namespace weft;
@@ -93,7 +95,14 @@ void *worker(void *arg) {
     pthread_mutex_unlock(&p.mu);
 
     const int64_t t0 = clock_now();
-    int r = fn(warg);
+    int r;
+    try {
+      r = fn(warg);
+    } catch (abi::__forced_unwind &) {
+      throw;  // pthread_exit / cancellation: must unwind the thread
+    } catch (...) {
+      r = WEFT_EHOST;  // a C++ exception: delivered, never lets it abort
+    }
     if (r == WEFT_PENDING) r = WEFT_EINVAL;  // no await resolves with it
     const int64_t dt = clock_now() - t0;
 

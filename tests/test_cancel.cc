@@ -420,8 +420,9 @@ TEST_F(Timeout, ClearingTheDeadlineDropsAnUndeliveredExpiry) {
 }
 
 // Both the timeout and a cancellation happen before the task resumes: the
-// one that came first is delivered, the other is dropped.
-TEST_F(Timeout, TimeoutBeforeCancelWins) {
+// timeout came first and is delivered; the cancel is never lost (issue 11,
+// asyncio's rule): the next await resolves with it.
+TEST_F(Timeout, TimeoutBeforeCancelThenTheCancel) {
   std::vector<int> st;
   weft_task_t victim = 0;
   victim = spawn([&](weft_task_t self, int status, int step) {
@@ -439,9 +440,10 @@ TEST_F(Timeout, TimeoutBeforeCancelWins) {
     return 0;
   });
   EXPECT_EQ(0, run());
-  EXPECT_EQ((std::vector<int>{0, WEFT_ETIMEDOUT, 0}), st);
+  EXPECT_EQ((std::vector<int>{0, WEFT_ETIMEDOUT, WEFT_ECANCELED}), st);
 }
 
+// The other order: the cancel is delivered, the expiry is dropped.
 TEST_F(Timeout, CancelBeforeTimeoutWins) {
   std::vector<int> st;
   weft_task_t victim = 0;

@@ -1,8 +1,9 @@
 // Unit tests of core/heap.h: the 4-ary timer heap of (deadline, ref, seq)
 // entries -- ordering, FIFO among equal deadlines, stale-entry compaction,
-// shrinking, and the sequence number wrapping around.
+// shrinking, and the sequence number's renumbering before it runs out.
 #include <algorithm>
 #include <random>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -169,28 +170,95 @@ TEST(Heap, ChildGroupsAreCacheLineAligned) {
   EXPECT_EQ(16u, sizeof(HeapEntry));
 }
 
-// The sequence number wraps after 2^32 pushes: 0 is never handed out, the
-// FIFO tie-break still holds across the wrap, and a compaction is requested.
-TEST(Heap, SequenceWrap) {
+// Owner hooks over a map ref -> seq (what the loop keeps in its slots).
+struct Owners {
+  std::map<uint32_t, uint32_t> seq;  // ref -> seq of its live entry
+  int relabels = 0;
+  static bool live(void *ctx, const HeapEntry &e) {
+    auto &m = static_cast<Owners *>(ctx)->seq;
+    auto it = m.find(e.ref);
+    return it != m.end() && it->second == e.seq;
+  }
+  static void relabel(void *ctx, const HeapEntry &e, uint32_t seq) {
+    Owners *o = static_cast<Owners *>(ctx);
+    ASSERT_EQ(o->seq[e.ref], e.seq);
+    o->seq[e.ref] = seq;
+    o->relabels++;
+  }
+  void attach(TimerHeap &h) { h.set_owner({this, live, relabel}); }
+};
+
+// Sequence numbers never wrap: before the counter runs out, push()
+// renumbers the live entries in order, so an entry pushed 2^32 pushes ago
+// still sorts before a newer one with the same deadline (issue 11: it once
+// compared int32_t differences, and a timer older than 2^31 pushes blocked
+// every later timer).
+TEST(Heap, SequenceRenumbersInsteadOfWrapping) {
   TimerHeap h;
-  h.seq_ = 0xfffffff0u;
-  std::vector<uint32_t> seqs;
-  for (uint32_t i = 0; i < 40; i++) seqs.push_back(push(h, 100, i));
-  for (uint32_t s : seqs) EXPECT_NE(0u, s);
-  EXPECT_TRUE(h.wrapped_);
-  EXPECT_TRUE(h.want_compact()) << "after a wrap, old entries must be purged";
-  EXPECT_NE(0u, h.next_seq());
-  auto out = drain(h);
-  for (uint32_t i = 0; i < 40; i++) EXPECT_EQ(i, out[i].ref) << "FIFO across the wrap";
-  h.compact([](const HeapEntry &) { return true; });
-  EXPECT_FALSE(h.want_compact());
+  Owners o;
+  o.attach(h);
+  // An old entry, then the counter near its end, then newer entries.
+  o.seq[1000] = push(h, 100, 1000);
+  h.seq_ = weft::kSeqMax - 20;
+  for (uint32_t i = 0; i < 40; i++) {
+    const uint32_t s = push(h, 100, i);
+    EXPECT_NE(0u, s);
+    o.seq[i] = s;
+    if (i % 3 == 0) {  // some go stale: renumbering drops them
+      o.seq.erase(i);
+      h.mark_stale();
+    }
+  }
+  EXPECT_GT(o.relabels, 0) << "the counter ran out: entries were renumbered";
+  EXPECT_LT(h.seq_, 100u);
+  std::vector<uint32_t> order;
+  while (!h.empty()) {
+    HeapEntry e = h.top();
+    h.pop();
+    if (!Owners::live(&o, e)) continue;
+    order.push_back(e.ref);
+  }
+  ASSERT_FALSE(order.empty());
+  EXPECT_EQ(1000u, order[0]) << "the oldest entry first";
+  for (size_t k = 2; k < order.size(); k++) EXPECT_LT(order[k - 1], order[k]) << "FIFO";
 }
 
-TEST(Heap, NextSeqSkipsZero) {
+// The timer phase's fence (entries pushed during the phase wait for the
+// next one) survives a renumbering in the middle of the phase.
+TEST(Heap, FenceSurvivesRenumbering) {
   TimerHeap h;
-  h.seq_ = 0xffffffffu;
-  EXPECT_EQ(1u, h.next_seq());
-  EXPECT_EQ(1u, push(h, 0, 0));
+  Owners o;
+  o.attach(h);
+  h.seq_ = weft::kSeqMax - 5;
+  for (uint32_t i = 0; i < 5; i++) o.seq[i] = push(h, 10, i);
+  h.fence_begin();
+  for (uint32_t i = 5; i < 10; i++) o.seq[i] = push(h, 10, i);  // renumbers
+  EXPECT_LT(h.seq_, 100u);
+  for (int i = 0; i < 10; i++) {
+    HeapEntry e = h.top();
+    h.pop();
+    EXPECT_EQ(uint32_t(i), e.ref);
+    EXPECT_EQ(i < 5, e.seq <= h.fence()) << "entry " << i;
+  }
+  h.fence_end();
+}
+
+// A full cycle of the counter (2^32 pushes) in the loop's way: push one,
+// let one go, with one old entry that stays; takes a few seconds.
+TEST(Heap, FullCounterCycleKeepsOrder) {
+  TimerHeap h;
+  Owners o;
+  o.attach(h);
+  o.seq[7] = push(h, 50, 7);
+  h.seq_ = 0xfff00000u;  // a million pushes from the end: the rest of the cycle
+  for (uint32_t i = 0; i < 2000000; i++) {
+    const uint32_t s = push(h, 100, 8);
+    o.seq[8] = s;
+    h.mark_stale();  // the previous arm of ref 8
+    if (h.want_compact()) h.compact([&](const HeapEntry &e) { return Owners::live(&o, e); });
+  }
+  EXPECT_EQ(7u, h.top().ref);
+  EXPECT_EQ(o.seq[7], h.top().seq);
 }
 
 }  // namespace

@@ -19,14 +19,15 @@ std::vector<int64_t> forged_from(int64_t live) {
           INT64_MAX,
           -live,
           live | INT64_MIN,
-          live ^ (int64_t(1) << 26),   // generation
-          live ^ (int64_t(0x3fffff) << 26),
+          live ^ (int64_t(1) << 24),   // generation
+          live ^ (int64_t(0x3fffff) << 24),
           live + 1,                    // next slot (free)
           live + 100000,               // a slot never created
-          live ^ (int64_t(1) << 48),   // loop tag
-          live ^ (int64_t(1) << 60),   // kind
-          live ^ (int64_t(7) << 60),
-          live & ((int64_t(1) << 60) - 1)};  // kind 0
+          live ^ (int64_t(1) << 46),   // loop tag
+          live ^ (int64_t(1) << 58),   // kind
+          live ^ (int64_t(7) << 58),
+          live ^ (int64_t(0x10) << 58),  // kind's top bit
+          live & ((int64_t(1) << 58) - 1)};  // kind 0
 }
 
 class Ids : public LoopTest {

@@ -520,8 +520,8 @@ TEST_F(ReleaseThreaded, CancelledAwaitThreadQueuedOrRunning) {
   EXPECT_EQ(1, tr.released(&running));
 }
 
-// weft_loop_free with queued, running and orphaned pool work: each arg and
-// user_data is released once, after the work ended, on the freeing thread.
+// weft_loop_free with queued and running pool work: each arg and user_data
+// is released once, after the work ended, on the freeing thread.
 TEST_F(ReleaseThreaded, LoopFreeReleasesPoolWork) {
   ASSERT_EQ(0, weft_loop_set_option(loop, WEFT_OPT_THREAD_POOL_SIZE, 1));
   Gate gate;
@@ -551,8 +551,10 @@ TEST_F(ReleaseThreaded, LoopFreeReleasesPoolWork) {
   free_loop();
   opener.join();
   EXPECT_TRUE(running.returned.load());
-  EXPECT_EQ(0, queued_await.ran.load());
-  EXPECT_EQ(WEFT_ECANCELED, queued_cb->done_result);
+  // The gate may open before free cancels the queued work or after (then
+  // the work runs): either way it ends once and is released once.
+  EXPECT_EQ(1, queued_cb->done_calls);
+  EXPECT_TRUE(queued_cb->done_result == WEFT_ECANCELED || queued_cb->done_result == 0);
   // TearDown: each exactly once.
 }
 

@@ -981,3 +981,36 @@ TEST_F(Sock, FreeWithOperationsPending) {
   for (int g : got) EXPECT_EQ(WEFT_ECANCELED, g);
   ::close(lfd);
 }
+
+// A connect by name resolves on the pool: the release hook is never handed
+// weft's own memory (it sees only what the user gave).
+TEST_F(Sock, ReleaseHookSeesNoInternalPointers) {
+  struct Seen {
+    int calls = 0;
+  } seen;
+  ASSERT_EQ(0, weft_loop_set_release(
+                   loop, [](void *ctx, int, void *) { static_cast<Seen *>(ctx)->calls++; },
+                   &seen));
+  int port;
+  int lfd = listen4(&port);
+  struct St {
+    int step = 0, fd = -1;
+  } st;
+  weft_task_t t;
+  ASSERT_EQ(0, weft_task_spawn(
+                   loop,
+                   [](weft_loop_t *l, weft_task_t self, int status, void *ud) -> int {
+                     St *s = static_cast<St *>(ud);
+                     if (s->step++ == 0) return weft_await_connect(l, self, "localhost", 0 + 1);
+                     return status;
+                   },
+                   &st, &t));
+  (void)port;
+  EXPECT_EQ(0, run());
+  int r = 0;
+  EXPECT_EQ(0, weft_task_result(loop, t, &r));
+  EXPECT_EQ(WEFT_ECONNREFUSED, r);
+  EXPECT_EQ(0, weft_task_release(loop, t));
+  EXPECT_EQ(1, seen.calls) << "only the task's own user_data";
+  EXPECT_EQ(0, weft_socket_close(loop, lfd));
+}

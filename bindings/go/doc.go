@@ -64,16 +64,17 @@
 // turns one into an error. A panic in a callback, step or pool work is
 // recovered where C calls into Go (it never unwinds through C), stops the
 // loop, and is returned by Run as a *PanicError; a task whose step panicked
-// finishes with ErrCanceled.
+// finishes with ErrHost.
 //
-// # Handles
+// # Ownership
 //
-// Each callback registration holds a runtime/cgo.Handle, which C carries as
-// its void *user_data. The handle is deleted when the weft handle ends: a
-// post when it has run, a one-shot timer after its callback, a repeating
-// timer or a watch when stopped, work after its done callback, a task when
-// it finishes, and everything still registered when the loop is closed
-// (weft stops timers and watches at free without calling them; the binding
-// keeps a per-loop list of them for that). LiveHandles counts the handles
-// the package holds, so that a test can check that none leak.
+// Each registration (task, timer, watch, work, post) gives weft a
+// runtime/cgo.Handle as its user_data, and weft hands each one back, once,
+// through its release hook when it lets go of it: a post after it ran, a
+// one-shot timer after its callback, a stopped timer or watch, work when it
+// has really ended, a task when its id is released, and everything still
+// held when the loop is freed. A Task keeps its weft id (and so its result)
+// while the Task is reachable; the garbage collector releases it. A Loop
+// that becomes unreachable is closed by the collector. LiveHandles counts
+// the handles the package holds, so that a test can check that none leak.
 package weft

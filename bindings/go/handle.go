@@ -1,6 +1,7 @@
 package weft
 
 import (
+	"runtime"
 	"runtime/cgo"
 	"runtime/debug"
 	"sync/atomic"
@@ -12,9 +13,10 @@ import (
 var liveHandles atomic.Int64
 
 // LiveHandles returns how many runtime/cgo.Handles the package holds right
-// now, over all loops: one per pending post, task, active timer, watch,
-// work, logger and running context watcher. After every Loop is closed it
-// is 0; a test can assert that to find leaks. Any goroutine.
+// now, over all loops: one per pending post, task id not yet released,
+// active timer, watch, pool work and logger. weft hands each back when it
+// is done with it, so after every Loop is closed (or collected) it is 0; a
+// test can assert that to find leaks. Any goroutine.
 func LiveHandles() int64 { return liveHandles.Load() }
 
 func newHandle(v any) cgo.Handle {
@@ -27,63 +29,72 @@ func deleteHandle(h cgo.Handle) {
 	liveHandles.Add(-1)
 }
 
-// ender is a loop-thread handle (task, timer, watch, work) that the loop
-// must end itself if weft frees it without a last callback.
-type ender interface{ endAtClose() }
+// ender is a handle's Go side that wants to know when weft let go of it.
+type ender interface{ ended() }
 
-// node links a loop-thread handle into its loop's live list and holds its
-// cgo.Handle (0 once ended).
-type node struct {
-	prev, next *node
-	owner      ender
-	h          cgo.Handle
-}
-
-// liveList is the set of a loop's handles whose cgo.Handle is still held.
-// Loop thread only.
-type liveList struct {
-	head node // sentinel
-	n    int
-}
-
-func (l *liveList) push(n *node) {
-	if l.head.next == nil {
-		l.head.next, l.head.prev = &l.head, &l.head
+// hookRelease is weft's release hook (weft_loop_set_release): weft is done
+// with the user_data h, exactly once. It is the only place where a handle
+// given to weft is deleted. Loop thread, or the goroutine freeing the loop.
+func hookRelease(h uintptr) {
+	hd := cgo.Handle(h)
+	if e, ok := hd.Value().(ender); ok {
+		e.ended()
 	}
-	n.prev, n.next = l.head.prev, &l.head
-	l.head.prev.next = n
-	l.head.prev = n
-	l.n++
+	deleteHandle(hd)
 }
 
-func (l *liveList) remove(n *node) {
-	if n.next == nil {
-		return
+// start is every constructor's registration: it gives v a cgo.Handle and
+// calls c, which passes it to weft and returns the new id (> 0) or a weft
+// code. On failure weft took nothing, and the handle is deleted here.
+func (l *loopCore) start(op string, v any, c func(loop, h uintptr) int64) (int64, error) {
+	if l.c == 0 {
+		return 0, ErrClosed
 	}
-	n.prev.next, n.next.prev = n.next, n.prev
-	n.prev, n.next = nil, nil
-	l.n--
+	h := newHandle(v)
+	id := c(l.c, uintptr(h))
+	if id < 0 {
+		deleteHandle(h)
+		return 0, opErr(op, id)
+	}
+	return id, nil
 }
 
-// end removes n from the list and deletes its handle; false if it had
-// already ended.
-func (l *liveList) end(n *node) bool {
-	if n.h == 0 {
-		return false
-	}
-	l.remove(n)
-	deleteHandle(n.h)
-	n.h = 0
-	return true
+// handle is what a Timer, Watch or Work keeps: its loop, its weft id, and
+// whether weft has let go of it (the release hook says so).
+type handle struct {
+	loop *loopCore
+	id   int64
+	over bool
 }
 
-// drain ends every handle left, after weft_loop_free.
-func (l *liveList) drain() {
-	for l.head.next != nil && l.head.next != &l.head {
-		n := l.head.next
-		l.end(n)
-		n.owner.endAtClose()
+func (h *handle) ended() { h.over = true }
+
+// register starts v, whose handle is hd, through start; v on success.
+func register[T any](l *Loop, op string, v T, hd *handle, c func(loop, h uintptr) int64) (T, error) {
+	hd.loop = l.loopCore
+	var err error
+	hd.id, err = l.start(op, v, c)
+	runtime.KeepAlive(l) // not closed by the collector meanwhile
+	if err != nil {
+		var none T
+		return none, err
 	}
+	return v, nil
+}
+
+// call runs a loop-thread C function of a handle, holding the loop open
+// (a collected Loop is closed by another goroutine): ErrClosed once Close
+// has begun, an *OpError for a negative code.
+func (l *loopCore) call(op string, c func(loop uintptr) int) error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closing {
+		return ErrClosed
+	}
+	if rc := c(l.c); rc < 0 {
+		return opErr(op, rc)
+	}
+	return nil
 }
 
 func init() {
@@ -94,21 +105,10 @@ func init() {
 	cweft.Hooks.Done = hookDone
 	cweft.Hooks.Step = hookStep
 	cweft.Hooks.Log = hookLog
-	cweft.Hooks.Call = hookCall
+	cweft.Hooks.Release = hookRelease
 }
 
 // recovered turns a recovered panic value into a PanicError.
 func recovered(where string, v any) *PanicError {
 	return &PanicError{Where: where, Value: v, Stack: debug.Stack()}
-}
-
-// hookCall serves the crossing benchmarks: the handle holds a func() int.
-func hookCall(h uintptr) (r int32) {
-	fn := cgo.Handle(h).Value().(func() int)
-	defer func() {
-		if v := recover(); v != nil {
-			r = int32(ErrCanceled)
-		}
-	}()
-	return int32(fn())
 }

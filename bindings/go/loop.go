@@ -8,36 +8,45 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+	"weak"
 
 	"example.invalid/weft/internal/cweft"
 )
 
 // Loop is a weft event loop. Create one with NewLoop, give it work (Spawn,
-// NewTimer, WatchFD, ToThread, Post), drive it with Run, and Close it.
-// A Loop must not be copied.
+// NewTimer, WatchFD, ToThread, Post), drive it with Run, and Close it. A
+// Loop that becomes unreachable without Close is closed by the garbage
+// collector, with its tasks, timers and watches: nothing the binding
+// registers keeps a Loop reachable (a callback that captures the Loop
+// itself does, as long as weft holds that callback). That close runs on the
+// runtime's cleanup goroutine and, like Close, waits for running pool work;
+// its panics are dropped. A Loop must not be copied.
 type Loop struct {
-	c uintptr // weft_loop_t *; 0 once closed
+	*loopCore
+}
 
-	// mu orders the any-goroutine methods (Post, Stop, Stats, Now) and
-	// Run/Close against Close: they hold it shared, Close exclusively while
-	// it marks the loop closing.
+// loopCore is the state that callbacks reach. It never points back at its
+// Loop (only weakly), so that an unreferenced Loop can be collected.
+type loopCore struct {
+	c    uintptr // weft_loop_t *; 0 once closed
+	self weak.Pointer[Loop]
+
+	// mu orders the any-goroutine methods (Post, Stop, Stats, Now) and the
+	// methods of handles against Close: they hold it shared, Close
+	// exclusively while it marks the loop closing.
 	mu      sync.RWMutex
 	closing bool
 	running bool
 
 	// Loop-thread state.
-	live       liveList
 	runGen     uint64 // which Run is current, for context stops
 	runDefault bool   // the current run is Run (not RunOnce/RunNoWait)
 	ctxStopped bool   // the current Run was stopped by its context
 	logH       cgo.Handle
-	scratch    []int64      // ids for Gather/Group
-	orphans    []cgo.Handle // ToThread work of tasks that finished without awaiting it
+	scratch    []int64 // ids for Gather/Group
 
-	// A panic recovered on any thread; the first one is kept.
-	panicMu  sync.Mutex
-	panicErr *PanicError
-	panicked atomic.Bool
+	// The first panic recovered on any thread, until Run returns it.
+	panicErr atomic.Pointer[PanicError]
 }
 
 // NewLoop creates a loop. It opens an epoll fd and an eventfd; the thread
@@ -48,7 +57,11 @@ func NewLoop() (*Loop, error) {
 	if rc := cweft.Weft_loop_new(&c); rc < 0 {
 		return nil, opErr("loop_new", rc)
 	}
-	return &Loop{c: c}, nil
+	cweft.Weft_go_loop_set_release(c)
+	l := &Loop{&loopCore{c: c}}
+	l.self = weak.Make(l)
+	runtime.AddCleanup(l, func(c *loopCore) { c.close() }, l.loopCore)
+	return l, nil
 }
 
 // Close frees the loop. In weft's order: every unfinished task is resumed
@@ -56,14 +69,20 @@ func NewLoop() (*Loop, error) {
 // ErrCanceled, so `return t.Sleep(...)` ends it); queued pool work is
 // cancelled and running work waited for, each done callback running;
 // timers and watches are stopped without being called; posts still pending
-// are run. Then every cgo.Handle the loop still held is deleted. Callbacks
-// run by Close run on the calling goroutine; Post, Stop, Stats and Now
-// return ErrClosed from the moment Close begins.
+// are run. weft hands back every cgo.Handle it held as it lets go of it.
+// Callbacks run by Close run on the calling goroutine; the methods of the
+// loop and its handles return ErrClosed from the moment Close begins.
 //
 // Close returns ErrBusy (in an *OpError) if the loop is running (also when
 // called from one of its callbacks), ErrClosed if it was already closed, and
 // a *PanicError if a callback run by Close panicked.
 func (l *Loop) Close() error {
+	err := l.close()
+	runtime.KeepAlive(l)
+	return err
+}
+
+func (l *loopCore) close() error {
 	l.mu.Lock()
 	if l.closing {
 		l.mu.Unlock()
@@ -76,51 +95,18 @@ func (l *Loop) Close() error {
 	l.closing = true
 	l.mu.Unlock()
 
-	if rc := cweft.Weft_loop_free(l.c); rc < 0 {
-		// Only EBUSY (running) is possible, and l.running excludes it.
-		l.mu.Lock()
-		l.closing = false
-		l.mu.Unlock()
-		return opErr("loop_free", rc)
-	}
+	// Only EBUSY (running) can fail, and l.running excludes it.
+	cweft.Weft_loop_free(l.c)
 	l.c = 0
-	l.live.drain()
 	if l.logH != 0 {
 		deleteHandle(l.logH)
 		l.logH = 0
 	}
-	for _, h := range l.orphans { // weft_loop_free waited for the pool
-		deleteHandle(h)
-	}
-	l.scratch, l.orphans = nil, nil
+	l.scratch = nil
 	if p := l.takePanic(); p != nil {
 		return p
 	}
 	return nil
-}
-
-// beginRun marks the loop running; the caller holds its OS thread.
-func (l *Loop) beginRun(def bool) (uint64, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closing {
-		return 0, ErrClosed
-	}
-	if l.running {
-		return 0, opErr("loop_run", ErrBusy)
-	}
-	l.running = true
-	l.runGen++
-	l.runDefault = def
-	l.ctxStopped = false
-	return l.runGen, nil
-}
-
-func (l *Loop) endRun() {
-	l.mu.Lock()
-	l.running = false
-	l.runDefault = false
-	l.mu.Unlock()
 }
 
 // Run runs the loop on the calling goroutine, locked to its OS thread,
@@ -129,65 +115,77 @@ func (l *Loop) endRun() {
 //
 // It returns nil when the loop ran out of work or was stopped by Stop;
 // ctx.Err() when ctx ended the run (at the end of the iteration in
-// progress); a *PanicError for the first panic recovered in a callback; and
-// ErrBusy (in an *OpError) if the loop is already running, including when
-// Run is called from one of its own callbacks. Work left when Run returns
-// stays queued for the next Run or for Close.
+// progress; a nil ctx is context.Background()); a *PanicError for the
+// first panic recovered in a callback; and ErrBusy (in an *OpError) if the
+// loop is already running, including when Run is called from one of its
+// own callbacks. Work left when Run returns stays queued for the next Run
+// or for Close.
 func (l *Loop) Run(ctx context.Context) error {
+	_, err := l.run(ctx, cweft.WEFT_RUN_DEFAULT)
+	return err
+}
+
+// RunOnce runs one iteration of the loop on the calling goroutine, locked
+// to its OS thread, blocking in the poll (up to the next timer) if nothing
+// is ready. alive reports whether anything is still alive afterwards.
+// Errors as for Run (without the context).
+func (l *Loop) RunOnce() (alive bool, err error) { return l.run(nil, cweft.WEFT_RUN_ONCE) }
+
+// RunNoWait runs one iteration of the loop whose poll never blocks.
+// alive reports whether anything is still alive afterwards. Errors as for
+// Run (without the context).
+func (l *Loop) RunNoWait() (alive bool, err error) { return l.run(nil, cweft.WEFT_RUN_NOWAIT) }
+
+func (l *Loop) run(ctx context.Context, mode int) (bool, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return false, err
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	gen, err := l.beginRun(true)
-	if err != nil {
-		return err
+	l.mu.Lock()
+	if l.closing || l.running {
+		l.mu.Unlock()
+		if l.closing {
+			return false, ErrClosed
+		}
+		return false, opErr("loop_run", ErrBusy)
 	}
-	var quit, exited chan struct{}
-	if done := ctx.Done(); done != nil {
-		quit, exited = make(chan struct{}), make(chan struct{})
-		go func() {
-			defer close(exited)
-			select {
-			case <-done:
-				l.postCtxStop(gen)
-			case <-quit:
-			}
-		}()
-	}
-	rc := cweft.Weft_loop_run(l.c, cweft.WEFT_RUN_DEFAULT)
-	if quit != nil {
-		close(quit)
-		<-exited
-	}
-	stoppedByCtx := l.ctxStopped
-	l.endRun()
+	l.running, l.runDefault, l.ctxStopped = true, mode == cweft.WEFT_RUN_DEFAULT, false
+	l.runGen++
+	s := &ctxStop{loop: l.loopCore, gen: l.runGen}
+	l.mu.Unlock()
+	// A done ctx posts a stop tagged with this run: a stale one, delivered
+	// by a later run or by Close, does nothing (a plain weft_loop_stop would
+	// stop the next run).
+	unwatch := context.AfterFunc(ctx, func() {
+		if l.postValue(s) != nil {
+			l.Stop() // ENOMEM: fall back to a plain stop
+		}
+	})
+	rc := cweft.Weft_loop_run(l.c, mode)
+	unwatch()
+	l.mu.Lock()
+	l.running, l.runDefault = false, false
+	l.mu.Unlock()
 	if p := l.takePanic(); p != nil {
-		return p
+		return rc == 1, p
 	}
 	if rc < 0 {
-		return opErr("loop_run", rc)
+		return false, opErr("loop_run", rc)
 	}
-	if stoppedByCtx {
-		return ctx.Err()
+	if l.ctxStopped {
+		return true, ctx.Err()
 	}
-	return nil
+	return rc == 1, nil
 }
 
-// ctxStop is the post a Run's context watcher sends; it stops that run
-// only (a stale one, delivered by a later run or by Close, does nothing).
+// ctxStop is the post a done context sends to stop its Run.
 type ctxStop struct {
-	loop *Loop
+	loop *loopCore
 	gen  uint64
-}
-
-func (l *Loop) postCtxStop(gen uint64) {
-	h := newHandle(&ctxStop{loop: l, gen: gen})
-	// Run is waiting for this goroutine, so the loop is not closing.
-	if rc := cweft.Weft_go_loop_post(l.c, uintptr(h)); rc < 0 {
-		deleteHandle(h)
-		cweft.Weft_loop_stop(l.c) // ENOMEM: fall back to a plain stop
-	}
 }
 
 func (s *ctxStop) run() {
@@ -198,50 +196,14 @@ func (s *ctxStop) run() {
 	}
 }
 
-// RunOnce runs one iteration of the loop on the calling goroutine, locked
-// to its OS thread, blocking in the poll (up to the next timer) if nothing
-// is ready. alive reports whether anything is still alive afterwards.
-// Errors as for Run (without the context).
-func (l *Loop) RunOnce() (alive bool, err error) { return l.runMode(cweft.WEFT_RUN_ONCE) }
-
-// RunNoWait runs one iteration of the loop whose poll never blocks.
-// alive reports whether anything is still alive afterwards. Errors as for
-// Run (without the context).
-func (l *Loop) RunNoWait() (alive bool, err error) { return l.runMode(cweft.WEFT_RUN_NOWAIT) }
-
-func (l *Loop) runMode(mode int) (bool, error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if _, err := l.beginRun(false); err != nil {
-		return false, err
-	}
-	rc := cweft.Weft_loop_run(l.c, mode)
-	l.endRun()
-	if p := l.takePanic(); p != nil {
-		return rc == 1, p
-	}
-	if rc < 0 {
-		return false, opErr("loop_run", rc)
-	}
-	return rc == 1, nil
-}
-
 // Stop asks the current Run to return after the iteration in progress; if
 // the loop is not running, the next Run (or RunOnce) returns after one
 // iteration. Any goroutine. Errors: ErrClosed.
-func (l *Loop) Stop() error {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.closing {
-		return ErrClosed
-	}
-	cweft.Weft_loop_stop(l.c)
-	return nil
-}
+func (l *Loop) Stop() error { return l.call("loop_stop", cweft.Weft_loop_stop) }
 
 // post is one Post: a Go function run once on the loop thread.
 type post struct {
-	loop *Loop
+	loop *loopCore
 	fn   func()
 }
 
@@ -254,88 +216,65 @@ func (l *Loop) Post(fn func()) error {
 	if fn == nil {
 		return opErr("loop_post", ErrInval)
 	}
-	h := newHandle(&post{loop: l, fn: fn})
+	return l.postValue(&post{loop: l.loopCore, fn: fn})
+}
+
+// postValue posts v (a *post, *ctxStop or *release) to run in hookPost.
+func (l *loopCore) postValue(v any) error {
 	l.mu.RLock()
+	defer l.mu.RUnlock()
 	if l.closing {
-		l.mu.RUnlock()
-		deleteHandle(h)
 		return ErrClosed
 	}
-	rc := cweft.Weft_go_loop_post(l.c, uintptr(h))
-	l.mu.RUnlock()
-	if rc < 0 {
-		deleteHandle(h)
-		return opErr("loop_post", rc)
-	}
-	return nil
+	_, err := l.start("loop_post", v, func(c, h uintptr) int64 {
+		return int64(cweft.Weft_go_loop_post(c, h))
+	})
+	return err
 }
 
 func hookPost(h uintptr) {
-	hd := cgo.Handle(h)
-	v := hd.Value()
-	deleteHandle(hd) // a post runs once, whatever happens next
-	switch p := v.(type) {
+	switch p := cgo.Handle(h).Value().(type) {
 	case *post:
 		defer p.loop.recoverIn("post")
 		p.fn()
 	case *ctxStop:
 		p.run()
+	case *release:
+		cweft.Weft_task_release(p.loop.c, p.id)
 	}
 }
 
 // recoverIn is deferred by every hook running on the loop thread.
-func (l *Loop) recoverIn(where string) {
+func (l *loopCore) recoverIn(where string) {
 	if v := recover(); v != nil {
 		l.recordPanic(recovered(where, v))
 		l.checkPanic()
 	}
 }
 
-// recordPanic keeps the first panic and, from the loop thread during Run,
-// stops the loop. Pool threads only record; the loop thread stops the loop
-// when the work's result arrives (checkPanic).
-func (l *Loop) recordPanic(p *PanicError) {
-	l.panicMu.Lock()
-	if l.panicErr == nil {
-		l.panicErr = p
-	}
-	l.panicMu.Unlock()
-	l.panicked.Store(true)
-}
+// recordPanic keeps the first panic. Pool threads only record; the loop
+// thread stops the loop when the work's result arrives (checkPanic).
+func (l *loopCore) recordPanic(p *PanicError) { l.panicErr.CompareAndSwap(nil, p) }
 
 // checkPanic stops the current Run if a panic was recorded. Loop thread.
-func (l *Loop) checkPanic() {
-	if l.panicked.Load() && l.runDefault {
+func (l *loopCore) checkPanic() {
+	if l.panicErr.Load() != nil && l.runDefault {
 		cweft.Weft_loop_stop(l.c)
 	}
 }
 
-func (l *Loop) takePanic() *PanicError {
-	if !l.panicked.Load() {
-		return nil
-	}
-	l.panicMu.Lock()
-	p := l.panicErr
-	l.panicErr = nil
-	l.panicked.Store(false)
-	l.panicMu.Unlock()
-	return p
-}
+func (l *loopCore) takePanic() *PanicError { return l.panicErr.Swap(nil) }
 
 // Now returns weft's monotonic clock (CLOCK_MONOTONIC, from an arbitrary
 // origin) as cached at the start of the current or last iteration; before
 // the first run, the time of NewLoop. Any goroutine; 0 after Close.
-func (l *Loop) Now() time.Duration {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.closing {
-		return 0
-	}
-	return time.Duration(cweft.Weft_loop_now(l.c))
+func (l *Loop) Now() (now time.Duration) {
+	l.call("loop_now", func(c uintptr) int { now = time.Duration(cweft.Weft_loop_now(c)); return 0 })
+	return now
 }
 
 // Stats is a snapshot of a loop's counters. Gauges are the value now;
-// totals count since NewLoop.
+// totals count since NewLoop. Its fields are weft_loop_stats_t's, in order.
 type Stats struct {
 	Iterations      int64         // total loop iterations run
 	TasksAlive      int64         // gauge: tasks not yet finished
@@ -353,30 +292,15 @@ type Stats struct {
 // runs, each field is exact but the fields are not one consistent snapshot.
 // Errors: ErrClosed.
 func (l *Loop) Stats() (Stats, error) {
-	var s cweft.LoopStats
-	s.Size = uint64(unsafe.Sizeof(s))
-	l.mu.RLock()
-	if l.closing {
-		l.mu.RUnlock()
-		return Stats{}, ErrClosed
+	var s struct {
+		size uint64
+		Stats
 	}
-	rc := cweft.Weft_loop_stats(l.c, &s)
-	l.mu.RUnlock()
-	if rc < 0 {
-		return Stats{}, opErr("loop_stats", rc)
-	}
-	return Stats{
-		Iterations:      s.Iterations,
-		TasksAlive:      s.TasksAlive,
-		TasksReady:      s.TasksReady,
-		TimersActive:    s.TimersActive,
-		FDWatchesActive: s.FdWatchesActive,
-		WorkQueued:      s.WorkQueued,
-		WorkRunning:     s.WorkRunning,
-		WorkTime:        time.Duration(s.WorkNs),
-		SlowCallbacks:   s.SlowCallbacks,
-		Posts:           s.Posts,
-	}, nil
+	s.size = uint64(unsafe.Sizeof(s)) // == sizeof(weft_loop_stats_t), checked in weft_go.i
+	err := l.call("loop_stats", func(c uintptr) int {
+		return cweft.Weft_loop_stats(c, (*cweft.LoopStats)(unsafe.Pointer(&s)))
+	})
+	return s.Stats, err
 }
 
 // SetThreadPoolSize sets how many threads the loop's pool starts with
@@ -384,7 +308,7 @@ func (l *Loop) Stats() (Stats, error) {
 // ToThread) and while the loop is not running. Errors: ErrInval, ErrBusy,
 // ErrClosed.
 func (l *Loop) SetThreadPoolSize(n int) error {
-	return l.setOption("thread pool size", cweft.WEFT_OPT_THREAD_POOL_SIZE, int64(n))
+	return l.setOption(cweft.WEFT_OPT_THREAD_POOL_SIZE, int64(n))
 }
 
 // SetSlowCallbackThreshold makes the loop count (Stats.SlowCallbacks) and
@@ -392,17 +316,11 @@ func (l *Loop) SetThreadPoolSize(n int) error {
 // asyncio's debug mode; 0 turns it off (the default). Only while the loop
 // is not running. Errors: ErrInval (d < 0), ErrBusy, ErrClosed.
 func (l *Loop) SetSlowCallbackThreshold(d time.Duration) error {
-	return l.setOption("slow callback threshold", cweft.WEFT_OPT_SLOW_CALLBACK_NS, int64(d))
+	return l.setOption(cweft.WEFT_OPT_SLOW_CALLBACK_NS, int64(d))
 }
 
-func (l *Loop) setOption(_ string, opt int, v int64) error {
-	if l.c == 0 {
-		return ErrClosed
-	}
-	if rc := cweft.Weft_loop_set_option(l.c, opt, v); rc < 0 {
-		return opErr("loop_set_option", rc)
-	}
-	return nil
+func (l *Loop) setOption(opt int, v int64) error {
+	return l.call("loop_set_option", func(c uintptr) int { return cweft.Weft_loop_set_option(c, opt, v) })
 }
 
 // LogLevel is the severity of a log line.
@@ -418,21 +336,14 @@ const (
 
 // String returns "debug", "info", "warn" or "error".
 func (v LogLevel) String() string {
-	switch v {
-	case LogDebug:
-		return "debug"
-	case LogInfo:
-		return "info"
-	case LogWarn:
-		return "warn"
-	case LogError:
-		return "error"
+	if v >= LogDebug && v <= LogError {
+		return [...]string{"debug", "info", "warn", "error"}[v]
 	}
 	return "level?"
 }
 
 type logger struct {
-	loop *Loop
+	loop *loopCore
 	fn   func(LogLevel, string)
 }
 
@@ -441,12 +352,13 @@ type logger struct {
 // it. fn runs on the loop thread. With no logger weft prints nothing.
 // Loop thread. Errors: ErrPerm, ErrClosed.
 func (l *Loop) SetLogger(fn func(level LogLevel, msg string)) error {
+	defer runtime.KeepAlive(l) // not closed by the collector meanwhile
 	if l.c == 0 {
 		return ErrClosed
 	}
 	var h cgo.Handle
 	if fn != nil {
-		h = newHandle(&logger{loop: l, fn: fn})
+		h = newHandle(&logger{loop: l.loopCore, fn: fn})
 	}
 	if rc := cweft.Weft_go_loop_set_logger(l.c, uintptr(h)); rc < 0 {
 		if h != 0 {
@@ -470,15 +382,10 @@ func hookLog(h uintptr, level int32, msg string) {
 // BackendFD returns the loop's epoll fd, for embedding weft in another
 // event loop: when it is readable, or after NextTimeout, call RunNoWait.
 // The fd stays owned by the loop. Loop thread. Errors: ErrPerm, ErrClosed.
-func (l *Loop) BackendFD() (int, error) {
-	if l.c == 0 {
-		return -1, ErrClosed
-	}
-	fd := cweft.Weft_loop_backend_fd(l.c)
-	if fd < 0 {
-		return -1, opErr("loop_backend_fd", fd)
-	}
-	return fd, nil
+func (l *Loop) BackendFD() (fd int, err error) {
+	fd = -1
+	err = l.call("loop_backend_fd", func(c uintptr) int { fd = cweft.Weft_loop_backend_fd(c); return fd })
+	return max(fd, -1), err
 }
 
 // NextTimeout returns how long an embedder may block before the loop next
@@ -486,6 +393,7 @@ func (l *Loop) BackendFD() (int, error) {
 // earliest timer otherwise, and -1 if nothing is scheduled in time.
 // Loop thread. Errors: ErrPerm, ErrClosed.
 func (l *Loop) NextTimeout() (time.Duration, error) {
+	defer runtime.KeepAlive(l) // not closed by the collector meanwhile
 	if l.c == 0 {
 		return -1, ErrClosed
 	}

@@ -1,8 +1,10 @@
 package weft
 
 import (
+	"runtime"
 	"runtime/cgo"
 	"time"
+	"weak"
 
 	"example.invalid/weft/internal/cweft"
 )
@@ -43,15 +45,8 @@ const (
 
 // String returns "ready", "waiting", "done" or "running".
 func (s TaskState) String() string {
-	switch s {
-	case TaskReady:
-		return "ready"
-	case TaskWaiting:
-		return "waiting"
-	case TaskDone:
-		return "done"
-	case TaskRunning:
-		return "running"
+	if s >= TaskReady && s <= TaskRunning {
+		return [...]string{"ready", "waiting", "done", "running"}[s-1]
 	}
 	return "state?"
 }
@@ -60,117 +55,82 @@ func (s TaskState) String() string {
 // it armed completes. Its methods are for the loop thread (see the package
 // overview); the await methods (Sleep, AwaitFD, ToThread, Await, Gather,
 // Group, Yield) only from inside the task's own running step.
+//
+// A Task keeps its weft id, and so its result, for as long as it is
+// reachable; the id is released when the garbage collector finds the Task
+// unreachable (an unfinished task then runs on, detached). A Task keeps its
+// Loop reachable.
 type Task struct {
-	node
-	loop    *Loop
-	id      int64
-	fn      StepFunc
-	workH   cgo.Handle // the pending ToThread's work, until the task resumes
-	armed   bool       // an await was armed in the running step
-	steps   int
-	done    bool
-	result  int
-	err     *PanicError
-	ovrMode uint8 // how ovr replaces the next status (see Await, Group)
-	ovr     int
+	*taskCore
+	loop *Loop
 }
 
-const (
-	ovrNone = iota
-	ovrIfZero
-	ovrAlways
-)
+// taskCore is what the task's cgo.Handle holds: it reaches the Task only
+// weakly, so that an unreferenced Task can be collected.
+type taskCore struct {
+	lc    *loopCore
+	self  weak.Pointer[Task]
+	id    int64
+	fn    StepFunc
+	steps int
+	err   *PanicError
+}
+
+// release is the post a collected Task sends to release its id.
+type release struct {
+	loop *loopCore
+	id   int64
+}
 
 // Spawn creates a task whose steps are fn and queues its first step (status
 // 0); it never runs inside Spawn. The task lives until a step returns
-// anything but a pending await (see Step); its Go object keeps the result
-// after that. Loop thread (also from callbacks and steps, and from callbacks
-// that Close runs: the task's first step then gets ErrCanceled).
+// anything but a pending await (see Step); weft keeps its result while the
+// Task is reachable. Loop thread (also from callbacks and steps, and from
+// callbacks that Close runs: the task's first step then gets ErrCanceled).
 // Errors: ErrInval (nil fn), ErrNoMem, ErrPerm, ErrClosed.
 func (l *Loop) Spawn(fn StepFunc) (*Task, error) {
 	if fn == nil {
 		return nil, opErr("task_spawn", ErrInval)
 	}
-	if l.c == 0 {
-		return nil, ErrClosed
+	tc := &taskCore{lc: l.loopCore, fn: fn}
+	id, err := l.start("task_spawn", tc, cweft.Weft_go_task_spawn)
+	runtime.KeepAlive(l)
+	if err != nil {
+		return nil, err
 	}
-	t := &Task{loop: l, fn: fn}
-	t.owner = t
-	h := newHandle(t)
-	id := cweft.Weft_go_task_spawn(l.c, uintptr(h))
-	if id < 0 {
-		deleteHandle(h)
-		return nil, opErr("task_spawn", id)
-	}
-	t.id, t.h = id, h
-	l.live.push(&t.node)
+	tc.id = id
+	t := &Task{tc, l}
+	tc.self = weak.Make(t)
+	runtime.AddCleanup(t, func(r *release) { r.loop.postValue(r) }, &release{l.loopCore, id})
 	return t, nil
 }
 
-func hookStep(h uintptr, self int64, status int32) (ret int32) {
-	t := cgo.Handle(h).Value().(*Task)
-	l := t.loop
-	st := int(status)
-	if t.workH != 0 { // the ToThread work has completed (or never ran)
-		deleteHandle(t.workH)
-		t.workH = 0
-		l.checkPanic()
-	}
-	switch t.ovrMode {
-	case ovrIfZero:
-		if st == 0 {
-			st = t.ovr
+func hookStep(h uintptr, _ int64, status int32) (ret int32) {
+	tc := cgo.Handle(h).Value().(*taskCore)
+	t := tc.self.Value()
+	if t == nil { // the Task was collected; its id is released or about to be
+		l := tc.lc.self.Value()
+		if l == nil { // the Loop too: this is its Close, by the collector
+			l = &Loop{tc.lc}
 		}
-	case ovrAlways:
-		st = t.ovr
+		t = &Task{tc, l}
+		tc.self = weak.Make(t)
 	}
-	t.ovrMode = ovrNone
-	t.armed = false
-	t.steps++
+	l := tc.lc
+	l.checkPanic() // pool work this task awaited may have panicked
+	tc.steps++
 	defer func() {
 		if v := recover(); v != nil {
-			p := recovered("task step", v)
-			l.recordPanic(p)
+			tc.err = recovered("task step", v)
+			l.recordPanic(tc.err)
 			l.checkPanic()
-			t.err = p
-			t.finish(int(ErrHost))
 			ret = int32(ErrHost)
 		}
-	}()
-	s := t.fn(t, st)
-	if s == pending {
-		if t.armed {
-			return int32(pending)
+		if ret != int32(pending) {
+			tc.fn = nil // finished: the closure may go while the Task lives on
 		}
-		s = Step(ErrInval) // "pending" with nothing armed: weft's rule
-	}
-	t.finish(int(s))
-	return int32(s)
-}
-
-// finish records the result and ends the task's handle. It runs inside the
-// last step: releasing detaches the task, which weft frees when the step
-// returns.
-func (t *Task) finish(result int) {
-	l := t.loop
-	t.done, t.result, t.fn = true, result, nil
-	if t.workH != 0 {
-		// The step armed ToThread and then finished: weft disarms the await
-		// but work a pool thread already took still runs, and reads the
-		// handle. It is deleted at Close, after weft waited for the pool.
-		l.orphans = append(l.orphans, t.workH)
-		t.workH = 0
-	}
-	if l.c != 0 {
-		cweft.Weft_task_release(l.c, t.id)
-	}
-	l.live.end(&t.node)
-}
-
-func (t *Task) endAtClose() {
-	if !t.done {
-		t.done, t.result, t.fn = true, int(ErrCanceled), nil
-	}
+	}()
+	return int32(tc.fn(t, int(status)))
 }
 
 // Then makes fn the step function for the task's following steps and
@@ -186,26 +146,19 @@ func (t *Task) Then(fn StepFunc) *Task {
 	return t
 }
 
-func (t *Task) arm(rc int) Step {
-	if rc == cweft.WEFT_PENDING {
-		t.armed = true
-	}
-	return Step(rc)
-}
-
 // Sleep suspends the task for d (>= 0), measured from now; it resumes with
 // status 0. Errors (returned as the Step, finishing the task if returned):
 // ErrInval (d < 0, or not inside t's running step), ErrBusy (an await is
 // already armed in this step), ErrCanceled (the loop is closing).
 func (t *Task) Sleep(d time.Duration) Step {
-	return t.arm(cweft.Weft_await_sleep(t.loop.c, t.id, int64(d)))
+	return Step(cweft.Weft_await_sleep(t.loop.c, t.id, int64(d)))
 }
 
 // Yield requeues the task behind the tasks already ready (asyncio.sleep(0));
 // it resumes with status 0 in the next iteration, after one poll.
 // Errors as for Sleep.
 func (t *Task) Yield() Step {
-	return t.arm(cweft.Weft_await_yield(t.loop.c, t.id))
+	return Step(cweft.Weft_await_yield(t.loop.c, t.id))
 }
 
 // AwaitFD suspends the task until fd is ready for events (Readable and/or
@@ -214,12 +167,12 @@ func (t *Task) Yield() Step {
 // plus ErrInval (bad events), ErrBadF (fd not open or not pollable),
 // ErrNoMem, ErrNoSpc.
 func (t *Task) AwaitFD(fd int, events Events) Step {
-	return t.arm(cweft.Weft_await_fd(t.loop.c, t.id, fd, int(events)))
+	return Step(cweft.Weft_await_fd(t.loop.c, t.id, fd, int(events)))
 }
 
 // taskWork is the pool-thread side of Task.ToThread.
 type taskWork struct {
-	loop *Loop
+	loop *loopCore
 	fn   func() int
 }
 
@@ -235,37 +188,23 @@ func (t *Task) ToThread(fn func() int) Step {
 	if fn == nil {
 		return Step(ErrInval)
 	}
-	h := newHandle(&taskWork{loop: t.loop, fn: fn})
+	h := newHandle(&taskWork{loop: t.lc, fn: fn})
 	rc := cweft.Weft_go_await_thread(t.loop.c, t.id, uintptr(h))
 	if rc != cweft.WEFT_PENDING {
-		deleteHandle(h)
-		return Step(rc)
+		deleteHandle(h) // weft took nothing
 	}
-	t.workH = h
-	t.armed = true
-	return pending
+	return Step(rc)
 }
 
 // Await suspends the task until other has finished and resumes it with
-// other's result (at once, in the next iteration, if other is already
-// finished). Cancelling t does not cancel other. Errors as for Sleep, plus
-// ErrInval (other is t, or nil), ErrStale (other belongs to another loop).
+// other's result (in the next iteration, if other has already finished).
+// Cancelling t does not cancel other. Errors as for Sleep, plus ErrInval
+// (other is t, or nil), ErrStale (other belongs to another loop).
 func (t *Task) Await(other *Task) Step {
 	if other == nil {
 		return Step(ErrInval)
 	}
-	if other.loop != t.loop {
-		return Step(ErrStale)
-	}
-	if other.done {
-		// weft has released it; deliver the kept result through a yield.
-		rc := t.arm(cweft.Weft_await_yield(t.loop.c, t.id))
-		if rc == pending {
-			t.ovrMode, t.ovr = ovrIfZero, other.result
-		}
-		return rc
-	}
-	return t.arm(cweft.Weft_await_task(t.loop.c, t.id, other.id))
+	return Step(cweft.Weft_await_task(t.loop.c, t.id, other.id))
 }
 
 // Gather suspends the task until every one of tasks has finished (asyncio's
@@ -285,21 +224,11 @@ func (t *Task) Group(tasks ...*Task) Step {
 }
 
 func (t *Task) awaitAll(flags int, tasks []*Task) Step {
-	l := t.loop
+	l := t.lc
 	ids := l.scratch[:0]
-	firstErr := 0
 	for _, o := range tasks {
 		if o == nil {
 			return Step(ErrInval)
-		}
-		if o.loop != l {
-			return Step(ErrStale)
-		}
-		if o.done { // released in weft; its result is kept here
-			if o.result < 0 && firstErr == 0 {
-				firstErr = o.result
-			}
-			continue
 		}
 		ids = append(ids, o.id)
 	}
@@ -308,16 +237,7 @@ func (t *Task) awaitAll(flags int, tasks []*Task) Step {
 	if len(ids) > 0 {
 		p = &ids[0]
 	}
-	rc := t.arm(cweft.Weft_await_all(l.c, t.id, p, int64(len(ids)), flags))
-	if rc == pending && flags != 0 && firstErr != 0 {
-		// A task had already failed: the group fails with its error, and
-		// the others are cancelled as weft would have done.
-		t.ovrMode, t.ovr = ovrAlways, firstErr
-		for _, id := range ids {
-			cweft.Weft_task_cancel(l.c, id)
-		}
-	}
-	return rc
+	return Step(cweft.Weft_await_all(t.loop.c, t.id, p, int64(len(ids)), flags))
 }
 
 // Cancel requests cooperative cancellation, like asyncio's Task.cancel: a
@@ -327,15 +247,7 @@ func (t *Task) awaitAll(flags int, tasks []*Task) Step {
 // and chooses its result. Cancelling a finished task does nothing.
 // Loop thread. Errors: ErrPerm, ErrClosed.
 func (t *Task) Cancel() error {
-	l := t.loop
-	if l.c == 0 {
-		return ErrClosed
-	}
-	rc := cweft.Weft_task_cancel(l.c, t.id)
-	if rc < 0 && !(rc == cweft.WEFT_ESTALE && t.done) {
-		return opErr("task_cancel", rc)
-	}
-	return nil
+	return t.lc.call("task_cancel", func(c uintptr) int { return cweft.Weft_task_cancel(c, t.id) })
 }
 
 // SetTimeout gives the task a deadline d from now, like asyncio.timeout;
@@ -343,36 +255,25 @@ func (t *Task) Cancel() error {
 // resolves with ErrTimedOut, once. On a finished task it does nothing.
 // Loop thread. Errors: ErrInval (d < 0), ErrNoMem, ErrPerm, ErrClosed.
 func (t *Task) SetTimeout(d time.Duration) error {
-	l := t.loop
-	if l.c == 0 {
-		return ErrClosed
-	}
-	rc := cweft.Weft_task_timeout(l.c, t.id, int64(d))
-	if rc < 0 && !(rc == cweft.WEFT_ESTALE && t.done && d >= 0) {
-		return opErr("task_timeout", rc)
-	}
-	return nil
+	return t.lc.call("task_timeout", func(c uintptr) int {
+		return cweft.Weft_task_timeout(c, t.id, int64(d))
+	})
 }
 
 // State returns where the task is: TaskReady, TaskRunning, TaskWaiting or
-// TaskDone. Loop thread. Errors: ErrPerm, ErrClosed (for an unfinished
-// task of a closed loop).
+// TaskDone (also once the loop is closed, which finishes every task).
+// Loop thread. Errors: ErrPerm.
 func (t *Task) State() (TaskState, error) {
-	l := t.loop
-	if l.c == 0 {
-		if t.done {
-			return TaskDone, nil
-		}
-		return 0, ErrClosed
+	st := TaskDone
+	err := t.lc.call("task_state", func(c uintptr) int {
+		rc := cweft.Weft_task_state(c, t.id)
+		st = TaskState(rc)
+		return rc
+	})
+	if err == ErrClosed {
+		return TaskDone, nil
 	}
-	rc := cweft.Weft_task_state(l.c, t.id)
-	if rc < 0 {
-		if rc == cweft.WEFT_ESTALE && t.done {
-			return TaskDone, nil
-		}
-		return 0, opErr("task_state", rc)
-	}
-	return TaskState(rc), nil
+	return st, err
 }
 
 // Steps returns how many steps of the task have started: 1 inside its
@@ -382,20 +283,27 @@ func (t *Task) State() (TaskState, error) {
 func (t *Task) Steps() int { return t.steps }
 
 // Finished reports whether the task has finished. Loop thread.
-func (t *Task) Finished() bool { return t.done }
+func (t *Task) Finished() bool {
+	st, _ := t.State()
+	return st == TaskDone
+}
 
-// Result returns the finished task's result. err is nil for a result >= 0,
-// the Errno for a negative one, a *PanicError if a step panicked (result is
-// then ErrHost), and ErrBusy (in an *OpError) while the task has not
-// finished. Loop thread.
+// Result returns the finished task's result, as weft keeps it. err is nil
+// for a result >= 0, the Errno for a negative one, a *PanicError if a step
+// panicked (result is then ErrHost), ErrBusy (in an *OpError) while the
+// task has not finished, and ErrClosed once the loop is closed (read
+// results before Close). Loop thread.
 func (t *Task) Result() (result int, err error) {
-	if !t.done {
-		return 0, opErr("task_result", ErrBusy)
+	var r int32
+	if err := t.lc.call("task_result", func(c uintptr) int {
+		return cweft.Weft_task_result(c, t.id, &r)
+	}); err != nil {
+		return 0, err
 	}
 	if t.err != nil {
-		return t.result, t.err
+		return int(r), t.err
 	}
-	return t.result, Err(t.result)
+	return int(r), Err(int(r))
 }
 
 // ID returns weft's id of the task (unique on its loop while it lives).

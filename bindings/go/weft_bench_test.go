@@ -41,7 +41,7 @@ import (
 	"testing"
 	"time"
 
-	"example.invalid/weft/internal/cweft"
+	"example.invalid/weft/internal/crossbench"
 )
 
 func TestMain(m *testing.M) {
@@ -507,9 +507,10 @@ func BenchmarkCrossing(b *testing.B) {
 	n := crossings()
 	b.Run("loop-thread", func(b *testing.B) {
 		x := 0
-		fn := func() int { x++; return x }
+		fn := crossbench.New(func() int { x++; return x })
+		defer fn.Free()
 		for i := 0; i < b.N; i++ {
-			crossLoopThread(int64(n), fn)
+			fn.OnThisThread(int64(n))
 		}
 		ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(n)
 		b.ReportMetric(ns, "ns/crossing")
@@ -522,14 +523,14 @@ func BenchmarkCrossing(b *testing.B) {
 		}
 		defer l.Close()
 		x := 0
-		h := newHandle(func() int { x++; return x })
-		defer deleteHandle(h)
+		fn := crossbench.New(func() int { x++; return x })
+		defer fn.Free()
 		// Start the pool before timing.
 		l.ToThread(func() int { return 0 }, nil)
 		l.Run(b.Context())
 		b.ResetTimer()
 		for i := 0; i < b.N; i++ {
-			if id := cweft.Weft_go_bench_cross_pool(l.c, uintptr(h), int64(n)); id < 0 {
+			if id := fn.OnPool(l.c, int64(n)); id < 0 {
 				b.Fatal(Errno(id))
 			}
 			if err := l.Run(b.Context()); err != nil {

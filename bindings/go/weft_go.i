@@ -18,7 +18,9 @@
  *    trampolines to weft; the uintptr_t becomes a void * only here, on the
  *    C side, as the runtime/cgo documentation requires. Each trampoline calls
  *    one //export function of internal/cweft/trampolines.go, which hands the
- *    call to package weft. No directors, no C++.
+ *    call to package weft. No directors, no C++. The release hook
+ *    (weft_loop_set_release, set by weft_go_loop_set_release) hands every
+ *    handle back through one more trampoline, which deletes it.
  *  - Ids come back as the return value (> 0 an id, < 0 a WEFT_E* code) so
  *    that the hot paths (spawn, timers, watches) pass no Go pointer to C.
  *  - Types. int64_t is `long` on LP64 Linux: -DSWIGWORDSIZE64 makes SWIG's
@@ -152,18 +154,11 @@ static void weft_go_log_cb(void *ud, int level, const char *message) {
   weftGoLog((uintptr_t)ud, level, (char *)message);
 }
 
-/* Benchmark support: n crossings into Go from a C loop, with the same
- * handle lookup and panic guard as every trampoline. */
-struct weft_go_cross_arg {
-  uintptr_t handle;
-  int64_t n;
-};
-static int weft_go_cross_work(void *arg) {
-  struct weft_go_cross_arg a = *(struct weft_go_cross_arg *)arg;
-  free(arg);
-  int r = 0;
-  for (int64_t i = 0; i < a.n; i++) r = weftGoCall(a.handle);
-  return r;
+/* weft hands each handle back here, once, when it is done with it. */
+static void weft_go_release_cb(void *ctx, int kind, void *ud) {
+  (void)ctx;
+  (void)kind;
+  weftGoRelease((uintptr_t)ud);
 }
 %}
 
@@ -215,27 +210,9 @@ static int weft_go_await_thread(weft_loop_t *loop, weft_task_t self, uintptr_t h
   return weft_await_thread(loop, self, weft_go_work_fn, (void *)handle);
 }
 
-/* Benchmark support: calls the Go value behind handle n times from this
- * (the calling) thread; returns the last result. */
-static int weft_go_bench_cross(uintptr_t handle, int64_t n) {
-  int r = 0;
-  for (int64_t i = 0; i < n; i++) r = weftGoCall(handle);
-  return r;
-}
-
-/* Benchmark support: the same n crossings, from a pool thread of loop
- * (callback-style work with no done); returns the work id or a code. */
-static int64_t weft_go_bench_cross_pool(weft_loop_t *loop, uintptr_t handle, int64_t n) {
-  struct weft_go_cross_arg *a = (struct weft_go_cross_arg *)malloc(sizeof *a);
-  if (!a) return WEFT_ENOMEM;
-  a->handle = handle;
-  a->n = n;
-  weft_work_t id = 0;
-  int rc = weft_to_thread(loop, weft_go_cross_work, a, NULL, NULL, &id);
-  if (rc < 0) {
-    free(a);
-    return rc;
-  }
-  return id;
+/* Makes weft hand every handle it was given back to Go when it is done
+ * with it (package weft deletes the cgo.Handle there). */
+static int weft_go_loop_set_release(weft_loop_t *loop) {
+  return weft_loop_set_release(loop, weft_go_release_cb, NULL);
 }
 %}

@@ -9,14 +9,17 @@
  *
  * Typemaps, all hand-written (no directors):
  *  - weft_loop_t* is a Java long (the pointer); the Java Loop guards it.
- *  - every (callback, user_data) pair is one Java functional interface
- *    (RawCallbacks.*, or Runnable for posts): the JNI code makes a counted
- *    global reference to the object, passes it as user_data and points the
- *    callback at a trampoline in native/jweft.c that calls the object's one
- *    method through a cached jmethodID. Which side deletes the reference is
- *    listed in native/jweft.h.
- *  - out parameters are Java arrays: ids of timers, watches and work are
- *    long[2] {id, reference token}; stats are long[10].
+ *    weft_loop_new sets the binding's release hook on every new loop.
+ *  - every (callback, user_data) pair is one Java object (a Runnable, Timer,
+ *    FdWatch, Task.Core, RawCallbacks.WorkFn/WorkDoneFn or LogHandler): the
+ *    JNI code makes a counted global reference to it, passes it as
+ *    user_data and points the callback at a trampoline in native/jweft.c
+ *    that calls the object's method through a cached jmethodID. weft's
+ *    release hook deletes the reference (see native/jweft.h); a call that
+ *    fails deletes it at once.
+ *  - out parameters are Java arrays: ids are long[1]; stats are long[10].
+ *    The Java layer passes arrays of the right size (the class is
+ *    package-private).
  *  - weft_loop_run and weft_loop_free rethrow the first Java exception a
  *    callback threw during the call.
  */
@@ -34,12 +37,8 @@
 
   /** Counted JNI global references now held by the binding. */
   static native long liveRefs();
-  /** Deletes the global reference `token` (from an out array). */
+  /** Deletes the logger reference `token` (weft_loop_set_logger's result). */
   static native void release(long token);
-  /** n C->Java crossings through the timer trampoline; total ns. */
-  static native long benchCrossing(RawCallbacks.TimerFn fn, int n);
-  /** n bare CallBooleanMethod upcalls (the JVM's floor); total ns. */
-  static native long benchUpcallFloor(RawCallbacks.TimerFn fn, int n);
   /** socketpair(AF_UNIX, SOCK_STREAM): 0 or -errno; fds[0..1] set. */
   static native int socketpair(int[] fds, boolean nonblock);
   /** read(2) into b[off..off+len): bytes read, or -errno. */
@@ -75,10 +74,12 @@
 %}
 %typemap(argout) weft_loop_t **out %{
   if (result == 0) {
+    weft_loop_set_release(tmp$argnum, jweft_release, NULL);
     jlong v = (jlong)(intptr_t)tmp$argnum;
     (*jenv)->SetLongArrayRegion(jenv, $input, 0, 1, &v);
   }
 %}
+%ignore weft_loop_set_release;
 
 %typemap(jni) weft_loop_stats_t *out "jlongArray"
 %typemap(jtype) weft_loop_stats_t *out "long[]"
@@ -116,145 +117,59 @@ JWEFT_RETHROWS(weft_loop_free)
 /* ------------------------------------------------------------ callbacks */
 
 /* (cb, user_data) -> one Java object. The reference is a function-scope
- * local (noblock) so that the out-parameter typemaps can return it or
- * delete it when the call fails. */
-%define JWEFT_CALLBACK(CBTYPE, JTYPE, TRAMP)
-%typemap(jni) (CBTYPE cb, void *user_data) "jobject"
-%typemap(jtype) (CBTYPE cb, void *user_data) "JTYPE"
-%typemap(jstype) (CBTYPE cb, void *user_data) "JTYPE"
-%typemap(javain) (CBTYPE cb, void *user_data) "$javainput"
-%typemap(in, noblock=1) (CBTYPE cb, void *user_data) {
+ * local (noblock) so that the argout typemap can delete it when the call
+ * failed (took nothing). */
+%define JWEFT_CALLBACK(ARGS, JTYPE, SET)
+%typemap(jni) ARGS "jobject"
+%typemap(jtype) ARGS "JTYPE"
+%typemap(jstype) ARGS "JTYPE"
+%typemap(javain) ARGS "$javainput"
+%typemap(in, noblock=1) ARGS {
   jobject jweft_ref = jweft_ref_new(jenv, $input);
   if (!jweft_ref) return $null;
-  $1 = TRAMP;
-  $2 = (void *)jweft_ref;
+  SET
+}
+%typemap(argout, noblock=1) ARGS {
+  if (result != 0 && result != WEFT_PENDING) jweft_ref_del(jenv, jweft_ref);
 }
 %enddef
 
-JWEFT_CALLBACK(weft_post_cb, Runnable, jweft_post_tramp)
-JWEFT_CALLBACK(weft_timer_cb, RawCallbacks.TimerFn, jweft_timer_tramp)
-JWEFT_CALLBACK(weft_fd_cb, RawCallbacks.FdFn, jweft_fd_tramp)
-
-/* A post is delivered exactly once; its trampoline deletes the reference. */
-%typemap(argout, noblock=1) (weft_post_cb cb, void *user_data) {
-  if (result != 0) jweft_ref_del(jenv, jweft_ref);
-}
-
+JWEFT_CALLBACK((weft_post_cb cb, void *user_data), Runnable,
+               $1 = jweft_post_tramp; $2 = jweft_ref;)
+JWEFT_CALLBACK((weft_timer_cb cb, void *user_data), Timer,
+               $1 = jweft_timer_tramp; $2 = jweft_ref;)
+JWEFT_CALLBACK((weft_fd_cb cb, void *user_data), FdWatch,
+               $1 = jweft_fd_tramp; $2 = jweft_ref;)
+JWEFT_CALLBACK((weft_task_fn fn, void *user_data), Task.Core,
+               $1 = jweft_step_tramp; $2 = jweft_ref;)
+/* await_thread: the hook releases arg when the work really ends. */
+JWEFT_CALLBACK((weft_work_fn work, void *arg), RawCallbacks.WorkFn,
+               $1 = jweft_work_tramp; $2 = jweft_ref;)
 /* to_thread: one object implements work() (pool thread) and done() (loop
- * thread); done always runs once and deletes the reference. */
-%typemap(jni) (weft_work_fn work, void *arg, weft_done_cb done, void *user_data) "jobject"
-%typemap(jtype) (weft_work_fn work, void *arg, weft_done_cb done, void *user_data) "RawCallbacks.WorkDoneFn"
-%typemap(jstype) (weft_work_fn work, void *arg, weft_done_cb done, void *user_data) "RawCallbacks.WorkDoneFn"
-%typemap(javain) (weft_work_fn work, void *arg, weft_done_cb done, void *user_data) "$javainput"
-%typemap(in, noblock=1) (weft_work_fn work, void *arg, weft_done_cb done, void *user_data) {
-  jobject jweft_ref = jweft_ref_new(jenv, $input);
-  if (!jweft_ref) return $null;
-  $1 = jweft_work_tramp;
-  $2 = (void *)jweft_ref;
-  $3 = jweft_done_tramp;
-  $4 = (void *)jweft_ref;
-}
-/* Declared so that the (work, arg) argout of await_thread does not match
- * the first two of these four. */
-%typemap(argout) (weft_work_fn work, void *arg, weft_done_cb done, void *user_data) ""
+ * thread); weft releases user_data only, so arg is the same reference. */
+JWEFT_CALLBACK((weft_work_fn work, void *arg, weft_done_cb done, void *user_data),
+               RawCallbacks.WorkDoneFn,
+               $1 = jweft_work_tramp; $2 = jweft_ref; $3 = jweft_done_tramp; $4 = jweft_ref;)
 
-/* Ids of timers, watches and work: long[2] {id, reference token}. On
- * failure the reference is deleted here. */
-%typemap(jni) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out "jlongArray"
-%typemap(jtype) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out "long[]"
-%typemap(jstype) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out "long[]"
-%typemap(javain) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out "$javainput"
-%typemap(in, noblock=1) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out {
+/* Ids: a long[1] (or null for a detached task), written on success. */
+%typemap(jni) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out, weft_task_t *out "jlongArray"
+%typemap(jtype) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out, weft_task_t *out "long[]"
+%typemap(jstype) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out, weft_task_t *out "long[]"
+%typemap(javain) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out, weft_task_t *out "$javainput"
+%typemap(in, noblock=1) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out, weft_task_t *out {
   int64_t jweft_id = 0;
-  if (!jweft_check_array(jenv, $input, 2)) {
-    jweft_ref_del(jenv, jweft_ref);
-    return $null;
-  }
-  $1 = &jweft_id;
-}
-%typemap(argout, noblock=1) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out {
-  if (result == 0) {
-    jlong jweft_v[2] = {(jlong)jweft_id, (jlong)(intptr_t)jweft_ref};
-    (*jenv)->SetLongArrayRegion(jenv, $input, 0, 2, jweft_v);
-  } else {
-    jweft_ref_del(jenv, jweft_ref);
-  }
-}
-
-/* Tasks: user_data is a jweft_task record, freed by the step trampoline
- * when the task finishes. out == null spawns a detached task. */
-%typemap(jni) (weft_task_fn fn, void *user_data) "jobject"
-%typemap(jtype) (weft_task_fn fn, void *user_data) "RawCallbacks.StepFn"
-%typemap(jstype) (weft_task_fn fn, void *user_data) "RawCallbacks.StepFn"
-%typemap(javain) (weft_task_fn fn, void *user_data) "$javainput"
-%typemap(in, noblock=1) (weft_task_fn fn, void *user_data) {
-  jweft_task *jweft_rec = jweft_task_new(jenv, $input);
-  if (!jweft_rec) return $null;
-  $1 = jweft_step_tramp;
-  $2 = (void *)jweft_rec;
-}
-%typemap(jni) weft_task_t *out "jlongArray"
-%typemap(jtype) weft_task_t *out "long[]"
-%typemap(jstype) weft_task_t *out "long[]"
-%typemap(javain) weft_task_t *out "$javainput"
-%typemap(in, noblock=1) weft_task_t *out {
-  int64_t jweft_id = 0;
-  if ($input && !jweft_check_array(jenv, $input, 1)) {
-    jweft_task_free(jenv, jweft_rec);
-    return $null;
-  }
   $1 = $input ? &jweft_id : NULL;
 }
-%typemap(argout, noblock=1) weft_task_t *out {
-  if (result == 0) {
-    if ($input) {
-      jlong jweft_v = (jlong)jweft_id;
-      (*jenv)->SetLongArrayRegion(jenv, $input, 0, 1, &jweft_v);
-    }
-  } else {
-    jweft_task_free(jenv, jweft_rec);
-  }
+%typemap(argout, noblock=1) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out, weft_task_t *out {
+  if (result == 0 && $input) (*jenv)->SetLongArrayRegion(jenv, $input, 0, 1, (jlong *)&jweft_id);
 }
-
-/* await_thread: the running step's task record takes the reference and
- * deletes it when the task next resumes (the work has settled by then). */
-%typemap(jni) (weft_work_fn work, void *arg) "jobject"
-%typemap(jtype) (weft_work_fn work, void *arg) "RawCallbacks.WorkFn"
-%typemap(jstype) (weft_work_fn work, void *arg) "RawCallbacks.WorkFn"
-%typemap(javain) (weft_work_fn work, void *arg) "$javainput"
-%typemap(in, noblock=1) (weft_work_fn work, void *arg) {
-  jobject jweft_ref = jweft_ref_new(jenv, $input);
-  if (!jweft_ref) return $null;
-  $1 = jweft_work_tramp;
-  $2 = (void *)jweft_ref;
-}
-%typemap(argout, noblock=1) (weft_work_fn work, void *arg) {
-  if (result == WEFT_PENDING)
-    jweft_await_thread_armed(jenv, jweft_ref);
-  else
-    jweft_ref_del(jenv, jweft_ref);
-}
-
-/* Every await marks the running step as armed when it returns PENDING. */
-%define JWEFT_AWAIT(FN)
-%exception FN {
-  $action
-  if (result == WEFT_PENDING) jweft_await_armed();
-}
-%enddef
-JWEFT_AWAIT(weft_await_sleep)
-JWEFT_AWAIT(weft_await_fd)
-JWEFT_AWAIT(weft_await_thread)
-JWEFT_AWAIT(weft_await_task)
-JWEFT_AWAIT(weft_await_all)
-JWEFT_AWAIT(weft_await_yield)
 
 /* The logger: null clears it. The call returns the new reference's token
  * (0 when cleared) or a negative code; the Java Loop deletes the previous
  * logger's reference, and the last one at close. */
 %typemap(jni) (weft_log_cb cb, void *user_data) "jobject"
-%typemap(jtype) (weft_log_cb cb, void *user_data) "RawCallbacks.LogFn"
-%typemap(jstype) (weft_log_cb cb, void *user_data) "RawCallbacks.LogFn"
+%typemap(jtype) (weft_log_cb cb, void *user_data) "LogHandler"
+%typemap(jstype) (weft_log_cb cb, void *user_data) "LogHandler"
 %typemap(javain) (weft_log_cb cb, void *user_data) "$javainput"
 %typemap(in, noblock=1) (weft_log_cb cb, void *user_data) {
   jobject jweft_ref = NULL;

@@ -19,7 +19,16 @@
  *    0 is "no handle". Every id is checked on every call: an id that does not
  *    name a live handle of the expected kind on that loop (0, negative,
  *    forged, stale, double-closed, of another kind, of another loop) gives
- *    WEFT_ESTALE, never a crash.
+ *    WEFT_ESTALE, never a crash. Ids never repeat for the life of the
+ *    process: a stale id of any age, or an id of another loop (live or
+ *    freed), never names a live handle. The id space is finite but large:
+ *    a loop hands out at least 6.9e10 handles of one kind (each slot can be
+ *    reused at least 4096 times, up to 4,194,304 times on a loop that took an
+ *    unused tag) before creating one more fails with WEFT_ENOMEM; at most
+ *    4096 loops are live at once, and weft_loop_new fails with WEFT_ENOMEM
+ *    once the loops created have used up the id space of every free loop
+ *    tag (4096 tags of 4,190,208 generations each; a loop uses up as many as
+ *    its most reused slot went through, 1 for a loop that reuses no slot).
  *  - Threads. A loop and its handles belong to the thread that runs it. Only
  *    weft_loop_post, weft_loop_stop, weft_loop_stats and weft_loop_now may be
  *    called from any thread at any time. While the loop is running, any other
@@ -34,8 +43,20 @@
  *    WEFT_EBUSY there).
  *    Callbacks must not throw C++ exceptions or longjmp out; the library
  *    catches and logs a C++ exception that escapes one (a task step that
- *    throws finishes its task with WEFT_EHOST), but the callback's own
- *    state is then the caller's problem.
+ *    throws finishes its task with WEFT_EHOST; pool work that throws
+ *    delivers WEFT_EHOST; an exception from the logger itself is dropped),
+ *    but the callback's own state is then the caller's problem.
+ *  - fork(). A loop belongs to the process that created it. In a child
+ *    created by fork() (also from inside a callback or a step), every call
+ *    on a loop inherited from the parent returns WEFT_EPERM and does
+ *    nothing, except weft_loop_free, which releases the child's copy (its
+ *    memory and its copies of the loop's fds) without running any step or
+ *    callback (nor the release hook: the parent still owns every user_data),
+ *    and returns 0; the parent's loop is not disturbed. A run of
+ *    the inherited loop that was in progress when the child was forked (the
+ *    fork happened in one of its callbacks) returns WEFT_EPERM once that
+ *    callback returns, running nothing more. New loops created in the child
+ *    work normally.
  *  - Sizes are size_t, counts and durations int64_t; no unsigned 64-bit type
  *    appears in this ABI.
  */
@@ -66,7 +87,8 @@ extern "C" {
 
 /* ----------------------------------------------------------------- errors */
 
-#define WEFT_EPERM      (-1)   /* loop-thread function called from another thread */
+#define WEFT_EPERM      (-1)   /* loop-thread function called from another thread, or a
+                                  loop inherited through fork() (see fork() above) */
 #define WEFT_EBADF      (-9)   /* fd is not open, or epoll cannot watch it (file, dir) */
 #define WEFT_EAGAIN     (-11)  /* the OS refused a thread (pthread_create) */
 #define WEFT_ENOMEM     (-12)  /* out of memory, or a pool reached its slot limit */
@@ -147,7 +169,8 @@ typedef void (*weft_fd_cb)(weft_loop_t *loop, weft_fd_watch_t watch, int events,
 /* Work for the thread pool. Runs on a pool thread: it must not call any
  * loop-thread function (weft_loop_post and weft_loop_stop are allowed). Its
  * return value is delivered as it is, except WEFT_PENDING, which no await
- * may resolve with: it is delivered as WEFT_EINVAL. */
+ * may resolve with: it is delivered as WEFT_EINVAL. A C++ exception that
+ * escapes it is caught on the pool thread and WEFT_EHOST is delivered. */
 typedef int (*weft_work_fn)(void *arg);
 /* Completion of weft_to_thread work, on the loop thread. `result` is the work
  * function's return value, or WEFT_ECANCELED if the work never ran. */
@@ -158,7 +181,9 @@ typedef void (*weft_done_cb)(weft_loop_t *loop, weft_work_t work, int result,
  * one await, or any other value to finish the task with that result. */
 typedef int (*weft_task_fn)(weft_loop_t *loop, weft_task_t self, int status,
                             void *user_data);
-/* A log line. `message` is valid during the call only. */
+/* A log line. `message` is valid during the call only. It is called from
+ * inside the loop's own bookkeeping: a C++ exception that escapes it is
+ * dropped (the line is lost, nothing else is). */
 typedef void (*weft_log_cb)(void *user_data, int level, const char *message);
 
 /* ------------------------------------------------------------------ stats */
@@ -203,7 +228,8 @@ WEFT_API const char *weft_err_name(int err);
 
 /* Creates a loop and stores it in *out. Opens an epoll fd and an eventfd
  * (both close-on-exec); the thread pool starts on first use.
- * Errors: WEFT_EINVAL (out is NULL), WEFT_ENOMEM, WEFT_EMFILE (no fds left),
+ * Errors: WEFT_EINVAL (out is NULL), WEFT_ENOMEM (also: 4096 loops are
+ * live, or the id space is spent; see Handles above), WEFT_EMFILE (no fds left),
  * WEFT_ENOSPC (the kernel's epoll watch limit is reached).
  * Any thread; the loop is unowned until it runs. */
 WEFT_API int weft_loop_new(weft_loop_t **out);
@@ -220,6 +246,8 @@ WEFT_API int weft_loop_new(weft_loop_t **out);
  * same way) but cannot start timers, fd watches or pool work (those calls
  * return WEFT_ECANCELED). The fds the loop opened are closed; user fds are
  * not.
+ * In a fork() child, on a loop inherited from the parent: see fork() above
+ * (returns 0, runs nothing, also if the parent was running the loop).
  * Errors: WEFT_EINVAL (NULL), WEFT_EBUSY (running, from any thread; the loop
  * is untouched). Freeing twice is undefined. */
 WEFT_API int weft_loop_free(weft_loop_t *loop);
@@ -473,7 +501,9 @@ WEFT_API int weft_fd_watch_stop(weft_loop_t *loop, weft_fd_watch_t watch);
  * weft does not own (any stream fd: socket, pipe, FIFO, tty); there an
  * operation registers with the kernel only for its own duration, so the
  * caller's close, dup or fork of such an fd between operations is always
- * safe. A non-socket fd that weft does not own must be O_NONBLOCK
+ * safe. weft_loop_free leaves owned fds open (their registrations go with
+ * the loop): close them yourself afterwards, or through weft before.
+ * A non-socket fd that weft does not own must be O_NONBLOCK
  * (otherwise WEFT_EINVAL), and a send to a pipe whose reader is gone raises
  * SIGPIPE as write(2) does unless the process ignores it (sockets never do).
  *
@@ -612,8 +642,12 @@ WEFT_API int weft_task_spawn(weft_loop_t *loop, weft_task_fn fn, void *user_data
  * running pool work resumes with WEFT_ECANCELED when the work has finished.
  * Under WEFT_CANCEL_ON_ERROR, the children are cancelled first and the await
  * resolves when they all finished. The task may clean up with further awaits
- * and chooses its own result. A cancellation is consumed when delivered; if
- * a timeout is already being delivered this one is dropped (the first wins).
+ * and chooses its own result. A cancellation is consumed when delivered, and
+ * it is never lost: if the await it would interrupt has already resolved
+ * (with a result, or with WEFT_ETIMEDOUT being delivered, also through
+ * running pool work or a WEFT_CANCEL_ON_ERROR group), the task's next await
+ * resolves with WEFT_ECANCELED. A second cancellation before the first is
+ * delivered changes nothing.
  * Cancelling a finished task returns 0 and changes nothing.
  * Errors: WEFT_EINVAL (NULL loop), WEFT_ESTALE, WEFT_EPERM. */
 WEFT_API int weft_task_cancel(weft_loop_t *loop, weft_task_t task);
@@ -623,10 +657,13 @@ WEFT_API int weft_task_cancel(weft_loop_t *loop, weft_task_t task);
  * resolves with WEFT_ETIMEDOUT (or, if the task is running or its await
  * already completed, its next await does) and the deadline is cleared: a
  * timeout fires once. During running pool work it acts like cancellation
- * (the work finishes first). Whichever of cancel and timeout comes first
- * wins. Clearing or replacing the deadline also drops an expiry that has
- * fired but not yet reached an await (the task was running, or a result was
- * waiting); an await already resolved with WEFT_ETIMEDOUT stays resolved.
+ * (the work finishes first). An expiry that finds a cancellation pending or
+ * being delivered is dropped; a cancellation that finds an expiry being
+ * delivered follows it (see weft_task_cancel). Clearing or replacing the
+ * deadline also drops an expiry that has fired but not yet reached an await
+ * (the task was running, or a result was waiting, or the await is pool work
+ * still running: the work's result is then delivered); an await already
+ * resolved with WEFT_ETIMEDOUT stays resolved.
  * On a finished task it returns 0 and does nothing.
  * Errors: WEFT_EINVAL (NULL loop, ns < 0), WEFT_ESTALE, WEFT_ENOMEM,
  * WEFT_EPERM. */

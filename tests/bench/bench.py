@@ -148,13 +148,19 @@ def plan(opt):
         ww = Spec("pingpong", "weft", variant="watch", threads=threads, duration=d)
         wk = Spec("pingpong", "weft", variant="task", threads=threads, duration=d)
         u = Spec("pingpong", "uv", threads=threads, duration=d)
+        ws = Spec("pingpong", "weft", variant="sock", threads=threads, duration=d)
+        us = Spec("pingpong", "uv", variant="stream", threads=threads, duration=d)
         if threads == 1:
             where, unit, m, tgt = "one loop", "rt/CPU-s", "roundtrips_per_cpu_s", 1.2
         else:
             where, unit, m, tgt = "two loops/threads", "rt/s", "roundtrips_per_s", None
-        group("pingpong", [ww, wk, u], [
+        group("pingpong", [ww, wk, u, ws, us], [
             Row("pingpong %s: fd watch vs uv_poll" % where, unit, ww, u, m, "higher", tgt),
             Row("pingpong %s: await_fd tasks vs uv_poll" % where, unit, wk, u, m, "higher", tgt),
+            Row("pingpong %s: recv/send tasks vs uv streams" % where, unit, ws, us, m, "higher",
+                1.0 if threads == 1 else None),
+            Row("pingpong %s: recv/send tasks vs uv_poll" % where, unit, ws, u, m, "higher",
+                1.0 if threads == 1 else None),
         ])
 
     # to_thread chains
@@ -240,7 +246,10 @@ def callgrind_plan(opt):
     out.append(("pingpong one loop %s" % human(n_p), n_p, ["run"],
                 [("weft watch", Spec("pingpong", "weft", variant="watch", count=n_p)),
                  ("weft task", Spec("pingpong", "weft", variant="task", count=n_p)),
-                 ("uv", Spec("pingpong", "uv", count=n_p))], "Ir/round trip (user space)"))
+                 ("weft sock", Spec("pingpong", "weft", variant="sock", count=n_p)),
+                 ("uv", Spec("pingpong", "uv", count=n_p)),
+                 ("uv stream", Spec("pingpong", "uv", variant="stream", count=n_p))],
+                "Ir/round trip (user space)"))
     if opt.only:
         out = [c for c in out if c[0].split()[0] in opt.only]
     return out

@@ -40,6 +40,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -108,8 +109,8 @@ enum Kind { KTask = 1, KTimer = 2, KWatch = 3, KWork = 4 };
 
 // The id layout (core/id.h), used only to forge plausible ids.
 constexpr uint32_t kGenMask = (1u << 22) - 1;
-uint32_t id_tag(int64_t id) { return uint32_t(uint64_t(id) >> 48) & 0xfff; }
-uint32_t id_gen(int64_t id) { return uint32_t(uint64_t(id) >> 26) & kGenMask; }
+uint32_t id_tag(int64_t id) { return uint32_t(uint64_t(id) >> 46) & 0xfff; }
+uint32_t id_gen(int64_t id) { return uint32_t(uint64_t(id) >> 24) & kGenMask; }
 
 // ---------------------------------------------------------------- model
 
@@ -226,6 +227,18 @@ void log_cb(void *ud, int level, const char *msg) {
   log_lines++;
 }
 
+// A logger that throws (issue 11: it once left a task RUNNING, made
+// weft_loop_run return WEFT_EINVAL and weft_loop_free spin).
+void log_throw_cb(void *ud, int level, const char *msg) {
+  log_cb(ud, level, msg);
+  throw std::runtime_error("logger threw");
+}
+
+// A work return value that stands for "throw a C++ exception instead": weft
+// delivers WEFT_EHOST for it (issue 11: it once aborted the process).
+constexpr int kThrow = 0x5eed0001;
+[[noreturn]] void throw_from_work() { throw std::runtime_error("work threw"); }
+
 void post_cb(weft_loop_t *loop, void *ud) {
   PostC *p = static_cast<PostC *>(ud);
   CHECK(loop == p->lm->loop, "post ran on another loop");
@@ -249,16 +262,20 @@ int work_fn(void *arg) {  // on a pool thread
     int rc = weft_loop_post(w->loop, post_cb, w->post);
     CHECK(rc == 0, "post from a pool thread: %d", rc);
   }
+  if (w->ret == kThrow) throw_from_work();
   return w->ret;
 }
 
 int await_work_fn(void *arg) {
   WorkArg *a = static_cast<WorkArg *>(arg);
   a->ran.fetch_add(1);
+  if (a->ret == kThrow) throw_from_work();
   return a->ret;
 }
 
-int delivered(int v) { return v == WEFT_PENDING ? WEFT_EINVAL : v; }
+int delivered(int v) {
+  return v == WEFT_PENDING ? WEFT_EINVAL : v == kThrow ? WEFT_EHOST : v;
+}
 
 void done_cb(weft_loop_t *loop, weft_work_t id, int result, void *ud) {
   WorkC *w = static_cast<WorkC *>(ud);
@@ -503,7 +520,9 @@ int decide(TaskC *t, weft_loop_t *loop, weft_task_t self, bool *armed) {
       lm->wargs.emplace_back(new WorkArg);
       WorkArg *a = lm->wargs.back().get();
       a->ret = in.pick(kValues);
-      if (in.u8() % 8 == 0) a->ret = WEFT_PENDING;  // delivered as EINVAL
+      const uint8_t how = in.u8() % 8;
+      if (how == 0) a->ret = WEFT_PENDING;  // delivered as EINVAL
+      if (how == 1) a->ret = kThrow;        // delivered as EHOST
       t->aw = Aw::Thread;
       t->warg = a;
       return expect_arm(weft_await_thread(loop, self, await_work_fn, a), "await_thread");
@@ -737,8 +756,10 @@ void open_loop(LoopM *lm) {
   lm->posts_run = 0;
   CHECK_RC(weft_loop_set_option(lm->loop, WEFT_OPT_THREAD_POOL_SIZE, 1 + in.u8() % 2), 0,
            "set_option(pool size)");
-  if (in.u8() % 4 == 0) {
-    CHECK_RC(weft_loop_set_logger(lm->loop, log_cb, &log_lines), 0, "set_logger");
+  const uint8_t logger = in.u8();
+  if (logger % 4 == 0) {
+    CHECK_RC(weft_loop_set_logger(lm->loop, (logger & 8) ? log_throw_cb : log_cb, &log_lines), 0,
+             "set_logger");
     CHECK_RC(weft_loop_set_option(lm->loop, WEFT_OPT_SLOW_CALLBACK_NS, 1), 0, "set_option(slow)");
   }
   // A stopped timer gives the loop's tag and a first dead id.
@@ -838,7 +859,7 @@ void expect_stale(weft_loop_t *loop, int kind, int64_t id, uint8_t variant) {
 // generation base (the first timer's) and no input frees a slot 2^20 times.
 bool maybe_live(LoopM *lm, int kind, int64_t id) {
   uint64_t u = uint64_t(id);
-  if (id <= 0 || int(u >> 60) != kind || id_tag(id) != lm->tag) return false;
+  if (id <= 0 || int(u >> 58) != kind || id_tag(id) != lm->tag) return false;
   return ((id_gen(id) - lm->gen_base) & kGenMask) < (1u << 20);
 }
 
@@ -1287,7 +1308,9 @@ void top_op(LoopM *lm) {
       w->lm = lm;
       w->loop = loop;
       w->ret = in.pick(kValues);
-      w->has_done = in.u8() % 4 != 0;
+      const uint8_t how = in.u8();
+      w->has_done = how % 4 != 0;
+      if (how % 32 == 5) w->ret = kThrow;
       if (in.u8() & 1) {
         lm->posts.emplace_back(new PostC);
         w->post = lm->posts.back().get();
@@ -1401,8 +1424,8 @@ void top_op(LoopM *lm) {
           break;
         default: {
           uint64_t gen = (lm->gen_base + (1u << 21) + in.u16()) & kGenMask;
-          uint64_t slot = in.u8() % 3 == 0 ? in.u64() & ((1u << 26) - 1) : in.u8();
-          id = int64_t((uint64_t(kind) << 60) | (uint64_t(lm->tag) << 48) | (gen << 26) | slot);
+          uint64_t slot = in.u8() % 3 == 0 ? in.u64() & ((1u << 24) - 1) : in.u8();
+          id = int64_t((uint64_t(kind) << 58) | (uint64_t(lm->tag) << 46) | (gen << 24) | slot);
           break;
         }
       }

@@ -1,12 +1,12 @@
 // test_id_reuse.cc -- ids of a freed loop used on a later loop.
 //
-// weft.h: an id "of another loop" gives WEFT_ESTALE. Ids carry a 12-bit loop
-// tag from a global counter (core/id.h), which wraps after 4096 loops; each
-// loop's generations therefore start at a base taken from its creation
-// number above the tag, so the loop made 4096 creations after another does
-// not hand out the same ids (it once did: an id kept from the freed loop
-// named a live handle of the new one, and weft_task_cancel,
-// weft_task_release, weft_timer_stop... acted on it).
+// weft.h: an id "of another loop" gives WEFT_ESTALE. Ids once carried a
+// 12-bit loop tag from a global counter that wrapped after 4096 loops, and
+// the loop made 4096 creations after another handed out the same ids (an id
+// kept from the freed loop named a live handle of the new one, and
+// weft_task_cancel, weft_task_release, weft_timer_stop... acted on it).
+// Now live loops never share a tag and a reused tag starts above its earlier
+// holders' generations (core/tags.cc; tests/test_id_life.cc goes further).
 #include <gtest/gtest.h>
 #include <weft.h>
 

@@ -454,7 +454,8 @@ int wl_uv_loop_count(const wl_params *p) {
 }
 
 /* ---------------------------------------------------------------- pingpong
- * uv_poll on both ends of a socketpair; threads == 2 puts the echo end on a
+ * uv_poll on both ends of a socketpair (variant "stream": libuv streams,
+ * below); threads == 2 puts the echo end on a
  * second loop on a second thread. */
 
 struct upp {
@@ -481,7 +482,117 @@ static void *pp_echo_thread(void *arg) {
   return NULL;
 }
 
+/* Variant "stream": libuv's streams on the socketpair (uv_pipe_open,
+ * uv_read_start, uv_try_write falling back to uv_write), the way a libuv
+ * user writes socket I/O. */
+struct ups {
+  struct pp pp;
+  uv_pipe_t a, b;
+  char rbuf[2][64];
+  uv_write_t wreq;
+  char wbuf[64];
+  int wpending;
+};
+
+static void ups_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  struct ups *u = h->data;
+  (void)suggested;
+  int i = h == (uv_handle_t *)&u->a ? 0 : 1;
+  *buf = uv_buf_init(u->rbuf[i], sizeof u->rbuf[i]);
+}
+
+static void ups_written(uv_write_t *req, int status) {
+  WL_CHECK(status == 0);
+  ((struct ups *)req->data)->wpending = 0;
+}
+
+/* Writes all of buf: uv_try_write, then uv_write for the rest. */
+static void ups_send(struct ups *u, uv_stream_t *st, const char *p, size_t n) {
+  uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+  int w = uv_try_write(st, &b, 1);
+  if (w == (int)n) return;
+  WL_CHECK(w >= 0 || w == UV_EAGAIN);
+  if (w < 0) w = 0;
+  WL_CHECK(!u->wpending && n - (size_t)w <= sizeof u->wbuf);
+  memcpy(u->wbuf, p + w, n - (size_t)w);
+  b = uv_buf_init(u->wbuf, (unsigned)(n - (size_t)w));
+  u->wreq.data = u;
+  u->wpending = 1;
+  WL_CHECK(uv_write(&u->wreq, st, &b, 1, ups_written) == 0);
+}
+
+static void ups_pinger_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+  struct ups *u = st->data;
+  (void)buf;
+  if (nread == 0) return;
+  WL_CHECK(nread > 0);
+  struct pp *s = &u->pp;
+  s->got += (int)nread;
+  while (s->got >= WL_PING_LEN) {
+    s->got -= WL_PING_LEN;
+    s->pongs++;
+  }
+  if (s->got) return;
+  if (s->count ? s->pongs >= s->count
+               : (int64_t)uv_now(st->loop) * 1000000 - s->start >= s->dur_ns) {
+    shutdown(s->a, SHUT_WR);
+    uv_close((uv_handle_t *)st, NULL);
+    return;
+  }
+  ups_send(u, st, WL_PING, WL_PING_LEN);
+}
+
+static void ups_echo_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+  struct ups *u = st->data;
+  if (nread == UV_EOF) {
+    uv_close((uv_handle_t *)st, NULL);
+    return;
+  }
+  if (nread == 0) return;
+  WL_CHECK(nread > 0);
+  ups_send(u, st, buf->base, (size_t)nread);
+}
+
+static int uv_pingpong_stream(const wl_params *p) {
+  int fds[2];
+  wl_socketpair(fds);
+  struct ups *u = calloc(1, sizeof *u);
+  WL_CHECK(u != NULL);
+  u->pp.a = fds[0];
+  u->pp.b = fds[1];
+  u->pp.count = p->count;
+  u->pp.dur_ns = (int64_t)(p->duration * 1e9);
+  uv_loop_t *loop = new_loop(), *loop2 = loop;
+  if (p->threads > 1) loop2 = new_loop();
+  WL_CHECK(uv_pipe_init(loop, &u->a, 0) == 0);
+  WL_CHECK(uv_pipe_init(loop2, &u->b, 0) == 0);
+  WL_CHECK(uv_pipe_open(&u->a, fds[0]) == 0);
+  WL_CHECK(uv_pipe_open(&u->b, fds[1]) == 0);
+  u->a.data = u->b.data = u;
+  WL_CHECK(uv_read_start((uv_stream_t *)&u->a, ups_alloc, ups_pinger_read) == 0);
+  WL_CHECK(uv_read_start((uv_stream_t *)&u->b, ups_alloc, ups_echo_read) == 0);
+  pthread_t th;
+  if (p->threads > 1) WL_CHECK(pthread_create(&th, NULL, pp_echo_thread, loop2) == 0);
+  const int64_t c0 = cpu_ns(), w0 = now_ns();
+  uv_update_time(loop);
+  u->pp.start = (int64_t)uv_now(loop) * 1000000;
+  WL_PHASE_BEGIN();
+  ups_send(u, (uv_stream_t *)&u->a, WL_PING, WL_PING_LEN);
+  WL_CHECK(uv_run(loop, UV_RUN_DEFAULT) == 0);
+  WL_PHASE_END("run");
+  if (p->threads > 1) WL_CHECK(pthread_join(th, NULL) == 0);
+  const int64_t c1 = cpu_ns(), w1 = now_ns();
+  if (loop2 != loop) free_loop(loop2);
+  free_loop(loop); /* the pipes closed the fds */
+  wl_num("roundtrips", (double)u->pp.pongs);
+  wl_num("roundtrips_per_s", u->pp.pongs / ((w1 - w0) / 1e9));
+  wl_num("roundtrips_per_cpu_s", u->pp.pongs / ((c1 - c0) / 1e9));
+  free(u);
+  return 0;
+}
+
 int wl_uv_pingpong(const wl_params *p) {
+  if (!strcmp(p->variant, "stream")) return uv_pingpong_stream(p);
   int fds[2];
   wl_socketpair(fds);
   struct upp u;

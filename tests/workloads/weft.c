@@ -589,7 +589,8 @@ int wl_weft_loop_count(const wl_params *p) {
  * the echo end writes back what it reads. threads == 1: both ends on one
  * loop; threads == 2: the echo end on a second loop on a second thread.
  * Variant "watch": fd-watch callbacks; variant "task": two tasks that
- * weft_await_fd. Ends after the duration (checked on each pong against the
+ * weft_await_fd; variant "sock": two tasks on weft_await_recv/send (below).
+ * Ends after the duration (checked on each pong against the
  * loop's cached clock) or after --count round trips. */
 
 static void pp_pinger_cb(weft_loop_t *loop, weft_fd_watch_t w, int events, void *ud) {
@@ -616,6 +617,55 @@ static int pp_echo_task(weft_loop_t *loop, weft_task_t self, int status, void *u
   return weft_await_fd(loop, self, s->b, WEFT_READABLE);
 }
 
+/* Variant "sock": the same two tasks on the socket awaits (both fds handed
+ * to weft with weft_socket_adopt): the pinger sends a ping and awaits the
+ * recv of its pong; the echo end recvs and sends back what it got. */
+struct pp_sock {
+  struct pp *s;
+  int step;  /* 0 send done / start, 1 recv done */
+  int len;
+  char buf[64];
+};
+
+static int pp_sock_pinger(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
+  struct pp_sock *x = ud;
+  struct pp *s = x->s;
+  if (status < 0) return status;
+  if (x->step == 1) { /* a recv finished */
+    WL_CHECK(status > 0);
+    s->got += status;
+    while (s->got >= WL_PING_LEN) {
+      s->got -= WL_PING_LEN;
+      s->pongs++;
+    }
+    if (s->got) return weft_await_recv(loop, self, s->a, x->buf, sizeof x->buf);
+    if (s->count ? s->pongs >= s->count : weft_loop_now(loop) - s->start >= s->dur_ns) {
+      weft_socket_shutdown(loop, s->a);
+      return 0;
+    }
+    x->step = 0;
+    return weft_await_send(loop, self, s->a, WL_PING, WL_PING_LEN, NULL);
+  }
+  if (!x->len) { /* the first step: the first ping */
+    x->len = 1;
+    return weft_await_send(loop, self, s->a, WL_PING, WL_PING_LEN, NULL);
+  }
+  x->step = 1; /* the send finished: await the pong */
+  return weft_await_recv(loop, self, s->a, x->buf, sizeof x->buf);
+}
+
+static int pp_sock_echo(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
+  struct pp_sock *x = ud;
+  if (status < 0) return status;
+  if (x->step == 1) { /* a recv finished */
+    if (status == 0) return 0; /* the pinger shut down */
+    x->step = 0;
+    return weft_await_send(loop, self, x->s->b, x->buf, (size_t)status, NULL);
+  }
+  x->step = 1;
+  return weft_await_recv(loop, self, x->s->b, x->buf, sizeof x->buf);
+}
+
 static void *pp_echo_thread(void *arg) {
   WL_CHECK(weft_loop_run(arg, WEFT_RUN_DEFAULT) == 0);
   return NULL;
@@ -631,13 +681,20 @@ int wl_weft_pingpong(const wl_params *p) {
   s.count = p->count;
   s.dur_ns = (int64_t)(p->duration * SEC);
   const int tasks = !strcmp(p->variant, "task");
+  const int sock = !strcmp(p->variant, "sock");
+  struct pp_sock xa = {&s, 0, 0, {0}}, xb = {&s, 0, 0, {0}};
 
   weft_loop_t *loop, *loop2;
   WL_CHECK(weft_loop_new(&loop) == 0);
   loop2 = loop;
   if (p->threads > 1) WL_CHECK(weft_loop_new(&loop2) == 0);
   weft_fd_watch_t wa, wbw;
-  if (tasks) {
+  if (sock) {
+    WL_CHECK(weft_socket_adopt(loop, s.a) == 0);
+    WL_CHECK(weft_socket_adopt(loop2, s.b) == 0);
+    WL_CHECK(weft_task_spawn(loop, pp_sock_pinger, &xa, NULL) == 0);
+    WL_CHECK(weft_task_spawn(loop2, pp_sock_echo, &xb, NULL) == 0);
+  } else if (tasks) {
     WL_CHECK(weft_task_spawn(loop, pp_pinger_task, &s, NULL) == 0);
     WL_CHECK(weft_task_spawn(loop2, pp_echo_task, &s, NULL) == 0);
   } else {
@@ -650,7 +707,7 @@ int wl_weft_pingpong(const wl_params *p) {
   const int64_t c0 = cpu_ns(), w0 = now_ns();
   s.start = w0;  /* weft_loop_now is CLOCK_MONOTONIC ns too */
   WL_PHASE_BEGIN();
-  pp_send(s.a);
+  if (!sock) pp_send(s.a); /* the sock pinger sends its first ping itself */
   WL_CHECK(weft_loop_run(loop, WEFT_RUN_DEFAULT) == 0);
   WL_PHASE_END("run");
   if (p->threads > 1) WL_CHECK(pthread_join(th, NULL) == 0);

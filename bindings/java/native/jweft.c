@@ -1,6 +1,6 @@
 /*
- * jweft.c -- trampolines, reference counting, thread attachment and the
- * small native helpers of weft's Java binding. See jweft.h.
+ * jweft.c -- trampolines, the release hook, reference counting, thread
+ * attachment and the fd helpers of weft's Java binding. See jweft.h.
  */
 #define _GNU_SOURCE
 #include "jweft.h"
@@ -11,17 +11,14 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 static JavaVM *g_vm;
 static pthread_key_t g_detach_key;
 static atomic_long g_live_refs;
 
-/* Classes and methods the trampolines call, resolved once at load. */
-static jclass c_runnable, c_timer_fn, c_fd_fn, c_step_fn, c_work_fn, c_done_fn, c_log_fn,
-    c_throwable;
-static jmethodID m_run, m_timer, m_fd, m_step, m_work, m_done, m_log, m_add_suppressed;
+/* Methods the trampolines call, resolved once at load. */
+static jmethodID m_run, m_timer, m_fd, m_ended, m_step, m_work, m_done, m_log, m_add_suppressed;
 
 /* ------------------------------------------------------------ threads */
 
@@ -134,48 +131,60 @@ int jweft_pending_leave(JNIEnv *env, jweft_pending *saved) {
 
 /* -------------------------------------------------------- trampolines */
 
+void jweft_release(void *ctx, int kind, void *ud) {
+  (void)ctx;
+  JNIEnv *env = jweft_env();
+  if (kind == WEFT_KIND_TIMER || kind == WEFT_KIND_FD_WATCH) {
+    (*env)->CallVoidMethod(env, (jobject)ud, m_ended);
+    if ((*env)->ExceptionCheck(env)) (*env)->ExceptionClear(env); /* ended() cannot throw */
+  }
+  jweft_ref_del(env, (jobject)ud);
+}
+
 void jweft_post_tramp(weft_loop_t *loop, void *ud) {
   JNIEnv *env = jweft_env();
   (*env)->CallVoidMethod(env, (jobject)ud, m_run);
   catch_exception(env, loop);
-  jweft_ref_del(env, (jobject)ud);
 }
 
 void jweft_timer_tramp(weft_loop_t *loop, weft_timer_t timer, void *ud) {
   JNIEnv *env = jweft_env();
-  jboolean ended = (*env)->CallBooleanMethod(env, (jobject)ud, m_timer, (jlong)timer);
-  /* After an exception the result is undefined: keep the reference (a
-   * leak is recoverable, deleting one still in use is not). Timer's own
-   * dispatcher catches everything, so this is a safety net only. */
-  if (catch_exception(env, loop)) return;
-  if (ended) jweft_ref_del(env, (jobject)ud);
+  (*env)->CallVoidMethod(env, (jobject)ud, m_timer);
+  catch_exception(env, loop);
 }
 
 void jweft_fd_tramp(weft_loop_t *loop, weft_fd_watch_t watch, int events, void *ud) {
   JNIEnv *env = jweft_env();
-  (*env)->CallVoidMethod(env, (jobject)ud, m_fd, (jlong)watch, (jint)events);
+  (*env)->CallVoidMethod(env, (jobject)ud, m_fd, (jint)events);
   catch_exception(env, loop);
 }
 
 /* On a pool thread: no run() to hand an exception to. The Java work
  * objects catch their own; anything that still escapes is dropped and
- * reported as JWEFT_EHOST. */
+ * reported as WEFT_EHOST. */
 int jweft_work_tramp(void *arg) {
   JNIEnv *env = jweft_env();
   if (!env) return WEFT_EAGAIN;
   jint r = (*env)->CallIntMethod(env, (jobject)arg, m_work);
   if ((*env)->ExceptionCheck(env)) {
     (*env)->ExceptionClear(env);
-    r = JWEFT_EHOST;
+    r = WEFT_EHOST;
   }
   return r;
 }
 
 void jweft_done_tramp(weft_loop_t *loop, weft_work_t work, int result, void *ud) {
   JNIEnv *env = jweft_env();
-  (*env)->CallVoidMethod(env, (jobject)ud, m_done, (jlong)work, (jint)result);
+  (*env)->CallVoidMethod(env, (jobject)ud, m_done, (jint)result);
   catch_exception(env, loop);
-  jweft_ref_del(env, (jobject)ud);
+}
+
+/* Task$Core.step records the step's own exception; one that escapes it
+ * (a detached task's, rethrown on purpose) goes to run() as well. */
+int jweft_step_tramp(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
+  JNIEnv *env = jweft_env();
+  jint r = (*env)->CallIntMethod(env, (jobject)ud, m_step, (jlong)self, (jint)status);
+  return catch_exception(env, loop) ? WEFT_EHOST : r;
 }
 
 void jweft_log_tramp(void *ud, int level, const char *message) {
@@ -190,103 +199,15 @@ void jweft_log_tramp(void *ud, int level, const char *message) {
   (*env)->DeleteLocalRef(env, s);
 }
 
-/* -------------------------------------------------------------- tasks */
-
-struct jweft_task {
-  jobject step;      /* the StepFn object */
-  jobject work;      /* the WorkFn of the thread await armed by the last step */
-  int armed;         /* the running step armed an await */
-  int deferred;      /* the result to finish with at the next step */
-  int has_deferred;
-};
-
-/* The task whose step runs now on this thread (innermost, if a step runs
- * another loop). */
-static __thread jweft_task *t_cur_task;
-
-jweft_task *jweft_task_new(JNIEnv *env, jobject step) {
-  jweft_task *t = calloc(1, sizeof *t);
-  if (!t) {
-    jclass oom = (*env)->FindClass(env, "java/lang/OutOfMemoryError");
-    if (oom) (*env)->ThrowNew(env, oom, "task record");
-    return NULL;
-  }
-  t->step = jweft_ref_new(env, step);
-  if (!t->step) {
-    free(t);
-    return NULL;
-  }
-  return t;
-}
-
-void jweft_task_free(JNIEnv *env, jweft_task *t) {
-  if (!t) return;
-  jweft_ref_del(env, t->step);
-  jweft_ref_del(env, t->work);
-  free(t);
-}
-
-void jweft_await_armed(void) {
-  if (t_cur_task) t_cur_task->armed = 1;
-}
-
-void jweft_await_thread_armed(JNIEnv *env, jobject work_ref) {
-  (void)env;
-  /* A pending await implies a running step, which is always ours; without
-   * one the reference is kept rather than deleted under a pool thread. */
-  if (t_cur_task) t_cur_task->work = work_ref;
-}
-
-int jweft_step_tramp(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
-  jweft_task *t = (jweft_task *)ud;
-  JNIEnv *env = jweft_env();
-  /* The previous step's thread await has settled: its work finished or
-   * never started (weft resumes the task only then). */
-  if (t->work) {
-    jweft_ref_del(env, t->work);
-    t->work = NULL;
-  }
-  if (t->has_deferred) {
-    int r = t->deferred;
-    jweft_task_free(env, t);
-    return r;
-  }
-  jweft_task *outer = t_cur_task;
-  t_cur_task = t;
-  t->armed = 0;
-  jint r = (*env)->CallIntMethod(env, t->step, m_step, (jlong)self, (jint)status);
-  t_cur_task = outer;
-  if (catch_exception(env, loop)) r = JWEFT_EHOST;
-  if (r == WEFT_PENDING) {
-    if (t->armed) return r;
-    jweft_task_free(env, t); /* weft finishes the task with WEFT_EINVAL */
-    return r;
-  }
-  if (t->work) {
-    /* The step armed a thread await and finished anyway. Finishing now
-     * would orphan work that may be running with our reference; instead
-     * cancel the await (queued work never starts, running work completes)
-     * and finish with this result when the task resumes. Task's Java
-     * dispatcher does the same, so this is a safety net. */
-    if (weft_task_cancel(loop, self) == 0) {
-      t->deferred = r;
-      t->has_deferred = 1;
-      return WEFT_PENDING;
-    }
-    t->work = NULL; /* cannot happen; leak rather than risk a pool thread */
-  }
-  jweft_task_free(env, t);
-  return r;
-}
-
 /* ------------------------------------------------------------ loading */
 
-static jclass global_class(JNIEnv *env, const char *name) {
-  jclass local = (*env)->FindClass(env, name);
-  if (!local) return NULL;
-  jclass g = (jclass)(*env)->NewGlobalRef(env, local);
-  (*env)->DeleteLocalRef(env, local);
-  return g;
+/* The method `name` of class `cls`; 0 (with an exception pending) if absent. */
+static jmethodID method(JNIEnv *env, const char *cls, const char *name, const char *sig) {
+  jclass c = (*env)->FindClass(env, cls);
+  if (!c) return 0;
+  jmethodID m = (*env)->GetMethodID(env, c, name, sig);
+  (*env)->DeleteLocalRef(env, c);
+  return m;
 }
 
 JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
@@ -295,24 +216,18 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
   if ((*vm)->GetEnv(vm, (void **)&env, JNI_VERSION_1_8) != JNI_OK) return JNI_ERR;
   g_vm = vm;
   if (pthread_key_create(&g_detach_key, detach_at_exit) != 0) return JNI_ERR;
-  if (!(c_runnable = global_class(env, "java/lang/Runnable")) ||
-      !(c_timer_fn = global_class(env, "dev/weft/RawCallbacks$TimerFn")) ||
-      !(c_fd_fn = global_class(env, "dev/weft/RawCallbacks$FdFn")) ||
-      !(c_step_fn = global_class(env, "dev/weft/RawCallbacks$StepFn")) ||
-      !(c_work_fn = global_class(env, "dev/weft/RawCallbacks$WorkFn")) ||
-      !(c_done_fn = global_class(env, "dev/weft/RawCallbacks$WorkDoneFn")) ||
-      !(c_log_fn = global_class(env, "dev/weft/RawCallbacks$LogFn")) ||
-      !(c_throwable = global_class(env, "java/lang/Throwable")))
-    return JNI_ERR;
-  if (!(m_run = (*env)->GetMethodID(env, c_runnable, "run", "()V")) ||
-      !(m_timer = (*env)->GetMethodID(env, c_timer_fn, "onTimer", "(J)Z")) ||
-      !(m_fd = (*env)->GetMethodID(env, c_fd_fn, "onFd", "(JI)V")) ||
-      !(m_step = (*env)->GetMethodID(env, c_step_fn, "step", "(JI)I")) ||
-      !(m_work = (*env)->GetMethodID(env, c_work_fn, "work", "()I")) ||
-      !(m_done = (*env)->GetMethodID(env, c_done_fn, "done", "(JI)V")) ||
-      !(m_log = (*env)->GetMethodID(env, c_log_fn, "log", "(ILjava/lang/String;)V")) ||
-      !(m_add_suppressed =
-            (*env)->GetMethodID(env, c_throwable, "addSuppressed", "(Ljava/lang/Throwable;)V")))
+  /* jmethodIDs stay valid while the class is loaded; these classes live as
+   * long as the binding's class loader, which this library belongs to. */
+  if (!(m_run = method(env, "java/lang/Runnable", "run", "()V")) ||
+      !(m_timer = method(env, "dev/weft/Timer", "fire", "()V")) ||
+      !(m_fd = method(env, "dev/weft/FdWatch", "fire", "(I)V")) ||
+      !(m_ended = method(env, "dev/weft/Handle", "ended", "()V")) ||
+      !(m_step = method(env, "dev/weft/Task$Core", "step", "(JI)I")) ||
+      !(m_work = method(env, "dev/weft/RawCallbacks$WorkFn", "work", "()I")) ||
+      !(m_done = method(env, "dev/weft/RawCallbacks$WorkDoneFn", "done", "(I)V")) ||
+      !(m_log = method(env, "dev/weft/LogHandler", "log", "(ILjava/lang/String;)V")) ||
+      !(m_add_suppressed = method(env, "java/lang/Throwable", "addSuppressed",
+                                  "(Ljava/lang/Throwable;)V")))
     return JNI_ERR;
   return JNI_VERSION_1_8;
 }
@@ -327,45 +242,13 @@ JNIEXPORT jlong JNICALL JWEFT_FN(liveRefs)(JNIEnv *env, jclass cls) {
   return (jlong)atomic_load_explicit(&g_live_refs, memory_order_relaxed);
 }
 
+/* Deletes the logger reference `token` (weft_loop_set_logger's result). */
 JNIEXPORT void JNICALL JWEFT_FN(release)(JNIEnv *env, jclass cls, jlong token) {
   (void)cls;
   jweft_ref_del(env, (jobject)(intptr_t)token);
 }
 
-static int64_t mono_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* The C->Java crossing cost: n calls of the timer trampoline, exactly as
- * the loop makes them (cached env, CallBooleanMethod on a global ref,
- * ExceptionCheck), on an object whose onTimer returns false. Returns the
- * total ns. */
-JNIEXPORT jlong JNICALL JWEFT_FN(benchCrossing)(JNIEnv *env, jclass cls, jobject fn, jint n) {
-  (void)cls;
-  jobject ref = jweft_ref_new(env, fn);
-  if (!ref) return -1;
-  jweft_pending saved;
-  jweft_pending_enter(&saved);
-  int64_t t0 = mono_ns();
-  for (jint i = 0; i < n; i++) jweft_timer_tramp(NULL, (weft_timer_t)i, ref);
-  int64_t t1 = mono_ns();
-  jweft_ref_del(env, ref);
-  jweft_pending_leave(env, &saved);
-  return (jlong)(t1 - t0);
-}
-
-/* The floor under that: n bare CallBooleanMethod calls on the same object,
- * with the JNIEnv at hand and no exception check. Returns the total ns. */
-JNIEXPORT jlong JNICALL JWEFT_FN(benchUpcallFloor)(JNIEnv *env, jclass cls, jobject fn, jint n) {
-  (void)cls;
-  int64_t t0 = mono_ns();
-  for (jint i = 0; i < n; i++) (*env)->CallBooleanMethod(env, fn, m_timer, (jlong)i);
-  int64_t t1 = mono_ns();
-  return (jlong)(t1 - t0);
-}
-
+/* The fd helpers below stay until weft's socket API replaces them. */
 JNIEXPORT jint JNICALL JWEFT_FN(socketpair)(JNIEnv *env, jclass cls, jintArray fds,
                                             jboolean nonblock) {
   (void)cls;

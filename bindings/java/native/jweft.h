@@ -2,24 +2,23 @@
  * jweft.h -- the hand-written JNI glue behind weft's Java binding.
  *
  * The SWIG-generated wrapper (weft_wrap.c, from bindings/weft.i and
- * java/weft_java.i) includes this header; its typemaps turn Java functional
- * interfaces into weft callbacks by pairing a trampoline below with a JNI
- * global reference as the callback's user_data. Who deletes that reference:
+ * java/weft_java.i) includes this header; its typemaps turn a Java object
+ * into a weft callback by pairing a trampoline below with a JNI global
+ * reference to the object as the callback's user_data.
  *
- *   post          the trampoline, after the one call weft guarantees
- *   to_thread     the done trampoline (done is always called exactly once)
- *   task          the step trampoline, when the step finishes the task
- *   await_thread  the task's next step (the work has settled by then)
- *   timer, watch  the Java handle: Timer.stop/FdWatch.stop, Loop.close for
- *                 handles still live at loop free, or the trampoline for a
- *                 one-shot timer that fired (its Java method returns true)
- *   logger        the Java Loop, when replaced and at close
+ * Ownership: weft owns every such reference from the successful call that
+ * took it until it calls the loop's release hook (jweft_release, set on
+ * every loop the binding creates), which deletes it: exactly once, when weft
+ * stops referring to it (weft.h, weft_loop_set_release). A call that fails
+ * took nothing, and its wrapper deletes the reference at once. The only
+ * reference the hook does not cover is the logger's, which the Java Loop
+ * deletes when it replaces it and at close. Every reference made here is
+ * counted (jweft_live_refs), so tests can check that none leaks.
  *
- * Every global reference made here is counted (jweft_live_refs), so tests
- * can check that none leaks. A Java exception thrown by a callback never
- * unwinds through C: each trampoline checks and clears it after the call,
- * keeps it (see jweft_pending_*), asks the loop to stop, and the Java
- * wrapper of weft_loop_run / weft_loop_free rethrows it.
+ * A Java exception thrown by a callback never unwinds through C: each
+ * trampoline checks and clears it after the call, keeps it (see
+ * jweft_pending_*), asks the loop to stop, and the Java wrapper of
+ * weft_loop_run / weft_loop_free rethrows it.
  */
 #ifndef JWEFT_H
 #define JWEFT_H
@@ -33,10 +32,6 @@
 extern "C" {
 #endif
 
-/* The code a callback reports when its Java code threw (Weft.EHOST in
- * Java). Negative, so that WEFT_CANCEL_ON_ERROR treats it as an error. */
-#define JWEFT_EHOST (-1000)
-
 /* JNIEnv of the calling thread. A thread unknown to the JVM (a weft pool
  * thread) is attached once, as a daemon named "weft-pool", and detached by a
  * pthread key destructor when it exits. NULL only if attaching failed. */
@@ -48,8 +43,13 @@ jobject jweft_ref_new(JNIEnv *env, jobject obj);
 /* Deletes a reference made by jweft_ref_new (NULL is ignored). */
 void jweft_ref_del(JNIEnv *env, jobject ref);
 
-/* Trampolines: user_data is a reference from jweft_ref_new (the step
- * trampoline's is a jweft_task record). */
+/* The release hook of every loop: deletes the reference; for a timer or fd
+ * watch, first tells the Java handle that it ended (Handle.ended). */
+void jweft_release(void *ctx, int kind, void *ud);
+
+/* Trampolines: user_data is a reference from jweft_ref_new to a Runnable
+ * (post), Timer, FdWatch, Task$Core (step), RawCallbacks.WorkFn (work),
+ * RawCallbacks.WorkDoneFn (done) or LogHandler (log). */
 void jweft_post_tramp(weft_loop_t *loop, void *ud);
 void jweft_timer_tramp(weft_loop_t *loop, weft_timer_t timer, void *ud);
 void jweft_fd_tramp(weft_loop_t *loop, weft_fd_watch_t watch, int events, void *ud);
@@ -57,16 +57,6 @@ int jweft_work_tramp(void *arg);
 void jweft_done_tramp(weft_loop_t *loop, weft_work_t work, int result, void *ud);
 int jweft_step_tramp(weft_loop_t *loop, weft_task_t self, int status, void *ud);
 void jweft_log_tramp(void *ud, int level, const char *message);
-
-/* A task's native record: its step object and the work object of a thread
- * await armed by its last step (deleted when the next step begins). */
-typedef struct jweft_task jweft_task;
-jweft_task *jweft_task_new(JNIEnv *env, jobject step);
-void jweft_task_free(JNIEnv *env, jweft_task *t);
-/* Called by the await wrappers when an await returned WEFT_PENDING. */
-void jweft_await_armed(void);
-/* weft_await_thread armed: the running step's task takes the work ref. */
-void jweft_await_thread_armed(JNIEnv *env, jobject work_ref);
 
 /* Exceptions kept for weft_loop_run / weft_loop_free to rethrow. They are
  * per thread (callbacks run on the thread inside run or free); a nested run

@@ -13,9 +13,11 @@ import "C"
 
 // Hooks receive every crossing from C into Go. Package weft sets them once,
 // in its init, before any handle exists; each is called on the thread the C
-// callback runs on (the loop thread, except Work and Call which may run on a
-// pool thread). h is the cgo.Handle given when the callback was registered.
-// A hook must not let a panic escape: package weft recovers in each.
+// callback runs on (the loop thread, except Work, which runs on a pool
+// thread; Release and the others also run on the goroutine freeing the
+// loop). h is the cgo.Handle given when the callback was registered. A hook
+// must not let a panic escape: package weft recovers in each (Release
+// cannot panic).
 var Hooks struct {
 	Post  func(h uintptr)
 	Timer func(h uintptr, timer int64)
@@ -24,7 +26,8 @@ var Hooks struct {
 	Done  func(h uintptr, work int64, result int32)
 	Step  func(h uintptr, self int64, status int32) int32
 	Log   func(h uintptr, level int32, message string)
-	Call  func(h uintptr) int32
+	// Release: weft is done with h (weft_loop_set_release), exactly once.
+	Release func(h uintptr)
 }
 
 //export weftGoPost
@@ -56,5 +59,5 @@ func weftGoLog(h C.uintptr_t, level C.int, message *C.char) {
 	Hooks.Log(uintptr(h), int32(level), C.GoString(message))
 }
 
-//export weftGoCall
-func weftGoCall(h C.uintptr_t) C.int { return C.int(Hooks.Call(uintptr(h))) }
+//export weftGoRelease
+func weftGoRelease(h C.uintptr_t) { Hooks.Release(uintptr(h)) }

@@ -34,12 +34,12 @@ typedef long long swig_type_4;
 typedef long long swig_type_5;
 typedef long long swig_type_6;
 typedef long long swig_type_7;
-typedef long long swig_type_8;
-typedef long long swig_type_9;
-typedef long long swig_type_10;
-typedef _gostring_ swig_type_11;
-typedef _gostring_ swig_type_12;
-typedef _gostring_ swig_type_13;
+typedef _gostring_ swig_type_8;
+typedef _gostring_ swig_type_9;
+typedef _gostring_ swig_type_10;
+typedef long long swig_type_11;
+typedef long long swig_type_12;
+typedef long long swig_type_13;
 typedef long long swig_type_14;
 typedef long long swig_type_15;
 typedef long long swig_type_16;
@@ -58,9 +58,6 @@ typedef long long swig_type_28;
 typedef long long swig_type_29;
 typedef long long swig_type_30;
 typedef long long swig_type_31;
-typedef long long swig_type_32;
-typedef long long swig_type_33;
-typedef long long swig_type_34;
 extern void _wrap_Swig_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
 extern uintptr_t _wrap_Swig_malloc_cweft_6fa077d8b2ab05f3(swig_intgo arg1);
 
@@ -73,35 +70,34 @@ extern swig_type_4 _wrap_weft_go_fd_watch_start_cweft_6fa077d8b2ab05f3(uintptr_t
 extern swig_type_5 _wrap_weft_go_to_thread_cweft_6fa077d8b2ab05f3(uintptr_t arg1, uintptr_t arg2);
 extern swig_type_6 _wrap_weft_go_task_spawn_cweft_6fa077d8b2ab05f3(uintptr_t arg1, uintptr_t arg2);
 extern swig_intgo _wrap_weft_go_await_thread_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_7 arg2, uintptr_t arg3);
-extern swig_intgo _wrap_weft_go_bench_cross_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_8 arg2);
-extern swig_type_9 _wrap_weft_go_bench_cross_pool_cweft_6fa077d8b2ab05f3(uintptr_t arg1, uintptr_t arg2, swig_type_10 arg3);
+extern swig_intgo _wrap_weft_go_loop_set_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
 extern swig_intgo _wrap_weft_version_cweft_6fa077d8b2ab05f3(void);
-extern swig_type_11 _wrap_weft_version_string_cweft_6fa077d8b2ab05f3(void);
-extern swig_type_12 _wrap_weft_strerror_cweft_6fa077d8b2ab05f3(swig_intgo arg1);
-extern swig_type_13 _wrap_weft_err_name_cweft_6fa077d8b2ab05f3(swig_intgo arg1);
+extern swig_type_8 _wrap_weft_version_string_cweft_6fa077d8b2ab05f3(void);
+extern swig_type_9 _wrap_weft_strerror_cweft_6fa077d8b2ab05f3(swig_intgo arg1);
+extern swig_type_10 _wrap_weft_err_name_cweft_6fa077d8b2ab05f3(swig_intgo arg1);
 extern swig_intgo _wrap_weft_loop_new_cweft_6fa077d8b2ab05f3(swig_voidp arg1);
 extern swig_intgo _wrap_weft_loop_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
-extern swig_intgo _wrap_weft_loop_set_option_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2, swig_type_14 arg3);
+extern swig_intgo _wrap_weft_loop_set_option_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2, swig_type_11 arg3);
 extern swig_intgo _wrap_weft_loop_run_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2);
 extern swig_intgo _wrap_weft_loop_stop_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
-extern swig_type_15 _wrap_weft_loop_now_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
+extern swig_type_12 _wrap_weft_loop_now_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
 extern swig_intgo _wrap_weft_loop_stats_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_voidp arg2);
 extern swig_intgo _wrap_weft_loop_backend_fd_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
-extern swig_type_16 _wrap_weft_loop_next_timeout_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
-extern swig_intgo _wrap_weft_timer_stop_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_17 arg2);
-extern swig_intgo _wrap_weft_fd_watch_modify_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_18 arg2, swig_intgo arg3);
-extern swig_intgo _wrap_weft_fd_watch_stop_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_19 arg2);
-extern swig_intgo _wrap_weft_work_cancel_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_20 arg2);
-extern swig_intgo _wrap_weft_task_cancel_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_21 arg2);
-extern swig_intgo _wrap_weft_task_timeout_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_22 arg2, swig_type_23 arg3);
-extern swig_intgo _wrap_weft_task_state_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_24 arg2);
-extern swig_intgo _wrap_weft_task_result_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_25 arg2, swig_voidp arg3);
-extern swig_intgo _wrap_weft_task_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_26 arg2);
-extern swig_intgo _wrap_weft_await_sleep_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_27 arg2, swig_type_28 arg3);
-extern swig_intgo _wrap_weft_await_fd_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_29 arg2, swig_intgo arg3, swig_intgo arg4);
-extern swig_intgo _wrap_weft_await_task_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_30 arg2, swig_type_31 arg3);
-extern swig_intgo _wrap_weft_await_all_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_32 arg2, swig_voidp arg3, swig_type_33 arg4, swig_intgo arg5);
-extern swig_intgo _wrap_weft_await_yield_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_34 arg2);
+extern swig_type_13 _wrap_weft_loop_next_timeout_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
+extern swig_intgo _wrap_weft_timer_stop_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_14 arg2);
+extern swig_intgo _wrap_weft_fd_watch_modify_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_15 arg2, swig_intgo arg3);
+extern swig_intgo _wrap_weft_fd_watch_stop_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_16 arg2);
+extern swig_intgo _wrap_weft_work_cancel_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_17 arg2);
+extern swig_intgo _wrap_weft_task_cancel_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_18 arg2);
+extern swig_intgo _wrap_weft_task_timeout_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_19 arg2, swig_type_20 arg3);
+extern swig_intgo _wrap_weft_task_state_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_21 arg2);
+extern swig_intgo _wrap_weft_task_result_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_22 arg2, swig_voidp arg3);
+extern swig_intgo _wrap_weft_task_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_23 arg2);
+extern swig_intgo _wrap_weft_await_sleep_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_24 arg2, swig_type_25 arg3);
+extern swig_intgo _wrap_weft_await_fd_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_26 arg2, swig_intgo arg3, swig_intgo arg4);
+extern swig_intgo _wrap_weft_await_task_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_27 arg2, swig_type_28 arg3);
+extern swig_intgo _wrap_weft_await_all_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_29 arg2, swig_voidp arg3, swig_type_30 arg4, swig_intgo arg5);
+extern swig_intgo _wrap_weft_await_yield_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_31 arg2);
 #undef intgo
 */
 import "C"
@@ -231,20 +227,10 @@ func Weft_go_await_thread(arg1 uintptr, arg2 int64, arg3 uintptr) (_swig_ret int
 	return swig_r
 }
 
-func Weft_go_bench_cross(arg1 uintptr, arg2 int64) (_swig_ret int) {
+func Weft_go_loop_set_release(arg1 uintptr) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
-	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_go_bench_cross_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_8(_swig_i_1)))
-	return swig_r
-}
-
-func Weft_go_bench_cross_pool(arg1 uintptr, arg2 uintptr, arg3 int64) (_swig_ret int64) {
-	var swig_r int64
-	_swig_i_0 := arg1
-	_swig_i_1 := arg2
-	_swig_i_2 := arg3
-	swig_r = (int64)(C._wrap_weft_go_bench_cross_pool_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.uintptr_t(_swig_i_1), C.swig_type_10(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_go_loop_set_release_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
 
@@ -325,7 +311,7 @@ func Weft_loop_set_option(arg1 uintptr, arg2 int, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_loop_set_option_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1), C.swig_type_14(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_loop_set_option_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1), C.swig_type_11(_swig_i_2)))
 	return swig_r
 }
 
@@ -388,7 +374,7 @@ func Weft_timer_stop(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_timer_stop_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_17(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_timer_stop_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_14(_swig_i_1)))
 	return swig_r
 }
 
@@ -397,7 +383,7 @@ func Weft_fd_watch_modify(arg1 uintptr, arg2 int64, arg3 int) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_fd_watch_modify_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_18(_swig_i_1), C.swig_intgo(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_fd_watch_modify_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_15(_swig_i_1), C.swig_intgo(_swig_i_2)))
 	return swig_r
 }
 
@@ -405,7 +391,7 @@ func Weft_fd_watch_stop(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_fd_watch_stop_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_19(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_fd_watch_stop_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_16(_swig_i_1)))
 	return swig_r
 }
 
@@ -413,7 +399,7 @@ func Weft_work_cancel(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_work_cancel_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_20(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_work_cancel_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_17(_swig_i_1)))
 	return swig_r
 }
 
@@ -421,7 +407,7 @@ func Weft_task_cancel(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_task_cancel_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_21(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_task_cancel_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_18(_swig_i_1)))
 	return swig_r
 }
 
@@ -430,7 +416,7 @@ func Weft_task_timeout(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_task_timeout_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_22(_swig_i_1), C.swig_type_23(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_task_timeout_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_19(_swig_i_1), C.swig_type_20(_swig_i_2)))
 	return swig_r
 }
 
@@ -438,7 +424,7 @@ func Weft_task_state(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_task_state_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_24(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_task_state_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_21(_swig_i_1)))
 	return swig_r
 }
 
@@ -447,7 +433,7 @@ func Weft_task_result(arg1 uintptr, arg2 int64, arg3 *int32) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_task_result_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_25(_swig_i_1), C.swig_voidp(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_task_result_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_22(_swig_i_1), C.swig_voidp(_swig_i_2)))
 	return swig_r
 }
 
@@ -455,7 +441,7 @@ func Weft_task_release(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_task_release_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_26(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_task_release_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_23(_swig_i_1)))
 	return swig_r
 }
 
@@ -464,7 +450,7 @@ func Weft_await_sleep(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_await_sleep_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_27(_swig_i_1), C.swig_type_28(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_await_sleep_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_24(_swig_i_1), C.swig_type_25(_swig_i_2)))
 	return swig_r
 }
 
@@ -474,7 +460,7 @@ func Weft_await_fd(arg1 uintptr, arg2 int64, arg3 int, arg4 int) (_swig_ret int)
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
-	swig_r = (int)(C._wrap_weft_await_fd_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_29(_swig_i_1), C.swig_intgo(_swig_i_2), C.swig_intgo(_swig_i_3)))
+	swig_r = (int)(C._wrap_weft_await_fd_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_26(_swig_i_1), C.swig_intgo(_swig_i_2), C.swig_intgo(_swig_i_3)))
 	return swig_r
 }
 
@@ -483,7 +469,7 @@ func Weft_await_task(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_await_task_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_30(_swig_i_1), C.swig_type_31(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_await_task_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_27(_swig_i_1), C.swig_type_28(_swig_i_2)))
 	return swig_r
 }
 
@@ -494,7 +480,7 @@ func Weft_await_all(arg1 uintptr, arg2 int64, arg3 *int64, arg4 int64, arg5 int)
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
 	_swig_i_4 := arg5
-	swig_r = (int)(C._wrap_weft_await_all_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_32(_swig_i_1), C.swig_voidp(_swig_i_2), C.swig_type_33(_swig_i_3), C.swig_intgo(_swig_i_4)))
+	swig_r = (int)(C._wrap_weft_await_all_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_29(_swig_i_1), C.swig_voidp(_swig_i_2), C.swig_type_30(_swig_i_3), C.swig_intgo(_swig_i_4)))
 	return swig_r
 }
 
@@ -502,6 +488,6 @@ func Weft_await_yield(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_await_yield_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_34(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_await_yield_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_31(_swig_i_1)))
 	return swig_r
 }

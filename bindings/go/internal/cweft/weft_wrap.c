@@ -262,18 +262,11 @@ static void weft_go_log_cb(void *ud, int level, const char *message) {
   weftGoLog((uintptr_t)ud, level, (char *)message);
 }
 
-/* Benchmark support: n crossings into Go from a C loop, with the same
- * handle lookup and panic guard as every trampoline. */
-struct weft_go_cross_arg {
-  uintptr_t handle;
-  int64_t n;
-};
-static int weft_go_cross_work(void *arg) {
-  struct weft_go_cross_arg a = *(struct weft_go_cross_arg *)arg;
-  free(arg);
-  int r = 0;
-  for (int64_t i = 0; i < a.n; i++) r = weftGoCall(a.handle);
-  return r;
+/* weft hands each handle back here, once, when it is done with it. */
+static void weft_go_release_cb(void *ctx, int kind, void *ud) {
+  (void)ctx;
+  (void)kind;
+  weftGoRelease((uintptr_t)ud);
 }
 
 
@@ -324,28 +317,10 @@ static int weft_go_await_thread(weft_loop_t *loop, weft_task_t self, uintptr_t h
   return weft_await_thread(loop, self, weft_go_work_fn, (void *)handle);
 }
 
-/* Benchmark support: calls the Go value behind handle n times from this
- * (the calling) thread; returns the last result. */
-static int weft_go_bench_cross(uintptr_t handle, int64_t n) {
-  int r = 0;
-  for (int64_t i = 0; i < n; i++) r = weftGoCall(handle);
-  return r;
-}
-
-/* Benchmark support: the same n crossings, from a pool thread of loop
- * (callback-style work with no done); returns the work id or a code. */
-static int64_t weft_go_bench_cross_pool(weft_loop_t *loop, uintptr_t handle, int64_t n) {
-  struct weft_go_cross_arg *a = (struct weft_go_cross_arg *)malloc(sizeof *a);
-  if (!a) return WEFT_ENOMEM;
-  a->handle = handle;
-  a->n = n;
-  weft_work_t id = 0;
-  int rc = weft_to_thread(loop, weft_go_cross_work, a, NULL, NULL, &id);
-  if (rc < 0) {
-    free(a);
-    return rc;
-  }
-  return id;
+/* Makes weft hand every handle it was given back to Go when it is done
+ * with it (package weft deletes the cgo.Handle there). */
+static int weft_go_loop_set_release(weft_loop_t *loop) {
+  return weft_loop_set_release(loop, weft_go_release_cb, NULL);
 }
 
 #ifdef __cplusplus
@@ -490,33 +465,14 @@ intgo _wrap_weft_go_await_thread_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0,
 }
 
 
-intgo _wrap_weft_go_bench_cross_cweft_6fa077d8b2ab05f3(uintptr_t _swig_go_0, long long _swig_go_1) {
-  uintptr_t arg1 ;
-  int64_t arg2 ;
+intgo _wrap_weft_go_loop_set_release_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
   int result;
   intgo _swig_go_result;
   
-  arg1 = (uintptr_t)_swig_go_0; 
-  arg2 = (int64_t)_swig_go_1; 
-  
-  result = (int)weft_go_bench_cross(arg1,arg2);
-  _swig_go_result = result; 
-  return _swig_go_result;
-}
-
-
-long long _wrap_weft_go_bench_cross_pool_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, uintptr_t _swig_go_1, long long _swig_go_2) {
-  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
-  uintptr_t arg2 ;
-  int64_t arg3 ;
-  int64_t result;
-  long long _swig_go_result;
-  
   arg1 = *(weft_loop_t **)&_swig_go_0; 
-  arg2 = (uintptr_t)_swig_go_1; 
-  arg3 = (int64_t)_swig_go_2; 
   
-  result = (int64_t)weft_go_bench_cross_pool(arg1,arg2,arg3);
+  result = (int)weft_go_loop_set_release(arg1);
   _swig_go_result = result; 
   return _swig_go_result;
 }

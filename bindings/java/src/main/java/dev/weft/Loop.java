@@ -1,13 +1,21 @@
 package dev.weft;
 
+import java.lang.ref.Cleaner;
+import java.lang.ref.Reference;
+import java.lang.ref.WeakReference;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.IntFunction;
+import java.util.function.LongToIntFunction;
 import java.util.function.Supplier;
+import java.util.function.ToIntFunction;
 
 /**
  * A weft event loop: one thread runs it ({@link #run()}), and many cheap
@@ -43,30 +51,22 @@ import java.util.function.Supplier;
  * exceptions. Nothing else is disturbed: call {@link #run()} again to go on.
  * A task's exception goes to the task instead ({@link Task#result()}).
  *
- * <p><b>Native references.</b> Each callback object is held by a JNI global
- * reference for exactly as long as its handle lives; timers and watches
- * still live at {@link #close()} (which stops them without calling them) are
- * released by close. {@link Weft#liveCallbackRefs()} counts them.
+ * <p><b>Ownership.</b> Each callback object is held by a JNI global reference
+ * from the call that hands it to weft until weft's release hook says weft is
+ * done with it (a timer fired or stopped, a watch stopped, a post run, work
+ * ended, a task freed, or the loop closed); {@link Weft#liveCallbackRefs()}
+ * counts them. Those references never reach the {@code Loop} object itself:
+ * a loop that the program no longer references is closed by the garbage
+ * collector (as by {@link #close()}, on the collector's cleaner thread),
+ * live tasks, timers and watches included. Hold the loop for as long as you
+ * use it or its handles; handles do not keep it reachable.
  */
 public final class Loop implements AutoCloseable {
-  /** The native loop; 0 once closed. */
-  private volatile long ptr;
-  /** Readers: any-thread calls and run() start; writer: close() and loop-thread calls from non-owners. */
-  private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-  /** The thread inside run() or close(), whose calls need no lock. */
-  private final AtomicReference<Thread> owner = new AtomicReference<>();
-  private volatile boolean closing;
-  /** Notified when close() completes. */
-  private final Object closed = new Object();
-  private boolean closeDone; // guarded by closed
+  /** Closes dropped loops and releases dropped tasks. */
+  static final Cleaner CLEANER = Cleaner.create();
 
-  /** Live timers and watches (see Handle). */
-  private final Object handleLock = new Object();
-  private Handle handles;
-
-  private long loggerToken;
-  /** The first callback exception since run() last returned (loop thread). */
-  private Throwable pending;
+  final State st;
+  private final Cleaner.Cleanable cleanable;
 
   /**
    * Creates a loop (an epoll fd and an eventfd; the thread pool starts on
@@ -77,17 +77,208 @@ public final class Loop implements AutoCloseable {
   public Loop() {
     long[] out = new long[1];
     WeftException.check(WeftNative.weft_loop_new(out), "loop new");
-    ptr = out[0];
+    st = new State(out[0], this);
+    cleanable = CLEANER.register(this, st);
   }
 
-  // ----------------------------------------------------------- guarding
+  /**
+   * The native loop and its guard: what handles and callback objects refer
+   * to, so that none of them keeps the {@code Loop} reachable. Its run() is
+   * the cleaning action that closes a dropped loop.
+   */
+  static final class State implements Runnable {
+    /** The native loop; 0 once closed. */
+    volatile long ptr;
+    /** Readers: any-thread calls and run() start; writer: close() and loop-thread calls from non-owners. */
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    /** The thread inside run() or close(), whose calls need no lock. */
+    private final AtomicReference<Thread> owner = new AtomicReference<>();
+    volatile boolean closing;
+    private boolean closeDone; // guarded by this
+    private long loggerToken;
+    private final WeakReference<Loop> facade;
+    /** Ids of dropped tasks, released on the loop thread. */
+    private final ConcurrentLinkedQueue<Long> releases = new ConcurrentLinkedQueue<>();
+    private final AtomicBoolean releasePosted = new AtomicBoolean();
 
-  /** The native pointer, or ESTALE if closed. */
-  long ptr() {
-    long p = ptr;
-    if (p == 0) throw new WeftException(Weft.ESTALE, "loop is closed");
-    return p;
+    State(long ptr, Loop loop) {
+      this.ptr = ptr;
+      this.facade = new WeakReference<>(loop);
+    }
+
+    Loop loop() {
+      return facade.get();
+    }
+
+    /** The native pointer, or ESTALE if closed. */
+    long ptr() {
+      long p = ptr;
+      if (p == 0) throw new WeftException(Weft.ESTALE, "loop is closed");
+      return p;
+    }
+
+    boolean isClosed() {
+      return ptr == 0;
+    }
+
+    /**
+     * For a loop-thread call: no lock on the owner thread, else the write
+     * lock (it serialises foreign threads, as weft requires). Other threads
+     * are refused while the loop is being closed: the closing thread may be
+     * waiting for one of them (a pool thread's work that posts).
+     */
+    Lock enterLoopThread() {
+      return owner.get() == Thread.currentThread() ? null : locked(lock.writeLock());
+    }
+
+    /** For an any-thread call: no lock on the owner thread, else the read lock. */
+    Lock enterAnyThread() {
+      return owner.get() == Thread.currentThread() ? null : locked(lock.readLock());
+    }
+
+    private Lock locked(Lock l) {
+      l.lock();
+      if (closing) {
+        l.unlock();
+        throw new WeftException(Weft.ESTALE, "loop is being closed");
+      }
+      return l;
+    }
+
+    static void exit(Lock l) {
+      if (l != null) l.unlock();
+    }
+
+    /** Calls f with the native pointer as a loop-thread call. */
+    int onLoop(LongToIntFunction f) {
+      return call(enterLoopThread(), f);
+    }
+
+    /** As onLoop, for an any-thread call. */
+    int anyThread(LongToIntFunction f) {
+      return call(enterAnyThread(), f);
+    }
+
+    private int call(Lock l, LongToIntFunction f) {
+      try {
+        return f.applyAsInt(ptr());
+      } finally {
+        exit(l);
+      }
+    }
+
+    /** onLoop(f), throwing for a negative result. */
+    int check(LongToIntFunction f, String what) {
+      return WeftException.check(onLoop(f), what);
+    }
+
+    boolean run(int mode) {
+      final Thread me = Thread.currentThread();
+      final long p;
+      Lock l = locked(lock.readLock());
+      try {
+        p = ptr();
+        if (owner.get() == me) throw new WeftException(Weft.EBUSY, "run() inside this loop's own run or close");
+        if (!owner.compareAndSet(null, me)) throw new WeftException(Weft.EBUSY, "loop is running on another thread");
+      } finally {
+        l.unlock();
+      }
+      int rc;
+      try {
+        rc = WeftNative.weft_loop_run(p, mode); // rethrows a callback's exception
+      } finally {
+        owner.set(null);
+      }
+      WeftException.check(rc, "loop run");
+      return rc == 1;
+    }
+
+    void post(Runnable r) {
+      WeftException.check(anyThread(p -> WeftNative.weft_loop_post(p, r)), "loop post");
+    }
+
+    /** A dropped task's id (cleaner thread): released by the loop thread in a post. */
+    void releaseLater(long id) {
+      releases.add(id);
+      if (!releasePosted.compareAndSet(false, true)) return;
+      try {
+        post(() -> {
+          releasePosted.set(false);
+          for (Long t; (t = releases.poll()) != null; ) WeftNative.weft_task_release(ptr, t);
+        });
+      } catch (WeftException closed) {
+        // the loop closed: every task ended with it
+      }
+    }
+
+    void setLogger(LogHandler handler) {
+      check(p -> {
+        long token = WeftNative.weft_loop_set_logger(p, handler);
+        if (token < 0) return (int) token;
+        if (loggerToken != 0) WeftNativeJNI.release(loggerToken);
+        loggerToken = token;
+        return 0;
+      }, "loop set_logger");
+    }
+
+    /** Loop.close(), and the cleaner's action for a loop nobody references. */
+    void close() {
+      final Thread me = Thread.currentThread();
+      final long p;
+      Lock l = lock.writeLock();
+      l.lock();
+      try {
+        p = ptr;
+        if (p == 0) return;
+        Thread o = owner.get();
+        if (o == me) throw new WeftException(Weft.EBUSY, "close() inside this loop's own run or close");
+        if (o != null && !closing) throw new WeftException(Weft.EBUSY, "loop is running on another thread");
+        if (o == null) { // from here on other threads are refused (see locked())
+          owner.set(me);
+          closing = true;
+        }
+      } finally {
+        l.unlock();
+      }
+      if (owner.get() != me) { // another thread is closing it: wait for that
+        synchronized (this) {
+          while (!closeDone) {
+            try {
+              wait();
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+              return;
+            }
+          }
+        }
+        return;
+      }
+      try {
+        WeftNative.weft_loop_free(p); // cannot fail: not running, not NULL; rethrows a callback's exception
+      } finally {
+        ptr = 0;
+        if (loggerToken != 0) WeftNativeJNI.release(loggerToken);
+        loggerToken = 0;
+        synchronized (this) {
+          closing = false; // closed now (ptr is 0): calls fail on that instead
+          owner.set(null);
+          closeDone = true;
+          notifyAll();
+        }
+      }
+    }
+
+    @Override
+    public void run() {
+      try {
+        close();
+      } catch (Throwable t) {
+        // a callback run while closing threw: nobody is left to tell
+      }
+    }
   }
+
+  // ------------------------------------------------------------- state
 
   /**
    * Whether {@link #close()} has completed. Any thread.
@@ -95,7 +286,7 @@ public final class Loop implements AutoCloseable {
    * @return true once closed
    */
   public boolean isClosed() {
-    return ptr == 0;
+    return st.isClosed();
   }
 
   /**
@@ -105,117 +296,7 @@ public final class Loop implements AutoCloseable {
    * @return true while running
    */
   public boolean isRunning() {
-    return owner.get() != null;
-  }
-
-  /**
-   * For a loop-thread call: no lock on the owner thread, else the write lock.
-   * Other threads are refused while the loop is being closed (weft forbids
-   * them then, and the closing thread may be waiting for one of them: a pool
-   * thread's work that posts).
-   */
-  Lock enterLoopThread() {
-    if (owner.get() == Thread.currentThread()) return null;
-    return locked(lock.writeLock());
-  }
-
-  /** For an any-thread call: no lock on the owner thread, else the read lock. */
-  private Lock enterAnyThread() {
-    if (owner.get() == Thread.currentThread()) return null;
-    return locked(lock.readLock());
-  }
-
-  private Lock locked(Lock l) {
-    l.lock();
-    if (closing) {
-      l.unlock();
-      throw new WeftException(Weft.ESTALE, "loop is being closed");
-    }
-    return l;
-  }
-
-  static void exit(Lock l) {
-    if (l != null) l.unlock();
-  }
-
-  // ------------------------------------------------------------ handles
-
-  private void track(Handle h) {
-    synchronized (handleLock) {
-      h.prev = null;
-      h.next = handles;
-      if (handles != null) handles.prev = h;
-      handles = h;
-      h.live = true;
-    }
-  }
-
-  /** Unlinks h; the caller now owns h's reference. False if h was not live. */
-  boolean untrack(Handle h) {
-    synchronized (handleLock) {
-      if (!h.live) return false;
-      if (h.prev != null) h.prev.next = h.next;
-      else handles = h.next;
-      if (h.next != null) h.next.prev = h.prev;
-      h.prev = h.next = null;
-      h.live = false;
-      return true;
-    }
-  }
-
-  void untrackAndRelease(Handle h) {
-    if (untrack(h)) {
-      long token = h.token;
-      h.token = 0;
-      WeftNativeJNI.release(token);
-    }
-  }
-
-  boolean isTracked(Handle h) {
-    synchronized (handleLock) {
-      return h.live;
-    }
-  }
-
-  /** After weft_loop_free: the handles still live were stopped without a call. */
-  private void releaseAll() {
-    for (;;) {
-      Handle h;
-      synchronized (handleLock) {
-        h = handles;
-      }
-      if (h == null) return;
-      untrackAndRelease(h);
-      if (h.onLoopClose != null) h.onLoopClose.run();
-    }
-  }
-
-  // ---------------------------------------------------------- exceptions
-
-  /** A callback threw (loop thread, inside run or close): keep it and stop after this iteration. */
-  void failed(Throwable t) {
-    record(t);
-    long p = ptr;
-    if (p != 0 && !closing) WeftNative.weft_loop_stop(p);
-  }
-
-  /** Keeps t for run()/close() to rethrow (the first one; later ones as its suppressed). */
-  private void record(Throwable t) {
-    if (pending == null) pending = t;
-    else if (pending != t) pending.addSuppressed(t);
-  }
-
-  private void rethrowPending() {
-    Throwable t = pending;
-    if (t != null) {
-      pending = null;
-      Loop.<RuntimeException>sneakyThrow(t);
-    }
-  }
-
-  @SuppressWarnings("unchecked")
-  private static <T extends Throwable> void sneakyThrow(Throwable t) throws T {
-    throw (T) t;
+    return st.owner.get() != null;
   }
 
   // ---------------------------------------------------------------- run
@@ -255,56 +336,34 @@ public final class Loop implements AutoCloseable {
   }
 
   private boolean run(int mode) {
-    final Thread me = Thread.currentThread();
-    final long p;
-    Lock l = lock.readLock();
-    l.lock();
     try {
-      p = ptr();
-      if (closing) throw new WeftException(Weft.ESTALE, "loop is being closed");
-      if (owner.get() == me) throw new WeftException(Weft.EBUSY, "run() inside this loop's own run or close");
-      if (!owner.compareAndSet(null, me)) throw new WeftException(Weft.EBUSY, "loop is running on another thread");
+      return st.run(mode);
     } finally {
-      l.unlock();
+      Reference.reachabilityFence(this); // not collected (and closed) while it runs
     }
-    int rc = 0;
-    try {
-      rc = WeftNative.weft_loop_run(p, mode);
-    } catch (Throwable t) { // rethrown by the native wrapper: a callback's
-      record(t);
-    } finally {
-      owner.set(null);
-    }
-    rethrowPending();
-    WeftException.check(rc, "loop run");
-    return rc == 1;
   }
 
   /**
    * Asks the current {@link #run()} (or, if none, the next one) to return
-   * after the iteration in progress; wakes the loop if it is blocked. Any
-   * thread.
+   * after the iteration in progress; wakes the loop if it is blocked in the
+   * poll. Any thread.
    *
    * @throws WeftException {@link Weft#ESTALE} if closed
    */
   public void stop() {
-    Lock l = enterAnyThread();
-    try {
-      WeftException.check(WeftNative.weft_loop_stop(ptr()), "loop stop");
-    } finally {
-      exit(l);
-    }
+    WeftException.check(st.anyThread(WeftNative::weft_loop_stop), "loop stop");
   }
 
   /**
    * Closes the loop: every unfinished task is cancelled and resumed with
    * {@link Weft#ECANCELED} until it finishes; queued pool work is cancelled
    * and running work waited for; timers and watches are stopped without
-   * being called; pending posts run; then everything is freed, and the JNI
-   * references of what was live are deleted. Closing again does nothing (a
-   * close racing one on another thread waits for it). Any thread while the
-   * loop is not running. While it closes, calls from other threads (a pool
-   * thread's work posting, say) throw {@link Weft#ESTALE} instead of waiting.
+   * being called (futures waiting on them are cancelled); pending posts run;
+   * then everything is freed and weft releases every callback reference it
+   * held. Closing again does nothing (a close racing one on another thread
+   * waits for it). Any thread while the loop is not running. While it
+   * closes, calls from other threads (a pool thread's work posting, say)
+   * throw {@link Weft#ESTALE} instead of waiting.
    *
    * @throws WeftException {@link Weft#EBUSY} if the loop is running (also
    *     from one of its own callbacks); the loop is untouched
@@ -312,64 +371,8 @@ public final class Loop implements AutoCloseable {
    */
   @Override
   public void close() {
-    final Thread me = Thread.currentThread();
-    final long p;
-    Lock l = lock.writeLock();
-    l.lock();
-    try {
-      p = ptr;
-      if (p == 0) return;
-      Thread o = owner.get();
-      if (o == me) throw new WeftException(Weft.EBUSY, "close() inside this loop's own run or close");
-      if (o != null && !closing) throw new WeftException(Weft.EBUSY, "loop is running on another thread");
-      if (o == null) {
-        // From here on other threads are refused (see locked()), so that
-        // weft_loop_free runs without the lock: pool work it waits for may post.
-        owner.set(me);
-        closing = true;
-      }
-    } finally {
-      l.unlock();
-    }
-    if (owner.get() != me) { // another thread is closing it: wait for that
-      synchronized (closed) {
-        while (!closeDone) {
-          try {
-            closed.wait();
-          } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return;
-          }
-        }
-      }
-      return;
-    }
-    try {
-      int rc = 0;
-      try {
-        rc = WeftNative.weft_loop_free(p);
-      } catch (Throwable t) {
-        record(t);
-      }
-      if (rc != 0) { // cannot happen: not running, not NULL
-        closing = false;
-        throw new WeftException(rc, "loop free");
-      }
-      ptr = 0;
-      releaseAll();
-      if (loggerToken != 0) {
-        WeftNativeJNI.release(loggerToken);
-        loggerToken = 0;
-      }
-    } finally {
-      synchronized (closed) {
-        closing = false; // closed now (ptr is 0): calls fail on that instead
-        owner.set(null);
-        closeDone = true;
-        closed.notifyAll();
-      }
-    }
-    rethrowPending();
+    st.close();
+    cleanable.clean(); // deregisters; its action finds the loop closed
   }
 
   // -------------------------------------------------------- any thread
@@ -383,13 +386,7 @@ public final class Loop implements AutoCloseable {
    * @throws WeftException {@link Weft#ESTALE} if closed, {@link Weft#ENOMEM}
    */
   public void post(Runnable callback) {
-    Objects.requireNonNull(callback, "callback");
-    Lock l = enterAnyThread();
-    try {
-      WeftException.check(WeftNative.weft_loop_post(ptr(), callback), "loop post");
-    } finally {
-      exit(l);
-    }
+    st.post(Objects.requireNonNull(callback, "callback"));
   }
 
   /**
@@ -400,12 +397,7 @@ public final class Loop implements AutoCloseable {
    */
   public LoopStats stats() {
     long[] v = new long[10];
-    Lock l = enterAnyThread();
-    try {
-      WeftException.check(WeftNative.weft_loop_stats(ptr(), v), "loop stats");
-    } finally {
-      exit(l);
-    }
+    WeftException.check(st.anyThread(p -> WeftNative.weft_loop_stats(p, v)), "loop stats");
     return LoopStats.of(v);
   }
 
@@ -417,12 +409,9 @@ public final class Loop implements AutoCloseable {
    * @throws WeftException {@link Weft#ESTALE} if closed
    */
   public long now() {
-    Lock l = enterAnyThread();
-    try {
-      return WeftNative.weft_loop_now(ptr());
-    } finally {
-      exit(l);
-    }
+    long[] v = new long[1];
+    st.anyThread(p -> (int) (v[0] = WeftNative.weft_loop_now(p)));
+    return v[0];
   }
 
   // ------------------------------------------------- options and logger
@@ -451,12 +440,7 @@ public final class Loop implements AutoCloseable {
   }
 
   private void setOption(int option, long value) {
-    Lock l = enterLoopThread();
-    try {
-      WeftException.check(WeftNative.weft_loop_set_option(ptr(), option, value), "loop option");
-    } finally {
-      exit(l);
-    }
+    st.check(p -> WeftNative.weft_loop_set_option(p, option, value), "loop option");
   }
 
   /**
@@ -468,25 +452,7 @@ public final class Loop implements AutoCloseable {
    * @throws WeftException {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public void setLogger(LogHandler handler) {
-    RawCallbacks.LogFn fn = null;
-    if (handler != null) {
-      fn = (level, message) -> {
-        try {
-          handler.log(level, message);
-        } catch (Throwable t) {
-          record(t);
-        }
-      };
-    }
-    Lock l = enterLoopThread();
-    try {
-      long token = WeftNative.weft_loop_set_logger(ptr(), fn);
-      if (token < 0) throw new WeftException((int) token, "loop set_logger");
-      if (loggerToken != 0) WeftNativeJNI.release(loggerToken);
-      loggerToken = token;
-    } finally {
-      exit(l);
-    }
+    st.setLogger(handler);
   }
 
   /**
@@ -498,12 +464,7 @@ public final class Loop implements AutoCloseable {
    * @throws WeftException {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public int backendFd() {
-    Lock l = enterLoopThread();
-    try {
-      return WeftException.check(WeftNative.weft_loop_backend_fd(ptr()), "backend fd");
-    } finally {
-      exit(l);
-    }
+    return st.check(WeftNative::weft_loop_backend_fd, "backend fd");
   }
 
   /**
@@ -513,14 +474,10 @@ public final class Loop implements AutoCloseable {
    * @throws WeftException {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public long nextTimeoutNanos() {
-    Lock l = enterLoopThread();
-    try {
-      long r = WeftNative.weft_loop_next_timeout(ptr());
-      if (r < -1) throw new WeftException((int) r, "next timeout");
-      return r;
-    } finally {
-      exit(l);
-    }
+    long[] v = new long[1];
+    st.onLoop(p -> (int) (v[0] = WeftNative.weft_loop_next_timeout(p)));
+    if (v[0] < -1) throw new WeftException((int) v[0], "next timeout");
+    return v[0];
   }
 
   // ------------------------------------------------------------- timers
@@ -565,19 +522,8 @@ public final class Loop implements AutoCloseable {
    * @throws WeftException as {@link #timer(Duration, Runnable)}
    */
   public Timer timerNanos(long delayNs, long periodNs, TimerCallback callback) {
-    Objects.requireNonNull(callback, "callback");
-    Timer t = new Timer(this, callback, periodNs > 0);
-    long[] out = new long[2];
-    Lock l = enterLoopThread();
-    try {
-      WeftException.check(WeftNative.weft_timer_start(ptr(), delayNs, periodNs, t.fn, out), "timer start");
-      t.id = out[0];
-      t.token = out[1];
-      track(t);
-    } finally {
-      exit(l);
-    }
-    return t;
+    Timer t = new Timer(st, Objects.requireNonNull(callback, "callback"), periodNs > 0);
+    return t.start((p, out) -> WeftNative.weft_timer_start(p, delayNs, periodNs, t, out), "timer start");
   }
 
   // ---------------------------------------------------------- fd watches
@@ -597,44 +543,25 @@ public final class Loop implements AutoCloseable {
    *     Weft#ENOMEM}, {@link Weft#ENOSPC}, {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public FdWatch watch(int fd, int events, FdCallback callback) {
-    Objects.requireNonNull(callback, "callback");
-    FdWatch w = new FdWatch(this, fd, events, callback);
-    long[] out = new long[2];
-    Lock l = enterLoopThread();
-    try {
-      WeftException.check(WeftNative.weft_fd_watch_start(ptr(), fd, events, w.fn, out), "fd watch start");
-      w.id = out[0];
-      w.token = out[1];
-      track(w);
-    } finally {
-      exit(l);
-    }
-    return w;
+    FdWatch w = new FdWatch(st, fd, events, Objects.requireNonNull(callback, "callback"));
+    return w.start((p, out) -> WeftNative.weft_fd_watch_start(p, fd, events, w, out), "fd watch start");
   }
 
   // -------------------------------------------------------------- tasks
 
   /**
    * Creates a task whose steps are {@code step} and queues its first step
-   * (never run inside this call). Release it with {@link Task#close()} when
-   * its result is no longer needed (or leave that to {@link #close()}).
+   * (never run inside this call). The returned object keeps the task's id
+   * alive while it is reachable: release it with {@link Task#close()} when
+   * its result is no longer needed, or drop it and the garbage collector
+   * releases it (the loop's close releases everything).
    *
    * @param step the step function, usually a lambda
    * @return the task
    * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public Task spawn(Step step) {
-    Objects.requireNonNull(step, "step");
-    Task t = new Task(this, step, false);
-    long[] out = new long[1];
-    Lock l = enterLoopThread();
-    try {
-      WeftException.check(WeftNative.weft_task_spawn(ptr(), t.fn, out), "task spawn");
-      t.started(out[0]);
-    } finally {
-      exit(l);
-    }
-    return t;
+    return spawn(step, false);
   }
 
   /**
@@ -645,33 +572,37 @@ public final class Loop implements AutoCloseable {
    * @throws WeftException as {@link #spawn(Step)}
    */
   public void spawnDetached(Step step) {
-    Objects.requireNonNull(step, "step");
-    Task t = new Task(this, step, true);
-    Lock l = enterLoopThread();
-    try {
-      WeftException.check(WeftNative.weft_task_spawn(ptr(), t.fn, null), "task spawn");
-    } finally {
-      exit(l);
-    }
+    spawn(step, true);
+  }
+
+  /** Spawns; a detached task is spawned with an id and released at once, so its id works until it finishes. */
+  private Task spawn(Step step, boolean detached) {
+    Task.Core c = new Task.Core(st, Objects.requireNonNull(step, "step"), detached);
+    long[] out = new long[1];
+    st.check(p -> {
+      int rc = WeftNative.weft_task_spawn(p, c, out);
+      if (rc == 0 && detached) WeftNative.weft_task_release(p, out[0]);
+      return rc;
+    }, "task spawn");
+    c.id = out[0];
+    return new Task(c, !detached); // before its first step can run
   }
 
   // ----------------------------------------------- CompletableFuture bridge
 
   /**
    * A future completed (with null) on the loop thread after {@code d}, by a
-   * one-shot timer. Cancelling the future stops the timer; closing the loop
-   * first cancels the future.
+   * detached task that sleeps. Cancelling the future cancels the task; the
+   * loop's close cancels the future. A negative {@code d} completes it
+   * exceptionally ({@link Weft#EINVAL}).
    *
    * @param d not negative
    * @return the future
-   * @throws WeftException as {@link #timer(Duration, Runnable)}
+   * @throws WeftException as {@link #spawn(Step)}
    */
   public CompletableFuture<Void> sleep(Duration d) {
-    CompletableFuture<Void> f = new CompletableFuture<>();
-    Timer t = timerNanos(d.toNanos(), 0, timer -> f.complete(null));
-    t.onLoopClose = () -> f.cancel(false);
-    onCancel(f, t::stop);
-    return f;
+    long ns = d.toNanos();
+    return awaitFuture(t -> t.sleepNanos(ns), r -> null);
   }
 
   /**
@@ -689,37 +620,24 @@ public final class Loop implements AutoCloseable {
    *     Weft#ECANCELED} (closing), {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public <T> CompletableFuture<T> toThread(Supplier<T> work) {
-    Objects.requireNonNull(work, "work");
-    WorkCall<T> call = new WorkCall<>(work);
-    long[] out = new long[2];
-    Lock l = enterLoopThread();
-    try {
-      WeftException.check(WeftNative.weft_to_thread(ptr(), call, out), "to_thread");
-      call.id = out[0];
-    } finally {
-      exit(l);
-    }
-    onCancel(call.future, () -> {
-      Lock lk = enterLoopThread();
-      try {
-        if (isClosed() || call.finished) return;
-        int rc = WeftNative.weft_work_cancel(ptr(), call.id);
-        if (rc == Weft.EPERM) throw new WeftException(rc, "work cancel");
-      } finally {
-        exit(lk);
-      }
+    WorkCall<T> call = new WorkCall<>(Objects.requireNonNull(work, "work"));
+    long[] out = new long[1];
+    st.check(p -> WeftNative.weft_to_thread(p, call, out), "to_thread");
+    onCancel(call.future, () -> { // ESTALE once done ran
+      if (st.onLoop(p -> WeftNative.weft_work_cancel(p, out[0])) == Weft.EPERM) throw new WeftException(Weft.EPERM);
     });
     return call.future;
   }
 
   /**
    * A future completed on the loop thread with the ready events (&gt; 0) the
-   * first time {@code fd} is readable, by a one-shot fd watch. Cancelling the
-   * future stops the watch; closing the loop first cancels the future.
+   * first time {@code fd} is readable, by a detached task awaiting it.
+   * Cancelling the future cancels the task; the loop's close cancels the
+   * future; a bad fd completes it exceptionally ({@link Weft#EBADF}).
    *
    * @param fd a pollable fd
    * @return the future
-   * @throws WeftException as {@link #watch}
+   * @throws WeftException as {@link #spawn(Step)}
    */
   public CompletableFuture<Integer> readable(int fd) {
     return ready(fd, Weft.READABLE);
@@ -730,45 +648,53 @@ public final class Loop implements AutoCloseable {
    *
    * @param fd a pollable fd
    * @return the future
-   * @throws WeftException as {@link #watch}
+   * @throws WeftException as {@link #spawn(Step)}
    */
   public CompletableFuture<Integer> writable(int fd) {
     return ready(fd, Weft.WRITABLE);
   }
 
   /**
-   * A future completed on the loop thread with the ready events (&gt; 0) the
-   * first time {@code fd} is ready for {@code events}.
+   * As {@link #readable(int)}, for {@code events}.
    *
    * @param fd a pollable fd
    * @param events {@link Weft#READABLE} and/or {@link Weft#WRITABLE}
    * @return the future
-   * @throws WeftException as {@link #watch}
+   * @throws WeftException as {@link #spawn(Step)}
    */
   public CompletableFuture<Integer> ready(int fd, int events) {
-    CompletableFuture<Integer> f = new CompletableFuture<>();
-    FdWatch w = watch(fd, events, (watch, ev) -> {
-      watch.stop();
-      f.complete(ev);
-    });
-    w.onLoopClose = () -> f.cancel(false);
-    onCancel(f, w::stop);
+    return awaitFuture(t -> t.awaitFd(fd, events), r -> r);
+  }
+
+  /** A detached task making one await; the future gets its value (ECANCELED cancels it, other errors fail it). */
+  private <T> CompletableFuture<T> awaitFuture(ToIntFunction<Task> await, IntFunction<T> value) {
+    CompletableFuture<T> f = new CompletableFuture<>();
+    Task task = spawn((t, s) -> {
+      int r = t.stepNumber() == 0 && s == 0 ? await.applyAsInt(t) : s; // cancelled before it started: s < 0
+      if (r == Weft.ECANCELED) f.cancel(false);
+      else if (r < 0) f.completeExceptionally(new WeftException(r));
+      else if (r != Weft.PENDING) f.complete(value.apply(r));
+      return r;
+    }, true);
+    onCancel(f, task::cancel);
     return f;
   }
 
   /**
-   * Runs action if f gets cancelled: at once on the loop thread or while the
-   * loop is not running; posted to the loop thread while it runs on another.
+   * Runs action if f gets cancelled by its user: at once on the loop thread
+   * or while the loop is not running; posted to the loop thread while it runs
+   * on another. Once the handle has ended (ESTALE), or the loop is closed,
+   * there is nothing to do.
    */
   private void onCancel(CompletableFuture<?> f, Runnable action) {
     f.whenComplete((v, e) -> {
-      if (!f.isCancelled() || isClosed()) return;
+      if (!f.isCancelled() || st.isClosed() || st.closing) return;
       try {
         action.run();
       } catch (WeftException busy) {
-        if (busy.code() != Weft.EPERM) return; // closed meanwhile: ended with the loop
+        if (busy.code() != Weft.EPERM) return;
         try {
-          post(action);
+          st.post(action);
         } catch (WeftException closed) {
           // closed meanwhile: the handle has ended with it
         }
@@ -780,8 +706,6 @@ public final class Loop implements AutoCloseable {
   private static final class WorkCall<T> implements RawCallbacks.WorkDoneFn {
     final CompletableFuture<T> future = new CompletableFuture<>();
     private final Supplier<T> work;
-    long id;
-    boolean finished;
     private volatile boolean ran;
     private volatile T value;
     private volatile Throwable failure;
@@ -803,15 +727,10 @@ public final class Loop implements AutoCloseable {
     }
 
     @Override
-    public void done(long workId, int result) {
-      finished = true;
-      if (!ran) {
-        future.completeExceptionally(new CancellationException("work cancelled before it ran"));
-      } else if (failure != null) {
-        future.completeExceptionally(failure);
-      } else {
-        future.complete(value);
-      }
+    public void done(int result) {
+      if (!ran) future.completeExceptionally(new CancellationException("work cancelled before it ran"));
+      else if (failure != null) future.completeExceptionally(failure);
+      else future.complete(value);
     }
   }
 }

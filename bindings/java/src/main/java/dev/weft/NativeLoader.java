@@ -69,15 +69,13 @@ final class NativeLoader {
         return true;
       }
       Path tmp = Files.createTempDirectory("weft-jni-");
+      Path core = copy(base + CORE_LIB, tmp.resolve(CORE_LIB));
+      Path glue = copy(base + JNI_LIB, tmp.resolve(JNI_LIB));
       try {
-        Path core = tmp.resolve(CORE_LIB);
-        Path glue = tmp.resolve(JNI_LIB);
-        copy(base + CORE_LIB, core);
-        copy(base + JNI_LIB, glue);
         System.load(glue.toString());
+      } finally {
         Files.deleteIfExists(glue);
         Files.deleteIfExists(core);
-      } finally {
         Files.deleteIfExists(tmp);
       }
       return true;
@@ -88,10 +86,11 @@ final class NativeLoader {
     }
   }
 
-  private static void copy(String resource, Path to) throws IOException {
+  private static Path copy(String resource, Path to) throws IOException {
     try (InputStream in = NativeLoader.class.getResourceAsStream(resource)) {
       if (in == null) throw new IOException("missing resource " + resource);
       Files.copy(in, to, StandardCopyOption.REPLACE_EXISTING);
     }
+    return to;
   }
 }

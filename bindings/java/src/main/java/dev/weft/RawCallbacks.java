@@ -1,31 +1,12 @@
 package dev.weft;
 
 /**
- * The Java ends of the JNI trampolines in {@code native/jweft.c}: one
- * functional interface per weft callback type, each called through a cached
- * method id on a JNI global reference. Package-private: the public API wraps
- * user lambdas in objects that implement these.
+ * The Java ends of the pool-work trampolines in {@code native/jweft.c}, called
+ * through cached method ids on JNI global references. (Timers, watches, task
+ * steps, posts and the logger are called on their own classes.)
  */
 final class RawCallbacks {
   private RawCallbacks() {}
-
-  /** A timer fired; returns true if the handle ended (its reference may go). */
-  @FunctionalInterface
-  interface TimerFn {
-    boolean onTimer(long timer);
-  }
-
-  /** An fd watch is ready. */
-  @FunctionalInterface
-  interface FdFn {
-    void onFd(long watch, int events);
-  }
-
-  /** One task step: returns WEFT_PENDING after arming an await, else the result. */
-  @FunctionalInterface
-  interface StepFn {
-    int step(long self, int status);
-  }
 
   /** Work for a pool thread. */
   @FunctionalInterface
@@ -35,12 +16,6 @@ final class RawCallbacks {
 
   /** Work for a pool thread and its completion on the loop thread. */
   interface WorkDoneFn extends WorkFn {
-    void done(long work, int result);
-  }
-
-  /** A log line of the loop. */
-  @FunctionalInterface
-  interface LogFn {
-    void log(int level, String message);
+    void done(int result);
   }
 }

@@ -1,9 +1,10 @@
 package dev.weft;
 
 import java.time.Duration;
+import java.util.Collection;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.locks.Lock;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntSupplier;
 
 /**
@@ -31,98 +32,122 @@ import java.util.function.IntSupplier;
  * loop goes on. A finished task keeps its result in this object: {@link
  * #result()} returns it from any thread, also after {@link #close()} or the
  * loop's close (as the Go and Lua bindings do).
+ *
+ * <p><b>Ownership.</b> This object keeps the task's weft id alive while it is
+ * reachable, so that {@link #await(Task)}, {@link #cancel()} and the rest
+ * reach this task and no other, however long ago it finished. {@link
+ * #close()} gives the id up; so does the garbage collector once the object
+ * is unreachable and the task has finished. The task's own step holds only
+ * what it needs to run, not this object's loop: a dropped {@link Loop} is
+ * closed by the collector, live tasks included.
  */
 public final class Task implements AutoCloseable {
-  private final Loop loop;
-  private final Step step;
-  private final boolean detached;
-  private long id;
-  private boolean released;
+  final Core core;
+  private final java.lang.ref.Cleaner.Cleanable cleanable;
 
-  // Step bookkeeping, loop thread only.
-  private int steps;
-  private boolean armed;
-  private boolean armedThread;
-  private boolean hasDeferred;
-  private int deferred;
-  private ThreadCall lastCall;
-  private Throwable workFailure;
-
-  // Outcome, read from any thread.
-  private volatile boolean done;
-  private volatile int result;
-  private volatile Throwable failure;
-  private volatile CompletableFuture<Integer> future;
-
-  /** What the JNI trampoline calls. */
-  final RawCallbacks.StepFn fn = this::runStep;
-
-  Task(Loop loop, Step step, boolean detached) {
-    this.loop = loop;
-    this.step = step;
-    this.detached = detached;
+  /** The facade of {@code core}; owned: the collector releases the id when it is dropped. */
+  Task(Core core, boolean owned) {
+    this.core = core;
+    core.facade = this;
+    cleanable = owned ? Loop.CLEANER.register(this, core) : null;
   }
 
-  void started(long id) {
-    this.id = id;
-  }
+  /**
+   * What the step trampoline calls and the JNI global reference holds until
+   * weft frees the task: the step, its bookkeeping and its outcome. It holds
+   * the Task only until the task finishes, so that a finished task's Task can
+   * be collected; its run() is the cleaning action of a dropped Task.
+   */
+  static final class Core implements Runnable {
+    final Loop.State loop;
+    private Step step;
+    private Task facade;
+    final AtomicBoolean released;
+    long id;
 
-  private int runStep(long self, int status) {
-    id = self;
-    ThreadCall call = lastCall;
-    lastCall = null;
-    workFailure = call != null ? call.failure : null;
-    int r;
-    if (hasDeferred) {
-      r = deferred;
-    } else {
+    // Step bookkeeping, loop thread only.
+    private int steps;
+    private boolean armed;
+    private ThreadCall lastCall;
+    private Throwable workFailure;
+
+    // Outcome, read from any thread.
+    private volatile boolean done;
+    private volatile int result;
+    private volatile Throwable failure;
+    private volatile CompletableFuture<Integer> future;
+
+    Core(Loop.State loop, Step step, boolean detached) {
+      this.loop = loop;
+      this.step = step;
+      this.released = new AtomicBoolean(detached);
+    }
+
+    /** One step (the trampoline's call). */
+    int step(long self, int status) {
+      ThreadCall call = lastCall;
+      lastCall = null;
+      workFailure = call != null ? call.failure : null;
       armed = false;
-      armedThread = false;
+      int r;
       try {
-        r = step.step(this, status);
+        r = step.step(facade, status);
       } catch (Throwable t) {
         failure = t;
-        r = Weft.EHOST;
-        if (detached) loop.failed(t);
+        boolean detached = facade.cleanable == null;
+        finish(Weft.EHOST);
+        if (detached) throw Task.<RuntimeException>sneaky(t); // run() rethrows it
+        return Weft.EHOST;
       }
       steps++;
-      if (r == Weft.PENDING) {
-        if (armed) return r;
-        // weft finishes it with EINVAL and logs why; mirror that here.
-        finished(Weft.EINVAL);
-        return r;
-      }
-      if (armedThread) {
-        // Finishing now would orphan pool work that may be running; cancel
-        // the await instead (queued work never starts, running work
-        // completes) and finish with r when the task resumes.
-        if (WeftNative.weft_task_cancel(loop.ptr(), self) == 0) {
-          deferred = r;
-          hasDeferred = true;
-          return Weft.PENDING;
-        }
-      }
+      if (r == Weft.PENDING && armed) return r;
+      finish(r == Weft.PENDING ? Weft.EINVAL : r); // weft finishes it with EINVAL and logs why
+      return r;
     }
-    finished(r);
+
+    private void finish(int r) {
+      result = r;
+      done = true;
+      step = null;
+      facade = null;
+      CompletableFuture<Integer> f = future;
+      if (f != null) complete(f);
+    }
+
+    private void complete(CompletableFuture<Integer> f) {
+      Throwable t = failure;
+      if (t != null) f.completeExceptionally(t);
+      else f.complete(result);
+    }
+
+    /** The Task was collected (cleaner thread): release the id on the loop thread. */
+    @Override
+    public void run() {
+      if (released.compareAndSet(false, true)) loop.releaseLater(id);
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T extends Throwable> T sneaky(Throwable t) throws T {
+    throw (T) t;
+  }
+
+  /** A weft call with the loop pointer and this task's id. */
+  @FunctionalInterface
+  private interface Call {
+    int call(long loop, long self);
+  }
+
+  /** An await call on the loop thread; marks the step armed if it returns PENDING. */
+  private int arm(Call c) {
+    int r = core.loop.onLoop(p -> c.call(p, core.id));
+    if (r == Weft.PENDING) core.armed = true;
     return r;
   }
 
-  private void finished(int r) {
-    result = r;
-    done = true;
-    CompletableFuture<Integer> f = future;
-    if (f != null) complete(f);
-  }
-
-  private void complete(CompletableFuture<Integer> f) {
-    Throwable t = failure;
-    if (t != null) f.completeExceptionally(t);
-    else f.complete(result);
-  }
-
-  private int armed(int r) {
-    if (r == Weft.PENDING) armed = true;
-    return r;
+  /** A control call on the loop thread; throws for a negative result. */
+  private int control(Call c, String what) {
+    return core.loop.check(p -> c.call(p, core.id), what);
   }
 
   // ---------------------------------------------------------------- awaits
@@ -147,12 +172,7 @@ public final class Task implements AutoCloseable {
    * @return {@link Weft#PENDING}, or a negative code as {@link #sleep}
    */
   public int sleepNanos(long ns) {
-    Lock l = loop.enterLoopThread();
-    try {
-      return armed(WeftNative.weft_await_sleep(loop.ptr(), id, ns));
-    } finally {
-      Loop.exit(l);
-    }
+    return arm((p, self) -> WeftNative.weft_await_sleep(p, self, ns));
   }
 
   /**
@@ -167,12 +187,7 @@ public final class Task implements AutoCloseable {
    *     pollable, and those of {@link #sleep})
    */
   public int awaitFd(int fd, int events) {
-    Lock l = loop.enterLoopThread();
-    try {
-      return armed(WeftNative.weft_await_fd(loop.ptr(), id, fd, events));
-    } finally {
-      Loop.exit(l);
-    }
+    return arm((p, self) -> WeftNative.weft_await_fd(p, self, fd, events));
   }
 
   /**
@@ -201,27 +216,19 @@ public final class Task implements AutoCloseable {
    * Loop#stop}) and resumes the task with its value. If the task is cancelled
    * or times out before a pool thread takes the work, it never runs; if it is
    * running, it completes first. If {@code work} throws, the task resumes with
-   * {@link Weft#EHOST} and {@link #workException()} has the throwable.
+   * {@link Weft#EHOST} and {@link #workException()} has the throwable. A step
+   * that finishes the task instead of waiting leaves the work to run to its
+   * end on its own.
    *
    * @param work the blocking work; its value must not be {@link Weft#PENDING}
    * @return {@link Weft#PENDING}, or a negative code as {@link #sleep} (or
    *     {@link Weft#EAGAIN} if no pool thread could start)
    */
   public int awaitThread(IntSupplier work) {
-    Objects.requireNonNull(work, "work");
-    ThreadCall call = new ThreadCall(work);
-    Lock l = loop.enterLoopThread();
-    try {
-      int r = WeftNative.weft_await_thread(loop.ptr(), id, call);
-      if (r == Weft.PENDING) {
-        armed = true;
-        armedThread = true;
-        lastCall = call;
-      }
-      return r;
-    } finally {
-      Loop.exit(l);
-    }
+    ThreadCall call = new ThreadCall(Objects.requireNonNull(work, "work"));
+    int r = arm((p, self) -> WeftNative.weft_await_thread(p, self, call));
+    if (r == Weft.PENDING) core.lastCall = call;
+    return r;
   }
 
   /**
@@ -234,12 +241,8 @@ public final class Task implements AutoCloseable {
    *     another loop, and those of {@link #sleep})
    */
   public int await(Task other) {
-    Lock l = loop.enterLoopThread();
-    try {
-      return armed(WeftNative.weft_await_task(loop.ptr(), id, other.id));
-    } finally {
-      Loop.exit(l);
-    }
+    long o = other.core.id;
+    return arm((p, self) -> WeftNative.weft_await_task(p, self, o));
   }
 
   /**
@@ -252,6 +255,27 @@ public final class Task implements AutoCloseable {
    */
   public int awaitAll(Task... tasks) {
     return awaitAll(0, tasks);
+  }
+
+  /**
+   * Await: {@link #awaitAll(Task...)} of a collection (a list, a set...).
+   *
+   * @param tasks tasks of the same loop
+   * @return {@link Weft#PENDING}, or a negative code as {@link #awaitAll(int, Task...)}
+   */
+  public int awaitAll(Collection<Task> tasks) {
+    return awaitAll(0, tasks.toArray(new Task[0]));
+  }
+
+  /**
+   * Await: {@link #awaitAll(int, Task...)} of a collection.
+   *
+   * @param flags 0 or {@link Weft#CANCEL_ON_ERROR}
+   * @param tasks tasks of the same loop
+   * @return {@link Weft#PENDING}, or a negative code as {@link #awaitAll(int, Task...)}
+   */
+  public int awaitAll(int flags, Collection<Task> tasks) {
+    return awaitAll(flags, tasks.toArray(new Task[0]));
   }
 
   /**
@@ -268,13 +292,8 @@ public final class Task implements AutoCloseable {
    */
   public int awaitAll(int flags, Task... tasks) {
     long[] ids = new long[tasks.length];
-    for (int i = 0; i < tasks.length; i++) ids[i] = tasks[i].id;
-    Lock l = loop.enterLoopThread();
-    try {
-      return armed(WeftNative.weft_await_all(loop.ptr(), id, ids, flags));
-    } finally {
-      Loop.exit(l);
-    }
+    for (int i = 0; i < tasks.length; i++) ids[i] = tasks[i].core.id;
+    return arm((p, self) -> WeftNative.weft_await_all(p, self, ids, flags));
   }
 
   /**
@@ -284,12 +303,7 @@ public final class Task implements AutoCloseable {
    * @return {@link Weft#PENDING}, or a negative code as {@link #sleep}
    */
   public int yieldNow() {
-    Lock l = loop.enterLoopThread();
-    try {
-      return armed(WeftNative.weft_await_yield(loop.ptr(), id));
-    } finally {
-      Loop.exit(l);
-    }
+    return arm(WeftNative::weft_await_yield);
   }
 
   /**
@@ -299,7 +313,7 @@ public final class Task implements AutoCloseable {
    * @return the throwable or null
    */
   public Throwable workException() {
-    return workFailure;
+    return core.workFailure;
   }
 
   /**
@@ -309,7 +323,7 @@ public final class Task implements AutoCloseable {
    * @return the step count
    */
   public int stepNumber() {
-    return steps;
+    return core.steps;
   }
 
   // --------------------------------------------------------------- control
@@ -324,12 +338,7 @@ public final class Task implements AutoCloseable {
    *     closed), {@link Weft#EPERM}
    */
   public void cancel() {
-    Lock l = loop.enterLoopThread();
-    try {
-      WeftException.check(WeftNative.weft_task_cancel(loop.ptr(), id), "task cancel");
-    } finally {
-      Loop.exit(l);
-    }
+    control(WeftNative::weft_task_cancel, "task cancel");
   }
 
   /**
@@ -352,12 +361,7 @@ public final class Task implements AutoCloseable {
    * @throws WeftException as {@link #timeout(Duration)}
    */
   public void timeoutNanos(long ns) {
-    Lock l = loop.enterLoopThread();
-    try {
-      WeftException.check(WeftNative.weft_task_timeout(loop.ptr(), id, ns), "task timeout");
-    } finally {
-      Loop.exit(l);
-    }
+    control((p, self) -> WeftNative.weft_task_timeout(p, self, ns), "task timeout");
   }
 
   /**
@@ -368,12 +372,7 @@ public final class Task implements AutoCloseable {
    *     closed), {@link Weft#EPERM}
    */
   public TaskState state() {
-    Lock l = loop.enterLoopThread();
-    try {
-      return TaskState.of(WeftNative.weft_task_state(loop.ptr(), id));
-    } finally {
-      Loop.exit(l);
-    }
+    return TaskState.of(control(WeftNative::weft_task_state, "task state"));
   }
 
   /**
@@ -389,19 +388,13 @@ public final class Task implements AutoCloseable {
    *     {@link Weft#EHOST} with the step's throwable as its cause
    */
   public int result() {
-    if (!done) {
-      // Not finished as far as this thread can tell: weft says why.
+    if (!core.done) { // not finished as far as this thread can tell: weft says why
       int[] out = new int[1];
-      Lock l = loop.enterLoopThread();
-      try {
-        WeftException.check(WeftNative.weft_task_result(loop.ptr(), id, out), "task result");
-      } finally {
-        Loop.exit(l);
-      }
+      control((p, self) -> WeftNative.weft_task_result(p, self, out), "task result");
     }
-    Throwable t = failure;
-    if (t != null && result == Weft.EHOST) throw new WeftException(Weft.EHOST, "task step threw", t);
-    return result;
+    Throwable t = core.failure;
+    if (t != null && core.result == Weft.EHOST) throw new WeftException(Weft.EHOST, "task step threw", t);
+    return core.result;
   }
 
   /**
@@ -410,7 +403,7 @@ public final class Task implements AutoCloseable {
    * @return true once its last step returned
    */
   public boolean isDone() {
-    return done;
+    return core.done;
   }
 
   /**
@@ -420,7 +413,7 @@ public final class Task implements AutoCloseable {
    * @return the throwable or null
    */
   public Throwable exception() {
-    return failure;
+    return core.failure;
   }
 
   /**
@@ -431,14 +424,14 @@ public final class Task implements AutoCloseable {
    * @return the future (the same one on every call)
    */
   public CompletableFuture<Integer> future() {
-    CompletableFuture<Integer> f = future;
+    CompletableFuture<Integer> f = core.future;
     if (f == null) {
-      synchronized (this) {
-        f = future;
-        if (f == null) future = f = new CompletableFuture<>();
+      synchronized (core) {
+        f = core.future;
+        if (f == null) core.future = f = new CompletableFuture<>();
       }
     }
-    if (done) complete(f);
+    if (core.done) core.complete(f);
     return f;
   }
 
@@ -451,32 +444,30 @@ public final class Task implements AutoCloseable {
    */
   @Override
   public void close() {
-    Lock l = loop.enterLoopThread();
-    try {
-      if (released || detached || loop.isClosed()) return;
-      WeftException.check(WeftNative.weft_task_release(loop.ptr(), id), "task release");
-      released = true;
-    } finally {
-      Loop.exit(l);
-    }
+    if (core.loop.isClosed() || core.released.get()) return;
+    int rc = core.loop.onLoop(p -> core.released.compareAndSet(false, true) ? WeftNative.weft_task_release(p, core.id) : 0);
+    if (rc == Weft.EPERM) core.released.set(false);
+    WeftException.check(rc, "task release");
+    if (cleanable != null) cleanable.clean(); // deregisters; the id is released already
   }
 
   /**
-   * The weft id (known from the first step for a detached task).
+   * The weft id.
    *
    * @return the id
    */
   public long id() {
-    return id;
+    return core.id;
   }
 
   /**
-   * The loop the task belongs to.
+   * The loop the task belongs to, or null if that loop was collected (a task
+   * does not keep its loop reachable).
    *
    * @return the loop
    */
   public Loop loop() {
-    return loop;
+    return core.loop.loop();
   }
 
   /** The work of one {@link #awaitThread}; runs on a pool thread. */

@@ -96,7 +96,6 @@ public final class Weft {
    * @return the description
    */
   public static String strerror(int code) {
-    if (code == EHOST) return "Java code called by weft threw";
     return WeftNative.weft_strerror(code);
   }
 
@@ -108,15 +107,16 @@ public final class Weft {
    * @return its name
    */
   public static String errName(int code) {
-    if (code == EHOST) return "WEFT_EHOST";
     return WeftNative.weft_err_name(code);
   }
 
   /**
    * The number of JNI global references the binding holds now: one per live
-   * timer, fd watch, unfinished task, pending post, queued or running work,
-   * logger, and exception waiting to be rethrown. A diagnostic: it returns to
-   * its earlier value once handles end or their loop is closed.
+   * timer, fd watch, task not yet freed by weft (unfinished, or finished and
+   * not yet released), pending post, pool work not yet ended, logger, and
+   * exception waiting to be rethrown. weft's release hook deletes each one
+   * exactly once, when weft is done with it. A diagnostic: it returns to its
+   * earlier value once handles end or their loop is closed.
    *
    * @return the count
    */
@@ -125,36 +125,16 @@ public final class Weft {
   }
 
   /**
-   * Measures the cost of one C-to-Java callback crossing: native code calls
-   * the timer trampoline {@code iterations} times in a loop, exactly as the
-   * loop calls it (cached JNIEnv, CallBooleanMethod on a global reference
-   * through a cached method id, ExceptionCheck), on a Java object whose method
-   * does nothing. Warm the JIT first by calling this once and discarding the
-   * figure. Runs on the calling thread; takes about iterations * 30 ns.
-   *
-   * @param iterations calls to make, &gt; 0
-   * @return nanoseconds per crossing
-   */
-  public static double crossingNanos(int iterations) {
-    if (iterations <= 0) throw new IllegalArgumentException("iterations must be > 0");
-    RawCallbacks.TimerFn noop = timer -> false;
-    long ns = WeftNativeJNI.benchCrossing(noop, iterations);
-    return (double) ns / iterations;
-  }
-
-  /**
    * A self-check, run by {@code java -jar weft-VERSION.jar}: loads the native
    * library (from the jar, or {@code -Dweft.library.path}), prints the
-   * versions and the crossing cost, and runs a loop with a task, a timer and a
-   * post; prints "loop ok" at the end.
+   * versions, and runs a loop with a task, a timer, a post and pool work;
+   * prints "loop ok" at the end.
    *
    * @param args ignored
    */
   public static void main(String[] args) {
     System.out.printf(Locale.ROOT, "weft Java binding for weft.h %d.%d.%d, libweft %s, Java %s%n", HEADER_VERSION >> 16,
         (HEADER_VERSION >> 8) & 0xff, HEADER_VERSION & 0xff, versionString(), System.getProperty("java.version"));
-    crossingNanos(1_000_000);
-    System.out.printf(Locale.ROOT, "C->Java callback crossing: %.1f ns%n", crossingNanos(1_000_000));
     try (Loop loop = new Loop()) {
       int[] seen = new int[3];
       Task task = loop.spawn((t, s) -> t.stepNumber() == 0 ? t.sleep(Duration.ofMillis(1)) : 42);

@@ -66,12 +66,6 @@ public class WeftException extends RuntimeException {
   }
 
   /** Returns rc if it is not negative, else throws a WeftException for it. */
-  static int check(int rc) {
-    if (rc < 0) throw new WeftException(rc);
-    return rc;
-  }
-
-  /** Like {@link #check(int)} with a detail message. */
   static int check(int rc, String detail) {
     if (rc < 0) throw new WeftException(rc, detail);
     return rc;

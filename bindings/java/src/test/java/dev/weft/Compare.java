@@ -94,20 +94,20 @@ public final class Compare {
         "limits: platform threads capped at %,d; open files %,d -> at most %,d socket pairs; virtual threads %s%n",
         THREAD_CAP, fdLimit, maxPairs(), virtualFactory() != null ? "available" : "need JDK 21+ (skipped)");
     int calls = quick ? 200_000 : 2_000_000;
-    RawCallbacks.TimerFn noop = timer -> false;
+    Runnable noop = () -> {};
     for (int i = 0; i < 3; i++) {
-      Weft.crossingNanos(calls); // JIT warm-up
-      WeftNativeJNI.benchUpcallFloor(noop, calls);
+      TestNative.crossingNanos(calls); // JIT warm-up
+      TestNative.benchUpcallFloor(noop, calls);
     }
     double best = Double.MAX_VALUE;
     double floor = Double.MAX_VALUE;
     for (int i = 0; i < 5; i++) {
-      best = Math.min(best, Weft.crossingNanos(calls));
-      floor = Math.min(floor, (double) WeftNativeJNI.benchUpcallFloor(noop, calls) / calls);
+      best = Math.min(best, TestNative.crossingNanos(calls));
+      floor = Math.min(floor, (double) TestNative.benchUpcallFloor(noop, calls) / calls);
     }
     System.out.printf(Locale.ROOT,
-        "C->Java callback crossing: %.1f ns per callback (best of 5 x %,d calls of the timer trampoline into a no-op%n"
-            + "  Java method, as the loop makes them; Weft.crossingNanos). Of that, the JVM's bare JNI upcall%n"
+        "C->Java callback crossing: %.1f ns per callback (best of 5 x %,d trampoline-shaped calls into a no-op%n"
+            + "  Java method, as the loop makes them; TestNative.benchCrossing). Of that, the JVM's bare JNI upcall%n"
             + "  (CallBooleanMethod, env at hand, no exception check) is %.1f ns; the rest is the trampoline's%n"
             + "  JNIEnv lookup (thread-local) and ExceptionCheck.%n%n", best, calls, floor);
   }

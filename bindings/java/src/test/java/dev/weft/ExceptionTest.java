@@ -132,34 +132,22 @@ class ExceptionTest extends WeftTestBase {
 
   @Test
   void rawTrampolineCatchesWhatEscapesTheJavaLayer() {
-    // A raw callback object (no Java-side catch): the native trampoline's
-    // ExceptionCheck keeps the exception and run() rethrows it.
-    try (Loop loop = new Loop()) {
-      long[] out = new long[2];
-      RawCallbacks.FdFn raw = (watch, ev) -> {
+    // Raw callback objects straight into the SWIG layer: the native
+    // trampoline's ExceptionCheck keeps the exception and run() rethrows it.
+    try (Loop loop = new Loop(); SocketPair p = SocketPair.open()) {
+      long[] out = new long[1];
+      FdWatch raw = new FdWatch(loop.st, p.fd0(), Weft.WRITABLE, (w, ev) -> {
         throw new IllegalStateException("raw");
-      };
-      try (SocketPair p = SocketPair.open()) {
-        assertEquals(0, WeftNative.weft_fd_watch_start(loop.ptr(), p.fd0(), Weft.WRITABLE, raw, out));
-        assertEquals("raw", assertThrows(IllegalStateException.class, loop::run).getMessage());
-        assertEquals(0, WeftNative.weft_fd_watch_stop(loop.ptr(), out[0]));
-        WeftNativeJNI.release(out[1]);
-      }
+      });
+      assertEquals(0, WeftNative.weft_fd_watch_start(loop.st.ptr(), p.fd0(), Weft.WRITABLE, raw, out));
+      assertEquals("raw", assertThrows(IllegalStateException.class, loop::run).getMessage());
+      assertEquals(0, WeftNative.weft_fd_watch_stop(loop.st.ptr(), out[0]));
+      assertFalse(raw.isActive()); // the release hook ended it
       // No stop is left over for the next run: it runs until the timer fired.
       boolean[] fired = {false};
       loop.timer(ms(2), () -> fired[0] = true);
       assertFalse(loop.run());
       assertTrue(fired[0]);
-      RawCallbacks.StepFn step = (self, status) -> {
-        throw new IllegalStateException("raw step");
-      };
-      long[] id = new long[1];
-      assertEquals(0, WeftNative.weft_task_spawn(loop.ptr(), step, id));
-      assertEquals("raw step", assertThrows(IllegalStateException.class, loop::run).getMessage());
-      int[] result = new int[1];
-      assertEquals(0, WeftNative.weft_task_result(loop.ptr(), id[0], result));
-      assertEquals(Weft.EHOST, result[0]);
-      assertEquals(0, WeftNative.weft_task_release(loop.ptr(), id[0]));
     }
   }
 

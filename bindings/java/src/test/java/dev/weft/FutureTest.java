@@ -29,13 +29,13 @@ class FutureTest extends WeftTestBase {
   }
 
   @Test
-  void cancellingASleepStopsItsTimer() {
+  void cancellingASleepCancelsItsTask() {
     try (Loop loop = new Loop()) {
       CompletableFuture<Void> f = loop.sleep(Duration.ofHours(1));
-      assertEquals(1, loop.stats().timersActive());
-      assertTrue(f.cancel(false));
-      assertEquals(0, loop.stats().timersActive()); // the loop is not running: at once
-      assertFalse(loop.run());
+      assertEquals(1, loop.stats().tasksAlive());
+      assertTrue(f.cancel(false)); // the loop is not running: weft_task_cancel at once
+      assertFalse(loop.run()); // the task ends in the next iteration, not in an hour
+      assertEquals(0, loop.stats().tasksAlive());
     }
   }
 
@@ -160,13 +160,13 @@ class FutureTest extends WeftTestBase {
   }
 
   @Test
-  void cancellingReadableStopsTheWatch() {
+  void cancellingReadableCancelsItsTask() {
     try (SocketPair p = SocketPair.open(); Loop loop = new Loop()) {
       CompletableFuture<Integer> r = loop.readable(p.fd0());
-      assertEquals(1, loop.stats().fdWatchesActive());
+      assertEquals(1, loop.stats().tasksAlive());
       r.cancel(false);
-      assertEquals(0, loop.stats().fdWatchesActive());
       assertFalse(loop.run());
+      assertEquals(0, loop.stats().tasksAlive());
     }
   }
 
@@ -174,8 +174,19 @@ class FutureTest extends WeftTestBase {
   void futuresOfAClosedLoop() {
     Loop loop = new Loop();
     CompletableFuture<Void> s = loop.sleep(Duration.ofHours(1));
-    loop.close(); // the timer is stopped without a call: the future is cancelled
+    loop.close(); // its task is cancelled: so is the future
     assertTrue(s.isCancelled());
     s.cancel(false); // no crash, nothing posted
+  }
+
+  @Test
+  void aFailedAwaitFailsTheFuture() {
+    try (Loop loop = new Loop()) {
+      CompletableFuture<Integer> r = loop.readable(-1);
+      CompletableFuture<Void> s = loop.sleep(Duration.ofNanos(-1));
+      assertFalse(loop.run());
+      assertEquals(Weft.EBADF, ((WeftException) assertThrows(ExecutionException.class, r::get).getCause()).code());
+      assertEquals(Weft.EINVAL, ((WeftException) assertThrows(ExecutionException.class, s::get).getCause()).code());
+    }
   }
 }
