@@ -43,8 +43,8 @@ typedef long long swig_type_13;
 typedef long long swig_type_14;
 typedef long long swig_type_15;
 typedef long long swig_type_16;
-typedef long long swig_type_17;
-typedef long long swig_type_18;
+typedef _gostring_ swig_type_17;
+typedef _gostring_ swig_type_18;
 typedef long long swig_type_19;
 typedef long long swig_type_20;
 typedef long long swig_type_21;
@@ -57,7 +57,18 @@ typedef long long swig_type_27;
 typedef long long swig_type_28;
 typedef long long swig_type_29;
 typedef long long swig_type_30;
-typedef long long swig_type_31;
+typedef _gostring_ swig_type_31;
+typedef long long swig_type_32;
+typedef _gostring_ swig_type_33;
+typedef long long swig_type_34;
+typedef long long swig_type_35;
+typedef long long swig_type_36;
+typedef long long swig_type_37;
+typedef long long swig_type_38;
+typedef long long swig_type_39;
+typedef long long swig_type_40;
+typedef long long swig_type_41;
+typedef long long swig_type_42;
 extern void _wrap_Swig_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
 extern uintptr_t _wrap_Swig_malloc_cweft_6fa077d8b2ab05f3(swig_intgo arg1);
 
@@ -87,17 +98,28 @@ extern swig_type_13 _wrap_weft_loop_next_timeout_cweft_6fa077d8b2ab05f3(uintptr_
 extern swig_intgo _wrap_weft_timer_stop_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_14 arg2);
 extern swig_intgo _wrap_weft_fd_watch_modify_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_15 arg2, swig_intgo arg3);
 extern swig_intgo _wrap_weft_fd_watch_stop_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_16 arg2);
-extern swig_intgo _wrap_weft_work_cancel_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_17 arg2);
-extern swig_intgo _wrap_weft_task_cancel_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_18 arg2);
-extern swig_intgo _wrap_weft_task_timeout_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_19 arg2, swig_type_20 arg3);
-extern swig_intgo _wrap_weft_task_state_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_21 arg2);
-extern swig_intgo _wrap_weft_task_result_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_22 arg2, swig_voidp arg3);
-extern swig_intgo _wrap_weft_task_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_23 arg2);
-extern swig_intgo _wrap_weft_await_sleep_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_24 arg2, swig_type_25 arg3);
-extern swig_intgo _wrap_weft_await_fd_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_26 arg2, swig_intgo arg3, swig_intgo arg4);
-extern swig_intgo _wrap_weft_await_task_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_27 arg2, swig_type_28 arg3);
-extern swig_intgo _wrap_weft_await_all_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_29 arg2, swig_voidp arg3, swig_type_30 arg4, swig_intgo arg5);
-extern swig_intgo _wrap_weft_await_yield_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_31 arg2);
+extern swig_intgo _wrap_weft_tcp_listen_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_17 arg2, swig_intgo arg3, swig_intgo arg4, swig_intgo arg5, swig_voidp arg6);
+extern swig_intgo _wrap_weft_unix_listen_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_18 arg2, swig_intgo arg3, swig_voidp arg4);
+extern swig_intgo _wrap_weft_socket_port_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2);
+extern swig_intgo _wrap_weft_socket_adopt_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2);
+extern swig_intgo _wrap_weft_socket_shutdown_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2);
+extern swig_intgo _wrap_weft_socket_close_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2);
+extern swig_intgo _wrap_weft_work_cancel_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_19 arg2);
+extern swig_intgo _wrap_weft_task_cancel_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_20 arg2);
+extern swig_intgo _wrap_weft_task_timeout_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_21 arg2, swig_type_22 arg3);
+extern swig_intgo _wrap_weft_task_state_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_23 arg2);
+extern swig_intgo _wrap_weft_task_result_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_24 arg2, swig_voidp arg3);
+extern swig_intgo _wrap_weft_task_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_25 arg2);
+extern swig_intgo _wrap_weft_await_sleep_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_26 arg2, swig_type_27 arg3);
+extern swig_intgo _wrap_weft_await_fd_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_28 arg2, swig_intgo arg3, swig_intgo arg4);
+extern swig_intgo _wrap_weft_await_accept_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_29 arg2, swig_intgo arg3);
+extern swig_intgo _wrap_weft_await_connect_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_30 arg2, swig_type_31 arg3, swig_intgo arg4);
+extern swig_intgo _wrap_weft_await_connect_unix_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_32 arg2, swig_type_33 arg3);
+extern swig_intgo _wrap_weft_await_recv_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_34 arg2, swig_intgo arg3, uintptr_t arg4, swig_type_35 arg5);
+extern swig_intgo _wrap_weft_await_send_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_36 arg2, swig_intgo arg3, uintptr_t arg4, swig_type_37 arg5, swig_voidp arg6);
+extern swig_intgo _wrap_weft_await_task_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_38 arg2, swig_type_39 arg3);
+extern swig_intgo _wrap_weft_await_all_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_40 arg2, swig_voidp arg3, swig_type_41 arg4, swig_intgo arg5);
+extern swig_intgo _wrap_weft_await_yield_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_42 arg2);
 #undef intgo
 */
 import "C"
@@ -165,6 +187,21 @@ const WEFT_ETIMEDOUT int = -110
 const WEFT_ESTALE int = -116
 const WEFT_ECANCELED int = -125
 const WEFT_EHOST int = -1000
+const WEFT_ECLOSED int = -1001
+const WEFT_ENOENT int = -2
+const WEFT_EACCES int = -13
+const WEFT_EPIPE int = -32
+const WEFT_ENAMETOOLONG int = -36
+const WEFT_ENOTSOCK int = -88
+const WEFT_EADDRINUSE int = -98
+const WEFT_EADDRNOTAVAIL int = -99
+const WEFT_ENETUNREACH int = -101
+const WEFT_ECONNABORTED int = -103
+const WEFT_ECONNRESET int = -104
+const WEFT_ENOTCONN int = -107
+const WEFT_ECONNREFUSED int = -111
+const WEFT_EHOSTUNREACH int = -113
+const WEFT_ENOTFOUND int = -1010
 
 func Weft_go_loop_post(arg1 uintptr, arg2 uintptr) (_swig_ret int) {
 	var swig_r int
@@ -395,11 +432,73 @@ func Weft_fd_watch_stop(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	return swig_r
 }
 
+const WEFT_LISTEN_REUSEPORT int = 1
+
+func Weft_tcp_listen(arg1 uintptr, arg2 string, arg3 int, arg4 int, arg5 int, arg6 *int32) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	_swig_i_3 := arg4
+	_swig_i_4 := arg5
+	_swig_i_5 := arg6
+	swig_r = (int)(C._wrap_weft_tcp_listen_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), *(*C.swig_type_17)(unsafe.Pointer(&_swig_i_1)), C.swig_intgo(_swig_i_2), C.swig_intgo(_swig_i_3), C.swig_intgo(_swig_i_4), C.swig_voidp(_swig_i_5)))
+	if Swig_escape_always_false {
+		Swig_escape_val = arg2
+	}
+	return swig_r
+}
+
+func Weft_unix_listen(arg1 uintptr, arg2 string, arg3 int, arg4 *int32) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	_swig_i_3 := arg4
+	swig_r = (int)(C._wrap_weft_unix_listen_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), *(*C.swig_type_18)(unsafe.Pointer(&_swig_i_1)), C.swig_intgo(_swig_i_2), C.swig_voidp(_swig_i_3)))
+	if Swig_escape_always_false {
+		Swig_escape_val = arg2
+	}
+	return swig_r
+}
+
+func Weft_socket_port(arg1 uintptr, arg2 int) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	swig_r = (int)(C._wrap_weft_socket_port_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1)))
+	return swig_r
+}
+
+func Weft_socket_adopt(arg1 uintptr, arg2 int) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	swig_r = (int)(C._wrap_weft_socket_adopt_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1)))
+	return swig_r
+}
+
+func Weft_socket_shutdown(arg1 uintptr, arg2 int) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	swig_r = (int)(C._wrap_weft_socket_shutdown_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1)))
+	return swig_r
+}
+
+func Weft_socket_close(arg1 uintptr, arg2 int) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	swig_r = (int)(C._wrap_weft_socket_close_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1)))
+	return swig_r
+}
+
 func Weft_work_cancel(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_work_cancel_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_17(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_work_cancel_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_19(_swig_i_1)))
 	return swig_r
 }
 
@@ -407,7 +506,7 @@ func Weft_task_cancel(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_task_cancel_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_18(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_task_cancel_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_20(_swig_i_1)))
 	return swig_r
 }
 
@@ -416,7 +515,7 @@ func Weft_task_timeout(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_task_timeout_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_19(_swig_i_1), C.swig_type_20(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_task_timeout_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_21(_swig_i_1), C.swig_type_22(_swig_i_2)))
 	return swig_r
 }
 
@@ -424,7 +523,7 @@ func Weft_task_state(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_task_state_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_21(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_task_state_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_23(_swig_i_1)))
 	return swig_r
 }
 
@@ -433,7 +532,7 @@ func Weft_task_result(arg1 uintptr, arg2 int64, arg3 *int32) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_task_result_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_22(_swig_i_1), C.swig_voidp(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_task_result_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_24(_swig_i_1), C.swig_voidp(_swig_i_2)))
 	return swig_r
 }
 
@@ -441,7 +540,7 @@ func Weft_task_release(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_task_release_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_23(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_task_release_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_25(_swig_i_1)))
 	return swig_r
 }
 
@@ -450,7 +549,7 @@ func Weft_await_sleep(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_await_sleep_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_24(_swig_i_1), C.swig_type_25(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_await_sleep_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_26(_swig_i_1), C.swig_type_27(_swig_i_2)))
 	return swig_r
 }
 
@@ -460,7 +559,64 @@ func Weft_await_fd(arg1 uintptr, arg2 int64, arg3 int, arg4 int) (_swig_ret int)
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
-	swig_r = (int)(C._wrap_weft_await_fd_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_26(_swig_i_1), C.swig_intgo(_swig_i_2), C.swig_intgo(_swig_i_3)))
+	swig_r = (int)(C._wrap_weft_await_fd_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_28(_swig_i_1), C.swig_intgo(_swig_i_2), C.swig_intgo(_swig_i_3)))
+	return swig_r
+}
+
+func Weft_await_accept(arg1 uintptr, arg2 int64, arg3 int) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	swig_r = (int)(C._wrap_weft_await_accept_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_29(_swig_i_1), C.swig_intgo(_swig_i_2)))
+	return swig_r
+}
+
+func Weft_await_connect(arg1 uintptr, arg2 int64, arg3 string, arg4 int) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	_swig_i_3 := arg4
+	swig_r = (int)(C._wrap_weft_await_connect_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_30(_swig_i_1), *(*C.swig_type_31)(unsafe.Pointer(&_swig_i_2)), C.swig_intgo(_swig_i_3)))
+	if Swig_escape_always_false {
+		Swig_escape_val = arg3
+	}
+	return swig_r
+}
+
+func Weft_await_connect_unix(arg1 uintptr, arg2 int64, arg3 string) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	swig_r = (int)(C._wrap_weft_await_connect_unix_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_32(_swig_i_1), *(*C.swig_type_33)(unsafe.Pointer(&_swig_i_2))))
+	if Swig_escape_always_false {
+		Swig_escape_val = arg3
+	}
+	return swig_r
+}
+
+func Weft_await_recv(arg1 uintptr, arg2 int64, arg3 int, arg4 uintptr, arg5 int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	_swig_i_3 := arg4
+	_swig_i_4 := arg5
+	swig_r = (int)(C._wrap_weft_await_recv_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_34(_swig_i_1), C.swig_intgo(_swig_i_2), C.uintptr_t(_swig_i_3), C.swig_type_35(_swig_i_4)))
+	return swig_r
+}
+
+func Weft_await_send(arg1 uintptr, arg2 int64, arg3 int, arg4 uintptr, arg5 int64, arg6 *int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	_swig_i_3 := arg4
+	_swig_i_4 := arg5
+	_swig_i_5 := arg6
+	swig_r = (int)(C._wrap_weft_await_send_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_36(_swig_i_1), C.swig_intgo(_swig_i_2), C.uintptr_t(_swig_i_3), C.swig_type_37(_swig_i_4), C.swig_voidp(_swig_i_5)))
 	return swig_r
 }
 
@@ -469,7 +625,7 @@ func Weft_await_task(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_await_task_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_27(_swig_i_1), C.swig_type_28(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_await_task_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_38(_swig_i_1), C.swig_type_39(_swig_i_2)))
 	return swig_r
 }
 
@@ -480,7 +636,7 @@ func Weft_await_all(arg1 uintptr, arg2 int64, arg3 *int64, arg4 int64, arg5 int)
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
 	_swig_i_4 := arg5
-	swig_r = (int)(C._wrap_weft_await_all_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_29(_swig_i_1), C.swig_voidp(_swig_i_2), C.swig_type_30(_swig_i_3), C.swig_intgo(_swig_i_4)))
+	swig_r = (int)(C._wrap_weft_await_all_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_40(_swig_i_1), C.swig_voidp(_swig_i_2), C.swig_type_41(_swig_i_3), C.swig_intgo(_swig_i_4)))
 	return swig_r
 }
 
@@ -488,6 +644,6 @@ func Weft_await_yield(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_await_yield_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_31(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_await_yield_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_42(_swig_i_1)))
 	return swig_r
 }

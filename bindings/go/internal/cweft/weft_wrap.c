@@ -230,6 +230,51 @@ _Static_assert(WEFT_ECANCELED == -125,"WEFT_ECANCELED" " in weft.h differs from 
 _Static_assert(WEFT_EHOST == -1000,"WEFT_EHOST" " in weft.h differs from weft_go.i");
 
 
+_Static_assert(WEFT_ECLOSED == -1001,"WEFT_ECLOSED" " in weft.h differs from weft_go.i");
+
+
+_Static_assert(WEFT_ENOENT == -2,"WEFT_ENOENT" " in weft.h differs from weft_go.i");
+
+
+_Static_assert(WEFT_EACCES == -13,"WEFT_EACCES" " in weft.h differs from weft_go.i");
+
+
+_Static_assert(WEFT_EPIPE == -32,"WEFT_EPIPE" " in weft.h differs from weft_go.i");
+
+
+_Static_assert(WEFT_ENAMETOOLONG == -36,"WEFT_ENAMETOOLONG" " in weft.h differs from weft_go.i");
+
+
+_Static_assert(WEFT_ENOTSOCK == -88,"WEFT_ENOTSOCK" " in weft.h differs from weft_go.i");
+
+
+_Static_assert(WEFT_EADDRINUSE == -98,"WEFT_EADDRINUSE" " in weft.h differs from weft_go.i");
+
+
+_Static_assert(WEFT_EADDRNOTAVAIL == -99,"WEFT_EADDRNOTAVAIL" " in weft.h differs from weft_go.i");
+
+
+_Static_assert(WEFT_ENETUNREACH == -101,"WEFT_ENETUNREACH" " in weft.h differs from weft_go.i");
+
+
+_Static_assert(WEFT_ECONNABORTED == -103,"WEFT_ECONNABORTED" " in weft.h differs from weft_go.i");
+
+
+_Static_assert(WEFT_ECONNRESET == -104,"WEFT_ECONNRESET" " in weft.h differs from weft_go.i");
+
+
+_Static_assert(WEFT_ENOTCONN == -107,"WEFT_ENOTCONN" " in weft.h differs from weft_go.i");
+
+
+_Static_assert(WEFT_ECONNREFUSED == -111,"WEFT_ECONNREFUSED" " in weft.h differs from weft_go.i");
+
+
+_Static_assert(WEFT_EHOSTUNREACH == -113,"WEFT_EHOSTUNREACH" " in weft.h differs from weft_go.i");
+
+
+_Static_assert(WEFT_ENOTFOUND == -1010,"WEFT_ENOTFOUND" " in weft.h differs from weft_go.i");
+
+
 #include <string.h>
 #include "_cgo_export.h"
 
@@ -698,6 +743,118 @@ intgo _wrap_weft_fd_watch_stop_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, l
 }
 
 
+intgo _wrap_weft_tcp_listen_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, _gostring_ _swig_go_1, intgo _swig_go_2, intgo _swig_go_3, intgo _swig_go_4, int *_swig_go_5) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  char *arg2 = (char *) 0 ;
+  int arg3 ;
+  int arg4 ;
+  int arg5 ;
+  int *arg6 = (int *) 0 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  
+  arg2 = (char *)malloc(_swig_go_1.n + 1);
+  memcpy(arg2, _swig_go_1.p, _swig_go_1.n);
+  arg2[_swig_go_1.n] = '\0';
+  
+  arg3 = (int)_swig_go_2; 
+  arg4 = (int)_swig_go_3; 
+  arg5 = (int)_swig_go_4; 
+  arg6 = *(int **)&_swig_go_5; 
+  
+  result = (int)weft_tcp_listen(arg1,(char const *)arg2,arg3,arg4,arg5,arg6);
+  _swig_go_result = result; 
+  free(arg2); 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_unix_listen_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, _gostring_ _swig_go_1, intgo _swig_go_2, int *_swig_go_3) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  char *arg2 = (char *) 0 ;
+  int arg3 ;
+  int *arg4 = (int *) 0 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  
+  arg2 = (char *)malloc(_swig_go_1.n + 1);
+  memcpy(arg2, _swig_go_1.p, _swig_go_1.n);
+  arg2[_swig_go_1.n] = '\0';
+  
+  arg3 = (int)_swig_go_2; 
+  arg4 = *(int **)&_swig_go_3; 
+  
+  result = (int)weft_unix_listen(arg1,(char const *)arg2,arg3,arg4);
+  _swig_go_result = result; 
+  free(arg2); 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_socket_port_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, intgo _swig_go_1) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  int arg2 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (int)_swig_go_1; 
+  
+  result = (int)weft_socket_port(arg1,arg2);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_socket_adopt_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, intgo _swig_go_1) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  int arg2 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (int)_swig_go_1; 
+  
+  result = (int)weft_socket_adopt(arg1,arg2);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_socket_shutdown_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, intgo _swig_go_1) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  int arg2 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (int)_swig_go_1; 
+  
+  result = (int)weft_socket_shutdown(arg1,arg2);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_socket_close_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, intgo _swig_go_1) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  int arg2 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (int)_swig_go_1; 
+  
+  result = (int)weft_socket_close(arg1,arg2);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
 intgo _wrap_weft_work_cancel_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1) {
   weft_loop_t *arg1 = (weft_loop_t *) 0 ;
   weft_work_t arg2 ;
@@ -823,6 +980,113 @@ intgo _wrap_weft_await_fd_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long l
   arg4 = (int)_swig_go_3; 
   
   result = (int)weft_await_fd(arg1,arg2,arg3,arg4);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_await_accept_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, intgo _swig_go_2) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_task_t arg2 ;
+  int arg3 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_task_t)_swig_go_1; 
+  arg3 = (int)_swig_go_2; 
+  
+  result = (int)weft_await_accept(arg1,arg2,arg3);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_await_connect_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, _gostring_ _swig_go_2, intgo _swig_go_3) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_task_t arg2 ;
+  char *arg3 = (char *) 0 ;
+  int arg4 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_task_t)_swig_go_1; 
+  
+  arg3 = (char *)malloc(_swig_go_2.n + 1);
+  memcpy(arg3, _swig_go_2.p, _swig_go_2.n);
+  arg3[_swig_go_2.n] = '\0';
+  
+  arg4 = (int)_swig_go_3; 
+  
+  result = (int)weft_await_connect(arg1,arg2,(char const *)arg3,arg4);
+  _swig_go_result = result; 
+  free(arg3); 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_await_connect_unix_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, _gostring_ _swig_go_2) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_task_t arg2 ;
+  char *arg3 = (char *) 0 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_task_t)_swig_go_1; 
+  
+  arg3 = (char *)malloc(_swig_go_2.n + 1);
+  memcpy(arg3, _swig_go_2.p, _swig_go_2.n);
+  arg3[_swig_go_2.n] = '\0';
+  
+  
+  result = (int)weft_await_connect_unix(arg1,arg2,(char const *)arg3);
+  _swig_go_result = result; 
+  free(arg3); 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_await_recv_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, intgo _swig_go_2, void *_swig_go_3, long long _swig_go_4) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_task_t arg2 ;
+  int arg3 ;
+  void *arg4 = (void *) 0 ;
+  size_t arg5 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_task_t)_swig_go_1; 
+  arg3 = (int)_swig_go_2; 
+  arg4 = *(void **)&_swig_go_3; 
+  arg5 = (size_t)_swig_go_4; 
+  
+  result = (int)weft_await_recv(arg1,arg2,arg3,arg4,arg5);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_await_send_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, intgo _swig_go_2, void *_swig_go_3, long long _swig_go_4, long long *_swig_go_5) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_task_t arg2 ;
+  int arg3 ;
+  void *arg4 = (void *) 0 ;
+  size_t arg5 ;
+  size_t *arg6 = (size_t *) 0 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_task_t)_swig_go_1; 
+  arg3 = (int)_swig_go_2; 
+  arg4 = *(void **)&_swig_go_3; 
+  arg5 = (size_t)_swig_go_4; 
+  arg6 = *(size_t **)&_swig_go_5; 
+  
+  result = (int)weft_await_send(arg1,arg2,arg3,(void const *)arg4,arg5,arg6);
   _swig_go_result = result; 
   return _swig_go_result;
 }

@@ -108,7 +108,7 @@ public final class Compare {
     System.out.printf(Locale.ROOT,
         "C->Java callback crossing: %.1f ns per callback (best of 5 x %,d trampoline-shaped calls into a no-op%n"
             + "  Java method, as the loop makes them; TestNative.benchCrossing). Of that, the JVM's bare JNI upcall%n"
-            + "  (CallBooleanMethod, env at hand, no exception check) is %.1f ns; the rest is the trampoline's%n"
+            + "  (CallVoidMethod, env at hand, no exception check) is %.1f ns; the rest is the trampoline's%n"
             + "  JNIEnv lookup (thread-local) and ExceptionCheck.%n%n", best, calls, floor);
   }
 
