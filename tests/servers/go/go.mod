@@ -1,0 +1,3 @@
+module weft.test/respserver
+
+go 1.22
