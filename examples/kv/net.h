@@ -1,0 +1,136 @@
+/*
+ * net.h -- the socket I/O weft-kv needs, behind one small interface:
+ * listen, accept, recv, send, close, on weft's socket awaits
+ * (weft_tcp_listen with WEFT_LISTEN_REUSEPORT, weft_await_accept,
+ * weft_await_recv, weft_await_send, weft_socket_close). Accepted sockets are
+ * owned by weft (non-blocking, registered with the kernel once). A receive
+ * or send first tries its syscall directly, and awaits only if the socket
+ * is not ready, which saves a loop round trip per request. server.cc knows
+ * nothing else about sockets.
+ *
+ * All functions: loop thread only; results are >= 0 or a negated errno or
+ * WEFT_E* code; weft::cancelled is thrown if the task is cancelled.
+ */
+#ifndef WEFT_KV_NET_H
+#define WEFT_KV_NET_H
+
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string>
+#include <sys/socket.h>
+
+#include <weft.h>
+#include <weft.hpp>
+
+namespace kv::net {
+
+namespace detail {
+/* Arms one weft_await_* call (f(loop, self)) and yields its result (a
+ * weft code), without throwing. */
+template <class F>
+struct op : weft::detail::await_base {
+  F f;
+  explicit op(F fn) : f(fn) {}
+  template <weft::detail::weft_promise P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    return arm(h, f);
+  }
+  int await_resume() const noexcept { return root_ ? root_->status : rc_; }
+};
+template <class F>
+op<F> make_op(F f) { return op<F>(f); }
+}  // namespace detail
+
+/* Opens a TCP socket owned by weft listening on host (a numeric IPv4 or IPv6
+ * address) and port (0: the kernel picks one), with SO_REUSEPORT if
+ * reuseport (every loop has its own listener on one port). Returns the fd
+ * or a WEFT_E* code (WEFT_EINVAL for a host that is not numeric,
+ * WEFT_EADDRINUSE, ...). */
+inline int listen_tcp(weft_loop_t *loop, const std::string &host, int port, bool reuseport) {
+  int fd = -1;
+  int rc = weft_tcp_listen(loop, host.c_str(), port, 0, reuseport ? WEFT_LISTEN_REUSEPORT : 0, &fd);
+  return rc < 0 ? rc : fd;
+}
+
+/* The local port of TCP socket fd (the one the kernel chose for port 0),
+ * or a WEFT_E* code (weft_socket_port). */
+inline int local_port(weft_loop_t *loop, int fd) { return weft_socket_port(loop, fd); }
+
+/* Accepts a connection: the new socket (owned by weft, with TCP_NODELAY), or
+ * a WEFT_E* code (WEFT_EMFILE: out of fds; the caller waits before trying
+ * again). */
+inline weft::task<int> accept(int lfd) {
+  int fd = co_await detail::make_op(
+      [lfd](weft_loop_t *l, weft_task_t self) { return weft_await_accept(l, self, lfd); });
+  if (fd == WEFT_ECANCELED) throw weft::cancelled();
+  if (fd >= 0) {
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  co_return fd;
+}
+
+/* Receives up to len (> 0) bytes into buf: the count (> 0), 0 at end of
+ * stream, or a negated errno. The socket is weft's (non-blocking): a direct
+ * recv first, unless wait_first (the caller's hint that the last receive
+ * drained the socket: it saves the receive that would fail); then
+ * weft_await_recv. */
+inline weft::task<long> recv(int fd, char *buf, size_t len, bool wait_first = false) {
+  if (!wait_first) {
+    ssize_t n = ::recv(fd, buf, len, 0);
+    if (n >= 0) co_return static_cast<long>(n);
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) co_return -errno;
+  }
+  int r = co_await detail::make_op([fd, buf, len](weft_loop_t *l, weft_task_t self) {
+    return weft_await_recv(l, self, fd, buf, len);
+  });
+  if (r == WEFT_ECANCELED) throw weft::cancelled();
+  co_return r;
+}
+
+/* Sends all len bytes of buf: 0, or a negated errno / WEFT_E* code;
+ * -ETIMEDOUT if the peer took none of them for `stall` (a client that does
+ * not read). */
+inline weft::task<int> send_all(int fd, const char *buf, size_t len,
+                                std::chrono::milliseconds stall) {
+  // A direct send first: most replies fit the socket buffer at once.
+  ssize_t n = ::send(fd, buf, len, MSG_NOSIGNAL);
+  if (n > 0) {
+    buf += n;
+    len -= static_cast<size_t>(n);
+  } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    co_return -errno;
+  }
+  while (len > 0) {
+    size_t sent = 0;
+    int r = 0;
+    bool timed_out = false;
+    try {
+      r = co_await weft::timeout(stall, detail::make_op([&](weft_loop_t *l, weft_task_t self) {
+        return weft_await_send(l, self, fd, buf, len, &sent);
+      }));
+    } catch (const weft::timed_out &) {
+      timed_out = true;
+    }
+    buf += sent;
+    len -= sent;
+    if (r == WEFT_ECANCELED) throw weft::cancelled();
+    if (r == WEFT_ETIMEDOUT || timed_out) {
+      if (sent > 0) continue;  // it moved: the peer reads, slowly
+      co_return -ETIMEDOUT;
+    }
+    if (r < 0) co_return r;
+  }
+  co_return 0;
+}
+
+/* Closes fd through weft (weft_socket_close). */
+inline void close(weft_loop_t *loop, int fd) { weft_socket_close(loop, fd); }
+
+}  // namespace kv::net
+
+#endif

@@ -1,0 +1,350 @@
+// server.cc -- weft-kv's loops, connections and cross-shard forwarding (see server.h).
+#include "server.h"
+
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "commands.h"
+#include "net.h"
+#include "store.h"
+
+namespace kv {
+namespace {
+
+struct Server;
+
+/* One loop, its thread, its listener and its part of the keyspace. Apart
+ * from `raw` (read by other shards to post to it, set before any serves),
+ * everything here is touched by its own thread only. */
+struct Shard {
+  Server *srv = nullptr;
+  int index = 0;
+  weft_loop_t *raw = nullptr;
+  Store store;
+  int lfd = -1;
+  int64_t now_ms() const { return weft_loop_now(raw) / 1000000; }
+};
+
+struct Server {
+  Options opt;
+  std::vector<std::unique_ptr<Shard>> shards;
+  std::mutex mu;  // start-up only
+  std::condition_variable cv;
+  int port = 0;       // the port shard 0 got
+  int ready = 0;      // shards listening
+  int failed = 0;     // the first start-up error (a negated errno)
+  std::string err;
+};
+
+/* A connection task parked until the replies of its forwarded parts are
+ * back. Lives in the connection's frame, which outlives every message that
+ * points to it (the connection waits for pending == 0 before going on). */
+struct Waiter {
+  weft_loop_t *loop = nullptr;
+  weft_task_t task = 0;
+  int pending = 0;     // messages out
+  bool parked = false; // the task waits in park
+};
+
+/* Parts for one shard, from a connection of another; posted there, run,
+ * and posted back. */
+struct Msg {
+  Shard *from;
+  Shard *to;
+  Waiter *w;
+  std::vector<Part *> parts;
+};
+
+/* On the origin loop: the parts have run. The last reply wakes the parked
+ * task: weft.h has no event yet, so the wake-up is weft_task_cancel, which
+ * resumes the sleeping task at once (exactly one per park, when it is
+ * parked, so no cancellation is left pending for a later await). */
+void on_reply(weft_loop_t *, void *ud) {
+  auto *m = static_cast<Msg *>(ud);
+  Waiter *w = m->w;
+  delete m;
+  if (--w->pending == 0 && w->parked) weft_task_cancel(w->loop, w->task);
+}
+
+/* On the owning loop: runs the parts and answers. */
+void on_request(weft_loop_t *, void *ud) {
+  auto *m = static_cast<Msg *>(ud);
+  int64_t now = m->to->now_ms();
+  for (Part *p : m->parts) run_part(m->to->store, now, *p);
+  if (weft_loop_post(m->from->raw, &on_reply, m) < 0) std::abort();  // out of memory
+}
+
+/* Suspends the task until woken by on_reply (a weft_await_sleep cut short
+ * by weft_task_cancel); yields the await's status, never throws. */
+struct park : weft::detail::await_base {
+  template <weft::detail::weft_promise P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    return arm(h, [](weft_loop_t *l, weft_task_t self) {
+      return weft_await_sleep(l, self, 3600LL * 1000000000LL);
+    });
+  }
+  int await_resume() const noexcept { return root_ ? root_->status : rc_; }
+};
+
+/* What a connection owes its client since the first forwarded command of
+ * the current batch, in request order. */
+struct Piece {
+  enum Kind { kText, kSingle, kSplit } kind;
+  std::string text;              // kText: local replies
+  std::unique_ptr<Part> single;  // kSingle: a whole command run on another shard
+  std::vector<Part> parts;       // kSplit: a split command's parts
+  Args argv;                     // kSplit: the command, for join()
+};
+
+class Conn {
+ public:
+  Conn(Shard &sh, int fd)
+      : sh_(sh), fd_(fd), shards_(sh.srv->opt.loops),
+        outbox_(static_cast<size_t>(shards_)) {}
+
+  Waiter w;
+
+  /* Runs or forwards one command; returns ExecFlags. */
+  int dispatch(const Args &a) {
+    if (shards_ == 1) return execute(sh_.store, sh_.now_ms(), a, out_);
+    Route r = route(a, shards_);
+    if (r.kind == Route::kLocal || (r.kind == Route::kSingle && r.shard == sh_.index))
+      return execute(sh_.store, sh_.now_ms(), a, target());
+    if (r.kind == Route::kSingle) {
+      Piece &pc = pieces_.emplace_back();
+      pc.kind = Piece::kSingle;
+      pc.single = std::make_unique<Part>();
+      pc.single->shard = r.shard;
+      pc.single->argv = a;
+      outbox_[static_cast<size_t>(r.shard)].push_back(pc.single.get());
+      return 0;
+    }
+    std::vector<Part> parts;
+    split(a, shards_, &parts);
+    bool remote = false;
+    for (Part &p : parts)
+      if (p.shard == sh_.index) run_part(sh_.store, sh_.now_ms(), p);
+      else remote = true;
+    if (!remote) {
+      join(a, parts, target());
+      return 0;
+    }
+    Piece &pc = pieces_.emplace_back();
+    pc.kind = Piece::kSplit;
+    pc.parts = std::move(parts);
+    pc.argv = a;
+    for (Part &p : pc.parts)
+      if (p.shard != sh_.index) outbox_[static_cast<size_t>(p.shard)].push_back(&p);
+    return 0;
+  }
+
+  /* Appends a reply that is not a command's (a protocol error). */
+  void error(const std::string &msg) { reply::error(target(), msg); }
+
+  /* Whether the connection should send what it owes before going on: it
+   * holds flush_at bytes of replies, or so many forwarded commands that
+   * their replies, of unknown size, must come back first (a pipeline of
+   * GETs of big values for another shard must not pile up unbounded). */
+  bool should_flush(size_t flush_at) const {
+    return out_.size() >= flush_at || pieces_.size() >= 32;
+  }
+
+  /* Sends the forwarded parts, waits for their replies, and sends every
+   * reply owed. Returns 0 or a negated errno (the connection is done). */
+  weft::task<int> flush() {
+    for (int s = 0; s < shards_; s++) {
+      auto &box = outbox_[static_cast<size_t>(s)];
+      if (box.empty()) continue;
+      Shard *to = sh_.srv->shards[static_cast<size_t>(s)].get();
+      auto *m = new Msg{&sh_, to, &w, std::move(box)};
+      box.clear();
+      w.pending++;
+      if (weft_loop_post(to->raw, &on_request, m) < 0) std::abort();  // out of memory
+    }
+    while (w.pending > 0) {
+      w.parked = true;
+      co_await park{};
+      w.parked = false;
+    }
+    for (Piece &pc : pieces_) {
+      if (pc.kind == Piece::kText) out_.append(pc.text);
+      else if (pc.kind == Piece::kSingle) out_.append(pc.single->reply);
+      else join(pc.argv, pc.parts, out_);
+    }
+    pieces_.clear();
+    int rc = 0;
+    if (!out_.empty()) {
+      rc = co_await net::send_all(fd_, out_.data(), out_.size(),
+                                  std::chrono::milliseconds(sh_.srv->opt.send_stall_ms));
+      out_.clear();
+      if (out_.capacity() > (1u << 20)) out_.shrink_to_fit();
+    }
+    co_return rc;
+  }
+
+ private:
+  std::string &target() {
+    if (pieces_.empty()) return out_;
+    if (pieces_.back().kind != Piece::kText) pieces_.emplace_back().kind = Piece::kText;
+    return pieces_.back().text;
+  }
+
+  Shard &sh_;
+  int fd_;
+  int shards_;
+  std::string out_;
+  std::deque<Piece> pieces_;
+  std::vector<std::vector<Part *>> outbox_;
+};
+
+weft::task<void> serve(Shard &sh, int fd) {
+  const Options &opt = sh.srv->opt;
+  Conn c(sh, fd);
+  weft::task_ref me = co_await weft::this_task();
+  c.w.loop = me.loop;
+  c.w.task = me.id;
+  Parser parser(opt.limits);
+  size_t cap = 16 * 1024, len = 0, need = 0;
+  bool drained = false;  // the last receive did not fill the space: wait before the next
+  std::unique_ptr<char[]> buf(new char[cap]);
+  try {
+    bool closing = false;
+    while (!closing) {
+      if (need > cap || cap - len < 4096) {
+        size_t ncap = std::max(need + 4096, cap * 2);
+        std::unique_ptr<char[]> nb(new char[ncap]);
+        std::memcpy(nb.get(), buf.get(), len);
+        buf = std::move(nb);
+        cap = ncap;
+      }
+      long n = co_await net::recv(fd, buf.get() + len, cap - len, drained);
+      if (n <= 0) break;
+      drained = static_cast<size_t>(n) < cap - len;
+      len += static_cast<size_t>(n);
+      size_t pos = 0;
+      for (;;) {
+        size_t used = 0;
+        Parser::Status st = parser.parse(buf.get() + pos, len - pos, &used);
+        pos += used;
+        if (st == Parser::kNeedMore) {
+          need = parser.need_hint();
+          break;
+        }
+        if (st == Parser::kError) {
+          c.error(parser.error());
+          closing = true;
+          break;
+        }
+        if (c.dispatch(parser.args()) & kExecClose) {
+          closing = true;
+          break;
+        }
+        if (c.should_flush(opt.flush_at) && co_await c.flush() < 0) {
+          closing = true;
+          break;
+        }
+      }
+      if (co_await c.flush() < 0) break;
+      parser.clear_inline();
+      std::memmove(buf.get(), buf.get() + pos, len - pos);
+      len -= pos;
+      if (len == 0 && cap > 256 * 1024) {  // give back a big request's buffer
+        cap = 16 * 1024;
+        buf.reset(new char[cap]);
+      }
+    }
+  } catch (...) {
+    // cancelled (the loop is being freed) or out of memory: drop the client
+  }
+  net::close(sh.raw, fd);
+}
+
+weft::task<void> acceptor(weft::loop &l, Shard &sh) {
+  for (;;) {
+    int fd = co_await net::accept(sh.lfd);
+    if (fd < 0) {
+      // Out of fds or memory: the connection stays queued; wait, never spin.
+      co_await weft::sleep(std::chrono::milliseconds(10));
+      continue;
+    }
+    weft::spawn(l, serve(sh, fd));  // detached: runs until the client leaves
+  }
+}
+
+void shard_main(Server &srv, int k) {
+  Shard &sh = *srv.shards[static_cast<size_t>(k)];
+  weft::loop l;
+  sh.raw = l.get();
+  const Options &opt = srv.opt;
+  int port = opt.port;
+  {
+    std::unique_lock<std::mutex> lk(srv.mu);
+    if (k > 0) {
+      srv.cv.wait(lk, [&] { return srv.port != 0 || srv.failed != 0; });
+      if (srv.failed) return;
+      port = srv.port;
+    }
+  }
+  int fd = net::listen_tcp(sh.raw, opt.host, port, opt.loops > 1);
+  {
+    std::unique_lock<std::mutex> lk(srv.mu);
+    if (fd < 0) {
+      if (!srv.failed) {
+        srv.failed = fd;
+        srv.err = "cannot listen on " + opt.host + ":" + std::to_string(port) + ": " +
+                  weft_strerror(fd);
+      }
+      srv.cv.notify_all();
+      return;
+    }
+    sh.lfd = fd;
+    if (k == 0) srv.port = net::local_port(sh.raw, fd);
+    srv.ready++;
+    srv.cv.notify_all();
+    // Every loop exists before any serves (forwarding posts to all of them).
+    srv.cv.wait(lk, [&] { return srv.ready == opt.loops || srv.failed != 0; });
+    if (srv.failed) return;
+  }
+  weft::spawn(l, acceptor(l, sh));
+  weft::timer expiry(l, std::chrono::milliseconds(opt.expire_period_ms),
+                     std::chrono::milliseconds(opt.expire_period_ms), [&sh, &opt] {
+                       bool more;
+                       sh.store.active_expire(sh.now_ms(), opt.expire_budget, &more);
+                     });
+  l.run();
+}
+
+}  // namespace
+
+int run_server(const Options &opt, void (*on_listening)(const Options &, int), std::string *err) {
+  if (opt.loops < 1 || opt.loops > 256 || opt.port < 0 || opt.port > 65535) {
+    *err = "bad options";
+    return -EINVAL;
+  }
+  Server srv;
+  srv.opt = opt;
+  for (int k = 0; k < opt.loops; k++) {
+    srv.shards.push_back(std::make_unique<Shard>());
+    srv.shards.back()->srv = &srv;
+    srv.shards.back()->index = k;
+  }
+  std::vector<std::thread> threads;
+  for (int k = 0; k < opt.loops; k++) threads.emplace_back(shard_main, std::ref(srv), k);
+  {
+    std::unique_lock<std::mutex> lk(srv.mu);
+    srv.cv.wait(lk, [&] { return srv.ready == opt.loops || srv.failed != 0; });
+  }
+  if (!srv.failed) on_listening(opt, srv.port);
+  for (auto &t : threads) t.join();  // the loops run until the process ends
+  *err = srv.err.empty() ? "the loops ended" : srv.err;
+  return srv.failed ? srv.failed : -EINTR;
+}
+
+}  // namespace kv

@@ -1,0 +1,78 @@
+/*
+ * store.h -- one shard of weft-kv's keyspace: string keys to string values,
+ * each with an optional expiry time. Single-threaded: a Store belongs to the
+ * loop (thread) that owns its shard and is only touched there.
+ *
+ * Times are milliseconds of a monotonic clock chosen by the caller (the
+ * server passes weft_loop_now / 1e6); a key whose expiry time T is in the
+ * past (now > T, as redis) no longer exists: lookups drop it (lazy expiry)
+ * and active_expire() removes keys nobody asks for (active expiry).
+ */
+#ifndef WEFT_KV_STORE_H
+#define WEFT_KV_STORE_H
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace kv {
+
+class Store {
+ public:
+  static constexpr int64_t kNoExpiry = -1;
+  struct Entry {
+    std::string value;
+    int64_t expire_ms = kNoExpiry;  // absolute time, or kNoExpiry
+  };
+
+  /* The live entry of key, or nullptr; drops the key if it has expired. */
+  Entry *find(std::string_view key, int64_t now_ms);
+  /* The live entry of key, created empty (no expiry) if it is missing or
+   * expired. *created tells which. */
+  Entry &upsert(std::string_view key, int64_t now_ms, bool *created);
+  /* Removes key; true if a live entry was removed. */
+  bool erase(std::string_view key, int64_t now_ms);
+  /* Sets (at_ms >= 0) or clears (kNoExpiry) the expiry of the entry of key
+   * (which must exist). */
+  void set_expire(std::string_view key, Entry &e, int64_t at_ms);
+  /* Keys held, including expired ones not yet removed (as redis's DBSIZE). */
+  size_t size() const { return map_.size(); }
+  /* Removes everything. */
+  void clear();
+  /* Removes keys whose expiry time has passed, oldest expiry first, looking
+   * at `budget` expiry records at most (stale records of keys deleted,
+   * persisted or given a new time count too). Returns how many keys it
+   * removed; *more is set if more records are due. */
+  size_t active_expire(int64_t now_ms, size_t budget, bool *more);
+  /* Keys with an expiry time (for tests). */
+  size_t volatile_count() const { return volatile_; }
+  /* Expiry records held, stale ones included (for tests): at most
+   * max(1024, 4 * volatile_count()) + 1. */
+  size_t expiry_records() const { return heap_.size(); }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>()(s);
+    }
+  };
+  using Map = std::unordered_map<std::string, Entry, Hash, std::equal_to<>>;
+  void drop(Map::iterator it);
+  void compact_heap();
+
+  Map map_;
+  // Min-heap of (expiry time, key); entries whose key no longer has that
+  // expiry time are stale and skipped; rebuilt when mostly stale.
+  std::vector<std::pair<int64_t, std::string>> heap_;
+  size_t volatile_ = 0;  // entries with an expiry time
+};
+
+}  // namespace kv
+
+#endif
