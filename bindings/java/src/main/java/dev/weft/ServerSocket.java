@@ -91,9 +91,11 @@ public final class ServerSocket implements AutoCloseable {
    *
    * @param t the task whose step is running
    * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EBADF}
-   *     once closed, and those of {@link Task#sleep})
+   *     once closed, {@link Weft#EINVAL} for a task of another loop, and
+   *     those of {@link Task#sleep})
    */
   public int accept(Task t) {
+    if (t.loopState() != st) return Weft.EINVAL;
     return t.armCall((p, self) -> WeftNative.weft_await_accept(p, self, fd));
   }
 

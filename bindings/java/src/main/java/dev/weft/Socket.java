@@ -141,7 +141,7 @@ public final class Socket implements AutoCloseable {
    * @param t the task whose step is running
    * @param dst a writable buffer with remaining bytes (direct: no copy)
    * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL}
-   *     for no room, {@link Weft#EBADF} when closed, {@link Weft#ENOMEM},
+   *     for no room or a task of another loop, {@link Weft#EBADF} when closed, {@link Weft#ENOMEM},
    *     and those of {@link Task#sleep})
    * @throws java.nio.ReadOnlyBufferException if dst is read-only
    */
@@ -186,7 +186,7 @@ public final class Socket implements AutoCloseable {
    * @param t the task whose step is running
    * @param src the bytes (direct: no copy)
    * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL}
-   *     for nothing to send, {@link Weft#EBADF}, {@link Weft#ENOMEM}, and
+   *     for nothing to send or a task of another loop, {@link Weft#EBADF}, {@link Weft#ENOMEM}, and
    *     those of {@link Task#sleep})
    */
   public int send(Task t, ByteBuffer src) {
@@ -220,13 +220,13 @@ public final class Socket implements AutoCloseable {
   }
 
   private int recvIo(Task t, SocketIo io) {
-    if (io.length() == 0) return Weft.EINVAL;
+    if (io.length() == 0 || t.loopState() != st) return Weft.EINVAL;
     if (!io.prepare()) return Weft.ENOMEM;
     return t.armIo((p, self) -> WeftNative.weft_await_recv(p, self, fd, io.address(), io.length()), io);
   }
 
   private int sendIo(Task t, SocketIo io) {
-    if (io.length() == 0) return Weft.EINVAL;
+    if (io.length() == 0 || t.loopState() != st) return Weft.EINVAL;
     if (!io.prepare()) return Weft.ENOMEM;
     return t.armIo((p, self) ->
         WeftNative.weft_await_send(p, self, fd, io.address(), io.length(), io.sentAddress()), io);

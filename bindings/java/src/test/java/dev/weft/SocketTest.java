@@ -108,6 +108,85 @@ class SocketTest extends WeftTestBase {
   }
 
   @Test
+  void largeSendsGoWholeWhileThePeerReads() {
+    try (Loop loop = new Loop()) {
+      Socket[] p = pair(loop);
+      int n = 8 << 20; // far more than the socket buffers hold: many partial writes inside one send
+      byte[] data = new byte[n];
+      for (int i = 0; i < n; i++) data[i] = (byte) (i * 31 + (i >> 12));
+      ByteBuffer direct = ByteBuffer.allocateDirect(n).put(data).flip();
+      byte[] got = new byte[2 * n];
+      int[] have = {0};
+      Task sender = loop.spawn(seq(
+          (t, s) -> p[0].send(t, data),
+          (t, s) -> { assertEquals(0, s); assertEquals(n, t.lastSent()); return p[0].send(t, direct); },
+          (t, s) -> { assertEquals(n, t.lastSent()); return s; }));
+      Task receiver = loop.spawn((t, s) -> {
+        if (t.stepNumber() > 0) {
+          if (s <= 0) return s;
+          have[0] += s;
+          if (have[0] == 2 * n) return 0;
+        }
+        return p[1].recv(t, got, have[0], Math.min(65536, 2 * n - have[0]));
+      });
+      loop.run();
+      assertEquals(0, sender.result());
+      assertEquals(0, receiver.result());
+      assertEquals(2 * n, have[0]);
+      assertFalse(direct.hasRemaining());
+      assertArrayEquals(data, java.util.Arrays.copyOfRange(got, 0, n));
+      assertArrayEquals(data, java.util.Arrays.copyOfRange(got, n, 2 * n));
+      closeAll(p);
+    }
+  }
+
+  /**
+   * Found while writing this suite: after a send that had to wait, the
+   * sender's shutdown (or close) never wakes the peer's pending recv, although
+   * read(2) on it returns 0 at once. Reproduces on main as of this branch, in
+   * the core (weft_await_recv on an owned fd), not in the binding; enable once
+   * fixed. It finishes under a timeout instead of hanging.
+   */
+  @Test
+  @org.junit.jupiter.api.Disabled("core: end of stream lost after a waiting send (see javadoc)")
+  void endOfStreamAfterALargeSend() {
+    try (Loop loop = new Loop()) {
+      Socket[] p = pair(loop);
+      int n = 200_000; // more than the socket buffers hold: the send waits
+      byte[] got = new byte[n + 1];
+      int[] have = {0};
+      loop.spawn(seq((t, s) -> p[0].send(t, new byte[n]), (t, s) -> { p[0].shutdownOutput(); return s; }));
+      Task receiver = loop.spawn((t, s) -> {
+        if (t.stepNumber() == 0) t.timeout(Duration.ofSeconds(10));
+        else if (s <= 0) return s;
+        else have[0] += s;
+        return p[1].recv(t, got, have[0], got.length - have[0]);
+      });
+      loop.run();
+      assertEquals(n, have[0]);
+      assertEquals(0, receiver.result(), "end of stream expected, got " + Weft.errName(receiver.result()));
+      closeAll(p);
+    }
+  }
+
+  @Test
+  void aTaskOfAnotherLoopIsEinval() {
+    try (Loop loop = new Loop(); Loop other = new Loop()) {
+      Socket[] p = pair(loop);
+      try (ServerSocket l = ServerSocket.listen(loop, "127.0.0.1", 0)) {
+        Task t = other.spawn((task, s) -> {
+          assertEquals(Weft.EINVAL, p[0].recv(task, new byte[1]));
+          assertEquals(Weft.EINVAL, p[0].send(task, new byte[1]));
+          return l.accept(task);
+        });
+        other.run();
+        assertEquals(Weft.EINVAL, t.result());
+      }
+      closeAll(p);
+    }
+  }
+
+  @Test
   void readOnlyBufferIsRefusedForRecv() {
     try (Loop loop = new Loop()) {
       Socket[] p = pair(loop);
