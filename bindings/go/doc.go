@@ -43,6 +43,29 @@
 // must block (a file read, a DNS lookup, heavy CPU work) goes to the pool with
 // Task.ToThread or Loop.ToThread.
 //
+// # Sockets
+//
+// Loop.Listen and Loop.ListenUnix open a *Listener, and Loop.Adopt takes
+// over a stream fd the program opened; weft owns those fds (close them with
+// their Close). The socket operations are awaits of the task: Task.Accept,
+// Task.Dial (a host name is resolved on the loop's pool) and Task.DialUnix
+// resume the task with the new socket's fd, which Task.Conn turns into a
+// *Conn; Task.Recv resumes it with the count received (0 at end of stream)
+// and Task.Send, which sends all its bytes, with 0 (Task.Sent says how many
+// went, also after an error, cancellation or timeout). Conn.CloseWrite
+// ends the writing side. Cancel and SetTimeout work on each of them; a
+// socket closed through weft resolves what waits on it with
+// ErrSocketClosed, which errors.Is matches against ErrClosed. The failures
+// are Errnos: ErrConnRefused, ErrNotFound (a name that does not resolve),
+// ErrConnReset, ErrPipe, ErrAddrInUse, ErrMFile...
+//
+//	return t.Then(gotConn).Dial("example.com", 80)
+//
+// Recv and Send hand the slice to weft without copying it: its array is
+// pinned (runtime.Pinner) until the await resolves, that is until the
+// task's next step starts (also when it was cancelled, timed out, or the
+// loop closed), and the caller must not touch it in between.
+//
 // # Threads
 //
 // A loop belongs to the OS thread that runs it. Run, RunOnce and RunNoWait

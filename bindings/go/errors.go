@@ -28,6 +28,33 @@ const (
 	ErrHost     Errno = Errno(cweft.WEFT_EHOST)     // a step or pool work panicked (see *PanicError)
 )
 
+// The socket codes (see sockets.go). Compare with errors.Is, which also
+// matches ErrSocketClosed against ErrClosed.
+const (
+	ErrSocketClosed Errno = Errno(cweft.WEFT_ECLOSED)       // the socket was closed (or shut down for writing) through weft
+	ErrNoEnt        Errno = Errno(cweft.WEFT_ENOENT)        // no such Unix socket path
+	ErrAccess       Errno = Errno(cweft.WEFT_EACCES)        // permission denied (path, privileged port)
+	ErrPipe         Errno = Errno(cweft.WEFT_EPIPE)         // the peer closed, or CloseWrite was called; nothing more can be sent
+	ErrNameTooLong  Errno = Errno(cweft.WEFT_ENAMETOOLONG)  // a Unix socket path longer than the kernel allows
+	ErrNotSock      Errno = Errno(cweft.WEFT_ENOTSOCK)      // the fd is not a socket
+	ErrAddrInUse    Errno = Errno(cweft.WEFT_EADDRINUSE)    // the address, port or path is taken
+	ErrAddrNotAvail Errno = Errno(cweft.WEFT_EADDRNOTAVAIL) // the address is not local
+	ErrNetUnreach   Errno = Errno(cweft.WEFT_ENETUNREACH)   // no route to the network
+	ErrConnAborted  Errno = Errno(cweft.WEFT_ECONNABORTED)  // the connection was aborted
+	ErrConnReset    Errno = Errno(cweft.WEFT_ECONNRESET)    // the peer reset the connection
+	ErrNotConn      Errno = Errno(cweft.WEFT_ENOTCONN)      // not connected (a Recv on a listening socket)
+	ErrConnRefused  Errno = Errno(cweft.WEFT_ECONNREFUSED)  // nobody listens there
+	ErrHostUnreach  Errno = Errno(cweft.WEFT_EHOSTUNREACH)  // no route to the host
+	ErrNotFound     Errno = Errno(cweft.WEFT_ENOTFOUND)     // the host name does not resolve
+)
+
+// Is reports whether e matches target beyond equality: ErrSocketClosed
+// matches ErrClosed, so that errors.Is(err, weft.ErrClosed) holds for a
+// socket closed through weft as for a closed loop.
+func (e Errno) Is(target error) bool {
+	return e == ErrSocketClosed && target == ErrClosed
+}
+
 // Error returns weft's description of the code and its name, for example
 // "weft: operation canceled (WEFT_ECANCELED)". Any goroutine.
 func (e Errno) Error() string {

@@ -126,3 +126,63 @@ func ExampleErrno() {
 	fmt.Println(errors.Is(err, weft.ErrStale), errors.As(err, &code), code.Name())
 	// Output: true true WEFT_ESTALE
 }
+
+// A TCP echo over loopback: a server task accepts one connection and
+// echoes what it receives; a client task dials, sends, and reads the echo.
+func ExampleLoop_Listen() {
+	loop, _ := weft.NewLoop()
+	defer loop.Close()
+	ln, err := loop.Listen("127.0.0.1", 0) // port 0: the kernel picks one
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+
+	var srv *weft.Conn
+	sbuf := make([]byte, 64)
+	loop.Spawn(func(t *weft.Task, _ int) weft.Step {
+		return t.Then(func(t *weft.Task, status int) weft.Step {
+			c, err := t.Conn(status) // the accepted connection, or the error
+			if err != nil {
+				return weft.Done(status)
+			}
+			srv = c
+			return t.Then(func(t *weft.Task, n int) weft.Step {
+				if n <= 0 { // end of stream or an error
+					srv.Close()
+					return weft.Done(n)
+				}
+				return t.Then(func(t *weft.Task, status int) weft.Step {
+					srv.Close()
+					return weft.Done(status)
+				}).Send(srv, sbuf[:n])
+			}).Recv(srv, sbuf)
+		}).Accept(ln)
+	})
+
+	var cli *weft.Conn
+	cbuf := make([]byte, 64)
+	loop.Spawn(func(t *weft.Task, _ int) weft.Step {
+		return t.Then(func(t *weft.Task, status int) weft.Step {
+			var err error
+			if cli, err = t.Conn(status); err != nil {
+				fmt.Println("dial:", errors.Is(err, weft.ErrConnRefused))
+				return weft.Done(status)
+			}
+			return t.Then(func(t *weft.Task, status int) weft.Step {
+				fmt.Println("sent", t.Sent(), "bytes")
+				return t.Then(func(t *weft.Task, n int) weft.Step {
+					fmt.Printf("echo: %q\n", cbuf[:n])
+					cli.Close()
+					return weft.Done(0)
+				}).Recv(cli, cbuf)
+			}).Send(cli, []byte("hello"))
+		}).Dial("127.0.0.1", ln.Port())
+	})
+	if err := loop.Run(context.Background()); err != nil {
+		panic(err)
+	}
+	// Output:
+	// sent 5 bytes
+	// echo: "hello"
+}

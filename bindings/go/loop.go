@@ -219,7 +219,7 @@ func (l *Loop) Post(fn func()) error {
 	return l.postValue(&post{loop: l.loopCore, fn: fn})
 }
 
-// postValue posts v (a *post, *ctxStop or *release) to run in hookPost.
+// postValue posts v (a *post, *ctxStop, *release or *sock) to run in hookPost.
 func (l *loopCore) postValue(v any) error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -241,6 +241,8 @@ func hookPost(h uintptr) {
 		p.run()
 	case *release:
 		cweft.Weft_task_release(p.loop.c, p.id)
+	case *sock:
+		p.dropped()
 	}
 }
 

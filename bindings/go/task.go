@@ -74,6 +74,14 @@ type taskCore struct {
 	fn    StepFunc
 	steps int
 	err   *PanicError
+
+	// Socket awaits (sockets.go): the caller's buffer and sent are pinned
+	// while a Recv or Send is pending, and unpinned when it resolves.
+	pin      runtime.Pinner
+	pinned   bool
+	sent     *int64 // written by weft when a Send resolves (its own allocation: no Go pointers in it)
+	sending  bool   // the pending await is a Send
+	lastSent int    // what Sent returns
 }
 
 // release is the post a collected Task sends to release its id.
@@ -115,6 +123,9 @@ func hookStep(h uintptr, _ int64, status int32) (ret int32) {
 		}
 		t = &Task{tc, l}
 		tc.self = weak.Make(t)
+	}
+	if tc.pinned { // a Recv or Send resolved: its buffer is the caller's again
+		tc.unpinIO()
 	}
 	l := tc.lc
 	l.checkPanic() // pool work this task awaited may have panicked

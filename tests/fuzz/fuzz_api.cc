@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -976,7 +977,8 @@ void run(LoopM *lm, int mode) {
 // lifetimes.) Each loop has its own socketpairs, a listener and tasks that
 // recv, send, accept and connect on them, while the input dups, closes
 // (through weft and behind weft's back) and reopens those fds, so numbers
-// are reused under pending operations. Checked: every socket task ends
+// are reused under pending operations, and forks children that hold copies
+// of every fd for a while. Checked: every socket task ends
 // exactly once, with a result weft.h allows for its operation; a send's
 // *sent never exceeds its length and equals it on success; a recv never
 // reports more bytes than asked, and only bytes the peers wrote; weft never
@@ -1004,6 +1006,8 @@ struct SockM {
   int lfd = -1, port = 0;
   std::vector<int> dups, conns, adopted;
   std::vector<std::unique_ptr<SockTask>> tasks;
+  pid_t child = -1;  // a forked child holding copies of every fd, until `gate` closes
+  int gate = -1;
   int64_t alive = 0;
 };
 SockM SK[2];
@@ -1097,10 +1101,20 @@ int sock_step(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
   return 0;
 }
 
+// Lets the forked child (if any) go and reaps it.
+void sock_release_child(SockM &m) {
+  if (m.child < 0) return;
+  ::close(m.gate);
+  ::waitpid(m.child, nullptr, 0);
+  m.child = -1;
+  m.gate = -1;
+}
+
 // The loop of SK[i] was freed or replaced: what it owned is the harness's.
 void sock_sync(LoopM *lm) {
   SockM &m = SK[lm->idx];
   if (m.loop == lm->loop) return;
+  sock_release_child(m);
   for (auto &t : m.tasks) CHECK(t->finishes == 1, "socket task ended %d times", t->finishes);
   m.tasks.clear();
   m.alive = 0;
@@ -1218,7 +1232,27 @@ void sock_op(LoopM *lm) {
             "socketpair");
       break;
     }
-    case 9:  // shutdown the write side
+    case 9:  // shutdown the write side, or fork a child that keeps copies of the fds
+      if (in.u8() % 4 == 0) {
+        if (m.child >= 0) {
+          sock_release_child(m);
+        } else {
+          int g[2];
+          CHECK(::pipe2(g, O_CLOEXEC) == 0, "pipe2");
+          pid_t pid = ::fork();
+          CHECK(pid >= 0, "fork");
+          if (pid == 0) {  // async-signal-safe only: wait for the parent, go
+            char c;
+            ::close(g[1]);
+            (void)!::read(g[0], &c, 1);
+            ::_exit(0);
+          }
+          ::close(g[0]);
+          m.child = pid;
+          m.gate = g[1];
+        }
+        break;
+      }
       if (fd >= 0) {
         int rc = weft_socket_shutdown(loop, fd);
         CHECK(rc == 0 || rc == WEFT_ENOTCONN, "shutdown: %s", weft_err_name(rc));

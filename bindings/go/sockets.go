@@ -1,0 +1,404 @@
+package weft
+
+import (
+	"net"
+	"runtime"
+	"strconv"
+	"syscall"
+	"unsafe"
+
+	"example.invalid/weft/internal/cweft"
+)
+
+// Sockets: a Listener (a listening TCP or Unix stream socket) and a Conn
+// (a connected one), whose fds weft owns, and the awaits that use them:
+// Task.Accept, Task.Dial, Task.DialUnix, Task.Recv and Task.Send. As every
+// await, each is called inside the task's running step and returned as its
+// Step; the next step gets the result as its status. Task.Conn turns the
+// status of an Accept or Dial into a *Conn.
+//
+// Buffers. Recv and Send pass the caller's slice to weft without a copy:
+// the slice's array is pinned (runtime.Pinner) from the call until the
+// await resolves, that is until the task's next step starts, whether the
+// await completed, failed, was cancelled, timed out, or the loop was
+// closed under it. Only then is it unpinned; weft (and the kernel, which
+// touches it only inside weft's own syscalls) no longer uses it after
+// that. The caller must not touch the slice in between.
+
+// Listener is a listening socket owned by weft (weft_tcp_listen,
+// weft_unix_listen). Close it with Close; for a Unix socket, Close also
+// removes its path. A Listener the program drops without Close is closed
+// on the loop thread once the garbage collector finds it. Loop thread.
+type Listener struct {
+	*sock
+	host string // TCP: the host asked for; "" for a Unix socket
+}
+
+// sock is the fd a Listener or Conn owns. It is also what the cleanup of
+// a dropped Listener or Conn posts to the loop, which closes the fd there.
+type sock struct {
+	loop *loopCore
+	fd   int    // -1 once closed; loop thread only
+	path string // a Unix listener's path, removed when it is closed
+}
+
+// newSock gives owner (a *Listener or *Conn holding s) a cleanup: once the
+// garbage collector finds owner unreachable with its fd still open, the
+// fd is closed through weft on the loop thread (if the loop is still open;
+// weft leaves the fds of a closed loop open).
+func newSock[T any](owner *T, s *sock) *T {
+	runtime.AddCleanup(owner, func(s *sock) { _ = s.loop.postValue(s) }, s)
+	return owner
+}
+
+// dropped runs (posted) on the loop thread for a collected owner.
+func (s *sock) dropped() {
+	if s.fd >= 0 && s.loop.c != 0 {
+		if cweft.Weft_socket_close(s.loop.c, s.fd) == 0 && s.path != "" {
+			_ = unlink(s.path)
+		}
+		s.fd = -1
+	}
+}
+
+// ListenOption changes how Listen opens its socket.
+type ListenOption func(*listenConfig)
+
+type listenConfig struct {
+	backlog int
+	flags   int
+}
+
+// Backlog sets the listen(2) backlog (<= 0, the default: SOMAXCONN).
+func Backlog(n int) ListenOption { return func(c *listenConfig) { c.backlog = n } }
+
+// ReusePort sets SO_REUSEPORT, so that several listeners (on several loops)
+// share one port and the kernel spreads the connections among them.
+func ReusePort() ListenOption {
+	return func(c *listenConfig) { c.flags |= cweft.WEFT_LISTEN_REUSEPORT }
+}
+
+// Listen opens a TCP socket listening on host (a numeric IPv4 or IPv6
+// address such as "127.0.0.1" or "::1"; "" for every address, IPv6 and IPv4
+// where the host has IPv6) and port (0..65535; 0 lets the kernel choose,
+// see Listener.Port), with SO_REUSEADDR. Loop thread. Errors (in an
+// *OpError): ErrInval (host not numeric, port out of range), ErrAddrInUse,
+// ErrAddrNotAvail, ErrAccess, ErrMFile, ErrNoMem, ErrPerm, ErrClosed (the
+// loop is closed).
+func (l *Loop) Listen(host string, port int, opts ...ListenOption) (*Listener, error) {
+	var cfg listenConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	var fd int32
+	err := l.call("tcp_listen", func(c uintptr) int {
+		if host == "" { // weft's NULL host; SWIG passes strings, never NULL
+			rc := cweft.Weft_tcp_listen(c, "::", port, cfg.backlog, cfg.flags, &fd)
+			if rc != cweft.WEFT_EADDRNOTAVAIL && rc != -97 /* EAFNOSUPPORT */ {
+				return rc
+			}
+			return cweft.Weft_tcp_listen(c, "0.0.0.0", port, cfg.backlog, cfg.flags, &fd)
+		}
+		return cweft.Weft_tcp_listen(c, host, port, cfg.backlog, cfg.flags, &fd)
+	})
+	runtime.KeepAlive(l)
+	if err != nil {
+		return nil, err
+	}
+	ln := &Listener{sock: &sock{loop: l.loopCore, fd: int(fd)}, host: host}
+	return newSock(ln, ln.sock), nil
+}
+
+// ListenUnix opens a Unix stream socket listening on path, which must not
+// exist (Listener.Close removes it). Loop thread. Errors (in an *OpError):
+// ErrInval (empty path), ErrNameTooLong, ErrAddrInUse (the path exists),
+// ErrNoEnt, ErrAccess, ErrMFile, ErrPerm, ErrClosed (the loop is closed).
+func (l *Loop) ListenUnix(path string, opts ...ListenOption) (*Listener, error) {
+	var cfg listenConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	var fd int32
+	err := l.call("unix_listen", func(c uintptr) int {
+		return cweft.Weft_unix_listen(c, path, cfg.backlog, &fd)
+	})
+	runtime.KeepAlive(l)
+	if err != nil {
+		return nil, err
+	}
+	ln := &Listener{sock: &sock{loop: l.loopCore, fd: int(fd), path: path}}
+	return newSock(ln, ln.sock), nil
+}
+
+// FD returns the listening socket's fd, or -1 once closed. weft owns it:
+// do not close it with syscall.Close.
+func (ln *Listener) FD() int { return ln.fd }
+
+// Port returns the local TCP port (1..65535; the kernel's choice after
+// Listen with port 0), or 0 for a Unix socket or a closed listener.
+// Loop thread.
+func (ln *Listener) Port() int {
+	if ln.fd < 0 || ln.path != "" {
+		return 0
+	}
+	port := 0
+	_ = ln.loop.call("socket_port", func(c uintptr) int {
+		port = cweft.Weft_socket_port(c, ln.fd)
+		return port
+	})
+	if port < 0 {
+		return 0
+	}
+	return port
+}
+
+// Addr returns "host:port" for a TCP listener (host as given to Listen, so
+// ":8080" for every address) and the path for a Unix one. Loop thread.
+func (ln *Listener) Addr() string {
+	if ln.path != "" {
+		return ln.path
+	}
+	return net.JoinHostPort(ln.host, strconv.Itoa(ln.Port()))
+}
+
+// Close closes the listening socket through weft: an Accept waiting on it
+// resolves with ErrSocketClosed. A Unix listener's path is removed.
+// Closing twice returns ErrSocketClosed. Loop thread. Errors (in an
+// *OpError): ErrSocketClosed, ErrPerm, ErrClosed (the loop is closed: its
+// fds were left open by weft and are closed here without weft).
+func (ln *Listener) Close() error {
+	err := closeFD(ln.loop, &ln.fd)
+	if ln.path != "" && err == nil {
+		_ = unlink(ln.path)
+	}
+	return err
+}
+
+// Conn is a connected stream socket owned by weft: the result of an Accept
+// or Dial, through Task.Conn. Read with Task.Recv, write with Task.Send,
+// end the writing side with CloseWrite, and Close it when done (a Conn the
+// program drops without Close is closed on the loop thread once the garbage
+// collector finds it, as an os.File is; call Task.Conn once per status, as
+// two Conns for one fd would close it twice). Loop thread.
+type Conn struct {
+	*sock
+}
+
+// Conn returns the connection that status, the result an Accept, Dial or
+// DialUnix resolved with, names; or, for a negative status, nil and the
+// Errno (ErrConnRefused, ErrNotFound, ErrCanceled, ErrTimedOut...).
+func (t *Task) Conn(status int) (*Conn, error) {
+	if status < 0 {
+		return nil, Errno(status)
+	}
+	return newConn(t.lc, status), nil
+}
+
+// Adopt hands fd, a stream fd the program opened (a connected socket
+// from syscall.Socketpair or a net.Conn's File, a pipe, a FIFO), to weft
+// as a *Conn: weft makes it non-blocking and owns it from now on, so it is
+// closed with Conn.Close only. Loop thread. Errors (in an *OpError):
+// ErrInval (not a stream socket, the loop's own fds), ErrBadF (not open, a
+// regular file), ErrNoMem, ErrNoSpc, ErrPerm, ErrClosed.
+func (l *Loop) Adopt(fd int) (*Conn, error) {
+	err := l.call("socket_adopt", func(c uintptr) int { return cweft.Weft_socket_adopt(c, fd) })
+	runtime.KeepAlive(l)
+	if err != nil {
+		return nil, err
+	}
+	return newConn(l.loopCore, fd), nil
+}
+
+// FD returns the socket's fd, or -1 once closed. weft owns it: do not
+// close it with syscall.Close.
+func (c *Conn) FD() int { return c.fd }
+
+// Port returns the local TCP port of the connection, or 0 (Unix socket,
+// closed). Loop thread.
+func (c *Conn) Port() int {
+	if c.fd < 0 {
+		return 0
+	}
+	port := 0
+	_ = c.loop.call("socket_port", func(lc uintptr) int {
+		port = cweft.Weft_socket_port(lc, c.fd)
+		return port
+	})
+	if port < 0 {
+		return 0
+	}
+	return port
+}
+
+// CloseWrite shuts down the writing side (the peer's Recv sees end of
+// stream, 0); receiving goes on. A Send waiting on c resolves with
+// ErrSocketClosed, a later one with ErrPipe. Loop thread. Errors (in an
+// *OpError): ErrSocketClosed (c is closed), ErrNotConn, ErrPerm, ErrClosed.
+func (c *Conn) CloseWrite() error {
+	if c.fd < 0 {
+		return opErr("socket_shutdown", ErrSocketClosed)
+	}
+	return c.loop.call("socket_shutdown", func(lc uintptr) int {
+		return cweft.Weft_socket_shutdown(lc, c.fd)
+	})
+}
+
+// Close closes the connection through weft: every Recv and Send waiting
+// on it resolves with ErrSocketClosed (a Send's Task.Sent still says how
+// much went). Closing twice returns ErrSocketClosed. Loop thread. Errors
+// as for Listener.Close.
+func (c *Conn) Close() error { return closeFD(c.loop, &c.fd) }
+
+func newConn(l *loopCore, fd int) *Conn {
+	c := &Conn{&sock{loop: l, fd: fd}}
+	return newSock(c, c.sock)
+}
+
+func closeFD(l *loopCore, fd *int) error {
+	if *fd < 0 {
+		return opErr("socket_close", ErrSocketClosed)
+	}
+	err := l.call("socket_close", func(lc uintptr) int { return cweft.Weft_socket_close(lc, *fd) })
+	if err == ErrClosed { // weft_loop_free leaves owned fds open
+		_ = closeRaw(*fd)
+		*fd = -1
+		return err
+	}
+	if err == nil {
+		*fd = -1
+	}
+	return err
+}
+
+// Accept waits for a connection on ln; the task resumes with the new
+// socket's fd (>= 0; Task.Conn makes it a *Conn), or with ErrMFile (out of
+// fds: the connection stays queued; wait before accepting again),
+// ErrSocketClosed (ln was closed meanwhile), ErrCanceled, ErrTimedOut, or
+// another Errno. Errors as for Sleep, plus ErrSocketClosed (ln is closed),
+// ErrBadF, ErrNoMem.
+func (t *Task) Accept(ln *Listener) Step {
+	if ln == nil {
+		return Step(ErrInval)
+	}
+	if ln.fd < 0 {
+		return Step(ErrSocketClosed)
+	}
+	return Step(cweft.Weft_await_accept(t.loop.c, t.id, ln.fd))
+}
+
+// Dial connects over TCP to host (a numeric address, or a name resolved
+// on the loop's pool) and port (1..65535), trying each address the name
+// has in turn. The task resumes with the connected socket's fd (Task.Conn
+// makes it a *Conn) or with ErrConnRefused, ErrNotFound (the name does not
+// resolve), ErrNetUnreach, ErrHostUnreach, ErrAgain (the resolver failed
+// for now), ErrCanceled, ErrTimedOut (a connect in progress is then
+// abandoned and its socket closed). Errors as for Sleep, plus ErrInval
+// (empty host, port out of range), ErrNoMem, ErrAgain.
+func (t *Task) Dial(host string, port int) Step {
+	if host == "" {
+		return Step(ErrInval)
+	}
+	return Step(cweft.Weft_await_connect(t.loop.c, t.id, host, port))
+}
+
+// DialUnix connects to the Unix stream socket at path. The task resumes
+// with the connected socket's fd (Task.Conn makes it a *Conn), or with
+// ErrNoEnt, ErrConnRefused (nobody listens), ErrAgain (backlog full),
+// ErrAccess, ErrCanceled, ErrTimedOut. Errors as for Sleep, plus ErrInval
+// (empty path), ErrNameTooLong, ErrNoMem.
+func (t *Task) DialUnix(path string) Step {
+	if path == "" {
+		return Step(ErrInval)
+	}
+	return Step(cweft.Weft_await_connect_unix(t.loop.c, t.id, path))
+}
+
+// Recv receives up to len(p) bytes from c into p (like io.Reader's Read,
+// as an await). The task resumes with the count (> 0; p[:n] holds the
+// bytes), 0 at end of stream, or ErrConnReset, ErrSocketClosed (c closed
+// meanwhile), ErrCanceled, ErrTimedOut or another Errno. Bytes already
+// received are never lost: a cancellation that comes after them is
+// delivered by the next await. p is weft's until the task's next step
+// (see the buffers note above). Errors as for Sleep, plus ErrInval (empty
+// p), ErrSocketClosed (c is closed), ErrBusy (another Recv or Send of t is
+// pending), ErrBadF, ErrNoMem.
+func (t *Task) Recv(c *Conn, p []byte) Step {
+	if c == nil || len(p) == 0 {
+		return Step(ErrInval)
+	}
+	if c.fd < 0 {
+		return Step(ErrSocketClosed)
+	}
+	if t.pinned {
+		return Step(ErrBusy)
+	}
+	buf := unsafe.SliceData(p)
+	t.pin.Pin(buf)
+	t.pinned = true
+	rc := cweft.Weft_await_recv(t.loop.c, t.id, c.fd, uintptr(unsafe.Pointer(buf)), int64(len(p)))
+	if rc != cweft.WEFT_PENDING { // weft took nothing
+		t.unpinIO()
+	}
+	return Step(rc)
+}
+
+// Send sends all of p on c (like io.Writer's Write, as an await), waiting
+// whenever the kernel's buffer is full. The task resumes with 0 once every
+// byte went, or with ErrPipe, ErrConnReset, ErrSocketClosed (c was closed,
+// or its writing side shut down, meanwhile), ErrCanceled, ErrTimedOut or
+// another Errno; whatever the result, Task.Sent then says how many bytes
+// went. p is weft's until the task's next step (see the buffers note
+// above). Errors as for Recv.
+func (t *Task) Send(c *Conn, p []byte) Step {
+	if c == nil || len(p) == 0 {
+		return Step(ErrInval)
+	}
+	if c.fd < 0 {
+		return Step(ErrSocketClosed)
+	}
+	if t.pinned {
+		return Step(ErrBusy)
+	}
+	buf := unsafe.SliceData(p)
+	t.pin.Pin(buf)
+	if t.sent == nil {
+		t.sent = new(int64)
+	}
+	*t.sent = 0
+	t.pin.Pin(t.sent) // weft writes the count there when the await resolves
+	t.pinned = true
+	t.sending = true
+	rc := cweft.Weft_await_send(t.loop.c, t.id, c.fd, uintptr(unsafe.Pointer(buf)), int64(len(p)),
+		t.sent)
+	if rc != cweft.WEFT_PENDING {
+		t.unpinIO()
+	}
+	return Step(rc)
+}
+
+// Sent returns how many bytes the task's last Send moved (all of them when
+// it resolved with 0; fewer after an error, cancellation or timeout). Loop
+// thread.
+func (t *Task) Sent() int { return t.lastSent }
+
+// unpinIO ends a Recv or Send: weft is done with its buffer.
+func (tc *taskCore) unpinIO() {
+	if tc.sending {
+		tc.lastSent = int(*tc.sent)
+		tc.sending = false
+	}
+	tc.pin.Unpin()
+	tc.pinned = false
+}
+
+// ended is the task handle's release: a Recv or Send still pinned (only
+// if weft dropped the task without a last step) is unpinned.
+func (tc *taskCore) ended() {
+	if tc.pinned {
+		tc.unpinIO()
+	}
+}
+
+func unlink(path string) error { return syscall.Unlink(path) }
+
+func closeRaw(fd int) error { return syscall.Close(fd) }
