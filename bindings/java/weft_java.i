@@ -49,17 +49,49 @@
   static native int close(int fd);
   /** Sets or clears O_NONBLOCK: 0 or -errno. */
   static native int setNonBlocking(int fd, boolean on);
+  /** Zeroed native memory of n &gt; 0 bytes (calloc), or 0. */
+  static native long ioAlloc(long n);
+  /** Frees ioAlloc's block (0 is ignored). */
+  static native void ioFree(long p);
+  /** Copies b[off..off+len) to native memory p. */
+  static native void ioPut(long p, byte[] b, int off, int len);
+  /** Copies native memory p[0..len) to b[off..off+len). */
+  static native void ioGet(long p, byte[] b, int off, int len);
+  /** The size_t stored at p. */
+  static native long ioLoadSize(long p);
+  /** A direct buffer's address (GetDirectBufferAddress), or 0. */
+  static native long directAddress(java.nio.ByteBuffer b);
 %}
 
 %javaconst(1);
 
-/* The socket functions with raw pointer parameters get their typemaps with
- * the Java socket API (issue 15); until then they are not wrapped (SWIG's
- * default would expose public SWIGTYPE_p_* classes). */
-%ignore weft_tcp_listen;
-%ignore weft_unix_listen;
-%ignore weft_await_recv;
-%ignore weft_await_send;
+/* ------------------------------------------------------------- sockets
+ *
+ * The socket functions cross with raw values; the public API is
+ * dev.weft.ServerSocket / dev.weft.Socket (issue 15):
+ *  - int *out_fd (tcp_listen, unix_listen): an int[1], written on success.
+ *  - void *buf / const void *buf (await_recv, await_send) and size_t *sent:
+ *    native addresses as Java longs. The Java layer passes a direct
+ *    ByteBuffer's address, or a block from WeftNativeJNI.ioAlloc holding a
+ *    heap array's bytes, and keeps both until the await resolves (the
+ *    task's next step); see SocketIo.java. */
+%typemap(jni) int *out_fd "jintArray"
+%typemap(jtype) int *out_fd "int[]"
+%typemap(jstype) int *out_fd "int[]"
+%typemap(javain) int *out_fd "$javainput"
+%typemap(in) int *out_fd (int tmp = -1) %{
+  if (!jweft_check_array(jenv, $input, 1)) return $null;
+  $1 = &tmp;
+%}
+%typemap(argout) int *out_fd %{
+  if (result == 0) (*jenv)->SetIntArrayRegion(jenv, $input, 0, 1, &tmp$argnum);
+%}
+
+%typemap(jni) void *buf, const void *buf, size_t *sent "jlong"
+%typemap(jtype) void *buf, const void *buf, size_t *sent "long"
+%typemap(jstype) void *buf, const void *buf, size_t *sent "long"
+%typemap(javain) void *buf, const void *buf, size_t *sent "$javainput"
+%typemap(in) void *buf, const void *buf, size_t *sent %{ $1 = ($1_ltype)(intptr_t)$input; %}
 
 /* weft_loop_stats_t crosses as a long[] (see below), not as a proxy class. */
 %ignore weft_loop_stats_s;

@@ -576,7 +576,7 @@ public final class Loop implements AutoCloseable {
   }
 
   /** Spawns; a detached task is spawned with an id and released at once, so its id works until it finishes. */
-  private Task spawn(Step step, boolean detached) {
+  Task spawn(Step step, boolean detached) {
     Task.Core c = new Task.Core(st, Objects.requireNonNull(step, "step"), detached);
     long[] out = new long[1];
     st.check(p -> {
@@ -668,12 +668,21 @@ public final class Loop implements AutoCloseable {
 
   /** A detached task making one await; the future gets its value (ECANCELED cancels it, other errors fail it). */
   private <T> CompletableFuture<T> awaitFuture(ToIntFunction<Task> await, IntFunction<T> value) {
+    return awaitFuture(await, value, null);
+  }
+
+  /** As awaitFuture(await, value); orphan gets a value the future did not take (it was cancelled). */
+  <T> CompletableFuture<T> awaitFuture(ToIntFunction<Task> await, IntFunction<T> value,
+                                       java.util.function.Consumer<T> orphan) {
     CompletableFuture<T> f = new CompletableFuture<>();
     Task task = spawn((t, s) -> {
       int r = t.stepNumber() == 0 && s == 0 ? await.applyAsInt(t) : s; // cancelled before it started: s < 0
       if (r == Weft.ECANCELED) f.cancel(false);
       else if (r < 0) f.completeExceptionally(new WeftException(r));
-      else if (r != Weft.PENDING) f.complete(value.apply(r));
+      else if (r != Weft.PENDING) {
+        T v = value.apply(r);
+        if (!f.complete(v) && orphan != null) orphan.accept(v);
+      }
       return r;
     }, true);
     onCancel(f, task::cancel);

@@ -70,6 +70,8 @@ public final class Task implements AutoCloseable {
     private boolean armed;
     private ThreadCall lastCall;
     private Throwable workFailure;
+    private SocketIo io;   // the socket recv/send armed in this step, until it resolves
+    private long lastSent;
 
     // Outcome, read from any thread.
     private volatile boolean done;
@@ -89,6 +91,9 @@ public final class Task implements AutoCloseable {
       lastCall = null;
       workFailure = call != null ? call.failure : null;
       armed = false;
+      SocketIo pending = io;
+      io = null;
+      lastSent = pending != null ? pending.resolve(status) : 0;
       int r;
       try {
         r = step.step(facade, status);
@@ -106,6 +111,9 @@ public final class Task implements AutoCloseable {
     }
 
     private void finish(int r) {
+      SocketIo pending = io; // armed, then the step finished the task: weft disarmed it
+      io = null;
+      if (pending != null) pending.release();
       result = r;
       done = true;
       step = null;
@@ -134,7 +142,7 @@ public final class Task implements AutoCloseable {
 
   /** A weft call with the loop pointer and this task's id. */
   @FunctionalInterface
-  private interface Call {
+  interface Call {
     int call(long loop, long self);
   }
 
@@ -143,6 +151,33 @@ public final class Task implements AutoCloseable {
     int r = core.loop.onLoop(p -> c.call(p, core.id));
     if (r == Weft.PENDING) core.armed = true;
     return r;
+  }
+
+  /**
+   * A socket await with native memory: io is kept until the await resolves
+   * (resolved before the next step runs), or released at once if it failed.
+   */
+  int armIo(Call c, SocketIo io) {
+    int r;
+    try {
+      r = arm(c);
+    } catch (RuntimeException | Error e) {
+      io.release();
+      throw e;
+    }
+    if (r == Weft.PENDING) core.io = io;
+    else io.release();
+    return r;
+  }
+
+  /** Await call on the loop thread (also for the socket classes). */
+  int armCall(Call c) {
+    return arm(c);
+  }
+
+  /** This task's loop state. */
+  Loop.State loopState() {
+    return core.loop;
   }
 
   /** A control call on the loop thread; throws for a negative result. */
@@ -314,6 +349,19 @@ public final class Task implements AutoCloseable {
    */
   public Throwable workException() {
     return core.workFailure;
+  }
+
+  /**
+   * How many bytes the {@link Socket#send} this step resumes from moved,
+   * whatever its result (all of them when it resolved with 0; fewer when it
+   * failed, was cancelled or timed out); 0 if the step does not resume from
+   * a send. Valid during that step. A {@link java.nio.ByteBuffer}'s position
+   * has already advanced by the same count.
+   *
+   * @return the byte count
+   */
+  public long lastSent() {
+    return core.lastSent;
   }
 
   /**

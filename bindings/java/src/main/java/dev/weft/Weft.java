@@ -59,6 +59,40 @@ public final class Weft {
    */
   public static final int EHOST = WeftNativeConstants.WEFT_EHOST;
 
+  // Socket codes (see ServerSocket and Socket).
+  /** Error: the socket was closed (or its write side shut down) through weft while an operation waited. */
+  public static final int ECLOSED = WeftNativeConstants.WEFT_ECLOSED;
+  /** Error: connect: nobody listens there. */
+  public static final int ECONNREFUSED = WeftNativeConstants.WEFT_ECONNREFUSED;
+  /** Error: connect: the host name does not resolve. */
+  public static final int ENOTFOUND = WeftNativeConstants.WEFT_ENOTFOUND;
+  /** Error: no such Unix socket path. */
+  public static final int ENOENT = WeftNativeConstants.WEFT_ENOENT;
+  /** Error: permission denied (path, privileged port). */
+  public static final int EACCES = WeftNativeConstants.WEFT_EACCES;
+  /** Error: send: the peer closed; nothing more can be sent. */
+  public static final int EPIPE = WeftNativeConstants.WEFT_EPIPE;
+  /** Error: a Unix socket path longer than the kernel holds. */
+  public static final int ENAMETOOLONG = WeftNativeConstants.WEFT_ENAMETOOLONG;
+  /** Error: the fd is not a socket. */
+  public static final int ENOTSOCK = WeftNativeConstants.WEFT_ENOTSOCK;
+  /** Error: listen: the address or port is taken. */
+  public static final int EADDRINUSE = WeftNativeConstants.WEFT_EADDRINUSE;
+  /** Error: listen: the address is not local. */
+  public static final int EADDRNOTAVAIL = WeftNativeConstants.WEFT_EADDRNOTAVAIL;
+  /** Error: no route to the network. */
+  public static final int ENETUNREACH = WeftNativeConstants.WEFT_ENETUNREACH;
+  /** Error: the connection was aborted. */
+  public static final int ECONNABORTED = WeftNativeConstants.WEFT_ECONNABORTED;
+  /** Error: the peer reset the connection. */
+  public static final int ECONNRESET = WeftNativeConstants.WEFT_ECONNRESET;
+  /** Error: not connected (e.g. recv on a listening socket). */
+  public static final int ENOTCONN = WeftNativeConstants.WEFT_ENOTCONN;
+  /** Error: no route to the host. */
+  public static final int EHOSTUNREACH = WeftNativeConstants.WEFT_EHOSTUNREACH;
+  /** {@link ServerSocket#listen(Loop, String, int, int, int)} flag: SO_REUSEPORT. */
+  public static final int LISTEN_REUSEPORT = WeftNativeConstants.WEFT_LISTEN_REUSEPORT;
+
   /** Log level of {@link LogHandler}: debug. */
   public static final int LOG_DEBUG = WeftNativeConstants.WEFT_LOG_DEBUG;
   /** Log level of {@link LogHandler}: info. */

@@ -1,0 +1,361 @@
+package dev.weft;
+
+import java.nio.ByteBuffer;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A connected stream socket owned by weft (TCP or Unix): what {@link
+ * ServerSocket#accept(Task)} and {@link #connect(Task, String, int)} give.
+ * No JDK socket classes are involved: the socket is a plain fd that weft
+ * created, non-blocking and close-on-exec.
+ *
+ * <p><b>Two styles.</b> Inside a task's {@link Step}, the awaits ({@link
+ * #connect}, {@link #recv}, {@link #send}) return {@link Weft#PENDING}, which
+ * the step returns; the next step receives the result as its status (see
+ * {@link Task}). Cancel and timeout of the task ({@link Task#cancel()},
+ * {@link Task#timeout}) end a pending operation with {@link Weft#ECANCELED}
+ * / {@link Weft#ETIMEDOUT}. Outside tasks, the {@code ...Async} methods
+ * return a {@link CompletableFuture} completed on the loop thread by a
+ * detached task; cancelling the future cancels the operation; errors
+ * complete it exceptionally with a {@link WeftException} whose {@link
+ * WeftException#code()} is the code ({@link Weft#ECONNREFUSED}, {@link
+ * Weft#ENOTFOUND}, {@link Weft#ECLOSED}, {@link Weft#EPIPE}...).
+ *
+ * <p><b>Buffers.</b> recv and send take a {@code byte[]} range or a {@link
+ * ByteBuffer} (its remaining bytes). A direct buffer is used in place, no
+ * copy, and kept reachable until the await resolves; a heap array or buffer
+ * is copied to native memory owned by the binding until then. Either way the
+ * buffer is the caller's again when the await resolves (the next step runs,
+ * the future completes), not before: do not touch it meanwhile. A buffer's
+ * position advances by the bytes received or sent.
+ *
+ * <p><b>Threads.</b> Every method is a loop-thread call (also allowed while
+ * the loop is not running); from another thread while the loop runs it
+ * throws {@link Weft#EPERM}. {@link #fd()} and {@link #isClosed()} work
+ * anywhere.
+ *
+ * <p>Close it with {@link #close()} (try-with-resources works): operations
+ * still waiting on it resolve with {@link Weft#ECLOSED}. The collector does
+ * not close a dropped socket; the loop's close leaves it open.
+ */
+public final class Socket implements AutoCloseable {
+  private final Loop.State st;
+  private final int fd;
+  private volatile boolean closed;
+
+  Socket(Loop.State st, int fd) {
+    this.st = st;
+    this.fd = fd;
+  }
+
+  /**
+   * The socket of an accept's or connect's result: the step's status after
+   * {@link ServerSocket#accept(Task)}, {@link #connect} or {@link
+   * #connectUnix}.
+   *
+   * @param loop the loop the await ran on
+   * @param fdOrCode the status: a socket fd (&gt;= 0, weft-owned) or a negative code
+   * @return the socket, now owned by the returned object
+   * @throws WeftException with the code when {@code fdOrCode} is negative
+   */
+  public static Socket of(Loop loop, int fdOrCode) {
+    WeftException.check(fdOrCode, "socket");
+    return new Socket(loop.st, fdOrCode);
+  }
+
+  // --------------------------------------------------------------- connect
+
+  /**
+   * Await: connects to {@code host} (a numeric IPv4/IPv6 address or a name,
+   * resolved on the loop's pool) on {@code port}, trying each address in
+   * turn. Result: the connected fd (pass it to {@link #of}), or {@link
+   * Weft#ECONNREFUSED}, {@link Weft#ENOTFOUND}, {@link Weft#ENETUNREACH},
+   * {@link Weft#EHOSTUNREACH}, {@link Weft#EAGAIN} (resolver failed
+   * temporarily), {@link Weft#ECANCELED}, {@link Weft#ETIMEDOUT}.
+   *
+   * @param t the task whose step is running
+   * @param host the host; not empty, at most 1024 bytes
+   * @param port 1..65535
+   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL}
+   *     for an empty host or a bad port, and those of {@link Task#sleep})
+   */
+  public static int connect(Task t, String host, int port) {
+    Objects.requireNonNull(host, "host");
+    return t.armCall((p, self) -> WeftNative.weft_await_connect(p, self, host, port));
+  }
+
+  /**
+   * Await: connects to the Unix stream socket at {@code path}. Result: the
+   * connected fd (pass it to {@link #of}), or {@link Weft#ENOENT}, {@link
+   * Weft#ECONNREFUSED}, {@link Weft#EACCES}, {@link Weft#EAGAIN} (the
+   * backlog is full), {@link Weft#ECANCELED}, {@link Weft#ETIMEDOUT}.
+   *
+   * @param t the task whose step is running
+   * @param path the socket's path; not empty
+   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL},
+   *     {@link Weft#ENAMETOOLONG}, and those of {@link Task#sleep})
+   */
+  public static int connectUnix(Task t, String path) {
+    Objects.requireNonNull(path, "path");
+    return t.armCall((p, self) -> WeftNative.weft_await_connect_unix(p, self, path));
+  }
+
+  /**
+   * {@link #connect} as a future of the socket.
+   *
+   * @param loop the loop
+   * @param host the host
+   * @param port 1..65535
+   * @return the future; exceptionally a {@link WeftException} with the code
+   * @throws WeftException as {@link Loop#spawn(Step)}
+   */
+  public static CompletableFuture<Socket> connectAsync(Loop loop, String host, int port) {
+    Objects.requireNonNull(host, "host");
+    return loop.awaitFuture(t -> connect(t, host, port), fd -> new Socket(loop.st, fd), Socket::close);
+  }
+
+  /**
+   * {@link #connectUnix} as a future of the socket.
+   *
+   * @param loop the loop
+   * @param path the socket's path
+   * @return the future; exceptionally a {@link WeftException} with the code
+   * @throws WeftException as {@link Loop#spawn(Step)}
+   */
+  public static CompletableFuture<Socket> connectUnixAsync(Loop loop, String path) {
+    Objects.requireNonNull(path, "path");
+    return loop.awaitFuture(t -> connectUnix(t, path), fd -> new Socket(loop.st, fd), Socket::close);
+  }
+
+  // -------------------------------------------------------------- recv/send
+
+  /**
+   * Await: receives up to {@code dst.remaining()} bytes into {@code dst},
+   * waiting until at least one is there. Result: the count (&gt; 0; dst's
+   * position has advanced by it), 0 at end of stream, or a negative code
+   * ({@link Weft#ECONNRESET}, {@link Weft#ECLOSED}, {@link Weft#ECANCELED},
+   * {@link Weft#ETIMEDOUT}...). Bytes received are never lost: a cancel
+   * that finds bytes delivers them first.
+   *
+   * @param t the task whose step is running
+   * @param dst a writable buffer with remaining bytes (direct: no copy)
+   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL}
+   *     for no room or a task of another loop, {@link Weft#EBADF} when closed, {@link Weft#ENOMEM},
+   *     and those of {@link Task#sleep})
+   * @throws java.nio.ReadOnlyBufferException if dst is read-only
+   */
+  public int recv(Task t, ByteBuffer dst) {
+    return recvIo(t, SocketIo.of(true, dst));
+  }
+
+  /**
+   * Await: {@link #recv(Task, ByteBuffer)} into {@code b[off..off+len)};
+   * the bytes are copied into b when the await resolves.
+   *
+   * @param t the task whose step is running
+   * @param b the array
+   * @param off the first index
+   * @param len the room, &gt; 0
+   * @return {@link Weft#PENDING} or a negative code, as {@link #recv(Task, ByteBuffer)}
+   * @throws IndexOutOfBoundsException for a range outside b
+   */
+  public int recv(Task t, byte[] b, int off, int len) {
+    return recvIo(t, SocketIo.of(true, b, off, len));
+  }
+
+  /**
+   * Await: {@link #recv(Task, byte[], int, int)} into all of b.
+   *
+   * @param t the task whose step is running
+   * @param b the array
+   * @return {@link Weft#PENDING} or a negative code
+   */
+  public int recv(Task t, byte[] b) {
+    return recv(t, b, 0, b.length);
+  }
+
+  /**
+   * Await: sends all of {@code src.remaining()} bytes, waiting whenever the
+   * kernel's buffer is full. Result: 0 once every byte went, or a negative
+   * code ({@link Weft#EPIPE}, {@link Weft#ECONNRESET}, {@link Weft#ECLOSED},
+   * {@link Weft#ECANCELED}, {@link Weft#ETIMEDOUT}...). Whatever the result,
+   * src's position has advanced by the bytes that went, and {@link
+   * Task#lastSent()} says how many.
+   *
+   * @param t the task whose step is running
+   * @param src the bytes (direct: no copy)
+   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL}
+   *     for nothing to send or a task of another loop, {@link Weft#EBADF}, {@link Weft#ENOMEM}, and
+   *     those of {@link Task#sleep})
+   */
+  public int send(Task t, ByteBuffer src) {
+    return sendIo(t, SocketIo.of(false, src));
+  }
+
+  /**
+   * Await: {@link #send(Task, ByteBuffer)} of {@code b[off..off+len)}
+   * (copied at this call); {@link Task#lastSent()} says how many went.
+   *
+   * @param t the task whose step is running
+   * @param b the array
+   * @param off the first index
+   * @param len the count, &gt; 0
+   * @return {@link Weft#PENDING} or a negative code, as {@link #send(Task, ByteBuffer)}
+   * @throws IndexOutOfBoundsException for a range outside b
+   */
+  public int send(Task t, byte[] b, int off, int len) {
+    return sendIo(t, SocketIo.of(false, b, off, len));
+  }
+
+  /**
+   * Await: {@link #send(Task, byte[], int, int)} of all of b.
+   *
+   * @param t the task whose step is running
+   * @param b the array
+   * @return {@link Weft#PENDING} or a negative code
+   */
+  public int send(Task t, byte[] b) {
+    return send(t, b, 0, b.length);
+  }
+
+  private int recvIo(Task t, SocketIo io) {
+    if (io.length() == 0 || t.loopState() != st) return Weft.EINVAL;
+    if (!io.prepare()) return Weft.ENOMEM;
+    return t.armIo((p, self) -> WeftNative.weft_await_recv(p, self, fd, io.address(), io.length()), io);
+  }
+
+  private int sendIo(Task t, SocketIo io) {
+    if (io.length() == 0 || t.loopState() != st) return Weft.EINVAL;
+    if (!io.prepare()) return Weft.ENOMEM;
+    return t.armIo((p, self) ->
+        WeftNative.weft_await_send(p, self, fd, io.address(), io.length(), io.sentAddress()), io);
+  }
+
+  /**
+   * {@link #recv(Task, ByteBuffer)} as a future of the count (0 at end of
+   * stream).
+   *
+   * @param dst a writable buffer; the caller's again once the future completes
+   * @return the future; exceptionally a {@link WeftException} with the code
+   * @throws WeftException as {@link Loop#spawn(Step)}
+   */
+  public CompletableFuture<Integer> recvAsync(ByteBuffer dst) {
+    SocketIo.of(true, dst); // read-only check now
+    return loop().awaitFuture(t -> recv(t, dst), r -> r, null);
+  }
+
+  /**
+   * {@link #recv(Task, byte[], int, int)} as a future of the count.
+   *
+   * @param b the array
+   * @param off the first index
+   * @param len the room
+   * @return the future; exceptionally a {@link WeftException} with the code
+   * @throws WeftException as {@link Loop#spawn(Step)}
+   */
+  public CompletableFuture<Integer> recvAsync(byte[] b, int off, int len) {
+    Objects.checkFromIndexSize(off, len, b.length);
+    return loop().awaitFuture(t -> recv(t, b, off, len), r -> r, null);
+  }
+
+  /**
+   * {@link #send(Task, ByteBuffer)} as a future of the count sent (all of
+   * them). On failure the buffer's position says how many went.
+   *
+   * @param src the bytes; the caller's again once the future completes
+   * @return the future; exceptionally a {@link WeftException} with the code
+   * @throws WeftException as {@link Loop#spawn(Step)}
+   */
+  public CompletableFuture<Integer> sendAsync(ByteBuffer src) {
+    int n = src.remaining();
+    return loop().awaitFuture(t -> send(t, src), r -> n, null);
+  }
+
+  /**
+   * {@link #send(Task, byte[], int, int)} as a future of the count sent.
+   *
+   * @param b the array (copied at the first step)
+   * @param off the first index
+   * @param len the count
+   * @return the future; exceptionally a {@link WeftException} with the code
+   * @throws WeftException as {@link Loop#spawn(Step)}
+   */
+  public CompletableFuture<Integer> sendAsync(byte[] b, int off, int len) {
+    Objects.checkFromIndexSize(off, len, b.length);
+    return loop().awaitFuture(t -> send(t, b, off, len), r -> len, null);
+  }
+
+  private Loop loop() {
+    Loop l = st.loop();
+    if (l == null) throw new WeftException(Weft.ESTALE, "loop is closed");
+    return l;
+  }
+
+  // ---------------------------------------------------------------- control
+
+  /**
+   * Shuts down the write side: the peer's recv sees end of stream;
+   * receiving goes on. Sends waiting resolve with {@link Weft#ECLOSED}; a
+   * later send fails with {@link Weft#EPIPE}.
+   *
+   * @throws WeftException {@link Weft#ENOTCONN}, {@link Weft#EBADF}, {@link Weft#EPERM}
+   */
+  public void shutdownOutput() {
+    st.check(p -> WeftNative.weft_socket_shutdown(p, fd), "socket shutdown");
+  }
+
+  /**
+   * The local port of a TCP socket.
+   *
+   * @return 1..65535
+   * @throws WeftException {@link Weft#EINVAL} (not TCP), {@link Weft#EBADF}, {@link Weft#EPERM}
+   */
+  public int localPort() {
+    return st.check(p -> WeftNative.weft_socket_port(p, fd), "socket port");
+  }
+
+  /**
+   * The fd (for logging, or {@link Task#awaitFd}); stays weft's.
+   *
+   * @return the fd
+   */
+  public int fd() {
+    return fd;
+  }
+
+  /**
+   * Whether {@link #close()} has run.
+   *
+   * @return true once closed
+   */
+  public boolean isClosed() {
+    return closed;
+  }
+
+  /**
+   * Closes the socket through weft: every operation still waiting on it
+   * resolves with {@link Weft#ECLOSED} (a partial send reports its count),
+   * then the fd is closed (after the loop's close: close(2)). Later calls
+   * do nothing.
+   *
+   * @throws WeftException {@link Weft#EPERM} from another thread while the loop runs
+   */
+  @Override
+  public void close() {
+    if (closed) return;
+    if (st.isClosed()) { // weft left it open: close(2) it
+      closed = true;
+      WeftNativeJNI.close(fd);
+      return;
+    }
+    int rc = st.onLoop(p -> WeftNative.weft_socket_close(p, fd));
+    if (rc == Weft.EPERM) throw new WeftException(rc, "socket close");
+    closed = true;
+  }
+
+  @Override
+  public String toString() {
+    return "Socket[fd=" + fd + (closed ? ", closed]" : "]");
+  }
+}
