@@ -366,7 +366,8 @@ void weft_loop::dispatch_fd(int fd, uint32_t seq, uint32_t raw) {
   }
   if (r.owned || r.rq != kNone || r.wq != kNone) {
     r.ready |= uint8_t(((got & (WEFT_READABLE | WEFT_HANGUP | WEFT_ERROR)) ? WEFT_READABLE : 0) |
-                       ((got & (WEFT_WRITABLE | WEFT_HANGUP | WEFT_ERROR)) ? WEFT_WRITABLE : 0));
+                       ((got & (WEFT_WRITABLE | WEFT_HANGUP | WEFT_ERROR)) ? WEFT_WRITABLE : 0) |
+                       ((raw & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ? kReadEnded : 0));
     if (r.rq != kNone || r.wq != kNone) {
       sock_run(fd);  // may close fd, open others, grow the table
       if (p.fds[fd].seq != seq || p.fds[fd].mode == RM_NONE) return;

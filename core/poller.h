@@ -59,12 +59,15 @@ struct FdRec {
   uint8_t mode;           // RegMode; RM_NONE = not in epoll
   uint8_t dirty;          // queued for reconcile
   uint8_t owned;          // 1 owned socket, 2 owned other stream fd (socket.cc)
-  uint8_t ready;          // owned: READABLE/WRITABLE not known to be drained
+  uint8_t ready;          // owned: READABLE/WRITABLE not known to be drained, kReadEnded
   uint8_t counted;        // counted in Poller::registered
 };
 // IoNode refs: a watch slot, or a task slot with this bit set.
 constexpr uint32_t kIoTask = 0x80000000u;
 constexpr uint64_t kWakeKey = ~uint64_t(0);  // epoll data of the eventfd (fd | seq << 32 for others)
+// FdRec::ready bit: the peer's end of stream (or an error) was reported; it
+// stays readable for good, so a short read must not wait for another edge.
+constexpr uint8_t kReadEnded = 0x10;
 constexpr int kMaxEvents = 1024;
 
 struct Poller {

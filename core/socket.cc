@@ -132,8 +132,11 @@ bool op_try(weft_loop *l, SockOp *op, int *res) {
         r.ready &= uint8_t(~kR);
         return false;
       }
-      // A short read emptied the receive queue: the next arrival is an edge.
-      if (n >= 0 && size_t(n) < op->len && r.owned == 1) r.ready &= uint8_t(~kR);
+      // A short read emptied the receive queue: the next arrival is an edge,
+      // unless the peer's end of stream was already reported (no edge will
+      // come for it again; the next read returns 0 at once).
+      if (n > 0 && size_t(n) < op->len && r.owned == 1 && !(r.ready & kReadEnded))
+        r.ready &= uint8_t(~kR);
       *res = n < 0 ? sys_error(int(-n)) : int(n);
       return true;
     }

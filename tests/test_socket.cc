@@ -1014,3 +1014,35 @@ TEST_F(Sock, ReleaseHookSeesNoInternalPointers) {
   EXPECT_EQ(1, seen.calls) << "only the task's own user_data";
   EXPECT_EQ(0, weft_socket_close(loop, lfd));
 }
+
+// The peer's data and its end of stream arrive together while a recv waits:
+// the recv gets the data in a short read, and the next recv returns 0 at once
+// (the end of stream makes no second edge, so the fd must stay known readable).
+TEST_F(Sock, EndOfStreamArrivingWithTheDataIsNotLost) {
+  SockPair sp;
+  ASSERT_EQ(0, weft_socket_adopt(loop, sp.b));
+  char buf[4096];
+  std::vector<int> got;
+  weft_task_t tr = spawn([&](weft_task_t self, int status, int step) {
+    if (step > 0) {
+      got.push_back(status);
+      if (status <= 0) return status;
+    }
+    return weft_await_recv(loop, self, sp.b, buf, sizeof buf);
+  });
+  struct Peer { int fd; } peer{sp.a};
+  weft_timer_t t = 0;
+  ASSERT_EQ(0, weft_timer_start(loop, 2 * kMs, 0,
+                                [](weft_loop_t *, weft_timer_t, void *ud) {
+                                  int fd = static_cast<Peer *>(ud)->fd;
+                                  ASSERT_EQ(5, ::write(fd, "hello", 5));
+                                  ::shutdown(fd, SHUT_WR);
+                                },
+                                &peer, &t));
+  Watchdog wd(loop, 10 * kSec);
+  EXPECT_EQ(0, run());
+  EXPECT_EQ(0, result(tr));
+  EXPECT_EQ((std::vector<int>{5, 0}), got);
+  EXPECT_EQ(0, weft_socket_close(loop, sp.b));
+  sp.b = -1;
+}

@@ -148,7 +148,6 @@ class SocketTest extends WeftTestBase {
    * fixed. It finishes under a timeout instead of hanging.
    */
   @Test
-  @org.junit.jupiter.api.Disabled("core: end of stream lost after a waiting send (see javadoc)")
   void endOfStreamAfterALargeSend() {
     try (Loop loop = new Loop()) {
       Socket[] p = pair(loop);
