@@ -23,8 +23,12 @@
  *    function is one generic function that resumes the innermost suspended
  *    coroutine of that root's chain.
  *  - Every awaitable (sleep, readable/writable, to_thread, yield, awaiting a
- *    spawned task, gather, task_group::wait) arms exactly one weft_await_*
- *    call; its state lives in the awaiting coroutine's frame.
+ *    spawned task, gather, task_group::wait, the socket awaits, event::wait,
+ *    semaphore::acquire, lock::acquire, queue<T>::put/get, wait_first,
+ *    as_completed::next) arms exactly one weft_await_* call; its state lives
+ *    in the awaiting coroutine's frame.
+ *  - Sync primitives (event, semaphore, lock, queue<T>): RAII owners of
+ *    weft.h's ids; see "synchronisation" below for their cancel-safety.
  *  - Coroutine frames come from a free list of the loop that is current on
  *    the thread (the loop being run, else the last weft::loop constructed on
  *    the thread); with no current loop, from operator new. A started task

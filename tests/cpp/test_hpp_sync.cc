@@ -43,7 +43,7 @@ enum class End { value, cancelled, timed_out, closed, other };
 template <class F>
 weft::task<End> outcome(F f) {
   try {
-    co_await f();
+    (void)co_await f();  // a permit or guard is given back at once
     co_return End::value;
   } catch (const weft::cancelled &) {
     co_return End::cancelled;
