@@ -420,6 +420,7 @@ TEST_F(HppSync, QueueCarriesAnyValueFifo) {
         o.push_back(co_await qq.get());
       } catch (const weft::error &e) {
         EXPECT_EQ(WEFT_ECLOSED, e.value());
+        EXPECT_EQ(e.code(), weft::errc::closed);
         break;
       }
     }
