@@ -85,8 +85,8 @@ class SyncTest extends WeftTestBase {
       List<Integer> a = new ArrayList<>(), b = new ArrayList<>();
       Task ta = waiter(loop, ev::await, a);
       Task tb = waiter(loop, ev::await, b);
-      tb.timeout(ms(1));
       loop.runNoWait();
+      tb.timeout(ms(1)); // while it waits
       ta.cancel();
       loop.run();
       assertEquals(List.of(Weft.ECANCELED, 0), a);
@@ -183,8 +183,8 @@ class SyncTest extends WeftTestBase {
       List<Integer> a = new ArrayList<>(), b = new ArrayList<>(), c = new ArrayList<>();
       Task ta = waiter(loop, sem::acquire, a);
       Task tb = waiter(loop, sem::acquire, b);
-      tb.timeout(ms(1));
       loop.runNoWait();
+      tb.timeout(ms(1)); // while it waits
       ta.cancel();
       loop.run();
       assertEquals(List.of(Weft.ECANCELED, 0), a);
@@ -304,8 +304,8 @@ class SyncTest extends WeftTestBase {
       Task ta = waiter(loop, lock::lock, a);
       Task tb = waiter(loop, lock::lock, b);
       Task tc = waiter(loop, lock::lock, c);
-      tb.timeout(ms(1));
       loop.runNoWait();
+      tb.timeout(ms(1)); // while it waits
       ta.cancel(); // before its grant
       loop.runNoWait();
       while (b.isEmpty()) loop.runOnce(); // tb times out
@@ -423,8 +423,8 @@ class SyncTest extends WeftTestBase {
         else assertNull(q.received(t)); // only in the step the get resumed
         return t.sleepNanos(0) == Weft.PENDING && s == 0 ? Weft.PENDING : s;
       });
-      tb.timeout(ms(1));
       loop.runNoWait();
+      tb.timeout(ms(1)); // while it waits
       ta.cancel();
       while (b.isEmpty()) loop.runOnce();
       assertTrue(q.tryPut("one")); // to tc
@@ -446,8 +446,8 @@ class SyncTest extends WeftTestBase {
       List<Integer> a = new ArrayList<>(), b = new ArrayList<>();
       Task ta = waiter(loop, t -> q.put(t, "late"), a);
       Task tb = waiter(loop, t -> q.put(t, "closed"), b);
-      ta.timeout(ms(1));
       loop.runNoWait();
+      ta.timeout(ms(1)); // while it waits
       while (a.isEmpty()) loop.runOnce();
       q.shutdown(false); // the waiting putter resumes with ECLOSED
       loop.run();
@@ -533,6 +533,49 @@ class SyncTest extends WeftTestBase {
     }
   }
 
+  @Test
+  void randomCancelsNeverLoseOrDuplicateAnItem() {
+    java.util.Random rnd = new java.util.Random(16);
+    List<Object> dropped = new ArrayList<>();
+    List<Integer> got = new ArrayList<>();
+    int producers = 4, each = 60;
+    try (Loop loop = new Loop(); Queue<Integer> q = new Queue<>(loop, 3, dropped::add)) {
+      List<Task> consumers = new ArrayList<>();
+      for (int p = 0; p < producers; p++) {
+        int base = p * each;
+        loop.spawn((t, s) -> {
+          int n = t.stepNumber();
+          if (n > 0 && s != 0) return s;
+          return n < each ? q.put(t, base + n) : 0;
+        });
+      }
+      for (int c = 0; c < 6; c++) {
+        consumers.add(loop.spawn((t, s) -> {
+          if (t.stepNumber() > 0) {
+            if (s == 0) got.add(q.received(t)); // granted, perhaps cancelled after: still ours
+            else if (s == Weft.ECLOSED) return 0;
+            // ECANCELED / ETIMEDOUT: took nothing; wait again
+          }
+          return q.get(t);
+        }));
+      }
+      for (int i = 0; got.size() + dropped.size() < producers * each && i < 100_000; i++) {
+        loop.runNoWait();
+        Task victim = consumers.get(rnd.nextInt(consumers.size()));
+        if (rnd.nextBoolean()) victim.cancel();
+        else victim.timeoutNanos(rnd.nextInt(3) == 0 ? 1 : 0);
+      }
+      q.shutdown(false);
+      loop.run();
+    }
+    assertTrue(dropped.isEmpty());
+    List<Integer> sorted = new ArrayList<>(got);
+    java.util.Collections.sort(sorted);
+    List<Integer> want = new ArrayList<>();
+    for (int i = 0; i < producers * each; i++) want.add(i);
+    assertEquals(want, sorted, "every item exactly once");
+  }
+
   // -------------------------------------------------------- wait-first
 
   @Test
@@ -598,8 +641,8 @@ class SyncTest extends WeftTestBase {
       waiter(loop, t -> t.await(done), a);
       Task tb = waiter(loop, t -> t.await(never), b);
       Task tc = waiter(loop, t -> t.await(never), c);
-      tb.timeout(ms(1));
       loop.runNoWait();
+      tb.timeout(ms(1)); // while it waits
       tc.cancel();
       loop.run();
       assertEquals(List.of(0, 0), a);
