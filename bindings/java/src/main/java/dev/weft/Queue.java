@@ -31,7 +31,12 @@ import java.util.function.Consumer;
  * at construction exactly once, oldest first, then leaves the table. A put
  * that fails, is cancelled, times out or resumes with {@link Weft#ECLOSED}
  * leaves the value with the putter (it is neither queued nor dropped). Null
- * values are refused ({@link NullPointerException}).
+ * values are refused ({@link NullPointerException}). A step that arms a
+ * {@link #put} and then finishes the task instead of returning {@link
+ * Weft#PENDING} (or throws) cannot tell whether weft kept the value: the value
+ * then stays in the table until a get takes it or weft drops it; if weft
+ * gave it back, the table forgets it at {@link #close()} (without {@code
+ * onDrop}: it was the putter's). A value is never released twice.
  *
  * <p><b>Cancel-safety.</b> A getter cancelled or timed out before an item
  * reached it takes nothing; one cancelled after resumes with 0 and the item
@@ -288,6 +293,7 @@ public final class Queue<T> implements AutoCloseable {
   @Override
   public void close() {
     Event.closeId(st, p -> WeftNative.weft_queue_free(p, id), "queue free");
+    if (st.isClosed() || isFreed()) core.table.clear(); // what is left was given back to putters
     rethrowDropFailure();
   }
 
@@ -298,6 +304,12 @@ public final class Queue<T> implements AutoCloseable {
    */
   public long id() {
     return id;
+  }
+
+  /** Whether weft no longer knows the queue (freed). */
+  private boolean isFreed() {
+    long[] v = new long[1];
+    return st.onLoop(p -> WeftNative.weft_queue_size(p, id, v)) == Weft.ESTALE;
   }
 
   /** Values in the handle table (queued, or being put): for tests. */

@@ -576,6 +576,33 @@ class SyncTest extends WeftTestBase {
     assertEquals(want, sorted, "every item exactly once");
   }
 
+  @Test
+  void tenThousandTasksThroughASemaphoreOfFifty() {
+    try (Loop loop = new Loop(); Semaphore sem = new Semaphore(loop, 50)) {
+      int[] active = new int[1], peak = new int[1], done = new int[1];
+      for (int i = 0; i < 10_000; i++) {
+        loop.spawnDetached((t, s) -> switch (t.stepNumber()) {
+          case 0 -> sem.acquire(t);
+          case 1 -> {
+            assertEquals(0, s);
+            peak[0] = Math.max(peak[0], ++active[0]);
+            yield t.yieldNow(); // the "fetch", holding the permit
+          }
+          default -> {
+            active[0]--;
+            done[0]++;
+            sem.release();
+            yield 0;
+          }
+        });
+      }
+      loop.run();
+      assertEquals(10_000, done[0]);
+      assertEquals(50, peak[0]);
+      assertEquals(50, sem.value());
+    }
+  }
+
   // -------------------------------------------------------- wait-first
 
   @Test
