@@ -69,6 +69,43 @@ typedef long long swig_type_39;
 typedef long long swig_type_40;
 typedef long long swig_type_41;
 typedef long long swig_type_42;
+typedef long long swig_type_43;
+typedef long long swig_type_44;
+typedef long long swig_type_45;
+typedef long long swig_type_46;
+typedef long long swig_type_47;
+typedef long long swig_type_48;
+typedef long long swig_type_49;
+typedef long long swig_type_50;
+typedef long long swig_type_51;
+typedef long long swig_type_52;
+typedef long long swig_type_53;
+typedef long long swig_type_54;
+typedef long long swig_type_55;
+typedef long long swig_type_56;
+typedef long long swig_type_57;
+typedef long long swig_type_58;
+typedef long long swig_type_59;
+typedef long long swig_type_60;
+typedef long long swig_type_61;
+typedef long long swig_type_62;
+typedef long long swig_type_63;
+typedef long long swig_type_64;
+typedef void* swig_type_65;
+typedef long long swig_type_66;
+typedef long long swig_type_67;
+typedef long long swig_type_68;
+typedef long long swig_type_69;
+typedef long long swig_type_70;
+typedef long long swig_type_71;
+typedef long long swig_type_72;
+typedef long long swig_type_73;
+typedef long long swig_type_74;
+typedef long long swig_type_75;
+typedef long long swig_type_76;
+typedef long long swig_type_77;
+typedef long long swig_type_78;
+typedef long long swig_type_79;
 extern void _wrap_Swig_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
 extern uintptr_t _wrap_Swig_malloc_cweft_6fa077d8b2ab05f3(swig_intgo arg1);
 
@@ -120,6 +157,34 @@ extern swig_intgo _wrap_weft_await_send_cweft_6fa077d8b2ab05f3(uintptr_t arg1, s
 extern swig_intgo _wrap_weft_await_task_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_38 arg2, swig_type_39 arg3);
 extern swig_intgo _wrap_weft_await_all_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_40 arg2, swig_voidp arg3, swig_type_41 arg4, swig_intgo arg5);
 extern swig_intgo _wrap_weft_await_yield_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_42 arg2);
+extern swig_intgo _wrap_weft_event_new_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_voidp arg2);
+extern swig_intgo _wrap_weft_event_set_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_43 arg2);
+extern swig_intgo _wrap_weft_event_clear_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_44 arg2);
+extern swig_intgo _wrap_weft_event_is_set_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_45 arg2);
+extern swig_intgo _wrap_weft_event_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_46 arg2);
+extern swig_intgo _wrap_weft_await_event_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_47 arg2, swig_type_48 arg3);
+extern swig_intgo _wrap_weft_semaphore_new_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_49 arg2, swig_intgo arg3, swig_voidp arg4);
+extern swig_intgo _wrap_weft_semaphore_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_50 arg2);
+extern swig_intgo _wrap_weft_semaphore_try_acquire_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_51 arg2);
+extern swig_intgo _wrap_weft_semaphore_value_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_52 arg2, swig_voidp arg3);
+extern swig_intgo _wrap_weft_semaphore_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_53 arg2);
+extern swig_intgo _wrap_weft_await_semaphore_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_54 arg2, swig_type_55 arg3);
+extern swig_intgo _wrap_weft_lock_new_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_voidp arg2);
+extern swig_intgo _wrap_weft_lock_try_acquire_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_56 arg2, swig_type_57 arg3);
+extern swig_intgo _wrap_weft_lock_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_58 arg2, swig_type_59 arg3);
+extern swig_intgo _wrap_weft_lock_owner_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_60 arg2, swig_voidp arg3);
+extern swig_intgo _wrap_weft_lock_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_61 arg2);
+extern swig_intgo _wrap_weft_await_lock_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_62 arg2, swig_type_63 arg3);
+extern swig_intgo _wrap_weft_queue_new_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_64 arg2, swig_type_65 arg3, uintptr_t arg4, swig_voidp arg5);
+extern swig_intgo _wrap_weft_queue_try_put_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_66 arg2, swig_type_67 arg3);
+extern swig_intgo _wrap_weft_queue_try_get_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_68 arg2, swig_voidp arg3);
+extern swig_intgo _wrap_weft_queue_size_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_69 arg2, swig_voidp arg3);
+extern swig_intgo _wrap_weft_queue_close_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_70 arg2, swig_intgo arg3);
+extern swig_intgo _wrap_weft_queue_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_71 arg2);
+extern swig_intgo _wrap_weft_await_queue_put_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_72 arg2, swig_type_73 arg3, swig_type_74 arg4);
+extern swig_intgo _wrap_weft_await_queue_get_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_75 arg2, swig_type_76 arg3);
+extern swig_intgo _wrap_weft_task_item_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_77 arg2, swig_voidp arg3);
+extern swig_intgo _wrap_weft_await_first_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_78 arg2, swig_voidp arg3, swig_type_79 arg4);
 #undef intgo
 */
 import "C"
@@ -272,7 +337,7 @@ func Weft_go_loop_set_release(arg1 uintptr) (_swig_ret int) {
 }
 
 const WEFT_VERSION_MAJOR int = 0
-const WEFT_VERSION_MINOR int = 1
+const WEFT_VERSION_MINOR int = 2
 const WEFT_VERSION_PATCH int = 0
 const WEFT_PENDING int = 0x7fffffff
 const WEFT_READABLE int = 1
@@ -645,5 +710,255 @@ func Weft_await_yield(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	swig_r = (int)(C._wrap_weft_await_yield_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_42(_swig_i_1)))
+	return swig_r
+}
+
+func Weft_event_new(arg1 uintptr, arg2 *int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	swig_r = (int)(C._wrap_weft_event_new_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_voidp(_swig_i_1)))
+	return swig_r
+}
+
+func Weft_event_set(arg1 uintptr, arg2 int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	swig_r = (int)(C._wrap_weft_event_set_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_43(_swig_i_1)))
+	return swig_r
+}
+
+func Weft_event_clear(arg1 uintptr, arg2 int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	swig_r = (int)(C._wrap_weft_event_clear_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_44(_swig_i_1)))
+	return swig_r
+}
+
+func Weft_event_is_set(arg1 uintptr, arg2 int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	swig_r = (int)(C._wrap_weft_event_is_set_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_45(_swig_i_1)))
+	return swig_r
+}
+
+func Weft_event_free(arg1 uintptr, arg2 int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	swig_r = (int)(C._wrap_weft_event_free_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_46(_swig_i_1)))
+	return swig_r
+}
+
+func Weft_await_event(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	swig_r = (int)(C._wrap_weft_await_event_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_47(_swig_i_1), C.swig_type_48(_swig_i_2)))
+	return swig_r
+}
+
+const WEFT_SEMAPHORE_BOUNDED int = 1
+
+func Weft_semaphore_new(arg1 uintptr, arg2 int64, arg3 int, arg4 *int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	_swig_i_3 := arg4
+	swig_r = (int)(C._wrap_weft_semaphore_new_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_49(_swig_i_1), C.swig_intgo(_swig_i_2), C.swig_voidp(_swig_i_3)))
+	return swig_r
+}
+
+func Weft_semaphore_release(arg1 uintptr, arg2 int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	swig_r = (int)(C._wrap_weft_semaphore_release_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_50(_swig_i_1)))
+	return swig_r
+}
+
+func Weft_semaphore_try_acquire(arg1 uintptr, arg2 int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	swig_r = (int)(C._wrap_weft_semaphore_try_acquire_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_51(_swig_i_1)))
+	return swig_r
+}
+
+func Weft_semaphore_value(arg1 uintptr, arg2 int64, arg3 *int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	swig_r = (int)(C._wrap_weft_semaphore_value_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_52(_swig_i_1), C.swig_voidp(_swig_i_2)))
+	return swig_r
+}
+
+func Weft_semaphore_free(arg1 uintptr, arg2 int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	swig_r = (int)(C._wrap_weft_semaphore_free_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_53(_swig_i_1)))
+	return swig_r
+}
+
+func Weft_await_semaphore(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	swig_r = (int)(C._wrap_weft_await_semaphore_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_54(_swig_i_1), C.swig_type_55(_swig_i_2)))
+	return swig_r
+}
+
+func Weft_lock_new(arg1 uintptr, arg2 *int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	swig_r = (int)(C._wrap_weft_lock_new_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_voidp(_swig_i_1)))
+	return swig_r
+}
+
+func Weft_lock_try_acquire(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	swig_r = (int)(C._wrap_weft_lock_try_acquire_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_56(_swig_i_1), C.swig_type_57(_swig_i_2)))
+	return swig_r
+}
+
+func Weft_lock_release(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	swig_r = (int)(C._wrap_weft_lock_release_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_58(_swig_i_1), C.swig_type_59(_swig_i_2)))
+	return swig_r
+}
+
+func Weft_lock_owner(arg1 uintptr, arg2 int64, arg3 *int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	swig_r = (int)(C._wrap_weft_lock_owner_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_60(_swig_i_1), C.swig_voidp(_swig_i_2)))
+	return swig_r
+}
+
+func Weft_lock_free(arg1 uintptr, arg2 int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	swig_r = (int)(C._wrap_weft_lock_free_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_61(_swig_i_1)))
+	return swig_r
+}
+
+func Weft_await_lock(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	swig_r = (int)(C._wrap_weft_await_lock_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_62(_swig_i_1), C.swig_type_63(_swig_i_2)))
+	return swig_r
+}
+
+const WEFT_QUEUE_IMMEDIATE int = 1
+
+func Weft_queue_new(arg1 uintptr, arg2 int64, arg3 _swig_fnptr, arg4 uintptr, arg5 *int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	_swig_i_3 := arg4
+	_swig_i_4 := arg5
+	swig_r = (int)(C._wrap_weft_queue_new_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_64(_swig_i_1), C.swig_type_65(_swig_i_2), C.uintptr_t(_swig_i_3), C.swig_voidp(_swig_i_4)))
+	return swig_r
+}
+
+func Weft_queue_try_put(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	swig_r = (int)(C._wrap_weft_queue_try_put_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_66(_swig_i_1), C.swig_type_67(_swig_i_2)))
+	return swig_r
+}
+
+func Weft_queue_try_get(arg1 uintptr, arg2 int64, arg3 *int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	swig_r = (int)(C._wrap_weft_queue_try_get_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_68(_swig_i_1), C.swig_voidp(_swig_i_2)))
+	return swig_r
+}
+
+func Weft_queue_size(arg1 uintptr, arg2 int64, arg3 *int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	swig_r = (int)(C._wrap_weft_queue_size_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_69(_swig_i_1), C.swig_voidp(_swig_i_2)))
+	return swig_r
+}
+
+func Weft_queue_close(arg1 uintptr, arg2 int64, arg3 int) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	swig_r = (int)(C._wrap_weft_queue_close_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_70(_swig_i_1), C.swig_intgo(_swig_i_2)))
+	return swig_r
+}
+
+func Weft_queue_free(arg1 uintptr, arg2 int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	swig_r = (int)(C._wrap_weft_queue_free_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_71(_swig_i_1)))
+	return swig_r
+}
+
+func Weft_await_queue_put(arg1 uintptr, arg2 int64, arg3 int64, arg4 int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	_swig_i_3 := arg4
+	swig_r = (int)(C._wrap_weft_await_queue_put_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_72(_swig_i_1), C.swig_type_73(_swig_i_2), C.swig_type_74(_swig_i_3)))
+	return swig_r
+}
+
+func Weft_await_queue_get(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	swig_r = (int)(C._wrap_weft_await_queue_get_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_75(_swig_i_1), C.swig_type_76(_swig_i_2)))
+	return swig_r
+}
+
+func Weft_task_item(arg1 uintptr, arg2 int64, arg3 *int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	swig_r = (int)(C._wrap_weft_task_item_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_77(_swig_i_1), C.swig_voidp(_swig_i_2)))
+	return swig_r
+}
+
+func Weft_await_first(arg1 uintptr, arg2 int64, arg3 *int64, arg4 int64) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	_swig_i_3 := arg4
+	swig_r = (int)(C._wrap_weft_await_first_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_78(_swig_i_1), C.swig_voidp(_swig_i_2), C.swig_type_79(_swig_i_3)))
 	return swig_r
 }
