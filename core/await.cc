@@ -1,48 +1,10 @@
 // await.cc -- arming the awaits of a running step. Each returns WEFT_PENDING
 // once armed, or an error with nothing armed. The step's bookkeeping after it
 // returns is in task.cc (run_step).
-#include "loop.h"
+#include "await.h"
 
 using namespace weft;
 
-// Checks that `self` is the task whose step is running and may arm an await.
-WEFT_INLINE int weft_loop::await_begin(int64_t self, Task **tp, uint32_t *slotp) {
-  if (self != cur_id || cur_id == 0) {
-    uint32_t gen, slot;
-    if (!id_split(self, Kind::Task, tag, &gen, &slot) || !tasks.get(slot, gen))
-      return WEFT_ESTALE;
-    return WEFT_EINVAL;  // a live task, but not the one running
-  }
-  Task *t = tasks.at(cur_slot);
-  if (t->flags & TF_ARMED) return WEFT_EBUSY;
-  if (closing) return WEFT_ECANCELED;
-  *tp = t;
-  *slotp = cur_slot;
-  return 0;
-}
-
-namespace {
-// A cancellation or timeout is pending: the await resolves with it at once.
-WEFT_INLINE bool take_intr(Task *t) {
-  if (!t->intr) return false;
-  t->status = t->intr;
-  t->intr = 0;
-  t->await = AW_DONE;
-  t->flags |= TF_ARMED | TF_INTR_SET;
-  return true;
-}
-
-WEFT_INLINE int armed(Task *t, uint8_t kind) {
-  t->await = kind;
-  t->flags |= TF_ARMED;
-  return WEFT_PENDING;
-}
-
-WEFT_INLINE int resolved(Task *t, int value) {
-  t->status = value;
-  return armed(t, AW_DONE);
-}
-}  // namespace
 
 int weft_loop::await_sleep(int64_t self, int64_t ns) {
   Task *t;

@@ -13,7 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "loop.h"
+#include "await.h"
 
 using namespace weft;
 
@@ -36,42 +36,6 @@ int sys_error(int e) {
   }
 }
 
-// The same checks as await_begin (await.cc, inline there).
-int begin(weft_loop *l, int64_t self, Task **tp, uint32_t *slotp) {
-  if (self != l->cur_id || l->cur_id == 0) {
-    uint32_t gen, slot;
-    if (!id_split(self, Kind::Task, l->tag, &gen, &slot) || !l->tasks.get(slot, gen))
-      return WEFT_ESTALE;
-    return WEFT_EINVAL;
-  }
-  Task *t = l->tasks.at(l->cur_slot);
-  if (t->flags & TF_ARMED) return WEFT_EBUSY;
-  if (l->closing) return WEFT_ECANCELED;
-  *tp = t;
-  *slotp = l->cur_slot;
-  return 0;
-}
-
-// As in await.cc: a pending interruption resolves the await at once.
-bool take_intr(Task *t) {
-  if (!t->intr) return false;
-  t->status = t->intr;
-  t->intr = 0;
-  t->await = AW_DONE;
-  t->flags |= TF_ARMED | TF_INTR_SET;
-  return true;
-}
-
-int armed(Task *t, uint8_t kind) {
-  t->await = kind;
-  t->flags |= TF_ARMED;
-  return WEFT_PENDING;
-}
-
-int resolved(Task *t, int value) {
-  t->status = value;
-  return armed(t, AW_DONE);
-}
 
 // Reads what is there. >= 0 bytes, or -errno (-EAGAIN when drained).
 ssize_t do_read(const FdRec &r, int fd, char *buf, size_t len) {
@@ -530,7 +494,7 @@ void weft_loop::sock_fail_fd(int fd, int code, uint32_t dirs) {
 int weft_loop::await_recv(int64_t self, int fd, void *buf, size_t len) {
   Task *t;
   uint32_t slot;
-  if (int r = begin(this, self, &t, &slot)) return r;
+  if (int r = await_begin(self, &t, &slot)) return r;
   if (!buf || len == 0) return WEFT_EINVAL;
   if (int e = fd_table(fd)) return e;
   if (take_intr(t)) return WEFT_PENDING;
@@ -553,7 +517,7 @@ int weft_loop::await_recv(int64_t self, int fd, void *buf, size_t len) {
 int weft_loop::await_send(int64_t self, int fd, const void *buf, size_t len, size_t *sent) {
   Task *t;
   uint32_t slot;
-  if (int r = begin(this, self, &t, &slot)) return r;
+  if (int r = await_begin(self, &t, &slot)) return r;
   if (sent) *sent = 0;
   if (!buf || len == 0) return WEFT_EINVAL;
   if (int e = fd_table(fd)) return e;
@@ -579,7 +543,7 @@ int weft_loop::await_send(int64_t self, int fd, const void *buf, size_t len, siz
 int weft_loop::await_accept(int64_t self, int fd) {
   Task *t;
   uint32_t slot;
-  if (int r = begin(this, self, &t, &slot)) return r;
+  if (int r = await_begin(self, &t, &slot)) return r;
   if (int e = fd_table(fd)) return e;
   if (take_intr(t)) return WEFT_PENDING;
   if (!poller.fds[fd].owned || (poller.fds[fd].ready & kR)) {
@@ -699,7 +663,7 @@ void resolve_done(weft_loop_t *l, weft_work_t id, int result, void *) {
 int weft_loop::await_connect(int64_t self, const char *host, int port) {
   Task *t;
   uint32_t slot;
-  if (int r = begin(this, self, &t, &slot)) return r;
+  if (int r = await_begin(self, &t, &slot)) return r;
   if (!host || port <= 0 || port > 65535) return WEFT_EINVAL;
   size_t hl = std::strlen(host);
   if (hl == 0 || hl > 1024) return WEFT_EINVAL;
@@ -757,7 +721,7 @@ int weft_loop::await_connect(int64_t self, const char *host, int port) {
 int weft_loop::await_connect_unix(int64_t self, const char *path) {
   Task *t;
   uint32_t slot;
-  if (int r = begin(this, self, &t, &slot)) return r;
+  if (int r = await_begin(self, &t, &slot)) return r;
   if (!path) return WEFT_EINVAL;
   sockaddr_un sa;
   if (int e = unix_addr(path, &sa)) return e;

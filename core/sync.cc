@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "loop.h"
+#include "await.h"
 
 using namespace weft;
 
@@ -270,45 +270,6 @@ uint32_t weft::sync_max_issued(const weft_loop *L) {
 // The shims in capi/weft.cc have checked the thread and the arguments and
 // turned ids into live slots.
 
-namespace {
-
-// Arming: the running step of `self`, no interruption pending. Returns 0 to
-// go on; otherwise the await's return value (an error, or WEFT_PENDING when
-// a pending interruption resolved it).
-int arm_begin(weft_loop *L, int64_t self, Task **tp, uint32_t *slotp) {
-  if (self != L->cur_id || L->cur_id == 0) {
-    uint32_t gen, s;
-    if (!id_split(self, Kind::Task, L->tag, &gen, &s) || !L->tasks.get(s, gen))
-      return WEFT_ESTALE;
-    return WEFT_EINVAL;
-  }
-  Task *t = L->tasks.at(L->cur_slot);
-  if (t->flags & TF_ARMED) return WEFT_EBUSY;
-  if (L->closing) return WEFT_ECANCELED;
-  *tp = t;
-  *slotp = L->cur_slot;
-  return 0;
-}
-
-// A pending cancellation or timeout: the await resolves with it at once.
-bool take_intr(Task *t) {
-  if (!t->intr) return false;
-  t->status = t->intr;
-  t->intr = 0;
-  t->await = AW_DONE;
-  t->flags |= TF_ARMED | TF_INTR_SET;
-  return true;
-}
-
-int resolved(Task *t, int value) {
-  t->status = value;
-  t->await = AW_DONE;
-  t->flags |= TF_ARMED;
-  return WEFT_PENDING;
-}
-
-}  // namespace
-
 // ---------------------------------------------------------------- event
 
 int weft::event_new(weft_loop *L, int64_t *out) {
@@ -335,7 +296,7 @@ void weft::event_free(weft_loop *L, uint32_t s) {
 int weft::await_event(weft_loop *L, int64_t self, uint32_t s) {
   Task *t;
   uint32_t ts;
-  if (int r = arm_begin(L, self, &t, &ts)) return r;
+  if (int r = L->await_begin(self, &t, &ts)) return r;
   if (take_intr(t)) return WEFT_PENDING;
   Event *e = L->sync.events.at(s);
   if (e->set) return resolved(t, 0);
@@ -380,7 +341,7 @@ void weft::sem_free(weft_loop *L, uint32_t s) {
 int weft::await_sem(weft_loop *L, int64_t self, uint32_t s) {
   Task *t;
   uint32_t ts;
-  if (int r = arm_begin(L, self, &t, &ts)) return r;
+  if (int r = L->await_begin(self, &t, &ts)) return r;
   if (take_intr(t)) return WEFT_PENDING;
   Semaphore *m = L->sync.sems.at(s);
   if (m->value > 0 && m->waiters.head == kNone) {
@@ -428,7 +389,7 @@ void weft::lock_free(weft_loop *L, uint32_t s) {
 int weft::await_lock(weft_loop *L, int64_t self, uint32_t s) {
   Task *t;
   uint32_t ts;
-  if (int r = arm_begin(L, self, &t, &ts)) return r;
+  if (int r = L->await_begin(self, &t, &ts)) return r;
   TaskLock *k = L->sync.locks.at(s);
   if (k->owner == self) return WEFT_EINVAL;
   if (take_intr(t)) return WEFT_PENDING;
@@ -525,7 +486,7 @@ void weft::queue_free(weft_loop *L, uint32_t s) {
 int weft::await_queue_put(weft_loop *L, int64_t self, uint32_t s, int64_t item) {
   Task *t;
   uint32_t ts;
-  if (int r = arm_begin(L, self, &t, &ts)) return r;
+  if (int r = L->await_begin(self, &t, &ts)) return r;
   if (take_intr(t)) return WEFT_PENDING;
   Queue *q = L->sync.queues.at(s);
   if (q->closed) return resolved(t, WEFT_ECLOSED);
@@ -541,7 +502,7 @@ int weft::await_queue_put(weft_loop *L, int64_t self, uint32_t s, int64_t item) 
 int weft::await_queue_get(weft_loop *L, int64_t self, uint32_t s) {
   Task *t;
   uint32_t ts;
-  if (int r = arm_begin(L, self, &t, &ts)) return r;
+  if (int r = L->await_begin(self, &t, &ts)) return r;
   if (take_intr(t)) return WEFT_PENDING;
   Queue *q = L->sync.queues.at(s);
   if (q->count > 0) {
@@ -573,7 +534,7 @@ int weft::task_item(weft_loop *L, int64_t self, int64_t *item) {
 int weft::await_first(weft_loop *L, int64_t self, const int64_t *ids, size_t n) {
   Task *t;
   uint32_t ts;
-  if (int r = arm_begin(L, self, &t, &ts)) return r;
+  if (int r = L->await_begin(self, &t, &ts)) return r;
   if (n >= kMaxSlots) return WEFT_ENOMEM;
   size_t done = n;  // lowest index of a finished task
   for (size_t i = 0; i < n; i++) {
