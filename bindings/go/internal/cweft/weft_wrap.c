@@ -307,6 +307,12 @@ static void weft_go_log_cb(void *ud, int level, const char *message) {
   weftGoLog((uintptr_t)ud, level, (char *)message);
 }
 
+static void weft_go_queue_drop_cb(weft_loop_t *loop, weft_queue_t queue, int64_t item,
+                                  void *ud) {
+  (void)loop;
+  weftGoDrop((uintptr_t)ud, queue, item);
+}
+
 /* weft hands each handle back here, once, when it is done with it. */
 static void weft_go_release_cb(void *ctx, int kind, void *ud) {
   (void)ctx;
@@ -366,6 +372,14 @@ static int weft_go_await_thread(weft_loop_t *loop, weft_task_t self, uintptr_t h
  * with it (package weft deletes the cgo.Handle there). */
 static int weft_go_loop_set_release(weft_loop_t *loop) {
   return weft_loop_set_release(loop, weft_go_release_cb, NULL);
+}
+
+/* Creates a queue whose drop callback hands each dropped item to the Go
+ * value behind handle; returns the queue id (> 0) or a WEFT_E* code. */
+static int64_t weft_go_queue_new(weft_loop_t *loop, int64_t capacity, uintptr_t handle) {
+  weft_queue_t id = 0;
+  int rc = weft_queue_new(loop, capacity, weft_go_queue_drop_cb, (void *)handle, &id);
+  return rc < 0 ? rc : id;
 }
 
 #ifdef __cplusplus
@@ -518,6 +532,23 @@ intgo _wrap_weft_go_loop_set_release_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_g
   arg1 = *(weft_loop_t **)&_swig_go_0; 
   
   result = (int)weft_go_loop_set_release(arg1);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+long long _wrap_weft_go_queue_new_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, uintptr_t _swig_go_2) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  int64_t arg2 ;
+  uintptr_t arg3 ;
+  int64_t result;
+  long long _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (int64_t)_swig_go_1; 
+  arg3 = (uintptr_t)_swig_go_2; 
+  
+  result = (int64_t)weft_go_queue_new(arg1,arg2,arg3);
   _swig_go_result = result; 
   return _swig_go_result;
 }
@@ -1140,6 +1171,449 @@ intgo _wrap_weft_await_yield_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, lon
   arg2 = (weft_task_t)_swig_go_1; 
   
   result = (int)weft_await_yield(arg1,arg2);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_event_new_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long *_swig_go_1) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_event_t *arg2 = (weft_event_t *) 0 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = *(weft_event_t **)&_swig_go_1; 
+  
+  result = (int)weft_event_new(arg1,arg2);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_event_set_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_event_t arg2 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_event_t)_swig_go_1; 
+  
+  result = (int)weft_event_set(arg1,arg2);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_event_clear_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_event_t arg2 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_event_t)_swig_go_1; 
+  
+  result = (int)weft_event_clear(arg1,arg2);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_event_is_set_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_event_t arg2 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_event_t)_swig_go_1; 
+  
+  result = (int)weft_event_is_set(arg1,arg2);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_event_free_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_event_t arg2 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_event_t)_swig_go_1; 
+  
+  result = (int)weft_event_free(arg1,arg2);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_await_event_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, long long _swig_go_2) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_task_t arg2 ;
+  weft_event_t arg3 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_task_t)_swig_go_1; 
+  arg3 = (weft_event_t)_swig_go_2; 
+  
+  result = (int)weft_await_event(arg1,arg2,arg3);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_semaphore_new_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, intgo _swig_go_2, long long *_swig_go_3) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  int64_t arg2 ;
+  int arg3 ;
+  weft_semaphore_t *arg4 = (weft_semaphore_t *) 0 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (int64_t)_swig_go_1; 
+  arg3 = (int)_swig_go_2; 
+  arg4 = *(weft_semaphore_t **)&_swig_go_3; 
+  
+  result = (int)weft_semaphore_new(arg1,arg2,arg3,arg4);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_semaphore_release_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_semaphore_t arg2 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_semaphore_t)_swig_go_1; 
+  
+  result = (int)weft_semaphore_release(arg1,arg2);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_semaphore_try_acquire_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_semaphore_t arg2 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_semaphore_t)_swig_go_1; 
+  
+  result = (int)weft_semaphore_try_acquire(arg1,arg2);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_semaphore_value_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, long long *_swig_go_2) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_semaphore_t arg2 ;
+  int64_t *arg3 = (int64_t *) 0 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_semaphore_t)_swig_go_1; 
+  arg3 = *(int64_t **)&_swig_go_2; 
+  
+  result = (int)weft_semaphore_value(arg1,arg2,arg3);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_semaphore_free_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_semaphore_t arg2 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_semaphore_t)_swig_go_1; 
+  
+  result = (int)weft_semaphore_free(arg1,arg2);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_await_semaphore_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, long long _swig_go_2) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_task_t arg2 ;
+  weft_semaphore_t arg3 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_task_t)_swig_go_1; 
+  arg3 = (weft_semaphore_t)_swig_go_2; 
+  
+  result = (int)weft_await_semaphore(arg1,arg2,arg3);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_lock_new_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long *_swig_go_1) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_lock_t *arg2 = (weft_lock_t *) 0 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = *(weft_lock_t **)&_swig_go_1; 
+  
+  result = (int)weft_lock_new(arg1,arg2);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_lock_try_acquire_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, long long _swig_go_2) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_lock_t arg2 ;
+  weft_task_t arg3 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_lock_t)_swig_go_1; 
+  arg3 = (weft_task_t)_swig_go_2; 
+  
+  result = (int)weft_lock_try_acquire(arg1,arg2,arg3);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_lock_release_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, long long _swig_go_2) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_lock_t arg2 ;
+  weft_task_t arg3 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_lock_t)_swig_go_1; 
+  arg3 = (weft_task_t)_swig_go_2; 
+  
+  result = (int)weft_lock_release(arg1,arg2,arg3);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_lock_owner_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, long long *_swig_go_2) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_lock_t arg2 ;
+  weft_task_t *arg3 = (weft_task_t *) 0 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_lock_t)_swig_go_1; 
+  arg3 = *(weft_task_t **)&_swig_go_2; 
+  
+  result = (int)weft_lock_owner(arg1,arg2,arg3);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_lock_free_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_lock_t arg2 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_lock_t)_swig_go_1; 
+  
+  result = (int)weft_lock_free(arg1,arg2);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_await_lock_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, long long _swig_go_2) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_task_t arg2 ;
+  weft_lock_t arg3 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_task_t)_swig_go_1; 
+  arg3 = (weft_lock_t)_swig_go_2; 
+  
+  result = (int)weft_await_lock(arg1,arg2,arg3);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_queue_try_put_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, long long _swig_go_2) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_queue_t arg2 ;
+  int64_t arg3 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_queue_t)_swig_go_1; 
+  arg3 = (int64_t)_swig_go_2; 
+  
+  result = (int)weft_queue_try_put(arg1,arg2,arg3);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_queue_try_get_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, long long *_swig_go_2) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_queue_t arg2 ;
+  int64_t *arg3 = (int64_t *) 0 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_queue_t)_swig_go_1; 
+  arg3 = *(int64_t **)&_swig_go_2; 
+  
+  result = (int)weft_queue_try_get(arg1,arg2,arg3);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_queue_size_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, long long *_swig_go_2) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_queue_t arg2 ;
+  int64_t *arg3 = (int64_t *) 0 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_queue_t)_swig_go_1; 
+  arg3 = *(int64_t **)&_swig_go_2; 
+  
+  result = (int)weft_queue_size(arg1,arg2,arg3);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_queue_close_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, intgo _swig_go_2) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_queue_t arg2 ;
+  int arg3 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_queue_t)_swig_go_1; 
+  arg3 = (int)_swig_go_2; 
+  
+  result = (int)weft_queue_close(arg1,arg2,arg3);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_queue_free_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_queue_t arg2 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_queue_t)_swig_go_1; 
+  
+  result = (int)weft_queue_free(arg1,arg2);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_await_queue_put_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, long long _swig_go_2, long long _swig_go_3) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_task_t arg2 ;
+  weft_queue_t arg3 ;
+  int64_t arg4 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_task_t)_swig_go_1; 
+  arg3 = (weft_queue_t)_swig_go_2; 
+  arg4 = (int64_t)_swig_go_3; 
+  
+  result = (int)weft_await_queue_put(arg1,arg2,arg3,arg4);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_await_queue_get_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, long long _swig_go_2) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_task_t arg2 ;
+  weft_queue_t arg3 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_task_t)_swig_go_1; 
+  arg3 = (weft_queue_t)_swig_go_2; 
+  
+  result = (int)weft_await_queue_get(arg1,arg2,arg3);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_task_item_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, long long *_swig_go_2) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_task_t arg2 ;
+  int64_t *arg3 = (int64_t *) 0 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_task_t)_swig_go_1; 
+  arg3 = *(int64_t **)&_swig_go_2; 
+  
+  result = (int)weft_task_item(arg1,arg2,arg3);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_await_first_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, long long *_swig_go_2, long long _swig_go_3) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  weft_task_t arg2 ;
+  weft_task_t *arg3 = (weft_task_t *) 0 ;
+  size_t arg4 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (weft_task_t)_swig_go_1; 
+  arg3 = *(weft_task_t **)&_swig_go_2; 
+  arg4 = (size_t)_swig_go_3; 
+  
+  result = (int)weft_await_first(arg1,arg2,(long const *)arg3,arg4);
   _swig_go_result = result; 
   return _swig_go_result;
 }
