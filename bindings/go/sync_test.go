@@ -3,6 +3,7 @@ package weft
 import (
 	"errors"
 	"fmt"
+	"math/rand"
 	"reflect"
 	"testing"
 )
@@ -614,5 +615,76 @@ func TestFirst(t *testing.T) {
 	wantLog(t, log)
 	if r, _ := tasks[0].Result(); r != 10 {
 		t.Fatalf("task 0 result %d", r)
+	}
+}
+
+// TestQueueRandomNoLossNoDup: producers, consumers and random cancellations
+// on a small queue; every value ends up received, dropped at close or kept
+// by its putter, exactly once.
+func TestQueueRandomNoLossNoDup(t *testing.T) {
+	for seed := int64(1); seed <= 5; seed++ {
+		l := newLoop(t)
+		rng := rand.New(rand.NewSource(seed))
+		seen := map[int]string{}
+		mark := func(v int, how string) {
+			if old, ok := seen[v]; ok {
+				t.Fatalf("seed %d: value %d %s, already %s", seed, v, how, old)
+			}
+			seen[v] = how
+		}
+		q, err := l.NewQueue(1+rng.Intn(3), func(v any) { mark(v.(int), "dropped") })
+		must(t, err)
+		var tasks []*Task
+		const producers, per = 4, 50
+		for p := 0; p < producers; p++ {
+			p := p
+			i := 0
+			tasks = append(tasks, spawn(t, l, func(tk *Task, st int) Step {
+				if tk.Steps() > 1 {
+					if st != 0 {
+						mark(p*per+i, "kept")
+						// the remaining values were never put
+						for i++; i < per; i++ {
+							mark(p*per+i, "kept")
+						}
+						return Done(0)
+					}
+					i++
+				}
+				if i == per {
+					return Done(0)
+				}
+				return tk.Put(q, p*per+i)
+			}))
+		}
+		for c := 0; c < 3; c++ {
+			tasks = append(tasks, spawn(t, l, func(tk *Task, st int) Step {
+				if tk.Steps() > 1 {
+					if st != 0 {
+						return Done(0)
+					}
+					v, _ := tk.Item()
+					mark(v.(int), "received")
+				}
+				return tk.Get(q)
+			}))
+		}
+		spawn(t, l, func(tk *Task, st int) Step { // cancels at random, then closes
+			if tk.Steps() < 40 {
+				if rng.Intn(4) == 0 {
+					_ = tasks[rng.Intn(len(tasks))].Cancel()
+				}
+				return tk.Yield()
+			}
+			must(t, q.Close(true))
+			return Done(0)
+		})
+		run(t, l)
+		if len(seen) != producers*per {
+			t.Fatalf("seed %d: %d values accounted for, want %d", seed, len(seen), producers*per)
+		}
+		if len(q.items) != 0 {
+			t.Fatalf("seed %d: table holds %d", seed, len(q.items))
+		}
 	}
 }
