@@ -418,7 +418,10 @@ func (q *Queue) Free() error { return q.do("queue_free", cweft.Weft_queue_free) 
 // getter, or queued; at once if there is room and nobody waits to put) and
 // resumes it with 0, or with ErrPrimClosed if q is or gets closed (v then
 // stays the caller's). Errors as for Sleep, plus ErrInval (nil q),
-// ErrStale, ErrNoMem.
+// ErrStale, ErrNoMem. Return the Step: a step that arms Put and then
+// finishes the task leaves the Queue unable to tell whether v went in, so
+// v stays in its table until the queue is freed (weft itself loses
+// nothing).
 func (t *Task) Put(q *Queue, v any) Step {
 	if q == nil {
 		return Step(ErrInval)
