@@ -269,3 +269,42 @@ JWEFT_CALLBACK((weft_work_fn work, void *arg, weft_done_cb done, void *user_data
 %typemap(argout) int *result %{
   if (result == 0) (*jenv)->SetIntArrayRegion(jenv, $input, 0, 1, &tmp$argnum);
 %}
+
+/* ----------------------------------------------------- synchronisation
+ *
+ * Issue 16; the public API is dev.weft.Event, Semaphore, Lock, Queue and
+ * Task.awaitFirst. Ids are long[1] outs as above; int64 outs (semaphore
+ * value, queue size, a taken item, the lock's owner) are long[1] too. A
+ * queue's (drop, user_data) pair is one Queue.Core: jweft_queue_drop_tramp
+ * hands it each dropped item, and the release hook (kind WEFT_KIND_QUEUE)
+ * deletes its reference when the queue is freed. */
+%typemap(jni) weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out, weft_queue_t *out,
+              int64_t *value, int64_t *size, int64_t *item, weft_task_t *owner "jlongArray"
+%typemap(jtype) weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out, weft_queue_t *out,
+                int64_t *value, int64_t *size, int64_t *item, weft_task_t *owner "long[]"
+%typemap(jstype) weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out, weft_queue_t *out,
+                 int64_t *value, int64_t *size, int64_t *item, weft_task_t *owner "long[]"
+%typemap(javain) weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out, weft_queue_t *out,
+                 int64_t *value, int64_t *size, int64_t *item, weft_task_t *owner "$javainput"
+%typemap(in, noblock=1) weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out,
+                        weft_queue_t *out, int64_t *value, int64_t *size, int64_t *item,
+                        weft_task_t *owner {
+  int64_t jweft_v$argnum = 0;
+  if (!jweft_check_array(jenv, $input, 1)) return $null;
+  $1 = ($1_ltype)&jweft_v$argnum;
+}
+%typemap(argout, noblock=1) weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out,
+                            weft_queue_t *out, int64_t *value, int64_t *size, int64_t *item,
+                            weft_task_t *owner {
+  if (result == 0) {
+    jlong jweft_j$argnum = (jlong)jweft_v$argnum;
+    (*jenv)->SetLongArrayRegion(jenv, $input, 0, 1, &jweft_j$argnum);
+  }
+}
+
+JWEFT_CALLBACK((weft_queue_drop_cb drop, void *user_data), Queue.Core,
+               $1 = jweft_queue_drop_tramp; $2 = jweft_ref;)
+
+%feature("action") weft_await_first %{
+  result = (int)weft_await_first(arg1, arg2, arg3, arg4);
+%}

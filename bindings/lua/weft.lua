@@ -519,55 +519,226 @@ function M.stats()
   return loop_or_error("stats"):stats()
 end
 
---- File descriptors.
+--- Sockets and file descriptors.
+-- Sockets are plain integer fds. The fds weft creates (`listen`,
+-- `listen_unix`, `accept`, `connect`, `connect_unix`) are non-blocking,
+-- close-on-exec and owned by weft: close them with `weft.close`. `recv` and
+-- `send` also work on any other non-blocking stream fd (pipes, socketpairs).
+-- The awaits (`accept`, `connect`, `connect_unix`, `recv`, `send`) suspend
+-- the task; like every await they raise `weft.Cancelled` / `weft.Timeout`
+-- when the task is interrupted. Every other failure is `nil, message, code`
+-- with a weft code: `weft.ECONNREFUSED`, `weft.ENOTFOUND` (a name that does
+-- not resolve), `weft.ECLOSED` (the fd was closed or shut down through weft
+-- while the operation waited), `weft.EPIPE`, `weft.ECONNRESET`,
+-- `weft.EADDRINUSE`, `weft.EMFILE`...
+-- A loop closed with fds still open leaves them open: close them first.
 -- @section sockets
+-- @usage
+-- weft.run(function()
+--   local lfd = assert(weft.listen("127.0.0.1", 0))
+--   local port = weft.port(lfd)
+--   weft.spawn(function()
+--     local c = assert(weft.accept(lfd))
+--     weft.send(c, weft.recv(c)); weft.close(c)
+--   end)
+--   local fd = assert(weft.connect("localhost", port))
+--   weft.send(fd, "hi"); print(weft.recv(fd)) --> hi
+--   weft.close(fd); weft.close(lfd)
+-- end)
 
+-- The socket error codes (negative): ENOENT, EACCES, EPIPE, ENAMETOOLONG,
+-- ENOTSOCK, EADDRINUSE, EADDRNOTAVAIL, ENETUNREACH, ECONNABORTED,
+-- ECONNRESET, ENOTCONN, ECONNREFUSED, EHOSTUNREACH, ENOTFOUND, ECLOSED.
+for _, k in ipairs { "ENOENT", "EACCES", "EPIPE", "ENAMETOOLONG", "ENOTSOCK", "EADDRINUSE",
+                     "EADDRNOTAVAIL", "ENETUNREACH", "ECONNABORTED", "ECONNRESET", "ENOTCONN",
+                     "ECONNREFUSED", "EHOSTUNREACH", "ENOTFOUND", "ECLOSED" } do
+  M[k] = core[k]
+end
 
---- A connected pair of Unix stream sockets, non-blocking unless asked.
+local OP_ACCEPT, OP_CONNECT, OP_CONNECT_UNIX, OP_RECV, OP_SEND =
+  OP.ACCEPT, OP.CONNECT, OP.CONNECT_UNIX, OP.RECV, OP.SEND
+local buffer, buffer_string = core.buffer, core.buffer_string
+
+-- An fd (or an await's result): the value if >= 0, else nil, message, code.
+local function fd_or_fail(st)
+  if st >= 0 then return st end
+  return check(st)
+end
+
+local function checkfd(name, fd)
+  if math.type(fd) ~= "integer" then
+    error(("weft.%s: integer fd expected, got %s"):format(name, type(fd)), 3)
+  end
+end
+
+--- Opens a TCP socket listening on `host`, `port` (on the running loop).
+-- @tparam ?string host a numeric IPv4 or IPv6 address ("127.0.0.1",
+--   "::1"), or nil for every address
+-- @tparam integer port 0..65535; 0 lets the kernel choose (see `weft.port`)
+-- @tparam[opt] table opts `reuseport` (boolean: SO_REUSEPORT, so that
+--   several loops share the port), `backlog` (integer; default SOMAXCONN)
+-- @treturn integer the listening fd, or nil, message, code (`weft.EINVAL`
+--   for a host name or a bad port, `weft.EADDRINUSE`, `weft.EACCES`...)
+function M.listen(host, port, opts)
+  local loop = loop_or_error("listen")
+  if host ~= nil and type(host) ~= "string" then error("weft.listen: host must be a string or nil", 2) end
+  if math.type(port) ~= "integer" then error("weft.listen: integer port expected", 2) end
+  opts = opts or {}
+  return core.tcp_listen(loop, host, port, opts.backlog or 0,
+                         opts.reuseport and core.LISTEN_REUSEPORT or 0)
+end
+
+--- Opens a Unix stream socket listening on filesystem `path` (which must
+-- not exist; unlink it when done: `os.remove(path)`).
+-- @tparam string path
+-- @tparam[opt] table opts `backlog` (integer; default SOMAXCONN)
+-- @treturn integer the listening fd, or nil, message, code
+--   (`weft.EADDRINUSE` when the path exists, `weft.ENAMETOOLONG`...)
+function M.listen_unix(path, opts)
+  local loop = loop_or_error("listen_unix")
+  if type(path) ~= "string" then error("weft.listen_unix: string path expected", 2) end
+  return core.unix_listen(loop, path, (opts or {}).backlog or 0)
+end
+
+--- The local port of TCP socket `fd` (a listener opened on port 0 gives the
+-- port the kernel chose).
+-- @tparam integer fd
+-- @treturn integer 1..65535, or nil, message, code
+function M.port(fd)
+  checkfd("port", fd)
+  local rc = core.socket_port(loop_or_error("port"), fd)
+  if rc < 0 then return fail(rc) end
+  return rc
+end
+
+--- Accepts a connection on listening socket `fd`, suspending the task until
+-- one arrives.
+-- @tparam integer fd
+-- @treturn integer the connected fd (owned by weft), or nil, message, code
+--   (`weft.EMFILE`: out of fds, the connection stays queued: free an fd or
+--   wait before accepting again; `weft.ECLOSED`: the listener was closed)
+function M.accept(fd)
+  checkfd("accept", fd)
+  if not isyieldable() then outside("accept") end
+  return fd_or_fail(yield(OP_ACCEPT, fd))
+end
+
+--- Connects to `host`:`port`, suspending the task until connected. A name
+-- is resolved on the loop's thread pool; each of its addresses is tried in
+-- turn.
+-- @tparam string host a numeric address or a host name
+-- @tparam integer port 1..65535
+-- @treturn integer the connected fd (owned by weft), or nil, message, code
+--   (`weft.ECONNREFUSED`, `weft.ENOTFOUND` for a name that does not
+--   resolve, `weft.EINVAL` for a bad port, `weft.ENETUNREACH`...)
+function M.connect(host, port)
+  if type(host) ~= "string" then error("weft.connect: string host expected", 2) end
+  if math.type(port) ~= "integer" then error("weft.connect: integer port expected", 2) end
+  if not isyieldable() then outside("connect") end
+  return fd_or_fail(yield(OP_CONNECT, host, port))
+end
+
+--- Connects to the Unix stream socket at `path`.
+-- @tparam string path
+-- @treturn integer the connected fd (owned by weft), or nil, message, code
+--   (`weft.ENOENT`, `weft.ECONNREFUSED`...)
+function M.connect_unix(path)
+  if type(path) ~= "string" then error("weft.connect_unix: string path expected", 2) end
+  if not isyieldable() then outside("connect_unix") end
+  return fd_or_fail(yield(OP_CONNECT_UNIX, path))
+end
+
+-- One receive buffer per coroutine, reused (a full userdata never moves;
+-- the frame of `recv` holds it while the await is pending).
+local buffers = setmetatable({}, { __mode = "k" })
+
+--- Receives up to `max` bytes from stream fd `fd`, suspending the task until
+-- at least one byte (or the end of the stream) is there.
+-- @tparam integer fd a socket or another non-blocking stream fd
+-- @tparam[opt=65536] integer max 1..2^31-1
+-- @treturn string the bytes; "" at end of stream; or nil, message, code
+--   (`weft.ECONNRESET`, `weft.ECLOSED`: closed through weft meanwhile,
+--   `weft.ENOTCONN`: a listening socket...)
+function M.recv(fd, max)
+  checkfd("recv", fd)
+  max = max or 65536
+  if math.type(max) ~= "integer" or max < 1 or max > 0x7fffffff then
+    error("weft.recv: max must be an integer in 1..2^31-1", 2)
+  end
+  if not isyieldable() then outside("recv") end
+  local co = running()
+  local buf = buffers[co]
+  if not buf or #buf < max then
+    buf = buffer(max > 65536 and max or 65536)
+    buffers[co] = buf
+  end
+  local n = yield(OP_RECV, fd, buf, max)
+  if n < 0 then return check(n) end
+  local s = buffer_string(buf, n)
+  return s
+end
+
+--- Sends all of `s` (or `s:sub(i, j)`) on stream fd `fd`, suspending the
+-- task whenever the kernel's buffer is full.
+-- @tparam integer fd
+-- @tparam string s
+-- @tparam[opt=1] integer i
+-- @tparam[opt=#s] integer j
+-- @treturn integer the number of bytes sent (all of them); or nil, message,
+--   code, sent: `sent` is how many bytes went before the failure
+--   (`weft.EPIPE`, `weft.ECONNRESET`, `weft.ECLOSED`: closed or shut down
+--   through weft meanwhile). A cancel or timeout raises as usual, and the
+--   bytes it interrupted may have gone in part.
+function M.send(fd, s, i, j)
+  checkfd("send", fd)
+  if type(s) ~= "string" then error("weft.send: string expected, got " .. type(s), 2) end
+  i, j = i or 1, j or #s
+  if i < 1 then i = 1 end
+  if j > #s then j = #s end
+  if j < i then return 0 end
+  if not isyieldable() then outside("send") end
+  local st, sent = yield(OP_SEND, fd, s, i, j)
+  if st == 0 then return j - i + 1 end
+  local _, msg, code = check(st)
+  return nil, msg, code, sent or 0
+end
+
+--- Shuts down the write side of socket `fd`: the peer's `recv` sees the end
+-- of the stream; receiving goes on. Pending sends fail with `weft.ECLOSED`.
+-- @tparam integer fd
+-- @return true, or nil, message, code
+function M.shutdown(fd)
+  checkfd("shutdown", fd)
+  return ok(core.socket_shutdown(loop_or_error("shutdown"), fd))
+end
+
+--- Closes `fd`. On the running loop, through weft: every operation still
+-- waiting on fd (in any task) fails with `weft.ECLOSED`; outside a loop,
+-- with close(2). Stop the fd's watches first (`weft.EBUSY` otherwise).
+-- @tparam integer fd
+-- @return true, or nil, message, code
+function M.close(fd)
+  checkfd("close", fd)
+  if not current then return core.close(fd) end
+  return ok(core.socket_close(current, fd))
+end
+
+--- A connected pair of Unix stream sockets, non-blocking unless asked
+-- (a convenience for tests and in-process pipes).
 -- @tparam[opt=true] boolean nonblocking
 -- @return fd1, fd2, or nil, message, code
 M.socketpair = core.socketpair
 --- A pipe: read end, write end (non-blocking unless asked).
 M.pipe = core.pipe
---- `read(fd[, max=65536])`: a string ("" at end of file), or nil, message,
--- code (`weft.EAGAIN` when nothing is there yet on a non-blocking fd).
+--- `read(fd[, max=65536])`: one read(2) that never suspends: a string (""
+-- at end of file), or nil, message, code (`weft.EAGAIN` when nothing is
+-- there yet on a non-blocking fd).
 M.read = core.read
---- `write(fd, s[, i[, j]])`: bytes written, or nil, message, code.
+--- `write(fd, s[, i[, j]])`: one write(2) that never suspends: bytes
+-- written, or nil, message, code.
 M.write = core.write
---- `close(fd)`: true, or nil, message, code.
-M.close = core.close
 --- `set_nonblocking(fd[, on=true])`: true, or nil, message, code.
 M.set_nonblocking = core.set_nonblocking
-
---- Reads up to `max` bytes, suspending the task until some are there.
--- @return a string ("" at end of file), or nil, message, code
-function M.recv(fd, max)
-  while true do
-    local s, msg, code = core.read(fd, max)
-    if s then return s end
-    if code ~= EAGAIN then return nil, msg, code end
-    local ev, m2, c2 = M.readable(fd)
-    if not ev then return nil, m2, c2 end
-  end
-end
-
---- Writes all of `s`, suspending the task while the fd is full.
--- @return #s, or nil, message, code
-function M.send(fd, s)
-  local i, n = 1, #s
-  while i <= n do
-    local w, msg, code = core.write(fd, s, i)
-    if w then
-      i = i + w
-    elseif code == EAGAIN then
-      local ev, m2, c2 = M.writable(fd)
-      if not ev then return nil, m2, c2 end
-    else
-      return nil, msg, code
-    end
-  end
-  return n
-end
 
 
 --- Loops of one's own.

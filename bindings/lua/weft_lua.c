@@ -49,7 +49,14 @@ enum {
   WL_OP_YIELD = 5,   /* (a bare yield too) -> 0                               */
   WL_OP_THREAD = 6,  /* job               -> work result                      */
   WL_OP_TIMEOUT = 7, /* ns (0 clears)     -> rc                        (SYNC) */
-  WL_OP_SELF = 8     /*                   -> the task                  (SYNC) */
+  WL_OP_SELF = 8,    /*                   -> the task                  (SYNC) */
+  /* sockets (weft_await_*; strings and buffers stay referenced by the
+   * yielding Lua frame, which lives until the await resolves) */
+  WL_OP_ACCEPT = 9,       /* fd                     -> new fd | error        */
+  WL_OP_CONNECT = 10,     /* host, port             -> fd | error            */
+  WL_OP_CONNECT_UNIX = 11, /* path                  -> fd | error            */
+  WL_OP_RECV = 12,        /* fd, buffer, max        -> count | 0 | error     */
+  WL_OP_SEND = 13         /* fd, string, i, j       -> 0 | error, bytes sent */
 };
 
 #define WL_KINDS 16 /* refs are counted per WEFT_KIND_* */
@@ -70,9 +77,10 @@ struct wl_loop {
 #define WL_LOOP_MT "weft.loop"
 #define WL_TASK_MT "weft.task"
 #define WL_JOB_MT "weft.job"
+#define WL_BUF_MT "weft.buffer"
 
 /* Registry keys (light userdata) for alloc-free lookups from trampolines. */
-static const char wl_key_task_mt = 0, wl_key_job_mt = 0;
+static const char wl_key_task_mt = 0, wl_key_job_mt = 0, wl_key_buf_mt = 0;
 static const char wl_key_cancelled = 0, wl_key_timeout = 0;
 
 /* The loop whose run or free is in progress on this thread: the callbacks'
@@ -651,6 +659,8 @@ struct wl_task {
   uint8_t done, awaited, stop_on_done;
   uint8_t asked_cancel; /* task:cancel() was called and not yet delivered */
   uint8_t group;        /* the pending await is a cancel-on-error group */
+  uint8_t sending;      /* the pending await is a send: resume with t->sent */
+  size_t sent;          /* weft_await_send's *sent */
 };
 
 static void wl_task_released(wl_task *t, int *ref) {
@@ -780,6 +790,46 @@ static int wl_task_arm(lua_State *L, wl_loop *lp, wl_task *t, weft_task_t self, 
       rc = isnum ? weft_task_timeout(lp->loop, self, ns) : WEFT_EINVAL;
       break;
     }
+    case WL_OP_ACCEPT: {
+      lua_Integer fd = lua_tointegerx(co, base + 1, &isnum);
+      if (isnum && fd >= INT_MIN && fd <= INT_MAX) rc = weft_await_accept(lp->loop, self, (int)fd);
+      break;
+    }
+    case WL_OP_CONNECT: {
+      const char *host = lua_type(co, base + 1) == LUA_TSTRING ? lua_tostring(co, base + 1) : NULL;
+      lua_Integer port = lua_tointegerx(co, base + 2, &isnum);
+      if (host && isnum && port >= INT_MIN && port <= INT_MAX)
+        rc = weft_await_connect(lp->loop, self, host, (int)port);
+      break;
+    }
+    case WL_OP_CONNECT_UNIX:
+      if (lua_type(co, base + 1) == LUA_TSTRING)
+        rc = weft_await_connect_unix(lp->loop, self, lua_tostring(co, base + 1));
+      break;
+    case WL_OP_RECV: { /* the buffer is a local of the yielding frame */
+      int ok2;
+      lua_Integer fd = lua_tointegerx(co, base + 1, &isnum), max = lua_tointegerx(co, base + 3, &ok2);
+      void *buf = wl_toudata(co, base + 2, &wl_key_buf_mt);
+      if (buf && isnum && ok2 && fd >= INT_MIN && fd <= INT_MAX && max > 0) {
+        size_t cap = lua_rawlen(co, base + 2);
+        rc = weft_await_recv(lp->loop, self, (int)fd, buf, (size_t)max < cap ? (size_t)max : cap);
+      }
+      break;
+    }
+    case WL_OP_SEND: { /* the string is a local of the yielding frame */
+      int ok3, ok4;
+      size_t len = 0;
+      lua_Integer fd = lua_tointegerx(co, base + 1, &isnum);
+      lua_Integer i = lua_tointegerx(co, base + 3, &ok3), j = lua_tointegerx(co, base + 4, &ok4);
+      const char *str = lua_type(co, base + 2) == LUA_TSTRING ? lua_tolstring(co, base + 2, &len) : NULL;
+      t->sent = 0;
+      if (str && isnum && ok3 && ok4 && fd >= INT_MIN && fd <= INT_MAX && i >= 1 && j >= i &&
+          (size_t)j <= len) {
+        rc = weft_await_send(lp->loop, self, (int)fd, str + i - 1, (size_t)(j - i + 1), &t->sent);
+        if (rc == WEFT_PENDING) t->sending = 1;
+      }
+      break;
+    }
     case WL_OP_SELF: { /* the task sits at the bottom of its own stack */
       lua_Debug ar;
       int lv = 0;
@@ -826,7 +876,9 @@ static int wl_task_step(weft_loop_t *loop, weft_task_t self, int status, void *u
     lua_pushinteger(co, status);
     nargs = 1;
     if (t->group) lua_pushboolean(co, mine), nargs = 2;
+    if (t->sending) lua_pushinteger(co, (lua_Integer)t->sent), nargs = 2;
     t->group = 0;
+    t->sending = 0;
   }
   for (;;) {
     if (nargs < 0) return wl_task_end(lp, t, WEFT_ENOMEM, 0); /* no stack to resume */
@@ -1059,6 +1111,53 @@ int wl_l_set_nonblocking(lua_State *L) {
   return 1;
 }
 
+/* buffer(size) -> a receive buffer (full userdata: it never moves) */
+int wl_l_buffer(lua_State *L) {
+  size_t n = (size_t)wl_checkint(L, 1, 1, INT_MAX);
+  lua_newuserdatauv(L, n, 0);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &wl_key_buf_mt);
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+static int wl_buf_len(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)lua_rawlen(L, 1));
+  return 1;
+}
+
+/* buffer_string(buf, n) -> the first n bytes of buf as a string */
+int wl_l_buffer_string(lua_State *L) {
+  void *p = wl_toudata(L, 1, &wl_key_buf_mt);
+  luaL_argcheck(L, p != NULL, 1, "weft buffer expected");
+  lua_Integer n = wl_checkint(L, 2, 0, (lua_Integer)lua_rawlen(L, 1));
+  lua_pushlstring(L, (const char *)p, (size_t)n);
+  return 1;
+}
+
+/* tcp_listen(loop, host|nil, port, backlog, flags) -> fd | nil, message, code */
+int wl_l_tcp_listen(lua_State *L) {
+  wl_loop *lp = wl_checkloop(L, 1);
+  const char *host = luaL_optstring(L, 2, NULL);
+  int port = (int)wl_checkint(L, 3, INT_MIN, INT_MAX);
+  int backlog = (int)wl_checkint(L, 4, INT_MIN, INT_MAX);
+  int flags = (int)wl_checkint(L, 5, INT_MIN, INT_MAX), fd = -1;
+  int rc = lp->loop ? weft_tcp_listen(lp->loop, host, port, backlog, flags, &fd) : WEFT_EINVAL;
+  if (rc < 0) return wl_fail(L, rc);
+  lua_pushinteger(L, fd);
+  return 1;
+}
+
+/* unix_listen(loop, path, backlog) -> fd | nil, message, code */
+int wl_l_unix_listen(lua_State *L) {
+  wl_loop *lp = wl_checkloop(L, 1);
+  const char *path = luaL_checkstring(L, 2);
+  int backlog = (int)wl_checkint(L, 3, INT_MIN, INT_MAX), fd = -1;
+  int rc = lp->loop ? weft_unix_listen(lp->loop, path, backlog, &fd) : WEFT_EINVAL;
+  if (rc < 0) return wl_fail(L, rc);
+  lua_pushinteger(L, fd);
+  return 1;
+}
+
 /* ----------------------------------------------------------------- init */
 
 static void wl_newmeta(lua_State *L, const char *name, const void *key, const luaL_Reg *meta,
@@ -1094,11 +1193,15 @@ void wl_init(lua_State *L, int mod) {
   static const struct { const char *name; int v; } ops[] = {
       {"SLEEP", WL_OP_SLEEP}, {"FD", WL_OP_FD},         {"TASK", WL_OP_TASK},
       {"ALL", WL_OP_ALL},     {"YIELD", WL_OP_YIELD},   {"THREAD", WL_OP_THREAD},
-      {"TIMEOUT", WL_OP_TIMEOUT}, {"SELF", WL_OP_SELF}};
+      {"TIMEOUT", WL_OP_TIMEOUT}, {"SELF", WL_OP_SELF},       {"ACCEPT", WL_OP_ACCEPT},
+      {"CONNECT", WL_OP_CONNECT}, {"CONNECT_UNIX", WL_OP_CONNECT_UNIX},
+      {"RECV", WL_OP_RECV},   {"SEND", WL_OP_SEND}};
   mod = lua_absindex(L, mod);
   wl_newmeta(L, WL_LOOP_MT, &wl_key_loop_mt, loop_meta, no_methods, mod, "Loop");
   wl_newmeta(L, WL_TASK_MT, &wl_key_task_mt, task_meta, task_methods, mod, "Task");
   wl_newmeta(L, WL_JOB_MT, &wl_key_job_mt, job_meta, job_methods, mod, "Job");
+  static const luaL_Reg buf_meta[] = {{"__len", wl_buf_len}, {NULL, NULL}};
+  wl_newmeta(L, WL_BUF_MT, &wl_key_buf_mt, buf_meta, no_methods, mod, "Buffer");
   lua_newtable(L);
   for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
     lua_pushinteger(L, ops[i].v);

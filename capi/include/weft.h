@@ -79,7 +79,7 @@ extern "C" {
 /* ---------------------------------------------------------------- version */
 
 #define WEFT_VERSION_MAJOR 0
-#define WEFT_VERSION_MINOR 1
+#define WEFT_VERSION_MINOR 2
 #define WEFT_VERSION_PATCH 0
 /* The version this header describes, in the form weft_version() returns. */
 #define WEFT_VERSION \
@@ -396,8 +396,11 @@ typedef void (*weft_release_cb)(void *ctx, int kind, void *user_data);
  *    call: posts after they run, work when it ends, tasks as they finish
  *    (detached ones) and at the end (finished tasks never released), fd
  *    watches and active timers when they are dropped.
- *  - user data of the handle kinds added later (sockets, synchronisation
- *    primitives) is released in the same way; each one's section says when.
+ *  - weft_queue_new's user_data (WEFT_KIND_QUEUE): at weft_queue_free (or
+ *    weft_loop_free), after the queue's drop callback has seen every item
+ *    still queued. Sockets and the other synchronisation primitives take no
+ *    user_data. Handle kinds added later release theirs in the same way;
+ *    each one's section says when.
  * The logger's user_data is not released by this hook.
  *
  * Guarantees. Exactly once per successful call that took the user_data (the

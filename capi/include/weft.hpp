@@ -23,8 +23,12 @@
  *    function is one generic function that resumes the innermost suspended
  *    coroutine of that root's chain.
  *  - Every awaitable (sleep, readable/writable, to_thread, yield, awaiting a
- *    spawned task, gather, task_group::wait) arms exactly one weft_await_*
- *    call; its state lives in the awaiting coroutine's frame.
+ *    spawned task, gather, task_group::wait, the socket awaits, event::wait,
+ *    semaphore::acquire, lock::acquire, queue<T>::put/get, wait_first,
+ *    as_completed::next) arms exactly one weft_await_* call; its state lives
+ *    in the awaiting coroutine's frame.
+ *  - Sync primitives (event, semaphore, lock, queue<T>): RAII owners of
+ *    weft.h's ids; see "synchronisation" below for their cancel-safety.
  *  - Coroutine frames come from a free list of the loop that is current on
  *    the thread (the loop being run, else the last weft::loop constructed on
  *    the thread); with no current loop, from operator new. A started task
@@ -62,6 +66,7 @@
 #include <functional>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <tuple>
@@ -99,7 +104,7 @@ enum class errc : int {
   perm = WEFT_EPERM, badf = WEFT_EBADF, again = WEFT_EAGAIN, nomem = WEFT_ENOMEM,
   busy = WEFT_EBUSY, exist = WEFT_EEXIST, inval = WEFT_EINVAL, mfile = WEFT_EMFILE,
   nospc = WEFT_ENOSPC, timedout = WEFT_ETIMEDOUT, stale = WEFT_ESTALE,
-  canceled = WEFT_ECANCELED, host = WEFT_EHOST,
+  canceled = WEFT_ECANCELED, host = WEFT_EHOST, closed = WEFT_ECLOSED,
 };
 
 inline std::error_code make_error_code(errc e) noexcept {
@@ -1546,6 +1551,645 @@ inline detail::send_awaiter send(detail::fd_arg fd, const void *buf, std::size_t
   a.sent = sent;
   return a;
 }
+
+// --------------------------------------------------------- synchronisation
+//
+// asyncio's Event, Semaphore, Lock and Queue, and wait-first, over weft.h's
+// weft_event_* / weft_semaphore_* / weft_lock_* / weft_queue_* and
+// weft_await_first. The rules are weft.h's ("synchronisation"): FIFO
+// hand-off to the oldest waiter (a try- call fails while anyone waits), and
+// cancel-safety: a co_await cancelled or timed out before its grant throws
+// weft::cancelled / weft::timed_out and takes nothing; one granted before
+// the cancel returns the grant (a permit, a lock guard, an item) and the
+// cancellation is thrown by the task's next co_await -- so the guard it
+// returned still gives the permit or lock back as the exception unwinds.
+// Freeing a primitive (its destructor) resumes its waiters with
+// weft::error(WEFT_ECLOSED). Every object here is move-only, belongs to the
+// loop thread, and may outlive its loop (weft_loop_free frees the
+// primitive; the object then only releases memory). All calls throw
+// weft::error (WEFT_ESTALE on a freed or moved-from object).
+
+namespace detail {
+/* The id of a loop-owned primitive plus a reference to its loop. */
+struct prim_ref {
+  loop_ref ref;
+  int64_t id = 0;
+  prim_ref() noexcept = default;
+  prim_ref(loop_state *s, int64_t i) noexcept : ref(s), id(i) {}
+  prim_ref(prim_ref &&o) noexcept : ref(std::move(o.ref)), id(std::exchange(o.id, 0)) {}
+  prim_ref &operator=(prim_ref &&o) noexcept {
+    if (this != &o) {
+      ref = std::move(o.ref);
+      id = std::exchange(o.id, 0);
+    }
+    return *this;
+  }
+  /* The raw loop while the loop is alive and the id set, else nullptr. */
+  weft_loop_t *raw() const noexcept { return id && ref.alive() ? ref.s->raw : nullptr; }
+};
+}  // namespace detail
+
+namespace detail {
+struct event_awaiter : await_base {
+  weft_event_t id;
+  template <weft_promise P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    return arm(h, [&](weft_loop_t *l, weft_task_t self) { return weft_await_event(l, self, id); });
+  }
+  void await_resume() const { result(); }
+};
+}  // namespace detail
+
+/* asyncio.Event: a flag tasks wait for (weft_event_*). Created clear. The
+ * destructor frees it (waiters resume with weft::error(WEFT_ECLOSED)). */
+class event {
+ public:
+  event() noexcept = default;
+  /* weft_event_new on loop l. Throws weft::error (WEFT_ENOMEM, WEFT_EPERM). */
+  explicit event(loop &l) {
+    weft_event_t id = 0;
+    check(weft_event_new(l.get(), &id));
+    p_ = detail::prim_ref(l.state(), id);
+  }
+  event(event &&) noexcept = default;
+  event &operator=(event &&o) noexcept {
+    if (this != &o) {
+      free();
+      p_ = std::move(o.p_);
+    }
+    return *this;
+  }
+  ~event() { free(); }
+
+  /* Sets it and resumes every waiter, oldest first (weft_event_set). */
+  void set() { check(call(weft_event_set)); }
+  /* Clears it (weft_event_clear); waiters already resumed stay resumed. */
+  void clear() { check(call(weft_event_clear)); }
+  /* True if set (weft_event_is_set). */
+  bool is_set() const {
+    int r = call(weft_event_is_set);
+    check(r);
+    return r == 1;
+  }
+  /* co_await ev.wait(): resumes when the event is set (in the next
+   * iteration if it is set now; weft_await_event). Throws cancelled,
+   * timed_out, weft::error(WEFT_ECLOSED) if the event is freed meanwhile. */
+  detail::event_awaiter wait() const noexcept {
+    detail::event_awaiter a;
+    a.id = p_.id;
+    return a;
+  }
+  /* Frees it now (weft_event_free), as the destructor does. */
+  void free() noexcept {
+    if (weft_loop_t *l = p_.raw()) weft_event_free(l, p_.id);
+    p_ = detail::prim_ref();
+  }
+  weft_event_t id() const noexcept { return p_.id; }
+
+ private:
+  int call(int (*fn)(weft_loop_t *, int64_t)) const noexcept {
+    weft_loop_t *l = p_.raw();
+    return l ? fn(l, p_.id) : WEFT_ESTALE;
+  }
+  detail::prim_ref p_;
+};
+
+/* One permit of a weft::semaphore, given back (weft_semaphore_release) when
+ * the guard is destroyed or release() is called. Move-only; an empty guard
+ * (default, moved-from, a failed try_acquire) holds nothing and tests false. */
+class permit {
+ public:
+  permit() noexcept = default;
+  permit(detail::loop_state *s, weft_semaphore_t sem) noexcept : p_(s, sem) {}
+  permit(permit &&) noexcept = default;
+  permit &operator=(permit &&o) noexcept {
+    if (this != &o) {
+      release();
+      p_ = std::move(o.p_);
+    }
+    return *this;
+  }
+  ~permit() { release(); }
+  explicit operator bool() const noexcept { return p_.id != 0; }
+  /* Gives the permit back now (to the oldest waiter). Errors are ignored:
+   * a freed semaphore or a dead loop has nobody to give it to. */
+  void release() noexcept {
+    if (weft_loop_t *l = p_.raw()) weft_semaphore_release(l, p_.id);
+    p_ = detail::prim_ref();
+  }
+  /* Forgets the permit without giving it back (the caller then calls
+   * semaphore::release itself). */
+  void detach() noexcept { p_ = detail::prim_ref(); }
+
+ private:
+  detail::prim_ref p_;
+};
+
+namespace detail {
+struct semaphore_awaiter : await_base {
+  weft_semaphore_t id;
+  template <weft_promise P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    return arm(h, [&](weft_loop_t *l, weft_task_t self) { return weft_await_semaphore(l, self, id); });
+  }
+  [[nodiscard]] permit await_resume() const {
+    result();
+    return permit(root_->ls, id);
+  }
+};
+}  // namespace detail
+
+/* asyncio.Semaphore (and BoundedSemaphore with bounded = true): a count of
+ * permits (weft_semaphore_*). The destructor frees it (waiters resume with
+ * weft::error(WEFT_ECLOSED)); free it after the permits it handed out, or
+ * their release is ignored. */
+class semaphore {
+ public:
+  semaphore() noexcept = default;
+  /* weft_semaphore_new with `permits` (>= 0) permits; bounded: releasing
+   * past the initial count throws weft::error(WEFT_EINVAL). Throws
+   * weft::error (WEFT_EINVAL for permits < 0, WEFT_ENOMEM). */
+  explicit semaphore(loop &l, int64_t permits, bool bounded = false) {
+    weft_semaphore_t id = 0;
+    check(weft_semaphore_new(l.get(), permits, bounded ? WEFT_SEMAPHORE_BOUNDED : 0, &id));
+    p_ = detail::prim_ref(l.state(), id);
+  }
+  semaphore(semaphore &&) noexcept = default;
+  semaphore &operator=(semaphore &&o) noexcept {
+    if (this != &o) {
+      free();
+      p_ = std::move(o.p_);
+    }
+    return *this;
+  }
+  ~semaphore() { free(); }
+
+  /* Takes a permit without waiting: a non-empty permit, or an empty one if
+   * none is free or a task waits for one (weft_semaphore_try_acquire). */
+  permit try_acquire() {
+    int r = p_.raw() ? weft_semaphore_try_acquire(p_.raw(), p_.id) : WEFT_ESTALE;
+    if (r == WEFT_EAGAIN) return permit();
+    check(r);
+    return permit(p_.ref.s, p_.id);
+  }
+  /* Returns one permit that is not held by a weft::permit (e.g. one given
+   * up with permit::detach, or adding one to an unbounded semaphore). */
+  void release() { check(p_.raw() ? weft_semaphore_release(p_.raw(), p_.id) : WEFT_ESTALE); }
+  /* Free permits (weft_semaphore_value; 0 while tasks wait). */
+  int64_t value() const {
+    int64_t v = 0;
+    check(p_.raw() ? weft_semaphore_value(p_.raw(), p_.id, &v) : WEFT_ESTALE);
+    return v;
+  }
+  /* co_await sem.acquire(): waits for a permit, FIFO (weft_await_semaphore),
+   * and yields it as a weft::permit. Throws cancelled / timed_out (nothing
+   * taken), weft::error(WEFT_ECLOSED) if the semaphore is freed meanwhile. */
+  detail::semaphore_awaiter acquire() const noexcept {
+    detail::semaphore_awaiter a;
+    a.id = p_.id;
+    return a;
+  }
+  /* Frees it now (weft_semaphore_free), as the destructor does. */
+  void free() noexcept {
+    if (weft_loop_t *l = p_.raw()) weft_semaphore_free(l, p_.id);
+    p_ = detail::prim_ref();
+  }
+  weft_semaphore_t id() const noexcept { return p_.id; }
+
+ private:
+  detail::prim_ref p_;
+};
+
+/* A held weft::lock, unlocked (weft_lock_release for its owner task) when
+ * the guard is destroyed or unlock() is called. Move-only (it may move to
+ * another object, but the lock stays owned by the task that took it). */
+class lock_guard {
+ public:
+  lock_guard() noexcept = default;
+  lock_guard(detail::loop_state *s, weft_lock_t lk, weft_task_t owner) noexcept
+      : p_(s, lk), owner_(owner) {}
+  lock_guard(lock_guard &&o) noexcept : p_(std::move(o.p_)), owner_(std::exchange(o.owner_, 0)) {}
+  lock_guard &operator=(lock_guard &&o) noexcept {
+    if (this != &o) {
+      unlock();
+      p_ = std::move(o.p_);
+      owner_ = std::exchange(o.owner_, 0);
+    }
+    return *this;
+  }
+  ~lock_guard() { unlock(); }
+  explicit operator bool() const noexcept { return p_.id != 0; }
+  /* The task holding the lock through this guard. */
+  weft_task_t owner() const noexcept { return owner_; }
+  /* Unlocks now; the lock passes to the oldest waiter. Errors are ignored
+   * (a freed lock or a dead loop). */
+  void unlock() noexcept {
+    if (weft_loop_t *l = p_.raw()) weft_lock_release(l, p_.id, owner_);
+    p_ = detail::prim_ref();
+    owner_ = 0;
+  }
+
+ private:
+  detail::prim_ref p_;
+  weft_task_t owner_ = 0;
+};
+
+namespace detail {
+struct lock_awaiter : await_base {
+  weft_lock_t id;
+  template <weft_promise P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    return arm(h, [&](weft_loop_t *l, weft_task_t self) { return weft_await_lock(l, self, id); });
+  }
+  [[nodiscard]] lock_guard await_resume() const {
+    result();
+    return lock_guard(root_->ls, id, root_->self);
+  }
+};
+}  // namespace detail
+
+/* asyncio.Lock: mutual exclusion between tasks, owned by the task that took
+ * it, not reentrant (weft_lock_*). The destructor frees it, held or not
+ * (waiters resume with weft::error(WEFT_ECLOSED)). */
+class lock {
+ public:
+  lock() noexcept = default;
+  /* weft_lock_new. Throws weft::error (WEFT_ENOMEM, WEFT_EPERM). */
+  explicit lock(loop &l) {
+    weft_lock_t id = 0;
+    check(weft_lock_new(l.get(), &id));
+    p_ = detail::prim_ref(l.state(), id);
+  }
+  lock(lock &&) noexcept = default;
+  lock &operator=(lock &&o) noexcept {
+    if (this != &o) {
+      free();
+      p_ = std::move(o.p_);
+    }
+    return *this;
+  }
+  ~lock() { free(); }
+
+  /* co_await lk.acquire() (or co_await lk): waits for the lock, FIFO
+   * (weft_await_lock), and yields a lock_guard held by the awaiting task.
+   * Throws cancelled / timed_out (nothing taken), weft::error(WEFT_EINVAL)
+   * if the task already holds it, weft::error(WEFT_ECLOSED) if freed. */
+  detail::lock_awaiter acquire() const noexcept {
+    detail::lock_awaiter a;
+    a.id = p_.id;
+    return a;
+  }
+  detail::lock_awaiter operator co_await() const noexcept { return acquire(); }
+  /* Locks it for task `owner` (e.g. co_await weft::this_task()).id) without
+   * waiting (weft_lock_try_acquire): a held guard, or an empty one if the
+   * lock is held or a task waits for it. Throws weft::error (WEFT_EINVAL:
+   * owner already holds it; WEFT_ESTALE: owner is not a live task). */
+  lock_guard try_acquire(weft_task_t owner) {
+    int r = p_.raw() ? weft_lock_try_acquire(p_.raw(), p_.id, owner) : WEFT_ESTALE;
+    if (r == WEFT_EAGAIN) return lock_guard();
+    check(r);
+    return lock_guard(p_.ref.s, p_.id, owner);
+  }
+  /* The task holding it, 0 if unlocked (weft_lock_owner). */
+  weft_task_t owner() const {
+    weft_task_t o = 0;
+    check(p_.raw() ? weft_lock_owner(p_.raw(), p_.id, &o) : WEFT_ESTALE);
+    return o;
+  }
+  /* True if some task holds it. */
+  bool locked() const { return owner() != 0; }
+  /* Frees it now (weft_lock_free), as the destructor does. */
+  void free() noexcept {
+    if (weft_loop_t *l = p_.raw()) weft_lock_free(l, p_.id);
+    p_ = detail::prim_ref();
+  }
+  weft_lock_t id() const noexcept { return p_.id; }
+
+ private:
+  detail::prim_ref p_;
+};
+
+namespace detail {
+/* The values a weft::queue<T> carries: weft's int64_t items are indices of
+ * this table. A slot is filled when a put hands its value over and emptied
+ * exactly once: by the get that takes the item, by the drop callback
+ * (close(immediate), free, loop free), or by the put itself when it fails.
+ * Shared between the queue object and its pending co_awaits, so that a
+ * getter granted an item, or a putter told WEFT_ECLOSED, can still reach
+ * its slot after the queue object is gone. Loop thread only. */
+template <class T>
+struct value_table {
+  std::vector<std::optional<T>> slots;
+  std::vector<int64_t> free_ids;
+  std::size_t live = 0;
+
+  int64_t store(T &&v) {
+    int64_t i;
+    if (!free_ids.empty()) {
+      i = free_ids.back();
+      slots[static_cast<std::size_t>(i)].emplace(std::move(v));
+      free_ids.pop_back();
+    } else {
+      slots.emplace_back(std::move(v));
+      i = static_cast<int64_t>(slots.size() - 1);
+    }
+    ++live;
+    return i;
+  }
+  bool holds(int64_t i) const noexcept {
+    return i >= 0 && static_cast<std::size_t>(i) < slots.size() &&
+           slots[static_cast<std::size_t>(i)].has_value();
+  }
+  T take(int64_t i) {
+    if (!holds(i)) throw error(WEFT_EINVAL);
+    auto &s = slots[static_cast<std::size_t>(i)];
+    T v = std::move(*s);
+    s.reset();
+    free_ids.push_back(i);
+    --live;
+    return v;
+  }
+  void drop(int64_t i) noexcept {
+    if (!holds(i)) return;
+    slots[static_cast<std::size_t>(i)].reset();
+    try {
+      free_ids.push_back(i);
+    } catch (...) {  // the slot is lost for reuse, not the value's destruction
+    }
+    --live;
+  }
+  static void drop_cb(weft_loop_t *, weft_queue_t, int64_t item, void *ud) {
+    static_cast<value_table *>(ud)->drop(item);
+  }
+};
+}  // namespace detail
+
+/* asyncio.Queue / a Go channel of any movable C++ value type T, over a
+ * weft_queue_t of int64_t items (each item indexes a side table holding the
+ * value). Bounded (capacity >= 1) or unbounded (capacity 0). Values the
+ * queue discards -- close(true), free / the destructor, the loop's free --
+ * are destroyed exactly once, oldest first; a get moves its value out. The
+ * destructor frees the queue: waiting getters and putters resume with
+ * weft::error(WEFT_ECLOSED). Costs: the table grows to the highest number of
+ * values in flight at once and is reused. */
+template <class T>
+class queue {
+  static_assert(std::is_move_constructible_v<T> && !std::is_reference_v<T>,
+                "weft::queue<T> needs a movable value type");
+  using table = detail::value_table<T>;
+
+ public:
+  using value_type = T;
+
+  queue() noexcept = default;
+  /* weft_queue_new with `capacity` (0: unbounded). Throws weft::error
+   * (WEFT_ENOMEM, WEFT_EPERM). */
+  explicit queue(loop &l, std::size_t capacity = 0) : tab_(std::make_shared<table>()) {
+    weft_queue_t id = 0;
+    check(weft_queue_new(l.get(), static_cast<int64_t>(capacity), &table::drop_cb, tab_.get(), &id));
+    p_ = detail::prim_ref(l.state(), id);
+    cap_ = capacity;
+  }
+  queue(queue &&o) noexcept
+      : p_(std::move(o.p_)), tab_(std::move(o.tab_)), cap_(std::exchange(o.cap_, 0)) {}
+  queue &operator=(queue &&o) noexcept {
+    if (this != &o) {
+      free();
+      p_ = std::move(o.p_);
+      tab_ = std::move(o.tab_);
+      cap_ = std::exchange(o.cap_, 0);
+    }
+    return *this;
+  }
+  ~queue() { free(); }
+
+  /* The capacity it was created with (0: unbounded). */
+  std::size_t capacity() const noexcept { return cap_; }
+  /* Queued values (weft_queue_size; putters still waiting not counted). */
+  std::size_t size() const {
+    int64_t n = 0;
+    check(p_.raw() ? weft_queue_size(p_.raw(), p_.id, &n) : WEFT_ESTALE);
+    return static_cast<std::size_t>(n);
+  }
+  bool empty() const { return size() == 0; }
+
+  /* Puts v without waiting, to the oldest waiting getter or at the tail
+   * (weft_queue_try_put). Returns false, leaving v untouched, if the queue
+   * is full or putters wait. Throws weft::error(WEFT_ECLOSED) if closed
+   * (v untouched too), WEFT_ENOMEM. */
+  bool try_put(T &&v) { return try_put_impl(v); }
+  bool try_put(const T &v) {
+    T copy(v);
+    return try_put_impl(copy);
+  }
+  /* Takes the oldest value without waiting (weft_queue_try_get):
+   * std::nullopt if the queue is empty (or getters wait). Throws
+   * weft::error(WEFT_ECLOSED) once it is closed and drained. */
+  std::optional<T> try_get() {
+    int64_t item = 0;
+    int r = p_.raw() ? weft_queue_try_get(p_.raw(), p_.id, &item) : WEFT_ESTALE;
+    if (r == WEFT_EAGAIN) return std::nullopt;
+    check(r);
+    return tab_->take(item);
+  }
+
+  struct put_awaiter : detail::await_base {
+    std::shared_ptr<table> tab;
+    weft_queue_t id;
+    std::optional<T> value;  // until handed to the table
+    int64_t item = -1;
+    template <detail::weft_promise P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+      if (!tab) {
+        rc_ = WEFT_ESTALE;
+        return false;
+      }
+      item = tab->store(std::move(*value));
+      value.reset();
+      return arm(h, [&](weft_loop_t *l, weft_task_t self) {
+        return weft_await_queue_put(l, self, id, item);
+      });
+    }
+    void await_resume() {
+      int r = root_ ? root_->status : rc_;
+      if (r < 0 && item >= 0) tab->drop(item);  // the item stayed ours: destroy it
+      check(r);
+    }
+  };
+  /* co_await q.put(v): waits for room, FIFO (weft_await_queue_put), and
+   * queues v (or hands it to the oldest waiting getter). If it throws --
+   * cancelled / timed_out before the put, weft::error(WEFT_ECLOSED) -- v was
+   * not queued and is destroyed. */
+  put_awaiter put(T v) {
+    put_awaiter a;
+    a.tab = tab_;
+    a.id = p_.id;
+    a.value.emplace(std::move(v));
+    return a;
+  }
+
+  struct get_awaiter : detail::await_base {
+    std::shared_ptr<table> tab;
+    weft_queue_t id;
+    template <detail::weft_promise P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+      if (!tab) {
+        rc_ = WEFT_ESTALE;
+        return false;
+      }
+      return arm(h, [&](weft_loop_t *l, weft_task_t self) { return weft_await_queue_get(l, self, id); });
+    }
+    T await_resume() {
+      result();
+      int64_t item = -1;
+      check(weft_task_item(root_->ls->raw, root_->self, &item));
+      return tab->take(item);
+    }
+  };
+  /* co_await q.get(): waits for a value, FIFO (weft_await_queue_get), and
+   * yields it (moved out of the queue). Throws cancelled / timed_out
+   * (nothing taken), weft::error(WEFT_ECLOSED) once the queue is closed and
+   * drained, or freed. */
+  get_awaiter get() const {
+    get_awaiter a;
+    a.tab = tab_;
+    a.id = p_.id;
+    return a;
+  }
+
+  /* Closes it like a Go channel (weft_queue_close): puts throw
+   * weft::error(WEFT_ECLOSED) from now on (waiting ones too), gets drain
+   * what is queued and then throw it. immediate: the queued values are
+   * destroyed now, oldest first (Queue.shutdown(immediate=True)). */
+  void close(bool immediate = false) {
+    check(p_.raw() ? weft_queue_close(p_.raw(), p_.id, immediate ? WEFT_QUEUE_IMMEDIATE : 0)
+                   : WEFT_ESTALE);
+  }
+  /* Frees it now (weft_queue_free), as the destructor does: queued values
+   * are destroyed, waiters resume with weft::error(WEFT_ECLOSED). */
+  void free() noexcept {
+    if (weft_loop_t *l = p_.raw()) weft_queue_free(l, p_.id);
+    p_ = detail::prim_ref();
+    tab_.reset();
+    cap_ = 0;
+  }
+  weft_queue_t id() const noexcept { return p_.id; }
+
+ private:
+  bool try_put_impl(T &v) {
+    if (!p_.raw()) check(WEFT_ESTALE);
+    int64_t item = tab_->store(std::move(v));
+    int r = weft_queue_try_put(p_.raw(), p_.id, item);
+    if (r < 0) {
+      v = tab_->take(item);  // the item stayed ours: v gets its value back
+      if (r == WEFT_EAGAIN) return false;
+      check(r);
+    }
+    return true;
+  }
+  detail::prim_ref p_;
+  std::shared_ptr<table> tab_;
+  std::size_t cap_ = 0;
+};
+
+// -------------------------------------------------------------- wait-first
+
+namespace detail {
+template <class Ids>
+struct first_awaiter : await_base {
+  Ids ids;
+  template <weft_promise P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    return arm(h, [&](weft_loop_t *l, weft_task_t self) {
+      return weft_await_first(l, self, ids.data(), ids.size());
+    });
+  }
+  std::size_t await_resume() const { return static_cast<std::size_t>(result()); }
+};
+}  // namespace detail
+
+/* co_await weft::wait_first(a, b, ...) on spawned tasks: resumes when the
+ * first of them finishes and yields its index in the argument list (the
+ * lowest, if several have finished already; weft_await_first). The others
+ * keep running; read the winner with get() or co_await. Throws cancelled /
+ * timed_out (only this await ends), weft::error(WEFT_ESTALE) if a handle is
+ * empty, WEFT_EINVAL if the awaiting task is among them. */
+template <class... T>
+  requires(sizeof...(T) >= 1)
+detail::first_awaiter<std::array<weft_task_t, sizeof...(T)>> wait_first(const spawned<T> &...s) noexcept {
+  detail::first_awaiter<std::array<weft_task_t, sizeof...(T)>> a;
+  a.ids = {s.id()...};
+  return a;
+}
+
+/* The same over a vector of spawned tasks (the index is into the vector);
+ * an empty vector throws weft::error(WEFT_EINVAL). */
+template <class T>
+detail::first_awaiter<std::vector<weft_task_t>> wait_first(const std::vector<spawned<T>> &v) {
+  detail::first_awaiter<std::vector<weft_task_t>> a;
+  a.ids.reserve(v.size());
+  for (const auto &s : v) a.ids.push_back(s.id());
+  return a;
+}
+
+/* asyncio.as_completed over spawned tasks:
+ *
+ *   weft::as_completed<int> ac(std::move(tasks));
+ *   while (ac) {
+ *     weft::spawned<int> t = co_await ac.next();  // finished
+ *     int v = t.get();
+ *   }
+ *
+ * next() waits for the first remaining task to finish (weft_await_first)
+ * and yields its handle, removed from the set; ties go to the earliest in
+ * the set. A cancelled / timed-out next() removes nothing. Destroying the
+ * object detaches the tasks still in it (they run on), like dropping their
+ * handles. */
+template <class T>
+class as_completed {
+ public:
+  explicit as_completed(std::vector<spawned<T>> tasks) : tasks_(std::move(tasks)) {}
+  as_completed(as_completed &&) noexcept = default;
+  as_completed &operator=(as_completed &&) noexcept = default;
+
+  std::size_t size() const noexcept { return tasks_.size(); }
+  bool empty() const noexcept { return tasks_.empty(); }
+  explicit operator bool() const noexcept { return !tasks_.empty(); }
+
+  struct awaiter : detail::await_base {
+    as_completed *ac;
+    template <detail::weft_promise P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+      if (ac->tasks_.empty()) {
+        rc_ = WEFT_EINVAL;
+        return false;
+      }
+      ac->ids_.clear();
+      for (const auto &s : ac->tasks_) ac->ids_.push_back(s.id());
+      return arm(h, [&](weft_loop_t *l, weft_task_t self) {
+        return weft_await_first(l, self, ac->ids_.data(), ac->ids_.size());
+      });
+    }
+    spawned<T> await_resume() {
+      auto i = static_cast<std::size_t>(result());
+      if (i >= ac->tasks_.size()) throw error(WEFT_EINVAL);
+      spawned<T> s = std::move(ac->tasks_[i]);
+      ac->tasks_.erase(ac->tasks_.begin() + static_cast<std::ptrdiff_t>(i));
+      return s;
+    }
+  };
+  /* co_await ac.next(): see the class comment. Throws weft::error
+   * (WEFT_EINVAL) when empty; the object must stay put until it resumes. */
+  awaiter next() noexcept {
+    awaiter a;
+    a.ac = this;
+    return a;
+  }
+
+ private:
+  std::vector<spawned<T>> tasks_;
+  std::vector<weft_task_t> ids_;
+};
 
 }  // namespace weft
 

@@ -189,6 +189,81 @@ double call_cpp(int64_t rounds) {
   return ns;
 }
 
+// A hand-off through a queue of capacity 1: a producer puts 0..rounds-1, a
+// consumer gets them (ns per item handed over).
+struct c_prod_state {
+  weft_queue_t q;
+  int64_t next, rounds;
+};
+int c_prod(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
+  auto *s = static_cast<c_prod_state *>(ud);
+  if (status < 0) return status;
+  if (s->next == s->rounds) return weft_queue_close(loop, s->q, 0);
+  return weft_await_queue_put(loop, self, s->q, s->next++);
+}
+struct c_cons_state {
+  weft_queue_t q;
+  bool started;
+  int64_t sum;
+};
+int c_cons(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
+  auto *s = static_cast<c_cons_state *>(ud);
+  if (status == WEFT_ECLOSED) return 0;
+  if (status < 0) return status;
+  if (s->started) {
+    int64_t item = 0;
+    CHECK(weft_task_item(loop, self, &item) == 0);
+    s->sum += item;
+  }
+  s->started = true;
+  return weft_await_queue_get(loop, self, s->q);
+}
+
+double handoff_c(int64_t rounds) {
+  weft_loop_t *loop;
+  CHECK(weft_loop_new(&loop) == 0);
+  weft_queue_t q;
+  CHECK(weft_queue_new(loop, 1, nullptr, nullptr, &q) == 0);
+  c_prod_state p{q, 0, rounds};
+  c_cons_state c{q, false, 0};
+  CHECK(weft_task_spawn(loop, c_cons, &c, nullptr) == 0);
+  CHECK(weft_task_spawn(loop, c_prod, &p, nullptr) == 0);
+  int64_t t0 = now_ns();
+  CHECK(weft_loop_run(loop, WEFT_RUN_DEFAULT) == 0);
+  double ns = double(now_ns() - t0) / double(rounds);
+  CHECK(c.sum == rounds * (rounds - 1) / 2);
+  CHECK(weft_queue_free(loop, q) == 0);
+  CHECK(weft_loop_free(loop) == 0);
+  return ns;
+}
+
+weft::task<> producer(weft::queue<int64_t> &q, int64_t rounds) {
+  for (int64_t i = 0; i < rounds; ++i) co_await q.put(i);
+  q.close();
+}
+weft::task<> consumer(weft::queue<int64_t> &q, int64_t &sum) {
+  for (;;) {
+    try {
+      sum += co_await q.get();
+    } catch (const weft::error &) {
+      co_return;  // closed and drained
+    }
+  }
+}
+
+double handoff_cpp(int64_t rounds) {
+  weft::loop loop;
+  weft::queue<int64_t> q(loop, 1);
+  int64_t sum = 0;
+  weft::spawn(loop, consumer(q, sum));
+  weft::spawn(loop, producer(q, rounds));
+  int64_t t0 = now_ns();
+  loop.run();
+  double ns = double(now_ns() - t0) / double(rounds);
+  CHECK(sum == rounds * (rounds - 1) / 2);
+  return ns;
+}
+
 template <class F>
 double med(int reps, F f) {
   std::vector<double> v;
@@ -235,6 +310,9 @@ int main(int argc, char **argv) {
   std::printf("%-48s %10.1f %10.1f\n", "switch (two tasks, yield)",
               med(reps, [&] { return switch_c(rounds); }),
               med(reps, [&] { return switch_cpp(rounds); }));
+  std::printf("%-48s %10.1f %10.1f\n", "hand-off through a queue of capacity 1",
+              med(reps, [&] { return handoff_c(rounds); }),
+              med(reps, [&] { return handoff_cpp(rounds); }));
   std::printf("%-48s %10s %10.1f\n", "co_await child task (symmetric transfer)", "-",
               med(reps, [&] { return call_cpp(rounds * 10); }));
   std::printf("\nN = %lld tasks per spawn run, %lld rounds per switch run\n", (long long)n,

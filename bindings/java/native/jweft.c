@@ -18,7 +18,7 @@ static pthread_key_t g_detach_key;
 static atomic_long g_live_refs;
 
 /* Methods the trampolines call, resolved once at load. */
-static jmethodID m_run, m_timer, m_fd, m_ended, m_step, m_work, m_done, m_log, m_add_suppressed;
+static jmethodID m_run, m_timer, m_fd, m_ended, m_step, m_work, m_done, m_log, m_add_suppressed, m_drop;
 
 /* ------------------------------------------------------------ threads */
 
@@ -199,6 +199,14 @@ void jweft_log_tramp(void *ud, int level, const char *message) {
   (*env)->DeleteLocalRef(env, s);
 }
 
+void jweft_queue_drop_tramp(weft_loop_t *loop, weft_queue_t queue, int64_t item, void *ud) {
+  (void)loop;
+  (void)queue;
+  JNIEnv *env = jweft_env();
+  (*env)->CallVoidMethod(env, (jobject)ud, m_drop, (jlong)item);
+  if ((*env)->ExceptionCheck(env)) (*env)->ExceptionClear(env);
+}
+
 /* ------------------------------------------------------------ loading */
 
 /* The method `name` of class `cls`; 0 (with an exception pending) if absent. */
@@ -226,6 +234,7 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
       !(m_work = method(env, "dev/weft/RawCallbacks$WorkFn", "work", "()I")) ||
       !(m_done = method(env, "dev/weft/RawCallbacks$WorkDoneFn", "done", "(I)V")) ||
       !(m_log = method(env, "dev/weft/LogHandler", "log", "(ILjava/lang/String;)V")) ||
+      !(m_drop = method(env, "dev/weft/Queue$Core", "dropped", "(J)V")) ||
       !(m_add_suppressed = method(env, "java/lang/Throwable", "addSuppressed",
                                   "(Ljava/lang/Throwable;)V")))
     return JNI_ERR;

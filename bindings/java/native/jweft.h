@@ -57,6 +57,11 @@ int jweft_work_tramp(void *arg);
 void jweft_done_tramp(weft_loop_t *loop, weft_work_t work, int result, void *ud);
 int jweft_step_tramp(weft_loop_t *loop, weft_task_t self, int status, void *ud);
 void jweft_log_tramp(void *ud, int level, const char *message);
+/* A queue's drop callback: ud is a reference to a Queue$Core, whose
+ * dropped(long) takes the item out of its handle table. An exception is
+ * cleared here (the call may come from a Java call such as Queue.close,
+ * outside any run); dropped() catches its own. */
+void jweft_queue_drop_tramp(weft_loop_t *loop, weft_queue_t queue, int64_t item, void *ud);
 
 /* Exceptions kept for weft_loop_run / weft_loop_free to rethrow. They are
  * per thread (callbacks run on the thread inside run or free); a nested run

@@ -346,7 +346,7 @@ func Weft_go_queue_new(arg1 uintptr, arg2 int64, arg3 uintptr) (_swig_ret int64)
 }
 
 const WEFT_VERSION_MAJOR int = 0
-const WEFT_VERSION_MINOR int = 1
+const WEFT_VERSION_MINOR int = 2
 const WEFT_VERSION_PATCH int = 0
 const WEFT_PENDING int = 0x7fffffff
 const WEFT_READABLE int = 1

@@ -674,19 +674,42 @@ public final class Loop implements AutoCloseable {
   /** As awaitFuture(await, value); orphan gets a value the future did not take (it was cancelled). */
   <T> CompletableFuture<T> awaitFuture(ToIntFunction<Task> await, IntFunction<T> value,
                                        java.util.function.Consumer<T> orphan) {
+    return awaitTaskFuture(await, (t, r) -> value.apply(r), orphan);
+  }
+
+  /** As awaitFuture, with the value computed from the resumed task and its status. */
+  <T> CompletableFuture<T> awaitTaskFuture(ToIntFunction<Task> await,
+                                           java.util.function.BiFunction<Task, Integer, T> value,
+                                           java.util.function.Consumer<T> orphan) {
     CompletableFuture<T> f = new CompletableFuture<>();
     Task task = spawn((t, s) -> {
       int r = t.stepNumber() == 0 && s == 0 ? await.applyAsInt(t) : s; // cancelled before it started: s < 0
       if (r == Weft.ECANCELED) f.cancel(false);
       else if (r < 0) f.completeExceptionally(new WeftException(r));
       else if (r != Weft.PENDING) {
-        T v = value.apply(r);
+        T v = value.apply(t, r);
         if (!f.complete(v) && orphan != null) orphan.accept(v);
       }
       return r;
     }, true);
     onCancel(f, task::cancel);
     return f;
+  }
+
+  /**
+   * A future of the index of the first of {@code tasks} to finish (see
+   * {@link Task#awaitFirst(Task...)}), completed on the loop thread by a
+   * detached task. Cancelling the future cancels only that wait; errors
+   * ({@link Weft#EINVAL} for none, {@link Weft#ESTALE}) complete it
+   * exceptionally.
+   *
+   * @param tasks tasks of this loop
+   * @return the future
+   * @throws WeftException as {@link #spawn(Step)}
+   */
+  public CompletableFuture<Integer> first(Task... tasks) {
+    Task[] copy = tasks.clone();
+    return awaitFuture(t -> t.awaitFirst(copy), r -> r);
   }
 
   /**

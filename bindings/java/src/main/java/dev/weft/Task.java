@@ -13,7 +13,9 @@ import java.util.function.IntSupplier;
  * Created by {@link Loop#spawn(Step)}.
  *
  * <p><b>Awaits</b> ({@link #sleep}, {@link #awaitFd}, {@link #awaitThread},
- * {@link #await(Task)}, {@link #awaitAll}, {@link #yieldNow}) are called
+ * {@link #await(Task)}, {@link #awaitAll}, {@link #awaitFirst}, {@link
+ * #await(CompletableFuture)}, {@link #yieldNow}, and those of {@link Event},
+ * {@link Semaphore}, {@link Lock} and {@link Queue}) are called
  * inside this task's running step. Each returns {@link Weft#PENDING} once
  * armed, which the step returns; the next step receives the await's result as
  * its status. On failure an await returns a negative code and arms nothing,
@@ -72,6 +74,8 @@ public final class Task implements AutoCloseable {
     private Throwable workFailure;
     private SocketIo io;   // the socket recv/send armed in this step, until it resolves
     private long lastSent;
+    private Resolver resolver; // the sync await armed in this step, until it resolves
+    Object item;               // the queue item the step resumes with (Queue.received)
 
     // Outcome, read from any thread.
     private volatile boolean done;
@@ -94,6 +98,10 @@ public final class Task implements AutoCloseable {
       SocketIo pending = io;
       io = null;
       lastSent = pending != null ? pending.resolve(status) : 0;
+      Resolver res = resolver;
+      resolver = null;
+      item = null;
+      if (res != null) res.resolve(self, status);
       int r;
       try {
         r = step.step(facade, status);
@@ -114,6 +122,9 @@ public final class Task implements AutoCloseable {
       SocketIo pending = io; // armed, then the step finished the task: weft disarmed it
       io = null;
       if (pending != null) pending.release();
+      Resolver res = resolver; // armed, then the step finished the task: weft disarmed it
+      resolver = null;
+      if (res != null) res.abandon();
       result = r;
       done = true;
       step = null;
@@ -173,6 +184,25 @@ public final class Task implements AutoCloseable {
   /** Await call on the loop thread (also for the socket classes). */
   int armCall(Call c) {
     return arm(c);
+  }
+
+  /**
+   * What a synchronisation await does when it resolves, on the loop thread
+   * before the step that receives its status runs (take a queue item out of
+   * the handle table, free a future's event). Must not throw.
+   */
+  interface Resolver {
+    void resolve(long self, int status);
+
+    /** The step armed the await and then finished the task instead of waiting. */
+    default void abandon() {}
+  }
+
+  /** An await that, once armed, runs r when it resolves. */
+  int armResolving(Call c, Resolver r) {
+    int rc = arm(c);
+    if (rc == Weft.PENDING) core.resolver = r;
+    return rc;
   }
 
   /** This task's loop state. */
@@ -329,6 +359,87 @@ public final class Task implements AutoCloseable {
     long[] ids = new long[tasks.length];
     for (int i = 0; i < tasks.length; i++) ids[i] = tasks[i].core.id;
     return arm((p, self) -> WeftNative.weft_await_all(p, self, ids, flags));
+  }
+
+  /**
+   * Await: resumes the task when the first of {@code tasks} finishes, with
+   * its index in the array (the lowest, if it appears several times); at
+   * once with the lowest index among those already finished. The others run
+   * on and are not awaited any more: read their {@link #result()} later, or
+   * await the rest again (an {@code as_completed} loop). Cancelling this task
+   * cancels only this await.
+   *
+   * @param tasks at least one task of the same loop, not this one
+   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL} if
+   *     empty or this task is among them, {@link Weft#ESTALE} if one is
+   *     released or of another loop, {@link Weft#ENOMEM}, and those of
+   *     {@link #sleep})
+   */
+  public int awaitFirst(Task... tasks) {
+    long[] ids = new long[tasks.length];
+    for (int i = 0; i < tasks.length; i++) ids[i] = tasks[i].core.id;
+    return arm((p, self) -> WeftNative.weft_await_first(p, self, ids));
+  }
+
+  /**
+   * Await: {@link #awaitFirst(Task...)} of a list; the result indexes it.
+   *
+   * @param tasks tasks of the same loop
+   * @return {@link Weft#PENDING}, or a negative code as {@link #awaitFirst(Task...)}
+   */
+  public int awaitFirst(java.util.List<Task> tasks) {
+    return awaitFirst(tasks.toArray(new Task[0]));
+  }
+
+  /**
+   * Await: resumes the task once {@code future} is complete (normally,
+   * exceptionally or cancelled), whichever thread completes it: the
+   * completion is posted back to the loop ({@link Loop#post}), so the task
+   * always resumes on the loop thread. Result: 0; read the outcome with
+   * {@link CompletableFuture#getNow} or {@link CompletableFuture#join} in the
+   * next step. An already complete future resumes the task in the next
+   * iteration. Cancelling the task (or its timeout) resolves the await with
+   * {@link Weft#ECANCELED} ({@link Weft#ETIMEDOUT}) and leaves the future
+   * alone. The loop's {@link Loop#run()} keeps running while the task waits.
+   *
+   * @param future the future; completed by any thread
+   * @return {@link Weft#PENDING}, or a negative code as {@link #sleep}
+   */
+  public int await(CompletableFuture<?> future) {
+    Objects.requireNonNull(future, "future");
+    if (future.isDone()) return yieldNow();
+    Loop.State st = core.loop;
+    long[] ev = new long[1];
+    int rc = st.onLoop(p -> WeftNative.weft_event_new(p, ev));
+    if (rc < 0) return rc;
+    long event = ev[0];
+    rc = armResolving((p, self) -> WeftNative.weft_await_event(p, self, event), new Resolver() {
+      @Override
+      public void resolve(long self, int status) {
+        WeftNative.weft_event_free(st.ptr, event);
+      }
+
+      @Override
+      public void abandon() { // the task is still inside its step: free it afterwards
+        postQuietly(st, () -> WeftNative.weft_event_free(st.ptr, event));
+      }
+    });
+    if (rc != Weft.PENDING) {
+      st.onLoop(p -> WeftNative.weft_event_free(p, event));
+      return rc;
+    }
+    // ESTALE when the await already ended (cancelled, timed out): nothing to do.
+    future.whenComplete((v, e) -> postQuietly(st, () -> WeftNative.weft_event_set(st.ptr, event)));
+    return rc;
+  }
+
+  /** Posts r to the loop; a closed (or closing) loop has nothing left to do. */
+  private static void postQuietly(Loop.State st, Runnable r) {
+    try {
+      st.post(r);
+    } catch (WeftException closed) {
+      // the loop is closed or closing: its primitives are freed with it
+    }
   }
 
   /**

@@ -1,0 +1,183 @@
+package dev.weft;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Mutual exclusion between the tasks of one loop (asyncio.Lock), held by a
+ * task: only the holder may unlock it, and it is not reentrant. Hand-off is
+ * FIFO: an unlock passes the lock to the oldest waiting task, and {@link
+ * #tryLock(Task)} fails while any task waits.
+ *
+ * <pre>{@code
+ * loop.spawn((t, s) -> switch (t.stepNumber()) {
+ *   case 0 -> lock.lock(t);                 // resumes with 0 holding the lock
+ *   default -> {
+ *     if (s < 0) yield s;                   // not granted: nothing to unlock
+ *     try (Lock.Guard g = lock.held(t)) {   // unlocked when the block ends
+ *       yield critical();
+ *     }
+ *   }
+ * });
+ * }</pre>
+ *
+ * <p>A guard unlocks when closed; to keep the lock across awaits, keep the
+ * guard (or call {@link #unlock(Task)} later). A task that finishes holding
+ * the lock keeps it until its guard or {@link #unlock(Task)} releases it.
+ *
+ * <p><b>Cancel-safety, threads and lifetime</b> as {@link Semaphore}.
+ * The name is that of {@code java.util.concurrent.locks.Lock}; this one is
+ * for tasks, not threads.
+ */
+public final class Lock implements AutoCloseable {
+  private final Loop.State st;
+  private final long id;
+
+  /**
+   * Creates an unlocked lock.
+   *
+   * @param loop the loop
+   * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
+   */
+  public Lock(Loop loop) {
+    st = loop.st;
+    long[] out = new long[1];
+    st.check(p -> WeftNative.weft_lock_new(p, out), "lock new");
+    id = out[0];
+  }
+
+  /**
+   * Await: resumes the task with 0 holding the lock (in the next iteration if
+   * it is free and nobody waits), or {@link Weft#ECLOSED} if the lock is
+   * closed first.
+   *
+   * @param t the task whose step is running
+   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL} if
+   *     t already holds it, {@link Weft#ESTALE} for a closed lock, and those
+   *     of {@link Task#sleep})
+   */
+  public int lock(Task t) {
+    return t.armCall((p, self) -> WeftNative.weft_await_lock(p, self, id));
+  }
+
+  /**
+   * Locks it for {@code owner} without waiting.
+   *
+   * @param owner a live task of this loop (not necessarily the running one)
+   * @return a guard unlocking it for owner, or null if it is held or a task
+   *     waits for it
+   * @throws WeftException {@link Weft#EINVAL} (owner already holds it),
+   *     {@link Weft#ESTALE} (owner or the lock is not live), {@link Weft#EPERM}
+   */
+  public Guard tryLock(Task owner) {
+    long o = owner.core.id;
+    int rc = st.onLoop(p -> WeftNative.weft_lock_try_acquire(p, id, o));
+    if (rc == Weft.EAGAIN) return null;
+    WeftException.check(rc, "lock try_acquire");
+    return new Guard(o);
+  }
+
+  /**
+   * A guard for the lock {@code owner} holds (after {@link #lock} resolved
+   * with 0): closing it unlocks, once.
+   *
+   * @param owner the holding task
+   * @return the guard
+   */
+  public Guard held(Task owner) {
+    return new Guard(owner.core.id);
+  }
+
+  /**
+   * Unlocks it; the oldest waiting task gets it.
+   *
+   * @param owner the task holding it
+   * @throws WeftException {@link Weft#EINVAL} (owner does not hold it, or it
+   *     is unlocked), {@link Weft#ESTALE}, {@link Weft#EPERM}
+   */
+  public void unlock(Task owner) {
+    long o = owner.core.id;
+    st.check(p -> WeftNative.weft_lock_release(p, id, o), "lock release");
+  }
+
+  /**
+   * Whether a task holds the lock.
+   *
+   * @return true if held
+   * @throws WeftException {@link Weft#ESTALE}, {@link Weft#EPERM}
+   */
+  public boolean isLocked() {
+    return ownerId() != 0;
+  }
+
+  /**
+   * The weft id of the task holding the lock ({@link Task#id()}), 0 if none.
+   *
+   * @return the id
+   * @throws WeftException {@link Weft#ESTALE}, {@link Weft#EPERM}
+   */
+  public long ownerId() {
+    long[] v = new long[1];
+    st.check(p -> WeftNative.weft_lock_owner(p, id, v), "lock owner");
+    return v[0];
+  }
+
+  /**
+   * A future of the lock, taken on the loop thread by a detached task (the
+   * lock's holder, until the guard is closed). Cancelling the future before
+   * the grant takes nothing; after it, the lock is unlocked again. Closing
+   * the lock completes it exceptionally ({@link Weft#ECLOSED}).
+   *
+   * @return the future of a guard that unlocks it
+   * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
+   */
+  public CompletableFuture<Guard> lockAsync() {
+    return Event.loopOrThrow(st).awaitTaskFuture(this::lock, (t, r) -> new Guard(t.core.id), Guard::close);
+  }
+
+  /**
+   * Frees the lock, held or not: waiting tasks resume with {@link
+   * Weft#ECLOSED}. Closing again, or after the loop closed, does nothing.
+   *
+   * @throws WeftException {@link Weft#EPERM}
+   */
+  @Override
+  public void close() {
+    Event.closeId(st, p -> WeftNative.weft_lock_free(p, id), "lock free");
+  }
+
+  /**
+   * The weft id.
+   *
+   * @return the id
+   */
+  public long id() {
+    return id;
+  }
+
+  /** The lock held by one task; {@link #close()} unlocks it the first time. */
+  public final class Guard implements AutoCloseable {
+    private final long owner;
+    private final AtomicBoolean released = new AtomicBoolean();
+
+    private Guard(long owner) {
+      this.owner = owner;
+    }
+
+    /**
+     * Unlocks (as {@link Lock#unlock}) unless already done; a lock closed
+     * meanwhile is left alone.
+     *
+     * @throws WeftException {@link Weft#EINVAL} (unlocked by other means
+     *     meanwhile), {@link Weft#EPERM}
+     */
+    @Override
+    public void close() {
+      if (!released.compareAndSet(false, true)) return;
+      if (st.isClosed()) return;
+      int rc = st.onLoop(p -> WeftNative.weft_lock_release(p, id, owner));
+      if (rc == Weft.EPERM) released.set(false);
+      if (rc != Weft.ESTALE) WeftException.check(rc, "lock release");
+    }
+  }
+}

@@ -1,0 +1,327 @@
+package dev.weft;
+
+import java.util.HashMap;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+
+/**
+ * A FIFO queue of Java objects between the tasks of one loop (asyncio.Queue,
+ * with a Go channel's close as {@link #shutdown(boolean)}). Bounded (a
+ * capacity &gt;= 1: {@link #put} waits while it is full) or unbounded
+ * (capacity 0). Hand-off is FIFO: a put goes straight to the oldest waiting
+ * getter, and the try- calls fail while anyone waits.
+ *
+ * <pre>{@code
+ * Queue<String> q = new Queue<>(loop, 20);
+ * loop.spawn((t, s) -> t.stepNumber() == 0 ? q.put(t, "hello") : s);
+ * loop.spawn((t, s) -> {
+ *   if (t.stepNumber() == 0) return q.get(t);
+ *   if (s < 0) return s;                     // ECLOSED: shut down and drained
+ *   System.out.println(q.received(t));       // "hello"
+ *   return 0;
+ * });
+ * }</pre>
+ *
+ * <p><b>Items.</b> weft queues 64-bit items; this class keeps each value in
+ * a handle table (loop thread, no locking) from the put that hands it over
+ * until a get returns it, or weft drops it: {@link #shutdown(boolean)
+ * shutdown(true)}, {@link #close()} and the loop's close discard what is
+ * queued, and each discarded value goes to the {@code onDrop} consumer given
+ * at construction exactly once, oldest first, then leaves the table. A put
+ * that fails, is cancelled, times out or resumes with {@link Weft#ECLOSED}
+ * leaves the value with the putter (it is neither queued nor dropped). Null
+ * values are refused ({@link NullPointerException}). A step that arms a
+ * {@link #put} and then finishes the task instead of returning {@link
+ * Weft#PENDING} (or throws) cannot tell whether weft kept the value: the value
+ * then stays in the table until a get takes it or weft drops it; if weft
+ * gave it back, the table forgets it at {@link #close()} (without {@code
+ * onDrop}: it was the putter's). A value is never released twice.
+ *
+ * <p><b>Cancel-safety.</b> A getter cancelled or timed out before an item
+ * reached it takes nothing; one cancelled after resumes with 0 and the item
+ * ({@link #received(Task)}), and gets the cancellation from its next await.
+ *
+ * <p><b>Threads and lifetime</b> as {@link Event}: loop-thread calls.
+ * {@link #close()} frees the queue: waiting getters and putters resume with
+ * {@link Weft#ECLOSED} and queued values are dropped.
+ *
+ * @param <T> the value type
+ */
+public final class Queue<T> implements AutoCloseable {
+  private final Loop.State st;
+  private final Core core;
+  private final long id;
+
+  /**
+   * The handle table and drop target: what the native queue's user_data
+   * holds (a JNI global reference, deleted by the release hook when weft
+   * frees the queue).
+   */
+  static final class Core {
+    final HashMap<Long, Object> table = new HashMap<>();
+    final Consumer<Object> onDrop;
+    private long next;
+    Throwable dropFailure; // what onDrop threw during the last close/shutdown
+
+    Core(Consumer<Object> onDrop) {
+      this.onDrop = onDrop;
+    }
+
+    long add(Object v) {
+      long k = ++next;
+      table.put(k, v);
+      return k;
+    }
+
+    Object take(long k) {
+      return table.remove(k);
+    }
+
+    /** The drop trampoline: weft discarded item k. Never throws. */
+    void dropped(long k) {
+      Object v = table.remove(k);
+      if (v == null || onDrop == null) return;
+      try {
+        onDrop.accept(v);
+      } catch (Throwable t) {
+        if (dropFailure == null) dropFailure = t;
+        else dropFailure.addSuppressed(t);
+      }
+    }
+  }
+
+  /**
+   * Creates a queue; dropped values are forgotten.
+   *
+   * @param loop the loop
+   * @param capacity at most this many queued values (&gt;= 1), or 0 for unbounded
+   * @throws WeftException {@link Weft#EINVAL} (negative), {@link Weft#ENOMEM},
+   *     {@link Weft#EPERM}, {@link Weft#ESTALE}
+   */
+  public Queue(Loop loop, long capacity) {
+    this(loop, capacity, null);
+  }
+
+  /**
+   * Creates a queue whose dropped values go to {@code onDrop} (on the loop
+   * thread, or the thread closing the loop). What onDrop throws is rethrown
+   * by the {@link #shutdown(boolean)} or {@link #close()} that dropped the
+   * value (ignored at the loop's close).
+   *
+   * @param loop the loop
+   * @param capacity at most this many queued values (&gt;= 1), or 0 for unbounded
+   * @param onDrop receives each dropped value once; may be null
+   * @throws WeftException as {@link #Queue(Loop, long)}
+   */
+  @SuppressWarnings("unchecked")
+  public Queue(Loop loop, long capacity, Consumer<? super T> onDrop) {
+    st = loop.st;
+    core = new Core((Consumer<Object>) onDrop);
+    long[] out = new long[1];
+    st.check(p -> WeftNative.weft_queue_new(p, capacity, core, out), "queue new");
+    id = out[0];
+  }
+
+  /**
+   * Await: resumes the task with 0 once {@code value} is in the queue (handed
+   * to the oldest waiting getter, or queued), or {@link Weft#ECLOSED} if the
+   * queue is shut down or closed (now or while waiting; the value stays the
+   * caller's).
+   *
+   * @param t the task whose step is running
+   * @param value the value, not null
+   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#ESTALE}
+   *     for a closed queue, {@link Weft#ENOMEM}, and those of {@link Task#sleep})
+   */
+  public int put(Task t, T value) {
+    Objects.requireNonNull(value, "value");
+    long k = core.add(value);
+    int rc;
+    try {
+      rc = t.armResolving((p, self) -> WeftNative.weft_await_queue_put(p, self, id, k),
+          (self, status) -> {
+            if (status != 0) core.take(k); // not queued: the putter keeps it
+          });
+    } catch (RuntimeException | Error e) {
+      core.take(k);
+      throw e;
+    }
+    if (rc != Weft.PENDING) core.take(k);
+    return rc;
+  }
+
+  /**
+   * Await: resumes the task with 0 having taken the oldest value, which
+   * {@link #received(Task)} returns in that step; or {@link Weft#ECLOSED}
+   * when the queue is shut down and empty, or closed.
+   *
+   * @param t the task whose step is running
+   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#ESTALE}
+   *     for a closed queue, and those of {@link Task#sleep})
+   */
+  public int get(Task t) {
+    Task.Core tc = t.core;
+    return t.armResolving((p, self) -> WeftNative.weft_await_queue_get(p, self, id),
+        (self, status) -> {
+          if (status != 0) return;
+          long[] item = new long[1];
+          if (WeftNative.weft_task_item(st.ptr, self, item) == 0) tc.item = core.take(item[0]);
+        });
+  }
+
+  /**
+   * The value taken by the {@link #get(Task)} the running step of {@code t}
+   * resumes from (with 0); null in any other step.
+   *
+   * @param t the task
+   * @return the value, or null
+   */
+  @SuppressWarnings("unchecked")
+  public T received(Task t) {
+    return (T) t.core.item;
+  }
+
+  /**
+   * Puts {@code value} without waiting: to the oldest waiting getter, else at
+   * the tail.
+   *
+   * @param value the value, not null
+   * @return true if put; false if the queue is full
+   * @throws WeftException {@link Weft#ECLOSED} (shut down), {@link
+   *     Weft#ENOMEM}, {@link Weft#ESTALE}, {@link Weft#EPERM}
+   */
+  public boolean tryPut(T value) {
+    Objects.requireNonNull(value, "value");
+    long k = core.add(value);
+    int rc;
+    try {
+      rc = st.onLoop(p -> WeftNative.weft_queue_try_put(p, id, k));
+    } catch (RuntimeException | Error e) {
+      core.take(k);
+      throw e;
+    }
+    if (rc == 0) return true;
+    core.take(k);
+    if (rc == Weft.EAGAIN) return false;
+    throw new WeftException(rc, "queue try_put");
+  }
+
+  /**
+   * Takes the oldest value without waiting.
+   *
+   * @return the value, or null if the queue is empty
+   * @throws WeftException {@link Weft#ECLOSED} (empty and shut down), {@link
+   *     Weft#ESTALE}, {@link Weft#EPERM}
+   */
+  @SuppressWarnings("unchecked")
+  public T tryGet() {
+    long[] item = new long[1];
+    int rc = st.onLoop(p -> WeftNative.weft_queue_try_get(p, id, item));
+    if (rc == Weft.EAGAIN) return null;
+    WeftException.check(rc, "queue try_get");
+    return (T) core.take(item[0]);
+  }
+
+  /**
+   * The number of queued values (putters still waiting not counted).
+   *
+   * @return the size
+   * @throws WeftException {@link Weft#ESTALE}, {@link Weft#EPERM}
+   */
+  public long size() {
+    long[] v = new long[1];
+    st.check(p -> WeftNative.weft_queue_size(p, id, v), "queue size");
+    return v[0];
+  }
+
+  /**
+   * Shuts the queue down, like closing a Go channel: puts fail with {@link
+   * Weft#ECLOSED} from now on and waiting putters resume with it; gets still
+   * take what is queued, then resolve with {@link Weft#ECLOSED}. With {@code
+   * immediate}, the queued values are dropped first (to {@code onDrop},
+   * oldest first, before this returns). Shutting down again is allowed.
+   *
+   * @param immediate also drop the queued values
+   * @throws WeftException {@link Weft#ESTALE}, {@link Weft#EPERM}; or what
+   *     onDrop threw (every value was dropped all the same)
+   */
+  public void shutdown(boolean immediate) {
+    int flags = immediate ? WeftNativeConstants.WEFT_QUEUE_IMMEDIATE : 0;
+    st.check(p -> WeftNative.weft_queue_close(p, id, flags), "queue close");
+    rethrowDropFailure();
+  }
+
+  /**
+   * A future completed (with null) on the loop thread once {@code value} is
+   * in the queue, by a detached task putting it. Cancelling it before then
+   * leaves the value with the caller; {@link Weft#ECLOSED} completes it
+   * exceptionally.
+   *
+   * @param value the value, not null
+   * @return the future
+   * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
+   */
+  public CompletableFuture<Void> putAsync(T value) {
+    Objects.requireNonNull(value, "value");
+    return Event.loopOrThrow(st).awaitFuture(t -> put(t, value), r -> null, null);
+  }
+
+  /**
+   * A future of the oldest value, taken on the loop thread by a detached
+   * task. Cancelling it before a value reached it takes nothing; a value
+   * taken by a future cancelled too late goes to {@code onDrop}.
+   * {@link Weft#ECLOSED} (shut down and empty, or closed) completes it
+   * exceptionally.
+   *
+   * @return the future
+   * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
+   */
+  public CompletableFuture<T> getAsync() {
+    return Event.loopOrThrow(st).awaitTaskFuture(this::get, (t, r) -> received(t), v -> {
+      if (v != null && core.onDrop != null) core.onDrop.accept(v);
+    });
+  }
+
+  /**
+   * Frees the queue: waiting getters and putters resume with {@link
+   * Weft#ECLOSED} and the queued values are dropped (to {@code onDrop}).
+   * Closing again, or after the loop closed, does nothing.
+   *
+   * @throws WeftException {@link Weft#EPERM}; or what onDrop threw
+   */
+  @Override
+  public void close() {
+    Event.closeId(st, p -> WeftNative.weft_queue_free(p, id), "queue free");
+    if (st.isClosed() || isFreed()) core.table.clear(); // what is left was given back to putters
+    rethrowDropFailure();
+  }
+
+  /**
+   * The weft id.
+   *
+   * @return the id
+   */
+  public long id() {
+    return id;
+  }
+
+  /** Whether weft no longer knows the queue (freed). */
+  private boolean isFreed() {
+    long[] v = new long[1];
+    return st.onLoop(p -> WeftNative.weft_queue_size(p, id, v)) == Weft.ESTALE;
+  }
+
+  /** Values in the handle table (queued, or being put): for tests. */
+  int held() {
+    return core.table.size();
+  }
+
+  private void rethrowDropFailure() {
+    Throwable t = core.dropFailure;
+    core.dropFailure = null;
+    if (t instanceof RuntimeException) throw (RuntimeException) t;
+    if (t instanceof Error) throw (Error) t;
+    if (t != null) throw new WeftException(Weft.EHOST, "queue onDrop threw", t);
+  }
+}

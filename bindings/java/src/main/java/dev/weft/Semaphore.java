@@ -1,0 +1,192 @@
+package dev.weft;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A count of permits that tasks acquire and release (asyncio.Semaphore; with
+ * {@code bounded}, asyncio.BoundedSemaphore). Hand-off is FIFO: a release
+ * grants its permit directly to the oldest waiting task, and {@link
+ * #tryAcquire()} fails while any task waits, so nobody jumps the queue.
+ *
+ * <pre>{@code
+ * Semaphore sem = new Semaphore(loop, 50);
+ * loop.spawn((t, s) -> switch (t.stepNumber()) {
+ *   case 0 -> sem.acquire(t);                  // resumes with 0 holding a permit
+ *   default -> {
+ *     if (s < 0) yield s;                      // ECANCELED, ETIMEDOUT, ECLOSED: nothing taken
+ *     try (Semaphore.Permit p = sem.permit()) { // released when the block ends
+ *       yield work();
+ *     }
+ *   }
+ * });
+ * }</pre>
+ *
+ * <p><b>Cancel-safety.</b> A task cancelled or timed out while it waits
+ * takes nothing ({@link Weft#ECANCELED} / {@link Weft#ETIMEDOUT}); one
+ * cancelled after its grant resumes with 0 holding the permit, and gets the
+ * cancellation from its next await.
+ *
+ * <p><b>Threads and lifetime</b> as {@link Event}: loop-thread calls;
+ * {@link #close()} frees it and waiting tasks resume with {@link
+ * Weft#ECLOSED}.
+ */
+public final class Semaphore implements AutoCloseable {
+  private final Loop.State st;
+  private final long id;
+
+  /**
+   * Creates a semaphore holding {@code permits} permits.
+   *
+   * @param loop the loop
+   * @param permits the initial count, &gt;= 0
+   * @throws WeftException {@link Weft#EINVAL} (negative), {@link Weft#ENOMEM},
+   *     {@link Weft#EPERM}, {@link Weft#ESTALE}
+   */
+  public Semaphore(Loop loop, long permits) {
+    this(loop, permits, false);
+  }
+
+  /**
+   * Creates a semaphore; a bounded one refuses releases beyond {@code
+   * permits} ({@link Weft#EINVAL}).
+   *
+   * @param loop the loop
+   * @param permits the initial count, &gt;= 0
+   * @param bounded whether releasing past the initial count is an error
+   * @throws WeftException as {@link #Semaphore(Loop, long)}
+   */
+  public Semaphore(Loop loop, long permits, boolean bounded) {
+    st = loop.st;
+    long[] out = new long[1];
+    int flags = bounded ? WeftNativeConstants.WEFT_SEMAPHORE_BOUNDED : 0;
+    st.check(p -> WeftNative.weft_semaphore_new(p, permits, flags, out), "semaphore new");
+    id = out[0];
+  }
+
+  /**
+   * Await: resumes the task with 0 holding one permit (in the next iteration
+   * if one is free and nobody waits), or {@link Weft#ECLOSED} if the
+   * semaphore is closed first. Then {@link #permit()} wraps the permit for
+   * try-with-resources, or call {@link #release()} yourself.
+   *
+   * @param t the task whose step is running
+   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#ESTALE}
+   *     for a closed semaphore, and those of {@link Task#sleep})
+   */
+  public int acquire(Task t) {
+    return t.armCall((p, self) -> WeftNative.weft_await_semaphore(p, self, id));
+  }
+
+  /**
+   * Takes a permit without waiting.
+   *
+   * @return true if taken; false if none is free or a task waits for one
+   * @throws WeftException {@link Weft#ESTALE}, {@link Weft#EPERM}
+   */
+  public boolean tryAcquire() {
+    int rc = st.onLoop(p -> WeftNative.weft_semaphore_try_acquire(p, id));
+    if (rc == Weft.EAGAIN) return false;
+    WeftException.check(rc, "semaphore try_acquire");
+    return true;
+  }
+
+  /**
+   * {@link #tryAcquire()} as a guard.
+   *
+   * @return the permit, or null if none could be taken
+   * @throws WeftException as {@link #tryAcquire()}
+   */
+  public Permit tryPermit() {
+    return tryAcquire() ? new Permit() : null;
+  }
+
+  /**
+   * A guard for a permit the caller holds (after {@link #acquire} resolved
+   * with 0, or a successful {@link #tryAcquire()}): its {@link
+   * Permit#close()} releases it, once.
+   *
+   * @return the guard
+   */
+  public Permit permit() {
+    return new Permit();
+  }
+
+  /**
+   * Returns one permit: to the oldest waiting task, else to the count. Any
+   * code may release (permits have no owner).
+   *
+   * @throws WeftException {@link Weft#EINVAL} (a bounded semaphore would
+   *     exceed its initial count), {@link Weft#ESTALE}, {@link Weft#EPERM}
+   */
+  public void release() {
+    st.check(p -> WeftNative.weft_semaphore_release(p, id), "semaphore release");
+  }
+
+  /**
+   * The number of free permits (0 while tasks wait).
+   *
+   * @return the count
+   * @throws WeftException {@link Weft#ESTALE}, {@link Weft#EPERM}
+   */
+  public long value() {
+    long[] v = new long[1];
+    st.check(p -> WeftNative.weft_semaphore_value(p, id, v), "semaphore value");
+    return v[0];
+  }
+
+  /**
+   * A future of a permit, completed on the loop thread by a detached task
+   * that acquires it. Cancelling the future before the grant takes nothing;
+   * after it, the permit is released again. Closing the semaphore completes
+   * it exceptionally ({@link Weft#ECLOSED}).
+   *
+   * @return the future
+   * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
+   */
+  public CompletableFuture<Permit> acquireAsync() {
+    return Event.loopOrThrow(st).awaitFuture(this::acquire, r -> new Permit(), Permit::close);
+  }
+
+  /**
+   * Frees the semaphore: waiting tasks resume with {@link Weft#ECLOSED}.
+   * Closing again, or after the loop closed, does nothing.
+   *
+   * @throws WeftException {@link Weft#EPERM}
+   */
+  @Override
+  public void close() {
+    Event.closeId(st, p -> WeftNative.weft_semaphore_free(p, id), "semaphore free");
+  }
+
+  /**
+   * The weft id.
+   *
+   * @return the id
+   */
+  public long id() {
+    return id;
+  }
+
+  /** One held permit; {@link #close()} releases it the first time. */
+  public final class Permit implements AutoCloseable {
+    private final AtomicBoolean released = new AtomicBoolean();
+
+    private Permit() {}
+
+    /**
+     * Releases the permit ({@link Semaphore#release()}) unless already done.
+     * A semaphore closed meanwhile has nothing to give it back to.
+     *
+     * @throws WeftException {@link Weft#EINVAL} (bounded, over the count), {@link Weft#EPERM}
+     */
+    @Override
+    public void close() {
+      if (!released.compareAndSet(false, true)) return;
+      if (st.isClosed()) return;
+      int rc = st.onLoop(p -> WeftNative.weft_semaphore_release(p, id));
+      if (rc == Weft.EPERM) released.set(false);
+      if (rc != Weft.ESTALE) WeftException.check(rc, "semaphore release");
+    }
+  }
+}
