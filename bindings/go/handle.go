@@ -106,6 +106,7 @@ func init() {
 	cweft.Hooks.Step = hookStep
 	cweft.Hooks.Log = hookLog
 	cweft.Hooks.Release = hookRelease
+	cweft.Hooks.Drop = hookDrop
 }
 
 // recovered turns a recovered panic value into a PanicError.

@@ -82,6 +82,15 @@ type taskCore struct {
 	sent     *int64 // written by weft when a Send resolves (its own allocation: no Go pointers in it)
 	sending  bool   // the pending await is a Send
 	lastSent int    // what Sent returns
+
+	// Queue awaits (sync.go): the queue a pending Get or Put waits on, the
+	// item a Put gave, and the value the Get that resumed this step took.
+	getQ    *queueCore
+	putQ    *queueCore
+	putKey  int64
+	item    any
+	hasItem bool
+	onDone  func() // run once when a step finishes the task (WithPermit, WithLock)
 }
 
 // release is the post a collected Task sends to release its id.
@@ -127,6 +136,7 @@ func hookStep(h uintptr, _ int64, status int32) (ret int32) {
 	if tc.pinned { // a Recv or Send resolved: its buffer is the caller's again
 		tc.unpinIO()
 	}
+	tc.resumeSync(status)
 	l := tc.lc
 	l.checkPanic() // pool work this task awaited may have panicked
 	tc.steps++
@@ -138,6 +148,10 @@ func hookStep(h uintptr, _ int64, status int32) (ret int32) {
 			ret = int32(ErrHost)
 		}
 		if ret != int32(pending) {
+			if f := tc.onDone; f != nil {
+				tc.onDone = nil
+				f()
+			}
 			tc.fn = nil // finished: the closure may go while the Task lives on
 		}
 	}()

@@ -136,6 +136,7 @@ WEFT_GO_CONST(WEFT_ENOTFOUND, -1010)
 %ignore weft_task_spawn;
 %ignore weft_await_thread;
 %ignore weft_loop_set_release;
+%ignore weft_queue_new;
 
 %{
 #include <string.h>
@@ -168,6 +169,12 @@ static int weft_go_task_fn(weft_loop_t *loop, weft_task_t self, int status, void
 }
 static void weft_go_log_cb(void *ud, int level, const char *message) {
   weftGoLog((uintptr_t)ud, level, (char *)message);
+}
+
+static void weft_go_queue_drop_cb(weft_loop_t *loop, weft_queue_t queue, int64_t item,
+                                  void *ud) {
+  (void)loop;
+  weftGoDrop((uintptr_t)ud, queue, item);
 }
 
 /* weft hands each handle back here, once, when it is done with it. */
@@ -230,5 +237,13 @@ static int weft_go_await_thread(weft_loop_t *loop, weft_task_t self, uintptr_t h
  * with it (package weft deletes the cgo.Handle there). */
 static int weft_go_loop_set_release(weft_loop_t *loop) {
   return weft_loop_set_release(loop, weft_go_release_cb, NULL);
+}
+
+/* Creates a queue whose drop callback hands each dropped item to the Go
+ * value behind handle; returns the queue id (> 0) or a WEFT_E* code. */
+static int64_t weft_go_queue_new(weft_loop_t *loop, int64_t capacity, uintptr_t handle) {
+  weft_queue_t id = 0;
+  int rc = weft_queue_new(loop, capacity, weft_go_queue_drop_cb, (void *)handle, &id);
+  return rc < 0 ? rc : id;
 }
 %}

@@ -26,6 +26,8 @@ var Hooks struct {
 	Done  func(h uintptr, work int64, result int32)
 	Step  func(h uintptr, self int64, status int32) int32
 	Log   func(h uintptr, level int32, message string)
+	// Drop: a queue created with handle h dropped item (weft_queue_drop_cb).
+	Drop func(h uintptr, queue int64, item int64)
 	// Release: weft is done with h (weft_loop_set_release), exactly once.
 	Release func(h uintptr)
 }
@@ -61,3 +63,8 @@ func weftGoLog(h C.uintptr_t, level C.int, message *C.char) {
 
 //export weftGoRelease
 func weftGoRelease(h C.uintptr_t) { Hooks.Release(uintptr(h)) }
+
+//export weftGoDrop
+func weftGoDrop(h C.uintptr_t, queue C.int64_t, item C.int64_t) {
+	Hooks.Drop(uintptr(h), int64(queue), int64(item))
+}

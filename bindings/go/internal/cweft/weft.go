@@ -34,19 +34,19 @@ typedef long long swig_type_4;
 typedef long long swig_type_5;
 typedef long long swig_type_6;
 typedef long long swig_type_7;
-typedef _gostring_ swig_type_8;
-typedef _gostring_ swig_type_9;
+typedef long long swig_type_8;
+typedef long long swig_type_9;
 typedef _gostring_ swig_type_10;
-typedef long long swig_type_11;
-typedef long long swig_type_12;
+typedef _gostring_ swig_type_11;
+typedef _gostring_ swig_type_12;
 typedef long long swig_type_13;
 typedef long long swig_type_14;
 typedef long long swig_type_15;
 typedef long long swig_type_16;
-typedef _gostring_ swig_type_17;
-typedef _gostring_ swig_type_18;
-typedef long long swig_type_19;
-typedef long long swig_type_20;
+typedef long long swig_type_17;
+typedef long long swig_type_18;
+typedef _gostring_ swig_type_19;
+typedef _gostring_ swig_type_20;
 typedef long long swig_type_21;
 typedef long long swig_type_22;
 typedef long long swig_type_23;
@@ -57,11 +57,11 @@ typedef long long swig_type_27;
 typedef long long swig_type_28;
 typedef long long swig_type_29;
 typedef long long swig_type_30;
-typedef _gostring_ swig_type_31;
+typedef long long swig_type_31;
 typedef long long swig_type_32;
 typedef _gostring_ swig_type_33;
 typedef long long swig_type_34;
-typedef long long swig_type_35;
+typedef _gostring_ swig_type_35;
 typedef long long swig_type_36;
 typedef long long swig_type_37;
 typedef long long swig_type_38;
@@ -91,7 +91,7 @@ typedef long long swig_type_61;
 typedef long long swig_type_62;
 typedef long long swig_type_63;
 typedef long long swig_type_64;
-typedef void* swig_type_65;
+typedef long long swig_type_65;
 typedef long long swig_type_66;
 typedef long long swig_type_67;
 typedef long long swig_type_68;
@@ -119,63 +119,63 @@ extern swig_type_5 _wrap_weft_go_to_thread_cweft_6fa077d8b2ab05f3(uintptr_t arg1
 extern swig_type_6 _wrap_weft_go_task_spawn_cweft_6fa077d8b2ab05f3(uintptr_t arg1, uintptr_t arg2);
 extern swig_intgo _wrap_weft_go_await_thread_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_7 arg2, uintptr_t arg3);
 extern swig_intgo _wrap_weft_go_loop_set_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
+extern swig_type_8 _wrap_weft_go_queue_new_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_9 arg2, uintptr_t arg3);
 extern swig_intgo _wrap_weft_version_cweft_6fa077d8b2ab05f3(void);
-extern swig_type_8 _wrap_weft_version_string_cweft_6fa077d8b2ab05f3(void);
-extern swig_type_9 _wrap_weft_strerror_cweft_6fa077d8b2ab05f3(swig_intgo arg1);
-extern swig_type_10 _wrap_weft_err_name_cweft_6fa077d8b2ab05f3(swig_intgo arg1);
+extern swig_type_10 _wrap_weft_version_string_cweft_6fa077d8b2ab05f3(void);
+extern swig_type_11 _wrap_weft_strerror_cweft_6fa077d8b2ab05f3(swig_intgo arg1);
+extern swig_type_12 _wrap_weft_err_name_cweft_6fa077d8b2ab05f3(swig_intgo arg1);
 extern swig_intgo _wrap_weft_loop_new_cweft_6fa077d8b2ab05f3(swig_voidp arg1);
 extern swig_intgo _wrap_weft_loop_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
-extern swig_intgo _wrap_weft_loop_set_option_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2, swig_type_11 arg3);
+extern swig_intgo _wrap_weft_loop_set_option_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2, swig_type_13 arg3);
 extern swig_intgo _wrap_weft_loop_run_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2);
 extern swig_intgo _wrap_weft_loop_stop_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
-extern swig_type_12 _wrap_weft_loop_now_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
+extern swig_type_14 _wrap_weft_loop_now_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
 extern swig_intgo _wrap_weft_loop_stats_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_voidp arg2);
 extern swig_intgo _wrap_weft_loop_backend_fd_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
-extern swig_type_13 _wrap_weft_loop_next_timeout_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
-extern swig_intgo _wrap_weft_timer_stop_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_14 arg2);
-extern swig_intgo _wrap_weft_fd_watch_modify_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_15 arg2, swig_intgo arg3);
-extern swig_intgo _wrap_weft_fd_watch_stop_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_16 arg2);
-extern swig_intgo _wrap_weft_tcp_listen_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_17 arg2, swig_intgo arg3, swig_intgo arg4, swig_intgo arg5, swig_voidp arg6);
-extern swig_intgo _wrap_weft_unix_listen_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_18 arg2, swig_intgo arg3, swig_voidp arg4);
+extern swig_type_15 _wrap_weft_loop_next_timeout_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
+extern swig_intgo _wrap_weft_timer_stop_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_16 arg2);
+extern swig_intgo _wrap_weft_fd_watch_modify_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_17 arg2, swig_intgo arg3);
+extern swig_intgo _wrap_weft_fd_watch_stop_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_18 arg2);
+extern swig_intgo _wrap_weft_tcp_listen_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_19 arg2, swig_intgo arg3, swig_intgo arg4, swig_intgo arg5, swig_voidp arg6);
+extern swig_intgo _wrap_weft_unix_listen_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_20 arg2, swig_intgo arg3, swig_voidp arg4);
 extern swig_intgo _wrap_weft_socket_port_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2);
 extern swig_intgo _wrap_weft_socket_adopt_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2);
 extern swig_intgo _wrap_weft_socket_shutdown_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2);
 extern swig_intgo _wrap_weft_socket_close_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2);
-extern swig_intgo _wrap_weft_work_cancel_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_19 arg2);
-extern swig_intgo _wrap_weft_task_cancel_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_20 arg2);
-extern swig_intgo _wrap_weft_task_timeout_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_21 arg2, swig_type_22 arg3);
-extern swig_intgo _wrap_weft_task_state_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_23 arg2);
-extern swig_intgo _wrap_weft_task_result_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_24 arg2, swig_voidp arg3);
-extern swig_intgo _wrap_weft_task_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_25 arg2);
-extern swig_intgo _wrap_weft_await_sleep_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_26 arg2, swig_type_27 arg3);
-extern swig_intgo _wrap_weft_await_fd_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_28 arg2, swig_intgo arg3, swig_intgo arg4);
-extern swig_intgo _wrap_weft_await_accept_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_29 arg2, swig_intgo arg3);
-extern swig_intgo _wrap_weft_await_connect_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_30 arg2, swig_type_31 arg3, swig_intgo arg4);
-extern swig_intgo _wrap_weft_await_connect_unix_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_32 arg2, swig_type_33 arg3);
-extern swig_intgo _wrap_weft_await_recv_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_34 arg2, swig_intgo arg3, uintptr_t arg4, swig_type_35 arg5);
-extern swig_intgo _wrap_weft_await_send_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_36 arg2, swig_intgo arg3, uintptr_t arg4, swig_type_37 arg5, swig_voidp arg6);
-extern swig_intgo _wrap_weft_await_task_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_38 arg2, swig_type_39 arg3);
-extern swig_intgo _wrap_weft_await_all_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_40 arg2, swig_voidp arg3, swig_type_41 arg4, swig_intgo arg5);
-extern swig_intgo _wrap_weft_await_yield_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_42 arg2);
+extern swig_intgo _wrap_weft_work_cancel_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_21 arg2);
+extern swig_intgo _wrap_weft_task_cancel_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_22 arg2);
+extern swig_intgo _wrap_weft_task_timeout_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_23 arg2, swig_type_24 arg3);
+extern swig_intgo _wrap_weft_task_state_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_25 arg2);
+extern swig_intgo _wrap_weft_task_result_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_26 arg2, swig_voidp arg3);
+extern swig_intgo _wrap_weft_task_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_27 arg2);
+extern swig_intgo _wrap_weft_await_sleep_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_28 arg2, swig_type_29 arg3);
+extern swig_intgo _wrap_weft_await_fd_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_30 arg2, swig_intgo arg3, swig_intgo arg4);
+extern swig_intgo _wrap_weft_await_accept_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_31 arg2, swig_intgo arg3);
+extern swig_intgo _wrap_weft_await_connect_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_32 arg2, swig_type_33 arg3, swig_intgo arg4);
+extern swig_intgo _wrap_weft_await_connect_unix_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_34 arg2, swig_type_35 arg3);
+extern swig_intgo _wrap_weft_await_recv_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_36 arg2, swig_intgo arg3, uintptr_t arg4, swig_type_37 arg5);
+extern swig_intgo _wrap_weft_await_send_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_38 arg2, swig_intgo arg3, uintptr_t arg4, swig_type_39 arg5, swig_voidp arg6);
+extern swig_intgo _wrap_weft_await_task_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_40 arg2, swig_type_41 arg3);
+extern swig_intgo _wrap_weft_await_all_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_42 arg2, swig_voidp arg3, swig_type_43 arg4, swig_intgo arg5);
+extern swig_intgo _wrap_weft_await_yield_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_44 arg2);
 extern swig_intgo _wrap_weft_event_new_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_voidp arg2);
-extern swig_intgo _wrap_weft_event_set_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_43 arg2);
-extern swig_intgo _wrap_weft_event_clear_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_44 arg2);
-extern swig_intgo _wrap_weft_event_is_set_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_45 arg2);
-extern swig_intgo _wrap_weft_event_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_46 arg2);
-extern swig_intgo _wrap_weft_await_event_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_47 arg2, swig_type_48 arg3);
-extern swig_intgo _wrap_weft_semaphore_new_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_49 arg2, swig_intgo arg3, swig_voidp arg4);
-extern swig_intgo _wrap_weft_semaphore_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_50 arg2);
-extern swig_intgo _wrap_weft_semaphore_try_acquire_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_51 arg2);
-extern swig_intgo _wrap_weft_semaphore_value_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_52 arg2, swig_voidp arg3);
-extern swig_intgo _wrap_weft_semaphore_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_53 arg2);
-extern swig_intgo _wrap_weft_await_semaphore_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_54 arg2, swig_type_55 arg3);
+extern swig_intgo _wrap_weft_event_set_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_45 arg2);
+extern swig_intgo _wrap_weft_event_clear_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_46 arg2);
+extern swig_intgo _wrap_weft_event_is_set_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_47 arg2);
+extern swig_intgo _wrap_weft_event_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_48 arg2);
+extern swig_intgo _wrap_weft_await_event_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_49 arg2, swig_type_50 arg3);
+extern swig_intgo _wrap_weft_semaphore_new_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_51 arg2, swig_intgo arg3, swig_voidp arg4);
+extern swig_intgo _wrap_weft_semaphore_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_52 arg2);
+extern swig_intgo _wrap_weft_semaphore_try_acquire_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_53 arg2);
+extern swig_intgo _wrap_weft_semaphore_value_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_54 arg2, swig_voidp arg3);
+extern swig_intgo _wrap_weft_semaphore_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_55 arg2);
+extern swig_intgo _wrap_weft_await_semaphore_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_56 arg2, swig_type_57 arg3);
 extern swig_intgo _wrap_weft_lock_new_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_voidp arg2);
-extern swig_intgo _wrap_weft_lock_try_acquire_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_56 arg2, swig_type_57 arg3);
-extern swig_intgo _wrap_weft_lock_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_58 arg2, swig_type_59 arg3);
-extern swig_intgo _wrap_weft_lock_owner_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_60 arg2, swig_voidp arg3);
-extern swig_intgo _wrap_weft_lock_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_61 arg2);
-extern swig_intgo _wrap_weft_await_lock_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_62 arg2, swig_type_63 arg3);
-extern swig_intgo _wrap_weft_queue_new_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_64 arg2, swig_type_65 arg3, uintptr_t arg4, swig_voidp arg5);
+extern swig_intgo _wrap_weft_lock_try_acquire_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_58 arg2, swig_type_59 arg3);
+extern swig_intgo _wrap_weft_lock_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_60 arg2, swig_type_61 arg3);
+extern swig_intgo _wrap_weft_lock_owner_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_62 arg2, swig_voidp arg3);
+extern swig_intgo _wrap_weft_lock_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_63 arg2);
+extern swig_intgo _wrap_weft_await_lock_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_64 arg2, swig_type_65 arg3);
 extern swig_intgo _wrap_weft_queue_try_put_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_66 arg2, swig_type_67 arg3);
 extern swig_intgo _wrap_weft_queue_try_get_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_68 arg2, swig_voidp arg3);
 extern swig_intgo _wrap_weft_queue_size_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_69 arg2, swig_voidp arg3);
@@ -336,6 +336,15 @@ func Weft_go_loop_set_release(arg1 uintptr) (_swig_ret int) {
 	return swig_r
 }
 
+func Weft_go_queue_new(arg1 uintptr, arg2 int64, arg3 uintptr) (_swig_ret int64) {
+	var swig_r int64
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	_swig_i_2 := arg3
+	swig_r = (int64)(C._wrap_weft_go_queue_new_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_9(_swig_i_1), C.uintptr_t(_swig_i_2)))
+	return swig_r
+}
+
 const WEFT_VERSION_MAJOR int = 0
 const WEFT_VERSION_MINOR int = 2
 const WEFT_VERSION_PATCH int = 0
@@ -413,7 +422,7 @@ func Weft_loop_set_option(arg1 uintptr, arg2 int, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_loop_set_option_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1), C.swig_type_11(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_loop_set_option_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1), C.swig_type_13(_swig_i_2)))
 	return swig_r
 }
 
@@ -476,7 +485,7 @@ func Weft_timer_stop(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_timer_stop_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_14(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_timer_stop_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_16(_swig_i_1)))
 	return swig_r
 }
 
@@ -485,7 +494,7 @@ func Weft_fd_watch_modify(arg1 uintptr, arg2 int64, arg3 int) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_fd_watch_modify_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_15(_swig_i_1), C.swig_intgo(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_fd_watch_modify_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_17(_swig_i_1), C.swig_intgo(_swig_i_2)))
 	return swig_r
 }
 
@@ -493,7 +502,7 @@ func Weft_fd_watch_stop(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_fd_watch_stop_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_16(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_fd_watch_stop_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_18(_swig_i_1)))
 	return swig_r
 }
 
@@ -507,7 +516,7 @@ func Weft_tcp_listen(arg1 uintptr, arg2 string, arg3 int, arg4 int, arg5 int, ar
 	_swig_i_3 := arg4
 	_swig_i_4 := arg5
 	_swig_i_5 := arg6
-	swig_r = (int)(C._wrap_weft_tcp_listen_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), *(*C.swig_type_17)(unsafe.Pointer(&_swig_i_1)), C.swig_intgo(_swig_i_2), C.swig_intgo(_swig_i_3), C.swig_intgo(_swig_i_4), C.swig_voidp(_swig_i_5)))
+	swig_r = (int)(C._wrap_weft_tcp_listen_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), *(*C.swig_type_19)(unsafe.Pointer(&_swig_i_1)), C.swig_intgo(_swig_i_2), C.swig_intgo(_swig_i_3), C.swig_intgo(_swig_i_4), C.swig_voidp(_swig_i_5)))
 	if Swig_escape_always_false {
 		Swig_escape_val = arg2
 	}
@@ -520,7 +529,7 @@ func Weft_unix_listen(arg1 uintptr, arg2 string, arg3 int, arg4 *int32) (_swig_r
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
-	swig_r = (int)(C._wrap_weft_unix_listen_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), *(*C.swig_type_18)(unsafe.Pointer(&_swig_i_1)), C.swig_intgo(_swig_i_2), C.swig_voidp(_swig_i_3)))
+	swig_r = (int)(C._wrap_weft_unix_listen_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), *(*C.swig_type_20)(unsafe.Pointer(&_swig_i_1)), C.swig_intgo(_swig_i_2), C.swig_voidp(_swig_i_3)))
 	if Swig_escape_always_false {
 		Swig_escape_val = arg2
 	}
@@ -563,7 +572,7 @@ func Weft_work_cancel(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_work_cancel_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_19(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_work_cancel_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_21(_swig_i_1)))
 	return swig_r
 }
 
@@ -571,7 +580,7 @@ func Weft_task_cancel(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_task_cancel_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_20(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_task_cancel_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_22(_swig_i_1)))
 	return swig_r
 }
 
@@ -580,7 +589,7 @@ func Weft_task_timeout(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_task_timeout_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_21(_swig_i_1), C.swig_type_22(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_task_timeout_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_23(_swig_i_1), C.swig_type_24(_swig_i_2)))
 	return swig_r
 }
 
@@ -588,7 +597,7 @@ func Weft_task_state(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_task_state_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_23(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_task_state_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_25(_swig_i_1)))
 	return swig_r
 }
 
@@ -597,7 +606,7 @@ func Weft_task_result(arg1 uintptr, arg2 int64, arg3 *int32) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_task_result_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_24(_swig_i_1), C.swig_voidp(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_task_result_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_26(_swig_i_1), C.swig_voidp(_swig_i_2)))
 	return swig_r
 }
 
@@ -605,7 +614,7 @@ func Weft_task_release(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_task_release_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_25(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_task_release_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_27(_swig_i_1)))
 	return swig_r
 }
 
@@ -614,7 +623,7 @@ func Weft_await_sleep(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_await_sleep_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_26(_swig_i_1), C.swig_type_27(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_await_sleep_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_28(_swig_i_1), C.swig_type_29(_swig_i_2)))
 	return swig_r
 }
 
@@ -624,7 +633,7 @@ func Weft_await_fd(arg1 uintptr, arg2 int64, arg3 int, arg4 int) (_swig_ret int)
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
-	swig_r = (int)(C._wrap_weft_await_fd_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_28(_swig_i_1), C.swig_intgo(_swig_i_2), C.swig_intgo(_swig_i_3)))
+	swig_r = (int)(C._wrap_weft_await_fd_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_30(_swig_i_1), C.swig_intgo(_swig_i_2), C.swig_intgo(_swig_i_3)))
 	return swig_r
 }
 
@@ -633,7 +642,7 @@ func Weft_await_accept(arg1 uintptr, arg2 int64, arg3 int) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_await_accept_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_29(_swig_i_1), C.swig_intgo(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_await_accept_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_31(_swig_i_1), C.swig_intgo(_swig_i_2)))
 	return swig_r
 }
 
@@ -643,7 +652,7 @@ func Weft_await_connect(arg1 uintptr, arg2 int64, arg3 string, arg4 int) (_swig_
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
-	swig_r = (int)(C._wrap_weft_await_connect_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_30(_swig_i_1), *(*C.swig_type_31)(unsafe.Pointer(&_swig_i_2)), C.swig_intgo(_swig_i_3)))
+	swig_r = (int)(C._wrap_weft_await_connect_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_32(_swig_i_1), *(*C.swig_type_33)(unsafe.Pointer(&_swig_i_2)), C.swig_intgo(_swig_i_3)))
 	if Swig_escape_always_false {
 		Swig_escape_val = arg3
 	}
@@ -655,7 +664,7 @@ func Weft_await_connect_unix(arg1 uintptr, arg2 int64, arg3 string) (_swig_ret i
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_await_connect_unix_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_32(_swig_i_1), *(*C.swig_type_33)(unsafe.Pointer(&_swig_i_2))))
+	swig_r = (int)(C._wrap_weft_await_connect_unix_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_34(_swig_i_1), *(*C.swig_type_35)(unsafe.Pointer(&_swig_i_2))))
 	if Swig_escape_always_false {
 		Swig_escape_val = arg3
 	}
@@ -669,7 +678,7 @@ func Weft_await_recv(arg1 uintptr, arg2 int64, arg3 int, arg4 uintptr, arg5 int6
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
 	_swig_i_4 := arg5
-	swig_r = (int)(C._wrap_weft_await_recv_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_34(_swig_i_1), C.swig_intgo(_swig_i_2), C.uintptr_t(_swig_i_3), C.swig_type_35(_swig_i_4)))
+	swig_r = (int)(C._wrap_weft_await_recv_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_36(_swig_i_1), C.swig_intgo(_swig_i_2), C.uintptr_t(_swig_i_3), C.swig_type_37(_swig_i_4)))
 	return swig_r
 }
 
@@ -681,7 +690,7 @@ func Weft_await_send(arg1 uintptr, arg2 int64, arg3 int, arg4 uintptr, arg5 int6
 	_swig_i_3 := arg4
 	_swig_i_4 := arg5
 	_swig_i_5 := arg6
-	swig_r = (int)(C._wrap_weft_await_send_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_36(_swig_i_1), C.swig_intgo(_swig_i_2), C.uintptr_t(_swig_i_3), C.swig_type_37(_swig_i_4), C.swig_voidp(_swig_i_5)))
+	swig_r = (int)(C._wrap_weft_await_send_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_38(_swig_i_1), C.swig_intgo(_swig_i_2), C.uintptr_t(_swig_i_3), C.swig_type_39(_swig_i_4), C.swig_voidp(_swig_i_5)))
 	return swig_r
 }
 
@@ -690,7 +699,7 @@ func Weft_await_task(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_await_task_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_38(_swig_i_1), C.swig_type_39(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_await_task_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_40(_swig_i_1), C.swig_type_41(_swig_i_2)))
 	return swig_r
 }
 
@@ -701,7 +710,7 @@ func Weft_await_all(arg1 uintptr, arg2 int64, arg3 *int64, arg4 int64, arg5 int)
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
 	_swig_i_4 := arg5
-	swig_r = (int)(C._wrap_weft_await_all_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_40(_swig_i_1), C.swig_voidp(_swig_i_2), C.swig_type_41(_swig_i_3), C.swig_intgo(_swig_i_4)))
+	swig_r = (int)(C._wrap_weft_await_all_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_42(_swig_i_1), C.swig_voidp(_swig_i_2), C.swig_type_43(_swig_i_3), C.swig_intgo(_swig_i_4)))
 	return swig_r
 }
 
@@ -709,7 +718,7 @@ func Weft_await_yield(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_await_yield_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_42(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_await_yield_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_44(_swig_i_1)))
 	return swig_r
 }
 
@@ -725,7 +734,7 @@ func Weft_event_set(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_event_set_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_43(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_event_set_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_45(_swig_i_1)))
 	return swig_r
 }
 
@@ -733,7 +742,7 @@ func Weft_event_clear(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_event_clear_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_44(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_event_clear_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_46(_swig_i_1)))
 	return swig_r
 }
 
@@ -741,7 +750,7 @@ func Weft_event_is_set(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_event_is_set_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_45(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_event_is_set_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_47(_swig_i_1)))
 	return swig_r
 }
 
@@ -749,7 +758,7 @@ func Weft_event_free(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_event_free_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_46(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_event_free_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_48(_swig_i_1)))
 	return swig_r
 }
 
@@ -758,7 +767,7 @@ func Weft_await_event(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_await_event_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_47(_swig_i_1), C.swig_type_48(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_await_event_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_49(_swig_i_1), C.swig_type_50(_swig_i_2)))
 	return swig_r
 }
 
@@ -770,7 +779,7 @@ func Weft_semaphore_new(arg1 uintptr, arg2 int64, arg3 int, arg4 *int64) (_swig_
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
-	swig_r = (int)(C._wrap_weft_semaphore_new_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_49(_swig_i_1), C.swig_intgo(_swig_i_2), C.swig_voidp(_swig_i_3)))
+	swig_r = (int)(C._wrap_weft_semaphore_new_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_51(_swig_i_1), C.swig_intgo(_swig_i_2), C.swig_voidp(_swig_i_3)))
 	return swig_r
 }
 
@@ -778,7 +787,7 @@ func Weft_semaphore_release(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_semaphore_release_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_50(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_semaphore_release_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_52(_swig_i_1)))
 	return swig_r
 }
 
@@ -786,7 +795,7 @@ func Weft_semaphore_try_acquire(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_semaphore_try_acquire_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_51(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_semaphore_try_acquire_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_53(_swig_i_1)))
 	return swig_r
 }
 
@@ -795,7 +804,7 @@ func Weft_semaphore_value(arg1 uintptr, arg2 int64, arg3 *int64) (_swig_ret int)
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_semaphore_value_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_52(_swig_i_1), C.swig_voidp(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_semaphore_value_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_54(_swig_i_1), C.swig_voidp(_swig_i_2)))
 	return swig_r
 }
 
@@ -803,7 +812,7 @@ func Weft_semaphore_free(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_semaphore_free_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_53(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_semaphore_free_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_55(_swig_i_1)))
 	return swig_r
 }
 
@@ -812,7 +821,7 @@ func Weft_await_semaphore(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) 
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_await_semaphore_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_54(_swig_i_1), C.swig_type_55(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_await_semaphore_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_56(_swig_i_1), C.swig_type_57(_swig_i_2)))
 	return swig_r
 }
 
@@ -829,7 +838,7 @@ func Weft_lock_try_acquire(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int)
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_lock_try_acquire_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_56(_swig_i_1), C.swig_type_57(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_lock_try_acquire_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_58(_swig_i_1), C.swig_type_59(_swig_i_2)))
 	return swig_r
 }
 
@@ -838,7 +847,7 @@ func Weft_lock_release(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_lock_release_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_58(_swig_i_1), C.swig_type_59(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_lock_release_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_60(_swig_i_1), C.swig_type_61(_swig_i_2)))
 	return swig_r
 }
 
@@ -847,7 +856,7 @@ func Weft_lock_owner(arg1 uintptr, arg2 int64, arg3 *int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_lock_owner_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_60(_swig_i_1), C.swig_voidp(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_lock_owner_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_62(_swig_i_1), C.swig_voidp(_swig_i_2)))
 	return swig_r
 }
 
@@ -855,7 +864,7 @@ func Weft_lock_free(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_lock_free_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_61(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_lock_free_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_63(_swig_i_1)))
 	return swig_r
 }
 
@@ -864,22 +873,11 @@ func Weft_await_lock(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_await_lock_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_62(_swig_i_1), C.swig_type_63(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_await_lock_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_64(_swig_i_1), C.swig_type_65(_swig_i_2)))
 	return swig_r
 }
 
 const WEFT_QUEUE_IMMEDIATE int = 1
-
-func Weft_queue_new(arg1 uintptr, arg2 int64, arg3 _swig_fnptr, arg4 uintptr, arg5 *int64) (_swig_ret int) {
-	var swig_r int
-	_swig_i_0 := arg1
-	_swig_i_1 := arg2
-	_swig_i_2 := arg3
-	_swig_i_3 := arg4
-	_swig_i_4 := arg5
-	swig_r = (int)(C._wrap_weft_queue_new_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_64(_swig_i_1), C.swig_type_65(_swig_i_2), C.uintptr_t(_swig_i_3), C.swig_voidp(_swig_i_4)))
-	return swig_r
-}
 
 func Weft_queue_try_put(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	var swig_r int

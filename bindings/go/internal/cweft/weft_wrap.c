@@ -307,6 +307,12 @@ static void weft_go_log_cb(void *ud, int level, const char *message) {
   weftGoLog((uintptr_t)ud, level, (char *)message);
 }
 
+static void weft_go_queue_drop_cb(weft_loop_t *loop, weft_queue_t queue, int64_t item,
+                                  void *ud) {
+  (void)loop;
+  weftGoDrop((uintptr_t)ud, queue, item);
+}
+
 /* weft hands each handle back here, once, when it is done with it. */
 static void weft_go_release_cb(void *ctx, int kind, void *ud) {
   (void)ctx;
@@ -366,6 +372,14 @@ static int weft_go_await_thread(weft_loop_t *loop, weft_task_t self, uintptr_t h
  * with it (package weft deletes the cgo.Handle there). */
 static int weft_go_loop_set_release(weft_loop_t *loop) {
   return weft_loop_set_release(loop, weft_go_release_cb, NULL);
+}
+
+/* Creates a queue whose drop callback hands each dropped item to the Go
+ * value behind handle; returns the queue id (> 0) or a WEFT_E* code. */
+static int64_t weft_go_queue_new(weft_loop_t *loop, int64_t capacity, uintptr_t handle) {
+  weft_queue_t id = 0;
+  int rc = weft_queue_new(loop, capacity, weft_go_queue_drop_cb, (void *)handle, &id);
+  return rc < 0 ? rc : id;
 }
 
 #ifdef __cplusplus
@@ -518,6 +532,23 @@ intgo _wrap_weft_go_loop_set_release_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_g
   arg1 = *(weft_loop_t **)&_swig_go_0; 
   
   result = (int)weft_go_loop_set_release(arg1);
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+long long _wrap_weft_go_queue_new_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, uintptr_t _swig_go_2) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  int64_t arg2 ;
+  uintptr_t arg3 ;
+  int64_t result;
+  long long _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  arg2 = (int64_t)_swig_go_1; 
+  arg3 = (uintptr_t)_swig_go_2; 
+  
+  result = (int64_t)weft_go_queue_new(arg1,arg2,arg3);
   _swig_go_result = result; 
   return _swig_go_result;
 }
@@ -1428,27 +1459,6 @@ intgo _wrap_weft_await_lock_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long
   arg3 = (weft_lock_t)_swig_go_2; 
   
   result = (int)weft_await_lock(arg1,arg2,arg3);
-  _swig_go_result = result; 
-  return _swig_go_result;
-}
-
-
-intgo _wrap_weft_queue_new_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, long long _swig_go_1, void* _swig_go_2, void *_swig_go_3, long long *_swig_go_4) {
-  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
-  int64_t arg2 ;
-  weft_queue_drop_cb arg3 = (weft_queue_drop_cb) 0 ;
-  void *arg4 = (void *) 0 ;
-  weft_queue_t *arg5 = (weft_queue_t *) 0 ;
-  int result;
-  intgo _swig_go_result;
-  
-  arg1 = *(weft_loop_t **)&_swig_go_0; 
-  arg2 = (int64_t)_swig_go_1; 
-  arg3 = *(weft_queue_drop_cb *)&_swig_go_2; 
-  arg4 = *(void **)&_swig_go_3; 
-  arg5 = *(weft_queue_t **)&_swig_go_4; 
-  
-  result = (int)weft_queue_new(arg1,arg2,arg3,arg4,arg5);
   _swig_go_result = result; 
   return _swig_go_result;
 }

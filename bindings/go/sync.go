@@ -1,0 +1,497 @@
+package weft
+
+import (
+	"runtime/cgo"
+
+	"example.invalid/weft/internal/cweft"
+)
+
+// Synchronisation between the tasks of one loop: Event, Semaphore, Lock
+// and Queue (asyncio's primitives; a Queue's Close is a Go channel's
+// close), and Task.First, which waits for the first of several tasks.
+//
+// Each primitive is a weft id owned by its loop. Its methods are for the
+// loop thread; the awaits (Task.Wait, Task.Acquire, Task.Lock, Task.Put,
+// Task.Get, Task.First) are armed inside the task's running step and
+// returned as its Step, like every await. A primitive lives until its Free
+// (Queue: Free) or until the loop is closed; it does not keep the loop
+// running, a task waiting on it does.
+//
+// Rules shared by every primitive (weft.h, "synchronisation"):
+//
+//   - FIFO hand-off: a Set, Release or Put grants directly to the oldest
+//     waiting task; a Try call fails with ErrAgain while anyone waits.
+//   - Cancel-safety: a waiter cancelled or timed out before its grant
+//     resumes with ErrCanceled or ErrTimedOut and takes nothing; one granted
+//     first resumes with 0 holding the grant, and gets the cancellation from
+//     its next await.
+//   - Free (and a Queue's Close) resume the waiters, in FIFO order, with
+//     ErrPrimClosed.
+
+// ErrPrimClosed is the status an await on an Event, Semaphore, Lock or
+// Queue resumes with when the primitive is freed (or the queue closed)
+// while waiting, and the error of a put into a closed queue or a get from a
+// closed, empty one. It is weft's WEFT_ECLOSED, the same code as
+// ErrSocketClosed, and matches ErrClosed with errors.Is.
+const ErrPrimClosed = ErrSocketClosed
+
+// prim is the id of a primitive and its loop.
+type prim struct {
+	lc *loopCore
+	id int64
+}
+
+func (p *prim) do(op string, c func(loop uintptr, id int64) int) error {
+	return p.lc.call(op, func(l uintptr) int { return c(l, p.id) })
+}
+
+func newPrim(l *Loop, op string, c func(loop uintptr, out *int64) int) (prim, error) {
+	var id int64
+	err := l.call(op, func(lp uintptr) int { return c(lp, &id) })
+	return prim{l.loopCore, id}, err
+}
+
+// ------------------------------------------------------------------ Event
+
+// Event is a flag that tasks wait for (asyncio.Event), initially clear.
+type Event struct{ prim }
+
+// NewEvent creates a clear event. Loop thread. Errors: ErrNoMem, ErrPerm,
+// ErrClosed.
+func (l *Loop) NewEvent() (*Event, error) {
+	p, err := newPrim(l, "event_new", func(c uintptr, out *int64) int { return cweft.Weft_event_new(c, out) })
+	if err != nil {
+		return nil, err
+	}
+	return &Event{p}, nil
+}
+
+// Set sets the event and resumes every waiting task with 0, in the order
+// they began to wait; setting a set event does nothing. Loop thread.
+// Errors: ErrStale (freed), ErrPerm, ErrClosed.
+func (e *Event) Set() error { return e.do("event_set", cweft.Weft_event_set) }
+
+// Clear clears the event; tasks already resumed stay resumed. Errors as
+// for Set.
+func (e *Event) Clear() error { return e.do("event_clear", cweft.Weft_event_clear) }
+
+// IsSet reports whether the event is set (false on error). Loop thread.
+func (e *Event) IsSet() bool {
+	set := false
+	_ = e.do("event_is_set", func(c uintptr, id int64) int {
+		rc := cweft.Weft_event_is_set(c, id)
+		set = rc == 1
+		return rc
+	})
+	return set
+}
+
+// Free frees the event; waiting tasks resume with ErrPrimClosed. Freeing
+// twice is ErrStale. Loop thread. Errors as for Set.
+func (e *Event) Free() error { return e.do("event_free", cweft.Weft_event_free) }
+
+// Wait suspends the task until e is set (at once, in the next iteration,
+// if it is set now) and resumes it with 0, or with ErrPrimClosed if e is
+// freed first. Errors as for Sleep, plus ErrStale (e freed), ErrInval (nil e).
+func (t *Task) Wait(e *Event) Step {
+	if e == nil {
+		return Step(ErrInval)
+	}
+	return Step(cweft.Weft_await_event(t.loop.c, t.id, e.id))
+}
+
+// -------------------------------------------------------------- Semaphore
+
+// Semaphore is a count of permits (asyncio.Semaphore; BoundedSemaphore with
+// NewBoundedSemaphore). A permit is not owned by a task: any code may
+// release one.
+type Semaphore struct{ prim }
+
+// NewSemaphore creates a semaphore holding permits (>= 0) permits. Loop
+// thread. Errors: ErrInval (permits < 0), ErrNoMem, ErrPerm, ErrClosed.
+func (l *Loop) NewSemaphore(permits int64) (*Semaphore, error) { return l.newSem(permits, 0) }
+
+// NewBoundedSemaphore is NewSemaphore where releasing beyond the initial
+// count is ErrInval (asyncio.BoundedSemaphore).
+func (l *Loop) NewBoundedSemaphore(permits int64) (*Semaphore, error) {
+	return l.newSem(permits, cweft.WEFT_SEMAPHORE_BOUNDED)
+}
+
+func (l *Loop) newSem(permits int64, flags int) (*Semaphore, error) {
+	p, err := newPrim(l, "semaphore_new", func(c uintptr, out *int64) int {
+		return cweft.Weft_semaphore_new(c, permits, flags, out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Semaphore{p}, nil
+}
+
+// Release returns one permit: to the oldest waiting task, whose Acquire
+// resumes with 0, or to the count. Loop thread. Errors: ErrInval (a bounded
+// semaphore would exceed its initial count), ErrStale, ErrPerm, ErrClosed.
+func (s *Semaphore) Release() error { return s.do("semaphore_release", cweft.Weft_semaphore_release) }
+
+// TryAcquire takes a permit without waiting. Errors: ErrAgain (none free,
+// or a task waits for one), ErrStale, ErrPerm, ErrClosed.
+func (s *Semaphore) TryAcquire() error {
+	return s.do("semaphore_try_acquire", cweft.Weft_semaphore_try_acquire)
+}
+
+// Value returns the number of free permits (0 while tasks wait). Loop
+// thread. Errors: ErrStale, ErrPerm, ErrClosed.
+func (s *Semaphore) Value() (int64, error) {
+	var v int64
+	err := s.do("semaphore_value", func(c uintptr, id int64) int { return cweft.Weft_semaphore_value(c, id, &v) })
+	return v, err
+}
+
+// Free frees the semaphore; waiting tasks resume with ErrPrimClosed. Loop
+// thread. Errors: ErrStale, ErrPerm, ErrClosed.
+func (s *Semaphore) Free() error { return s.do("semaphore_free", cweft.Weft_semaphore_free) }
+
+// Acquire suspends the task until it holds a permit of s (at once if one is
+// free and nobody waits) and resumes it with 0, or with ErrPrimClosed if s
+// is freed first. Errors as for Sleep, plus ErrStale, ErrInval (nil s).
+func (t *Task) Acquire(s *Semaphore) Step {
+	if s == nil {
+		return Step(ErrInval)
+	}
+	return Step(cweft.Weft_await_semaphore(t.loop.c, t.id, s.id))
+}
+
+// WithPermit runs body as the steps of a new task that holds a permit of s
+// for as long as body runs: the permit is released when body finishes
+// (returns anything but a pending await, or panics). t awaits that task
+// and resumes with its result, or with the error Acquire resumed with
+// (ErrPrimClosed, ErrCanceled...). body gets status 0 in its first step.
+// Cancelling t cancels only t's await; call Cancel on the task to stop
+// body. Errors as for Await, plus those of Spawn.
+func (t *Task) WithPermit(s *Semaphore, body StepFunc) Step {
+	if s == nil || body == nil {
+		return Step(ErrInval)
+	}
+	return t.scoped(func(c *Task) Step { return c.Acquire(s) },
+		func(*Task) { _ = s.Release() }, body)
+}
+
+// scoped spawns the task behind WithPermit and WithLock and awaits it.
+func (t *Task) scoped(acquire func(c *Task) Step, release func(c *Task), body StepFunc) Step {
+	child, err := t.loop.Spawn(func(c *Task, status int) Step {
+		if status < 0 {
+			return Done(status)
+		}
+		c.Then(func(c *Task, status int) Step {
+			if status < 0 {
+				return Done(status)
+			}
+			c.onDone = func() { release(c) }
+			c.Then(body)
+			return body(c, 0)
+		})
+		return acquire(c)
+	})
+	if err != nil {
+		return Step(errCode(err))
+	}
+	return t.Await(child)
+}
+
+// errCode is the weft code behind err (ErrHost when there is none).
+func errCode(err error) int {
+	if e, ok := err.(*OpError); ok {
+		err = e.Err
+	}
+	if e, ok := err.(Errno); ok {
+		return int(e)
+	}
+	return int(ErrHost)
+}
+
+// ------------------------------------------------------------------- Lock
+
+// Lock is mutual exclusion between tasks (asyncio.Lock), owned by the task
+// that holds it; it is not reentrant.
+type Lock struct{ prim }
+
+// NewLock creates an unlocked lock. Loop thread. Errors: ErrNoMem, ErrPerm,
+// ErrClosed.
+func (l *Loop) NewLock() (*Lock, error) {
+	p, err := newPrim(l, "lock_new", func(c uintptr, out *int64) int { return cweft.Weft_lock_new(c, out) })
+	if err != nil {
+		return nil, err
+	}
+	return &Lock{p}, nil
+}
+
+// TryAcquire locks it for owner (a live task of the loop) without waiting.
+// Loop thread. Errors: ErrAgain (held, or a task waits for it), ErrInval
+// (owner nil or already holding it), ErrStale (lock freed, or owner not
+// live), ErrPerm, ErrClosed.
+func (lk *Lock) TryAcquire(owner *Task) error {
+	if owner == nil {
+		return opErr("lock_try_acquire", ErrInval)
+	}
+	return lk.do("lock_try_acquire", func(c uintptr, id int64) int {
+		return cweft.Weft_lock_try_acquire(c, id, owner.id)
+	})
+}
+
+// Release unlocks it; owner must be the task holding it (also after that
+// task finished). The lock passes to the oldest waiting task. Loop thread.
+// Errors: ErrInval (owner nil or not the holder, or unlocked), ErrStale,
+// ErrPerm, ErrClosed.
+func (lk *Lock) Release(owner *Task) error {
+	if owner == nil {
+		return opErr("lock_release", ErrInval)
+	}
+	return lk.do("lock_release", func(c uintptr, id int64) int {
+		return cweft.Weft_lock_release(c, id, owner.id)
+	})
+}
+
+// Owner returns the id (Task.ID) of the task holding the lock, 0 if
+// unlocked. Loop thread. Errors: ErrStale, ErrPerm, ErrClosed.
+func (lk *Lock) Owner() (int64, error) {
+	var o int64
+	err := lk.do("lock_owner", func(c uintptr, id int64) int { return cweft.Weft_lock_owner(c, id, &o) })
+	return o, err
+}
+
+// Free frees the lock, held or not; waiting tasks resume with
+// ErrPrimClosed. Loop thread. Errors: ErrStale, ErrPerm, ErrClosed.
+func (lk *Lock) Free() error { return lk.do("lock_free", cweft.Weft_lock_free) }
+
+// Lock suspends the task until it holds lk (at once if it is free and
+// nobody waits) and resumes it with 0, or ErrPrimClosed if lk is freed
+// first. Release it with lk.Release(t). Errors as for Sleep, plus ErrInval
+// (nil lk, or t already holds it), ErrStale.
+func (t *Task) Lock(lk *Lock) Step {
+	if lk == nil {
+		return Step(ErrInval)
+	}
+	return Step(cweft.Weft_await_lock(t.loop.c, t.id, lk.id))
+}
+
+// WithLock is WithPermit for a lock: body runs as a new task holding lk,
+// which is released when body finishes; t resumes with body's result.
+func (t *Task) WithLock(lk *Lock, body StepFunc) Step {
+	if lk == nil || body == nil {
+		return Step(ErrInval)
+	}
+	return t.scoped(func(c *Task) Step { return c.Lock(lk) },
+		func(c *Task) { _ = lk.Release(c) }, body)
+}
+
+// ------------------------------------------------------------------ Queue
+
+// Queue is a FIFO of Go values between tasks (asyncio.Queue), bounded or
+// unbounded, which can be closed like a Go channel.
+//
+// weft queues int64 items; the Queue maps each value put onto a fresh
+// item in a table of its own, and takes it out when a get returns it or
+// weft drops it. A value dropped by Close(true), Free or the loop's Close
+// is removed from the table exactly once and passed to the onDrop function
+// given to NewQueue (if any); a put that fails, is cancelled, times out or
+// resumes with ErrPrimClosed leaves the value with the putter (the Queue
+// forgets it).
+type Queue struct{ *queueCore }
+
+type queueCore struct {
+	prim
+	items  map[int64]any
+	next   int64
+	onDrop func(v any)
+	over   bool
+}
+
+// ended: weft released the queue's handle (it is freed).
+func (q *queueCore) ended() {
+	q.over = true
+	clear(q.items)
+}
+
+// NewQueue creates a queue holding at most capacity (>= 1) values, or any
+// number for capacity 0. onDrop (may be nil) is called on the loop thread,
+// once per value the queue discards (Close(true), Free, the loop's Close),
+// oldest first; a panic in it is recovered and returned by Run. Loop
+// thread. Errors: ErrInval (capacity < 0), ErrNoMem, ErrPerm, ErrClosed.
+func (l *Loop) NewQueue(capacity int, onDrop func(v any)) (*Queue, error) {
+	if capacity < 0 {
+		return nil, opErr("queue_new", ErrInval)
+	}
+	qc := &queueCore{prim: prim{lc: l.loopCore}, items: map[int64]any{}, onDrop: onDrop}
+	id, err := l.start("queue_new", qc, func(c, h uintptr) int64 {
+		return cweft.Weft_go_queue_new(c, int64(capacity), h)
+	})
+	if err != nil {
+		return nil, err
+	}
+	qc.id = id
+	return &Queue{qc}, nil
+}
+
+func hookDrop(h uintptr, _ int64, item int64) {
+	q := cgo.Handle(h).Value().(*queueCore)
+	v, ok := q.items[item]
+	if !ok {
+		return
+	}
+	delete(q.items, item)
+	if q.onDrop != nil {
+		defer func() {
+			if r := recover(); r != nil {
+				q.lc.recordPanic(recovered("queue drop", r))
+			}
+		}()
+		q.onDrop(v)
+	}
+}
+
+// add enters v in the table under a fresh item.
+func (q *queueCore) add(v any) int64 {
+	q.next++
+	q.items[q.next] = v
+	return q.next
+}
+
+// take removes item from the table and returns its value.
+func (q *queueCore) take(item int64) (any, bool) {
+	v, ok := q.items[item]
+	delete(q.items, item)
+	return v, ok
+}
+
+// TryPut puts v without waiting: to the oldest waiting getter, else at the
+// tail. Loop thread. Errors: ErrAgain (full), ErrPrimClosed (closed),
+// ErrNoMem, ErrStale (freed), ErrPerm, ErrClosed.
+func (q *Queue) TryPut(v any) error {
+	key := q.add(v)
+	err := q.do("queue_try_put", func(c uintptr, id int64) int { return cweft.Weft_queue_try_put(c, id, key) })
+	if err != nil {
+		delete(q.items, key)
+	}
+	return err
+}
+
+// TryGet takes the oldest value without waiting. Loop thread. Errors:
+// ErrAgain (empty), ErrPrimClosed (empty and closed), ErrStale, ErrPerm,
+// ErrClosed.
+func (q *Queue) TryGet() (any, error) {
+	var key int64
+	err := q.do("queue_try_get", func(c uintptr, id int64) int { return cweft.Weft_queue_try_get(c, id, &key) })
+	if err != nil {
+		return nil, err
+	}
+	v, _ := q.take(key)
+	return v, nil
+}
+
+// Len returns the number of queued values (putters still waiting not
+// counted). Loop thread. Errors: ErrStale, ErrPerm, ErrClosed.
+func (q *Queue) Len() (int, error) {
+	var n int64
+	err := q.do("queue_size", func(c uintptr, id int64) int { return cweft.Weft_queue_size(c, id, &n) })
+	return int(n), err
+}
+
+// Close closes the queue, like closing a Go channel: puts fail with
+// ErrPrimClosed from now on and waiting putters resume with it (keeping
+// their values); gets take what is queued, then fail with ErrPrimClosed.
+// With immediate, the queued values are dropped first (to onDrop, oldest
+// first, before Close returns). Closing again is allowed. Loop thread.
+// Errors: ErrStale, ErrPerm, ErrClosed.
+func (q *Queue) Close(immediate bool) error {
+	flags := 0
+	if immediate {
+		flags = cweft.WEFT_QUEUE_IMMEDIATE
+	}
+	return q.do("queue_close", func(c uintptr, id int64) int { return cweft.Weft_queue_close(c, id, flags) })
+}
+
+// Free frees the queue: waiting getters and putters resume with
+// ErrPrimClosed and the queued values go to onDrop. Loop thread. Errors:
+// ErrStale (freed twice), ErrPerm, ErrClosed.
+func (q *Queue) Free() error { return q.do("queue_free", cweft.Weft_queue_free) }
+
+// Put suspends the task until v is in q (handed to the oldest waiting
+// getter, or queued; at once if there is room and nobody waits to put) and
+// resumes it with 0, or with ErrPrimClosed if q is or gets closed (v then
+// stays the caller's). Errors as for Sleep, plus ErrInval (nil q),
+// ErrStale, ErrNoMem. Return the Step: a step that arms Put and then
+// finishes the task leaves the Queue unable to tell whether v went in, so
+// v stays in its table until the queue is freed (weft itself loses
+// nothing).
+func (t *Task) Put(q *Queue, v any) Step {
+	if q == nil {
+		return Step(ErrInval)
+	}
+	key := q.add(v)
+	rc := cweft.Weft_await_queue_put(t.loop.c, t.id, q.id, key)
+	if rc != cweft.WEFT_PENDING {
+		delete(q.items, key)
+		return Step(rc)
+	}
+	t.putQ, t.putKey = q.queueCore, key
+	return Step(rc)
+}
+
+// Get suspends the task until it has taken the oldest value of q (at once
+// if one is queued) and resumes it with 0; the next step reads the value
+// with Task.Item. It resumes with ErrPrimClosed when q is closed and
+// empty, or freed. Errors as for Sleep, plus ErrInval (nil q), ErrStale.
+func (t *Task) Get(q *Queue) Step {
+	if q == nil {
+		return Step(ErrInval)
+	}
+	rc := cweft.Weft_await_queue_get(t.loop.c, t.id, q.id)
+	if rc == cweft.WEFT_PENDING {
+		t.getQ = q.queueCore
+	}
+	return Step(rc)
+}
+
+// Item returns the value that the Get which resumed this step with 0
+// took, and true; nil and false in any other step. Loop thread, inside
+// t's step.
+func (t *Task) Item() (any, bool) { return t.item, t.hasItem }
+
+// resumeSync settles the queue await that the step about to run resolves.
+func (tc *taskCore) resumeSync(status int32) {
+	tc.item, tc.hasItem = nil, false
+	if q := tc.getQ; q != nil {
+		tc.getQ = nil
+		var key int64
+		if status == 0 && !q.over && cweft.Weft_task_item(q.lc.c, tc.id, &key) == 0 {
+			tc.item, tc.hasItem = q.take(key)
+		}
+	}
+	if q := tc.putQ; q != nil {
+		tc.putQ = nil
+		if status != 0 { // not put: the value stays the caller's
+			delete(q.items, tc.putKey)
+		}
+	}
+}
+
+// First suspends the task until the first of tasks finishes and resumes it
+// with that task's index in tasks (the lowest if several have already
+// finished, or if a task appears twice); the others keep running. Read
+// results with Result. Cancelling t cancels only this await. Errors as for
+// Sleep, plus ErrInval (no tasks, a nil task, t among them), ErrStale (a
+// task not live on this loop), ErrNoMem.
+func (t *Task) First(tasks ...*Task) Step {
+	if len(tasks) == 0 {
+		return Step(ErrInval)
+	}
+	l := t.lc
+	ids := l.scratch[:0]
+	for _, o := range tasks {
+		if o == nil {
+			return Step(ErrInval)
+		}
+		ids = append(ids, o.id)
+	}
+	l.scratch = ids
+	return Step(cweft.Weft_await_first(t.loop.c, t.id, &ids[0], int64(len(ids))))
+}
