@@ -28,8 +28,11 @@ func Done(result int) Step {
 	return Step(result)
 }
 
-// StepFunc is a task's step: called with status 0 when the task starts,
-// then with the result of each await it armed. See the package overview.
+// StepFunc is a task's step: called with status 0 when the task starts
+// (ErrCanceled or ErrTimedOut instead when the task was cancelled, or its
+// timeout passed, before its first step ran: that status is the delivery, and
+// a step that ignores it is not interrupted again), then with the result of
+// each await it armed. See the package overview.
 type StepFunc func(t *Task, status int) Step
 
 // TaskState is where a task is in its life.

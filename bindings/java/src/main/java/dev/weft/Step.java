@@ -19,7 +19,9 @@ public interface Step {
    * Runs one step.
    *
    * @param task the task (use it to await)
-   * @param status 0 for the first step, then the result of the last await
+   * @param status 0 for the first step (or {@code ECANCELED}/{@code ETIMEDOUT} when the task was
+   *     cancelled, or its timeout passed, before it started: that status is the delivery),
+   *     then the result of the last await
    *     (negative for errors such as {@link Weft#ECANCELED} or {@link
    *     Weft#ETIMEDOUT})
    * @return {@link Weft#PENDING} (what an armed await returns) to suspend, or
