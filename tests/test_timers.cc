@@ -68,7 +68,7 @@ TEST_F(Timers, NeverEarly) {
 
 TEST_F(Timers, FireInDeadlineOrder) {
   std::vector<int> order;
-  const int64_t timeouts[] = {3 * kMs, 1 * kMs, 2 * kMs, 0};
+  const int64_t timeouts[] = {30 * kMs, 10 * kMs, 20 * kMs, 0};  // 10 ms apart: a preempted start must not reorder them
   for (int i = 0; i < 4; i++) start_recorded(timeouts[i], [&, i](weft_timer_t) { order.push_back(i); });
   EXPECT_EQ(0, run());
   ASSERT_EQ(4u, order.size());
