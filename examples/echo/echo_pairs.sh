@@ -110,4 +110,4 @@ if [ "$failed" -ne 0 ]; then
   echo "echo pairs: FAILED: $failed of $ran pairs"
   exit 1
 fi
-echo "echo pairs: all $ran pairs echoed $n/$n${skipped:+; skipped:$skipped}"
+echo "echo pairs: $ran of $ran echoed $n/$n${skipped:+; skipped:$skipped}"

@@ -7,7 +7,7 @@
 #   cmake -DGO= -DSTAGE= -DLIBDIR= -DDIR=<examples/go> -DOUT=<binary>
 #         -DPAIRS=<echo_pairs.sh> -DN= [-DCACHE=] -P echo.cmake
 foreach(v GO STAGE LIBDIR DIR OUT PAIRS N)
-  if(NOT ${v})
+  if("${${v}}" STREQUAL "")
     message(FATAL_ERROR "echo.cmake: -D${v}= is required")
   endif()
 endforeach()
