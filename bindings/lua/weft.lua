@@ -478,6 +478,412 @@ function M.to_thread(fn, ...)
   return job_results(job, st)
 end
 
+--- Synchronisation between the tasks of one loop: `weft.Event`,
+-- `weft.Semaphore`, `weft.Lock`, `weft.Queue` (asyncio's), and `weft.first`
+-- / `weft.as_completed` to wait for the first of several tasks.
+--
+-- Each primitive belongs to the loop that runs when it is made (make it
+-- inside `weft.run` or a loop's task) and lives until `free` or the loop's
+-- close. Rules shared by all of them:
+--
+--  * FIFO hand-off: a release, set or put goes straight to the oldest
+--    waiting task; a `try_` call fails with `weft.EAGAIN` while anyone waits.
+--  * The awaits (`wait`, `acquire`, `put`, `get`, `first`) suspend the task
+--    and raise `weft.Cancelled` / `weft.Timeout` like every await. A task
+--    interrupted before its grant takes nothing; one granted before the
+--    interruption gets the grant (the permit, the lock, the item) from the
+--    await, and the interruption from its next await.
+--  * Freeing a primitive resumes its waiters with `nil, message,
+--    weft.ECLOSED`; every other failure is `nil, message, code` too
+--    (`weft.ESTALE` for a freed primitive, `weft.EPERM` off the loop thread).
+--  * The awaits may only be called from inside a task.
+-- @section sync
+-- @usage
+-- weft.run(function()
+--   local q, sem = weft.Queue(20), weft.Semaphore(50)
+--   local writer = weft.spawn(function()
+--     while true do
+--       local line, err, code = q:get()
+--       if code == weft.ECLOSED then return end
+--       io.write(line)
+--     end
+--   end)
+--   for i = 1, 100 do sem:with(function() q:put(i .. "\n") end) end
+--   q:close(); writer:result()
+-- end)
+
+local OP_EVENT, OP_SEM, OP_LOCK, OP_QPUT, OP_QGET, OP_FIRST =
+  OP.EVENT, OP.SEM, OP.LOCK, OP.QPUT, OP.QGET, OP.FIRST
+-- The running loop, which a new primitive belongs to.
+local function sync_loop(name)
+  local loop = current
+  if not loop then error("weft." .. name .. ": no running loop (call it inside weft.run)", 3) end
+  return loop
+end
+
+-- Suspends the task for a sync await: true, or raise / nil, message, code.
+local function sync_await(name, op, ...)
+  if not isyieldable() then outside(name) end
+  local st = yield(op, ...)
+  if st == 0 then return true end
+  return check(st)
+end
+
+local function new_of(name, mt, loop, rc, id)
+  if rc < 0 then return fail(rc) end
+  return setmetatable({ _loop = loop, _id = id }, mt)
+end
+
+-- Runs fn(...) holding what `release` gives back, also when fn raises.
+local function scoped(release, fn, ...)
+  local r = pack(pcall(fn, ...))
+  release()
+  if r[1] then return unpack(r, 2, r.n) end
+  error(r[2], 0)
+end
+
+--- Event: a flag tasks wait for (asyncio.Event).
+-- @type Event
+local Event = { __name = "weft.Event" }
+Event.__index = Event
+
+--- `weft.Event()`: a new event of the running loop, initially clear.
+-- @treturn Event or nil, message, code
+-- @function Event
+function M.Event()
+  local loop = sync_loop("Event")
+  return new_of("Event", Event, loop, core.event_new(loop))
+end
+
+--- Sets the event: every waiting task resumes (in the order they waited).
+-- @return true, or nil, message, code
+function Event:set() return ok(core.event_set(self._loop, self._id)) end
+--- Clears the event (tasks already resumed stay resumed).
+-- @return true, or nil, message, code
+function Event:clear() return ok(core.event_clear(self._loop, self._id)) end
+--- Whether the event is set.
+-- @treturn boolean or nil, message, code
+function Event:is_set()
+  local rc = core.event_is_set(self._loop, self._id)
+  if rc < 0 then return fail(rc) end
+  return rc == 1
+end
+--- Suspends the task until the event is set (in the next iteration if it is
+-- set now).
+-- @return true, or nil, message, code (`weft.ECLOSED` if freed while
+--   waiting); raises `weft.Cancelled` / `weft.Timeout`
+function Event:wait() return sync_await("Event:wait", OP_EVENT, self._id) end
+--- Frees the event: waiting tasks resume with `weft.ECLOSED`.
+-- @return true, or nil, message, code
+function Event:free() return ok(core.event_free(self._loop, self._id)) end
+
+--- Semaphore: a count of permits (asyncio.Semaphore, BoundedSemaphore).
+-- @type Semaphore
+local Semaphore = { __name = "weft.Semaphore" }
+Semaphore.__index = Semaphore
+
+--- `weft.Semaphore(permits[, opts])`: a semaphore of the running loop
+-- holding `permits` (an integer >= 0) permits. With `{bounded = true}`,
+-- releasing beyond `permits` is an error (asyncio.BoundedSemaphore).
+-- @treturn Semaphore or nil, message, code (`weft.EINVAL` for permits < 0)
+-- @function Semaphore
+function M.Semaphore(permits, opts)
+  local loop = sync_loop("Semaphore")
+  if math.type(permits) ~= "integer" then error("weft.Semaphore: integer expected", 2) end
+  local flags = opts and opts.bounded and core.SEMAPHORE_BOUNDED or 0
+  return new_of("Semaphore", Semaphore, loop, core.semaphore_new(loop, permits, flags))
+end
+
+--- Suspends the task until it holds a permit (at once if one is free and
+-- nobody waits).
+-- @return true, or nil, message, code (`weft.ECLOSED` if freed while
+--   waiting); raises `weft.Cancelled` / `weft.Timeout`
+function Semaphore:acquire() return sync_await("Semaphore:acquire", OP_SEM, self._id) end
+--- Takes a permit without waiting.
+-- @return true, or nil, message, `weft.EAGAIN` (none free, or tasks wait)
+function Semaphore:try_acquire() return ok(core.semaphore_try_acquire(self._loop, self._id)) end
+--- Gives a permit back: to the oldest waiting task, or to the count. Any
+-- code may release.
+-- @return true, or nil, message, code (`weft.EINVAL` past a bounded
+--   semaphore's initial count)
+function Semaphore:release() return ok(core.semaphore_release(self._loop, self._id)) end
+--- The number of free permits (0 while tasks wait).
+-- @treturn integer or nil, message, code
+function Semaphore:value()
+  local rc, v = core.semaphore_value(self._loop, self._id)
+  if rc < 0 then return fail(rc) end
+  return v
+end
+--- Frees the semaphore: waiting tasks resume with `weft.ECLOSED`.
+-- @return true, or nil, message, code
+function Semaphore:free() return ok(core.semaphore_free(self._loop, self._id)) end
+--- Runs `fn(...)` holding a permit (like `async with sem:`): acquires,
+-- calls, and releases when fn returns or raises.
+-- @return what fn returned; nil, message, code if the permit could not be
+--   had (fn did not run); re-raises what fn raised, and `weft.Cancelled` /
+--   `weft.Timeout` from the acquire
+function Semaphore:with(fn, ...)
+  local got, msg, code = self:acquire()
+  if not got then return nil, msg, code end
+  return scoped(function() self:release() end, fn, ...)
+end
+
+--- Lock: mutual exclusion between tasks (asyncio.Lock), held by a task.
+-- @type Lock
+local Lock = { __name = "weft.Lock" }
+Lock.__index = Lock
+
+--- `weft.Lock()`: an unlocked lock of the running loop.
+-- @treturn Lock or nil, message, code
+-- @function Lock
+function M.Lock()
+  local loop = sync_loop("Lock")
+  return new_of("Lock", Lock, loop, core.lock_new(loop))
+end
+
+-- The id of `task` (a Task, or the calling task when nil).
+local function owner_id(name, task)
+  if task == nil then
+    if not isyieldable() then outside(name) end
+    task = yield(OP_SELF)
+  end
+  if getmetatable(task) ~= Task_mt then error("weft." .. name .. ": task expected", 3) end
+  return task:id()
+end
+
+--- Suspends the task until it holds the lock (at once if it is free and
+-- nobody waits).
+-- @return true, or nil, message, code (`weft.EINVAL` if the task holds it
+--   already: locks are not reentrant; `weft.ECLOSED` if freed while
+--   waiting); raises `weft.Cancelled` / `weft.Timeout`
+function Lock:acquire() return sync_await("Lock:acquire", OP_LOCK, self._id) end
+--- Locks it for `task` (default: the calling task) without waiting.
+-- @tparam[opt] Task task
+-- @return true, or nil, message, code (`weft.EAGAIN` if held or awaited,
+--   `weft.EINVAL` if task holds it already)
+function Lock:try_acquire(task)
+  return ok(core.lock_try_acquire(self._loop, self._id, owner_id("Lock:try_acquire", task)))
+end
+--- Unlocks it; `task` (default: the calling task) must hold it. The lock
+-- passes to the oldest waiting task.
+-- @tparam[opt] Task task
+-- @return true, or nil, message, `weft.EINVAL` (task does not hold it)
+function Lock:release(task)
+  return ok(core.lock_release(self._loop, self._id, owner_id("Lock:release", task)))
+end
+--- Whether the lock is held.
+-- @treturn boolean or nil, message, code
+function Lock:locked()
+  local rc, owner = core.lock_owner(self._loop, self._id)
+  if rc < 0 then return fail(rc) end
+  return owner ~= 0
+end
+--- The id of the task holding the lock (compare with `Task:id`), or false.
+-- @return integer id, false, or nil, message, code
+function Lock:owner()
+  local rc, owner = core.lock_owner(self._loop, self._id)
+  if rc < 0 then return fail(rc) end
+  return owner ~= 0 and owner
+end
+--- Frees the lock (held or not): waiting tasks resume with `weft.ECLOSED`.
+-- @return true, or nil, message, code
+function Lock:free() return ok(core.lock_free(self._loop, self._id)) end
+--- Runs `fn(...)` holding the lock (like `async with lock:`): acquires,
+-- calls, and releases when fn returns or raises.
+-- @return what fn returned; nil, message, code if the lock could not be
+--   had (fn did not run); re-raises what fn raised, and `weft.Cancelled` /
+--   `weft.Timeout` from the acquire
+function Lock:with(fn, ...)
+  local got, msg, code = self:acquire()
+  if not got then return nil, msg, code end
+  local me = yield(OP_SELF)
+  return scoped(function() self:release(me) end, fn, ...)
+end
+
+--- Queue: a FIFO of Lua values between tasks (asyncio.Queue; closing is a
+-- Go channel's close). Any Lua value, nil included, may be put; the queue
+-- keeps each value in its own table under an integer item until a get
+-- returns it or weft drops it (`close{immediate = true}`, `free`, the
+-- loop's close): a dropped value goes to the `on_drop` function given at
+-- creation, once, and the queue lets go of it.
+-- @type Queue
+local Queue = { __name = "weft.Queue" }
+Queue.__index = Queue
+local NIL = setmetatable({}, { __name = "weft.Queue nil" }) -- stands for a nil value
+
+--- `weft.Queue([capacity[, opts]])`: a queue of the running loop holding at
+-- most `capacity` values (an integer >= 1), or any number (0 or nil:
+-- unbounded). `opts.on_drop(value)` is called once for each value weft
+-- drops (errors it raises go to `weft.on_error`).
+-- @treturn Queue or nil, message, code (`weft.EINVAL` for capacity < 0)
+-- @function Queue
+function M.Queue(capacity, opts)
+  local loop = sync_loop("Queue")
+  capacity = capacity or 0
+  if math.type(capacity) ~= "integer" then error("weft.Queue: integer capacity expected", 2) end
+  local on_drop = opts and opts.on_drop
+  if on_drop ~= nil and type(on_drop) ~= "function" then
+    error("weft.Queue: on_drop must be a function", 2)
+  end
+  local values = {}
+  local rc, id = core.queue_new(loop, capacity, function(item)
+    local v = values[item]
+    values[item] = nil
+    if on_drop then
+      if v == NIL then v = nil end
+      on_drop(v)
+    end
+  end)
+  if rc < 0 then return fail(rc) end
+  return setmetatable({ _loop = loop, _id = id, _values = values, _next = 0 }, Queue)
+end
+
+-- Stores v under a new item; returns the item.
+local function stash(q, v)
+  local item = q._next + 1
+  q._next = item
+  q._values[item] = v == nil and NIL or v
+  return item
+end
+
+local function take(q, item)
+  local v = q._values[item]
+  q._values[item] = nil
+  if v == NIL then return nil end
+  return v
+end
+
+--- Suspends the task until `value` is in the queue (handed to the oldest
+-- waiting getter, or queued).
+-- @return true, or nil, message, code (`weft.ECLOSED`: the queue is or got
+--   closed, the value was not put); raises `weft.Cancelled` /
+--   `weft.Timeout` (the value was not put)
+function Queue:put(value)
+  if not isyieldable() then outside("Queue:put") end
+  local item = stash(self, value)
+  local st = yield(OP_QPUT, self._id, item)
+  if st == 0 then return true end
+  self._values[item] = nil
+  return check(st)
+end
+--- Puts `value` without waiting.
+-- @return true, or nil, message, code (`weft.EAGAIN` if full,
+--   `weft.ECLOSED` if closed)
+function Queue:try_put(value)
+  local item = stash(self, value)
+  local rc = core.queue_try_put(self._loop, self._id, item)
+  if rc == 0 then return true end
+  self._values[item] = nil
+  return fail(rc)
+end
+--- Suspends the task until it took the oldest value.
+-- @return the value (a nil value gives nil and no message), or nil,
+--   message, code (`weft.ECLOSED` once the queue is closed and empty, or
+--   freed); raises `weft.Cancelled` / `weft.Timeout` (nothing was taken)
+function Queue:get()
+  if not isyieldable() then outside("Queue:get") end
+  local st, item = yield(OP_QGET, self._id)
+  if st == 0 then return take(self, item) end
+  return check(st)
+end
+--- Takes the oldest value without waiting.
+-- @return the value, or nil, message, code (`weft.EAGAIN` if empty,
+--   `weft.ECLOSED` if empty and closed)
+function Queue:try_get()
+  local rc, item = core.queue_try_get(self._loop, self._id)
+  if rc < 0 then return fail(rc) end
+  return take(self, item)
+end
+--- The number of queued values (waiting putters not counted).
+-- @treturn integer or nil, message, code
+function Queue:size()
+  local rc, n = core.queue_size(self._loop, self._id)
+  if rc < 0 then return fail(rc) end
+  return n
+end
+--- Closes the queue: puts fail with `weft.ECLOSED`, waiting putters resume
+-- with it; gets take what is left, then fail with it. With
+-- `{immediate = true}`, the queued values are dropped first (each to
+-- `on_drop`, oldest first, before this returns).
+-- @tparam[opt] table opts
+-- @return true, or nil, message, code
+function Queue:close(opts)
+  local flags = opts and opts.immediate and core.QUEUE_IMMEDIATE or 0
+  return ok(core.queue_close(self._loop, self._id, flags))
+end
+--- Frees the queue: waiting tasks resume with `weft.ECLOSED`, queued values
+-- go to `on_drop`.
+-- @return true, or nil, message, code
+function Queue:free() return ok(core.queue_free(self._loop, self._id)) end
+
+--- Waiting for the first of several tasks.
+-- @section first
+
+-- The tasks of a first/as_completed call: Tasks, functions spawned.
+local function task_list(name, args, n)
+  local tasks = {}
+  for i = 1, n do
+    local t = args[i]
+    if type(t) == "function" then
+      local msg, code
+      t, msg, code = M.spawn(t)
+      if not t then return nil, msg, code end
+    elseif getmetatable(t) ~= Task_mt then
+      error(("weft.%s: argument %d is not a task or function"):format(name, i), 3)
+    end
+    tasks[i] = t
+  end
+  return tasks
+end
+
+--- Suspends the task until the first of the given tasks finishes (like
+-- `asyncio.wait(return_when=FIRST_COMPLETED)`); the others keep running.
+-- Functions are spawned first. Also `weft.first(list)`.
+-- @param ... tasks or functions (at least one), or one list of them
+-- @return the index of the task that finished (the lowest among those
+--   finished already) and that task; or nil, message, code (`weft.EINVAL`
+--   for no tasks, `weft.ESTALE` for a task of a closed loop); raises
+--   `weft.Cancelled` / `weft.Timeout` (only this wait ends)
+-- @usage local i, t = weft.first(fetch_a, fetch_b)
+-- print(i, t:result())
+function M.first(...)
+  if not isyieldable() then outside("first") end
+  local args, n = pack(...), select("#", ...)
+  if n == 1 and type(args[1]) == "table" and getmetatable(args[1]) == nil then
+    args = args[1]; n = #args
+  end
+  if n == 0 then return fail(EINVAL) end
+  local tasks, msg, code = task_list("first", args, n)
+  if not tasks then return nil, msg, code end
+  local st = yield(OP_FIRST, tasks)
+  if st >= 0 then return st + 1, tasks[st + 1] end
+  return check(st)
+end
+
+--- An iterator over `list`'s tasks (or functions, spawned first) in the
+-- order they finish (like `asyncio.as_completed`): each step suspends the
+-- task until the next one finished and gives that task and its index in
+-- `list`. A failure of the wait itself raises (an iterator cannot return
+-- nil, message, code), as do `weft.Cancelled` / `weft.Timeout`.
+-- @tparam table list
+-- @usage for t, i in weft.as_completed { a, b, c } do print(i, t:result()) end
+function M.as_completed(list)
+  if type(list) ~= "table" then error("weft.as_completed: list expected", 2) end
+  local tasks, msg = task_list("as_completed", list, #list)
+  if not tasks then error("weft.as_completed: " .. msg, 2) end
+  local rest, index = {}, {}
+  for i = 1, #tasks do rest[i], index[i] = tasks[i], i end
+  return function()
+    if #rest == 0 then return nil end
+    local k, t, m = M.first(rest)
+    if not k then error("weft.as_completed: " .. m, 2) end
+    local i = index[k]
+    table.remove(rest, k)
+    table.remove(index, k)
+    return t, i
+  end
+end
+
 --- Callback style, on the running loop.
 -- @section callbacks
 
@@ -487,6 +893,7 @@ local function loop_or_error(name)
   if not loop then error("weft." .. name .. ": no running loop", 3) end
   return loop
 end
+
 
 --- `weft.timer(timeout, rep, cb)`, `weft.watch(fd, events, cb)`,
 -- `weft.post(fn)`, `weft.work(done, fn, ...)`: `Loop:timer`, `Loop:watch`,

@@ -56,7 +56,14 @@ enum {
   WL_OP_CONNECT = 10,     /* host, port             -> fd | error            */
   WL_OP_CONNECT_UNIX = 11, /* path                  -> fd | error            */
   WL_OP_RECV = 12,        /* fd, buffer, max        -> count | 0 | error     */
-  WL_OP_SEND = 13         /* fd, string, i, j       -> 0 | error, bytes sent */
+  WL_OP_SEND = 13,        /* fd, string, i, j       -> 0 | error, bytes sent */
+  /* synchronisation (weft.h "synchronisation") */
+  WL_OP_EVENT = 14,       /* event id               -> 0 | error             */
+  WL_OP_SEM = 15,         /* semaphore id           -> 0 | error             */
+  WL_OP_LOCK = 16,        /* lock id                -> 0 | error             */
+  WL_OP_QPUT = 17,        /* queue id, item         -> 0 | error             */
+  WL_OP_QGET = 18,        /* queue id               -> 0, item | error, nil  */
+  WL_OP_FIRST = 19        /* {tasks}                -> 0-based index | error */
 };
 
 #define WL_KINDS 16 /* refs are counted per WEFT_KIND_* */
@@ -660,6 +667,7 @@ struct wl_task {
   uint8_t asked_cancel; /* task:cancel() was called and not yet delivered */
   uint8_t group;        /* the pending await is a cancel-on-error group */
   uint8_t sending;      /* the pending await is a send: resume with t->sent */
+  uint8_t getting;      /* the pending await is a queue get: resume with the item */
   size_t sent;          /* weft_await_send's *sent */
 };
 
@@ -830,6 +838,51 @@ static int wl_task_arm(lua_State *L, wl_loop *lp, wl_task *t, weft_task_t self, 
       }
       break;
     }
+    case WL_OP_EVENT:
+    case WL_OP_SEM:
+    case WL_OP_LOCK:
+    case WL_OP_QPUT:
+    case WL_OP_QGET: {
+      int ok2 = 1;
+      lua_Integer id = lua_tointegerx(co, base + 1, &isnum), item = 0;
+      if (op == WL_OP_QPUT) item = lua_tointegerx(co, base + 2, &ok2);
+      if (!isnum || !ok2) break;
+      if (op == WL_OP_EVENT) rc = weft_await_event(lp->loop, self, id);
+      else if (op == WL_OP_SEM) rc = weft_await_semaphore(lp->loop, self, id);
+      else if (op == WL_OP_LOCK) rc = weft_await_lock(lp->loop, self, id);
+      else if (op == WL_OP_QPUT) rc = weft_await_queue_put(lp->loop, self, id, item);
+      else rc = weft_await_queue_get(lp->loop, self, id);
+      if (rc == WEFT_PENDING && op == WL_OP_QGET) t->getting = 1;
+      break;
+    }
+    case WL_OP_FIRST: { /* {tasks} -> weft_await_first */
+      weft_task_t buf[16], *ids = buf;
+      if (lua_type(co, base + 1) != LUA_TTABLE) break;
+      size_t cnt = (size_t)lua_rawlen(co, base + 1);
+      if (cnt == 0) break;
+      if (cnt > 16 && !(ids = (weft_task_t *)malloc(cnt * sizeof *ids))) {
+        rc = WEFT_ENOMEM;
+        break;
+      }
+      rc = 0;
+      for (size_t i = 0; rc == 0 && i < cnt; i++) {
+        lua_rawgeti(co, base + 1, (lua_Integer)i + 1);
+        wl_task *c = (wl_task *)wl_toudata(co, -1, &wl_key_task_mt);
+        lua_pop(co, 1);
+        if (!c) rc = WEFT_EINVAL;
+        else if (!c->lp) rc = WEFT_ESTALE;
+        else ids[i] = c->id;
+      }
+      if (rc == 0) rc = weft_await_first(lp->loop, self, ids, cnt);
+      if (rc == WEFT_PENDING)
+        for (size_t i = 0; i < cnt; i++) { /* their errors are read, not reported */
+          lua_rawgeti(co, base + 1, (lua_Integer)i + 1);
+          ((wl_task *)lua_touserdata(co, -1))->awaited = 1;
+          lua_pop(co, 1);
+        }
+      if (ids != buf) free(ids);
+      break;
+    }
     case WL_OP_SELF: { /* the task sits at the bottom of its own stack */
       lua_Debug ar;
       int lv = 0;
@@ -860,7 +913,6 @@ static int wl_task_step(weft_loop_t *loop, weft_task_t self, int status, void *u
   wl_loop *lp = t->lp;
   lua_State *L = lp->L, *co = t->co;
   int nargs, nres, rc;
-  (void)loop;
   if (!L) return WEFT_ECANCELED; /* steps only run inside run/free */
   if (lua_status(co) == LUA_OK) { /* the first step: co holds main, task, fn, args */
     if (status < 0) { /* cancelled (or timed out) before it started */
@@ -877,8 +929,17 @@ static int wl_task_step(weft_loop_t *loop, weft_task_t self, int status, void *u
     nargs = 1;
     if (t->group) lua_pushboolean(co, mine), nargs = 2;
     if (t->sending) lua_pushinteger(co, (lua_Integer)t->sent), nargs = 2;
+    if (t->getting) {
+      int64_t item = 0;
+      if (status == 0 && weft_task_item(loop, self, &item) == 0)
+        lua_pushinteger(co, (lua_Integer)item);
+      else
+        lua_pushnil(co);
+      nargs = 2;
+    }
     t->group = 0;
     t->sending = 0;
+    t->getting = 0;
   }
   for (;;) {
     if (nargs < 0) return wl_task_end(lp, t, WEFT_ENOMEM, 0); /* no stack to resume */
@@ -1160,6 +1221,57 @@ int wl_l_unix_listen(lua_State *L) {
 
 /* ----------------------------------------------------------------- init */
 
+/* ------------------------------------------------------------- queues
+ *
+ * A queue's user_data is a ref to its drop function, drop(item), which the
+ * Lua layer (weft.lua) makes: it takes the Lua value the item stood for out
+ * of the queue's table. weft calls it once per dropped item; the release
+ * hook drops the ref (kind WEFT_KIND_QUEUE) once the queue is freed. Drops
+ * happen inside close/free (called from Lua, in or out of a run) and inside
+ * loop_free, so the trampoline finds its loop through wl_cur, which these
+ * wrappers set. */
+
+static void wl_drop_tramp(weft_loop_t *loop, weft_queue_t queue, int64_t item, void *ud) {
+  wl_loop *lp = wl_cur;
+  (void)loop;
+  (void)queue;
+  if (!lp) return;
+  lua_State *L = lp->L ? lp->L : lp->main;
+  if (!lua_checkstack(L, 4)) return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, (int)(intptr_t)ud);
+  lua_pushinteger(L, (lua_Integer)item);
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK) wl_report(L, lp, "queue drop callback", NULL);
+}
+
+/* queue_new(loop, capacity, drop) -> rc, id */
+int wl_queue_new(lua_State *L, wl_loop *lp, int64_t capacity, WL_FUNC drop, int64_t *OUT_ID) {
+  if (!lp->loop) return WEFT_EINVAL;
+  int ref = wl_ref(L, lp, WEFT_KIND_QUEUE, drop);
+  int rc = weft_queue_new(lp->loop, capacity, wl_drop_tramp, (void *)(intptr_t)ref, OUT_ID);
+  if (rc < 0) wl_unref_refused(L, lp, WEFT_KIND_QUEUE, ref);
+  return rc;
+}
+
+int wl_queue_close(lua_State *L, wl_loop *lp, int64_t queue, int flags) {
+  wl_loop *saved = wl_cur;
+  (void)L;
+  if (!lp->loop) return WEFT_EINVAL;
+  wl_cur = lp;
+  int rc = weft_queue_close(lp->loop, queue, flags);
+  wl_cur = saved;
+  return rc;
+}
+
+int wl_queue_free(lua_State *L, wl_loop *lp, int64_t queue) {
+  wl_loop *saved = wl_cur;
+  (void)L;
+  if (!lp->loop) return WEFT_EINVAL;
+  wl_cur = lp;
+  int rc = weft_queue_free(lp->loop, queue);
+  wl_cur = saved;
+  return rc;
+}
+
 static void wl_newmeta(lua_State *L, const char *name, const void *key, const luaL_Reg *meta,
                        const luaL_Reg *methods, int mod, const char *field) {
   luaL_newmetatable(L, name);
@@ -1195,7 +1307,9 @@ void wl_init(lua_State *L, int mod) {
       {"ALL", WL_OP_ALL},     {"YIELD", WL_OP_YIELD},   {"THREAD", WL_OP_THREAD},
       {"TIMEOUT", WL_OP_TIMEOUT}, {"SELF", WL_OP_SELF},       {"ACCEPT", WL_OP_ACCEPT},
       {"CONNECT", WL_OP_CONNECT}, {"CONNECT_UNIX", WL_OP_CONNECT_UNIX},
-      {"RECV", WL_OP_RECV},   {"SEND", WL_OP_SEND}};
+      {"RECV", WL_OP_RECV},   {"SEND", WL_OP_SEND},       {"EVENT", WL_OP_EVENT},
+      {"SEM", WL_OP_SEM},     {"LOCK", WL_OP_LOCK},       {"QPUT", WL_OP_QPUT},
+      {"QGET", WL_OP_QGET},   {"FIRST", WL_OP_FIRST}};
   mod = lua_absindex(L, mod);
   wl_newmeta(L, WL_LOOP_MT, &wl_key_loop_mt, loop_meta, no_methods, mod, "Loop");
   wl_newmeta(L, WL_TASK_MT, &wl_key_task_mt, task_meta, task_methods, mod, "Task");

@@ -38,6 +38,9 @@ int64_t wl_released(wl_loop *lp, int kind);
 int64_t wl_refs(wl_loop *lp);
 int64_t wl_errors(wl_loop *lp);
 int64_t wl_clock_ns(void);
+int wl_queue_new(lua_State *L, wl_loop *lp, int64_t capacity, WL_FUNC drop, int64_t *OUT_ID);
+int wl_queue_close(lua_State *L, wl_loop *lp, int64_t queue, int flags);
+int wl_queue_free(lua_State *L, wl_loop *lp, int64_t queue);
 
 /* lua_CFunctions (SWIG %native) */
 int wl_l_loop_new(lua_State *L);

@@ -185,6 +185,32 @@ int64_t wl_clock_ns(void);
 %native(buffer) int wl_l_buffer(lua_State *L);
 %native(buffer_string) int wl_l_buffer_string(lua_State *L);
 
+/* synchronisation (weft.h "synchronisation"): the awaits are requests a
+ * task yields (see weft.lua); out-parameters come back second
+ * (`rc, id = core.event_new(loop)`, `rc, n = core.queue_size(loop, q)`).
+ * A queue's drop callback is a Lua function drop(item) held as a registry
+ * ref (released by the hook, kind QUEUE); close and free run it. */
+%apply int64_t *OUT_ID { weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out,
+                         int64_t *value, weft_task_t *owner, int64_t *size, int64_t *item };
+%ignore weft_await_event;
+%ignore weft_await_semaphore;
+%ignore weft_await_lock;
+%ignore weft_await_queue_put;
+%ignore weft_await_queue_get;
+%ignore weft_await_first;
+%ignore weft_task_item;
+%ignore weft_queue_new;
+%ignore weft_queue_close;
+%ignore weft_queue_free;
+/* queue_new(loop, capacity, drop) -> rc, id; drop(item) per dropped item */
+%rename(queue_new) wl_queue_new;
+int wl_queue_new(lua_State *L, wl_loop *lp, int64_t capacity, WL_FUNC drop, int64_t *OUT_ID);
+/* queue_close(loop, id, flags) -> rc; queue_free(loop, id) -> rc */
+%rename(queue_close) wl_queue_close;
+int wl_queue_close(lua_State *L, wl_loop *lp, int64_t queue, int flags);
+%rename(queue_free) wl_queue_free;
+int wl_queue_free(lua_State *L, wl_loop *lp, int64_t queue);
+
 %init %{
   wl_init(L, lua_gettop(L));
   /* SWIG's runtime adds two helpers to the global table; a module should
