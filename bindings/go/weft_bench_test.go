@@ -7,8 +7,9 @@ package weft
 // (with PKG_CONFIG_PATH and LD_LIBRARY_PATH pointing at libweft; the CMake
 // target compare-go runs exactly this). Each benchmark operation is one whole
 // workload, so -benchtime 3x means three of them; the figures are reported
-// as custom metrics (wall-ms, ns/switch, ns/roundtrip, B/waiter, ns/crossing)
-// and summarised in a table with the goroutine/weft ratios at the end.
+// as custom metrics (wall-ms, ns/switch, ns/hand-off, ns/roundtrip,
+// B/waiter, ns/crossing) and summarised in a table with the goroutine/weft
+// ratios at the end.
 // -short runs N = 1,000 only (the ctest go.bench).
 //
 // Workloads:
@@ -17,6 +18,11 @@ package weft
 //     are concurrent; overhead-ns/waiter is (wall - 100 ms) / N.
 //   - Switch: two parties hand a turn back and forth N times (two weft
 //     tasks yielding vs two goroutines over an unbuffered channel).
+//   - HandOff: a value handed N times between two parties taking turns
+//     (two weft tasks through Queues of capacity 1, one each way, Task.Put
+//     and Task.Get, vs two goroutines ping-ponging over unbuffered
+//     channels); ns per hand-off (one put taken by a get, or one send
+//     taken by a receive).
 //   - PingPong: P socket pairs, a byte bounced K = 10 times over each (weft
 //     AwaitFD vs goroutines blocked in os.File reads). P = 1,000 and 9,000:
 //     10,000 pairs would need 20,000 fds, this machine's hard limit.
@@ -91,7 +97,7 @@ func printSummary() {
 		}
 	}
 	order := map[string]int{}
-	for i, w := range []string{"fan-out sleep", "switch", "fd ping-pong", "memory rss", "memory go",
+	for i, w := range []string{"fan-out sleep", "switch", "hand-off", "fd ping-pong", "memory rss", "memory go",
 		"crossing loop thread", "crossing pool thread", "step (yield)", "post", "timer"} {
 		order[w] = i
 	}
@@ -238,6 +244,95 @@ func reportSwitch(b *testing.B, n int, model string) {
 	ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(n)
 	b.ReportMetric(ns, "ns/switch")
 	record("switch", n, model, "ns per hand-off", ns)
+}
+
+// --------------------------------------------------------------- hand-off
+
+func BenchmarkHandOff(b *testing.B) {
+	for _, n := range sizes(b, 1000, 10000, 100000) {
+		b.Run(fmt.Sprintf("N=%d/weft", n), func(b *testing.B) {
+			l, err := NewLoop()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			rounds := n / 2 // each round: ping, then pong
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				ping, err := l.NewQueue(1, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				pong, err := l.NewQueue(1, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got := 0
+				// The pinger: put, get the reply, put the next, ...; odd steps put.
+				l.Spawn(func(t *Task, st int) Step {
+					if st != 0 {
+						return Done(st)
+					}
+					s := t.Steps()
+					if s%2 == 0 {
+						return t.Get(pong)
+					}
+					if r := (s - 1) / 2; r < rounds {
+						return t.Put(ping, r)
+					}
+					ping.Close(false)
+					return Done(0)
+				})
+				// The ponger: get, put it back, get, ...; ends when ping closes.
+				l.Spawn(func(t *Task, st int) Step {
+					if st != 0 { // ErrPrimClosed: the pinger is done
+						return Done(0)
+					}
+					if t.Steps()%2 == 1 {
+						return t.Get(ping)
+					}
+					v, _ := t.Item()
+					got++
+					return t.Put(pong, v)
+				})
+				if err := l.Run(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+				ping.Free()
+				pong.Free()
+				if got != rounds {
+					b.Fatalf("%d rounds, want %d", got, rounds)
+				}
+			}
+			reportHandOff(b, 2*rounds, "weft")
+		})
+		b.Run(fmt.Sprintf("N=%d/goroutines", n), func(b *testing.B) {
+			rounds := n / 2
+			for i := 0; i < b.N; i++ {
+				ping, pong := make(chan int), make(chan int)
+				done := make(chan struct{})
+				go func() {
+					for v := range ping {
+						pong <- v
+					}
+					close(done)
+				}()
+				for r := 0; r < rounds; r++ {
+					ping <- r
+					<-pong
+				}
+				close(ping)
+				<-done
+			}
+			reportHandOff(b, 2*rounds, "goroutines")
+		})
+	}
+}
+
+func reportHandOff(b *testing.B, n int, model string) {
+	ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N) / float64(n)
+	b.ReportMetric(ns, "ns/hand-off")
+	record("hand-off", n, model, "ns per hand-off (queue cap 1 / unbuffered chan)", ns)
 }
 
 // ------------------------------------------------------------ fd ping-pong
