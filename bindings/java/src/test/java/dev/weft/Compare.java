@@ -455,6 +455,7 @@ public final class Compare {
       }
       Map<String, Double> r;
       try {
+        if (inProcess) one("handoff", model, n / 10); // JIT warm-up (a forked child warms up itself)
         r = inProcess ? runOne("handoff", model, n, false) : fork("handoff", model, n);
       } catch (Exception | OutOfMemoryError e) {
         System.out.printf("%-10s %9s   failed: %s%n", model, what, e);
