@@ -22,7 +22,10 @@ Workloads:
                   memory per waiter (malloc'd bytes, Lua heap included,
                   measured while all wait),
                   wall time for all (about D when the model is concurrent)
-  switch          two coroutines hand the turn back and forth through the loop
+  switch          two coroutines hand the turn back and forth through the loop;
+                  and a hand-off: two weft tasks bounce a value through two
+                  weft.Queue(1) (one each way), so every get waits for the
+                  other task's put; ns per hand-off
   fd ping-pong    P socketpairs, a 1-byte message bounced K times over each;
                   throughput in messages per second (same read/write helpers
                   for every model: only the waiting differs)
@@ -201,6 +204,32 @@ local function switch_weft(M)
   loop:run()
   local t1 = clock()
   loop:close()
+  return (t1 - t0) / (2 * M)
+end
+
+-- Task<->task hand-off: A puts into `ping` and gets from `pong`, B the other
+-- way round; each value crosses one queue of capacity 1, 2*M hand-offs.
+local function handoff_weft(M)
+  local loop = assert(weft.loop())
+  local got = 0
+  loop:spawn(function()
+    local ping, pong = weft.Queue(1), weft.Queue(1)
+    weft.spawn(function()
+      for _ = 1, M do
+        local v = ping:get()
+        pong:put(v)
+      end
+    end)
+    for i = 1, M do
+      ping:put(i)
+      if pong:get() == i then got = got + 1 end
+    end
+  end)
+  local t0 = clock()
+  loop:run()
+  local t1 = clock()
+  loop:close()
+  assert(got == M, "every value comes back")
   return (t1 - t0) / (2 * M)
 end
 
@@ -490,6 +519,7 @@ do
   if has_luv then
     row({ "luv coroutines", 2 * M, fmt_ns(best(3, switch_luv_co, M)) }, W2)
   end
+  row({ "weft Queue(1)", 2 * M, fmt_ns(best(3, handoff_weft, M)) .. " (task<->task hand-off)" }, W2)
 end
 print()
 end

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
@@ -41,6 +42,10 @@ import java.util.concurrent.locks.LockSupport;
  * N) and the wall time of the sleep phase (about 100 ms when concurrent).
  * (2) switch: N parties take turns R rounds (weft: tasks resumed round-robin
  * by await_yield; threads: a token ring with park/unpark); ns per switch.
+ * Below it, the hand-off rows: two parties pass a value back and forth, each
+ * way through a rendezvous (weft: two tasks and two {@link Queue}s of
+ * capacity 1; threads: two platform, or two virtual, threads and two
+ * {@link SynchronousQueue}s); ns per hand-off.
  * (3) socket ping-pong: N AF_UNIX stream socket pairs, K round trips of one
  * byte on each, all at once (weft: non-blocking socketpairs and fd awaits;
  * threads: blocking NIO UNIX-domain SocketChannels, one thread per end).
@@ -172,6 +177,7 @@ public final class Compare {
         print(workload, model, label, r);
       }
     }
+    if (workload.equals("switch")) handoffRows();
     if (workload.equals("pingpong") && models.contains("platform"))
       System.out.printf("  * platform threads: capped at %,d pairs (two threads per pair, %,d threads)%n", THREAD_CAP / 2,
           THREAD_CAP);
@@ -240,6 +246,7 @@ public final class Compare {
       case "fanout": return tf == null ? weftFanout(n) : threadFanout(n, tf);
       case "switch": return tf == null ? weftSwitch(n) : threadSwitch(n, tf, model.equals("platform"));
       case "pingpong": return tf == null ? weftPingPong(n) : threadPingPong(n, tf);
+      case "handoff": return tf == null ? weftHandoff(n) : threadHandoff(n, tf);
       default: throw new IllegalArgumentException(workload);
     }
   }
@@ -426,6 +433,111 @@ public final class Compare {
     long wall = System.nanoTime() - t0;
     return result("switch_ns", (double) wall / ((long) rounds * n), "create_us", create / 1e3 / n, "switches",
         (double) rounds * n);
+  }
+
+  // ------------------------------------------------- 2b. hand-off rows
+
+  /** Hand-offs per run: each is one value passed through one rendezvous. */
+  static int handoffs() {
+    return quick ? 20_000 : 400_000;
+  }
+
+  /** The hand-off rows of the switch table, one per model, printed like its rows. */
+  static void handoffRows() throws Exception {
+    System.out.println("   hand-off: two parties pass a value back and forth (weft: two tasks, a Queue of capacity 1");
+    System.out.println("   each way; threads: two threads, a java.util.concurrent.SynchronousQueue each way)");
+    int n = handoffs();
+    for (String model : models) {
+      String what = model.equals("weft") ? "Queue(1)" : "SyncQueue";
+      if (model.equals("virtual") && virtualFactory() == null) {
+        System.out.printf("%-10s %9s   skipped: needs JDK 21+%n", model, what);
+        continue;
+      }
+      Map<String, Double> r;
+      try {
+        if (inProcess) one("handoff", model, n / 10); // JIT warm-up (a forked child warms up itself)
+        r = inProcess ? runOne("handoff", model, n, false) : fork("handoff", model, n);
+      } catch (Exception | OutOfMemoryError e) {
+        System.out.printf("%-10s %9s   failed: %s%n", model, what, e);
+        continue;
+      }
+      System.out.printf(Locale.ROOT, "%-10s %9s %10.0f ns %13s %,12.0f  (per hand-off)%n", model, what,
+          r.get("handoff_ns"), "-", r.get("handoffs"));
+    }
+  }
+
+  /**
+   * Task A puts 1..m into {@code ping} and gets each back from {@code pong};
+   * task B gets from {@code ping} and puts into {@code pong}: 2m hand-offs,
+   * each through a queue of capacity 1 that the other task waits on.
+   */
+  static Map<String, Double> weftHandoff(int handoffs) {
+    final int m = handoffs / 2;
+    try (Loop loop = new Loop(); Queue<Integer> ping = new Queue<>(loop, 1); Queue<Integer> pong = new Queue<>(loop, 1)) {
+      int[] back = {0};
+      Task a = loop.spawn((t, s) -> {
+        if (s < 0) return s;
+        int k = t.stepNumber();
+        if (k % 2 == 1) return pong.get(t);
+        if (k > 0 && pong.received(t) == k / 2) back[0]++;
+        return k / 2 == m ? 0 : ping.put(t, k / 2 + 1);
+      });
+      Task b = loop.spawn((t, s) -> {
+        if (s < 0) return s;
+        int k = t.stepNumber();
+        if (k % 2 == 1) return pong.put(t, ping.received(t));
+        return k / 2 == m ? 0 : ping.get(t);
+      });
+      long t0 = System.nanoTime();
+      loop.run();
+      long wall = System.nanoTime() - t0;
+      if (a.result() != 0 || b.result() != 0 || back[0] != m)
+        throw new IllegalStateException("hand-off: " + back[0] + " of " + m + " values came back");
+      a.close();
+      b.close();
+      return result("handoff_ns", (double) wall / (2L * m), "handoffs", 2.0 * m);
+    }
+  }
+
+  /** The same with two threads and two SynchronousQueues. */
+  static Map<String, Double> threadHandoff(int handoffs, ThreadFactory tf) throws InterruptedException {
+    final int m = handoffs / 2;
+    SynchronousQueue<Integer> ping = new SynchronousQueue<>();
+    SynchronousQueue<Integer> pong = new SynchronousQueue<>();
+    CountDownLatch ready = new CountDownLatch(2);
+    CountDownLatch go = new CountDownLatch(1);
+    int[] back = {0};
+    Thread a = tf.newThread(() -> {
+      try {
+        ready.countDown();
+        go.await();
+        for (int i = 1; i <= m; i++) {
+          ping.put(i);
+          if (pong.take() == i) back[0]++;
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    Thread b = tf.newThread(() -> {
+      try {
+        ready.countDown();
+        go.await();
+        for (int i = 1; i <= m; i++) pong.put(ping.take());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    a.start();
+    b.start();
+    ready.await();
+    long t0 = System.nanoTime();
+    go.countDown();
+    a.join();
+    b.join();
+    long wall = System.nanoTime() - t0;
+    if (back[0] != m) throw new IllegalStateException("hand-off: " + back[0] + " of " + m + " values came back");
+    return result("handoff_ns", (double) wall / (2L * m), "handoffs", 2.0 * m);
   }
 
   // ------------------------------------------------------- 3. ping-pong
