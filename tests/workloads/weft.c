@@ -726,42 +726,50 @@ static void *pp_echo_thread(void *arg) {
 }
 
 int wl_weft_pingpong(const wl_params *p) {
-  int fds[2];
-  wl_socketpair(fds);
-  struct pp s;
-  memset(&s, 0, sizeof s);
-  s.a = fds[0];
-  s.b = fds[1];
-  s.count = p->count;
-  s.dur_ns = (int64_t)(p->duration * SEC);
+  /* --pairs P (default 1): P socketpairs, each its own pinger and echo end,
+   * all pingers on the first loop; the figures sum the pairs' round trips. */
+  const int64_t np = p->pairs > 0 ? p->pairs : 1;
+  struct pp *s = calloc((size_t)np, sizeof *s);
+  struct pp_sock *xs = calloc((size_t)(2 * np), sizeof *xs);
+  weft_fd_watch_t *ws = calloc((size_t)(2 * np), sizeof *ws);
+  WL_CHECK(s && xs && ws);
   const int tasks = !strcmp(p->variant, "task");
   const int sock = !strcmp(p->variant, "sock");
-  struct pp_sock xa = {&s, 0, 0, {0}}, xb = {&s, 0, 0, {0}};
 
   weft_loop_t *loop, *loop2;
   WL_CHECK(weft_loop_new(&loop) == 0);
   loop2 = loop;
   if (p->threads > 1) WL_CHECK(weft_loop_new(&loop2) == 0);
-  weft_fd_watch_t wa, wbw;
-  if (sock) {
-    WL_CHECK(weft_socket_adopt(loop, s.a) == 0);
-    WL_CHECK(weft_socket_adopt(loop2, s.b) == 0);
-    WL_CHECK(weft_task_spawn(loop, pp_sock_pinger, &xa, NULL) == 0);
-    WL_CHECK(weft_task_spawn(loop2, pp_sock_echo, &xb, NULL) == 0);
-  } else if (tasks) {
-    WL_CHECK(weft_task_spawn(loop, pp_pinger_task, &s, NULL) == 0);
-    WL_CHECK(weft_task_spawn(loop2, pp_echo_task, &s, NULL) == 0);
-  } else {
-    WL_CHECK(weft_fd_watch_start(loop, s.a, WEFT_READABLE, pp_pinger_cb, &s, &wa) == 0);
-    WL_CHECK(weft_fd_watch_start(loop2, s.b, WEFT_READABLE, pp_echo_cb, &s, &wbw) == 0);
+  for (int64_t i = 0; i < np; i++) {
+    int fds[2];
+    wl_socketpair(fds);
+    s[i].a = fds[0];
+    s[i].b = fds[1];
+    s[i].count = p->count;
+    s[i].dur_ns = (int64_t)(p->duration * SEC);
+    struct pp_sock *xa = &xs[2 * i], *xb = &xs[2 * i + 1];
+    xa->s = xb->s = &s[i];
+    if (sock) {
+      WL_CHECK(weft_socket_adopt(loop, s[i].a) == 0);
+      WL_CHECK(weft_socket_adopt(loop2, s[i].b) == 0);
+      WL_CHECK(weft_task_spawn(loop, pp_sock_pinger, xa, NULL) == 0);
+      WL_CHECK(weft_task_spawn(loop2, pp_sock_echo, xb, NULL) == 0);
+    } else if (tasks) {
+      WL_CHECK(weft_task_spawn(loop, pp_pinger_task, &s[i], NULL) == 0);
+      WL_CHECK(weft_task_spawn(loop2, pp_echo_task, &s[i], NULL) == 0);
+    } else {
+      WL_CHECK(weft_fd_watch_start(loop, s[i].a, WEFT_READABLE, pp_pinger_cb, &s[i], &ws[2 * i]) == 0);
+      WL_CHECK(weft_fd_watch_start(loop2, s[i].b, WEFT_READABLE, pp_echo_cb, &s[i], &ws[2 * i + 1]) == 0);
+    }
   }
   pthread_t th;
   if (p->threads > 1) WL_CHECK(pthread_create(&th, NULL, pp_echo_thread, loop2) == 0);
 
   const int64_t c0 = cpu_ns(), w0 = now_ns();
-  s.start = w0;  /* weft_loop_now is CLOCK_MONOTONIC ns too */
+  for (int64_t i = 0; i < np; i++) s[i].start = w0; /* weft_loop_now is CLOCK_MONOTONIC ns too */
   WL_PHASE_BEGIN();
-  if (!sock) pp_send(s.a); /* the sock pinger sends its first ping itself */
+  if (!sock) /* the sock pingers send their first ping themselves */
+    for (int64_t i = 0; i < np; i++) pp_send(s[i].a);
   WL_CHECK(weft_loop_run(loop, WEFT_RUN_DEFAULT) == 0);
   WL_PHASE_END("run");
   if (p->threads > 1) WL_CHECK(pthread_join(th, NULL) == 0);
@@ -769,14 +777,22 @@ int wl_weft_pingpong(const wl_params *p) {
   const int64_t iters = weft_iterations(loop);
   if (loop2 != loop) WL_CHECK(weft_loop_free(loop2) == 0);
   WL_CHECK(weft_loop_free(loop) == 0);
-  close(s.a);
-  close(s.b);
+  int64_t pongs = 0;
+  for (int64_t i = 0; i < np; i++) {
+    pongs += s[i].pongs;
+    close(s[i].a);
+    close(s[i].b);
+  }
+  free(s);
+  free(xs);
+  free(ws);
 
-    wl_num("roundtrips", (double)s.pongs);
-  wl_num("roundtrips_per_s", s.pongs / ((w1 - w0) / 1e9));
-  wl_num("roundtrips_per_cpu_s", s.pongs / ((c1 - c0) / 1e9));
+  wl_num("pairs", (double)np);
+  wl_num("roundtrips", (double)pongs);
+  wl_num("roundtrips_per_s", pongs / ((w1 - w0) / 1e9));
+  wl_num("roundtrips_per_cpu_s", pongs / ((c1 - c0) / 1e9));
   wl_num("iterations", (double)iters);
-    return 0;
+  return 0;
 }
 
 /* --------------------------------------------------------------- to_thread
