@@ -23,8 +23,12 @@
 #include "workloads.h"
 
 static int g_tasks; /* weft-compare's workloads: 1 for model "weft", 0 for "weft-cb" */
+static int g_sock;  /* model "weft-sock" (fdpp only): tasks on weft_await_recv/send */
 
-static void pick_model(const wl_params *p) { g_tasks = strcmp(p->model, "weft-cb") != 0; }
+static void pick_model(const wl_params *p) {
+  g_tasks = strcmp(p->model, "weft-cb") != 0;
+  g_sock = !strcmp(p->model, "weft-sock");
+}
 
 #define CHECK(call)                                                              \
   do {                                                                           \
@@ -262,6 +266,7 @@ int wl_weft_switch(const wl_params *p) {
 typedef struct pp_end {
   fdpp_end e;        /* first: the message logic (util.c) */
   int armed;         /* task: first step done */
+  int sending;       /* model weft-sock: the await in flight is a send */
   weft_fd_watch_t watch;
 } pp_end;
 
@@ -282,6 +287,34 @@ static int fdpp_step(weft_loop_t *loop, weft_task_t self, int status, void *ud) 
   return weft_await_fd(loop, self, e->fd, WEFT_READABLE);
 }
 
+/* Model "weft-sock": the same message logic on weft_await_send (the whole
+ * message) and weft_await_recv (what has arrived, until MSG_SIZE bytes). */
+static int fdpp_sock_step(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
+  pp_end *pe = ud;
+  fdpp_end *e = &pe->e;
+  if (status < 0) return g_pp_errors++, status;
+  if (!pe->armed) {
+    pe->armed = 1;
+  } else if (pe->sending) { /* a whole message went */
+    if (!e->initiator && --e->left == 0) return 0;
+  } else { /* a recv finished */
+    if (status == 0) return g_pp_errors++, -EIO; /* end of stream too early */
+    e->got += status;
+    if (e->got < MSG_SIZE)
+      return weft_await_recv(loop, self, e->fd, e->buf + e->got, (size_t)(MSG_SIZE - e->got));
+    e->got = 0;
+    if (e->initiator && --e->left == 0) return 0;
+    pe->sending = 1;
+    return weft_await_send(loop, self, e->fd, e->buf, MSG_SIZE, NULL);
+  }
+  if (e->initiator && !pe->sending) { /* the first message */
+    pe->sending = 1;
+    return weft_await_send(loop, self, e->fd, e->buf, MSG_SIZE, NULL);
+  }
+  pe->sending = 0;
+  return weft_await_recv(loop, self, e->fd, e->buf, MSG_SIZE);
+}
+
 static void fdpp_watch(weft_loop_t *loop, weft_fd_watch_t watch, int events, void *ud) {
   pp_end *pe = ud;
   (void)events;
@@ -295,7 +328,10 @@ static int fdpp_start(weft_loop_t *loop, pp_end *ends, const int *fds, int64_t n
     pp_end *e = &ends[i];
     fdpp_reset(&e->e, fds[i], (i % 2) == 0, k);
     e->armed = 0;
-    if (g_tasks) {
+    e->sending = 0;
+    if (g_sock) {
+      CHECK(weft_task_spawn(loop, fdpp_sock_step, e, NULL));
+    } else if (g_tasks) {
       CHECK(weft_task_spawn(loop, fdpp_step, e, NULL));
     } else {
       if (e->e.initiator && fdpp_send(&e->e) < 0) return 1;
@@ -320,6 +356,8 @@ int wl_weft_fdpp(const wl_params *p) {
   }
   weft_loop_t *loop;
   CHECK(weft_loop_new(&loop));
+  if (g_sock) /* owned, registered once; weft_loop_free leaves them open */
+    for (int64_t i = 0; i < 2 * n; i++) CHECK(weft_socket_adopt(loop, fds[i]));
   memsnap m0, m1;
   mem_reset_peak();
   mem_snap(&m0);
@@ -338,8 +376,9 @@ int wl_weft_fdpp(const wl_params *p) {
   if (g_pp_errors) wl_note("%lld read/write errors", (long long)g_pp_errors), rc = 1;
   if (!rc) {
     fdpp_figures(p, v, reps, &m0, &m1);
-    wl_note(g_tasks ? "a task per socket end: weft_await_fd(READABLE), read, write"
-                        : "a weft_fd_watch per socket end (level-triggered callback): read, write");
+    wl_note(g_sock    ? "a task per socket end (weft_socket_adopt): weft_await_recv, weft_await_send"
+            : g_tasks ? "a task per socket end: weft_await_fd(READABLE), read, write"
+                      : "a weft_fd_watch per socket end (level-triggered callback): read, write");
   }
   weft_loop_free(loop);
   free(ends);
