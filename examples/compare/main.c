@@ -9,8 +9,9 @@
  *   weft-compare --json FILE     also write every figure as JSON
  *   weft-compare --help          all options
  *
- * Models: weft (tasks), weft-cb (weft callbacks), weft-cpp (C++20 coroutines on
- * weft.hpp), threads (pthreads), libuv.
+ * Models: weft (tasks), weft-cb (weft callbacks), weft-sock (tasks on
+ * weft_await_recv/send; fdpp only), weft-cpp (C++20 coroutines on weft.hpp),
+ * threads (pthreads), libuv.
  * Workloads: fanout (N waiters sleep 100 ms), switch (two parties hand a
  * token back and forth), fdpp (N socketpairs bounce a message K times),
  * block (1 ms tickers while 200 ms of CPU work runs inline or offloaded).
@@ -75,15 +76,21 @@ typedef struct options {
 
 /* The models: name, title in the tables, and the library (registry column of
  * tests/workloads) that implements it. Adding a model is one entry in each. */
-static const char *const k_models[] = {"weft", "weft-cb", "weft-cpp", "threads", "libuv"};
-static const char *const k_model_titles[] = {"weft tasks", "weft callbacks", "C++ coroutines", "OS threads",
-                                             "libuv"};
-static const wl_lib k_model_libs[] = {WL_WEFT, WL_WEFT, WL_CPP, WL_THREADS, WL_LIBUV};
+static const char *const k_models[] = {"weft", "weft-cb", "weft-sock", "weft-cpp", "threads",
+                                       "libuv"};
+static const char *const k_model_titles[] = {"weft tasks", "weft callbacks", "weft recv/send",
+                                             "C++ coroutines", "OS threads", "libuv"};
+static const wl_lib k_model_libs[] = {WL_WEFT, WL_WEFT, WL_WEFT, WL_CPP, WL_THREADS, WL_LIBUV};
+/* The one workload a model runs, or NULL for every workload its library has:
+ * weft-sock (tasks on weft_socket_adopt + weft_await_recv/send) is a style of
+ * socket I/O, so only the fd ping-pong has it. */
+static const char *const k_model_only[] = {NULL, NULL, "fdpp", NULL, NULL, NULL};
 /* The workloads this front end runs, in table order (see also the plan and
  * the print_* section in main()). */
 static const char *const k_workloads[] = {"fanout", "switch", "fdpp", "block"};
-_Static_assert(NELEM(k_models) == NELEM(k_model_titles) && NELEM(k_models) == NELEM(k_model_libs),
-               "one title and one library per model");
+_Static_assert(NELEM(k_models) == NELEM(k_model_titles) && NELEM(k_models) == NELEM(k_model_libs) &&
+                   NELEM(k_models) == NELEM(k_model_only),
+               "one title, one library and one workload restriction per model");
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -92,7 +99,8 @@ static void usage(FILE *f) {
           "its own, and prints the seeds' cost table measured on this machine.\n\n"
           "  --quick             small sizes, a few seconds in total (used by CI)\n"
           "  --json FILE         also write all results as JSON to FILE\n"
-          "  --models LIST       comma-separated: weft,weft-cb,weft-cpp,threads,libuv (default all)\n"
+          "  --models LIST       comma-separated: weft,weft-cb,weft-sock,weft-cpp,threads,libuv\n"
+          "                      (default all; weft-sock runs fdpp only)\n"
           "  --workloads LIST    comma-separated: fanout,switch,fdpp,block (default all)\n"
           "  --fanout-n LIST     fan-out sizes (default 3,1000,10000,100000)\n"
           "  --fdpp-n LIST       socketpair counts (default 1,100,1000,9000)\n"
@@ -151,7 +159,8 @@ static int64_t parse_pos(const char *s) {
  * none (its cells are then not run). */
 static wl_fn find_cell(const char *model, const char *workload) {
   int i = in_list(model, k_models, NELEM(k_models));
-  return i < 0 ? NULL : wl_find(workload, k_model_libs[i]);
+  if (i < 0 || (k_model_only[i] && strcmp(k_model_only[i], workload))) return NULL;
+  return wl_find(workload, k_model_libs[i]);
 }
 
 static int child_main(int argc, char **argv) {

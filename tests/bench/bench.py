@@ -93,6 +93,40 @@ class Spec:
         return "%s %s %s" % (self.workload, self.lib, extra)
 
 
+class SyscallSpec(Spec):
+    """A pingpong spec whose one figure is syscalls_per_roundtrip, counted
+    with strace -f -c: two runs of --count C and --count 2C round trips per
+    pair, the difference divided by the difference of round trips, so that
+    setup and teardown (socketpairs, epoll_ctl, loop creation) cancel out."""
+
+    def __init__(self, workload, lib, count, **args):
+        Spec.__init__(self, workload, lib, **args)
+        self.count = count
+
+    def key(self):
+        return ("strace", self.count) + Spec.key(self)
+
+    def name(self):
+        return "strace -c: " + Spec.name(self)
+
+
+_strace_ok = None
+
+
+def strace_usable():
+    """strace is installed and may trace here (ptrace can be forbidden)."""
+    global _strace_ok
+    if _strace_ok is None:
+        _strace_ok = False
+        if shutil.which("strace"):
+            try:
+                _strace_ok = subprocess.run(["strace", "-f", "-c", "-o", os.devnull, "true"],
+                                            capture_output=True, timeout=30).returncode == 0
+            except (OSError, subprocess.SubprocessError):
+                pass
+    return _strace_ok
+
+
 class Row:
     """One line of the table: a figure of a weft spec against a reference.
 
@@ -161,6 +195,40 @@ def plan(opt):
                 1.0 if threads == 1 else None),
             Row("pingpong %s: recv/send tasks vs uv_poll" % where, unit, ws, u, m, "higher",
                 1.0 if threads == 1 else None),
+        ])
+
+    # syscalls per round trip (strace -c, counts not times), and 1,000 pairs
+    # ping-ponging at once on one loop: recv/send tasks vs uv streams / uv_poll
+    sys_ok = strace_usable()
+    for pairs in (1, 20 if S else 1000):
+        tag = "1 pair" if pairs == 1 else "%s pairs" % human(pairs)
+        if pairs > 1:
+            ws = Spec("pingpong", "weft", variant="sock", pairs=pairs, duration=d)
+            us = Spec("pingpong", "uv", variant="stream", pairs=pairs, duration=d)
+            u = Spec("pingpong", "uv", pairs=pairs, duration=d)
+            m = "roundtrips_per_cpu_s"
+            group("pingpong_pairs", [ws, us, u], [
+                Row("pingpong %s: recv/send vs uv streams" % tag, "rt/CPU-s", ws, us, m,
+                    "higher", 1.1),
+                Row("pingpong %s: recv/send vs uv_poll" % tag, "rt/CPU-s", ws, u, m,
+                    "higher", 1.1),
+            ])
+        if not sys_ok:
+            continue
+        c = (20 if S else 2000) if pairs == 1 else (5 if S else 20)
+        extra = {"pairs": pairs} if pairs > 1 else {}
+        ss = [SyscallSpec("pingpong", "weft", c, variant="sock", **extra),
+              SyscallSpec("pingpong", "weft", c, variant="task", **extra),
+              SyscallSpec("pingpong", "uv", c, variant="stream", **extra),
+              SyscallSpec("pingpong", "uv", c, **extra)]
+        sm = "syscalls_per_roundtrip"
+        group("pingpong_syscalls", ss, [
+            Row("pingpong %s syscalls: recv/send vs streams" % tag, "syscalls/rt", ss[0], ss[2],
+                sm, "lower", note="goal <= 6" if pairs == 1 else ""),
+            Row("pingpong %s syscalls: recv/send vs uv_poll" % tag, "syscalls/rt", ss[0], ss[3],
+                sm, "lower"),
+            Row("pingpong %s syscalls: await_fd vs uv_poll" % tag, "syscalls/rt", ss[1], ss[3],
+                sm, "lower"),
         ])
 
     # to_thread chains
@@ -274,7 +342,44 @@ class Runner:
         big = spec.args.get("n", 0) >= 5000000
         return 900 if big else 4 * self.opt.duration + 90
 
+    def strace_calls(self, spec, count):
+        """(syscalls, round trips) of one run under strace -f -c, or None."""
+        fd, path = tempfile.mkstemp(prefix="weft-strace-")
+        os.close(fd)
+        try:
+            argv = ["strace", "-f", "-c", "-o", path] + spec.argv(self.opt.runner) + [
+                "--count", str(count)]
+            p = subprocess.run(argv, capture_output=True, text=True, env=self.env,
+                               timeout=self.timeout(spec))
+            if p.returncode != 0:
+                self.failures.append("%s: exit %d: %s" % (spec.name(), p.returncode,
+                                                          p.stderr.strip()[-400:]))
+                return None
+            rts = json.loads(p.stdout.strip().splitlines()[-1])["figures"]["roundtrips"]
+            with open(path) as fh:
+                for line in fh:
+                    f = line.split()
+                    if f and f[-1] == "total":  # % seconds usecs/call calls [errors] total
+                        return int(f[3]), rts
+        except (OSError, ValueError, IndexError, KeyError, subprocess.SubprocessError) as e:
+            self.failures.append("%s: %s" % (spec.name(), e))
+            return None
+        finally:
+            os.unlink(path)
+        self.failures.append("%s: no total in strace -c output" % spec.name())
+        return None
+
     def run_spec(self, spec):
+        if isinstance(spec, SyscallSpec):
+            a = self.strace_calls(spec, spec.count)
+            b = self.strace_calls(spec, 2 * spec.count)
+            if a and b and b[1] > a[1]:
+                fig = {"syscalls_per_roundtrip": (b[0] - a[0]) / (b[1] - a[1])}
+                self.results.setdefault(spec.key(), []).append(fig)
+                self.loads.setdefault(spec.key(), []).append(loadavg())
+                if self.opt.verbose:
+                    print("  %-50s %s" % (spec.name(), json.dumps(fig)), file=sys.stderr)
+            return
         argv = spec.argv(self.opt.runner)
         load, psi = loadavg(), cpu_pressure()
         p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -443,7 +548,7 @@ def main():
                     help="tiny sizes, one run: checks that everything runs and gives figures")
     ap.add_argument("--runs", type=int, default=3, help="runs per library (median), >= 1")
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per timed run")
-    ap.add_argument("--only", help="comma-separated groups: timers,loop_count,pingpong,"
+    ap.add_argument("--only", help="comma-separated groups: timers,loop_count,pingpong,pingpong_pairs,pingpong_syscalls,"
                     "to_thread,posts,handles,tasks (micro and callgrind stay on unless disabled)")
     ap.add_argument("--no-macro", action="store_true", help="skip weft-bench-run's table")
     ap.add_argument("--no-micro", action="store_true")

@@ -553,83 +553,103 @@ static void ups_echo_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   ups_send(u, st, buf->base, (size_t)nread);
 }
 
+/* --pairs P (default 1): P socketpairs, each its own pinger and echo end,
+ * all pingers on the first loop; the figures sum the pairs' round trips. */
+static int64_t pp_pairs(const wl_params *p) { return p->pairs > 0 ? p->pairs : 1; }
+
 static int uv_pingpong_stream(const wl_params *p) {
-  int fds[2];
-  wl_socketpair(fds);
-  struct ups *u = calloc(1, sizeof *u);
-  WL_CHECK(u != NULL);
-  u->pp.a = fds[0];
-  u->pp.b = fds[1];
-  u->pp.count = p->count;
-  u->pp.dur_ns = (int64_t)(p->duration * 1e9);
+  const int64_t np = pp_pairs(p);
+  struct ups *us = calloc((size_t)np, sizeof *us);
+  WL_CHECK(us != NULL);
   uv_loop_t *loop = new_loop(), *loop2 = loop;
   if (p->threads > 1) loop2 = new_loop();
-  WL_CHECK(uv_pipe_init(loop, &u->a, 0) == 0);
-  WL_CHECK(uv_pipe_init(loop2, &u->b, 0) == 0);
-  WL_CHECK(uv_pipe_open(&u->a, fds[0]) == 0);
-  WL_CHECK(uv_pipe_open(&u->b, fds[1]) == 0);
-  u->a.data = u->b.data = u;
-  WL_CHECK(uv_read_start((uv_stream_t *)&u->a, ups_alloc, ups_pinger_read) == 0);
-  WL_CHECK(uv_read_start((uv_stream_t *)&u->b, ups_alloc, ups_echo_read) == 0);
+  for (int64_t i = 0; i < np; i++) {
+    struct ups *u = &us[i];
+    int fds[2];
+    wl_socketpair(fds);
+    u->pp.a = fds[0];
+    u->pp.b = fds[1];
+    u->pp.count = p->count;
+    u->pp.dur_ns = (int64_t)(p->duration * 1e9);
+    WL_CHECK(uv_pipe_init(loop, &u->a, 0) == 0);
+    WL_CHECK(uv_pipe_init(loop2, &u->b, 0) == 0);
+    WL_CHECK(uv_pipe_open(&u->a, fds[0]) == 0);
+    WL_CHECK(uv_pipe_open(&u->b, fds[1]) == 0);
+    u->a.data = u->b.data = u;
+    WL_CHECK(uv_read_start((uv_stream_t *)&u->a, ups_alloc, ups_pinger_read) == 0);
+    WL_CHECK(uv_read_start((uv_stream_t *)&u->b, ups_alloc, ups_echo_read) == 0);
+  }
   pthread_t th;
   if (p->threads > 1) WL_CHECK(pthread_create(&th, NULL, pp_echo_thread, loop2) == 0);
   const int64_t c0 = cpu_ns(), w0 = now_ns();
   uv_update_time(loop);
-  u->pp.start = (int64_t)uv_now(loop) * 1000000;
+  for (int64_t i = 0; i < np; i++) us[i].pp.start = (int64_t)uv_now(loop) * 1000000;
   WL_PHASE_BEGIN();
-  ups_send(u, (uv_stream_t *)&u->a, WL_PING, WL_PING_LEN);
+  for (int64_t i = 0; i < np; i++) ups_send(&us[i], (uv_stream_t *)&us[i].a, WL_PING, WL_PING_LEN);
   WL_CHECK(uv_run(loop, UV_RUN_DEFAULT) == 0);
   WL_PHASE_END("run");
   if (p->threads > 1) WL_CHECK(pthread_join(th, NULL) == 0);
   const int64_t c1 = cpu_ns(), w1 = now_ns();
   if (loop2 != loop) free_loop(loop2);
   free_loop(loop); /* the pipes closed the fds */
-  wl_num("roundtrips", (double)u->pp.pongs);
-  wl_num("roundtrips_per_s", u->pp.pongs / ((w1 - w0) / 1e9));
-  wl_num("roundtrips_per_cpu_s", u->pp.pongs / ((c1 - c0) / 1e9));
-  free(u);
+  int64_t pongs = 0;
+  for (int64_t i = 0; i < np; i++) pongs += us[i].pp.pongs;
+  wl_num("pairs", (double)np);
+  wl_num("roundtrips", (double)pongs);
+  wl_num("roundtrips_per_s", pongs / ((w1 - w0) / 1e9));
+  wl_num("roundtrips_per_cpu_s", pongs / ((c1 - c0) / 1e9));
+  free(us);
   return 0;
 }
 
 int wl_uv_pingpong(const wl_params *p) {
   if (!strcmp(p->variant, "stream")) return uv_pingpong_stream(p);
-  int fds[2];
-  wl_socketpair(fds);
-  struct upp u;
-  memset(&u, 0, sizeof u);
-  u.pp.a = fds[0];
-  u.pp.b = fds[1];
-  u.pp.count = p->count;
-  u.pp.dur_ns = (int64_t)(p->duration * 1e9);
-
+  const int64_t np = pp_pairs(p);
+  struct upp *us = calloc((size_t)np, sizeof *us);
+  WL_CHECK(us != NULL);
   uv_loop_t *loop = new_loop(), *loop2 = loop;
   if (p->threads > 1) loop2 = new_loop();
-  WL_CHECK(uv_poll_init(loop, &u.pa, u.pp.a) == 0);
-  WL_CHECK(uv_poll_init(loop2, &u.pb, u.pp.b) == 0);
-  u.pa.data = u.pb.data = &u;
-  WL_CHECK(uv_poll_start(&u.pa, UV_READABLE, pp_pinger_cb) == 0);
-  WL_CHECK(uv_poll_start(&u.pb, UV_READABLE, pp_echo_cb) == 0);
+  for (int64_t i = 0; i < np; i++) {
+    struct upp *u = &us[i];
+    int fds[2];
+    wl_socketpair(fds);
+    u->pp.a = fds[0];
+    u->pp.b = fds[1];
+    u->pp.count = p->count;
+    u->pp.dur_ns = (int64_t)(p->duration * 1e9);
+    WL_CHECK(uv_poll_init(loop, &u->pa, u->pp.a) == 0);
+    WL_CHECK(uv_poll_init(loop2, &u->pb, u->pp.b) == 0);
+    u->pa.data = u->pb.data = u;
+    WL_CHECK(uv_poll_start(&u->pa, UV_READABLE, pp_pinger_cb) == 0);
+    WL_CHECK(uv_poll_start(&u->pb, UV_READABLE, pp_echo_cb) == 0);
+  }
   pthread_t th;
   if (p->threads > 1) WL_CHECK(pthread_create(&th, NULL, pp_echo_thread, loop2) == 0);
 
   const int64_t c0 = cpu_ns(), w0 = now_ns();
   uv_update_time(loop);
-  u.pp.start = (int64_t)uv_now(loop) * 1000000;
+  for (int64_t i = 0; i < np; i++) us[i].pp.start = (int64_t)uv_now(loop) * 1000000;
   WL_PHASE_BEGIN();
-  pp_send(u.pp.a);
+  for (int64_t i = 0; i < np; i++) pp_send(us[i].pp.a);
   WL_CHECK(uv_run(loop, UV_RUN_DEFAULT) == 0);
   WL_PHASE_END("run");
   if (p->threads > 1) WL_CHECK(pthread_join(th, NULL) == 0);
   const int64_t c1 = cpu_ns(), w1 = now_ns();
   if (loop2 != loop) free_loop(loop2);
   free_loop(loop);
-  close(u.pp.a);
-  close(u.pp.b);
+  int64_t pongs = 0;
+  for (int64_t i = 0; i < np; i++) {
+    pongs += us[i].pp.pongs;
+    close(us[i].pp.a);
+    close(us[i].pp.b);
+  }
+  free(us);
 
-    wl_num("roundtrips", (double)u.pp.pongs);
-  wl_num("roundtrips_per_s", u.pp.pongs / ((w1 - w0) / 1e9));
-  wl_num("roundtrips_per_cpu_s", u.pp.pongs / ((c1 - c0) / 1e9));
-    return 0;
+  wl_num("pairs", (double)np);
+  wl_num("roundtrips", (double)pongs);
+  wl_num("roundtrips_per_s", pongs / ((w1 - w0) / 1e9));
+  wl_num("roundtrips_per_cpu_s", pongs / ((c1 - c0) / 1e9));
+  return 0;
 }
 
 /* --------------------------------------------------------------- to_thread

@@ -23,8 +23,12 @@
 #include "workloads.h"
 
 static int g_tasks; /* weft-compare's workloads: 1 for model "weft", 0 for "weft-cb" */
+static int g_sock;  /* model "weft-sock" (fdpp only): tasks on weft_await_recv/send */
 
-static void pick_model(const wl_params *p) { g_tasks = strcmp(p->model, "weft-cb") != 0; }
+static void pick_model(const wl_params *p) {
+  g_tasks = strcmp(p->model, "weft-cb") != 0;
+  g_sock = !strcmp(p->model, "weft-sock");
+}
 
 #define CHECK(call)                                                              \
   do {                                                                           \
@@ -262,6 +266,7 @@ int wl_weft_switch(const wl_params *p) {
 typedef struct pp_end {
   fdpp_end e;        /* first: the message logic (util.c) */
   int armed;         /* task: first step done */
+  int sending;       /* model weft-sock: the await in flight is a send */
   weft_fd_watch_t watch;
 } pp_end;
 
@@ -282,6 +287,34 @@ static int fdpp_step(weft_loop_t *loop, weft_task_t self, int status, void *ud) 
   return weft_await_fd(loop, self, e->fd, WEFT_READABLE);
 }
 
+/* Model "weft-sock": the same message logic on weft_await_send (the whole
+ * message) and weft_await_recv (what has arrived, until MSG_SIZE bytes). */
+static int fdpp_sock_step(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
+  pp_end *pe = ud;
+  fdpp_end *e = &pe->e;
+  if (status < 0) return g_pp_errors++, status;
+  if (!pe->armed) {
+    pe->armed = 1;
+  } else if (pe->sending) { /* a whole message went */
+    if (!e->initiator && --e->left == 0) return 0;
+  } else { /* a recv finished */
+    if (status == 0) return g_pp_errors++, -EIO; /* end of stream too early */
+    e->got += status;
+    if (e->got < MSG_SIZE)
+      return weft_await_recv(loop, self, e->fd, e->buf + e->got, (size_t)(MSG_SIZE - e->got));
+    e->got = 0;
+    if (e->initiator && --e->left == 0) return 0;
+    pe->sending = 1;
+    return weft_await_send(loop, self, e->fd, e->buf, MSG_SIZE, NULL);
+  }
+  if (e->initiator && !pe->sending) { /* the first message */
+    pe->sending = 1;
+    return weft_await_send(loop, self, e->fd, e->buf, MSG_SIZE, NULL);
+  }
+  pe->sending = 0;
+  return weft_await_recv(loop, self, e->fd, e->buf, MSG_SIZE);
+}
+
 static void fdpp_watch(weft_loop_t *loop, weft_fd_watch_t watch, int events, void *ud) {
   pp_end *pe = ud;
   (void)events;
@@ -295,7 +328,10 @@ static int fdpp_start(weft_loop_t *loop, pp_end *ends, const int *fds, int64_t n
     pp_end *e = &ends[i];
     fdpp_reset(&e->e, fds[i], (i % 2) == 0, k);
     e->armed = 0;
-    if (g_tasks) {
+    e->sending = 0;
+    if (g_sock) {
+      CHECK(weft_task_spawn(loop, fdpp_sock_step, e, NULL));
+    } else if (g_tasks) {
       CHECK(weft_task_spawn(loop, fdpp_step, e, NULL));
     } else {
       if (e->e.initiator && fdpp_send(&e->e) < 0) return 1;
@@ -320,6 +356,8 @@ int wl_weft_fdpp(const wl_params *p) {
   }
   weft_loop_t *loop;
   CHECK(weft_loop_new(&loop));
+  if (g_sock) /* owned, registered once; weft_loop_free leaves them open */
+    for (int64_t i = 0; i < 2 * n; i++) CHECK(weft_socket_adopt(loop, fds[i]));
   memsnap m0, m1;
   mem_reset_peak();
   mem_snap(&m0);
@@ -338,8 +376,9 @@ int wl_weft_fdpp(const wl_params *p) {
   if (g_pp_errors) wl_note("%lld read/write errors", (long long)g_pp_errors), rc = 1;
   if (!rc) {
     fdpp_figures(p, v, reps, &m0, &m1);
-    wl_note(g_tasks ? "a task per socket end: weft_await_fd(READABLE), read, write"
-                        : "a weft_fd_watch per socket end (level-triggered callback): read, write");
+    wl_note(g_sock    ? "a task per socket end (weft_socket_adopt): weft_await_recv, weft_await_send"
+            : g_tasks ? "a task per socket end: weft_await_fd(READABLE), read, write"
+                      : "a weft_fd_watch per socket end (level-triggered callback): read, write");
   }
   weft_loop_free(loop);
   free(ends);
@@ -726,42 +765,50 @@ static void *pp_echo_thread(void *arg) {
 }
 
 int wl_weft_pingpong(const wl_params *p) {
-  int fds[2];
-  wl_socketpair(fds);
-  struct pp s;
-  memset(&s, 0, sizeof s);
-  s.a = fds[0];
-  s.b = fds[1];
-  s.count = p->count;
-  s.dur_ns = (int64_t)(p->duration * SEC);
+  /* --pairs P (default 1): P socketpairs, each its own pinger and echo end,
+   * all pingers on the first loop; the figures sum the pairs' round trips. */
+  const int64_t np = p->pairs > 0 ? p->pairs : 1;
+  struct pp *s = calloc((size_t)np, sizeof *s);
+  struct pp_sock *xs = calloc((size_t)(2 * np), sizeof *xs);
+  weft_fd_watch_t *ws = calloc((size_t)(2 * np), sizeof *ws);
+  WL_CHECK(s && xs && ws);
   const int tasks = !strcmp(p->variant, "task");
   const int sock = !strcmp(p->variant, "sock");
-  struct pp_sock xa = {&s, 0, 0, {0}}, xb = {&s, 0, 0, {0}};
 
   weft_loop_t *loop, *loop2;
   WL_CHECK(weft_loop_new(&loop) == 0);
   loop2 = loop;
   if (p->threads > 1) WL_CHECK(weft_loop_new(&loop2) == 0);
-  weft_fd_watch_t wa, wbw;
-  if (sock) {
-    WL_CHECK(weft_socket_adopt(loop, s.a) == 0);
-    WL_CHECK(weft_socket_adopt(loop2, s.b) == 0);
-    WL_CHECK(weft_task_spawn(loop, pp_sock_pinger, &xa, NULL) == 0);
-    WL_CHECK(weft_task_spawn(loop2, pp_sock_echo, &xb, NULL) == 0);
-  } else if (tasks) {
-    WL_CHECK(weft_task_spawn(loop, pp_pinger_task, &s, NULL) == 0);
-    WL_CHECK(weft_task_spawn(loop2, pp_echo_task, &s, NULL) == 0);
-  } else {
-    WL_CHECK(weft_fd_watch_start(loop, s.a, WEFT_READABLE, pp_pinger_cb, &s, &wa) == 0);
-    WL_CHECK(weft_fd_watch_start(loop2, s.b, WEFT_READABLE, pp_echo_cb, &s, &wbw) == 0);
+  for (int64_t i = 0; i < np; i++) {
+    int fds[2];
+    wl_socketpair(fds);
+    s[i].a = fds[0];
+    s[i].b = fds[1];
+    s[i].count = p->count;
+    s[i].dur_ns = (int64_t)(p->duration * SEC);
+    struct pp_sock *xa = &xs[2 * i], *xb = &xs[2 * i + 1];
+    xa->s = xb->s = &s[i];
+    if (sock) {
+      WL_CHECK(weft_socket_adopt(loop, s[i].a) == 0);
+      WL_CHECK(weft_socket_adopt(loop2, s[i].b) == 0);
+      WL_CHECK(weft_task_spawn(loop, pp_sock_pinger, xa, NULL) == 0);
+      WL_CHECK(weft_task_spawn(loop2, pp_sock_echo, xb, NULL) == 0);
+    } else if (tasks) {
+      WL_CHECK(weft_task_spawn(loop, pp_pinger_task, &s[i], NULL) == 0);
+      WL_CHECK(weft_task_spawn(loop2, pp_echo_task, &s[i], NULL) == 0);
+    } else {
+      WL_CHECK(weft_fd_watch_start(loop, s[i].a, WEFT_READABLE, pp_pinger_cb, &s[i], &ws[2 * i]) == 0);
+      WL_CHECK(weft_fd_watch_start(loop2, s[i].b, WEFT_READABLE, pp_echo_cb, &s[i], &ws[2 * i + 1]) == 0);
+    }
   }
   pthread_t th;
   if (p->threads > 1) WL_CHECK(pthread_create(&th, NULL, pp_echo_thread, loop2) == 0);
 
   const int64_t c0 = cpu_ns(), w0 = now_ns();
-  s.start = w0;  /* weft_loop_now is CLOCK_MONOTONIC ns too */
+  for (int64_t i = 0; i < np; i++) s[i].start = w0; /* weft_loop_now is CLOCK_MONOTONIC ns too */
   WL_PHASE_BEGIN();
-  if (!sock) pp_send(s.a); /* the sock pinger sends its first ping itself */
+  if (!sock) /* the sock pingers send their first ping themselves */
+    for (int64_t i = 0; i < np; i++) pp_send(s[i].a);
   WL_CHECK(weft_loop_run(loop, WEFT_RUN_DEFAULT) == 0);
   WL_PHASE_END("run");
   if (p->threads > 1) WL_CHECK(pthread_join(th, NULL) == 0);
@@ -769,14 +816,22 @@ int wl_weft_pingpong(const wl_params *p) {
   const int64_t iters = weft_iterations(loop);
   if (loop2 != loop) WL_CHECK(weft_loop_free(loop2) == 0);
   WL_CHECK(weft_loop_free(loop) == 0);
-  close(s.a);
-  close(s.b);
+  int64_t pongs = 0;
+  for (int64_t i = 0; i < np; i++) {
+    pongs += s[i].pongs;
+    close(s[i].a);
+    close(s[i].b);
+  }
+  free(s);
+  free(xs);
+  free(ws);
 
-    wl_num("roundtrips", (double)s.pongs);
-  wl_num("roundtrips_per_s", s.pongs / ((w1 - w0) / 1e9));
-  wl_num("roundtrips_per_cpu_s", s.pongs / ((c1 - c0) / 1e9));
+  wl_num("pairs", (double)np);
+  wl_num("roundtrips", (double)pongs);
+  wl_num("roundtrips_per_s", pongs / ((w1 - w0) / 1e9));
+  wl_num("roundtrips_per_cpu_s", pongs / ((c1 - c0) / 1e9));
   wl_num("iterations", (double)iters);
-    return 0;
+  return 0;
 }
 
 /* --------------------------------------------------------------- to_thread

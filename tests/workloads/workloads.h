@@ -47,7 +47,8 @@ typedef struct wl_params {
   int64_t count;        /* fixed event count instead of a duration (callgrind); 0 = timed */
   double duration;      /* seconds, for timed bench workloads */
   int threads;          /* posts: producers; pingpong: loops (1|2); to_thread: in flight */
-  int64_t pairs;        /* handles: socketpairs for fd watches (0 = as many as fds allow) */
+  int64_t pairs;        /* handles: socketpairs for fd watches (0 = as many as fds allow);
+                           pingpong: socketpairs ping-ponging at once on one loop (0 = 1) */
   int64_t thread_cap;   /* the most threads the threads model may create */
   int64_t sleep_ns;     /* fanout: each waiter's sleep (100 ms) */
   int64_t work_ns;      /* block: CPU work (200 ms) */
