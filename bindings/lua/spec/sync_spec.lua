@@ -435,6 +435,74 @@ describe("weft.Queue", function()
     end)
   end)
 
+  it("randomized: no value is lost or duplicated under cancels and timeouts", function()
+    for seed = 1, 6 do
+      math.randomseed(seed)
+      local put, got, dropped = {}, {}, {}
+      weft.run(function()
+        local q = weft.Queue(3, { on_drop = function(v) dropped[#dropped + 1] = v end })
+        local producers, victims = {}, {}
+        for p = 1, 4 do
+          local t = weft.spawn(function()
+            for i = 1, 40 do
+              local v = p * 1000 + i
+              local ok
+              if math.random(4) == 1 then
+                ok = weft.timeout(0.0001, function() return q:put(v) end)
+              else
+                ok = q:put(v)
+              end
+              if ok == true then put[#put + 1] = v end -- recorded before any raise
+              weft.yield()
+            end
+          end)
+          producers[#producers + 1] = t
+          victims[#victims + 1] = t
+        end
+        local consumers = {}
+        for c = 1, 3 do
+          local t = weft.spawn(function()
+            while true do
+              local v, _, code
+              if c > 1 and math.random(3) == 1 then
+                v, _, code = weft.timeout(0.0001, function() return q:get() end)
+                if code == weft.ETIMEDOUT then v = nil end
+              else
+                v, _, code = q:get()
+              end
+              if code == weft.ECLOSED then return end
+              if v ~= nil then got[#got + 1] = v end -- recorded before any raise
+              weft.yield()
+            end
+          end)
+          consumers[#consumers + 1] = t
+          if c > 1 then victims[#victims + 1] = t end -- consumer 1 always drains
+        end
+        for _ = 1, 12 do
+          for _ = 1, math.random(5) do weft.yield() end
+          victims[math.random(#victims)]:cancel()
+        end
+        for _, t in ipairs(producers) do t:result() end
+        q:close({ immediate = true })
+        for _, t in ipairs(consumers) do t:result() end
+        q:free()
+      end)
+      local seen = {}
+      for _, list in ipairs { got, dropped } do
+        for _, v in ipairs(list) do
+          assert.is_nil(seen[v], "seed " .. seed .. ": value " .. tostring(v) .. " twice")
+          seen[v] = true
+        end
+      end
+      for _, v in ipairs(put) do
+        assert.is_true(seen[v], "seed " .. seed .. ": value " .. v .. " lost")
+        seen[v] = nil
+      end
+      assert.is_nil(next(seen), "seed " .. seed .. ": a value nobody put")
+      assert.is_true(#put > 0)
+    end
+  end)
+
   it("releases each dropped value exactly once: immediate close, free, loop close", function()
     local dropped = {}
     local function on_drop(v) dropped[v] = (dropped[v] or 0) + 1 end
