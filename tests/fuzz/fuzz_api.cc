@@ -1631,6 +1631,12 @@ void sock_op(LoopM *lm) {
           if (pid == 0) {  // async-signal-safe only: wait for the parent, go
             char c;
             ::close(g[1]);
+            // The other slot's gate too: holding its write end, this child
+            // would keep that slot's child waiting after the parent let it
+            // go, and the parent waiting for it (a deadlock seen in a
+            // 10-minute campaign).
+            for (const SockM &o : SK)
+              if (o.gate >= 0) ::close(o.gate);
             (void)!::read(g[0], &c, 1);
             ::_exit(0);
           }
