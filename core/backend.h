@@ -47,11 +47,21 @@ struct Uring;  // backend_uring.cc
 
 constexpr uint64_t kWakeKey = ~uint64_t(0);  // event data of the wakeup eventfd
 
+// A completed operation (io_uring): the key it was submitted with, and the
+// kernel's result (bytes, or a negated errno).
+struct Done {
+  uint64_t key;
+  int32_t res;
+};
+constexpr uint64_t kOpKeyBit = uint64_t(1) << 63;  // keys of operations (others: the backend's)
+
 struct Backend {
   uint8_t kind = BK_EPOLL;
   int epfd = -1;     // the epoll set: registrations of fd interest (both backends)
   int wakefd = -1;   // the wakeup eventfd
   Uring *ring = nullptr;
+  Done *done = nullptr;  // io_uring: operations the last wait reaped
+  int ndone = 0;
 };
 
 // Parses a backend name: NULL means the environment's WEFT_BACKEND, and an
@@ -74,6 +84,15 @@ void uring_close(Backend &b, bool forked);
 int uring_wait_events(Backend &b, epoll_event *evs, int max, int64_t timeout_ns);
 int uring_fd(const Backend &b);      // for an embedder: keeps the polls armed from now on
 int uring_raw_fd(const Backend &b);  // the ring fd, nothing more
+// Queues a recv of up to len bytes into buf (submitted by the next wait).
+// 0, or a negated errno (nothing queued).
+int uring_prep_recv(Backend &b, int fd, void *buf, unsigned len, uint64_t key);
+// Submits a cancel of the operation `key` now. 0 or a negated errno.
+int uring_cancel(Backend &b, uint64_t key);
+// Submits what is queued, waits for at least one completion and returns the
+// operations' completions in out (at most max); the backend's own (polls)
+// are remembered for the next uring_wait_events. Count, or a negated errno.
+int uring_reap(Backend &b, Done *out, int max);
 #endif
 
 WEFT_INLINE int backend_wait(Backend &b, epoll_event *evs, int max, int64_t timeout_ns) {

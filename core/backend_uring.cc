@@ -20,7 +20,9 @@ namespace weft {
 namespace {
 constexpr uint64_t kEpollKey = 1;  // user_data of the poll on the epoll set
 constexpr uint64_t kRingWake = 2;  // user_data of the poll on the eventfd
-constexpr unsigned kEntries = 64;
+constexpr uint64_t kCancelKey = 3; // user_data of cancels (their results are not needed)
+constexpr unsigned kEntries = 256;
+constexpr int kMaxDone = 1024;
 }  // namespace
 
 struct Uring {
@@ -32,6 +34,9 @@ struct Uring {
   // rather than in weft, so both polls are in the kernel whenever weft
   // returns (a re-arm costs its own submission then).
   bool embedded = false;
+  // Seen by uring_reap, acted on by the next uring_wait_events.
+  bool ep_seen = false, wake_seen = false;
+  Done done[kMaxDone];
 };
 
 int uring_open(Backend &b) {
@@ -40,6 +45,10 @@ int uring_open(Backend &b) {
   Uring *u = new (mem) Uring();
   b.ring = u;
   io_uring_params p{};
+  // Room for many operations in flight; past it, completions wait in the
+  // kernel's overflow list (NODROP) until the next enter flushes them.
+  p.flags = IORING_SETUP_CQSIZE;
+  p.cq_entries = 4096;
   int e = sys_uring_setup(kEntries, &u->ring, &p);
   if (e < 0) return e;
   u->inited = true;
@@ -49,6 +58,7 @@ int uring_open(Backend &b) {
   if (!(p.features & IORING_FEAT_EXT_ARG) || !(p.features & IORING_FEAT_NODROP)) return -ENOSYS;
   // A fork() child must not even see the parent's ring memory.
   if ((e = io_uring_ring_dontfork(&u->ring)) < 0) return e;
+  b.done = u->done;
   return 0;
 }
 
@@ -64,6 +74,8 @@ void uring_close(Backend &b, bool forked) {
   u->~Uring();
   mem_free(u);
   b.ring = nullptr;
+  b.done = nullptr;
+  b.ndone = 0;
 }
 
 namespace {
@@ -111,14 +123,76 @@ int uring_fd(const Backend &b) {
   return u->ring.ring_fd;
 }
 
+namespace {
+// Takes every completion there is (up to max operations): the operations'
+// into out, the polls' as flags. Returns the number of operations.
+int collect(Uring *u, Done *out, int max, bool *ep_fired, bool *woke) {
+  io_uring *ring = &u->ring;
+  unsigned head, seen = 0;
+  int n = 0;
+  io_uring_cqe *cqe;
+  io_uring_for_each_cqe(ring, head, cqe) {
+    const uint64_t key = cqe->user_data;
+    if (key & kOpKeyBit) {
+      if (n == max) break;  // the rest stay queued for the next call
+      out[n].key = key;
+      out[n].res = sys_uring_cqe_res(cqe->res);
+      n++;
+    } else if (key == kEpollKey) {
+      u->ep_armed = false;
+      *ep_fired = true;  // ready, or failed: look either way (one epoll_wait)
+      (void)sys_uring_cqe_res(cqe->res);
+    } else if (key == kRingWake) {
+      if (sys_uring_cqe_res(cqe->res) < 0 || !(cqe->flags & IORING_CQE_F_MORE))
+        u->wake_armed = false;
+      *woke = true;  // also on an error: reading the eventfd is harmless
+    }
+    seen++;
+  }
+  io_uring_cq_advance(ring, seen);
+  return n;
+}
+}  // namespace
+
+int uring_prep_recv(Backend &b, int fd, void *buf, unsigned len, uint64_t key) {
+  io_uring_sqe *sqe = get_sqe(&b.ring->ring);
+  if (!sqe) return -EAGAIN;
+  io_uring_prep_recv(sqe, fd, buf, len, 0);
+  io_uring_sqe_set_data64(sqe, key);
+  return 0;
+}
+
+int uring_cancel(Backend &b, uint64_t key) {
+  io_uring *ring = &b.ring->ring;
+  io_uring_sqe *sqe = get_sqe(ring);
+  if (!sqe) return -EAGAIN;
+  io_uring_prep_cancel64(sqe, key, 0);
+  io_uring_sqe_set_data64(sqe, kCancelKey);
+  int rc = sys_uring_submit(ring);
+  return rc < 0 ? rc : 0;
+}
+
+int uring_reap(Backend &b, Done *out, int max) {
+  Uring *u = b.ring;
+  int rc = sys_uring_wait(&u->ring, nullptr);
+  if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) return rc;
+  return collect(u, out, max, &u->ep_seen, &u->wake_seen);
+}
+
 int uring_wait_events(Backend &b, epoll_event *evs, int max, int64_t timeout_ns) {
   Uring *u = b.ring;
   io_uring *ring = &u->ring;
   arm(b, u);
+  // Completions a cancel's wait saw for the polls: act on them now.
+  if (u->ep_seen || u->wake_seen) timeout_ns = 0;
+  b.ndone = 0;
   // One enter: submit and wait (or only submit, for a zero timeout).
   int rc;
   if (timeout_ns == 0) {
-    rc = io_uring_sq_ready(ring) ? sys_uring_submit(ring) : 0;
+    if (io_uring_cq_has_overflow(ring))
+      rc = io_uring_get_events(ring);  // submits too; flushes the overflow list
+    else
+      rc = io_uring_sq_ready(ring) ? sys_uring_submit(ring) : 0;
   } else {
     __kernel_timespec ts, *tsp = nullptr;
     if (timeout_ns > 0) {
@@ -132,21 +206,9 @@ int uring_wait_events(Backend &b, epoll_event *evs, int max, int64_t timeout_ns)
     errno = -rc;
     return -1;
   }
-  bool ep_fired = false, woke = false;
-  unsigned head, seen = 0;
-  io_uring_cqe *cqe;
-  io_uring_for_each_cqe(ring, head, cqe) {
-    seen++;
-    const int res = sys_uring_cqe_res(cqe->res);
-    if (cqe->user_data == kEpollKey) {
-      u->ep_armed = false;
-      ep_fired = true;  // ready, or failed: look either way (one epoll_wait)
-    } else if (cqe->user_data == kRingWake) {
-      if (res < 0 || !(cqe->flags & IORING_CQE_F_MORE)) u->wake_armed = false;
-      woke = true;  // also on an error: reading the eventfd is harmless
-    }
-  }
-  io_uring_cq_advance(ring, seen);
+  bool ep_fired = u->ep_seen, woke = u->wake_seen;
+  u->ep_seen = u->wake_seen = false;
+  b.ndone = collect(u, b.done, kMaxDone, &ep_fired, &woke);
   int n = 0;
   if (woke && max > 0) {
     evs[0].events = EPOLLIN;

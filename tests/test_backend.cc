@@ -10,6 +10,7 @@
 
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -208,4 +209,58 @@ TEST(Backend, LoopsOfBothBackendsAtOnce) {
     EXPECT_EQ(1, fired);
   }
   for (weft_loop_t *l : loops) ASSERT_EQ(0, weft_loop_free(l));
+}
+
+// io_uring ties a request to the thread that submitted it. The loop's polls
+// were submitted by a thread that has exited since; another thread then
+// runs the loop: readiness and wakeups still arrive (on epoll, trivially).
+TEST(BackendThreaded, LoopRunByAThreadThatOutlivesTheSubmitter) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    weft_loop_t *l = nullptr;
+    ASSERT_EQ(0, weft_loop_new_with(&l, name));
+    int sv[2];
+    ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
+    struct W {
+      int fd;
+      int fired = 0;
+    } w{sv[0]};
+    auto cb = [](weft_loop_t *loop, weft_fd_watch_t id, int events, void *ud) {
+      auto *w = static_cast<W *>(ud);
+      if (events & WEFT_READABLE) {
+        char c;
+        while (read(w->fd, &c, 1) == 1) {
+        }
+        w->fired++;
+        weft_fd_watch_stop(loop, id);
+      }
+    };
+    weft_fd_watch_t watch = 0;
+    // Thread A starts the watch and runs the loop once: the ring's polls are
+    // its requests. Then it exits.
+    std::thread a([&] {
+      ASSERT_EQ(0, weft_fd_watch_start(l, sv[0], WEFT_READABLE, cb, &w, &watch));
+      ASSERT_GE(weft_loop_run(l, WEFT_RUN_NOWAIT), 0);
+    });
+    a.join();
+    // Another thread makes the fd readable while this one waits in the loop.
+    std::thread b([&] { ASSERT_EQ(1, write(sv[1], "x", 1)); });
+    wt::Watchdog dog(l, 20 * wt::kSec);
+    EXPECT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+    b.join();
+    EXPECT_FALSE(dog.fired) << "readiness after the submitting thread exited was lost";
+    EXPECT_EQ(1, w.fired);
+    // And a post from a third thread wakes it.
+    int posted = 0;
+    std::thread c([&] {
+      ASSERT_EQ(0, weft_loop_post(
+                       l, [](weft_loop_t *, void *ud) { ++*static_cast<int *>(ud); }, &posted));
+    });
+    c.join();
+    EXPECT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+    EXPECT_EQ(1, posted);
+    ASSERT_EQ(0, weft_loop_free(l));
+    close(sv[0]);
+    close(sv[1]);
+  }
 }
