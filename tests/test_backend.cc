@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -262,5 +263,148 @@ TEST(BackendThreaded, LoopRunByAThreadThatOutlivesTheSubmitter) {
     ASSERT_EQ(0, weft_loop_free(l));
     close(sv[0]);
     close(sv[1]);
+  }
+}
+
+// ------------------------------------------------ operations in the kernel
+// On io_uring a recv on an owned socket is in the kernel (the ring) while
+// it waits: these check the contracts that makes delicate, on each backend.
+
+namespace {
+
+// A task that recvs on fd until it gets a result <= 0 or `max` results;
+// every result is recorded.
+struct Reader {
+  int fd;
+  char buf[64];
+  std::string data;
+  std::vector<int> results;
+  size_t max = 8;
+  bool started = false;
+  static int step(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
+    auto *r = static_cast<Reader *>(ud);
+    if (r->started) {
+      r->results.push_back(status);
+      if (status > 0) r->data.append(r->buf, size_t(status));
+      if (status <= 0 || r->results.size() >= r->max) return status;
+    }
+    r->started = true;
+    return weft_await_recv(loop, self, r->fd, r->buf, sizeof r->buf);
+  }
+};
+
+}  // namespace
+
+// Data arrives, then the task is cancelled before the loop looked: the bytes
+// are never lost -- delivered by the await (the cancel then comes from the
+// next one) or left in the socket for a later recv.
+TEST(BackendOps, CancelRacingWithDataLosesNoBytes) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    weft_loop_t *l = nullptr;
+    ASSERT_EQ(0, weft_loop_new_with(&l, name));
+    int sv[2];
+    ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
+    ASSERT_EQ(0, weft_socket_adopt(l, sv[0]));
+    Reader r{sv[0], {}, {}, {}};
+    weft_task_t t = 0;
+    ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, &r, &t));
+    ASSERT_GE(weft_loop_run(l, WEFT_RUN_NOWAIT), 0);  // the recv waits (in the ring)
+    ASSERT_EQ(5, write(sv[1], "hello", 5));
+    ASSERT_EQ(0, weft_task_cancel(l, t));
+    ASSERT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+    int res = 0;
+    ASSERT_EQ(0, weft_task_result(l, t, &res));
+    EXPECT_EQ(WEFT_ECANCELED, res);
+    EXPECT_EQ(WEFT_ECANCELED, r.results.back());
+    std::string rest;
+    char b[16];
+    ssize_t n;
+    while ((n = read(sv[0], b, sizeof b)) > 0) rest.append(b, size_t(n));
+    EXPECT_EQ("hello", r.data + rest) << "delivered: '" << r.data << "', left: '" << rest << "'";
+    ASSERT_EQ(0, weft_socket_close(l, sv[0]));
+    ASSERT_EQ(0, weft_loop_free(l));
+    close(sv[1]);
+  }
+}
+
+// Cancel and timeout of a waiting recv resolve it only once the kernel let
+// go of the buffer; the next recv gets the data sent afterwards.
+TEST(BackendOps, CancelAndTimeoutOfAWaitingRecv) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    weft_loop_t *l = nullptr;
+    ASSERT_EQ(0, weft_loop_new_with(&l, name));
+    int sv[2];
+    ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
+    ASSERT_EQ(0, weft_socket_adopt(l, sv[0]));
+    for (int how = 0; how < 2; how++) {
+      Reader r{sv[0], {}, {}, {}};
+      r.max = 1;
+      weft_task_t t = 0;
+      ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, &r, &t));
+      ASSERT_GE(weft_loop_run(l, WEFT_RUN_NOWAIT), 0);
+      if (how == 0)
+        ASSERT_EQ(0, weft_task_cancel(l, t));
+      else
+        ASSERT_EQ(0, weft_task_timeout(l, t, 1000));
+      ASSERT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+      ASSERT_EQ(1u, r.results.size());
+      EXPECT_EQ(how == 0 ? WEFT_ECANCELED : WEFT_ETIMEDOUT, r.results[0]);
+      memset(r.buf, 'z', sizeof r.buf);
+      ASSERT_EQ(3, write(sv[1], "abc", 3));
+      EXPECT_EQ('z', r.buf[0]) << "the buffer is the caller's again";
+      Reader r2{sv[0], {}, {}, {}};
+      r2.max = 1;
+      ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, &r2, nullptr));
+      ASSERT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+      EXPECT_EQ("abc", r2.data);
+    }
+    ASSERT_EQ(0, weft_socket_close(l, sv[0]));
+    ASSERT_EQ(0, weft_loop_free(l));
+    close(sv[1]);
+  }
+}
+
+// Close through weft with recvs waiting: they resolve WEFT_ECLOSED and the
+// fd is closed; free with recvs waiting cancels them (no leak, no hang).
+TEST(BackendOps, CloseAndFreeWithRecvsWaiting) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    weft_loop_t *l = nullptr;
+    ASSERT_EQ(0, weft_loop_new_with(&l, name));
+    int sv[2];
+    ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
+    ASSERT_EQ(0, weft_socket_adopt(l, sv[0]));
+    Reader r{sv[0], {}, {}, {}};
+    weft_task_t t = 0;
+    ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, &r, &t));
+    ASSERT_GE(weft_loop_run(l, WEFT_RUN_NOWAIT), 0);
+    ASSERT_EQ(0, weft_socket_close(l, sv[0]));
+    EXPECT_EQ(-1, fcntl(sv[0], F_GETFD)) << "closed";
+    ASSERT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+    ASSERT_EQ(1u, r.results.size());
+    EXPECT_EQ(WEFT_ECLOSED, r.results[0]);
+    close(sv[1]);
+
+    // Many recvs waiting at free.
+    std::vector<std::unique_ptr<Reader>> readers;
+    std::vector<int> peers;
+    for (int i = 0; i < 64; i++) {
+      int p[2];
+      ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, p));
+      ASSERT_EQ(0, weft_socket_adopt(l, p[0]));
+      readers.push_back(std::unique_ptr<Reader>(new Reader{p[0], {}, {}, {}}));
+      ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, readers.back().get(), nullptr));
+      peers.push_back(p[0]);
+      peers.push_back(p[1]);
+    }
+    ASSERT_GE(weft_loop_run(l, WEFT_RUN_NOWAIT), 0);
+    ASSERT_EQ(0, weft_loop_free(l));
+    for (auto &rd : readers) {
+      ASSERT_EQ(1u, rd->results.size());
+      EXPECT_EQ(WEFT_ECANCELED, rd->results[0]);
+    }
+    for (int fd : peers) close(fd);
   }
 }
