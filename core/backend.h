@@ -2,23 +2,26 @@
 //
 // A backend only reports: which registrations became ready and whether the
 // wakeup eventfd fired, in one array of epoll_event records (the wakeup as
-// kWakeKey). The loop (poller.cc) owns the per-fd state, decides what each
+// kWakeKey), and which operations completed (Backend::done, io_uring). The loop (poller.cc) owns the per-fd state, decides what each
 // fd is registered for, and dispatches what the backend reports to watches,
 // fd awaits and socket operations.
 //
 // Two backends:
 //   epoll     (backend_epoll.cc) waits in epoll_wait on the loop's epoll set.
-//   io_uring  (backend_uring.cc, built when liburing is found) waits in one
-//             io_uring_enter that also submits the iteration's queued
-//             operations. The epoll set stays the registry of fd interest on
-//             both backends (the kernel tracks there whether an fd number
+//   io_uring  (backend_uring.cc, built when liburing is found) submits the
+//             loop's operations (recv on sockets weft owns: socket.h) to a
+//             ring and waits for their completions in one io_uring_enter
+//             that also submits what the iteration queued. The epoll set
+//             stays the registry of fd interest and holds the wakeup eventfd
+//             on both backends (the kernel tracks there whether an fd number
 //             still names the file it was registered for, which the
 //             contracts of closed, dup'ed and replaced fds rely on); the ring
 //             watches that set with a one-shot poll operation, re-armed after
 //             each harvest (one-shot polls check readiness when armed, so a
-//             level-triggered registration still ready is reported again),
-//             and the wakeup eventfd with a multishot poll. Timers reach the
-//             kernel as the wait's timeout (IORING_ENTER_EXT_ARG).
+//             level-triggered registration still ready is reported again).
+//             With no operation in the ring a blocking wait is epoll_wait
+//             itself. Timers reach the kernel as the wait's timeout
+//             (IORING_ENTER_EXT_ARG).
 //
 // Ring setup flags: none of SQPOLL (burns a core), SINGLE_ISSUER (another
 // thread's submission would fail: weft lets any single thread use a loop
