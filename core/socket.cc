@@ -536,6 +536,17 @@ void weft_loop::ring_complete(uint64_t key, int res) {
   if (os >= sock_ops.size()) return;
   SockOp *op = sock_ops.at(os);
   if (op->state != 1 || !op->ring || ring_key(os, op->gen) != key) return;  // not ours
+#ifdef WEFT_HAVE_URING
+  if (res == -ECANCELED && !op->aborting) {
+    // Nobody here cancelled it: the kernel did, as the thread that
+    // submitted it exited (a loop may be run by one thread, then another).
+    // Nothing was received: submit it again, from this thread.
+    const unsigned n = op->len > 0x7fffffffu ? 0x7fffffffu : unsigned(op->len);
+    for (int attempt = 0; attempt < 4; attempt++)
+      if (uring_prep_recv(poller.be, op->fd, op->buf, n, key) == 0) return;
+    res = -ENOMEM;  // the ring refuses new work: say so rather than wait for nothing
+  }
+#endif
   op->ring = 0;
   FdRec &r = poller.fds[op->fd];
   r.ring_ops--;

@@ -15,7 +15,10 @@
 // IORING_OP_ASYNC_CANCEL and waits for the recv's completion (the cancel's
 // own completion may come before or after it) before the await resolves;
 // bytes it received are delivered, and the cancellation comes from the next
-// await. Sends, accepts and connects try their syscall and park as on epoll.
+// await. The kernel also cancels a thread's requests when that thread exits;
+// a recv cancelled so (nobody here asked) is submitted again by the thread
+// running the loop. Sends, accepts and connects try their syscall and park
+// as on epoll.
 //
 // A connect to a host name first resolves it on the loop's pool (a Dial,
 // allocated once per connect, holds the name and the addresses found), then

@@ -453,3 +453,34 @@ TEST(BackendOps, ManyCompletionsAtOnceLoseNothing) {
   }
   setrlimit(RLIMIT_NOFILE, &lim);
 }
+
+// A recv submitted to the ring by a thread that then exits (Go parks and
+// retires OS threads): another thread runs the loop; the recv completes with
+// the data (the kernel must not cancel it with its submitter).
+TEST(BackendThreaded, RecvSubmittedByAThreadThatExits) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    weft_loop_t *l = nullptr;
+    ASSERT_EQ(0, weft_loop_new_with(&l, name));
+    int sv[2];
+    ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
+    ASSERT_EQ(0, weft_socket_adopt(l, sv[0]));
+    Reader r{sv[0], {}, {}, {}};
+    r.max = 1;
+    std::thread a([&] {
+      ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, &r, nullptr));
+      ASSERT_GE(weft_loop_run(l, WEFT_RUN_NOWAIT), 0);  // submits the recv
+    });
+    a.join();
+    ASSERT_EQ(4, write(sv[1], "ping", 4));
+    wt::Watchdog dog(l, 20 * wt::kSec);
+    EXPECT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+    EXPECT_FALSE(dog.fired);
+    ASSERT_EQ(1u, r.results.size());
+    EXPECT_EQ(4, r.results[0]) << weft_err_name(r.results[0]);
+    EXPECT_EQ("ping", r.data);
+    ASSERT_EQ(0, weft_socket_close(l, sv[0]));
+    ASSERT_EQ(0, weft_loop_free(l));
+    close(sv[1]);
+  }
+}
