@@ -34,33 +34,6 @@
 %pragma(java) jniclassclassmodifiers="final class"
 %pragma(java) jniclasscode=%{
   static { NativeLoader.load(); }
-
-  /** Counted JNI global references now held by the binding. */
-  static native long liveRefs();
-  /** Deletes the logger reference `token` (weft_loop_set_logger's result). */
-  static native void release(long token);
-  /** socketpair(AF_UNIX, SOCK_STREAM): 0 or -errno; fds[0..1] set. */
-  static native int socketpair(int[] fds, boolean nonblock);
-  /** read(2) into b[off..off+len): bytes read, or -errno. */
-  static native int read(int fd, byte[] b, int off, int len);
-  /** write(2) from b[off..off+len): bytes written, or -errno. */
-  static native int write(int fd, byte[] b, int off, int len);
-  /** close(2): 0 or -errno. */
-  static native int close(int fd);
-  /** Sets or clears O_NONBLOCK: 0 or -errno. */
-  static native int setNonBlocking(int fd, boolean on);
-  /** Zeroed native memory of n &gt; 0 bytes (calloc), or 0. */
-  static native long ioAlloc(long n);
-  /** Frees ioAlloc's block (0 is ignored). */
-  static native void ioFree(long p);
-  /** Copies b[off..off+len) to native memory p. */
-  static native void ioPut(long p, byte[] b, int off, int len);
-  /** Copies native memory p[0..len) to b[off..off+len). */
-  static native void ioGet(long p, byte[] b, int off, int len);
-  /** The size_t stored at p. */
-  static native long ioLoadSize(long p);
-  /** A direct buffer's address (GetDirectBufferAddress), or 0. */
-  static native long directAddress(java.nio.ByteBuffer b);
 %}
 
 %javaconst(1);
@@ -71,27 +44,29 @@
  * dev.weft.ServerSocket / dev.weft.Socket (issue 15):
  *  - int *out_fd (tcp_listen, unix_listen): an int[1], written on success.
  *  - void *buf / const void *buf (await_recv, await_send) and size_t *sent:
- *    native addresses as Java longs. The Java layer passes a direct
- *    ByteBuffer's address, or a block from WeftNativeJNI.ioAlloc holding a
- *    heap array's bytes, and keeps both until the await resolves (the
- *    task's next step); see SocketIo.java. */
-%typemap(jni) int *out_fd "jintArray"
-%typemap(jtype) int *out_fd "int[]"
-%typemap(jstype) int *out_fd "int[]"
-%typemap(javain) int *out_fd "$javainput"
-%typemap(in) int *out_fd (int tmp = -1) %{
-  if (!jweft_check_array(jenv, $input, 1)) return $null;
-  $1 = &tmp;
+ *    direct java.nio.ByteBuffers, passed by address (from the buffer's
+ *    start, whatever its position: the Java layer passes slices). The Java
+ *    layer keeps them reachable until the await resolves (the task's next
+ *    step); see SocketIo.java. */
+%typemap(jni) int *out_fd, int sv[2] "jintArray"
+%typemap(jtype) int *out_fd, int sv[2] "int[]"
+%typemap(jstype) int *out_fd, int sv[2] "int[]"
+%typemap(javain) int *out_fd, int sv[2] "$javainput"
+%typemap(in) int *out_fd (int tmp[1]), int sv[2] (int tmp[2]) %{
+  if (!jweft_check_array(jenv, $input, sizeof tmp / sizeof(int))) return $null;
+  $1 = tmp;
 %}
-%typemap(argout) int *out_fd %{
-  if (result == 0) (*jenv)->SetIntArrayRegion(jenv, $input, 0, 1, &tmp$argnum);
+%typemap(argout) int *out_fd, int sv[2] %{
+  if (result == 0) (*jenv)->SetIntArrayRegion(jenv, $input, 0, sizeof tmp$argnum / sizeof(int), tmp$argnum);
 %}
 
-%typemap(jni) void *buf, const void *buf, size_t *sent "jlong"
-%typemap(jtype) void *buf, const void *buf, size_t *sent "long"
-%typemap(jstype) void *buf, const void *buf, size_t *sent "long"
+%typemap(jni) void *buf, const void *buf, size_t *sent "jobject"
+%typemap(jtype) void *buf, const void *buf, size_t *sent "java.nio.ByteBuffer"
+%typemap(jstype) void *buf, const void *buf, size_t *sent "java.nio.ByteBuffer"
 %typemap(javain) void *buf, const void *buf, size_t *sent "$javainput"
-%typemap(in) void *buf, const void *buf, size_t *sent %{ $1 = ($1_ltype)(intptr_t)$input; %}
+%typemap(in) void *buf, const void *buf, size_t *sent %{
+  $1 = ($1_ltype)(*jenv)->GetDirectBufferAddress(jenv, $input);
+%}
 
 /* weft_loop_stats_t crosses as a long[] (see below), not as a proxy class. */
 %ignore weft_loop_stats_s;
@@ -308,3 +283,48 @@ JWEFT_CALLBACK((weft_queue_drop_cb drop, void *user_data), Queue.Core,
 %feature("action") weft_await_first %{
   result = (int)weft_await_first(arg1, arg2, arg3, arg4);
 %}
+
+/* ----------------------------------------------------- fd helpers
+ *
+ * libc's socketpair, read, write, fcntl and close, wrapped by SWIG for
+ * dev.weft.Fds and SocketPair (raw fds for watches, fd awaits and tests):
+ * byte arrays cross whole (SWIG's STRING/LENGTH typemaps), socketpair's
+ * sv[2] as an int[2] (typemap with out_fd above); a negative result is -errno. The constants are read
+ * from the C headers at class load. */
+%{
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+%}
+%apply (char *STRING, size_t LENGTH) { (char *b, size_t n) };
+%apply (const char *STRING, size_t LENGTH) { (const char *b, size_t n) };
+%define JWEFT_ERRNO(FN)
+%exception FN %{
+  $action
+  if (result < 0) result = -errno;
+%}
+%enddef
+JWEFT_ERRNO(socketpair)
+JWEFT_ERRNO(read)
+JWEFT_ERRNO(write)
+JWEFT_ERRNO(fcntl)
+JWEFT_ERRNO(close)
+int socketpair(int domain, int type, int protocol, int sv[2]);
+long read(int fd, char *b, size_t n);
+long write(int fd, const char *b, size_t n);
+int fcntl(int fd, int cmd, int arg);
+int close(int fd);
+%javaconst(0);
+%constant int AF_UNIX = AF_UNIX;
+%constant int SOCK_STREAM = SOCK_STREAM;
+%constant int SOCK_NONBLOCK = SOCK_NONBLOCK;
+%constant int SOCK_CLOEXEC = SOCK_CLOEXEC;
+%constant int F_GETFL = F_GETFL;
+%constant int F_SETFL = F_SETFL;
+%constant int O_NONBLOCK = O_NONBLOCK;
+%javaconst(1);
+
+/* The binding's own counters and the logger's reference (see jweft.h). */
+int64_t jweft_live_refs(void);
+void jweft_ref_release(int64_t token);

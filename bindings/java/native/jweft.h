@@ -74,6 +74,13 @@ void jweft_pending_enter(jweft_pending *saved);
  * restores the outer one, and returns 1; 0 if there was none. */
 int jweft_pending_leave(JNIEnv *env, jweft_pending *saved);
 
+/* The number of references jweft_ref_new made and jweft_ref_del has not
+ * deleted yet (Weft.liveCallbackRefs). */
+int64_t jweft_live_refs(void);
+/* Deletes the logger's reference `token` (the Java Loop's, from
+ * weft_loop_set_logger's Java wrapper). */
+void jweft_ref_release(int64_t token);
+
 /* Checks an out array: non-null with at least n elements, else throws and
  * returns 0. */
 int jweft_check_array(JNIEnv *env, jarray a, jsize n);

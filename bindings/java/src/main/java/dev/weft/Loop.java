@@ -215,7 +215,7 @@ public final class Loop implements AutoCloseable {
       check(p -> {
         long token = WeftNative.weft_loop_set_logger(p, handler);
         if (token < 0) return (int) token;
-        if (loggerToken != 0) WeftNativeJNI.release(loggerToken);
+        if (loggerToken != 0) WeftNative.jweft_ref_release(loggerToken);
         loggerToken = token;
         return 0;
       }, "loop set_logger");
@@ -257,7 +257,7 @@ public final class Loop implements AutoCloseable {
         WeftNative.weft_loop_free(p); // cannot fail: not running, not NULL; rethrows a callback's exception
       } finally {
         ptr = 0;
-        if (loggerToken != 0) WeftNativeJNI.release(loggerToken);
+        if (loggerToken != 0) WeftNative.jweft_ref_release(loggerToken);
         loggerToken = 0;
         synchronized (this) {
           closing = false; // closed now (ptr is 0): calls fail on that instead

@@ -164,7 +164,7 @@ public final class ServerSocket implements AutoCloseable {
     if (closed) return;
     if (st.isClosed()) {
       closed = true;
-      WeftNativeJNI.close(fd);
+      WeftNative.close(fd);
       return;
     }
     int rc = st.onLoop(p -> WeftNative.weft_socket_close(p, fd));

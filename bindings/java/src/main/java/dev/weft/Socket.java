@@ -146,7 +146,7 @@ public final class Socket implements AutoCloseable {
    * @throws java.nio.ReadOnlyBufferException if dst is read-only
    */
   public int recv(Task t, ByteBuffer dst) {
-    return recvIo(t, SocketIo.of(true, dst));
+    return io(t, true, dst);
   }
 
   /**
@@ -161,7 +161,7 @@ public final class Socket implements AutoCloseable {
    * @throws IndexOutOfBoundsException for a range outside b
    */
   public int recv(Task t, byte[] b, int off, int len) {
-    return recvIo(t, SocketIo.of(true, b, off, len));
+    return io(t, true, ByteBuffer.wrap(b, off, len));
   }
 
   /**
@@ -190,7 +190,7 @@ public final class Socket implements AutoCloseable {
    *     those of {@link Task#sleep})
    */
   public int send(Task t, ByteBuffer src) {
-    return sendIo(t, SocketIo.of(false, src));
+    return io(t, false, src);
   }
 
   /**
@@ -205,7 +205,7 @@ public final class Socket implements AutoCloseable {
    * @throws IndexOutOfBoundsException for a range outside b
    */
   public int send(Task t, byte[] b, int off, int len) {
-    return sendIo(t, SocketIo.of(false, b, off, len));
+    return io(t, false, ByteBuffer.wrap(b, off, len));
   }
 
   /**
@@ -219,17 +219,12 @@ public final class Socket implements AutoCloseable {
     return send(t, b, 0, b.length);
   }
 
-  private int recvIo(Task t, SocketIo io) {
-    if (io.length() == 0 || t.loopState() != st) return Weft.EINVAL;
-    if (!io.prepare()) return Weft.ENOMEM;
-    return t.armIo((p, self) -> WeftNative.weft_await_recv(p, self, fd, io.address(), io.length()), io);
-  }
-
-  private int sendIo(Task t, SocketIo io) {
-    if (io.length() == 0 || t.loopState() != st) return Weft.EINVAL;
-    if (!io.prepare()) return Weft.ENOMEM;
-    return t.armIo((p, self) ->
-        WeftNative.weft_await_send(p, self, fd, io.address(), io.length(), io.sentAddress()), io);
+  private int io(Task t, boolean recv, ByteBuffer b) {
+    SocketIo io = new SocketIo(t.core, recv, b);
+    int n = io.mem.capacity();
+    if (n == 0 || t.loopState() != st) return Weft.EINVAL;
+    return t.armIo(recv ? (p, self) -> WeftNative.weft_await_recv(p, self, fd, io.mem, n)
+                        : (p, self) -> WeftNative.weft_await_send(p, self, fd, io.mem, n, io.sent), io);
   }
 
   /**
@@ -241,7 +236,7 @@ public final class Socket implements AutoCloseable {
    * @throws WeftException as {@link Loop#spawn(Step)}
    */
   public CompletableFuture<Integer> recvAsync(ByteBuffer dst) {
-    SocketIo.of(true, dst); // read-only check now
+    if (dst.isReadOnly()) throw new java.nio.ReadOnlyBufferException();
     return loop().awaitFuture(t -> recv(t, dst), r -> r, null);
   }
 
@@ -346,7 +341,7 @@ public final class Socket implements AutoCloseable {
     if (closed) return;
     if (st.isClosed()) { // weft left it open: close(2) it
       closed = true;
-      WeftNativeJNI.close(fd);
+      WeftNative.close(fd);
       return;
     }
     int rc = st.onLoop(p -> WeftNative.weft_socket_close(p, fd));

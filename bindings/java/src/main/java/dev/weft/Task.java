@@ -74,6 +74,7 @@ public final class Task implements AutoCloseable {
     private Throwable workFailure;
     private SocketIo io;   // the socket recv/send armed in this step, until it resolves
     private long lastSent;
+    private java.nio.ByteBuffer scratch; // SocketIo's direct memory, reused by each await
     private Resolver resolver; // the sync await armed in this step, until it resolves
     Object item;               // the queue item the step resumes with (Queue.received)
 
@@ -118,10 +119,18 @@ public final class Task implements AutoCloseable {
       return r;
     }
 
+    /** A direct buffer of n bytes or more for a SocketIo: the task's own, unless a pending await uses it. */
+    java.nio.ByteBuffer scratch(int n) {
+      if (io != null) return java.nio.ByteBuffer.allocateDirect(n);
+      java.nio.ByteBuffer b = scratch;
+      if (b == null || b.capacity() < n) b = java.nio.ByteBuffer.allocateDirect(Math.max(n, 256));
+      scratch = b.capacity() <= 65536 ? b : null; // large ones are not kept
+      return b;
+    }
+
     private void finish(int r) {
-      SocketIo pending = io; // armed, then the step finished the task: weft disarmed it
-      io = null;
-      if (pending != null) pending.release();
+      io = null; // armed, then the step finished the task: weft disarmed it
+      scratch = null;
       Resolver res = resolver; // armed, then the step finished the task: weft disarmed it
       resolver = null;
       if (res != null) res.abandon();
@@ -164,20 +173,10 @@ public final class Task implements AutoCloseable {
     return r;
   }
 
-  /**
-   * A socket await with native memory: io is kept until the await resolves
-   * (resolved before the next step runs), or released at once if it failed.
-   */
+  /** A socket await: io (and its buffers) is kept until the await resolves, before the next step runs. */
   int armIo(Call c, SocketIo io) {
-    int r;
-    try {
-      r = arm(c);
-    } catch (RuntimeException | Error e) {
-      io.release();
-      throw e;
-    }
+    int r = arm(c);
     if (r == Weft.PENDING) core.io = io;
-    else io.release();
     return r;
   }
 
