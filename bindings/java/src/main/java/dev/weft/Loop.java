@@ -62,9 +62,6 @@ import java.util.function.ToIntFunction;
  * use it or its handles; handles do not keep it reachable.
  */
 public final class Loop implements AutoCloseable {
-  /** Closes dropped loops and releases dropped tasks. */
-  static final Cleaner CLEANER = Cleaner.create();
-
   final State st;
   private final Cleaner.Cleanable cleanable;
 
@@ -78,7 +75,7 @@ public final class Loop implements AutoCloseable {
     long[] out = new long[1];
     WeftException.check(WeftNative.weft_loop_new(out), "loop new");
     st = new State(out[0], this);
-    cleanable = CLEANER.register(this, st);
+    cleanable = Owned.CLEANER.register(this, st);
   }
 
   /**
@@ -97,9 +94,9 @@ public final class Loop implements AutoCloseable {
     private boolean closeDone; // guarded by this
     private long loggerToken;
     private final WeakReference<Loop> facade;
-    /** Ids of dropped tasks, released on the loop thread. */
-    private final ConcurrentLinkedQueue<Long> releases = new ConcurrentLinkedQueue<>();
-    private final AtomicBoolean releasePosted = new AtomicBoolean();
+    /** The ends of dropped objects ({@link Owned}), run on the loop thread. */
+    private final ConcurrentLinkedQueue<LongToIntFunction> ends = new ConcurrentLinkedQueue<>();
+    private final AtomicBoolean endPosted = new AtomicBoolean();
 
     State(long ptr, Loop loop) {
       this.ptr = ptr;
@@ -197,18 +194,26 @@ public final class Loop implements AutoCloseable {
       WeftException.check(anyThread(p -> WeftNative.weft_loop_post(p, r)), "loop post");
     }
 
-    /** A dropped task's id (cleaner thread): released by the loop thread in a post. */
-    void releaseLater(long id) {
-      releases.add(id);
-      if (!releasePosted.compareAndSet(false, true)) return;
+    /**
+     * Runs end(ptr) in a post on the loop thread (any thread); once the loop
+     * is closed, end(0). A close in progress runs what is left when done.
+     */
+    void endLater(LongToIntFunction end) {
+      ends.add(end);
+      if (!endPosted.compareAndSet(false, true)) return;
       try {
         post(() -> {
-          releasePosted.set(false);
-          for (Long t; (t = releases.poll()) != null; ) WeftNative.weft_task_release(ptr, t);
+          endPosted.set(false);
+          runEnds(ptr);
         });
       } catch (WeftException closed) {
-        // the loop closed: every task ended with it
+        endPosted.set(false);
+        if (isClosed()) runEnds(0);
       }
+    }
+
+    private void runEnds(long p) {
+      for (LongToIntFunction f; (f = ends.poll()) != null; ) f.applyAsInt(p);
     }
 
     void setLogger(LogHandler handler) {
@@ -257,6 +262,7 @@ public final class Loop implements AutoCloseable {
         WeftNative.weft_loop_free(p); // cannot fail: not running, not NULL; rethrows a callback's exception
       } finally {
         ptr = 0;
+        runEnds(0);
         if (loggerToken != 0) WeftNative.jweft_ref_release(loggerToken);
         loggerToken = 0;
         synchronized (this) {
@@ -575,17 +581,8 @@ public final class Loop implements AutoCloseable {
     spawn(step, true);
   }
 
-  /** Spawns; a detached task is spawned with an id and released at once, so its id works until it finishes. */
   Task spawn(Step step, boolean detached) {
-    Task.Core c = new Task.Core(st, Objects.requireNonNull(step, "step"), detached);
-    long[] out = new long[1];
-    st.check(p -> {
-      int rc = WeftNative.weft_task_spawn(p, c, out);
-      if (rc == 0 && detached) WeftNative.weft_task_release(p, out[0]);
-      return rc;
-    }, "task spawn");
-    c.id = out[0];
-    return new Task(c, !detached); // before its first step can run
+    return new Task(st, new Task.Core(Objects.requireNonNull(step, "step"), detached));
   }
 
   // ----------------------------------------------- CompletableFuture bridge

@@ -43,15 +43,13 @@ import java.util.function.Consumer;
  * ({@link #received(Task)}), and gets the cancellation from its next await.
  *
  * <p><b>Threads and lifetime</b> as {@link Event}: loop-thread calls.
- * {@link #close()} frees the queue: waiting getters and putters resume with
+ * {@link #close()} (or the collector, for a dropped one) frees the queue: waiting getters and putters resume with
  * {@link Weft#ECLOSED} and queued values are dropped.
  *
  * @param <T> the value type
  */
-public final class Queue<T> implements AutoCloseable {
-  private final Loop.State st;
+public final class Queue<T> extends Owned {
   private final Core core;
-  private final long id;
 
   /**
    * The handle table and drop target: what the native queue's user_data
@@ -116,11 +114,12 @@ public final class Queue<T> implements AutoCloseable {
    */
   @SuppressWarnings("unchecked")
   public Queue(Loop loop, long capacity, Consumer<? super T> onDrop) {
-    st = loop.st;
-    core = new Core((Consumer<Object>) onDrop);
-    long[] out = new long[1];
-    st.check(p -> WeftNative.weft_queue_new(p, capacity, core, out), "queue new");
-    id = out[0];
+    this(new Core((Consumer<Object>) onDrop), loop, capacity);
+  }
+
+  private Queue(Core core, Loop loop, long capacity) {
+    super(loop.st, (p, out) -> WeftNative.weft_queue_new(p, capacity, core, out), WeftNative::weft_queue_free, "queue new");
+    this.core = core;
   }
 
   /**
@@ -139,7 +138,7 @@ public final class Queue<T> implements AutoCloseable {
     long k = core.add(value);
     int rc;
     try {
-      rc = t.armResolving((p, self) -> WeftNative.weft_await_queue_put(p, self, id, k),
+      rc = t.arm(this, (p, self) -> WeftNative.weft_await_queue_put(p, self, id, k),
           (self, status) -> {
             if (status != 0) core.take(k); // not queued: the putter keeps it
           });
@@ -162,7 +161,7 @@ public final class Queue<T> implements AutoCloseable {
    */
   public int get(Task t) {
     Task.Core tc = t.core;
-    return t.armResolving((p, self) -> WeftNative.weft_await_queue_get(p, self, id),
+    return t.arm(this, (p, self) -> WeftNative.weft_await_queue_get(p, self, id),
         (self, status) -> {
           if (status != 0) return;
           long[] item = new long[1];
@@ -264,7 +263,7 @@ public final class Queue<T> implements AutoCloseable {
    */
   public CompletableFuture<Void> putAsync(T value) {
     Objects.requireNonNull(value, "value");
-    return Event.loopOrThrow(st).awaitFuture(t -> put(t, value), r -> null, null);
+    return loopOrThrow().awaitFuture(t -> put(t, value), r -> null, null);
   }
 
   /**
@@ -278,7 +277,7 @@ public final class Queue<T> implements AutoCloseable {
    * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public CompletableFuture<T> getAsync() {
-    return Event.loopOrThrow(st).awaitTaskFuture(this::get, (t, r) -> received(t), v -> {
+    return loopOrThrow().awaitTaskFuture(this::get, (t, r) -> received(t), v -> {
       if (v != null && core.onDrop != null) core.onDrop.accept(v);
     });
   }
@@ -292,18 +291,9 @@ public final class Queue<T> implements AutoCloseable {
    */
   @Override
   public void close() {
-    Event.closeId(st, p -> WeftNative.weft_queue_free(p, id), "queue free");
+    super.close();
     if (st.isClosed() || isFreed()) core.table.clear(); // what is left was given back to putters
     rethrowDropFailure();
-  }
-
-  /**
-   * The weft id.
-   *
-   * @return the id
-   */
-  public long id() {
-    return id;
   }
 
   /** Whether weft no longer knows the queue (freed). */

@@ -16,13 +16,11 @@ import java.util.concurrent.CompletableFuture;
  * Weft#ECLOSED}. A Unix socket's path is left in the filesystem: delete it
  * when done.
  */
-public final class ServerSocket implements AutoCloseable {
-  private final Loop.State st;
+public final class ServerSocket extends Owned {
   private final int fd;
-  private volatile boolean closed;
 
   private ServerSocket(Loop.State st, int fd) {
-    this.st = st;
+    super(st, fd, Socket.CLOSE);
     this.fd = fd;
   }
 
@@ -95,8 +93,8 @@ public final class ServerSocket implements AutoCloseable {
    *     those of {@link Task#sleep})
    */
   public int accept(Task t) {
-    if (t.loopState() != st) return Weft.EINVAL;
-    return t.armCall((p, self) -> WeftNative.weft_await_accept(p, self, fd));
+    if (t.st != st) return Weft.EINVAL;
+    return t.arm(this, (p, self) -> WeftNative.weft_await_accept(p, self, fd));
   }
 
   /**
@@ -119,9 +117,7 @@ public final class ServerSocket implements AutoCloseable {
    * @throws WeftException as {@link Loop#spawn(Step)}
    */
   public CompletableFuture<Socket> acceptAsync() {
-    Loop l = st.loop();
-    if (l == null) throw new WeftException(Weft.ESTALE, "loop is closed");
-    return l.awaitFuture(this::accept, this::accepted, Socket::close);
+    return loopOrThrow().awaitFuture(this::accept, this::accepted, Socket::close);
   }
 
   /**
@@ -144,12 +140,12 @@ public final class ServerSocket implements AutoCloseable {
   }
 
   /**
-   * Whether {@link #close()} has run.
+   * Whether {@link #close()} has run (or the collector closed it).
    *
    * @return true once closed
    */
   public boolean isClosed() {
-    return closed;
+    return isEnded();
   }
 
   /**
@@ -161,19 +157,11 @@ public final class ServerSocket implements AutoCloseable {
    */
   @Override
   public void close() {
-    if (closed) return;
-    if (st.isClosed()) {
-      closed = true;
-      WeftNative.close(fd);
-      return;
-    }
-    int rc = st.onLoop(p -> WeftNative.weft_socket_close(p, fd));
-    if (rc == Weft.EPERM) throw new WeftException(rc, "socket close");
-    closed = true;
+    super.close();
   }
 
   @Override
   public String toString() {
-    return "ServerSocket[fd=" + fd + (closed ? ", closed]" : "]");
+    return "ServerSocket[fd=" + fd + (isClosed() ? ", closed]" : "]");
   }
 }

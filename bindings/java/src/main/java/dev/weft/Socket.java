@@ -36,16 +36,17 @@ import java.util.concurrent.CompletableFuture;
  * anywhere.
  *
  * <p>Close it with {@link #close()} (try-with-resources works): operations
- * still waiting on it resolve with {@link Weft#ECLOSED}. The collector does
- * not close a dropped socket; the loop's close leaves it open.
+ * still waiting on it resolve with {@link Weft#ECLOSED}. The loop's close
+ * leaves it open; the collector closes a socket the program dropped (an
+ * await on it keeps it reachable).
  */
-public final class Socket implements AutoCloseable {
-  private final Loop.State st;
+public final class Socket extends Owned {
+  /** Closes a socket through weft, or with close(2) once its loop is closed (loop 0). */
+  static final End CLOSE = (p, fd) -> p == 0 ? WeftNative.close((int) fd) : WeftNative.weft_socket_close(p, (int) fd);
   private final int fd;
-  private volatile boolean closed;
 
   Socket(Loop.State st, int fd) {
-    this.st = st;
+    super(st, fd, CLOSE);
     this.fd = fd;
   }
 
@@ -82,7 +83,7 @@ public final class Socket implements AutoCloseable {
    */
   public static int connect(Task t, String host, int port) {
     Objects.requireNonNull(host, "host");
-    return t.armCall((p, self) -> WeftNative.weft_await_connect(p, self, host, port));
+    return t.arm((p, self) -> WeftNative.weft_await_connect(p, self, host, port));
   }
 
   /**
@@ -98,7 +99,7 @@ public final class Socket implements AutoCloseable {
    */
   public static int connectUnix(Task t, String path) {
     Objects.requireNonNull(path, "path");
-    return t.armCall((p, self) -> WeftNative.weft_await_connect_unix(p, self, path));
+    return t.arm((p, self) -> WeftNative.weft_await_connect_unix(p, self, path));
   }
 
   /**
@@ -222,9 +223,9 @@ public final class Socket implements AutoCloseable {
   private int io(Task t, boolean recv, ByteBuffer b) {
     SocketIo io = new SocketIo(t.core, recv, b);
     int n = io.mem.capacity();
-    if (n == 0 || t.loopState() != st) return Weft.EINVAL;
-    return t.armIo(recv ? (p, self) -> WeftNative.weft_await_recv(p, self, fd, io.mem, n)
-                        : (p, self) -> WeftNative.weft_await_send(p, self, fd, io.mem, n, io.sent), io);
+    if (n == 0 || t.st != st) return Weft.EINVAL;
+    return t.arm(this, recv ? (p, self) -> WeftNative.weft_await_recv(p, self, fd, io.mem, n)
+                            : (p, self) -> WeftNative.weft_await_send(p, self, fd, io.mem, n, io.sent), io);
   }
 
   /**
@@ -237,7 +238,7 @@ public final class Socket implements AutoCloseable {
    */
   public CompletableFuture<Integer> recvAsync(ByteBuffer dst) {
     if (dst.isReadOnly()) throw new java.nio.ReadOnlyBufferException();
-    return loop().awaitFuture(t -> recv(t, dst), r -> r, null);
+    return loopOrThrow().awaitFuture(t -> recv(t, dst), r -> r, null);
   }
 
   /**
@@ -251,7 +252,7 @@ public final class Socket implements AutoCloseable {
    */
   public CompletableFuture<Integer> recvAsync(byte[] b, int off, int len) {
     Objects.checkFromIndexSize(off, len, b.length);
-    return loop().awaitFuture(t -> recv(t, b, off, len), r -> r, null);
+    return loopOrThrow().awaitFuture(t -> recv(t, b, off, len), r -> r, null);
   }
 
   /**
@@ -264,7 +265,7 @@ public final class Socket implements AutoCloseable {
    */
   public CompletableFuture<Integer> sendAsync(ByteBuffer src) {
     int n = src.remaining();
-    return loop().awaitFuture(t -> send(t, src), r -> n, null);
+    return loopOrThrow().awaitFuture(t -> send(t, src), r -> n, null);
   }
 
   /**
@@ -278,13 +279,7 @@ public final class Socket implements AutoCloseable {
    */
   public CompletableFuture<Integer> sendAsync(byte[] b, int off, int len) {
     Objects.checkFromIndexSize(off, len, b.length);
-    return loop().awaitFuture(t -> send(t, b, off, len), r -> len, null);
-  }
-
-  private Loop loop() {
-    Loop l = st.loop();
-    if (l == null) throw new WeftException(Weft.ESTALE, "loop is closed");
-    return l;
+    return loopOrThrow().awaitFuture(t -> send(t, b, off, len), r -> len, null);
   }
 
   // ---------------------------------------------------------------- control
@@ -320,12 +315,12 @@ public final class Socket implements AutoCloseable {
   }
 
   /**
-   * Whether {@link #close()} has run.
+   * Whether {@link #close()} has run (or the collector closed it).
    *
    * @return true once closed
    */
   public boolean isClosed() {
-    return closed;
+    return isEnded();
   }
 
   /**
@@ -338,19 +333,11 @@ public final class Socket implements AutoCloseable {
    */
   @Override
   public void close() {
-    if (closed) return;
-    if (st.isClosed()) { // weft left it open: close(2) it
-      closed = true;
-      WeftNative.close(fd);
-      return;
-    }
-    int rc = st.onLoop(p -> WeftNative.weft_socket_close(p, fd));
-    if (rc == Weft.EPERM) throw new WeftException(rc, "socket close");
-    closed = true;
+    super.close();
   }
 
   @Override
   public String toString() {
-    return "Socket[fd=" + fd + (closed ? ", closed]" : "]");
+    return "Socket[fd=" + fd + (isClosed() ? ", closed]" : "]");
   }
 }

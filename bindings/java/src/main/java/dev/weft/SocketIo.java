@@ -13,7 +13,8 @@ import java.nio.ReadOnlyBufferException;
  * holds this object, and with it every buffer, from the arm until the await
  * resolves ({@link #resolve}, before the next step runs). Loop thread only.
  */
-final class SocketIo {
+final class SocketIo implements Task.Resolver {
+  private final Task.Core core;
   private final boolean recv;
   private final ByteBuffer user; // the caller's buffer (an array is wrapped)
   final ByteBuffer mem;          // where weft reads or writes
@@ -21,6 +22,7 @@ final class SocketIo {
 
   SocketIo(Task.Core core, boolean recv, ByteBuffer user) {
     if (recv && user.isReadOnly()) throw new ReadOnlyBufferException();
+    this.core = core;
     this.recv = recv;
     this.user = user;
     int n = user.remaining();
@@ -34,13 +36,14 @@ final class SocketIo {
 
   /**
    * The await resolved with status: moves received bytes into the caller's
-   * buffer (or past them) and advances its position by the bytes moved.
-   * Returns the bytes a send moved (0 for a recv).
+   * buffer (or past them) and advances its position by the bytes moved; a
+   * send's count goes to {@link Task#lastSent()}.
    */
-  long resolve(int status) {
+  @Override
+  public void resolve(long self, int status) {
     int moved = recv ? Math.max(status, 0) : (int) sent.getLong(0);
     if (recv && !user.isDirect()) user.put(mem.slice(0, moved));
     else user.position(user.position() + moved);
-    return recv ? 0 : moved;
+    if (!recv) core.lastSent = moved;
   }
 }

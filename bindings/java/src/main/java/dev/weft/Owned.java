@@ -1,0 +1,127 @@
+package dev.weft;
+
+import java.lang.ref.Cleaner;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * What the weft objects a Java object owns share: a {@link Task}, an {@link
+ * Event}, a {@link Semaphore}, a {@link Lock}, a {@link Queue}, a {@link
+ * Socket} or a {@link ServerSocket} keeps its weft id (a socket: its fd)
+ * alive while the Java object is reachable, and ends it once: at {@link
+ * #close()}, or, once the garbage collector finds the object unreachable, on
+ * the loop thread in a post (at the loop's close if it never runs again).
+ * An object a waiting task awaits stays reachable through that task until
+ * the await resolves. None of them keeps its {@link Loop} reachable.
+ */
+abstract class Owned implements AutoCloseable {
+  /** Closes dropped loops and ends dropped objects. */
+  static final Cleaner CLEANER = Cleaner.create();
+
+  /**
+   * A weft function that ends an id (free, release, close). Once the loop is
+   * closed it is called with loop 0 (weft says EINVAL): a socket closes its
+   * fd then, which weft leaves open.
+   */
+  @FunctionalInterface
+  interface End {
+    int end(long loop, long id);
+  }
+
+  /** A weft function that creates an object, writing its id to out[0]. */
+  @FunctionalInterface
+  interface Create {
+    int create(long loop, long[] out);
+  }
+
+  final Loop.State st;
+  final long id;
+  private final Ending ending;
+  private final Cleaner.Cleanable cleanable;
+
+  /** An owned id; end null: nothing to end (a detached task). */
+  Owned(Loop.State st, long id, End end) {
+    this.st = st;
+    this.id = id;
+    ending = new Ending(st, id, end);
+    cleanable = end != null ? CLEANER.register(this, ending) : null;
+    if (end == null) ending.set(true);
+  }
+
+  /** Creates the object with {@code create} (throwing for an error), then owns it. */
+  Owned(Loop.State st, Create create, End end, String what) {
+    this(st, create(st, create, what), end);
+  }
+
+  private static long create(Loop.State st, Create create, String what) {
+    long[] out = new long[1];
+    st.check(p -> create.create(p, out), what);
+    return out[0];
+  }
+
+  /** The end, shared by close() and the cleaner: it must not refer to the Owned. */
+  private static final class Ending extends AtomicBoolean implements Runnable {
+    final Loop.State st;
+    final long id;
+    final End end;
+
+    Ending(Loop.State st, long id, End end) {
+      this.st = st;
+      this.id = id;
+      this.end = end;
+    }
+
+    /** The collector's action: end it on the loop thread. */
+    @Override
+    public void run() {
+      if (compareAndSet(false, true)) st.endLater(p -> end.end(p, id));
+    }
+  }
+
+  /**
+   * Ends the object in weft, once: frees it (an event, a semaphore, a lock,
+   * a queue), releases it (a task) or closes it (a socket); see the class's
+   * own comment for what happens to tasks waiting on it. Later calls, and
+   * calls after the loop closed, do nothing more (a socket whose loop is
+   * closed is closed with close(2)).
+   *
+   * @throws WeftException {@link Weft#EPERM} from another thread while the
+   *     loop runs (nothing is ended then)
+   */
+  @Override
+  public void close() {
+    if (!ending.compareAndSet(false, true)) return;
+    int rc;
+    try {
+      rc = st.onLoop(p -> ending.end.end(p, id));
+    } catch (WeftException closed) { // ESTALE: the loop is closed, or closing on another thread
+      st.endLater(p -> ending.end.end(p, id));
+      rc = 0;
+    }
+    if (rc == Weft.EPERM) {
+      ending.set(false);
+      throw new WeftException(rc, "close");
+    }
+    cleanable.clean(); // deregisters; its action finds the object ended
+  }
+
+  /** The Loop, for the future helpers; ESTALE once it is closed (or collected). */
+  Loop loopOrThrow() {
+    Loop l = st.loop();
+    if (l == null || st.isClosed()) throw new WeftException(Weft.ESTALE, "loop is closed");
+    return l;
+  }
+
+  /** Whether {@link #close()} (or the collector) has ended it. */
+  final boolean isEnded() {
+    return ending.get();
+  }
+
+  /**
+   * The weft id (a socket's: its fd).
+   *
+   * @return the id
+   */
+  public long id() {
+    return id;
+  }
+}
