@@ -11,7 +11,7 @@
  *  - weft_loop_t* is a Java long (the pointer); the Java Loop guards it.
  *    weft_loop_new sets the binding's release hook on every new loop.
  *  - every (callback, user_data) pair is one Java object (a Runnable, Timer,
- *    FdWatch, Task.Core, RawCallbacks.WorkFn/WorkDoneFn or LogHandler): the
+ *    FdWatch, Task.Core, IntSupplier (work), Loop.WorkDone or LogHandler): the
  *    JNI code makes a counted global reference to it, passes it as
  *    user_data and points the callback at a trampoline in native/jweft.c
  *    that calls the object's method through a cached jmethodID. weft's
@@ -158,12 +158,12 @@ JWEFT_CALLBACK((weft_fd_cb cb, void *user_data), FdWatch,
 JWEFT_CALLBACK((weft_task_fn fn, void *user_data), Task.Core,
                $1 = jweft_step_tramp; $2 = jweft_ref;)
 /* await_thread: the hook releases arg when the work really ends. */
-JWEFT_CALLBACK((weft_work_fn work, void *arg), RawCallbacks.WorkFn,
+JWEFT_CALLBACK((weft_work_fn work, void *arg), java.util.function.IntSupplier,
                $1 = jweft_work_tramp; $2 = jweft_ref;)
 /* to_thread: one object implements work() (pool thread) and done() (loop
  * thread); weft releases user_data only, so arg is the same reference. */
 JWEFT_CALLBACK((weft_work_fn work, void *arg, weft_done_cb done, void *user_data),
-               RawCallbacks.WorkDoneFn,
+               Loop.WorkDone,
                $1 = jweft_work_tramp; $2 = jweft_ref; $3 = jweft_done_tramp; $4 = jweft_ref;)
 
 /* Ids: a long[1] (or null for a detached task), written on success. */

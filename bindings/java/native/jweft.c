@@ -225,8 +225,8 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
       !(m_fd = method(env, "dev/weft/FdWatch", "fire", "(I)V")) ||
       !(m_ended = method(env, "dev/weft/Handle", "ended", "()V")) ||
       !(m_step = method(env, "dev/weft/Task$Core", "step", "(JI)I")) ||
-      !(m_work = method(env, "dev/weft/RawCallbacks$WorkFn", "work", "()I")) ||
-      !(m_done = method(env, "dev/weft/RawCallbacks$WorkDoneFn", "done", "(I)V")) ||
+      !(m_work = method(env, "java/util/function/IntSupplier", "getAsInt", "()I")) ||
+      !(m_done = method(env, "java/util/function/IntConsumer", "accept", "(I)V")) ||
       !(m_log = method(env, "dev/weft/LogHandler", "log", "(ILjava/lang/String;)V")) ||
       !(m_drop = method(env, "dev/weft/Queue$Core", "dropped", "(J)V")) ||
       !(m_add_suppressed = method(env, "java/lang/Throwable", "addSuppressed",

@@ -48,8 +48,8 @@ void jweft_ref_del(JNIEnv *env, jobject ref);
 void jweft_release(void *ctx, int kind, void *ud);
 
 /* Trampolines: user_data is a reference from jweft_ref_new to a Runnable
- * (post), Timer, FdWatch, Task$Core (step), RawCallbacks.WorkFn (work),
- * RawCallbacks.WorkDoneFn (done) or LogHandler (log). */
+ * (post), Timer, FdWatch, Task$Core (step), IntSupplier (work: getAsInt),
+ * Loop$WorkDone (done: accept, an IntConsumer) or LogHandler (log). */
 void jweft_post_tramp(weft_loop_t *loop, void *ud);
 void jweft_timer_tramp(weft_loop_t *loop, weft_timer_t timer, void *ud);
 void jweft_fd_tramp(weft_loop_t *loop, weft_fd_watch_t watch, int events, void *ud);

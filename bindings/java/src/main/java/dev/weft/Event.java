@@ -85,6 +85,6 @@ public final class Event extends Owned {
    * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public CompletableFuture<Void> waitAsync() {
-    return loopOrThrow().awaitFuture(this::await, r -> null, null);
+    return loopOrThrow().future(this::await, (t, r) -> null, null);
   }
 }

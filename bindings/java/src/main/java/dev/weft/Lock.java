@@ -127,7 +127,7 @@ public final class Lock extends Owned {
    * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public CompletableFuture<Guard> lockAsync() {
-    return loopOrThrow().awaitTaskFuture(this::lock, (t, r) -> new Guard(t.id), Guard::close);
+    return loopOrThrow().future(this::lock, (t, r) -> new Guard(t.id), Guard::close);
   }
 
   /** The lock held by one task; {@link #close()} unlocks it the first time. */

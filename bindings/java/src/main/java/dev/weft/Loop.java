@@ -12,7 +12,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
-import java.util.function.IntFunction;
+import java.util.function.BiFunction;
+import java.util.function.Consumer;
 import java.util.function.LongToIntFunction;
 import java.util.function.Supplier;
 import java.util.function.ToIntFunction;
@@ -599,7 +600,7 @@ public final class Loop implements AutoCloseable {
    */
   public CompletableFuture<Void> sleep(Duration d) {
     long ns = d.toNanos();
-    return awaitFuture(t -> t.sleepNanos(ns), r -> null);
+    return future(t -> t.sleepNanos(ns), (t, r) -> null, null);
   }
 
   /**
@@ -660,24 +661,15 @@ public final class Loop implements AutoCloseable {
    * @throws WeftException as {@link #spawn(Step)}
    */
   public CompletableFuture<Integer> ready(int fd, int events) {
-    return awaitFuture(t -> t.awaitFd(fd, events), r -> r);
+    return future(t -> t.awaitFd(fd, events), (t, r) -> r, null);
   }
 
-  /** A detached task making one await; the future gets its value (ECANCELED cancels it, other errors fail it). */
-  private <T> CompletableFuture<T> awaitFuture(ToIntFunction<Task> await, IntFunction<T> value) {
-    return awaitFuture(await, value, null);
-  }
-
-  /** As awaitFuture(await, value); orphan gets a value the future did not take (it was cancelled). */
-  <T> CompletableFuture<T> awaitFuture(ToIntFunction<Task> await, IntFunction<T> value,
-                                       java.util.function.Consumer<T> orphan) {
-    return awaitTaskFuture(await, (t, r) -> value.apply(r), orphan);
-  }
-
-  /** As awaitFuture, with the value computed from the resumed task and its status. */
-  <T> CompletableFuture<T> awaitTaskFuture(ToIntFunction<Task> await,
-                                           java.util.function.BiFunction<Task, Integer, T> value,
-                                           java.util.function.Consumer<T> orphan) {
+  /**
+   * A detached task making one await; the future gets value(task, result)
+   * (ECANCELED cancels it, other errors fail it); orphan, if not null, gets a
+   * value the future did not take (it was cancelled).
+   */
+  <T> CompletableFuture<T> future(ToIntFunction<Task> await, BiFunction<Task, Integer, T> value, Consumer<T> orphan) {
     CompletableFuture<T> f = new CompletableFuture<>();
     Task task = spawn((t, s) -> {
       int r = t.stepNumber() == 0 && s == 0 ? await.applyAsInt(t) : s; // cancelled before it started: s < 0
@@ -706,7 +698,7 @@ public final class Loop implements AutoCloseable {
    */
   public CompletableFuture<Integer> first(Task... tasks) {
     Task[] copy = tasks.clone();
-    return awaitFuture(t -> t.awaitFirst(copy), r -> r);
+    return future(t -> t.awaitFirst(copy), (t, r) -> r, null);
   }
 
   /**
@@ -732,7 +724,10 @@ public final class Loop implements AutoCloseable {
   }
 
   /** The work and completion of one {@link #toThread}. */
-  private static final class WorkCall<T> implements RawCallbacks.WorkDoneFn {
+  /** Pool work: getAsInt() on a pool thread, then accept(result) on the loop thread (weft's done). */
+  interface WorkDone extends java.util.function.IntSupplier, java.util.function.IntConsumer {}
+
+  private static final class WorkCall<T> implements WorkDone {
     final CompletableFuture<T> future = new CompletableFuture<>();
     private final Supplier<T> work;
     private volatile boolean ran;
@@ -744,7 +739,7 @@ public final class Loop implements AutoCloseable {
     }
 
     @Override
-    public int work() {
+    public int getAsInt() { // the work, on a pool thread
       ran = true;
       try {
         value = work.get();
@@ -756,7 +751,7 @@ public final class Loop implements AutoCloseable {
     }
 
     @Override
-    public void done(int result) {
+    public void accept(int result) { // done, on the loop thread
       if (!ran) future.completeExceptionally(new CancellationException("work cancelled before it ran"));
       else if (failure != null) future.completeExceptionally(failure);
       else future.complete(value);

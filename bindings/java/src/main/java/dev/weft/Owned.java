@@ -4,14 +4,16 @@ import java.lang.ref.Cleaner;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * What the weft objects a Java object owns share: a {@link Task}, an {@link
+ * What the binding's weft objects share: a loop, a weft id (a socket's: its
+ * fd) and its end (free, release, close, stop). A {@link Task}, an {@link
  * Event}, a {@link Semaphore}, a {@link Lock}, a {@link Queue}, a {@link
- * Socket} or a {@link ServerSocket} keeps its weft id (a socket: its fd)
- * alive while the Java object is reachable, and ends it once: at {@link
- * #close()}, or, once the garbage collector finds the object unreachable, on
- * the loop thread in a post (at the loop's close if it never runs again).
- * An object a waiting task awaits stays reachable through that task until
- * the await resolves. None of them keeps its {@link Loop} reachable.
+ * Socket} or a {@link ServerSocket} keeps its id alive while the Java object
+ * is reachable, and ends it once: at {@link #close()}, or, once the garbage
+ * collector finds the object unreachable, on the loop thread in a post (at
+ * the loop's close if it never runs again). An object a waiting task awaits
+ * stays reachable through that task until the await resolves. A {@link
+ * Handle} (timer, fd watch) is held by weft while it lives, so the collector
+ * has nothing to end. None of them keeps its {@link Loop} reachable.
  */
 abstract class Owned implements AutoCloseable {
   /** Closes dropped loops and ends dropped objects. */
@@ -34,28 +36,42 @@ abstract class Owned implements AutoCloseable {
   }
 
   final Loop.State st;
-  final long id;
-  private final Ending ending;
-  private final Cleaner.Cleanable cleanable;
+  final End end;
+  /** The weft id; set once, by the constructor or {@link #start}. */
+  long id;
+  private Ending ending;
+  private Cleaner.Cleanable cleanable;
+
+  /** For {@link #start} later (a handle passes itself to weft as its callback). */
+  Owned(Loop.State st, End end) {
+    this.st = st;
+    this.end = end;
+  }
 
   /** An owned id; end null: nothing to end (a detached task). */
   Owned(Loop.State st, long id, End end) {
-    this.st = st;
-    this.id = id;
-    ending = new Ending(st, id, end);
-    cleanable = end != null ? CLEANER.register(this, ending) : null;
-    if (end == null) ending.set(true);
+    this(st, end);
+    own(id, true);
   }
 
   /** Creates the object with {@code create} (throwing for an error), then owns it. */
   Owned(Loop.State st, Create create, End end, String what) {
-    this(st, create(st, create, what), end);
+    this(st, end);
+    start(create, what, true);
   }
 
-  private static long create(Loop.State st, Create create, String what) {
+  /** Creates it; collect: the collector ends it once unreachable. */
+  final void start(Create create, String what, boolean collect) {
     long[] out = new long[1];
     st.check(p -> create.create(p, out), what);
-    return out[0];
+    own(out[0], collect);
+  }
+
+  private void own(long id, boolean collect) {
+    this.id = id;
+    ending = new Ending(st, id, end);
+    if (end == null) ending.set(true);
+    else if (collect) cleanable = CLEANER.register(this, ending);
   }
 
   /** The end, shared by close() and the cleaner: it must not refer to the Owned. */
@@ -79,10 +95,10 @@ abstract class Owned implements AutoCloseable {
 
   /**
    * Ends the object in weft, once: frees it (an event, a semaphore, a lock,
-   * a queue), releases it (a task) or closes it (a socket); see the class's
-   * own comment for what happens to tasks waiting on it. Later calls, and
-   * calls after the loop closed, do nothing more (a socket whose loop is
-   * closed is closed with close(2)).
+   * a queue), releases it (a task), closes it (a socket) or stops it (a
+   * timer, a watch); see the class's own comment for what happens to tasks
+   * waiting on it. Later calls, and calls after the loop closed, do nothing
+   * more (a socket whose loop is closed is closed with close(2)).
    *
    * @throws WeftException {@link Weft#EPERM} from another thread while the
    *     loop runs (nothing is ended then)
@@ -92,16 +108,16 @@ abstract class Owned implements AutoCloseable {
     if (!ending.compareAndSet(false, true)) return;
     int rc;
     try {
-      rc = st.onLoop(p -> ending.end.end(p, id));
+      rc = st.onLoop(p -> end.end(p, id));
     } catch (WeftException closed) { // ESTALE: the loop is closed, or closing on another thread
-      st.endLater(p -> ending.end.end(p, id));
+      st.endLater(p -> end.end(p, id));
       rc = 0;
     }
     if (rc == Weft.EPERM) {
       ending.set(false);
       throw new WeftException(rc, "close");
     }
-    cleanable.clean(); // deregisters; its action finds the object ended
+    if (cleanable != null) cleanable.clean(); // deregisters; its action finds the object ended
   }
 
   /** The Loop, for the future helpers; ESTALE once it is closed (or collected). */
@@ -117,11 +133,21 @@ abstract class Owned implements AutoCloseable {
   }
 
   /**
-   * The weft id (a socket's: its fd).
+   * The weft id (a socket's: its fd); stale once it has ended.
    *
    * @return the id
    */
   public long id() {
     return id;
+  }
+
+  /**
+   * The loop it belongs to, or null if that loop was collected (it does not
+   * keep its loop reachable).
+   *
+   * @return the loop
+   */
+  public Loop loop() {
+    return st.loop();
   }
 }

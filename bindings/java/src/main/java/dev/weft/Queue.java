@@ -263,7 +263,7 @@ public final class Queue<T> extends Owned {
    */
   public CompletableFuture<Void> putAsync(T value) {
     Objects.requireNonNull(value, "value");
-    return loopOrThrow().awaitFuture(t -> put(t, value), r -> null, null);
+    return loopOrThrow().future(t -> put(t, value), (t, r) -> null, null);
   }
 
   /**
@@ -277,7 +277,7 @@ public final class Queue<T> extends Owned {
    * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public CompletableFuture<T> getAsync() {
-    return loopOrThrow().awaitTaskFuture(this::get, (t, r) -> received(t), v -> {
+    return loopOrThrow().future(this::get, (t, r) -> received(t), v -> {
       if (v != null && core.onDrop != null) core.onDrop.accept(v);
     });
   }

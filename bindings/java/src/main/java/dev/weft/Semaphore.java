@@ -139,7 +139,7 @@ public final class Semaphore extends Owned {
    * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public CompletableFuture<Permit> acquireAsync() {
-    return loopOrThrow().awaitFuture(this::acquire, r -> new Permit(), Permit::close);
+    return loopOrThrow().future(this::acquire, (t, r) -> new Permit(), Permit::close);
   }
 
   /** One held permit; {@link #close()} releases it the first time. */

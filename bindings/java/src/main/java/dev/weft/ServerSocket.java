@@ -117,7 +117,7 @@ public final class ServerSocket extends Owned {
    * @throws WeftException as {@link Loop#spawn(Step)}
    */
   public CompletableFuture<Socket> acceptAsync() {
-    return loopOrThrow().awaitFuture(this::accept, this::accepted, Socket::close);
+    return loopOrThrow().future(this::accept, (t, r) -> accepted(r), Socket::close);
   }
 
   /**

@@ -113,7 +113,7 @@ public final class Socket extends Owned {
    */
   public static CompletableFuture<Socket> connectAsync(Loop loop, String host, int port) {
     Objects.requireNonNull(host, "host");
-    return loop.awaitFuture(t -> connect(t, host, port), fd -> new Socket(loop.st, fd), Socket::close);
+    return loop.future(t -> connect(t, host, port), (t, fd) -> new Socket(loop.st, fd), Socket::close);
   }
 
   /**
@@ -126,7 +126,7 @@ public final class Socket extends Owned {
    */
   public static CompletableFuture<Socket> connectUnixAsync(Loop loop, String path) {
     Objects.requireNonNull(path, "path");
-    return loop.awaitFuture(t -> connectUnix(t, path), fd -> new Socket(loop.st, fd), Socket::close);
+    return loop.future(t -> connectUnix(t, path), (t, fd) -> new Socket(loop.st, fd), Socket::close);
   }
 
   // -------------------------------------------------------------- recv/send
@@ -238,7 +238,7 @@ public final class Socket extends Owned {
    */
   public CompletableFuture<Integer> recvAsync(ByteBuffer dst) {
     if (dst.isReadOnly()) throw new java.nio.ReadOnlyBufferException();
-    return loopOrThrow().awaitFuture(t -> recv(t, dst), r -> r, null);
+    return loopOrThrow().future(t -> recv(t, dst), (t, r) -> r, null);
   }
 
   /**
@@ -252,7 +252,7 @@ public final class Socket extends Owned {
    */
   public CompletableFuture<Integer> recvAsync(byte[] b, int off, int len) {
     Objects.checkFromIndexSize(off, len, b.length);
-    return loopOrThrow().awaitFuture(t -> recv(t, b, off, len), r -> r, null);
+    return loopOrThrow().future(t -> recv(t, b, off, len), (t, r) -> r, null);
   }
 
   /**
@@ -265,7 +265,7 @@ public final class Socket extends Owned {
    */
   public CompletableFuture<Integer> sendAsync(ByteBuffer src) {
     int n = src.remaining();
-    return loopOrThrow().awaitFuture(t -> send(t, src), r -> n, null);
+    return loopOrThrow().future(t -> send(t, src), (t, r) -> n, null);
   }
 
   /**
@@ -279,7 +279,7 @@ public final class Socket extends Owned {
    */
   public CompletableFuture<Integer> sendAsync(byte[] b, int off, int len) {
     Objects.checkFromIndexSize(off, len, b.length);
-    return loopOrThrow().awaitFuture(t -> send(t, b, off, len), r -> len, null);
+    return loopOrThrow().future(t -> send(t, b, off, len), (t, r) -> len, null);
   }
 
   // ---------------------------------------------------------------- control

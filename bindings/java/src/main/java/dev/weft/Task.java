@@ -581,18 +581,8 @@ public final class Task extends Owned {
     super.close();
   }
 
-  /**
-   * The loop the task belongs to, or null if that loop was collected (a task
-   * does not keep its loop reachable).
-   *
-   * @return the loop
-   */
-  public Loop loop() {
-    return st.loop();
-  }
-
   /** The work of one {@link #awaitThread}; runs on a pool thread. */
-  private static final class ThreadCall implements RawCallbacks.WorkFn {
+  private static final class ThreadCall implements IntSupplier {
     private final IntSupplier fn;
     volatile Throwable failure;
 
@@ -601,7 +591,7 @@ public final class Task extends Owned {
     }
 
     @Override
-    public int work() {
+    public int getAsInt() {
       try {
         return fn.getAsInt();
       } catch (Throwable t) {
