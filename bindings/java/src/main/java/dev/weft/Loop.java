@@ -92,7 +92,7 @@ public final class Loop implements AutoCloseable {
     /** The thread inside run() or close(), whose calls need no lock. */
     private final AtomicReference<Thread> owner = new AtomicReference<>();
     volatile boolean closing;
-    private boolean closeDone; // guarded by this
+    private final CompletableFuture<Void> closed = new CompletableFuture<>();
     private long loggerToken;
     private final WeakReference<Loop> facade;
     /** The ends of dropped objects ({@link Owned}), run on the loop thread. */
@@ -120,48 +120,39 @@ public final class Loop implements AutoCloseable {
     }
 
     /**
-     * For a loop-thread call: no lock on the owner thread, else the write
-     * lock (it serialises foreign threads, as weft requires). Other threads
-     * are refused while the loop is being closed: the closing thread may be
-     * waiting for one of them (a pool thread's work that posts).
+     * Calls f with the native pointer as a loop-thread call: no lock on the
+     * owner thread, else the write lock (it serialises foreign threads, as
+     * weft requires).
      */
-    Lock enterLoopThread() {
-      return owner.get() == Thread.currentThread() ? null : locked(lock.writeLock());
+    int onLoop(LongToIntFunction f) {
+      return call(lock.writeLock(), f);
     }
 
-    /** For an any-thread call: no lock on the owner thread, else the read lock. */
-    Lock enterAnyThread() {
-      return owner.get() == Thread.currentThread() ? null : locked(lock.readLock());
+    /** As onLoop, for an any-thread call: the read lock. */
+    int anyThread(LongToIntFunction f) {
+      return call(lock.readLock(), f);
     }
 
-    private Lock locked(Lock l) {
+    private int call(Lock l, LongToIntFunction f) {
+      if (owner.get() == Thread.currentThread()) return f.applyAsInt(ptr());
+      locked(l);
+      try {
+        return f.applyAsInt(ptr());
+      } finally {
+        l.unlock();
+      }
+    }
+
+    /**
+     * Takes l. Other threads are refused while the loop is being closed: the
+     * closing thread may be waiting for one of them (a pool thread's work
+     * that posts).
+     */
+    private void locked(Lock l) {
       l.lock();
       if (closing) {
         l.unlock();
         throw new WeftException(Weft.ESTALE, "loop is being closed");
-      }
-      return l;
-    }
-
-    static void exit(Lock l) {
-      if (l != null) l.unlock();
-    }
-
-    /** Calls f with the native pointer as a loop-thread call. */
-    int onLoop(LongToIntFunction f) {
-      return call(enterLoopThread(), f);
-    }
-
-    /** As onLoop, for an any-thread call. */
-    int anyThread(LongToIntFunction f) {
-      return call(enterAnyThread(), f);
-    }
-
-    private int call(Lock l, LongToIntFunction f) {
-      try {
-        return f.applyAsInt(ptr());
-      } finally {
-        exit(l);
       }
     }
 
@@ -173,7 +164,8 @@ public final class Loop implements AutoCloseable {
     boolean run(int mode) {
       final Thread me = Thread.currentThread();
       final long p;
-      Lock l = locked(lock.readLock());
+      Lock l = lock.readLock();
+      locked(l);
       try {
         p = ptr();
         if (owner.get() == me) throw new WeftException(Weft.EBUSY, "run() inside this loop's own run or close");
@@ -247,16 +239,7 @@ public final class Loop implements AutoCloseable {
         l.unlock();
       }
       if (owner.get() != me) { // another thread is closing it: wait for that
-        synchronized (this) {
-          while (!closeDone) {
-            try {
-              wait();
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-              return;
-            }
-          }
-        }
+        closed.join();
         return;
       }
       try {
@@ -266,12 +249,9 @@ public final class Loop implements AutoCloseable {
         runEnds(0);
         if (loggerToken != 0) WeftNative.jweft_ref_release(loggerToken);
         loggerToken = 0;
-        synchronized (this) {
-          closing = false; // closed now (ptr is 0): calls fail on that instead
-          owner.set(null);
-          closeDone = true;
-          notifyAll();
-        }
+        closing = false; // closed now (ptr is 0): calls fail on that instead
+        owner.set(null);
+        closed.complete(null);
       }
     }
 

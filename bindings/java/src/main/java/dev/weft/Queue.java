@@ -134,20 +134,21 @@ public final class Queue<T> extends Owned {
    *     for a closed queue, {@link Weft#ENOMEM}, and those of {@link Task#sleep})
    */
   public int put(Task t, T value) {
-    Objects.requireNonNull(value, "value");
-    long k = core.add(value);
-    int rc;
+    return hand(value, k -> t.arm(this, (p, self) -> WeftNative.weft_await_queue_put(p, self, id, k),
+        (self, status) -> {
+          if (status != 0) core.take(k); // not queued: the putter keeps it
+        }), Weft.PENDING);
+  }
+
+  /** Hands value to weft as item k with call(k); the table keeps it only if call returned kept. */
+  private int hand(T value, java.util.function.LongToIntFunction call, int kept) {
+    long k = core.add(Objects.requireNonNull(value, "value"));
+    int rc = Weft.EINVAL;
     try {
-      rc = t.arm(this, (p, self) -> WeftNative.weft_await_queue_put(p, self, id, k),
-          (self, status) -> {
-            if (status != 0) core.take(k); // not queued: the putter keeps it
-          });
-    } catch (RuntimeException | Error e) {
-      core.take(k);
-      throw e;
+      return rc = call.applyAsInt(k);
+    } finally {
+      if (rc != kept) core.take(k); // failed or threw: the putter keeps it
     }
-    if (rc != Weft.PENDING) core.take(k);
-    return rc;
   }
 
   /**
@@ -191,19 +192,8 @@ public final class Queue<T> extends Owned {
    *     Weft#ENOMEM}, {@link Weft#ESTALE}, {@link Weft#EPERM}
    */
   public boolean tryPut(T value) {
-    Objects.requireNonNull(value, "value");
-    long k = core.add(value);
-    int rc;
-    try {
-      rc = st.onLoop(p -> WeftNative.weft_queue_try_put(p, id, k));
-    } catch (RuntimeException | Error e) {
-      core.take(k);
-      throw e;
-    }
-    if (rc == 0) return true;
-    core.take(k);
-    if (rc == Weft.EAGAIN) return false;
-    throw new WeftException(rc, "queue try_put");
+    int rc = hand(value, k -> st.onLoop(p -> WeftNative.weft_queue_try_put(p, id, k)), 0);
+    return rc != Weft.EAGAIN && WeftException.check(rc, "queue try_put") == 0;
   }
 
   /**

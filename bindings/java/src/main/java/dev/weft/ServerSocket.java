@@ -16,11 +16,11 @@ import java.util.concurrent.CompletableFuture;
  * Weft#ECLOSED}. A Unix socket's path is left in the filesystem: delete it
  * when done.
  */
-public final class ServerSocket extends Owned {
+public final class ServerSocket extends SocketBase {
   private final int fd;
 
   private ServerSocket(Loop.State st, int fd) {
-    super(st, fd, Socket.CLOSE);
+    super(st, fd);
     this.fd = fd;
   }
 
@@ -118,50 +118,5 @@ public final class ServerSocket extends Owned {
    */
   public CompletableFuture<Socket> acceptAsync() {
     return loopOrThrow().future(this::accept, (t, r) -> accepted(r), Socket::close);
-  }
-
-  /**
-   * The port listened on (the kernel's choice after port 0).
-   *
-   * @return 1..65535
-   * @throws WeftException {@link Weft#EINVAL} (a Unix socket), {@link Weft#EBADF}, {@link Weft#EPERM}
-   */
-  public int localPort() {
-    return st.check(p -> WeftNative.weft_socket_port(p, fd), "socket port");
-  }
-
-  /**
-   * The listening fd; stays weft's.
-   *
-   * @return the fd
-   */
-  public int fd() {
-    return fd;
-  }
-
-  /**
-   * Whether {@link #close()} has run (or the collector closed it).
-   *
-   * @return true once closed
-   */
-  public boolean isClosed() {
-    return isEnded();
-  }
-
-  /**
-   * Stops listening: a waiting accept resolves with {@link Weft#ECLOSED},
-   * then the fd is closed (after the loop's close: close(2)). Later calls
-   * do nothing.
-   *
-   * @throws WeftException {@link Weft#EPERM} from another thread while the loop runs
-   */
-  @Override
-  public void close() {
-    super.close();
-  }
-
-  @Override
-  public String toString() {
-    return "ServerSocket[fd=" + fd + (isClosed() ? ", closed]" : "]");
   }
 }

@@ -40,13 +40,11 @@ import java.util.concurrent.CompletableFuture;
  * leaves it open; the collector closes a socket the program dropped (an
  * await on it keeps it reachable).
  */
-public final class Socket extends Owned {
-  /** Closes a socket through weft, or with close(2) once its loop is closed (loop 0). */
-  static final End CLOSE = (p, fd) -> p == 0 ? WeftNative.close((int) fd) : WeftNative.weft_socket_close(p, (int) fd);
+public final class Socket extends SocketBase {
   private final int fd;
 
   Socket(Loop.State st, int fd) {
-    super(st, fd, CLOSE);
+    super(st, fd);
     this.fd = fd;
   }
 
@@ -293,51 +291,5 @@ public final class Socket extends Owned {
    */
   public void shutdownOutput() {
     st.check(p -> WeftNative.weft_socket_shutdown(p, fd), "socket shutdown");
-  }
-
-  /**
-   * The local port of a TCP socket.
-   *
-   * @return 1..65535
-   * @throws WeftException {@link Weft#EINVAL} (not TCP), {@link Weft#EBADF}, {@link Weft#EPERM}
-   */
-  public int localPort() {
-    return st.check(p -> WeftNative.weft_socket_port(p, fd), "socket port");
-  }
-
-  /**
-   * The fd (for logging, or {@link Task#awaitFd}); stays weft's.
-   *
-   * @return the fd
-   */
-  public int fd() {
-    return fd;
-  }
-
-  /**
-   * Whether {@link #close()} has run (or the collector closed it).
-   *
-   * @return true once closed
-   */
-  public boolean isClosed() {
-    return isEnded();
-  }
-
-  /**
-   * Closes the socket through weft: every operation still waiting on it
-   * resolves with {@link Weft#ECLOSED} (a partial send reports its count),
-   * then the fd is closed (after the loop's close: close(2)). Later calls
-   * do nothing.
-   *
-   * @throws WeftException {@link Weft#EPERM} from another thread while the loop runs
-   */
-  @Override
-  public void close() {
-    super.close();
-  }
-
-  @Override
-  public String toString() {
-    return "Socket[fd=" + fd + (isClosed() ? ", closed]" : "]");
   }
 }
