@@ -148,11 +148,7 @@ public final class Lock extends Owned {
      */
     @Override
     public void close() {
-      if (!released.compareAndSet(false, true)) return;
-      if (st.isClosed()) return;
-      int rc = st.onLoop(p -> WeftNative.weft_lock_release(p, id, owner));
-      if (rc == Weft.EPERM) released.set(false);
-      if (rc != Weft.ESTALE) WeftException.check(rc, "lock release");
+      once(released, p -> WeftNative.weft_lock_release(p, id, owner), "lock release");
     }
   }
 }

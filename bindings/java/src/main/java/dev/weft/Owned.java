@@ -127,6 +127,14 @@ abstract class Owned implements AutoCloseable {
     return l;
   }
 
+  /** Runs f once (done guards it; EPERM leaves it undone), quietly once it is gone or the loop closed. */
+  final void once(AtomicBoolean done, java.util.function.LongToIntFunction f, String what) {
+    if (!done.compareAndSet(false, true) || st.isClosed()) return;
+    int rc = st.onLoop(f);
+    if (rc == Weft.EPERM) done.set(false);
+    if (rc != Weft.ESTALE) WeftException.check(rc, what);
+  }
+
   /** Whether {@link #close()} (or the collector) has ended it. */
   final boolean isEnded() {
     return ending.get();

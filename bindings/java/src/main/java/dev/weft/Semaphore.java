@@ -156,11 +156,7 @@ public final class Semaphore extends Owned {
      */
     @Override
     public void close() {
-      if (!released.compareAndSet(false, true)) return;
-      if (st.isClosed()) return;
-      int rc = st.onLoop(p -> WeftNative.weft_semaphore_release(p, id));
-      if (rc == Weft.EPERM) released.set(false);
-      if (rc != Weft.ESTALE) WeftException.check(rc, "semaphore release");
+      once(released, p -> WeftNative.weft_semaphore_release(p, id), "semaphore release");
     }
   }
 }
