@@ -30,7 +30,11 @@ public final class Event extends Owned {
    * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public Event(Loop loop) {
-    super(loop.st, WeftNative::weft_event_new, WeftNative::weft_event_free, "event new");
+    this(loop.st);
+  }
+
+  Event(Loop.State st) {
+    super(st, WeftNative::weft_event_new, WeftNative::weft_event_free, "event new");
   }
 
   /**

@@ -384,37 +384,23 @@ public final class Task extends Owned {
   public int await(CompletableFuture<?> future) {
     Objects.requireNonNull(future, "future");
     if (future.isDone()) return yieldNow();
-    long[] ev = new long[1];
-    int rc = st.onLoop(p -> WeftNative.weft_event_new(p, ev));
-    if (rc < 0) return rc;
-    long event = ev[0];
-    rc = arm(null, (p, self) -> WeftNative.weft_await_event(p, self, event), new Resolver() {
-      @Override
-      public void resolve(long self, int status) {
-        WeftNative.weft_event_free(st.ptr, event);
-      }
-
-      @Override
-      public void abandon() { // the task is still inside its step: free it afterwards
-        postQuietly(st, () -> WeftNative.weft_event_free(st.ptr, event));
+    Event done;
+    try {
+      done = new Event(st);
+    } catch (WeftException e) {
+      return e.code();
+    }
+    long event = done.id; // freed when the await resolves (abandoned: by the collector)
+    int rc = arm(done, (p, self) -> WeftNative.weft_await_event(p, self, event), (self, s) -> done.close());
+    if (rc != Weft.PENDING) done.close();
+    else future.whenComplete((v, e) -> { // ESTALE once the await ended: nothing to do
+      try {
+        st.post(() -> WeftNative.weft_event_set(st.ptr, event));
+      } catch (WeftException closed) {
+        // the loop is closed or closing: its events are freed with it
       }
     });
-    if (rc != Weft.PENDING) {
-      st.onLoop(p -> WeftNative.weft_event_free(p, event));
-      return rc;
-    }
-    // ESTALE when the await already ended (cancelled, timed out): nothing to do.
-    future.whenComplete((v, e) -> postQuietly(st, () -> WeftNative.weft_event_set(st.ptr, event)));
     return rc;
-  }
-
-  /** Posts r to the loop; a closed (or closing) loop has nothing left to do. */
-  private static void postQuietly(Loop.State st, Runnable r) {
-    try {
-      st.post(r);
-    } catch (WeftException closed) {
-      // the loop is closed or closing: its primitives are freed with it
-    }
   }
 
   /**
