@@ -38,6 +38,14 @@
 
 %javaconst(1);
 
+/* C parameters ARGS cross as JNI type JNI, Java type JAVA, passed as they are. */
+%define JWEFT_JAVA(JNI, JAVA, ARGS...)
+%typemap(jni) ARGS JNI
+%typemap(jtype) ARGS JAVA
+%typemap(jstype) ARGS JAVA
+%typemap(javain) ARGS "$javainput"
+%enddef
+
 /* ------------------------------------------------------------- sockets
  *
  * The socket functions cross with raw values; the public API is
@@ -48,10 +56,7 @@
  *    start, whatever its position: the Java layer passes slices). The Java
  *    layer keeps them reachable until the await resolves (the task's next
  *    step); see SocketIo.java. */
-%typemap(jni) int *out_fd, int sv[2] "jintArray"
-%typemap(jtype) int *out_fd, int sv[2] "int[]"
-%typemap(jstype) int *out_fd, int sv[2] "int[]"
-%typemap(javain) int *out_fd, int sv[2] "$javainput"
+JWEFT_JAVA("jintArray", "int[]", int *out_fd, int sv[2])
 %typemap(in) int *out_fd (int tmp[1]), int sv[2] (int tmp[2]) %{
   if (!jweft_check_array(jenv, $input, sizeof tmp / sizeof(int))) return $null;
   $1 = tmp;
@@ -60,10 +65,7 @@
   if (result == 0) (*jenv)->SetIntArrayRegion(jenv, $input, 0, sizeof tmp$argnum / sizeof(int), tmp$argnum);
 %}
 
-%typemap(jni) void *buf, const void *buf, size_t *sent "jobject"
-%typemap(jtype) void *buf, const void *buf, size_t *sent "java.nio.ByteBuffer"
-%typemap(jstype) void *buf, const void *buf, size_t *sent "java.nio.ByteBuffer"
-%typemap(javain) void *buf, const void *buf, size_t *sent "$javainput"
+JWEFT_JAVA("jobject", "java.nio.ByteBuffer", void *buf, const void *buf, size_t *sent)
 %typemap(in) void *buf, const void *buf, size_t *sent %{
   $1 = ($1_ltype)(*jenv)->GetDirectBufferAddress(jenv, $input);
 %}
@@ -73,16 +75,10 @@
 
 /* ------------------------------------------------------------- the loop */
 
-%typemap(jni) weft_loop_t *, const weft_loop_t * "jlong"
-%typemap(jtype) weft_loop_t *, const weft_loop_t * "long"
-%typemap(jstype) weft_loop_t *, const weft_loop_t * "long"
-%typemap(javain) weft_loop_t *, const weft_loop_t * "$javainput"
+JWEFT_JAVA("jlong", "long", weft_loop_t *, const weft_loop_t *)
 %typemap(in) weft_loop_t *, const weft_loop_t * %{ $1 = ($1_ltype)(intptr_t)$input; %}
 
-%typemap(jni) weft_loop_t **out "jlongArray"
-%typemap(jtype) weft_loop_t **out "long[]"
-%typemap(jstype) weft_loop_t **out "long[]"
-%typemap(javain) weft_loop_t **out "$javainput"
+JWEFT_JAVA("jlongArray", "long[]", weft_loop_t **out)
 %typemap(in) weft_loop_t **out (weft_loop_t *tmp = NULL) %{
   if (!jweft_check_array(jenv, $input, 1)) return $null;
   $1 = &tmp;
@@ -96,10 +92,7 @@
 %}
 %ignore weft_loop_set_release;
 
-%typemap(jni) weft_loop_stats_t *out "jlongArray"
-%typemap(jtype) weft_loop_stats_t *out "long[]"
-%typemap(jstype) weft_loop_stats_t *out "long[]"
-%typemap(javain) weft_loop_stats_t *out "$javainput"
+JWEFT_JAVA("jlongArray", "long[]", weft_loop_stats_t *out)
 %typemap(in) weft_loop_stats_t *out (weft_loop_stats_t tmp) %{
   if (!jweft_check_array(jenv, $input, 10)) return $null;
   memset(&tmp, 0, sizeof tmp);
@@ -135,10 +128,7 @@ JWEFT_RETHROWS(weft_loop_free)
  * local (noblock) so that the argout typemap can delete it when the call
  * failed (took nothing). */
 %define JWEFT_CALLBACK(ARGS, JTYPE, SET)
-%typemap(jni) ARGS "jobject"
-%typemap(jtype) ARGS "JTYPE"
-%typemap(jstype) ARGS "JTYPE"
-%typemap(javain) ARGS "$javainput"
+JWEFT_JAVA("jobject", "JTYPE", ARGS)
 %typemap(in, noblock=1) ARGS {
   jobject jweft_ref = jweft_ref_new(jenv, $input);
   if (!jweft_ref) return $null;
@@ -167,10 +157,7 @@ JWEFT_CALLBACK((weft_work_fn work, void *arg, weft_done_cb done, void *user_data
                $1 = jweft_work_tramp; $2 = jweft_ref; $3 = jweft_done_tramp; $4 = jweft_ref;)
 
 /* Ids: a long[1] (or null for a detached task), written on success. */
-%typemap(jni) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out, weft_task_t *out "jlongArray"
-%typemap(jtype) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out, weft_task_t *out "long[]"
-%typemap(jstype) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out, weft_task_t *out "long[]"
-%typemap(javain) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out, weft_task_t *out "$javainput"
+JWEFT_JAVA("jlongArray", "long[]", weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out, weft_task_t *out)
 %typemap(in, noblock=1) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out, weft_task_t *out {
   int64_t jweft_id = 0;
   $1 = $input ? &jweft_id : NULL;
@@ -182,10 +169,7 @@ JWEFT_CALLBACK((weft_work_fn work, void *arg, weft_done_cb done, void *user_data
 /* The logger: null clears it. The call returns the new reference's token
  * (0 when cleared) or a negative code; the Java Loop deletes the previous
  * logger's reference, and the last one at close. */
-%typemap(jni) (weft_log_cb cb, void *user_data) "jobject"
-%typemap(jtype) (weft_log_cb cb, void *user_data) "LogHandler"
-%typemap(jstype) (weft_log_cb cb, void *user_data) "LogHandler"
-%typemap(javain) (weft_log_cb cb, void *user_data) "$javainput"
+JWEFT_JAVA("jobject", "LogHandler", (weft_log_cb cb, void *user_data))
 %typemap(in, noblock=1) (weft_log_cb cb, void *user_data) {
   jobject jweft_ref = NULL;
   if ($input) {
@@ -209,10 +193,7 @@ JWEFT_CALLBACK((weft_work_fn work, void *arg, weft_done_cb done, void *user_data
 /* ------------------------------------------------------- other arrays */
 
 /* await_all's task ids: a long[], copied during the call. */
-%typemap(jni) (const weft_task_t *tasks, size_t n) "jlongArray"
-%typemap(jtype) (const weft_task_t *tasks, size_t n) "long[]"
-%typemap(jstype) (const weft_task_t *tasks, size_t n) "long[]"
-%typemap(javain) (const weft_task_t *tasks, size_t n) "$javainput"
+JWEFT_JAVA("jlongArray", "long[]", (const weft_task_t *tasks, size_t n))
 %typemap(in) (const weft_task_t *tasks, size_t n) {
   if (!jweft_check_array(jenv, $input, 0)) return $null;
   jsize len = (*jenv)->GetArrayLength(jenv, $input);
@@ -233,10 +214,7 @@ JWEFT_CALLBACK((weft_work_fn work, void *arg, weft_done_cb done, void *user_data
 %}
 
 /* weft_task_result's int *result: an int[1]. */
-%typemap(jni) int *result "jintArray"
-%typemap(jtype) int *result "int[]"
-%typemap(jstype) int *result "int[]"
-%typemap(javain) int *result "$javainput"
+JWEFT_JAVA("jintArray", "int[]", int *result)
 %typemap(in) int *result (int tmp = 0) %{
   if (!jweft_check_array(jenv, $input, 1)) return $null;
   $1 = &tmp;
@@ -253,14 +231,8 @@ JWEFT_CALLBACK((weft_work_fn work, void *arg, weft_done_cb done, void *user_data
  * queue's (drop, user_data) pair is one Queue.Core: jweft_queue_drop_tramp
  * hands it each dropped item, and the release hook (kind WEFT_KIND_QUEUE)
  * deletes its reference when the queue is freed. */
-%typemap(jni) weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out, weft_queue_t *out,
-              int64_t *value, int64_t *size, int64_t *item, weft_task_t *owner "jlongArray"
-%typemap(jtype) weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out, weft_queue_t *out,
-                int64_t *value, int64_t *size, int64_t *item, weft_task_t *owner "long[]"
-%typemap(jstype) weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out, weft_queue_t *out,
-                 int64_t *value, int64_t *size, int64_t *item, weft_task_t *owner "long[]"
-%typemap(javain) weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out, weft_queue_t *out,
-                 int64_t *value, int64_t *size, int64_t *item, weft_task_t *owner "$javainput"
+JWEFT_JAVA("jlongArray", "long[]", weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out, weft_queue_t *out,
+                int64_t *value, int64_t *size, int64_t *item, weft_task_t *owner)
 %typemap(in, noblock=1) weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out,
                         weft_queue_t *out, int64_t *value, int64_t *size, int64_t *item,
                         weft_task_t *owner {
