@@ -260,8 +260,8 @@ JWEFT_CALLBACK((weft_queue_drop_cb drop, void *user_data), Queue.Core,
  *
  * libc's socketpair, read, write, fcntl and close, wrapped by SWIG for
  * dev.weft.Fds and SocketPair (raw fds for watches, fd awaits and tests):
- * byte arrays cross whole (SWIG's STRING/LENGTH typemaps), socketpair's
- * sv[2] as an int[2] (typemap with out_fd above); a negative result is -errno. The constants are read
+ * buffers as direct ByteBuffers (as the sockets' above), socketpair's sv[2]
+ * as an int[2] (typemap with out_fd above); a negative result is -errno. The constants are read
  * from the C headers at class load. */
 %{
 #include <errno.h>
@@ -269,8 +269,6 @@ JWEFT_CALLBACK((weft_queue_drop_cb drop, void *user_data), Queue.Core,
 #include <sys/socket.h>
 #include <unistd.h>
 %}
-%apply (char *STRING, size_t LENGTH) { (char *b, size_t n) };
-%apply (const char *STRING, size_t LENGTH) { (const char *b, size_t n) };
 %define JWEFT_ERRNO(FN)
 %exception FN %{
   $action
@@ -283,8 +281,8 @@ JWEFT_ERRNO(write)
 JWEFT_ERRNO(fcntl)
 JWEFT_ERRNO(close)
 int socketpair(int domain, int type, int protocol, int sv[2]);
-long read(int fd, char *b, size_t n);
-long write(int fd, const char *b, size_t n);
+long read(int fd, void *buf, size_t n);
+long write(int fd, const void *buf, size_t n);
 int fcntl(int fd, int cmd, int arg);
 int close(int fd);
 %javaconst(0);

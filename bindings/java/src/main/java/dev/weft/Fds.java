@@ -1,6 +1,6 @@
 package dev.weft;
 
-import java.util.Arrays;
+import java.nio.ByteBuffer;
 import java.util.Objects;
 
 /**
@@ -21,6 +21,8 @@ public final class Fds {
   /** Negative errno: bad file descriptor. */
   public static final int EBADF = -9;
   private static final int MAX = 65536;
+  /** Each thread's native buffer for read and write. */
+  private static final ThreadLocal<ByteBuffer> BUF = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(MAX));
 
   /**
    * Creates a connected pair of AF_UNIX stream sockets (close-on-exec).
@@ -49,9 +51,9 @@ public final class Fds {
    */
   public static int read(int fd, byte[] b, int off, int len) {
     Objects.checkFromIndexSize(off, len, b.length);
-    byte[] tmp = new byte[Math.min(len, MAX)];
-    int r = WeftNative.read(fd, tmp);
-    if (r > 0) System.arraycopy(tmp, 0, b, off, r);
+    ByteBuffer d = BUF.get();
+    int r = WeftNative.read(fd, d, Math.min(len, MAX));
+    if (r > 0) d.get(0, b, off, r);
     return r;
   }
 
@@ -77,7 +79,8 @@ public final class Fds {
    */
   public static int write(int fd, byte[] b, int off, int len) {
     Objects.checkFromIndexSize(off, len, b.length);
-    return WeftNative.write(fd, Arrays.copyOfRange(b, off, off + Math.min(len, MAX)));
+    int n = Math.min(len, MAX);
+    return WeftNative.write(fd, BUF.get().put(0, b, off, n), n);
   }
 
   /**
