@@ -135,22 +135,21 @@ void jweft_release(void *ctx, int kind, void *ud) {
   jweft_ref_del(env, (jobject)ud);
 }
 
-void jweft_post_tramp(weft_loop_t *loop, void *ud) {
+/* Calls ud's void method m (with arg if it takes an int; a no-argument
+ * method ignores it) on the loop thread and hands what it threw to run(). */
+static void call_void(weft_loop_t *loop, void *ud, jmethodID m, jint arg) {
   JNIEnv *env = jweft_env();
-  (*env)->CallVoidMethod(env, (jobject)ud, m_run);
+  (*env)->CallVoidMethod(env, (jobject)ud, m, arg);
   catch_exception(env, loop);
 }
 
-void jweft_timer_tramp(weft_loop_t *loop, weft_timer_t timer, void *ud) {
-  JNIEnv *env = jweft_env();
-  (*env)->CallVoidMethod(env, (jobject)ud, m_timer);
-  catch_exception(env, loop);
-}
-
+void jweft_post_tramp(weft_loop_t *loop, void *ud) { call_void(loop, ud, m_run, 0); }
+void jweft_timer_tramp(weft_loop_t *loop, weft_timer_t timer, void *ud) { call_void(loop, ud, m_timer, 0); }
 void jweft_fd_tramp(weft_loop_t *loop, weft_fd_watch_t watch, int events, void *ud) {
-  JNIEnv *env = jweft_env();
-  (*env)->CallVoidMethod(env, (jobject)ud, m_fd, (jint)events);
-  catch_exception(env, loop);
+  call_void(loop, ud, m_fd, events);
+}
+void jweft_done_tramp(weft_loop_t *loop, weft_work_t work, int result, void *ud) {
+  call_void(loop, ud, m_done, result);
 }
 
 /* On a pool thread: no run() to hand an exception to. The Java work
@@ -165,12 +164,6 @@ int jweft_work_tramp(void *arg) {
     r = WEFT_EHOST;
   }
   return r;
-}
-
-void jweft_done_tramp(weft_loop_t *loop, weft_work_t work, int result, void *ud) {
-  JNIEnv *env = jweft_env();
-  (*env)->CallVoidMethod(env, (jobject)ud, m_done, (jint)result);
-  catch_exception(env, loop);
 }
 
 /* Task$Core.step records the step's own exception; one that escapes it
