@@ -3,7 +3,7 @@ package dev.weft;
 /**
  * What a {@link Timer} and an {@link FdWatch} share: a weft id on a loop, a
  * callback that runs on the loop thread until the handle ends, and {@link
- * #stop()}. A handle ends when it is stopped, when a one-shot timer has
+ * #stop()} ({@link #close()} stops it too). A handle ends when it is stopped, when a one-shot timer has
  * fired, or when its loop is closed; weft's release hook reports the end,
  * and with it the binding lets go of the callback.
  *
