@@ -43,8 +43,9 @@ import java.util.function.Consumer;
  * ({@link #received(Task)}), and gets the cancellation from its next await.
  *
  * <p><b>Threads and lifetime</b> as {@link Event}: loop-thread calls.
- * {@link #close()} (or the collector, for a dropped one) frees the queue: waiting getters and putters resume with
- * {@link Weft#ECLOSED} and queued values are dropped.
+ * {@link #close()} (or the collector, for a dropped one) frees the queue:
+ * waiting getters and putters resume with {@link Weft#ECLOSED} and queued
+ * values are dropped.
  *
  * @param <T> the value type
  */
