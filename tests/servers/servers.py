@@ -430,7 +430,7 @@ def main():
     ap.add_argument("--model", help="check: the model")
     ap.add_argument("--models", help="bench: comma-separated models (default all)")
     ap.add_argument("--clients", default="50,1000", help="bench: connection counts")
-    ap.add_argument("--requests", type=int, default=30000, help="bench: requests per test and run")
+    ap.add_argument("--requests", type=int, default=20000, help="bench: requests per test and run")
     ap.add_argument("--rounds", type=int, default=3,
                     help="bench: rounds (all models each); figures are medians over rounds")
     ap.add_argument("--json", help="bench: also write the figures as JSON")
