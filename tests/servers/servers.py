@@ -188,6 +188,8 @@ def redis_benchmark(port, test, clients, n, timeout):
 
 # ------------------------------------------------------------------ check
 
+BIG = (bytes(range(256)) * 1172)[:300000]  # every byte value
+
 # Requests and redis-server 7.0's replies, byte for byte (`check --model
 # redis-server` proves them against the real thing).
 PROBES = [
@@ -211,6 +213,9 @@ PROBES = [
     (b"*1\r\n$4\r\nPI", None), (b"NG\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n",  # split
                                 b"+PONG\r\n$5\r\nvalue\r\n"),
     (b"*2\r\n$3\r\nGET\r\n$2\r\nik\r\n", b"$6\r\ninline\r\n"),  # kept after later reads
+    # a value larger than any read buffer: the input and the reply both grow
+    (b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$300000\r\n" + BIG + b"\r\n", b"+OK\r\n"),
+    (b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n", b"$300000\r\n" + BIG + b"\r\n"),
 ]
 # Protocol errors: the reply, then the server closes the connection.
 BAD = [
