@@ -422,6 +422,9 @@ def iso(ts):
     return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
 def merge(inputs, date=None, mach=None, rev=None):
     """inputs: {source: path}. Returns the merged document."""
     doc = {"schema": SCHEMA, "date": date or iso(datetime.datetime.now().timestamp()),
@@ -435,6 +438,9 @@ def merge(inputs, date=None, mach=None, rev=None):
         parse, kind = PARSERS[key]
         with open(path, encoding="utf-8") as f:
             data = f.read()
+        if kind == "text":
+            # captured through a terminal-minded tool (ninja, mvn): drop colour escapes
+            data = ANSI.sub("", data)
         if kind == "json":
             try:
                 data = json.loads(data)

@@ -214,6 +214,14 @@ class Merge(unittest.TestCase):
             self.assertIsInstance(r["n"], int)
             self.assertIn(r["source"], INPUTS)
 
+    def test_colour_escapes_are_dropped(self):
+        # scripts/compare captures mvn's output too: its escapes can prefix the report's first line
+        with tempfile.NamedTemporaryFile("w", suffix=".txt") as f:
+            f.write("\x1b[0m\x1b[0m" + read("compare-java.txt"))
+            f.flush()
+            doc = merge.merge({"java": f.name}, **FIXED)
+        self.assertEqual(len(doc["records"]), len(merge.parse_java(read("compare-java.txt"))[0]))
+
     def test_missing_input_is_noted(self):
         doc = merge.merge({"c": os.path.join(FIX, INPUTS["c"]), "go": "/nonexistent/compare-go.txt"}, **FIXED)
         self.assertEqual(doc["missing"], [{"source": "go", "path": "/nonexistent/compare-go.txt"}])
