@@ -2,7 +2,8 @@
 # jar, and the tests of what its users see.
 #
 # Target weft_java_jar (part of ALL): <build>/bindings/java/jar/weft-<version>.jar,
-# compiled with javac from src/main/java and SWIG's classes, with the native
+# compiled with javac from src/main/java and SWIG's classes (any SWIG class
+# not listed in WEFT_JAVA_GENERATED is found on the source path), with the native
 # libraries of weft_java_native (dev/weft/native/<platform>/) inside, the same
 # layout as Maven's jar. `cmake --install` puts it in PREFIX/share/java (the
 # Debian convention), with the version-less link weft.jar next to it:
@@ -29,6 +30,7 @@ add_custom_command(
   OUTPUT ${WEFT_JAVA_JAR} ${WEFT_JAVA_JAR_DIR}/weft.jar
   COMMAND ${CMAKE_COMMAND} -E rm -rf ${WEFT_JAVA_JAR_DIR}/classes
   COMMAND ${Java_JAVAC_EXECUTABLE} --release 17 -encoding UTF-8 -nowarn
+          -sourcepath ${WEFT_JAVA_GEN} -implicit:class
           -d ${WEFT_JAVA_JAR_DIR}/classes @${WEFT_JAVA_JAR_DIR}/sources.txt
   COMMAND ${Java_JAR_EXECUTABLE} --create --file ${WEFT_JAVA_JAR}
           --manifest ${WEFT_JAVA_JAR_DIR}/manifest.txt
