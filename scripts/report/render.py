@@ -356,7 +356,7 @@ def seed_cells(data, key):
         s = fmt_bytes(mem_src[n]) + mark
         ks = data.values(*key, "kernel_stack_per_waiter").get(n)
         if ks:
-            s += f" + {fmt_bytes(ks)} kernel stack"
+            s += f"<br>+ {fmt_bytes(ks)} kernel stack"
         cells.append(f"{s}<br><small>N = {n:,}</small>")
     else:
         cells.append("-")
@@ -372,7 +372,7 @@ def seed_cells(data, key):
         s = fmt_bytes(v * 10000) + mark
         ks = data.values(*key, "kernel_stack_per_waiter").get(10000)
         if ks:
-            s += f" + {fmt_bytes(ks * 10000)} kernel stacks"
+            s += f"<br>+ {fmt_bytes(ks * 10000)} kernel stacks"
         cells.append(s)
     else:
         cells.append("not measured")
@@ -406,9 +406,11 @@ def seeds_table(data):
 # ---------------------------------------------------------------- the page
 
 CSS = """
-body { font-family: sans-serif; margin: 1.5em auto; max-width: 1200px; color: #222; }
+body { font-family: sans-serif; margin: 1.5em auto; max-width: 1400px; padding: 0 1em; color: #222; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 1em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; vertical-align: top; }
+#seeds-table td { white-space: nowrap; }
+#seeds-table td.seed { white-space: normal; min-width: 7em; }
 thead th { background: #f0f0f0; text-align: center; }
 tbody th { text-align: left; background: #fafafa; }
 td.seed { background: #fff8e0; font-style: italic; }
