@@ -124,7 +124,8 @@ def footer(fig, data, sources):
 
 
 def save(fig, path):
-    fig.savefig(path, format="svg", metadata={"Date": None})
+    # "tight": the saved area grows to every label, legend and the footer
+    fig.savefig(path, format="svg", metadata={"Date": None}, bbox_inches="tight", pad_inches=0.15)
     plt.close(fig)
 
 
@@ -174,11 +175,12 @@ def switch_value(data, key):
 
 
 def hbars(ax, rows, style, xlabel):
+    """rows: (series, value, note); a bar per row, log scale, the value written at its end."""
     rows = [r for r in rows if r[1] is not None and r[1] > 0]
     ys = range(len(rows))
     ax.barh(list(ys), [r[1] for r in rows], color=[style(r[0])["color"] for r in rows])
     ax.set_yticks(list(ys))
-    ax.set_yticklabels([label(*r[0]) + (f"  N={r[2]:,}" if len(r) > 2 and r[2] else "") for r in rows])
+    ax.set_yticklabels([label(*r[0]) + (f", {r[2]}" if r[2] else "") for r in rows])
     ax.invert_yaxis()
     ax.set_xscale("log")
     ax.set_xlabel(xlabel)
@@ -191,16 +193,21 @@ def hbars(ax, rows, style, xlabel):
 def chart_costs(data, style, path):
     pred = lambda r: r["figure"] in ("create_per_waiter", "switch")
     series = data.series(pred)
-    create = [(k, v, n) for k in series for n, v in [creation_value(data, k)]]
-    switch = [(k, switch_value(data, k)) for k in series]
-    if not any(v for _, v, _ in create) and not any(v for _, v in switch):
+    create = [(k, v, f"N={n:,}" if n else "") for k in series for n, v in [creation_value(data, k)]]
+    switch = []
+    for k in series:
+        across = data.one(*k, "switch_across_cpus", "switch", n=2)[1]
+        switch.append((k, switch_value(data, k), "one CPU" if across else ""))
+        if across:
+            switch.append((k, across, "across CPUs"))
+    if not any(r[1] for r in create + switch):
         return None
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 0.32 * len(series) + 2.2))
     hbars(a1, create, style, "ns per waiter (log)")
     a1.set_title("Creation per waiter (until it waits; at the largest N)")
     hbars(a2, switch, style, "ns per switch (log)")
     a2.set_title("Switch: two parties hand a turn back and forth")
-    fig.subplots_adjust(left=0.2, right=0.97, wspace=0.9, bottom=0.2, top=0.9)
+    fig.subplots_adjust(left=0.2, right=0.97, wspace=0.9, bottom=0.13, top=0.92)
     footer(fig, data, data.sources_for(pred))
     save(fig, path)
     return "Creation and switch cost per model"
@@ -219,11 +226,12 @@ def chart_fanout(data, style, path):
     for r in data.records:
         if pred(r):
             sleeps.add(r.get("params", {}).get("sleep_ms"))
-    for s in sorted(x for x in sleeps if x):
-        ax.axhline(s, color="#888", linestyle=":", linewidth=1)
-        ax.text(ax.get_xlim()[0], s, f" ideal: {s:g} ms sleep", fontsize=7, color="#555", va="bottom")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for s in sorted(x for x in sleeps if x):
+        ax.axhline(s, color="#888", linestyle=":", linewidth=1)
+        ax.text(0.01, s, f"ideal: {s:g} ms (the sleep)", transform=ax.get_yaxis_transform(),
+                fontsize=7, color="#555", va="bottom")
     ax.set_xlabel("N waiters, each sleeping at once")
     ax.set_ylabel("wall time, first creation to last wake-up (ms)")
     ax.set_title("Fan-out sleep: wall time against N")
@@ -240,7 +248,7 @@ def chart_pingpong(data, style, path):
     series = data.series(pred)
     if not series:
         return None
-    one = [(k, data.values(*k, "round_trip", "pingpong").get(1)) for k in series]
+    one = [(k, data.values(*k, "round_trip", "pingpong").get(1), "") for k in series]
     one = [r for r in one if r[1]]
     many = [k for k in series if any(n > 1 for n in data.values(*k, "round_trip", "pingpong"))]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, max(4.2, 0.3 * len(one) + 2.2)),
@@ -348,21 +356,23 @@ def seed_cells(data, key):
         s = fmt_bytes(mem_src[n]) + mark
         ks = data.values(*key, "kernel_stack_per_waiter").get(n)
         if ks:
-            s += f" + {fmt_bytes(ks)} kernel stack"
+            s += f"<br>+ {fmt_bytes(ks)} kernel stack"
         cells.append(f"{s}<br><small>N = {n:,}</small>")
     else:
         cells.append("-")
     n, v = creation_value(data, key)
     cells.append(f"{fmt_ns(v)}<br><small>N = {n:,}</small>" if v is not None else "-")
     v = switch_value(data, key)
-    cells.append(fmt_ns(v) if v is not None else "-")
+    across = data.one(*key, "switch_across_cpus", "switch", n=2)[1]
+    cells.append((fmt_ns(v) if v is not None else "-") +
+                 (f" (one CPU)<br><small>across CPUs: {fmt_ns(across)}</small>" if across else ""))
     cells.append(MANAGED_BY.get(key[1], "-"))
     v = mem_src.get(10000) if mem_src else None
     if v is not None:
         s = fmt_bytes(v * 10000) + mark
         ks = data.values(*key, "kernel_stack_per_waiter").get(10000)
         if ks:
-            s += f" + {fmt_bytes(ks * 10000)} kernel stacks"
+            s += f"<br>+ {fmt_bytes(ks * 10000)} kernel stacks"
         cells.append(s)
     else:
         cells.append("not measured")
@@ -396,9 +406,11 @@ def seeds_table(data):
 # ---------------------------------------------------------------- the page
 
 CSS = """
-body { font-family: sans-serif; margin: 1.5em auto; max-width: 1200px; color: #222; }
+body { font-family: sans-serif; margin: 1.5em auto; max-width: 1400px; padding: 0 1em; color: #222; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 1em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; vertical-align: top; }
+#seeds-table td { white-space: nowrap; }
+#seeds-table td.seed { white-space: normal; min-width: 7em; }
 thead th { background: #f0f0f0; text-align: center; }
 tbody th { text-align: left; background: #fafafa; }
 td.seed { background: #fff8e0; font-style: italic; }
@@ -445,8 +457,9 @@ def page(data, charts):
     out += ["<h2>The seeds' cost table, as weft measured it</h2>",
             "<p>The rows of the seeds' “Thread vs Coroutine” table; the two shaded columns are the "
             "seeds' claims, the others measured here, each model in its own process. Memory: RSS growth per "
-            "waiter with all waiting (“(heap)”: the language's heap only, where RSS was not measured), at "
-            "the largest N measured; creation: until the waiter waits; switch: two parties taking turns.</p>",
+            "waiter with all waiting, at the largest N measured (“(heap)”: only what the language's allocator "
+            "counted, where RSS was not measured; from Lua, weft's own pools are not in it); creation: "
+            "until the waiter waits; switch: two parties taking turns.</p>",
             f'<div class="scroll">{table}</div>']
     out.append("<h2>Charts</h2>")
     if not charts:

@@ -82,7 +82,15 @@ class C(unittest.TestCase):
         self.assertAlmostEqual(r[0]["value"], 37.827)
 
     def test_switch_and_pingpong(self):
-        self.assertAlmostEqual(find(self.recs, model_id="threads", figure="switch_1cpu")[0]["value"], 2084)
+        # threads: the switch is the one-CPU figure, as weft-compare's own table has it
+        self.assertAlmostEqual(find(self.recs, model_id="threads", figure="switch")[0]["value"], 2084)
+        self.assertAlmostEqual(find(self.recs, model_id="threads", figure="switch_across_cpus")[0]["value"], 25345.6)
+        self.assertAlmostEqual(find(self.recs, model_id="libuv", figure="switch")[0]["value"], 90.9555)
+        doc = json.loads(read("compare-c.json"))
+        for k, t in doc["table"].items():
+            got = find(self.recs, model_id=k, figure="switch")
+            if t["switch_ns"] is not None:
+                self.assertAlmostEqual(got[0]["value"], t["switch_ns"], msg=k)
         r = find(self.recs, model_id="weft-sock", workload="pingpong", n=1, figure="round_trip")
         self.assertAlmostEqual(r[0]["value"], 3068.11)
         self.assertEqual(r[0]["params"], {"round_trips": 2000})
