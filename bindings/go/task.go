@@ -96,12 +96,6 @@ type taskCore struct {
 	onDone  func() // run once when a step finishes the task (WithPermit, WithLock)
 }
 
-// release is the post a collected Task sends to release its id.
-type release struct {
-	loop *loopCore
-	id   int64
-}
-
 // Spawn creates a task whose steps are fn and queues its first step (status
 // 0); it never runs inside Spawn. The task lives until a step returns
 // anything but a pending await (see Step); weft keeps its result while the
@@ -121,7 +115,8 @@ func (l *Loop) Spawn(fn StepFunc) (*Task, error) {
 	tc.id = id
 	t := &Task{tc, l}
 	tc.self = weak.Make(t)
-	runtime.AddCleanup(t, func(r *release) { r.loop.postValue(r) }, &release{l.loopCore, id})
+	lc := l.loopCore // a collected Task's id is released on the loop thread
+	runtime.AddCleanup(t, func(id int64) { lc.later(func() { cweft.Weft_task_release(lc.c, id) }) }, id)
 	return t, nil
 }
 
@@ -252,20 +247,28 @@ func (t *Task) Group(tasks ...*Task) Step {
 }
 
 func (t *Task) awaitAll(flags int, tasks []*Task) Step {
-	l := t.lc
-	ids := l.scratch[:0]
-	for _, o := range tasks {
-		if o == nil {
-			return Step(ErrInval)
-		}
-		ids = append(ids, o.id)
+	ids, ok := t.ids(tasks)
+	if !ok {
+		return Step(ErrInval)
 	}
-	l.scratch = ids
 	var p *int64
 	if len(ids) > 0 {
 		p = &ids[0]
 	}
 	return Step(cweft.Weft_await_all(t.loop.c, t.id, p, int64(len(ids)), flags))
+}
+
+// ids lists the ids of tasks in the loop's scratch slice; false for a nil task.
+func (t *Task) ids(tasks []*Task) ([]int64, bool) {
+	ids := t.lc.scratch[:0]
+	for _, o := range tasks {
+		if o == nil {
+			return nil, false
+		}
+		ids = append(ids, o.id)
+	}
+	t.lc.scratch = ids
+	return ids, true
 }
 
 // Cancel requests cooperative cancellation, like asyncio's Task.cancel: a
