@@ -972,6 +972,12 @@ local function fd_or_fail(st)
   return check(st)
 end
 
+-- rc, fd of a listen: the fd, or nil, message, code.
+local function listening(rc, fd)
+  if rc < 0 then return fail(rc) end
+  return fd
+end
+
 local function checkfd(name, fd)
   if math.type(fd) ~= "integer" then
     error(("weft.%s: integer fd expected, got %s"):format(name, type(fd)), 3)
@@ -991,8 +997,8 @@ function M.listen(host, port, opts)
   if host ~= nil and type(host) ~= "string" then error("weft.listen: host must be a string or nil", 2) end
   if math.type(port) ~= "integer" then error("weft.listen: integer port expected", 2) end
   opts = opts or {}
-  return core.tcp_listen(loop, host, port, opts.backlog or 0,
-                         opts.reuseport and core.LISTEN_REUSEPORT or 0)
+  return listening(core.tcp_listen(loop, host, port, opts.backlog or 0,
+                                   opts.reuseport and core.LISTEN_REUSEPORT or 0))
 end
 
 --- Opens a Unix stream socket listening on filesystem `path` (which must
@@ -1004,7 +1010,7 @@ end
 function M.listen_unix(path, opts)
   local loop = loop_or_error("listen_unix")
   if type(path) ~= "string" then error("weft.listen_unix: string path expected", 2) end
-  return core.unix_listen(loop, path, (opts or {}).backlog or 0)
+  return listening(core.unix_listen(loop, path, (opts or {}).backlog or 0))
 end
 
 --- The local port of TCP socket `fd` (a listener opened on port 0 gives the

@@ -55,8 +55,6 @@ int wl_l_close(lua_State *L);
 int wl_l_set_nonblocking(lua_State *L);
 int wl_l_buffer(lua_State *L);
 int wl_l_buffer_string(lua_State *L);
-int wl_l_tcp_listen(lua_State *L);
-int wl_l_unix_listen(lua_State *L);
 
 /* used by the typemaps and the module's init */
 wl_loop *wl_checkloop(lua_State *L, int idx);
