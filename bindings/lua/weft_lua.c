@@ -22,10 +22,12 @@
  * trampolines call only API functions that cannot raise, and run anything
  * that may allocate inside lua_pcall. Callbacks run on the Lua thread inside
  * loop_run or loop_free (wl_loop.L), with a traceback handler on its stack.
+ *
+ * The SWIG wrapper (weft.i, Lua section weft_lua.i) includes this file: the
+ * wl_* functions stand in for weft.h's where a Lua value crosses into C
+ * (their Lua names are in weft_lua.i), and the module's init calls wl_init.
+ * The Lua interface is documented in weft.lua (LDoc) and README.md.
  */
-#define _GNU_SOURCE
-#include "weft_lua.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -37,7 +39,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <lauxlib.h>
+#include <lua.h>
 #include <lualib.h>
+
+#include "weft.h"
+
+/* Stack index of a Lua function argument; WL_OPTFUNC: function or nil (0). */
+typedef int WL_FUNC;
+typedef int WL_OPTFUNC;
+/* The binding's loop (a full userdata whose first field is the
+ * weft_loop_t*, NULL once freed) and a to_thread job. */
+typedef struct wl_loop wl_loop;
+typedef struct wl_job wl_job;
 
 /* The await requests a task yields to the step trampoline:
  * coroutine.yield(op, ...). SYNC ones are answered without the loop. */

@@ -12,10 +12,11 @@
  * second (`rc, id = core.timer_start(loop, 0, 1e6, fn)`). Durations are ns.
  */
 
+%begin %{
+#define _GNU_SOURCE /* pipe2, in weft_lua.c */
+%}
 %{
-#include <limits.h>
-#include <string.h>
-#include "weft_lua.h"
+#include "weft_lua.c"
 %}
 
 /* ------------------------------------------------------------------ names */
