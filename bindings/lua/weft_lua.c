@@ -54,31 +54,31 @@ typedef struct wl_loop wl_loop;
 typedef struct wl_job wl_job;
 
 /* The await requests a task yields to the step trampoline:
- * coroutine.yield(op, ...). SYNC ones are answered without the loop. */
-enum {
-  WL_OP_SLEEP = 1,   /* seconds           -> 0                                */
-  WL_OP_FD = 2,      /* fd, events        -> ready events mask                */
-  WL_OP_TASK = 3,    /* task              -> 0 once it finished               */
-  WL_OP_ALL = 4,     /* flags, {tasks}    -> 0 / first error [, asked cancel] */
-  WL_OP_YIELD = 5,   /* (a bare yield too) -> 0                               */
-  WL_OP_THREAD = 6,  /* job               -> work result                      */
-  WL_OP_TIMEOUT = 7, /* ns (0 clears)     -> rc                        (SYNC) */
-  WL_OP_SELF = 8,    /*                   -> the task                  (SYNC) */
-  /* sockets (weft_await_*; strings and buffers stay referenced by the
-   * yielding Lua frame, which lives until the await resolves) */
-  WL_OP_ACCEPT = 9,       /* fd                     -> new fd | error        */
-  WL_OP_CONNECT = 10,     /* host, port             -> fd | error            */
-  WL_OP_CONNECT_UNIX = 11, /* path                  -> fd | error            */
-  WL_OP_RECV = 12,        /* fd, buffer, max        -> count | 0 | error     */
-  WL_OP_SEND = 13,        /* fd, string, i, j       -> 0 | error, bytes sent */
-  /* synchronisation (weft.h "synchronisation") */
-  WL_OP_EVENT = 14,       /* event id               -> 0 | error             */
-  WL_OP_SEM = 15,         /* semaphore id           -> 0 | error             */
-  WL_OP_LOCK = 16,        /* lock id                -> 0 | error             */
-  WL_OP_QPUT = 17,        /* queue id, item         -> 0 | error             */
-  WL_OP_QGET = 18,        /* queue id               -> 0, item | error, nil  */
-  WL_OP_FIRST = 19        /* {tasks}                -> 0-based index | error */
-};
+ * coroutine.yield(op, ...), op being core.op.NAME (WL_OP_NAME here). SYNC
+ * ones are answered without the loop. Socket strings and buffers stay
+ * referenced by the yielding Lua frame, which lives until the await resolves. */
+#define WL_OPS(X)                                                                  \
+  X(SLEEP, 1)         /* seconds            -> 0                                */ \
+  X(FD, 2)            /* fd, events         -> ready events mask                */ \
+  X(TASK, 3)          /* task               -> 0 once it finished               */ \
+  X(ALL, 4)           /* flags, {tasks}     -> 0 / first error [, asked cancel] */ \
+  X(YIELD, 5)         /* (a bare yield too) -> 0                                */ \
+  X(THREAD, 6)        /* job                -> work result                      */ \
+  X(TIMEOUT, 7)       /* ns (0 clears)      -> rc                        (SYNC) */ \
+  X(SELF, 8)          /*                    -> the task                  (SYNC) */ \
+  X(ACCEPT, 9)        /* fd                 -> new fd | error                   */ \
+  X(CONNECT, 10)      /* host, port         -> fd | error                       */ \
+  X(CONNECT_UNIX, 11) /* path               -> fd | error                       */ \
+  X(RECV, 12)         /* fd, buffer, max    -> count | 0 | error                */ \
+  X(SEND, 13)         /* fd, string, i, j   -> 0 | error, bytes sent            */ \
+  X(EVENT, 14)        /* event id           -> 0 | error                        */ \
+  X(SEM, 15)          /* semaphore id       -> 0 | error                        */ \
+  X(LOCK, 16)         /* lock id            -> 0 | error                        */ \
+  X(QPUT, 17)         /* queue id, item     -> 0 | error                        */ \
+  X(QGET, 18)         /* queue id           -> 0, item | error, nil             */ \
+  X(FIRST, 19)        /* {tasks}            -> 0-based index | error            */
+#define WL_OP_ENUM(name, v) WL_OP_##name = v,
+enum { WL_OPS(WL_OP_ENUM) };
 
 #define WL_KINDS 16 /* refs are counted per WEFT_KIND_* */
 
@@ -1271,14 +1271,6 @@ void wl_init(lua_State *L, int mod) {
       {"_stop_on_done", wl_tm_stop_on_done}, {NULL, NULL}};
   static const luaL_Reg job_meta[] = {{"__gc", wl_job_gc}, {NULL, NULL}};
   static const luaL_Reg job_methods[] = {{"output", wl_job_output}, {NULL, NULL}};
-  static const struct { const char *name; int v; } ops[] = {
-      {"SLEEP", WL_OP_SLEEP}, {"FD", WL_OP_FD},         {"TASK", WL_OP_TASK},
-      {"ALL", WL_OP_ALL},     {"YIELD", WL_OP_YIELD},   {"THREAD", WL_OP_THREAD},
-      {"TIMEOUT", WL_OP_TIMEOUT}, {"SELF", WL_OP_SELF},       {"ACCEPT", WL_OP_ACCEPT},
-      {"CONNECT", WL_OP_CONNECT}, {"CONNECT_UNIX", WL_OP_CONNECT_UNIX},
-      {"RECV", WL_OP_RECV},   {"SEND", WL_OP_SEND},       {"EVENT", WL_OP_EVENT},
-      {"SEM", WL_OP_SEM},     {"LOCK", WL_OP_LOCK},       {"QPUT", WL_OP_QPUT},
-      {"QGET", WL_OP_QGET},   {"FIRST", WL_OP_FIRST}};
   mod = lua_absindex(L, mod);
   wl_newmeta(L, WL_LOOP_MT, &wl_key_loop_mt, loop_meta, no_methods, mod, "Loop");
   wl_newmeta(L, WL_TASK_MT, &wl_key_task_mt, task_meta, task_methods, mod, "Task");
@@ -1286,9 +1278,7 @@ void wl_init(lua_State *L, int mod) {
   static const luaL_Reg buf_meta[] = {{"__len", wl_buf_len}, {NULL, NULL}};
   wl_newmeta(L, WL_BUF_MT, &wl_key_buf_mt, buf_meta, no_methods, mod, "Buffer");
   lua_newtable(L);
-  for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
-    lua_pushinteger(L, ops[i].v);
-    lua_setfield(L, -2, ops[i].name);
-  }
+#define WL_OP_FIELD(name, v) (lua_pushinteger(L, v), lua_setfield(L, -2, #name));
+  WL_OPS(WL_OP_FIELD)
   lua_setfield(L, mod, "op");
 }
