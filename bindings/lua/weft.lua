@@ -119,6 +119,14 @@ local function handle(mt, loop, rc, id)
   return setmetatable({ loop = loop, id = id }, mt)
 end
 
+-- v (rc itself when v is nil) for a C return code rc >= 0, else nil,
+-- message, code: for functions that return a value second (rc, v).
+local function value(rc, v)
+  if rc < 0 then return fail(rc) end
+  if v == nil then return rc end
+  return v
+end
+
 -- true, or nil, message, code for a C return code.
 local function ok(rc)
   if rc < 0 then return fail(rc) end
@@ -614,9 +622,7 @@ function Semaphore:release() return ok(core.semaphore_release(self.loop, self.id
 --- The number of free permits (0 while tasks wait).
 -- @treturn integer or nil, message, code
 function Semaphore:value()
-  local rc, v = core.semaphore_value(self.loop, self.id)
-  if rc < 0 then return fail(rc) end
-  return v
+  return value(core.semaphore_value(self.loop, self.id))
 end
 --- Frees the semaphore: waiting tasks resume with `weft.ECLOSED`.
 -- @return true, or nil, message, code
@@ -801,9 +807,7 @@ end
 --- The number of queued values (waiting putters not counted).
 -- @treturn integer or nil, message, code
 function Queue:size()
-  local rc, n = core.queue_size(self.loop, self.id)
-  if rc < 0 then return fail(rc) end
-  return n
+  return value(core.queue_size(self.loop, self.id))
 end
 --- Closes the queue: puts fail with `weft.ECLOSED`, waiting putters resume
 -- with it; gets take what is left, then fail with it. With
@@ -969,12 +973,6 @@ local function fd_or_fail(st)
   return check(st)
 end
 
--- rc, fd of a listen: the fd, or nil, message, code.
-local function listening(rc, fd)
-  if rc < 0 then return fail(rc) end
-  return fd
-end
-
 local function checkfd(name, fd)
   if math.type(fd) ~= "integer" then
     error(("weft.%s: integer fd expected, got %s"):format(name, type(fd)), 3)
@@ -994,7 +992,7 @@ function M.listen(host, port, opts)
   if host ~= nil and type(host) ~= "string" then error("weft.listen: host must be a string or nil", 2) end
   if math.type(port) ~= "integer" then error("weft.listen: integer port expected", 2) end
   opts = opts or {}
-  return listening(core.tcp_listen(loop, host, port, opts.backlog or 0,
+  return value(core.tcp_listen(loop, host, port, opts.backlog or 0,
                                    opts.reuseport and core.LISTEN_REUSEPORT or 0))
 end
 
@@ -1007,7 +1005,7 @@ end
 function M.listen_unix(path, opts)
   local loop = loop_or_error("listen_unix")
   if type(path) ~= "string" then error("weft.listen_unix: string path expected", 2) end
-  return listening(core.unix_listen(loop, path, (opts or {}).backlog or 0))
+  return value(core.unix_listen(loop, path, (opts or {}).backlog or 0))
 end
 
 --- The local port of TCP socket `fd` (a listener opened on port 0 gives the
@@ -1016,9 +1014,7 @@ end
 -- @treturn integer 1..65535, or nil, message, code
 function M.port(fd)
   checkfd("port", fd)
-  local rc = core.socket_port(loop_or_error("port"), fd)
-  if rc < 0 then return fail(rc) end
-  return rc
+  return value(core.socket_port(loop_or_error("port"), fd))
 end
 
 --- Accepts a connection on listening socket `fd`, suspending the task until
@@ -1256,9 +1252,7 @@ end
 
 --- The epoll fd, to embed the loop in another one.
 function Loop:backend_fd()
-  local fd = core.loop_backend_fd(self)
-  if fd < 0 then return fail(fd) end
-  return fd
+  return value(core.loop_backend_fd(self))
 end
 
 --- Seconds the embedder may block before the loop has work: 0 if work is
