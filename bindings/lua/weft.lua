@@ -294,6 +294,24 @@ function M.writable(fd)
   return wait_fd("writable", fd, WRITABLE)
 end
 
+-- The tasks args[i0..last] of a gather/first/as_completed call: Tasks, and
+-- functions, spawned; what names an item in the error ("argument").
+local function task_list(name, args, i0, last, what)
+  local tasks = {}
+  for i = i0, last do
+    local t = args[i]
+    if type(t) == "function" then
+      local msg, code
+      t, msg, code = M.spawn(t)
+      if not t then return nil, msg, code end
+    elseif getmetatable(t) ~= Task_mt then
+      error(("weft.%s: %s %d is not a task or function"):format(name, what or "argument", i), 3)
+    end
+    tasks[#tasks + 1] = t
+  end
+  return tasks
+end
+
 --- Waits until every task has finished (functions are spawned first).
 -- Without options, like `asyncio.gather`: cancelling the caller cancels only
 -- its wait. With `{cancel_on_error = true}`, like a TaskGroup: the first
@@ -321,19 +339,9 @@ function M.gather(...)
     end
   end
   local flags = opts and opts.cancel_on_error and core.CANCEL_ON_ERROR or 0
-  local tasks, n = {}, 0
-  for i = i0, last do
-    local t = args[i]
-    if type(t) == "function" then
-      local msg, code
-      t, msg, code = M.spawn(t)
-      if not t then return nil, msg, code end
-    elseif getmetatable(t) ~= Task_mt then
-      error(("weft.gather: %s %d is not a task or function"):format(what, i), 2)
-    end
-    n = n + 1
-    tasks[n] = t
-  end
+  local tasks, msg, code = task_list("gather", args, i0, last, what)
+  if not tasks then return nil, msg, code end
+  local n = #tasks
   local st, mine = yield(OP_ALL, flags, tasks)
   if st == ECANCELED or st == ETIMEDOUT then
     -- a group's interruption is the caller's own unless a child's failure
@@ -827,23 +835,6 @@ function Queue:free() return ok(core.queue_free(self.loop, self.id)) end
 --- Waiting for the first of several tasks.
 -- @section first
 
--- The tasks of a first/as_completed call: Tasks, functions spawned.
-local function task_list(name, args, n)
-  local tasks = {}
-  for i = 1, n do
-    local t = args[i]
-    if type(t) == "function" then
-      local msg, code
-      t, msg, code = M.spawn(t)
-      if not t then return nil, msg, code end
-    elseif getmetatable(t) ~= Task_mt then
-      error(("weft.%s: argument %d is not a task or function"):format(name, i), 3)
-    end
-    tasks[i] = t
-  end
-  return tasks
-end
-
 --- Suspends the task until the first of the given tasks finishes (like
 -- `asyncio.wait(return_when=FIRST_COMPLETED)`); the others keep running.
 -- Functions are spawned first. Also `weft.first(list)`.
@@ -861,7 +852,7 @@ function M.first(...)
     args = args[1]; n = #args
   end
   if n == 0 then return fail(EINVAL) end
-  local tasks, msg, code = task_list("first", args, n)
+  local tasks, msg, code = task_list("first", args, 1, n)
   if not tasks then return nil, msg, code end
   local st = yield(OP_FIRST, tasks)
   if st >= 0 then return st + 1, tasks[st + 1] end
@@ -877,7 +868,7 @@ end
 -- @usage for t, i in weft.as_completed { a, b, c } do print(i, t:result()) end
 function M.as_completed(list)
   if type(list) ~= "table" then error("weft.as_completed: list expected", 2) end
-  local tasks, msg = task_list("as_completed", list, #list)
+  local tasks, msg = task_list("as_completed", list, 1, #list)
   if not tasks then error("weft.as_completed: " .. msg, 2) end
   local rest, index = {}, {}
   for i = 1, #tasks do rest[i], index[i] = tasks[i], i end
