@@ -40,7 +40,7 @@ import (
 const ErrPrimClosed = ErrSocketClosed
 
 // newPrim is every primitive's constructor: c creates it (writing its id
-// to out; a Queue's c returns the id instead), wrap makes its Go value, and
+// to out), wrap makes its Go value, and
 // a cleanup frees it with free on the loop thread once that value is
 // collected (ErrStale if it was freed already, ignored).
 func newPrim[T any](l *Loop, op string, c func(loop uintptr, out *int64) int,
