@@ -54,9 +54,9 @@ describe("the release hook", function()
     local blocker = loop:spawn(weft.to_thread, function(fd)
       return require("weft.core").read(fd, 1)
     end, r)
+    loop:run("nowait") -- the blocker's job is queued first (the pool is FIFO)
     local queued = loop:work(function() dones = dones + 1 end, function() return 1 end)
     local awaiting = loop:spawn(weft.to_thread, function() return 2 end) -- queued too
-    loop:run("nowait")
     loop:run("nowait")
     assert.is_true(queued:cancel())   -- taken back before a thread started it
     assert.is_true(awaiting:cancel()) -- likewise, through the task
