@@ -17,11 +17,8 @@ import java.util.concurrent.CompletableFuture;
  * when done.
  */
 public final class ServerSocket extends SocketBase {
-  private final int fd;
-
   private ServerSocket(Loop.State st, int fd) {
     super(st, fd);
-    this.fd = fd;
   }
 
   /**
@@ -94,7 +91,7 @@ public final class ServerSocket extends SocketBase {
    */
   public int accept(Task t) {
     if (t.st != st) return Weft.EINVAL;
-    return t.arm(this, (p, self) -> WeftNative.weft_await_accept(p, self, fd));
+    return t.arm(this, (p, self) -> WeftNative.weft_await_accept(p, self, fd()));
   }
 
   /**

@@ -41,11 +41,8 @@ import java.util.concurrent.CompletableFuture;
  * await on it keeps it reachable).
  */
 public final class Socket extends SocketBase {
-  private final int fd;
-
   Socket(Loop.State st, int fd) {
     super(st, fd);
-    this.fd = fd;
   }
 
   /**
@@ -222,8 +219,8 @@ public final class Socket extends SocketBase {
     SocketIo io = new SocketIo(t.core, recv, b);
     int n = io.mem.capacity();
     if (n == 0 || t.st != st) return Weft.EINVAL;
-    return t.arm(this, recv ? (p, self) -> WeftNative.weft_await_recv(p, self, fd, io.mem, n)
-                            : (p, self) -> WeftNative.weft_await_send(p, self, fd, io.mem, n, io.sent), io);
+    return t.arm(this, recv ? (p, self) -> WeftNative.weft_await_recv(p, self, fd(), io.mem, n)
+                            : (p, self) -> WeftNative.weft_await_send(p, self, fd(), io.mem, n, io.sent), io);
   }
 
   /**
@@ -290,6 +287,6 @@ public final class Socket extends SocketBase {
    * @throws WeftException {@link Weft#ENOTCONN}, {@link Weft#EBADF}, {@link Weft#EPERM}
    */
   public void shutdownOutput() {
-    st.check(p -> WeftNative.weft_socket_shutdown(p, fd), "socket shutdown");
+    st.check(p -> WeftNative.weft_socket_shutdown(p, fd()), "socket shutdown");
   }
 }
