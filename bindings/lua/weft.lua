@@ -1052,13 +1052,14 @@ local buffers = setmetatable({}, { __mode = "k" })
 --- Receives up to `max` bytes from stream fd `fd`, suspending the task until
 -- at least one byte (or the end of the stream) is there.
 -- @tparam integer fd a socket or another non-blocking stream fd
--- @tparam[opt=65536] integer max 1..2^31-1
+-- @tparam[opt=16384] integer max 1..2^31-1 (the coroutine's receive buffer
+--   grows to the largest `max` it asked for and is kept for its next recv)
 -- @treturn string the bytes; "" at end of stream; or nil, message, code
 --   (`weft.ECONNRESET`, `weft.ECLOSED`: closed through weft meanwhile,
 --   `weft.ENOTCONN`: a listening socket...)
 function M.recv(fd, max)
   checkfd("recv", fd)
-  max = max or 65536
+  max = max or 16384
   if math.type(max) ~= "integer" or max < 1 or max > 0x7fffffff then
     error("weft.recv: max must be an integer in 1..2^31-1", 2)
   end
@@ -1066,7 +1067,7 @@ function M.recv(fd, max)
   local co = running()
   local buf = buffers[co]
   if not buf or #buf < max then
-    buf = buffer(max > 65536 and max or 65536)
+    buf = buffer(max > 4096 and max or 4096)
     buffers[co] = buf
   end
   local n = yield(OP_RECV, fd, buf, max)
