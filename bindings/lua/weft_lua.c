@@ -1009,8 +1009,9 @@ int wl_l_task_spawn(lua_State *L) {
   return 1;
 }
 
-/* __gc: gives up the task's id. An unfinished task anchors itself until
- * weft lets go of it (when it finishes, at the latest at loop free). */
+/* __gc: gives up the task's id. An unfinished task (collected only with its
+ * loop, which holds it until then) anchors itself until weft lets go of it
+ * (when it finishes, at the latest at loop free). */
 static int wl_task_gc(lua_State *L) {
   wl_task *t = (wl_task *)lua_touserdata(L, 1);
   wl_loop *lp = t->lp;
