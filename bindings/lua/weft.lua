@@ -112,11 +112,20 @@ local function outcome(code, _, ...)
   return fail(code)
 end
 
+-- Each collectable object's loop (the primitives, which have a __gc), weak
+-- on both sides: Lua clears weak values before it runs finalizers, so when
+-- a primitive's __gc runs, its entry is gone if its loop became unreachable
+-- too (then the loop's own collection cancels the waiters and frees it).
+local loop_of = setmetatable({}, { __mode = "kv" })
+
 -- The object of type mt for what a C constructor returned (rc, id):
--- { loop = loop, id = id }, or nil, message, code.
-local function handle(mt, loop, rc, id)
+-- { loop = loop, id = id } plus the fields of t, or nil, message, code.
+local function handle(mt, loop, rc, id, t)
   if rc < 0 then return fail(rc) end
-  return setmetatable({ loop = loop, id = id }, mt)
+  t = t or {}
+  t.loop, t.id = loop, id
+  if mt.__gc then loop_of[t] = loop end
+  return setmetatable(t, mt)
 end
 
 -- v (rc itself when v is nil) for a C return code rc >= 0, else nil,
@@ -558,11 +567,13 @@ local function sync_await(name, op, p)
   return check(st)
 end
 
--- The `__gc` of every primitive: a dropped one is freed like `free()` (its
--- waiters, if a task dropped it while others wait, resume with ECLOSED; a
--- queue's values go to `on_drop`). Once its loop is closed, the free fails
--- harmlessly (the loop already freed it).
-local function collect(p) p:free() end
+-- The `__gc` of every primitive: a dropped one is freed like `free()` (a
+-- queue's values go to `on_drop`). Nothing when its loop is being
+-- collected with it (the loop's close cancels the waiters first, then frees
+-- it); on a closed loop the free fails harmlessly (the loop freed it).
+local function collect(p)
+  if loop_of[p] then p:free() end
+end
 
 
 -- Runs fn(...) holding what `release` gives back, also when fn raises.
@@ -763,8 +774,7 @@ function M.Queue(capacity, opts)
       on_drop(v)
     end
   end)
-  if rc < 0 then return fail(rc) end
-  return setmetatable({ loop = loop, id = id, _values = values, _next = 0 }, Queue)
+  return handle(Queue, loop, rc, id, { _values = values, _next = 0 })
 end
 
 -- Stores v under a new item; returns the item.
