@@ -112,11 +112,20 @@ local function outcome(code, _, ...)
   return fail(code)
 end
 
+-- Each collectable object's loop (the primitives, which have a __gc), weak
+-- on both sides: Lua clears weak values before it runs finalizers, so when
+-- a primitive's __gc runs, its entry is gone if its loop became unreachable
+-- too (then the loop's own collection cancels the waiters and frees it).
+local loop_of = setmetatable({}, { __mode = "kv" })
+
 -- The object of type mt for what a C constructor returned (rc, id):
--- { loop = loop, id = id }, or nil, message, code.
-local function handle(mt, loop, rc, id)
+-- { loop = loop, id = id } plus the fields of t, or nil, message, code.
+local function handle(mt, loop, rc, id, t)
   if rc < 0 then return fail(rc) end
-  return setmetatable({ loop = loop, id = id }, mt)
+  t = t or {}
+  t.loop, t.id = loop, id
+  if mt.__gc then loop_of[t] = loop end
+  return setmetatable(t, mt)
 end
 
 -- v (rc itself when v is nil) for a C return code rc >= 0, else nil,
@@ -506,8 +515,11 @@ end
 -- / `weft.as_completed` to wait for the first of several tasks.
 --
 -- Each primitive belongs to the loop that runs when it is made (make it
--- inside `weft.run` or a loop's task) and lives until `free` or the loop's
--- close. Rules shared by all of them:
+-- inside `weft.run` or a loop's task) and lives until `free`, the loop's
+-- close, or its collection: a primitive nobody holds any more is freed by
+-- its `__gc` (a dropped queue's values go to `on_drop` then, once each). A
+-- task waiting on one holds it, so it is never collected under its
+-- waiters. Rules shared by all of them:
 --
 --  * FIFO hand-off: a release, set or put goes straight to the oldest
 --    waiting task; a `try_` call fails with `weft.EAGAIN` while anyone waits.
@@ -545,12 +557,22 @@ local function loop_or_error(name)
   return loop
 end
 
--- Suspends the task for a sync await: true, or raise / nil, message, code.
-local function sync_await(name, op, ...)
+-- Suspends the task for a sync await on primitive p: true, or raise / nil,
+-- message, code. p is an argument of this frame, not a tail call: it stays
+-- on the waiting coroutine's stack, so what a task waits on stays reachable.
+local function sync_await(name, op, p)
   if not isyieldable() then outside(name) end
-  local st = yield(op, ...)
+  local st = yield(op, p.id)
   if st == 0 then return true end
   return check(st)
+end
+
+-- The `__gc` of every primitive: a dropped one is freed like `free()` (a
+-- queue's values go to `on_drop`). Nothing when its loop is being
+-- collected with it (the loop's close cancels the waiters first, then frees
+-- it); on a closed loop the free fails harmlessly (the loop freed it).
+local function collect(p)
+  if loop_of[p] then p:free() end
 end
 
 
@@ -564,7 +586,7 @@ end
 
 --- Event: a flag tasks wait for (asyncio.Event).
 -- @type Event
-local Event = { __name = "weft.Event" }
+local Event = { __name = "weft.Event", __gc = collect }
 Event.__index = Event
 
 --- `weft.Event()`: a new event of the running loop, initially clear.
@@ -592,14 +614,14 @@ end
 -- set now).
 -- @return true, or nil, message, code (`weft.ECLOSED` if freed while
 --   waiting); raises `weft.Cancelled` / `weft.Timeout`
-function Event:wait() return sync_await("Event:wait", OP_EVENT, self.id) end
+function Event:wait() return sync_await("Event:wait", OP_EVENT, self) end
 --- Frees the event: waiting tasks resume with `weft.ECLOSED`.
 -- @return true, or nil, message, code
 function Event:free() return ok(core.event_free(self.loop, self.id)) end
 
 --- Semaphore: a count of permits (asyncio.Semaphore, BoundedSemaphore).
 -- @type Semaphore
-local Semaphore = { __name = "weft.Semaphore" }
+local Semaphore = { __name = "weft.Semaphore", __gc = collect }
 Semaphore.__index = Semaphore
 
 --- `weft.Semaphore(permits[, opts])`: a semaphore of the running loop
@@ -618,7 +640,7 @@ end
 -- nobody waits).
 -- @return true, or nil, message, code (`weft.ECLOSED` if freed while
 --   waiting); raises `weft.Cancelled` / `weft.Timeout`
-function Semaphore:acquire() return sync_await("Semaphore:acquire", OP_SEM, self.id) end
+function Semaphore:acquire() return sync_await("Semaphore:acquire", OP_SEM, self) end
 --- Takes a permit without waiting.
 -- @return true, or nil, message, `weft.EAGAIN` (none free, or tasks wait)
 function Semaphore:try_acquire() return ok(core.semaphore_try_acquire(self.loop, self.id)) end
@@ -648,7 +670,7 @@ end
 
 --- Lock: mutual exclusion between tasks (asyncio.Lock), held by a task.
 -- @type Lock
-local Lock = { __name = "weft.Lock" }
+local Lock = { __name = "weft.Lock", __gc = collect }
 Lock.__index = Lock
 
 --- `weft.Lock()`: an unlocked lock of the running loop.
@@ -674,7 +696,7 @@ end
 -- @return true, or nil, message, code (`weft.EINVAL` if the task holds it
 --   already: locks are not reentrant; `weft.ECLOSED` if freed while
 --   waiting); raises `weft.Cancelled` / `weft.Timeout`
-function Lock:acquire() return sync_await("Lock:acquire", OP_LOCK, self.id) end
+function Lock:acquire() return sync_await("Lock:acquire", OP_LOCK, self) end
 --- Locks it for `task` (default: the calling task) without waiting.
 -- @tparam[opt] Task task
 -- @return true, or nil, message, code (`weft.EAGAIN` if held or awaited,
@@ -725,7 +747,7 @@ end
 -- loop's close): a dropped value goes to the `on_drop` function given at
 -- creation, once, and the queue lets go of it.
 -- @type Queue
-local Queue = { __name = "weft.Queue" }
+local Queue = { __name = "weft.Queue", __gc = collect }
 Queue.__index = Queue
 local NIL = setmetatable({}, { __name = "weft.Queue nil" }) -- stands for a nil value
 
@@ -752,8 +774,7 @@ function M.Queue(capacity, opts)
       on_drop(v)
     end
   end)
-  if rc < 0 then return fail(rc) end
-  return setmetatable({ loop = loop, id = id, _values = values, _next = 0 }, Queue)
+  return handle(Queue, loop, rc, id, { _values = values, _next = 0 })
 end
 
 -- Stores v under a new item; returns the item.

@@ -10,11 +10,15 @@
  * no copy of a task's deadline and no join rules of its own: the core
  * decides.
  *  - A task's Lua object owns the task's id while it is reachable; its __gc
- *    releases the id. If the task has not finished by then, the object
- *    anchors itself until the hook says the task is over. Tasks do not
- *    hold their loop (a task awaiting another would otherwise keep it alive
- *    for ever): a loop lives while it is held or runs, and its collection
- *    frees it, cancelling its tasks.
+ *    releases the id. An unfinished task is held by its loop (the loop's
+ *    user value, a table of tasks keyed by wl_task*), so everything its
+ *    coroutine refers to (an Event it waits on, a Lock it holds) stays
+ *    reachable while the loop is; the loop lets go when the task finishes.
+ *    Tasks do not hold their loop (a task awaiting another would otherwise
+ *    keep it alive for ever): a loop lives while it is held or runs, and
+ *    its collection frees it, cancelling its tasks. A task collected
+ *    unfinished (with its loop) anchors itself until the hook says the
+ *    task is over.
  *  - Timers, watches and posts hand weft the ref itself as user_data.
  *  - Jobs (to_thread) hand weft the job; the job holds its own ref.
  *
@@ -87,6 +91,7 @@ struct wl_loop {
   lua_State *L;      /* the Lua thread inside run/free, NULL otherwise */
   lua_State *main;   /* the state's main thread: releases refs outside run */
   int msgh;          /* absolute index of the message handler on L */
+  int tasks;         /* absolute index on L of the loop's unfinished tasks, or 0 */
   int errh_ref;      /* error handler, or LUA_NOREF */
   int log_ref;       /* logger, or LUA_NOREF */
   int64_t made[WL_KINDS], released[WL_KINDS]; /* user_data handed to weft, let go */
@@ -301,8 +306,10 @@ wl_loop *wl_checkloop(lua_State *L, int idx) {
 weft_loop_t *wl_loop_of(lua_State *L, int idx) { return wl_checkloop(L, idx)->loop; }
 
 int wl_l_loop_new(lua_State *L) {
-  wl_loop *lp = (wl_loop *)lua_newuserdatauv(L, sizeof *lp, 0);
+  wl_loop *lp = (wl_loop *)lua_newuserdatauv(L, sizeof *lp, 1);
   memset(lp, 0, sizeof *lp);
+  lua_newtable(L); /* user value 1: its unfinished tasks, wl_task* -> task */
+  lua_setiuservalue(L, -2, 1);
   lp->errh_ref = lp->log_ref = LUA_NOREF;
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
   lp->main = lua_tothread(L, -1);
@@ -317,11 +324,12 @@ int wl_l_loop_new(lua_State *L) {
 }
 
 /* Enters run/free: L becomes the thread callbacks run on, with the message
- * handler on its stack; wl_leave restores what was there before. */
+ * handler and the loop's table of unfinished tasks on its stack (the loop
+ * is argument 1 of every caller); wl_leave restores what was there before. */
 struct wl_saved {
   lua_State *L;
   wl_loop *cur;
-  int msgh, top;
+  int msgh, tasks, top;
 };
 
 static int wl_enter(lua_State *L, wl_loop *lp, struct wl_saved *s) {
@@ -330,9 +338,13 @@ static int wl_enter(lua_State *L, wl_loop *lp, struct wl_saved *s) {
   s->L = lp->L;
   s->cur = wl_cur;
   s->msgh = lp->msgh;
+  s->tasks = lp->tasks;
   s->top = lua_gettop(L);
   lua_pushcfunction(L, wl_msgh);
   lp->msgh = lua_gettop(L);
+  lp->tasks = 0;
+  if (lua_touserdata(L, 1) == lp && lua_getiuservalue(L, 1, 1) == LUA_TTABLE)
+    lp->tasks = lua_gettop(L);
   lp->L = L;
   wl_cur = lp;
   return 0;
@@ -342,6 +354,7 @@ static void wl_leave(lua_State *L, wl_loop *lp, const struct wl_saved *s) {
   lua_settop(L, s->top);
   lp->L = s->L;
   lp->msgh = s->msgh;
+  lp->tasks = s->tasks;
   wl_cur = s->cur;
 }
 
@@ -729,6 +742,10 @@ static int wl_task_main(lua_State *co) {
 
 /* The task finished with `result`; its values are the top n of co. */
 static int wl_task_end(wl_loop *lp, wl_task *t, int result, int n) {
+  if (lp->tasks) { /* the loop lets go of it (removing a key never allocates) */
+    lua_pushnil(lp->L);
+    lua_rawsetp(lp->L, lp->tasks, t);
+  }
   t->done = 1;
   t->result = result;
   t->rbase = lua_gettop(t->co) - n + 1;
@@ -973,8 +990,16 @@ int wl_l_task_spawn(lua_State *L) {
   lua_pushcfunction(co, wl_task_main);
   for (int i = 1; i <= n + 1; i++) lua_pushvalue(L, i == 1 ? -1 : i); /* task, fn, args */
   lua_xmove(L, co, n + 1); /* co: main, task, fn, args */
+  lua_getiuservalue(L, 1, 1); /* the loop holds it until it finishes */
+  lua_pushvalue(L, -2);
+  lua_rawsetp(L, -2, t); /* may raise (memory): before weft knows the task */
+  lua_pop(L, 1);
   int rc = weft_task_spawn(lp->loop, wl_task_step, t, &t->id);
   if (rc < 0) {
+    lua_getiuservalue(L, 1, 1);
+    lua_pushnil(L);
+    lua_rawsetp(L, -2, t);
+    lua_pop(L, 1);
     t->done = 1;
     t->result = rc;
     return wl_fail(L, rc);
@@ -984,8 +1009,9 @@ int wl_l_task_spawn(lua_State *L) {
   return 1;
 }
 
-/* __gc: gives up the task's id. An unfinished task anchors itself until
- * weft lets go of it (when it finishes, at the latest at loop free). */
+/* __gc: gives up the task's id. An unfinished task (collected only with its
+ * loop, which holds it until then) anchors itself until weft lets go of it
+ * (when it finishes, at the latest at loop free). */
 static int wl_task_gc(lua_State *L) {
   wl_task *t = (wl_task *)lua_touserdata(L, 1);
   wl_loop *lp = t->lp;
