@@ -2,23 +2,26 @@
 //
 // A backend only reports: which registrations became ready and whether the
 // wakeup eventfd fired, in one array of epoll_event records (the wakeup as
-// kWakeKey). The loop (poller.cc) owns the per-fd state, decides what each
+// kWakeKey), and which operations completed (Backend::done, io_uring). The loop (poller.cc) owns the per-fd state, decides what each
 // fd is registered for, and dispatches what the backend reports to watches,
 // fd awaits and socket operations.
 //
 // Two backends:
 //   epoll     (backend_epoll.cc) waits in epoll_wait on the loop's epoll set.
-//   io_uring  (backend_uring.cc, built when liburing is found) waits in one
-//             io_uring_enter that also submits the iteration's queued
-//             operations. The epoll set stays the registry of fd interest on
-//             both backends (the kernel tracks there whether an fd number
+//   io_uring  (backend_uring.cc, built when liburing is found) submits the
+//             loop's operations (recv on sockets weft owns: socket.h) to a
+//             ring and waits for their completions in one io_uring_enter
+//             that also submits what the iteration queued. The epoll set
+//             stays the registry of fd interest and holds the wakeup eventfd
+//             on both backends (the kernel tracks there whether an fd number
 //             still names the file it was registered for, which the
 //             contracts of closed, dup'ed and replaced fds rely on); the ring
 //             watches that set with a one-shot poll operation, re-armed after
 //             each harvest (one-shot polls check readiness when armed, so a
-//             level-triggered registration still ready is reported again),
-//             and the wakeup eventfd with a multishot poll. Timers reach the
-//             kernel as the wait's timeout (IORING_ENTER_EXT_ARG).
+//             level-triggered registration still ready is reported again).
+//             With no operation in the ring a blocking wait is epoll_wait
+//             itself. Timers reach the kernel as the wait's timeout
+//             (IORING_ENTER_EXT_ARG).
 //
 // Ring setup flags: none of SQPOLL (burns a core), SINGLE_ISSUER (another
 // thread's submission would fail: weft lets any single thread use a loop
@@ -47,11 +50,21 @@ struct Uring;  // backend_uring.cc
 
 constexpr uint64_t kWakeKey = ~uint64_t(0);  // event data of the wakeup eventfd
 
+// A completed operation (io_uring): the key it was submitted with, and the
+// kernel's result (bytes, or a negated errno).
+struct Done {
+  uint64_t key;
+  int32_t res;
+};
+constexpr uint64_t kOpKeyBit = uint64_t(1) << 63;  // keys of operations (others: the backend's)
+
 struct Backend {
   uint8_t kind = BK_EPOLL;
   int epfd = -1;     // the epoll set: registrations of fd interest (both backends)
   int wakefd = -1;   // the wakeup eventfd
   Uring *ring = nullptr;
+  Done *done = nullptr;  // io_uring: operations the last wait reaped
+  int ndone = 0;
 };
 
 // Parses a backend name: NULL means the environment's WEFT_BACKEND, and an
@@ -74,6 +87,15 @@ void uring_close(Backend &b, bool forked);
 int uring_wait_events(Backend &b, epoll_event *evs, int max, int64_t timeout_ns);
 int uring_fd(const Backend &b);      // for an embedder: keeps the polls armed from now on
 int uring_raw_fd(const Backend &b);  // the ring fd, nothing more
+// Queues a recv of up to len bytes into buf (submitted by the next wait).
+// 0, or a negated errno (nothing queued).
+int uring_prep_recv(Backend &b, int fd, void *buf, unsigned len, uint64_t key);
+// Submits a cancel of the operation `key` now. 0 or a negated errno.
+int uring_cancel(Backend &b, uint64_t key);
+// Submits what is queued, waits for at least one completion and returns the
+// operations' completions in out (at most max); the backend's own (polls)
+// are remembered for the next uring_wait_events. Count, or a negated errno.
+int uring_reap(Backend &b, Done *out, int max);
 #endif
 
 WEFT_INLINE int backend_wait(Backend &b, epoll_event *evs, int max, int64_t timeout_ns) {

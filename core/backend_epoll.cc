@@ -9,13 +9,12 @@
 namespace weft {
 
 // Opens the epoll set and the wakeup eventfd, the wakeup registered in the
-// set. Both backends use these (backend.h).
+// set (kWakeKey). Both backends use these (backend.h).
 int epoll_open(Backend &b) {
   b.epfd = sys_epoll_create();
   if (b.epfd < 0) return -errno;
   b.wakefd = sys_eventfd();
   if (b.wakefd < 0) return -errno;
-  if (b.kind == BK_URING) return 0;  // the ring polls the eventfd itself
   epoll_event ev;
   ev.events = EPOLLIN;
   ev.data.u64 = kWakeKey;

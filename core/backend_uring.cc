@@ -1,11 +1,18 @@
 // backend_uring.cc -- the io_uring backend (see backend.h for its shape and
 // for the setup flags it does not use).
 //
-// In flight at most: one one-shot poll on the epoll set (kEpollKey) and one
-// multishot poll on the wakeup eventfd (kWakeKey). Each is re-armed, when it
-// has ended, by the next wait, whose io_uring_enter submits it. A poll that
-// ends in an error (a failed arm, an injected fault) is re-armed the same
-// way; a one-shot poll checks readiness when armed, so nothing is lost.
+// The ring carries the loop's operations (socket.cc: recv on owned sockets)
+// and one one-shot poll on the epoll set (kEpollKey), which holds the fd
+// registrations and the wakeup eventfd as on epoll. The poll is re-armed,
+// when it has ended, by the next wait, whose io_uring_enter submits it; one
+// that ends in an error (a failed arm, an injected fault) is re-armed the
+// same way. A one-shot poll checks readiness when armed, so nothing is lost.
+//
+// A blocking wait with no operation in the ring waits in epoll_wait itself
+// (one syscall, as on epoll, where the ring would take two: the enter, then
+// epoll_wait to learn what the epoll set reports); a zero-timeout wait only
+// looks at the completion queue, entering the kernel only to submit or to
+// flush an overflow, and calls epoll_wait only when the poll reported.
 #include <cerrno>
 #include <new>
 
@@ -19,19 +26,23 @@ namespace weft {
 
 namespace {
 constexpr uint64_t kEpollKey = 1;  // user_data of the poll on the epoll set
-constexpr uint64_t kRingWake = 2;  // user_data of the poll on the eventfd
-constexpr unsigned kEntries = 64;
+constexpr uint64_t kCancelKey = 3; // user_data of cancels (their results are not needed)
+constexpr unsigned kEntries = 256;
+constexpr int kMaxDone = 1024;
 }  // namespace
 
 struct Uring {
   io_uring ring;
   bool inited = false;
   bool ep_armed = false;    // the poll on the epoll set is in flight
-  bool wake_armed = false;  // the multishot poll on the eventfd is in flight
+  unsigned inflight = 0;    // operations submitted or queued, not completed
   // weft_loop_backend_fd was called: an embedder may wait on the ring fd
   // rather than in weft, so both polls are in the kernel whenever weft
   // returns (a re-arm costs its own submission then).
   bool embedded = false;
+  // Seen by uring_reap, acted on by the next uring_wait_events.
+  bool ep_seen = false;
+  Done done[kMaxDone];
 };
 
 int uring_open(Backend &b) {
@@ -40,6 +51,10 @@ int uring_open(Backend &b) {
   Uring *u = new (mem) Uring();
   b.ring = u;
   io_uring_params p{};
+  // Room for many operations in flight; past it, completions wait in the
+  // kernel's overflow list (NODROP) until the next enter flushes them.
+  p.flags = IORING_SETUP_CQSIZE;
+  p.cq_entries = 4096;
   int e = sys_uring_setup(kEntries, &u->ring, &p);
   if (e < 0) return e;
   u->inited = true;
@@ -49,6 +64,7 @@ int uring_open(Backend &b) {
   if (!(p.features & IORING_FEAT_EXT_ARG) || !(p.features & IORING_FEAT_NODROP)) return -ENOSYS;
   // A fork() child must not even see the parent's ring memory.
   if ((e = io_uring_ring_dontfork(&u->ring)) < 0) return e;
+  b.done = u->done;
   return 0;
 }
 
@@ -64,6 +80,8 @@ void uring_close(Backend &b, bool forked) {
   u->~Uring();
   mem_free(u);
   b.ring = nullptr;
+  b.done = nullptr;
+  b.ndone = 0;
 }
 
 namespace {
@@ -79,22 +97,14 @@ io_uring_sqe *get_sqe(io_uring *ring) {
 }  // namespace
 
 namespace {
-// Queues the polls that are not in flight (submitted by the next enter).
+// Queues the poll on the epoll set if it is not in flight (submitted by the
+// next enter).
 void arm(const Backend &b, Uring *u) {
-  io_uring *ring = &u->ring;
-  if (!u->ep_armed) {
-    if (io_uring_sqe *sqe = get_sqe(ring)) {
-      io_uring_prep_poll_add(sqe, b.epfd, POLLIN);
-      io_uring_sqe_set_data64(sqe, kEpollKey);
-      u->ep_armed = true;
-    }
-  }
-  if (!u->wake_armed) {
-    if (io_uring_sqe *sqe = get_sqe(ring)) {
-      io_uring_prep_poll_multishot(sqe, b.wakefd, POLLIN);
-      io_uring_sqe_set_data64(sqe, kRingWake);
-      u->wake_armed = true;
-    }
+  if (u->ep_armed) return;
+  if (io_uring_sqe *sqe = get_sqe(&u->ring)) {
+    io_uring_prep_poll_add(sqe, b.epfd, POLLIN);
+    io_uring_sqe_set_data64(sqe, kEpollKey);
+    u->ep_armed = true;
   }
 }
 }  // namespace
@@ -106,19 +116,82 @@ int uring_fd(const Backend &b) {
   if (!u->embedded) {
     u->embedded = true;
     arm(b, u);
-    sys_uring_submit(&u->ring);  // on failure the next wait submits them
+    sys_uring_submit(&u->ring);  // on failure the next wait submits it
   }
   return u->ring.ring_fd;
+}
+
+namespace {
+// Takes every completion there is (up to max operations): the operations'
+// into out, the polls' as flags. Returns the number of operations.
+int collect(Uring *u, Done *out, int max, bool *ep_fired) {
+  io_uring *ring = &u->ring;
+  unsigned head, seen = 0;
+  int n = 0;
+  io_uring_cqe *cqe;
+  io_uring_for_each_cqe(ring, head, cqe) {
+    const uint64_t key = cqe->user_data;
+    if (key & kOpKeyBit) {
+      if (n == max) break;  // the rest stay queued for the next call
+      out[n].key = key;
+      out[n].res = sys_uring_cqe_res(cqe->res);
+      n++;
+      u->inflight--;
+    } else if (key == kEpollKey) {
+      u->ep_armed = false;
+      *ep_fired = true;  // ready, or failed: look either way (one epoll_wait)
+      (void)sys_uring_cqe_res(cqe->res);
+    }  // kCancelKey: the cancelled operation's own completion is what counts
+    seen++;
+  }
+  io_uring_cq_advance(ring, seen);
+  return n;
+}
+}  // namespace
+
+int uring_prep_recv(Backend &b, int fd, void *buf, unsigned len, uint64_t key) {
+  io_uring_sqe *sqe = get_sqe(&b.ring->ring);
+  if (!sqe) return -EAGAIN;
+  io_uring_prep_recv(sqe, fd, buf, len, 0);
+  io_uring_sqe_set_data64(sqe, key);
+  b.ring->inflight++;
+  return 0;
+}
+
+int uring_cancel(Backend &b, uint64_t key) {
+  io_uring *ring = &b.ring->ring;
+  io_uring_sqe *sqe = get_sqe(ring);
+  if (!sqe) return -EAGAIN;
+  io_uring_prep_cancel64(sqe, key, 0);
+  io_uring_sqe_set_data64(sqe, kCancelKey);
+  int rc = sys_uring_submit(ring);
+  return rc < 0 ? rc : 0;
+}
+
+int uring_reap(Backend &b, Done *out, int max) {
+  Uring *u = b.ring;
+  int rc = sys_uring_wait(&u->ring, nullptr);
+  if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) return rc;
+  return collect(u, out, max, &u->ep_seen);
 }
 
 int uring_wait_events(Backend &b, epoll_event *evs, int max, int64_t timeout_ns) {
   Uring *u = b.ring;
   io_uring *ring = &u->ring;
+  b.ndone = 0;
+  if (timeout_ns != 0 && u->inflight == 0 && !u->ep_seen && !u->embedded &&
+      io_uring_cq_ready(ring) == 0)
+    return sys_epoll_wait(b.epfd, evs, max, timeout_ns);  // nothing in the ring to wait for
   arm(b, u);
+  // The poll's completion a cancel's wait saw: act on it now.
+  if (u->ep_seen) timeout_ns = 0;
   // One enter: submit and wait (or only submit, for a zero timeout).
   int rc;
   if (timeout_ns == 0) {
-    rc = io_uring_sq_ready(ring) ? sys_uring_submit(ring) : 0;
+    if (io_uring_cq_has_overflow(ring))
+      rc = io_uring_get_events(ring);  // submits too; flushes the overflow list
+    else
+      rc = io_uring_sq_ready(ring) ? sys_uring_submit(ring) : 0;
   } else {
     __kernel_timespec ts, *tsp = nullptr;
     if (timeout_ns > 0) {
@@ -132,32 +205,15 @@ int uring_wait_events(Backend &b, epoll_event *evs, int max, int64_t timeout_ns)
     errno = -rc;
     return -1;
   }
-  bool ep_fired = false, woke = false;
-  unsigned head, seen = 0;
-  io_uring_cqe *cqe;
-  io_uring_for_each_cqe(ring, head, cqe) {
-    seen++;
-    const int res = sys_uring_cqe_res(cqe->res);
-    if (cqe->user_data == kEpollKey) {
-      u->ep_armed = false;
-      ep_fired = true;  // ready, or failed: look either way (one epoll_wait)
-    } else if (cqe->user_data == kRingWake) {
-      if (res < 0 || !(cqe->flags & IORING_CQE_F_MORE)) u->wake_armed = false;
-      woke = true;  // also on an error: reading the eventfd is harmless
-    }
-  }
-  io_uring_cq_advance(ring, seen);
+  bool ep_fired = u->ep_seen;
+  u->ep_seen = false;
+  b.ndone = collect(u, b.done, kMaxDone, &ep_fired);
   int n = 0;
-  if (woke && max > 0) {
-    evs[0].events = EPOLLIN;
-    evs[0].data.u64 = kWakeKey;
-    n = 1;
+  if (ep_fired) {
+    n = sys_epoll_wait(b.epfd, evs, max, 0);
+    if (n < 0) n = 0;  // EINTR (or a fault): the re-armed poll reports again
   }
-  if (ep_fired && n < max) {
-    int m = sys_epoll_wait(b.epfd, evs + n, max - n, 0);
-    if (m > 0) n += m;
-  }
-  if (u->embedded && (!u->ep_armed || !u->wake_armed)) {
+  if (u->embedded && !u->ep_armed) {
     arm(b, u);
     sys_uring_submit(ring);
   }

@@ -182,7 +182,7 @@ struct weft_loop {
   // Phase (6). Inline for the common no-op: not blocking, and nothing that
   // epoll could report (no fd registered or to reconcile, no wakeup owed).
   WEFT_INLINE void poll(int64_t timeout) {
-    if (timeout == 0 && poller.ndirty == 0 && poller.registered == 0 &&
+    if (timeout == 0 && poller.ndirty == 0 && poller.registered == 0 && poller.ring_ops == 0 &&
         !wake_pending.load(std::memory_order_acquire))
       return;
     poll_io(timeout);
@@ -219,7 +219,13 @@ struct weft_loop {
   int await_connect(int64_t self, const char *host, int port);
   int await_connect_unix(int64_t self, const char *path);
   void sock_run(int fd);                  // phase (6): retry parked operations
-  void sock_abort(uint32_t task_slot);    // cancel, timeout, disarm
+  // Cancel, timeout, disarm: takes the task's operation back. True when an
+  // operation the kernel held (io_uring) completed meanwhile: *got is its
+  // result, to be delivered (the interruption then waits for the next await).
+  bool sock_abort(uint32_t task_slot, int *got);
+  int ring_recv(uint32_t task_slot, int fd, char *buf, size_t len);  // 0 or WEFT_E*
+  void ring_complete(uint64_t key, int res);  // a completion the backend reaped
+  int ring_cancel(uint32_t op_slot);          // cancels and waits: the op's result
   void sock_fail_fd(int fd, int code, uint32_t dirs);
   int sock_park(uint32_t task_slot, uint8_t kind, int fd, char *buf, size_t len, size_t done,
                 size_t *sent, weft::Dial *dial);

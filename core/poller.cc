@@ -82,7 +82,9 @@ void weft_loop::fd_desired(const FdRec &r, uint8_t *mode, uint32_t *mask) const 
   }
   const uint32_t ops = (r.rq != kNone ? uint32_t(WEFT_READABLE) : 0u) |
                        (r.wq != kNone ? uint32_t(WEFT_WRITABLE) : 0u);
-  if (r.owned) {
+  // On io_uring, an owned socket's recvs go to the ring (socket.cc): it is
+  // registered only for what parks, like an fd weft does not own.
+  if (r.owned && !(r.owned == 1 && poller.be.kind == BK_URING)) {
     if (r.head == kNone) {
       *mode = RM_ET;
       *mask = WEFT_READABLE | WEFT_WRITABLE;
@@ -319,13 +321,21 @@ void weft_loop::io_reconcile() {
 void weft_loop::poll_io(int64_t timeout) {
   Poller &p = poller;
   if (p.ndirty) io_reconcile();
-  if (timeout == 0 && p.registered == 0 && !wake_pending.load(std::memory_order_acquire))
+  if (timeout == 0 && p.registered == 0 && p.ring_ops == 0 &&
+      !wake_pending.load(std::memory_order_acquire))
     return;  // nothing could be reported
   int n = backend_wait(p.be, p.events, kMaxEvents, timeout);
   if (n < 0) {
     if (errno != EINTR) log(WEFT_LOG_ERROR, "%s failed: errno %d",
           p.be.kind == BK_URING ? "io_uring_enter" : "epoll_wait", errno);
     return;
+  }
+  // Completions first: they only resolve tasks, so none of them can be
+  // taken back by a callback below before it is delivered.
+  if (p.be.ndone) {
+    const int nd = p.be.ndone;
+    p.be.ndone = 0;
+    for (int i = 0; i < nd; i++) ring_complete(p.be.done[i].key, p.be.done[i].res);
   }
   for (int i = 0; i < n; i++) {
     const epoll_event &ev = p.events[i];

@@ -62,6 +62,7 @@ struct FdRec {
   uint8_t owned;          // 1 owned socket, 2 owned other stream fd (socket.cc)
   uint8_t ready;          // owned: READABLE/WRITABLE not known to be drained, kReadEnded
   uint8_t counted;        // counted in Poller::registered
+  uint16_t ring_ops;      // io_uring: operations in the kernel on this fd
 };
 // IoNode refs: a watch slot, or a task slot with this bit set.
 constexpr uint32_t kIoTask = 0x80000000u;
@@ -78,6 +79,7 @@ struct Poller {
   int *dirty = nullptr;  // fds whose interest may have shrunk
   uint32_t ndirty = 0, capdirty = 0;
   uint32_t registered = 0;  // user fds whose registration can report
+  uint32_t ring_ops = 0;    // io_uring: operations in the kernel
   bool replaced = false;    // fd_apply found the registered file gone (ENOENT)
   uint32_t cursor = 0;      // next IoNode of the list being dispatched
   epoll_event events[kMaxEvents];

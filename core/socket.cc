@@ -237,9 +237,19 @@ int weft_loop::sock_adopt(int fd) {
 int weft_loop::sock_close(int fd) {
   if (backend_owns_fd(poller.be, fd)) return WEFT_EINVAL;
   if (uint32_t(fd) < poller.nfds) {
-    FdRec &r = poller.fds[fd];
-    for (uint32_t n = r.head; n != kNone; n = io_node(n)->next)
+    for (uint32_t n = poller.fds[fd].head; n != kNone; n = io_node(n)->next)
       if (!(n & kIoTask)) return WEFT_EBUSY;  // stop the watches first
+    // Operations in the ring: cancelled, and waited for, before the close.
+    // Bytes one received are delivered; otherwise it resolves WEFT_ECLOSED.
+    for (uint32_t s = 0; poller.fds[fd].ring_ops && s < sock_ops.size(); s++) {
+      SockOp *op = sock_ops.at(s);
+      if (op->state != 1 || !op->ring || op->fd != fd) continue;
+      const uint32_t task = op->task;
+      const int res = ring_cancel(s);
+      sock_ops.release(s);
+      settle(task, res == WEFT_ECANCELED ? WEFT_ECLOSED : res);
+    }
+    FdRec &r = poller.fds[fd];  // the table may have grown meanwhile
     fd_orphan(fd, WEFT_ECLOSED);  // fd awaits and operations
     if (r.mode != RM_NONE) {
       // Before the close: a dup or a forked child's copy would keep the
@@ -459,10 +469,20 @@ void weft_loop::sock_run(int fd) {
 }
 
 // The task stops waiting (cancel, timeout, disarm, loop free): take its
-// operation back. What a send already moved is written to *sent.
-void weft_loop::sock_abort(uint32_t task_slot) {
+// operation back. What a send already moved is written to *sent. An
+// operation in the ring is cancelled in the kernel and waited for: if it
+// completed (bytes, or an error) rather than being cancelled, returns true
+// with *got set, the result the await delivers.
+bool weft_loop::sock_abort(uint32_t task_slot, int *got) {
   const uint32_t os = tasks.at(task_slot)->w.sock_op;
   SockOp *op = sock_ops.at(os);
+  if (op->ring) {
+    const int res = ring_cancel(os);
+    sock_ops.release(os);
+    if (res == WEFT_ECANCELED) return false;
+    *got = res;
+    return true;
+  }
   if (op->kind == OP_RESOLVE) {
     op->dial->op = kNone;  // the pool work still uses it; its done frees it
     op->dial = nullptr;
@@ -475,6 +495,108 @@ void weft_loop::sock_abort(uint32_t task_slot) {
   }
   if (op->dial) mem_free(op->dial);
   sock_ops.release(os);
+  return false;
+}
+
+// ------------------------------------------------------------- io_uring
+
+// Submits a recv for the running task (queued: the next wait's enter
+// submits it). 0 or WEFT_E* (nothing submitted).
+int weft_loop::ring_recv(uint32_t task_slot, int fd, char *buf, size_t len) {
+#ifdef WEFT_HAVE_URING
+  uint32_t os;
+  SockOp *op = sock_ops.alloc(&os);
+  if (!op) return WEFT_ENOMEM;
+  op->state = 1;
+  op->kind = OP_RECV;
+  op->task = task_slot;
+  op->fd = fd;
+  op->buf = buf;
+  op->len = len;
+  op->ring = 1;
+  const unsigned n = len > 0x7fffffffu ? 0x7fffffffu : unsigned(len);
+  if (int e = uring_prep_recv(poller.be, fd, buf, n, ring_key(os, op->gen))) {
+    sock_ops.release(os);
+    return sys_error(-e);
+  }
+  poller.fds[fd].ring_ops++;
+  poller.ring_ops++;
+  tasks.at(task_slot)->w.sock_op = os;
+  return 0;
+#else
+  (void)task_slot, (void)fd, (void)buf, (void)len;
+  return WEFT_EINVAL;
+#endif
+}
+
+// An operation's completion: its task resolves with the result, unless a
+// cancel is waiting for it (ring_cancel takes the result).
+void weft_loop::ring_complete(uint64_t key, int res) {
+  const uint32_t os = uint32_t(key);
+  if (os >= sock_ops.size()) return;
+  SockOp *op = sock_ops.at(os);
+  if (op->state != 1 || !op->ring || ring_key(os, op->gen) != key) return;  // not ours
+#ifdef WEFT_HAVE_URING
+  if (res == -ECANCELED && !op->aborting) {
+    // Nobody here cancelled it: the kernel did, as the thread that
+    // submitted it exited (a loop may be run by one thread, then another).
+    // Nothing was received: submit it again, from this thread.
+    const unsigned n = op->len > 0x7fffffffu ? 0x7fffffffu : unsigned(op->len);
+    for (int attempt = 0; attempt < 4; attempt++)
+      if (uring_prep_recv(poller.be, op->fd, op->buf, n, key) == 0) return;
+    res = -ENOMEM;  // the ring refuses new work: say so rather than wait for nothing
+  }
+#endif
+  op->ring = 0;
+  FdRec &r = poller.fds[op->fd];
+  r.ring_ops--;
+  poller.ring_ops--;
+  int result;
+  if (res >= 0) {
+    // Filled the buffer: more may wait, the next recv tries its syscall
+    // first. A short read drained the socket; end of stream stays readable.
+    if (res == 0)
+      r.ready |= uint8_t(kR | kReadEnded);
+    else if (size_t(res) == op->len)
+      r.ready |= kR;
+    else if (!(r.ready & kReadEnded))
+      r.ready &= uint8_t(~kR);
+    result = res;
+  } else {
+    result = res == -ECANCELED ? WEFT_ECANCELED : sys_error(-res);
+  }
+  if (op->aborting) {
+    op->ring_res = result;
+    op->ring_done = 1;
+    return;
+  }
+  op_finish(os, result);
+}
+
+// Cancels the operation in the kernel and waits until the kernel has let
+// go of its buffer (its own completion; the cancel's may come before or
+// after). Returns the operation's result: WEFT_ECANCELED if the cancel took
+// it, else what it completed with. The caller releases the slot.
+int weft_loop::ring_cancel(uint32_t os) {
+#ifdef WEFT_HAVE_URING
+  SockOp *op = sock_ops.at(os);  // stays live (and put) while we wait
+  op->aborting = 1;
+  const uint64_t key = ring_key(os, op->gen);
+  // A cancel that cannot be submitted (SQ full and the submit failing) is
+  // tried again: the operation must not be left in the kernel.
+  while (uring_cancel(poller.be, key) < 0 && op->ring) {
+  }
+  Done d[64];
+  while (op->ring) {
+    int n = uring_reap(poller.be, d, 64);
+    for (int i = 0; i < n; i++) ring_complete(d[i].key, d[i].res);
+  }
+  op->aborting = 0;
+  return op->ring_res;
+#else
+  (void)os;
+  return WEFT_ECANCELED;
+#endif
 }
 
 // Every operation parked on fd in `dirs` resolves with `code`.
@@ -500,7 +622,7 @@ int weft_loop::await_recv(int64_t self, int fd, void *buf, size_t len) {
   if (take_intr(t)) return WEFT_PENDING;
   if (len > size_t(INT_MAX)) len = size_t(INT_MAX);
   FdRec &r = poller.fds[fd];
-  if (!r.owned || (r.ready & kR)) {
+  if ((!r.owned || (r.ready & kR)) && r.ring_ops == 0) {  // in order behind ring recvs
     SockOp tmp{};
     tmp.kind = OP_RECV;
     tmp.fd = fd;
@@ -508,6 +630,13 @@ int weft_loop::await_recv(int64_t self, int fd, void *buf, size_t len) {
     tmp.len = len;
     int res;
     if (op_try(this, &tmp, &res)) return resolved(t, res);
+  }
+  // io_uring: into the ring, unless watches or fd awaits share the fd (they
+  // see the readiness the recv waits for, as on epoll, when it parks).
+  if (poller.be.kind == BK_URING && poller.fds[fd].owned == 1 && poller.fds[fd].rq == kNone &&
+      poller.fds[fd].head == kNone && poller.fds[fd].ring_ops < 0xffff) {
+    if (ring_recv(slot, fd, static_cast<char *>(buf), len) == 0) return armed(t, AW_SOCK);
+    // No room in the ring: park as on epoll.
   }
   if (int e = sock_park(slot, OP_RECV, fd, static_cast<char *>(buf), len, 0, nullptr, nullptr))
     return e;
@@ -589,7 +718,17 @@ int weft_loop::dial_next(uint32_t os) {
     op->fd = s;
     poller.fds[s].ready &= uint8_t(~kW);
     q_push(poller.fds[s], true, os, sock_ops);
-    return WEFT_PENDING;  // owned, edge-triggered: no arming needed
+    if (poller.fds[s].mode != RM_ET) {
+      // io_uring: owned sockets are registered for what parks only.
+      if (int e = fd_apply(s, false)) {
+        q_remove(poller.fds[s], true, os, sock_ops);
+        op->fd = -1;
+        sock_close(s);
+        d->last_err = e;
+        continue;
+      }
+    }
+    return WEFT_PENDING;  // on epoll owned, edge-triggered: no arming needed
   }
   return d->last_err ? d->last_err : WEFT_ECONNREFUSED;
 }

@@ -7,6 +7,19 @@
 // With epoll the kernel uses the caller's buffer only during a syscall, so a
 // parked operation can be cancelled, or its fd closed, at any moment.
 //
+// On io_uring, a recv on a socket weft owns that finds nothing to read is
+// submitted to the ring instead (IORING_OP_RECV, with the iteration's one
+// io_uring_enter), and such sockets are not kept in the epoll set: the ring
+// reports their data itself. The kernel then holds the caller's buffer until
+// the completion: a cancel, a timeout or a close through weft submits
+// IORING_OP_ASYNC_CANCEL and waits for the recv's completion (the cancel's
+// own completion may come before or after it) before the await resolves;
+// bytes it received are delivered, and the cancellation comes from the next
+// await. The kernel also cancels a thread's requests when that thread exits;
+// a recv cancelled so (nobody here asked) is submitted again by the thread
+// running the loop. Sends, accepts and connects try their syscall and park
+// as on epoll.
+//
 // A connect to a host name first resolves it on the loop's pool (a Dial,
 // allocated once per connect, holds the name and the addresses found), then
 // tries each address in turn.
@@ -41,7 +54,17 @@ struct SockOp {
   size_t done;   // send: bytes already sent
   size_t *sent;  // send: the caller's count, written when the await resolves
   Dial *dial;    // connect
+  // io_uring: the operation is in the kernel (submitted or queued) rather
+  // than parked; `aborting` while a cancel waits for it, which takes its
+  // result from ring_res once ring_done.
+  uint8_t ring, aborting, ring_done;
+  int32_t ring_res;
 };
+
+// The key an operation in the ring is submitted with (backend.h's Done).
+inline uint64_t ring_key(uint32_t slot, uint32_t gen) {
+  return (uint64_t(1) << 63) | (uint64_t(gen & 0x7fffffffu) << 32) | slot;
+}
 
 constexpr int kMaxDialAddrs = 16;
 

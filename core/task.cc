@@ -151,9 +151,17 @@ void weft_loop::interrupt(uint32_t slot, int code) {
     case AW_FD:
       io_remove(slot | kIoTask);
       break;
-    case AW_SOCK:  // nothing moved is lost: a send's count goes to *sent
-      sock_abort(slot);
+    case AW_SOCK: {  // nothing moved is lost: a send's count goes to *sent
+      int got;
+      if (sock_abort(slot, &got)) {
+        // The kernel completed it meanwhile (io_uring): the await delivers
+        // that, the interruption comes from the next await.
+        resolve(slot, got);
+        defer_intr(t, code);
+        return;
+      }
       break;
+    }
     case AW_THREAD: {
       Work *w = t->w.work;
       if (work_unqueue(w)) {  // never ran, never will
@@ -204,9 +212,11 @@ void weft_loop::disarm(uint32_t slot) {
     case AW_FD:
       io_remove(slot | kIoTask);
       break;
-    case AW_SOCK:
-      sock_abort(slot);
+    case AW_SOCK: {
+      int got;
+      sock_abort(slot, &got);  // the step has ended: nobody takes a result
       break;
+    }
     case AW_THREAD: {
       Work *w = t->w.work;
       if (work_unqueue(w)) {

@@ -6,10 +6,13 @@
 #include "weft_test.h"
 
 #include <poll.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 
 #include <cstring>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -208,4 +211,276 @@ TEST(Backend, LoopsOfBothBackendsAtOnce) {
     EXPECT_EQ(1, fired);
   }
   for (weft_loop_t *l : loops) ASSERT_EQ(0, weft_loop_free(l));
+}
+
+// io_uring ties a request to the thread that submitted it. The loop's polls
+// were submitted by a thread that has exited since; another thread then
+// runs the loop: readiness and wakeups still arrive (on epoll, trivially).
+TEST(BackendThreaded, LoopRunByAThreadThatOutlivesTheSubmitter) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    weft_loop_t *l = nullptr;
+    ASSERT_EQ(0, weft_loop_new_with(&l, name));
+    int sv[2];
+    ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
+    struct W {
+      int fd;
+      int fired = 0;
+    } w{sv[0]};
+    auto cb = [](weft_loop_t *loop, weft_fd_watch_t id, int events, void *ud) {
+      auto *w = static_cast<W *>(ud);
+      if (events & WEFT_READABLE) {
+        char c;
+        while (read(w->fd, &c, 1) == 1) {
+        }
+        w->fired++;
+        weft_fd_watch_stop(loop, id);
+      }
+    };
+    weft_fd_watch_t watch = 0;
+    // Thread A starts the watch and runs the loop once: the ring's polls are
+    // its requests. Then it exits.
+    std::thread a([&] {
+      ASSERT_EQ(0, weft_fd_watch_start(l, sv[0], WEFT_READABLE, cb, &w, &watch));
+      ASSERT_GE(weft_loop_run(l, WEFT_RUN_NOWAIT), 0);
+    });
+    a.join();
+    // Another thread makes the fd readable while this one waits in the loop.
+    std::thread b([&] { ASSERT_EQ(1, write(sv[1], "x", 1)); });
+    wt::Watchdog dog(l, 20 * wt::kSec);
+    EXPECT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+    b.join();
+    EXPECT_FALSE(dog.fired) << "readiness after the submitting thread exited was lost";
+    EXPECT_EQ(1, w.fired);
+    // And a post from a third thread wakes it.
+    int posted = 0;
+    std::thread c([&] {
+      ASSERT_EQ(0, weft_loop_post(
+                       l, [](weft_loop_t *, void *ud) { ++*static_cast<int *>(ud); }, &posted));
+    });
+    c.join();
+    EXPECT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+    EXPECT_EQ(1, posted);
+    ASSERT_EQ(0, weft_loop_free(l));
+    close(sv[0]);
+    close(sv[1]);
+  }
+}
+
+// ------------------------------------------------ operations in the kernel
+// On io_uring a recv on an owned socket is in the kernel (the ring) while
+// it waits: these check the contracts that makes delicate, on each backend.
+
+namespace {
+
+// A task that recvs on fd until it gets a result <= 0 or `max` results;
+// every result is recorded.
+struct Reader {
+  int fd;
+  char buf[64];
+  std::string data;
+  std::vector<int> results;
+  size_t max = 8;
+  bool started = false;
+  static int step(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
+    auto *r = static_cast<Reader *>(ud);
+    if (r->started) {
+      r->results.push_back(status);
+      if (status > 0) r->data.append(r->buf, size_t(status));
+      if (status <= 0 || r->results.size() >= r->max) return status;
+    }
+    r->started = true;
+    return weft_await_recv(loop, self, r->fd, r->buf, sizeof r->buf);
+  }
+};
+
+}  // namespace
+
+// Data arrives, then the task is cancelled before the loop looked: the bytes
+// are never lost -- delivered by the await (the cancel then comes from the
+// next one) or left in the socket for a later recv.
+TEST(BackendOps, CancelRacingWithDataLosesNoBytes) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    weft_loop_t *l = nullptr;
+    ASSERT_EQ(0, weft_loop_new_with(&l, name));
+    int sv[2];
+    ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
+    ASSERT_EQ(0, weft_socket_adopt(l, sv[0]));
+    Reader r{sv[0], {}, {}, {}};
+    weft_task_t t = 0;
+    ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, &r, &t));
+    ASSERT_GE(weft_loop_run(l, WEFT_RUN_NOWAIT), 0);  // the recv waits (in the ring)
+    ASSERT_EQ(5, write(sv[1], "hello", 5));
+    ASSERT_EQ(0, weft_task_cancel(l, t));
+    ASSERT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+    int res = 0;
+    ASSERT_EQ(0, weft_task_result(l, t, &res));
+    EXPECT_EQ(WEFT_ECANCELED, res);
+    EXPECT_EQ(WEFT_ECANCELED, r.results.back());
+    std::string rest;
+    char b[16];
+    ssize_t n;
+    while ((n = read(sv[0], b, sizeof b)) > 0) rest.append(b, size_t(n));
+    EXPECT_EQ("hello", r.data + rest) << "delivered: '" << r.data << "', left: '" << rest << "'";
+    ASSERT_EQ(0, weft_socket_close(l, sv[0]));
+    ASSERT_EQ(0, weft_loop_free(l));
+    close(sv[1]);
+  }
+}
+
+// Cancel and timeout of a waiting recv resolve it only once the kernel let
+// go of the buffer; the next recv gets the data sent afterwards.
+TEST(BackendOps, CancelAndTimeoutOfAWaitingRecv) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    weft_loop_t *l = nullptr;
+    ASSERT_EQ(0, weft_loop_new_with(&l, name));
+    int sv[2];
+    ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
+    ASSERT_EQ(0, weft_socket_adopt(l, sv[0]));
+    for (int how = 0; how < 2; how++) {
+      Reader r{sv[0], {}, {}, {}};
+      r.max = 1;
+      weft_task_t t = 0;
+      ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, &r, &t));
+      ASSERT_GE(weft_loop_run(l, WEFT_RUN_NOWAIT), 0);
+      if (how == 0)
+        ASSERT_EQ(0, weft_task_cancel(l, t));
+      else
+        ASSERT_EQ(0, weft_task_timeout(l, t, 1000));
+      ASSERT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+      ASSERT_EQ(1u, r.results.size());
+      EXPECT_EQ(how == 0 ? WEFT_ECANCELED : WEFT_ETIMEDOUT, r.results[0]);
+      memset(r.buf, 'z', sizeof r.buf);
+      ASSERT_EQ(3, write(sv[1], "abc", 3));
+      EXPECT_EQ('z', r.buf[0]) << "the buffer is the caller's again";
+      Reader r2{sv[0], {}, {}, {}};
+      r2.max = 1;
+      ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, &r2, nullptr));
+      ASSERT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+      EXPECT_EQ("abc", r2.data);
+    }
+    ASSERT_EQ(0, weft_socket_close(l, sv[0]));
+    ASSERT_EQ(0, weft_loop_free(l));
+    close(sv[1]);
+  }
+}
+
+// Close through weft with recvs waiting: they resolve WEFT_ECLOSED and the
+// fd is closed; free with recvs waiting cancels them (no leak, no hang).
+TEST(BackendOps, CloseAndFreeWithRecvsWaiting) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    weft_loop_t *l = nullptr;
+    ASSERT_EQ(0, weft_loop_new_with(&l, name));
+    int sv[2];
+    ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
+    ASSERT_EQ(0, weft_socket_adopt(l, sv[0]));
+    Reader r{sv[0], {}, {}, {}};
+    weft_task_t t = 0;
+    ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, &r, &t));
+    ASSERT_GE(weft_loop_run(l, WEFT_RUN_NOWAIT), 0);
+    ASSERT_EQ(0, weft_socket_close(l, sv[0]));
+    EXPECT_EQ(-1, fcntl(sv[0], F_GETFD)) << "closed";
+    ASSERT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+    ASSERT_EQ(1u, r.results.size());
+    EXPECT_EQ(WEFT_ECLOSED, r.results[0]);
+    close(sv[1]);
+
+    // Many recvs waiting at free.
+    std::vector<std::unique_ptr<Reader>> readers;
+    std::vector<int> peers;
+    for (int i = 0; i < 64; i++) {
+      int p[2];
+      ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, p));
+      ASSERT_EQ(0, weft_socket_adopt(l, p[0]));
+      readers.push_back(std::unique_ptr<Reader>(new Reader{p[0], {}, {}, {}}));
+      ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, readers.back().get(), nullptr));
+      peers.push_back(p[0]);
+      peers.push_back(p[1]);
+    }
+    ASSERT_GE(weft_loop_run(l, WEFT_RUN_NOWAIT), 0);
+    ASSERT_EQ(0, weft_loop_free(l));
+    for (auto &rd : readers) {
+      ASSERT_EQ(1u, rd->results.size());
+      EXPECT_EQ(WEFT_ECANCELED, rd->results[0]);
+    }
+    for (int fd : peers) close(fd);
+  }
+}
+
+// More completions at once than the io_uring backend reaps per wait (1,024)
+// and than its completion queue holds (4,096): the rest wait in the kernel's
+// overflow list and nothing is lost.
+TEST(BackendOps, ManyCompletionsAtOnceLoseNothing) {
+  constexpr int kPairs = 4500;
+  struct rlimit lim;
+  ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &lim));
+  const rlim_t need = 2 * kPairs + 64;
+  if (lim.rlim_cur < need) {
+    if (lim.rlim_max < need) GTEST_SKIP() << "needs " << need << " fds";
+    struct rlimit more = lim;
+    more.rlim_cur = need;
+    ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &more));
+  }
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    weft_loop_t *l = nullptr;
+    ASSERT_EQ(0, weft_loop_new_with(&l, name));
+    std::vector<std::unique_ptr<Reader>> readers;
+    std::vector<int> peers;
+    for (int i = 0; i < kPairs; i++) {
+      int p[2];
+      ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, p));
+      ASSERT_EQ(0, weft_socket_adopt(l, p[0]));
+      readers.push_back(std::unique_ptr<Reader>(new Reader{p[0], {}, {}, {}}));
+      readers.back()->max = 1;
+      ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, readers.back().get(), nullptr));
+      peers.push_back(p[1]);
+    }
+    ASSERT_GE(weft_loop_run(l, WEFT_RUN_NOWAIT), 0);  // every recv waits
+    for (int fd : peers) ASSERT_EQ(1, write(fd, "x", 1));
+    wt::Watchdog dog(l, 60 * wt::kSec);
+    ASSERT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+    EXPECT_FALSE(dog.fired);
+    int got = 0;
+    for (auto &r : readers) got += r->data == "x";
+    EXPECT_EQ(kPairs, got);
+    for (auto &r : readers) EXPECT_EQ(0, weft_socket_close(l, r->fd));
+    ASSERT_EQ(0, weft_loop_free(l));
+    for (int fd : peers) close(fd);
+  }
+  setrlimit(RLIMIT_NOFILE, &lim);
+}
+
+// A recv submitted to the ring by a thread that then exits (Go parks and
+// retires OS threads): another thread runs the loop; the recv completes with
+// the data (the kernel must not cancel it with its submitter).
+TEST(BackendThreaded, RecvSubmittedByAThreadThatExits) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    weft_loop_t *l = nullptr;
+    ASSERT_EQ(0, weft_loop_new_with(&l, name));
+    int sv[2];
+    ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
+    ASSERT_EQ(0, weft_socket_adopt(l, sv[0]));
+    Reader r{sv[0], {}, {}, {}};
+    r.max = 1;
+    std::thread a([&] {
+      ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, &r, nullptr));
+      ASSERT_GE(weft_loop_run(l, WEFT_RUN_NOWAIT), 0);  // submits the recv
+    });
+    a.join();
+    ASSERT_EQ(4, write(sv[1], "ping", 4));
+    wt::Watchdog dog(l, 20 * wt::kSec);
+    EXPECT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+    EXPECT_FALSE(dog.fired);
+    ASSERT_EQ(1u, r.results.size());
+    EXPECT_EQ(4, r.results[0]) << weft_err_name(r.results[0]);
+    EXPECT_EQ("ping", r.data);
+    ASSERT_EQ(0, weft_socket_close(l, sv[0]));
+    ASSERT_EQ(0, weft_loop_free(l));
+    close(sv[1]);
+  }
 }

@@ -358,8 +358,9 @@ WEFT_API int weft_loop_set_logger(weft_loop_t *loop, weft_log_cb cb, void *user_
 /* The backend's fd, for embedding weft in another loop: when it is readable,
  * or after weft_loop_next_timeout ns, call weft_loop_run(loop, WEFT_RUN_NOWAIT).
  * On epoll it is the epoll fd; on io_uring the ring's fd, readable when
- * completions are waiting (the loop keeps a poll operation on its epoll set
- * and its wakeup in the ring while it has registrations). The fd stays
+ * completions are waiting: from the first call of this function on, the
+ * loop keeps a poll operation on its epoll set (fd registrations and the
+ * wakeup) in the ring whenever weft returns. The fd stays
  * owned by the loop; do not close it. Pending posts and pool
  * completions also make it readable.
  * Returns the fd (>= 0), or WEFT_EINVAL (NULL), WEFT_EPERM. */

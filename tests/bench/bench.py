@@ -76,11 +76,15 @@ def human(n):
 class Spec:
     """One process configuration of weft-bench-run."""
 
-    def __init__(self, workload, lib, **args):
-        self.workload, self.lib, self.args = workload, lib, args
+    def __init__(self, workload, lib, backend=None, **args):
+        # backend: WEFT_BACKEND for this run (None: the environment's)
+        self.workload, self.lib, self.args, self.backend = workload, lib, args, backend
 
     def key(self):
-        return (self.workload, self.lib) + tuple(sorted(self.args.items()))
+        return (self.workload, self.lib, self.backend) + tuple(sorted(self.args.items()))
+
+    def env(self, base):
+        return dict(base, WEFT_BACKEND=self.backend) if self.backend else base
 
     def argv(self, runner):
         a = [runner, self.workload, self.lib]
@@ -90,7 +94,8 @@ class Spec:
 
     def name(self):
         extra = " ".join("%s=%s" % kv for kv in sorted(self.args.items()))
-        return "%s %s %s" % (self.workload, self.lib, extra)
+        lib = self.lib + ("[%s]" % self.backend if self.backend else "")
+        return "%s %s %s" % (self.workload, lib, extra)
 
 
 class SyscallSpec(Spec):
@@ -99,8 +104,8 @@ class SyscallSpec(Spec):
     pair, the difference divided by the difference of round trips, so that
     setup and teardown (socketpairs, epoll_ctl, loop creation) cancel out."""
 
-    def __init__(self, workload, lib, count, **args):
-        Spec.__init__(self, workload, lib, **args)
+    def __init__(self, workload, lib, count, backend=None, **args):
+        Spec.__init__(self, workload, lib, backend, **args)
         self.count = count
 
     def key(self):
@@ -111,6 +116,20 @@ class SyscallSpec(Spec):
 
 
 _strace_ok = None
+_uring_ok = {}
+
+
+def uring_usable(runner):
+    """weft-bench-run can run a loop on io_uring here."""
+    if runner not in _uring_ok:
+        try:
+            p = subprocess.run([runner, "loop_count", "weft", "--duration", "0.01"],
+                               capture_output=True, timeout=60,
+                               env=dict(os.environ, WEFT_BACKEND="io_uring"))
+            _uring_ok[runner] = p.returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            _uring_ok[runner] = False
+    return _uring_ok[runner]
 
 
 def strace_usable():
@@ -290,6 +309,60 @@ def plan(opt):
             "bytes_per_task", "lower", ref_label="anchor", note="anchor: coroutine ~1 KB"),
         Row("tasks: cancel at loop free", "ns/task", wz, None, "cancel_ns", "lower"),
     ])
+    # backends: the same workloads on epoll and on io_uring, side by side
+    # (alternated in one group), each against libuv; skipped where io_uring
+    # cannot be used (weft-bench-run then fails to create its loop).
+    if uring_usable(opt.runner):
+        bk = ("epoll", "io_uring")
+        rows, specs = [], []
+
+        def side(label, unit, metric, better, weft_args, uv_args, target=None):
+            u = Spec(*uv_args[:2], **uv_args[2])
+            specs.append(u)
+            for b in bk:
+                w = Spec(weft_args[0], weft_args[1], b, **weft_args[2])
+                specs.append(w)
+                rows.append(Row("%s [%s]" % (label, b), unit, w, u, metric, better, target))
+
+        m1, mw = "roundtrips_per_cpu_s", "roundtrips_per_s"
+        side("pingpong 1 pair: recv/send vs uv streams", "rt/CPU-s", m1, "higher",
+             ("pingpong", "weft", {"variant": "sock", "duration": d}),
+             ("pingpong", "uv", {"variant": "stream", "duration": d}), 1.15)
+        np = 20 if S else 1000
+        side("pingpong %s pairs: recv/send vs uv streams" % human(np), "rt/CPU-s", m1, "higher",
+             ("pingpong", "weft", {"variant": "sock", "pairs": np, "duration": d}),
+             ("pingpong", "uv", {"variant": "stream", "pairs": np, "duration": d}), 1.5)
+        side("pingpong 1 pair: fd watch vs uv_poll", "rt/CPU-s", m1, "higher",
+             ("pingpong", "weft", {"variant": "watch", "duration": d}),
+             ("pingpong", "uv", {"duration": d}))
+        side("pingpong 1 pair: await_fd vs uv_poll", "rt/CPU-s", m1, "higher",
+             ("pingpong", "weft", {"variant": "task", "duration": d}),
+             ("pingpong", "uv", {"duration": d}))
+        side("loop_count +1 idle fd: yield vs idle", "iter/CPU-s", "ticks_per_cpu_s", "higher",
+             ("loop_count", "weft", {"variant": "yield_fd", "duration": d}),
+             ("loop_count", "uv", {"variant": "fd", "duration": d}))
+        nt = 2000 if S else 1000000
+        side("timers %s: dispatch" % human(nt), "CPU ns/timer", "dispatch_cpu_ns", "lower",
+             ("timers", "weft", {"n": nt}), ("timers", "uv", {"n": nt}))
+        side("posts 1 thread: sends accepted", "send/s", "sends_per_s", "higher",
+             ("posts", "weft", {"threads": 1, "duration": d}),
+             ("posts", "uv", {"threads": 1, "duration": d}))
+        side("to_thread 1 in flight", "done/s", "completions_per_s", "higher",
+             ("to_thread", "weft", {"variant": "cb", "threads": 1, "duration": d}),
+             ("to_thread", "uv", {"threads": 1, "duration": d}))
+        if strace_usable():
+            sm = "syscalls_per_roundtrip"
+            for pairs, c in ((1, 20 if S else 2000), (np, 5 if S else 20)):
+                extra = {"pairs": pairs} if pairs > 1 else {}
+                us = SyscallSpec("pingpong", "uv", c, variant="stream", **extra)
+                specs.append(us)
+                for b in bk:
+                    ws = SyscallSpec("pingpong", "weft", c, b, variant="sock", **extra)
+                    specs.append(ws)
+                    rows.append(Row("pingpong %s syscalls: recv/send vs streams [%s]"
+                                    % ("1 pair" if pairs == 1 else "%s pairs" % human(pairs), b),
+                                    "syscalls/rt", ws, us, sm, "lower"))
+        group("backends", specs, rows)
     return groups
 
 
@@ -349,7 +422,7 @@ class Runner:
         try:
             argv = ["strace", "-f", "-c", "-o", path] + spec.argv(self.opt.runner) + [
                 "--count", str(count)]
-            p = subprocess.run(argv, capture_output=True, text=True, env=self.env,
+            p = subprocess.run(argv, capture_output=True, text=True, env=spec.env(self.env),
                                timeout=self.timeout(spec))
             if p.returncode != 0:
                 self.failures.append("%s: exit %d: %s" % (spec.name(), p.returncode,
@@ -383,7 +456,7 @@ class Runner:
         argv = spec.argv(self.opt.runner)
         load, psi = loadavg(), cpu_pressure()
         p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=self.env)
+                             env=spec.env(self.env))
         try:
             out, err = p.communicate(timeout=self.timeout(spec))
         except subprocess.TimeoutExpired:
@@ -549,7 +622,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3, help="runs per library (median), >= 1")
     ap.add_argument("--duration", type=float, default=5.0, help="seconds per timed run")
     ap.add_argument("--only", help="comma-separated groups: timers,loop_count,pingpong,pingpong_pairs,pingpong_syscalls,"
-                    "to_thread,posts,handles,tasks (micro and callgrind stay on unless disabled)")
+                    "to_thread,posts,handles,tasks,backends (micro and callgrind stay on unless disabled)")
     ap.add_argument("--no-macro", action="store_true", help="skip weft-bench-run's table")
     ap.add_argument("--no-micro", action="store_true")
     ap.add_argument("--no-callgrind", action="store_true")
