@@ -2,6 +2,7 @@
 #include "commands.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <climits>
@@ -40,12 +41,23 @@ bool iequals(std::string_view a, const char *b) {
   return true;
 }
 
-/* The command named by name, or -1. */
+/* The command named by name, or -1. ASCII case folding (what tolower does
+ * in the C locale), the length first. */
 int lookup(std::string_view name) {
-  if (name.empty() || name.size() > 8) return -1;
-  // First letter narrows it down.
+  static const auto kLens = [] {
+    std::array<size_t, kCount> lens{};
+    for (int i = 0; i < kCount; i++) lens[static_cast<size_t>(i)] = std::strlen(kSpecs[i].name);
+    return lens;
+  }();
+  const size_t n = name.size();
+  if (n == 0 || n > 8) return -1;
+  char low[8];
+  for (size_t i = 0; i < n; i++) {
+    char c = name[i];
+    low[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+  }
   for (int i = 0; i < kCount; i++)
-    if (iequals(name, kSpecs[i].name)) return i;
+    if (kLens[static_cast<size_t>(i)] == n && std::memcmp(low, kSpecs[i].name, n) == 0) return i;
   return -1;
 }
 

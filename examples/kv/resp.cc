@@ -22,6 +22,16 @@ bool parse_int64(std::string_view s, int64_t *out) {
     if (s.size() == 1) return false;
   }
   if (s[i] < '1' || s[i] > '9') return false;  // no leading zero, no "-0"
+  if (s.size() - i < 19) {  // at most 18 digits: no overflow possible
+    int64_t v = 0;
+    for (; i < s.size(); i++) {
+      char c = s[i];
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + (c - '0');
+    }
+    *out = neg ? -v : v;
+    return true;
+  }
   uint64_t v = 0;
   for (; i < s.size(); i++) {
     char c = s[i];

@@ -156,6 +156,24 @@ class Conn {
     return out_.size() >= flush_at || pieces_.size() >= 32;
   }
 
+  /* Sends the replies owed without suspending when it can: 0 when all
+   * are sent, 1 when the caller must co_await flush() (forwarded commands
+   * are out, or the socket took only part), or a negated errno. Saves a
+   * coroutine frame per request on the common path. */
+  int try_flush() {
+    if (!pieces_.empty()) return 1;
+    if (out_.empty()) return 0;
+    long n = net::try_send(fd_, out_.data(), out_.size());
+    if (n < 0) return static_cast<int>(n);
+    if (static_cast<size_t>(n) < out_.size()) {
+      out_.erase(0, static_cast<size_t>(n));
+      return 1;
+    }
+    out_.clear();
+    if (out_.capacity() > (1u << 20)) out_.shrink_to_fit();
+    return 0;
+  }
+
   /* Sends the forwarded parts, waits for their replies, and sends every
    * reply owed. Returns 0 or a negated errno (the connection is done). */
   weft::task<int> flush() {
@@ -178,7 +196,7 @@ class Conn {
       else if (pc.kind == Piece::kSingle) out_.append(pc.single->reply);
       else join(pc.argv, pc.parts, out_);
     }
-    pieces_.clear();
+    if (!pieces_.empty()) pieces_.clear();
     int rc = 0;
     if (!out_.empty()) {
       rc = co_await net::send_all(fd_, out_.data(), out_.size(),
@@ -246,12 +264,18 @@ weft::task<void> serve(Shard &sh, int fd) {
           closing = true;
           break;
         }
-        if (c.should_flush(opt.flush_at) && co_await c.flush() < 0) {
-          closing = true;
-          break;
+        if (c.should_flush(opt.flush_at)) {
+          int fr = c.try_flush();
+          if (fr > 0) fr = co_await c.flush();
+          if (fr < 0) {
+            closing = true;
+            break;
+          }
         }
       }
-      if (co_await c.flush() < 0) break;
+      int fr = c.try_flush();
+      if (fr > 0) fr = co_await c.flush();
+      if (fr < 0) break;
       parser.clear_inline();
       std::memmove(buf.get(), buf.get() + pos, len - pos);
       len -= pos;
