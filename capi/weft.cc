@@ -84,6 +84,7 @@ const char *weft_strerror(int err) {
     case WEFT_ECANCELED: return "operation canceled";
     case WEFT_EHOST: return "a callback raised in its host language";
     case WEFT_ECLOSED: return "the socket or queue was closed through weft";
+    case WEFT_ENOSYS: return "the chosen backend cannot be used here";
     /* sockets */
     case WEFT_ENOENT: return "no such file or directory";
     case WEFT_EACCES: return "permission denied";
@@ -120,6 +121,7 @@ const char *weft_err_name(int err) {
     case WEFT_ESTALE: return "WEFT_ESTALE";
     case WEFT_ECANCELED: return "WEFT_ECANCELED";
     case WEFT_EHOST: return "WEFT_EHOST";
+    case WEFT_ENOSYS: return "WEFT_ENOSYS";
     case WEFT_ECLOSED: return "WEFT_ECLOSED";
     /* sockets */
     case WEFT_ENOENT: return "WEFT_ENOENT";
@@ -143,13 +145,15 @@ const char *weft_err_name(int err) {
 
 /* ---------------------------------------------------------------- loop */
 
-int weft_loop_new(weft_loop_t **out) {
+int weft_loop_new_with(weft_loop_t **out, const char *backend) {
   if (!out) return WEFT_EINVAL;
   GUARDED({
+    const int choice = weft::backend_parse(backend);
+    if (choice < 0) return choice;
     void *mem = mem_alloc(sizeof(weft_loop));
     if (!mem) return WEFT_ENOMEM;
     weft_loop_t *loop = new (mem) weft_loop();
-    if (int e = loop->init()) {
+    if (int e = loop->init(choice)) {
       loop->~weft_loop();
       mem_free(mem);
       return e;
@@ -157,6 +161,12 @@ int weft_loop_new(weft_loop_t **out) {
     *out = loop;
     return 0;
   })
+}
+
+int weft_loop_new(weft_loop_t **out) { return weft_loop_new_with(out, nullptr); }
+
+const char *weft_loop_backend_name(const weft_loop_t *loop) {
+  return loop ? weft::backend_name(loop->poller.be) : "";
 }
 
 int weft_loop_free(weft_loop_t *loop) {
@@ -258,7 +268,7 @@ int weft_loop_set_logger(weft_loop_t *loop, weft_log_cb cb, void *user_data) {
 
 int weft_loop_backend_fd(const weft_loop_t *loop) {
   LOOP_THREAD(loop);
-  return loop->poller.epfd;
+  return weft::backend_fd(loop->poller.be);
 }
 
 int64_t weft_loop_next_timeout(const weft_loop_t *loop) {

@@ -24,7 +24,7 @@ weft_loop::~weft_loop() {
   if (tag_held) tag_release(tag, ids_max_issued());
 }
 
-int weft_loop::init() {
+int weft_loop::init(int backend) {
   fork_gen = fork_gen_now();
   uint32_t floor;
   if (int e = tag_acquire(&tag, &floor)) return e;
@@ -32,7 +32,7 @@ int weft_loop::init() {
   ids_set_floor(floor);
   heap_init();
   now.store(clock_now(), std::memory_order_relaxed);
-  return poller_init();
+  return poller_init(backend);
 }
 
 // A pool added to the loop that hands out ids (or whose slots' generations
@@ -68,7 +68,7 @@ void weft_loop::wake() {
   // This caller owes the loop its wakeup. A failed write may be the only
   // one coming (a pool completion while the loop sleeps), so try again.
   for (int attempt = 0; attempt < 3; attempt++)
-    if (sys_eventfd_write(poller.wakefd) == 0) return;
+    if (sys_eventfd_write(poller.be.wakefd) == 0) return;
   // Still failing: let the next waker try rather than leave the flag saying
   // a wakeup is on its way.
   wake_pending.store(false, std::memory_order_seq_cst);

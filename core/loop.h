@@ -94,7 +94,7 @@ struct weft_loop {
   weft::SyncTables sync;
 
   // ------------------------------------------------------------ loop.cc
-  int init();                       // fds and tag; 0 or WEFT_E*
+  int init(int backend);            // fds and tag; backend: BK_* (backend.h); 0 or WEFT_E*
   // This process is a fork() child of the one that made the loop (any thread).
   WEFT_INLINE bool forked() const {
     return WEFT_UNLIKELY(fork_gen != weft::g_fork_gen.load(std::memory_order_relaxed));
@@ -165,7 +165,7 @@ struct weft_loop {
   int await_yield(int64_t self);
 
   // ------------------------------------------------------------ poller.cc
-  int poller_init();
+  int poller_init(int backend);
   void poller_close();
   weft::IoNode *io_node(uint32_t ref) const;
   int io_add(uint32_t ref, int fd, uint32_t events);

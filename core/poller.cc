@@ -1,4 +1,5 @@
-// poller.cc -- the epoll backend, fd watches, fd awaits and the wakeup fd.
+// poller.cc -- per-fd registrations, fd watches, fd awaits and the wakeup;
+// dispatching what the backend (backend.h) reports.
 #include <cerrno>
 
 #include <fcntl.h>
@@ -41,23 +42,10 @@ int ctl_error(int e) {
 constexpr uint32_t kReported = WEFT_HANGUP | WEFT_ERROR;
 }  // namespace
 
-int weft_loop::poller_init() {
-  Poller &p = poller;
-  p.epfd = sys_epoll_create();
-  if (p.epfd < 0) return errno == EMFILE || errno == ENFILE ? WEFT_EMFILE : WEFT_ENOMEM;
-  p.wakefd = sys_eventfd();
-  if (p.wakefd < 0) return errno == EMFILE || errno == ENFILE ? WEFT_EMFILE : WEFT_ENOMEM;
-  epoll_event ev;
-  ev.events = EPOLLIN;
-  ev.data.u64 = kWakeKey;
-  if (sys_epoll_ctl(p.epfd, EPOLL_CTL_ADD, p.wakefd, &ev) < 0) return ctl_error(errno);
-  return 0;
-}
+int weft_loop::poller_init(int backend) { return backend_open(poller.be, backend); }
 
 void weft_loop::poller_close() {
-  if (poller.wakefd >= 0) ::close(poller.wakefd);
-  if (poller.epfd >= 0) ::close(poller.epfd);
-  poller.wakefd = poller.epfd = -1;
+  backend_close(poller.be, forked());
   mem_free(poller.fds);
   mem_free(poller.dirty);
   poller.fds = nullptr;
@@ -128,7 +116,7 @@ int weft_loop::fd_apply(int fd, bool force) {
     // reports at most once more, and that event is dropped. A level-
     // triggered one goes now, while the fd is still open.
     if (r.mode == RM_LT || r.mode == RM_ET) {
-      if (sys_epoll_ctl(p.epfd, EPOLL_CTL_DEL, fd, nullptr) < 0 && errno != EBADF &&
+      if (sys_epoll_ctl(p.be.epfd, EPOLL_CTL_DEL, fd, nullptr) < 0 && errno != EBADF &&
           errno != ENOENT)
         return ctl_error(errno);  // still registered: say so, try again later
       r.mode = RM_NONE;
@@ -144,7 +132,7 @@ int weft_loop::fd_apply(int fd, bool force) {
   int rc = -1;
   if (r.mode != RM_NONE) {
     ev.data.u64 = uint64_t(uint32_t(fd)) | uint64_t(r.seq) << 32;
-    rc = sys_epoll_ctl(p.epfd, EPOLL_CTL_MOD, fd, &ev);
+    rc = sys_epoll_ctl(p.be.epfd, EPOLL_CTL_MOD, fd, &ev);
     if (rc < 0 && errno == ENOENT) {
       // The open file registered under this number is gone: the number was
       // closed (and maybe reused). Whatever waited on it waited on that
@@ -158,10 +146,10 @@ int weft_loop::fd_apply(int fd, bool force) {
   if (r.mode == RM_NONE) {
     r.seq++;
     ev.data.u64 = uint64_t(uint32_t(fd)) | uint64_t(r.seq) << 32;
-    rc = sys_epoll_ctl(p.epfd, EPOLL_CTL_ADD, fd, &ev);
+    rc = sys_epoll_ctl(p.be.epfd, EPOLL_CTL_ADD, fd, &ev);
     // Registered under this number but unknown to us (a dup2 back onto a
     // number whose one-shot registration we had forgotten): take it over.
-    if (rc < 0 && errno == EEXIST) rc = sys_epoll_ctl(p.epfd, EPOLL_CTL_MOD, fd, &ev);
+    if (rc < 0 && errno == EEXIST) rc = sys_epoll_ctl(p.be.epfd, EPOLL_CTL_MOD, fd, &ev);
   }
   if (rc < 0) return ctl_error(errno);
   r.mode = mode;
@@ -190,7 +178,7 @@ void weft_loop::fd_orphan(int fd, int code) {
 int weft_loop::fd_table(int fd) {
   Poller &p = poller;
   if (fd < 0) return WEFT_EBADF;
-  if (fd == p.epfd || fd == p.wakefd) return WEFT_EINVAL;
+  if (backend_owns_fd(p.be, fd)) return WEFT_EINVAL;
   if (uint32_t(fd) < p.nfds) return 0;
   // Growing the table is rare; first make sure the fd is real, so that a
   // bogus large number is EBADF rather than a huge allocation.
@@ -333,9 +321,10 @@ void weft_loop::poll_io(int64_t timeout) {
   if (p.ndirty) io_reconcile();
   if (timeout == 0 && p.registered == 0 && !wake_pending.load(std::memory_order_acquire))
     return;  // nothing could be reported
-  int n = sys_epoll_wait(p.epfd, p.events, kMaxEvents, timeout);
+  int n = backend_wait(p.be, p.events, kMaxEvents, timeout);
   if (n < 0) {
-    if (errno != EINTR) log(WEFT_LOG_ERROR, "epoll_wait failed: errno %d", errno);
+    if (errno != EINTR) log(WEFT_LOG_ERROR, "%s failed: errno %d",
+          p.be.kind == BK_URING ? "io_uring_enter" : "epoll_wait", errno);
     return;
   }
   for (int i = 0; i < n; i++) {
@@ -343,7 +332,7 @@ void weft_loop::poll_io(int64_t timeout) {
     if (ev.data.u64 == kWakeKey) {
       // Read first, then clear: a waker that saw the flag set has queued
       // its item before our drain below.
-      sys_eventfd_read(p.wakefd);
+      sys_eventfd_read(p.be.wakefd);
       wake_pending.store(false, std::memory_order_seq_cst);
       deliver_completions();
     } else {

@@ -33,6 +33,7 @@
 
 #include <sys/epoll.h>
 
+#include "backend.h"
 #include "task.h"
 
 namespace weft {
@@ -64,15 +65,14 @@ struct FdRec {
 };
 // IoNode refs: a watch slot, or a task slot with this bit set.
 constexpr uint32_t kIoTask = 0x80000000u;
-constexpr uint64_t kWakeKey = ~uint64_t(0);  // epoll data of the eventfd (fd | seq << 32 for others)
+// epoll data: fd | seq << 32 (backend.h's kWakeKey for the wakeup eventfd).
 // FdRec::ready bit: the peer's end of stream (or an error) was reported; it
 // stays readable for good, so a short read must not wait for another edge.
 constexpr uint8_t kReadEnded = 0x10;
 constexpr int kMaxEvents = 1024;
 
 struct Poller {
-  int epfd = -1;
-  int wakefd = -1;
+  Backend be;  // backend.h: the epoll set, the wakeup eventfd, the ring
   FdRec *fds = nullptr;  // indexed by fd
   uint32_t nfds = 0;
   int *dirty = nullptr;  // fds whose interest may have shrunk

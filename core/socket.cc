@@ -235,7 +235,7 @@ int weft_loop::sock_adopt(int fd) {
 }
 
 int weft_loop::sock_close(int fd) {
-  if (fd == poller.epfd || fd == poller.wakefd) return WEFT_EINVAL;
+  if (backend_owns_fd(poller.be, fd)) return WEFT_EINVAL;
   if (uint32_t(fd) < poller.nfds) {
     FdRec &r = poller.fds[fd];
     for (uint32_t n = r.head; n != kNone; n = io_node(n)->next)
@@ -244,7 +244,7 @@ int weft_loop::sock_close(int fd) {
     if (r.mode != RM_NONE) {
       // Before the close: a dup or a forked child's copy would keep the
       // registration alive after it.
-      sys_epoll_ctl(poller.epfd, EPOLL_CTL_DEL, fd, nullptr);
+      sys_epoll_ctl(poller.be.epfd, EPOLL_CTL_DEL, fd, nullptr);
       r.mode = RM_NONE;
     }
     r.reg = 0;

@@ -10,6 +10,10 @@
 
 #include <atomic>
 
+#ifdef WEFT_HAVE_URING
+#include <liburing.h>
+#endif
+
 namespace weft {
 
 #ifdef WEFT_FAULT_INJECTION
@@ -148,5 +152,28 @@ int sys_thread_create(pthread_t *t, void *(*fn)(void *), void *arg) {
   FAIL_THREAD_IF_INJECTED();
   return pthread_create(t, nullptr, fn, arg);
 }
+
+#ifdef WEFT_HAVE_URING
+int sys_uring_setup(unsigned entries, ::io_uring *ring, ::io_uring_params *p) {
+  FAIL_IF_INJECTED(-errno);
+  return io_uring_queue_init_params(entries, ring, p);
+}
+
+int sys_uring_submit(::io_uring *ring) {
+  FAIL_IF_INJECTED(-errno);
+  return io_uring_submit(ring);
+}
+
+int sys_uring_wait(::io_uring *ring, ::__kernel_timespec *ts) {
+  FAIL_IF_INJECTED(-errno);
+  io_uring_cqe *cqe;
+  return io_uring_submit_and_wait_timeout(ring, &cqe, 1, ts, nullptr);
+}
+
+int sys_uring_cqe_res(int res) {
+  FAIL_IF_INJECTED(-errno);
+  return res;
+}
+#endif
 
 }  // namespace weft

@@ -20,6 +20,12 @@
 #define WEFT_INLINE inline
 #endif
 
+#ifdef WEFT_HAVE_URING
+struct io_uring;
+struct io_uring_params;
+struct __kernel_timespec;
+#endif
+
 namespace weft {
 
 // Monotonic clock in ns.
@@ -59,6 +65,17 @@ int sys_eventfd();
 int sys_eventfd_write(int fd);  // adds 1; 0 or -1
 int sys_eventfd_read(int fd);   // drains; 0 or -1 (EAGAIN when empty)
 int sys_thread_create(pthread_t *t, void *(*fn)(void *), void *arg);  // 0 or errno
+
+#ifdef WEFT_HAVE_URING
+// io_uring (liburing's conventions: 0 or more on success, a negated errno on
+// failure). Setup, a submission without waiting, a submission that waits for
+// one completion (ts NULL: no limit; -ETIME when it passes), and a hook on
+// each completion's result (a fault turns it into the armed errno).
+int sys_uring_setup(unsigned entries, ::io_uring *ring, ::io_uring_params *p);
+int sys_uring_submit(::io_uring *ring);
+int sys_uring_wait(::io_uring *ring, ::__kernel_timespec *ts);
+int sys_uring_cqe_res(int res);
+#endif
 
 #ifdef WEFT_FAULT_INJECTION
 // Test hook: the fault_after-th call (1-based) from now of any wrapped site

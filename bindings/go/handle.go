@@ -59,8 +59,9 @@ func (l *loopCore) start(op string, v any, c func(loop, h uintptr) int64) (int64
 	return id, nil
 }
 
-// handle is what a Timer, Watch or Work keeps: its loop, its weft id, and
-// whether weft has let go of it (the release hook says so).
+// handle is what a Timer, Watch, Work or synchronisation primitive keeps:
+// its loop, its weft id, and whether weft has let go of it (the release
+// hook says so, for the kinds weft holds a Go value of).
 type handle struct {
 	loop *loopCore
 	id   int64
@@ -68,6 +69,11 @@ type handle struct {
 }
 
 func (h *handle) ended() { h.over = true }
+
+// do runs the loop-thread C function c on the handle's id, as call does.
+func (h *handle) do(op string, c func(loop uintptr, id int64) int) error {
+	return h.loop.call(op, func(l uintptr) int { return c(l, h.id) })
+}
 
 // register starts v, whose handle is hd, through start; v on success.
 func register[T any](l *Loop, op string, v T, hd *handle, c func(loop, h uintptr) int64) (T, error) {

@@ -161,7 +161,7 @@ func (l *Loop) run(ctx context.Context, mode int) (bool, error) {
 	// by a later run or by Close, does nothing (a plain weft_loop_stop would
 	// stop the next run).
 	unwatch := context.AfterFunc(ctx, func() {
-		if l.postValue(s) != nil {
+		if l.later(s.run) != nil {
 			l.Stop() // ENOMEM: fall back to a plain stop
 		}
 	})
@@ -216,34 +216,27 @@ func (l *Loop) Post(fn func()) error {
 	if fn == nil {
 		return opErr("loop_post", ErrInval)
 	}
-	return l.postValue(&post{loop: l.loopCore, fn: fn})
+	return l.later(fn)
 }
 
-// postValue posts v (a *post, *ctxStop, *release or *sock) to run in hookPost.
-func (l *loopCore) postValue(v any) error {
+// later posts fn to run once on the loop thread: Post, and the binding's
+// own posts (a done context's stop, the cleanups of collected objects).
+func (l *loopCore) later(fn func()) error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if l.closing {
 		return ErrClosed
 	}
-	_, err := l.start("loop_post", v, func(c, h uintptr) int64 {
+	_, err := l.start("loop_post", &post{loop: l, fn: fn}, func(c, h uintptr) int64 {
 		return int64(cweft.Weft_go_loop_post(c, h))
 	})
 	return err
 }
 
 func hookPost(h uintptr) {
-	switch p := cgo.Handle(h).Value().(type) {
-	case *post:
-		defer p.loop.recoverIn("post")
-		p.fn()
-	case *ctxStop:
-		p.run()
-	case *release:
-		cweft.Weft_task_release(p.loop.c, p.id)
-	case *sock:
-		p.dropped()
-	}
+	p := cgo.Handle(h).Value().(*post)
+	defer p.loop.recoverIn("post")
+	p.fn()
 }
 
 // recoverIn is deferred by every hook running on the loop thread.

@@ -47,7 +47,7 @@ type sock struct {
 // fd is closed through weft on the loop thread (if the loop is still open;
 // weft leaves the fds of a closed loop open).
 func newSock[T any](owner *T, s *sock) *T {
-	runtime.AddCleanup(owner, func(s *sock) { _ = s.loop.postValue(s) }, s)
+	runtime.AddCleanup(owner, func(s *sock) { _ = s.loop.later(s.dropped) }, s)
 	return owner
 }
 
@@ -55,7 +55,7 @@ func newSock[T any](owner *T, s *sock) *T {
 func (s *sock) dropped() {
 	if s.fd >= 0 && s.loop.c != 0 {
 		if cweft.Weft_socket_close(s.loop.c, s.fd) == 0 && s.path != "" {
-			_ = unlink(s.path)
+			_ = syscall.Unlink(s.path)
 		}
 		s.fd = -1
 	}
@@ -86,26 +86,32 @@ func ReusePort() ListenOption {
 // ErrAddrNotAvail, ErrAccess, ErrMFile, ErrNoMem, ErrPerm, ErrClosed (the
 // loop is closed).
 func (l *Loop) Listen(host string, port int, opts ...ListenOption) (*Listener, error) {
+	return l.listen("tcp_listen", host, "", opts, func(c uintptr, cfg listenConfig, fd *int32) int {
+		if host == "" { // weft's NULL host; SWIG passes strings, never NULL
+			rc := cweft.Weft_tcp_listen(c, "::", port, cfg.backlog, cfg.flags, fd)
+			if rc != cweft.WEFT_EADDRNOTAVAIL && rc != -97 /* EAFNOSUPPORT */ {
+				return rc
+			}
+			return cweft.Weft_tcp_listen(c, "0.0.0.0", port, cfg.backlog, cfg.flags, fd)
+		}
+		return cweft.Weft_tcp_listen(c, host, port, cfg.backlog, cfg.flags, fd)
+	})
+}
+
+// listen is Listen and ListenUnix: c opens the socket with the options.
+func (l *Loop) listen(op, host, path string, opts []ListenOption,
+	c func(loop uintptr, cfg listenConfig, fd *int32) int) (*Listener, error) {
 	var cfg listenConfig
 	for _, o := range opts {
 		o(&cfg)
 	}
 	var fd int32
-	err := l.call("tcp_listen", func(c uintptr) int {
-		if host == "" { // weft's NULL host; SWIG passes strings, never NULL
-			rc := cweft.Weft_tcp_listen(c, "::", port, cfg.backlog, cfg.flags, &fd)
-			if rc != cweft.WEFT_EADDRNOTAVAIL && rc != -97 /* EAFNOSUPPORT */ {
-				return rc
-			}
-			return cweft.Weft_tcp_listen(c, "0.0.0.0", port, cfg.backlog, cfg.flags, &fd)
-		}
-		return cweft.Weft_tcp_listen(c, host, port, cfg.backlog, cfg.flags, &fd)
-	})
+	err := l.call(op, func(lp uintptr) int { return c(lp, cfg, &fd) })
 	runtime.KeepAlive(l)
 	if err != nil {
 		return nil, err
 	}
-	ln := &Listener{sock: &sock{loop: l.loopCore, fd: int(fd)}, host: host}
+	ln := &Listener{sock: &sock{loop: l.loopCore, fd: int(fd), path: path}, host: host}
 	return newSock(ln, ln.sock), nil
 }
 
@@ -114,20 +120,9 @@ func (l *Loop) Listen(host string, port int, opts ...ListenOption) (*Listener, e
 // ErrInval (empty path), ErrNameTooLong, ErrAddrInUse (the path exists),
 // ErrNoEnt, ErrAccess, ErrMFile, ErrPerm, ErrClosed (the loop is closed).
 func (l *Loop) ListenUnix(path string, opts ...ListenOption) (*Listener, error) {
-	var cfg listenConfig
-	for _, o := range opts {
-		o(&cfg)
-	}
-	var fd int32
-	err := l.call("unix_listen", func(c uintptr) int {
-		return cweft.Weft_unix_listen(c, path, cfg.backlog, &fd)
+	return l.listen("unix_listen", "", path, opts, func(c uintptr, cfg listenConfig, fd *int32) int {
+		return cweft.Weft_unix_listen(c, path, cfg.backlog, fd)
 	})
-	runtime.KeepAlive(l)
-	if err != nil {
-		return nil, err
-	}
-	ln := &Listener{sock: &sock{loop: l.loopCore, fd: int(fd), path: path}}
-	return newSock(ln, ln.sock), nil
 }
 
 // FD returns the listening socket's fd, or -1 once closed. weft owns it:
@@ -138,18 +133,22 @@ func (ln *Listener) FD() int { return ln.fd }
 // Listen with port 0), or 0 for a Unix socket or a closed listener.
 // Loop thread.
 func (ln *Listener) Port() int {
-	if ln.fd < 0 || ln.path != "" {
+	if ln.path != "" {
 		return 0
 	}
+	return ln.port()
+}
+
+// port is the local TCP port of the fd, 0 if it has none or is closed.
+func (s *sock) port() int {
 	port := 0
-	_ = ln.loop.call("socket_port", func(c uintptr) int {
-		port = cweft.Weft_socket_port(c, ln.fd)
-		return port
-	})
-	if port < 0 {
-		return 0
+	if s.fd >= 0 {
+		_ = s.loop.call("socket_port", func(c uintptr) int {
+			port = cweft.Weft_socket_port(c, s.fd)
+			return port
+		})
 	}
-	return port
+	return max(port, 0)
 }
 
 // Addr returns "host:port" for a TCP listener (host as given to Listen, so
@@ -167,9 +166,9 @@ func (ln *Listener) Addr() string {
 // *OpError): ErrSocketClosed, ErrPerm, ErrClosed (the loop is closed: its
 // fds were left open by weft and are closed here without weft).
 func (ln *Listener) Close() error {
-	err := closeFD(ln.loop, &ln.fd)
+	err := ln.close()
 	if ln.path != "" && err == nil {
-		_ = unlink(ln.path)
+		_ = syscall.Unlink(ln.path)
 	}
 	return err
 }
@@ -215,20 +214,7 @@ func (c *Conn) FD() int { return c.fd }
 
 // Port returns the local TCP port of the connection, or 0 (Unix socket,
 // closed). Loop thread.
-func (c *Conn) Port() int {
-	if c.fd < 0 {
-		return 0
-	}
-	port := 0
-	_ = c.loop.call("socket_port", func(lc uintptr) int {
-		port = cweft.Weft_socket_port(lc, c.fd)
-		return port
-	})
-	if port < 0 {
-		return 0
-	}
-	return port
-}
+func (c *Conn) Port() int { return c.port() }
 
 // CloseWrite shuts down the writing side (the peer's Recv sees end of
 // stream, 0); receiving goes on. A Send waiting on c resolves with
@@ -247,25 +233,23 @@ func (c *Conn) CloseWrite() error {
 // on it resolves with ErrSocketClosed (a Send's Task.Sent still says how
 // much went). Closing twice returns ErrSocketClosed. Loop thread. Errors
 // as for Listener.Close.
-func (c *Conn) Close() error { return closeFD(c.loop, &c.fd) }
+func (c *Conn) Close() error { return c.close() }
 
 func newConn(l *loopCore, fd int) *Conn {
 	c := &Conn{&sock{loop: l, fd: fd}}
 	return newSock(c, c.sock)
 }
 
-func closeFD(l *loopCore, fd *int) error {
-	if *fd < 0 {
+func (s *sock) close() error {
+	if s.fd < 0 {
 		return opErr("socket_close", ErrSocketClosed)
 	}
-	err := l.call("socket_close", func(lc uintptr) int { return cweft.Weft_socket_close(lc, *fd) })
+	err := s.loop.call("socket_close", func(lc uintptr) int { return cweft.Weft_socket_close(lc, s.fd) })
 	if err == ErrClosed { // weft_loop_free leaves owned fds open
-		_ = closeRaw(*fd)
-		*fd = -1
-		return err
+		_ = syscall.Close(s.fd)
 	}
-	if err == nil {
-		*fd = -1
+	if err == nil || err == ErrClosed {
+		s.fd = -1
 	}
 	return err
 }
@@ -323,6 +307,14 @@ func (t *Task) DialUnix(path string) Step {
 // p), ErrSocketClosed (c is closed), ErrBusy (another Recv or Send of t is
 // pending), ErrBadF, ErrNoMem.
 func (t *Task) Recv(c *Conn, p []byte) Step {
+	return t.armIO(c, p, false, func(fd int, buf uintptr) int {
+		return cweft.Weft_await_recv(t.loop.c, t.id, fd, buf, int64(len(p)))
+	})
+}
+
+// armIO is Recv and Send: it checks c and p, pins p's array (and the sent
+// count of a Send) and arms the await with arm; unpinned if weft took nothing.
+func (t *Task) armIO(c *Conn, p []byte, send bool, arm func(fd int, buf uintptr) int) Step {
 	if c == nil || len(p) == 0 {
 		return Step(ErrInval)
 	}
@@ -334,8 +326,15 @@ func (t *Task) Recv(c *Conn, p []byte) Step {
 	}
 	buf := unsafe.SliceData(p)
 	t.pin.Pin(buf)
-	t.pinned = true
-	rc := cweft.Weft_await_recv(t.loop.c, t.id, c.fd, uintptr(unsafe.Pointer(buf)), int64(len(p)))
+	if send {
+		if t.sent == nil {
+			t.sent = new(int64)
+		}
+		*t.sent = 0
+		t.pin.Pin(t.sent) // weft writes the count there when the await resolves
+	}
+	t.pinned, t.sending = true, send
+	rc := arm(c.fd, uintptr(unsafe.Pointer(buf)))
 	if rc != cweft.WEFT_PENDING { // weft took nothing
 		t.unpinIO()
 	}
@@ -350,30 +349,9 @@ func (t *Task) Recv(c *Conn, p []byte) Step {
 // went. p is weft's until the task's next step (see the buffers note
 // above). Errors as for Recv.
 func (t *Task) Send(c *Conn, p []byte) Step {
-	if c == nil || len(p) == 0 {
-		return Step(ErrInval)
-	}
-	if c.fd < 0 {
-		return Step(ErrSocketClosed)
-	}
-	if t.pinned {
-		return Step(ErrBusy)
-	}
-	buf := unsafe.SliceData(p)
-	t.pin.Pin(buf)
-	if t.sent == nil {
-		t.sent = new(int64)
-	}
-	*t.sent = 0
-	t.pin.Pin(t.sent) // weft writes the count there when the await resolves
-	t.pinned = true
-	t.sending = true
-	rc := cweft.Weft_await_send(t.loop.c, t.id, c.fd, uintptr(unsafe.Pointer(buf)), int64(len(p)),
-		t.sent)
-	if rc != cweft.WEFT_PENDING {
-		t.unpinIO()
-	}
-	return Step(rc)
+	return t.armIO(c, p, true, func(fd int, buf uintptr) int {
+		return cweft.Weft_await_send(t.loop.c, t.id, fd, buf, int64(len(p)), t.sent)
+	})
 }
 
 // Sent returns how many bytes the task's last Send moved (all of them when
@@ -398,7 +376,3 @@ func (tc *taskCore) ended() {
 		tc.unpinIO()
 	}
 }
-
-func unlink(path string) error { return syscall.Unlink(path) }
-
-func closeRaw(fd int) error { return syscall.Close(fd) }

@@ -1,6 +1,7 @@
 package weft
 
 import (
+	"runtime"
 	"runtime/cgo"
 
 	"example.invalid/weft/internal/cweft"
@@ -13,9 +14,12 @@ import (
 // Each primitive is a weft id owned by its loop. Its methods are for the
 // loop thread; the awaits (Task.Wait, Task.Acquire, Task.Lock, Task.Put,
 // Task.Get, Task.First) are armed inside the task's running step and
-// returned as its Step, like every await. A primitive lives until its Free
-// (Queue: Free) or until the loop is closed; it does not keep the loop
-// running, a task waiting on it does.
+// returned as its Step, like every await. A primitive lives until its Free,
+// until the loop is closed, or until the garbage collector finds its Go
+// value unreachable: it is then freed on the loop thread (tasks still
+// waiting on it, which nothing could wake any more, resume with
+// ErrPrimClosed). It does not keep the loop running, a task waiting on it
+// does.
 //
 // Rules shared by every primitive (weft.h, "synchronisation"):
 //
@@ -35,35 +39,32 @@ import (
 // ErrSocketClosed, and matches ErrClosed with errors.Is.
 const ErrPrimClosed = ErrSocketClosed
 
-// prim is the id of a primitive and its loop.
-type prim struct {
-	lc *loopCore
-	id int64
-}
-
-func (p *prim) do(op string, c func(loop uintptr, id int64) int) error {
-	return p.lc.call(op, func(l uintptr) int { return c(l, p.id) })
-}
-
-func newPrim(l *Loop, op string, c func(loop uintptr, out *int64) int) (prim, error) {
+// newPrim is every primitive's constructor: c creates it (writing its id
+// to out), wrap makes its Go value, and
+// a cleanup frees it with free on the loop thread once that value is
+// collected (ErrStale if it was freed already, ignored).
+func newPrim[T any](l *Loop, op string, c func(loop uintptr, out *int64) int,
+	free func(loop uintptr, id int64) int, wrap func(handle) *T) (*T, error) {
 	var id int64
-	err := l.call(op, func(lp uintptr) int { return c(lp, &id) })
-	return prim{l.loopCore, id}, err
+	if err := l.call(op, func(lp uintptr) int { return c(lp, &id) }); err != nil {
+		return nil, err
+	}
+	h := handle{loop: l.loopCore, id: id}
+	v := wrap(h)
+	runtime.AddCleanup(v, func(h handle) { h.loop.later(func() { h.do("", free) }) }, h)
+	return v, nil
 }
 
 // ------------------------------------------------------------------ Event
 
 // Event is a flag that tasks wait for (asyncio.Event), initially clear.
-type Event struct{ prim }
+type Event struct{ handle }
 
 // NewEvent creates a clear event. Loop thread. Errors: ErrNoMem, ErrPerm,
 // ErrClosed.
 func (l *Loop) NewEvent() (*Event, error) {
-	p, err := newPrim(l, "event_new", func(c uintptr, out *int64) int { return cweft.Weft_event_new(c, out) })
-	if err != nil {
-		return nil, err
-	}
-	return &Event{p}, nil
+	return newPrim(l, "event_new", cweft.Weft_event_new, cweft.Weft_event_free,
+		func(h handle) *Event { return &Event{h} })
 }
 
 // Set sets the event and resumes every waiting task with 0, in the order
@@ -105,7 +106,7 @@ func (t *Task) Wait(e *Event) Step {
 // Semaphore is a count of permits (asyncio.Semaphore; BoundedSemaphore with
 // NewBoundedSemaphore). A permit is not owned by a task: any code may
 // release one.
-type Semaphore struct{ prim }
+type Semaphore struct{ handle }
 
 // NewSemaphore creates a semaphore holding permits (>= 0) permits. Loop
 // thread. Errors: ErrInval (permits < 0), ErrNoMem, ErrPerm, ErrClosed.
@@ -118,13 +119,9 @@ func (l *Loop) NewBoundedSemaphore(permits int64) (*Semaphore, error) {
 }
 
 func (l *Loop) newSem(permits int64, flags int) (*Semaphore, error) {
-	p, err := newPrim(l, "semaphore_new", func(c uintptr, out *int64) int {
+	return newPrim(l, "semaphore_new", func(c uintptr, out *int64) int {
 		return cweft.Weft_semaphore_new(c, permits, flags, out)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &Semaphore{p}, nil
+	}, cweft.Weft_semaphore_free, func(h handle) *Semaphore { return &Semaphore{h} })
 }
 
 // Release returns one permit: to the oldest waiting task, whose Acquire
@@ -212,16 +209,13 @@ func errCode(err error) int {
 
 // Lock is mutual exclusion between tasks (asyncio.Lock), owned by the task
 // that holds it; it is not reentrant.
-type Lock struct{ prim }
+type Lock struct{ handle }
 
 // NewLock creates an unlocked lock. Loop thread. Errors: ErrNoMem, ErrPerm,
 // ErrClosed.
 func (l *Loop) NewLock() (*Lock, error) {
-	p, err := newPrim(l, "lock_new", func(c uintptr, out *int64) int { return cweft.Weft_lock_new(c, out) })
-	if err != nil {
-		return nil, err
-	}
-	return &Lock{p}, nil
+	return newPrim(l, "lock_new", cweft.Weft_lock_new, cweft.Weft_lock_free,
+		func(h handle) *Lock { return &Lock{h} })
 }
 
 // TryAcquire locks it for owner (a live task of the loop) without waiting.
@@ -298,11 +292,10 @@ func (t *Task) WithLock(lk *Lock, body StepFunc) Step {
 type Queue struct{ *queueCore }
 
 type queueCore struct {
-	prim
+	handle
 	items  map[int64]any
 	next   int64
 	onDrop func(v any)
-	over   bool
 }
 
 // ended: weft released the queue's handle (it is freed).
@@ -320,15 +313,14 @@ func (l *Loop) NewQueue(capacity int, onDrop func(v any)) (*Queue, error) {
 	if capacity < 0 {
 		return nil, opErr("queue_new", ErrInval)
 	}
-	qc := &queueCore{prim: prim{lc: l.loopCore}, items: map[int64]any{}, onDrop: onDrop}
-	id, err := l.start("queue_new", qc, func(c, h uintptr) int64 {
-		return cweft.Weft_go_queue_new(c, int64(capacity), h)
-	})
-	if err != nil {
-		return nil, err
-	}
-	qc.id = id
-	return &Queue{qc}, nil
+	qc := &queueCore{items: map[int64]any{}, onDrop: onDrop}
+	return newPrim(l, "queue_new", func(c uintptr, out *int64) int {
+		h := newHandle(qc) // deleted by the release hook once the queue is freed
+		if *out = cweft.Weft_go_queue_new(c, int64(capacity), uintptr(h)); *out < 0 {
+			deleteHandle(h) // weft took nothing
+		}
+		return int(min(*out, 0))
+	}, cweft.Weft_queue_free, func(h handle) *Queue { qc.handle = h; return &Queue{qc} })
 }
 
 func hookDrop(h uintptr, _ int64, item int64) {
@@ -341,7 +333,7 @@ func hookDrop(h uintptr, _ int64, item int64) {
 	if q.onDrop != nil {
 		defer func() {
 			if r := recover(); r != nil {
-				q.lc.recordPanic(recovered("queue drop", r))
+				q.loop.recordPanic(recovered("queue drop", r))
 			}
 		}()
 		q.onDrop(v)
@@ -462,7 +454,7 @@ func (tc *taskCore) resumeSync(status int32) {
 	if q := tc.getQ; q != nil {
 		tc.getQ = nil
 		var key int64
-		if status == 0 && !q.over && cweft.Weft_task_item(q.lc.c, tc.id, &key) == 0 {
+		if status == 0 && !q.over && cweft.Weft_task_item(q.loop.c, tc.id, &key) == 0 {
 			tc.item, tc.hasItem = q.take(key)
 		}
 	}
@@ -481,17 +473,9 @@ func (tc *taskCore) resumeSync(status int32) {
 // Sleep, plus ErrInval (no tasks, a nil task, t among them), ErrStale (a
 // task not live on this loop), ErrNoMem.
 func (t *Task) First(tasks ...*Task) Step {
-	if len(tasks) == 0 {
+	ids, ok := t.ids(tasks)
+	if !ok || len(ids) == 0 {
 		return Step(ErrInval)
 	}
-	l := t.lc
-	ids := l.scratch[:0]
-	for _, o := range tasks {
-		if o == nil {
-			return Step(ErrInval)
-		}
-		ids = append(ids, o.id)
-	}
-	l.scratch = ids
 	return Step(cweft.Weft_await_first(t.loop.c, t.id, &ids[0], int64(len(ids))))
 }

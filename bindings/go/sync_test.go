@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"math/rand"
 	"reflect"
+	"runtime"
+	"sort"
+	"strings"
 	"testing"
+	"time"
 )
 
 // spawn spawns fn or fails the test.
@@ -686,5 +690,63 @@ func TestQueueRandomNoLossNoDup(t *testing.T) {
 		if len(q.items) != 0 {
 			t.Fatalf("seed %d: table holds %d", seed, len(q.items))
 		}
+	}
+}
+
+// A primitive the program drops is freed on the loop thread once
+// collected: a task still waiting on it (nothing could wake it any more)
+// resumes with ErrPrimClosed, and a dropped Queue's values reach onDrop.
+func TestDroppedPrimitivesAreFreedByTheCollector(t *testing.T) {
+	l := newLoop(t)
+	var dropped []any
+	arms := map[string]func(tk *Task) Step{
+		"event": func(tk *Task) Step { e, err := l.NewEvent(); must(t, err); return tk.Wait(e) },
+		"semaphore": func(tk *Task) Step {
+			s, err := l.NewSemaphore(0)
+			must(t, err)
+			return tk.Acquire(s)
+		},
+		"lock": func(tk *Task) Step { // held by a task that finished at once
+			lk, err := l.NewLock()
+			must(t, err)
+			holder := spawn(t, l, func(*Task, int) Step { return Done(0) })
+			must(t, lk.TryAcquire(holder))
+			return tk.Lock(lk)
+		},
+		"queue": func(tk *Task) Step {
+			q, err := l.NewQueue(0, func(v any) { dropped = append(dropped, v) })
+			must(t, err)
+			must(t, q.TryPut("kept"))
+			q2, err := l.NewQueue(1, nil)
+			must(t, err)
+			return tk.Get(q2)
+		},
+	}
+	var log []string
+	waiting := len(arms)
+	for name, arm := range arms {
+		spawn(t, l, func(tk *Task, st int) Step {
+			if tk.Steps() == 1 {
+				tk.SetTimeout(10 * time.Second) // only if the cleanup never comes
+				return arm(tk)
+			}
+			log = append(log, fmt.Sprintf("%s:%d", name, st))
+			waiting--
+			return Done(0)
+		})
+	}
+	arms = nil
+	_, err := l.NewTimer(time.Millisecond, time.Millisecond, func(tm *Timer) {
+		runtime.GC()
+		if waiting == 0 && (len(dropped) == 1 || strings.Contains(fmt.Sprint(log), timedOut)) {
+			tm.Stop()
+		}
+	})
+	must(t, err)
+	run(t, l)
+	sort.Strings(log)
+	wantLog(t, log, "event:"+closed, "lock:"+closed, "queue:"+closed, "semaphore:"+closed)
+	if !reflect.DeepEqual(dropped, []any{"kept"}) {
+		t.Fatalf("dropped %v, want [kept]", dropped)
 	}
 }

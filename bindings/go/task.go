@@ -96,12 +96,6 @@ type taskCore struct {
 	onDone  func() // run once when a step finishes the task (WithPermit, WithLock)
 }
 
-// release is the post a collected Task sends to release its id.
-type release struct {
-	loop *loopCore
-	id   int64
-}
-
 // Spawn creates a task whose steps are fn and queues its first step (status
 // 0); it never runs inside Spawn. The task lives until a step returns
 // anything but a pending await (see Step); weft keeps its result while the
@@ -121,7 +115,8 @@ func (l *Loop) Spawn(fn StepFunc) (*Task, error) {
 	tc.id = id
 	t := &Task{tc, l}
 	tc.self = weak.Make(t)
-	runtime.AddCleanup(t, func(r *release) { r.loop.postValue(r) }, &release{l.loopCore, id})
+	lc := l.loopCore // a collected Task's id is released on the loop thread
+	runtime.AddCleanup(t, func(id int64) { lc.later(func() { cweft.Weft_task_release(lc.c, id) }) }, id)
 	return t, nil
 }
 
@@ -198,12 +193,6 @@ func (t *Task) AwaitFD(fd int, events Events) Step {
 	return Step(cweft.Weft_await_fd(t.loop.c, t.id, fd, int(events)))
 }
 
-// taskWork is the pool-thread side of Task.ToThread.
-type taskWork struct {
-	loop *loopCore
-	fn   func() int
-}
-
 // ToThread runs fn on the loop's thread pool (a C thread calling into Go)
 // and resumes the task with its return value. If the task is cancelled or
 // times out before a pool thread takes the work, fn never runs; if fn
@@ -216,7 +205,7 @@ func (t *Task) ToThread(fn func() int) Step {
 	if fn == nil {
 		return Step(ErrInval)
 	}
-	h := newHandle(&taskWork{loop: t.lc, fn: fn})
+	h := newHandle(&Work{handle: handle{loop: t.lc}, fn: fn}) // its done is the task's next step
 	rc := cweft.Weft_go_await_thread(t.loop.c, t.id, uintptr(h))
 	if rc != cweft.WEFT_PENDING {
 		deleteHandle(h) // weft took nothing
@@ -252,20 +241,28 @@ func (t *Task) Group(tasks ...*Task) Step {
 }
 
 func (t *Task) awaitAll(flags int, tasks []*Task) Step {
-	l := t.lc
-	ids := l.scratch[:0]
-	for _, o := range tasks {
-		if o == nil {
-			return Step(ErrInval)
-		}
-		ids = append(ids, o.id)
+	ids, ok := t.ids(tasks)
+	if !ok {
+		return Step(ErrInval)
 	}
-	l.scratch = ids
 	var p *int64
 	if len(ids) > 0 {
 		p = &ids[0]
 	}
 	return Step(cweft.Weft_await_all(t.loop.c, t.id, p, int64(len(ids)), flags))
+}
+
+// ids lists the ids of tasks in the loop's scratch slice; false for a nil task.
+func (t *Task) ids(tasks []*Task) ([]int64, bool) {
+	ids := t.lc.scratch[:0]
+	for _, o := range tasks {
+		if o == nil {
+			return nil, false
+		}
+		ids = append(ids, o.id)
+	}
+	t.lc.scratch = ids
+	return ids, true
 }
 
 // Cancel requests cooperative cancellation, like asyncio's Task.cancel: a
@@ -274,8 +271,11 @@ func (t *Task) awaitAll(flags int, tasks []*Task) Step {
 // first step with ErrCanceled. The task may clean up with further awaits
 // and chooses its result. Cancelling a finished task does nothing.
 // Loop thread. Errors: ErrPerm, ErrClosed.
-func (t *Task) Cancel() error {
-	return t.lc.call("task_cancel", func(c uintptr) int { return cweft.Weft_task_cancel(c, t.id) })
+func (t *Task) Cancel() error { return t.do("task_cancel", cweft.Weft_task_cancel) }
+
+// do runs the loop-thread C function c on the task's id, as call does.
+func (tc *taskCore) do(op string, c func(loop uintptr, id int64) int) error {
+	return tc.lc.call(op, func(l uintptr) int { return c(l, tc.id) })
 }
 
 // SetTimeout gives the task a deadline d from now, like asyncio.timeout;
@@ -283,9 +283,7 @@ func (t *Task) Cancel() error {
 // resolves with ErrTimedOut, once. On a finished task it does nothing.
 // Loop thread. Errors: ErrInval (d < 0), ErrNoMem, ErrPerm, ErrClosed.
 func (t *Task) SetTimeout(d time.Duration) error {
-	return t.lc.call("task_timeout", func(c uintptr) int {
-		return cweft.Weft_task_timeout(c, t.id, int64(d))
-	})
+	return t.do("task_timeout", func(c uintptr, id int64) int { return cweft.Weft_task_timeout(c, id, int64(d)) })
 }
 
 // State returns where the task is: TaskReady, TaskRunning, TaskWaiting or
@@ -293,8 +291,8 @@ func (t *Task) SetTimeout(d time.Duration) error {
 // Loop thread. Errors: ErrPerm.
 func (t *Task) State() (TaskState, error) {
 	st := TaskDone
-	err := t.lc.call("task_state", func(c uintptr) int {
-		rc := cweft.Weft_task_state(c, t.id)
+	err := t.do("task_state", func(c uintptr, id int64) int {
+		rc := cweft.Weft_task_state(c, id)
 		st = TaskState(rc)
 		return rc
 	})
@@ -323,8 +321,8 @@ func (t *Task) Finished() bool {
 // results before Close). Loop thread.
 func (t *Task) Result() (result int, err error) {
 	var r int32
-	if err := t.lc.call("task_result", func(c uintptr) int {
-		return cweft.Weft_task_result(c, t.id, &r)
+	if err := t.do("task_result", func(c uintptr, id int64) int {
+		return cweft.Weft_task_result(c, id, &r)
 	}); err != nil {
 		return 0, err
 	}

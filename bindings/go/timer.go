@@ -49,9 +49,7 @@ func hookTimer(h uintptr, _ int64) {
 // Stop stops the timer; its function will not be called again (a timer may
 // stop itself from its function). Loop thread. Errors: ErrStale (already
 // stopped, or a one-shot timer that has fired), ErrPerm, ErrClosed.
-func (t *Timer) Stop() error {
-	return t.loop.call("timer_stop", func(c uintptr) int { return cweft.Weft_timer_stop(c, t.id) })
-}
+func (t *Timer) Stop() error { return t.do("timer_stop", cweft.Weft_timer_stop) }
 
 // Active reports whether the timer can still fire. Loop thread.
 func (t *Timer) Active() bool { return !t.over }
@@ -119,17 +117,15 @@ func hookFD(h uintptr, _ int64, events int32) {
 // ErrStale (stopped), ErrBadF (the fd was closed), ErrNoMem, ErrPerm,
 // ErrClosed.
 func (w *Watch) Modify(events Events) error {
-	return w.loop.call("fd_watch_modify", func(c uintptr) int {
-		return cweft.Weft_fd_watch_modify(c, w.id, int(events))
+	return w.do("fd_watch_modify", func(c uintptr, id int64) int {
+		return cweft.Weft_fd_watch_modify(c, id, int(events))
 	})
 }
 
 // Stop stops the watch (also from its own function); its function will not
 // be called again. Loop thread. Errors: ErrStale (already stopped),
 // ErrPerm, ErrClosed.
-func (w *Watch) Stop() error {
-	return w.loop.call("fd_watch_stop", func(c uintptr) int { return cweft.Weft_fd_watch_stop(c, w.id) })
-}
+func (w *Watch) Stop() error { return w.do("fd_watch_stop", cweft.Weft_fd_watch_stop) }
 
 // FD returns the watched fd.
 func (w *Watch) FD() int { return w.fd }
@@ -163,21 +159,14 @@ func (l *Loop) ToThread(fn func() int, done func(result int)) (*Work, error) {
 
 // hookWork runs pool work: Loop.ToThread, Task.ToThread.
 func hookWork(h uintptr) (r int32) {
-	var fn func() int
-	var l *loopCore
-	switch w := cgo.Handle(h).Value().(type) {
-	case *Work:
-		fn, l = w.fn, w.loop
-	case *taskWork:
-		fn, l = w.fn, w.loop
-	}
+	w := cgo.Handle(h).Value().(*Work)
 	defer func() {
 		if v := recover(); v != nil {
-			l.recordPanic(recovered("work", v)) // the loop thread stops the run
+			w.loop.recordPanic(recovered("work", v)) // the loop thread stops the run
 			r = int32(ErrHost)
 		}
 	}()
-	return int32(fn())
+	return int32(w.fn())
 }
 
 func hookDone(h uintptr, _ int64, result int32) {
@@ -193,9 +182,7 @@ func hookDone(h uintptr, _ int64, result int32) {
 // run, and done gets ErrCanceled in a later iteration. Loop thread.
 // Errors: ErrBusy (the work already started; it completes normally),
 // ErrStale (done has run), ErrPerm, ErrClosed.
-func (w *Work) Cancel() error {
-	return w.loop.call("work_cancel", func(c uintptr) int { return cweft.Weft_work_cancel(c, w.id) })
-}
+func (w *Work) Cancel() error { return w.do("work_cancel", cweft.Weft_work_cancel) }
 
 // Finished reports whether done has run. Loop thread.
 func (w *Work) Finished() bool { return w.over }

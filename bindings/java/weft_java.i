@@ -11,7 +11,7 @@
  *  - weft_loop_t* is a Java long (the pointer); the Java Loop guards it.
  *    weft_loop_new sets the binding's release hook on every new loop.
  *  - every (callback, user_data) pair is one Java object (a Runnable, Timer,
- *    FdWatch, Task.Core, RawCallbacks.WorkFn/WorkDoneFn or LogHandler): the
+ *    FdWatch, Task.Core, IntSupplier (work), Loop.WorkDone or LogHandler): the
  *    JNI code makes a counted global reference to it, passes it as
  *    user_data and points the callback at a trampoline in native/jweft.c
  *    that calls the object's method through a cached jmethodID. weft's
@@ -34,36 +34,17 @@
 %pragma(java) jniclassclassmodifiers="final class"
 %pragma(java) jniclasscode=%{
   static { NativeLoader.load(); }
-
-  /** Counted JNI global references now held by the binding. */
-  static native long liveRefs();
-  /** Deletes the logger reference `token` (weft_loop_set_logger's result). */
-  static native void release(long token);
-  /** socketpair(AF_UNIX, SOCK_STREAM): 0 or -errno; fds[0..1] set. */
-  static native int socketpair(int[] fds, boolean nonblock);
-  /** read(2) into b[off..off+len): bytes read, or -errno. */
-  static native int read(int fd, byte[] b, int off, int len);
-  /** write(2) from b[off..off+len): bytes written, or -errno. */
-  static native int write(int fd, byte[] b, int off, int len);
-  /** close(2): 0 or -errno. */
-  static native int close(int fd);
-  /** Sets or clears O_NONBLOCK: 0 or -errno. */
-  static native int setNonBlocking(int fd, boolean on);
-  /** Zeroed native memory of n &gt; 0 bytes (calloc), or 0. */
-  static native long ioAlloc(long n);
-  /** Frees ioAlloc's block (0 is ignored). */
-  static native void ioFree(long p);
-  /** Copies b[off..off+len) to native memory p. */
-  static native void ioPut(long p, byte[] b, int off, int len);
-  /** Copies native memory p[0..len) to b[off..off+len). */
-  static native void ioGet(long p, byte[] b, int off, int len);
-  /** The size_t stored at p. */
-  static native long ioLoadSize(long p);
-  /** A direct buffer's address (GetDirectBufferAddress), or 0. */
-  static native long directAddress(java.nio.ByteBuffer b);
 %}
 
 %javaconst(1);
+
+/* C parameters ARGS cross as JNI type JNI, Java type JAVA, passed as they are. */
+%define JWEFT_JAVA(JNI, JAVA, ARGS...)
+%typemap(jni) ARGS JNI
+%typemap(jtype) ARGS JAVA
+%typemap(jstype) ARGS JAVA
+%typemap(javain) ARGS "$javainput"
+%enddef
 
 /* ------------------------------------------------------------- sockets
  *
@@ -71,43 +52,33 @@
  * dev.weft.ServerSocket / dev.weft.Socket (issue 15):
  *  - int *out_fd (tcp_listen, unix_listen): an int[1], written on success.
  *  - void *buf / const void *buf (await_recv, await_send) and size_t *sent:
- *    native addresses as Java longs. The Java layer passes a direct
- *    ByteBuffer's address, or a block from WeftNativeJNI.ioAlloc holding a
- *    heap array's bytes, and keeps both until the await resolves (the
- *    task's next step); see SocketIo.java. */
-%typemap(jni) int *out_fd "jintArray"
-%typemap(jtype) int *out_fd "int[]"
-%typemap(jstype) int *out_fd "int[]"
-%typemap(javain) int *out_fd "$javainput"
-%typemap(in) int *out_fd (int tmp = -1) %{
-  if (!jweft_check_array(jenv, $input, 1)) return $null;
-  $1 = &tmp;
+ *    direct java.nio.ByteBuffers, passed by address (from the buffer's
+ *    start, whatever its position: the Java layer passes slices). The Java
+ *    layer keeps them reachable until the await resolves (the task's next
+ *    step); see SocketIo.java. */
+JWEFT_JAVA("jintArray", "int[]", int *out_fd, int sv[2])
+%typemap(in) int *out_fd (int tmp[1]), int sv[2] (int tmp[2]) %{
+  if (!jweft_check_array(jenv, $input, sizeof tmp / sizeof(int))) return $null;
+  $1 = tmp;
 %}
-%typemap(argout) int *out_fd %{
-  if (result == 0) (*jenv)->SetIntArrayRegion(jenv, $input, 0, 1, &tmp$argnum);
+%typemap(argout) int *out_fd, int sv[2] %{
+  if (result == 0) (*jenv)->SetIntArrayRegion(jenv, $input, 0, sizeof tmp$argnum / sizeof(int), tmp$argnum);
 %}
 
-%typemap(jni) void *buf, const void *buf, size_t *sent "jlong"
-%typemap(jtype) void *buf, const void *buf, size_t *sent "long"
-%typemap(jstype) void *buf, const void *buf, size_t *sent "long"
-%typemap(javain) void *buf, const void *buf, size_t *sent "$javainput"
-%typemap(in) void *buf, const void *buf, size_t *sent %{ $1 = ($1_ltype)(intptr_t)$input; %}
+JWEFT_JAVA("jobject", "java.nio.ByteBuffer", void *buf, const void *buf, size_t *sent)
+%typemap(in) void *buf, const void *buf, size_t *sent %{
+  $1 = ($1_ltype)(*jenv)->GetDirectBufferAddress(jenv, $input);
+%}
 
 /* weft_loop_stats_t crosses as a long[] (see below), not as a proxy class. */
 %ignore weft_loop_stats_s;
 
 /* ------------------------------------------------------------- the loop */
 
-%typemap(jni) weft_loop_t *, const weft_loop_t * "jlong"
-%typemap(jtype) weft_loop_t *, const weft_loop_t * "long"
-%typemap(jstype) weft_loop_t *, const weft_loop_t * "long"
-%typemap(javain) weft_loop_t *, const weft_loop_t * "$javainput"
+JWEFT_JAVA("jlong", "long", weft_loop_t *, const weft_loop_t *)
 %typemap(in) weft_loop_t *, const weft_loop_t * %{ $1 = ($1_ltype)(intptr_t)$input; %}
 
-%typemap(jni) weft_loop_t **out "jlongArray"
-%typemap(jtype) weft_loop_t **out "long[]"
-%typemap(jstype) weft_loop_t **out "long[]"
-%typemap(javain) weft_loop_t **out "$javainput"
+JWEFT_JAVA("jlongArray", "long[]", weft_loop_t **out)
 %typemap(in) weft_loop_t **out (weft_loop_t *tmp = NULL) %{
   if (!jweft_check_array(jenv, $input, 1)) return $null;
   $1 = &tmp;
@@ -121,10 +92,7 @@
 %}
 %ignore weft_loop_set_release;
 
-%typemap(jni) weft_loop_stats_t *out "jlongArray"
-%typemap(jtype) weft_loop_stats_t *out "long[]"
-%typemap(jstype) weft_loop_stats_t *out "long[]"
-%typemap(javain) weft_loop_stats_t *out "$javainput"
+JWEFT_JAVA("jlongArray", "long[]", weft_loop_stats_t *out)
 %typemap(in) weft_loop_stats_t *out (weft_loop_stats_t tmp) %{
   if (!jweft_check_array(jenv, $input, 10)) return $null;
   memset(&tmp, 0, sizeof tmp);
@@ -160,10 +128,7 @@ JWEFT_RETHROWS(weft_loop_free)
  * local (noblock) so that the argout typemap can delete it when the call
  * failed (took nothing). */
 %define JWEFT_CALLBACK(ARGS, JTYPE, SET)
-%typemap(jni) ARGS "jobject"
-%typemap(jtype) ARGS "JTYPE"
-%typemap(jstype) ARGS "JTYPE"
-%typemap(javain) ARGS "$javainput"
+JWEFT_JAVA("jobject", "JTYPE", ARGS)
 %typemap(in, noblock=1) ARGS {
   jobject jweft_ref = jweft_ref_new(jenv, $input);
   if (!jweft_ref) return $null;
@@ -183,19 +148,16 @@ JWEFT_CALLBACK((weft_fd_cb cb, void *user_data), FdWatch,
 JWEFT_CALLBACK((weft_task_fn fn, void *user_data), Task.Core,
                $1 = jweft_step_tramp; $2 = jweft_ref;)
 /* await_thread: the hook releases arg when the work really ends. */
-JWEFT_CALLBACK((weft_work_fn work, void *arg), RawCallbacks.WorkFn,
+JWEFT_CALLBACK((weft_work_fn work, void *arg), java.util.function.IntSupplier,
                $1 = jweft_work_tramp; $2 = jweft_ref;)
 /* to_thread: one object implements work() (pool thread) and done() (loop
  * thread); weft releases user_data only, so arg is the same reference. */
 JWEFT_CALLBACK((weft_work_fn work, void *arg, weft_done_cb done, void *user_data),
-               RawCallbacks.WorkDoneFn,
+               Loop.WorkDone,
                $1 = jweft_work_tramp; $2 = jweft_ref; $3 = jweft_done_tramp; $4 = jweft_ref;)
 
 /* Ids: a long[1] (or null for a detached task), written on success. */
-%typemap(jni) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out, weft_task_t *out "jlongArray"
-%typemap(jtype) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out, weft_task_t *out "long[]"
-%typemap(jstype) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out, weft_task_t *out "long[]"
-%typemap(javain) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out, weft_task_t *out "$javainput"
+JWEFT_JAVA("jlongArray", "long[]", weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out, weft_task_t *out)
 %typemap(in, noblock=1) weft_timer_t *out, weft_fd_watch_t *out, weft_work_t *out, weft_task_t *out {
   int64_t jweft_id = 0;
   $1 = $input ? &jweft_id : NULL;
@@ -207,10 +169,7 @@ JWEFT_CALLBACK((weft_work_fn work, void *arg, weft_done_cb done, void *user_data
 /* The logger: null clears it. The call returns the new reference's token
  * (0 when cleared) or a negative code; the Java Loop deletes the previous
  * logger's reference, and the last one at close. */
-%typemap(jni) (weft_log_cb cb, void *user_data) "jobject"
-%typemap(jtype) (weft_log_cb cb, void *user_data) "LogHandler"
-%typemap(jstype) (weft_log_cb cb, void *user_data) "LogHandler"
-%typemap(javain) (weft_log_cb cb, void *user_data) "$javainput"
+JWEFT_JAVA("jobject", "LogHandler", (weft_log_cb cb, void *user_data))
 %typemap(in, noblock=1) (weft_log_cb cb, void *user_data) {
   jobject jweft_ref = NULL;
   if ($input) {
@@ -234,10 +193,7 @@ JWEFT_CALLBACK((weft_work_fn work, void *arg, weft_done_cb done, void *user_data
 /* ------------------------------------------------------- other arrays */
 
 /* await_all's task ids: a long[], copied during the call. */
-%typemap(jni) (const weft_task_t *tasks, size_t n) "jlongArray"
-%typemap(jtype) (const weft_task_t *tasks, size_t n) "long[]"
-%typemap(jstype) (const weft_task_t *tasks, size_t n) "long[]"
-%typemap(javain) (const weft_task_t *tasks, size_t n) "$javainput"
+JWEFT_JAVA("jlongArray", "long[]", (const weft_task_t *tasks, size_t n))
 %typemap(in) (const weft_task_t *tasks, size_t n) {
   if (!jweft_check_array(jenv, $input, 0)) return $null;
   jsize len = (*jenv)->GetArrayLength(jenv, $input);
@@ -258,10 +214,7 @@ JWEFT_CALLBACK((weft_work_fn work, void *arg, weft_done_cb done, void *user_data
 %}
 
 /* weft_task_result's int *result: an int[1]. */
-%typemap(jni) int *result "jintArray"
-%typemap(jtype) int *result "int[]"
-%typemap(jstype) int *result "int[]"
-%typemap(javain) int *result "$javainput"
+JWEFT_JAVA("jintArray", "int[]", int *result)
 %typemap(in) int *result (int tmp = 0) %{
   if (!jweft_check_array(jenv, $input, 1)) return $null;
   $1 = &tmp;
@@ -278,14 +231,8 @@ JWEFT_CALLBACK((weft_work_fn work, void *arg, weft_done_cb done, void *user_data
  * queue's (drop, user_data) pair is one Queue.Core: jweft_queue_drop_tramp
  * hands it each dropped item, and the release hook (kind WEFT_KIND_QUEUE)
  * deletes its reference when the queue is freed. */
-%typemap(jni) weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out, weft_queue_t *out,
-              int64_t *value, int64_t *size, int64_t *item, weft_task_t *owner "jlongArray"
-%typemap(jtype) weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out, weft_queue_t *out,
-                int64_t *value, int64_t *size, int64_t *item, weft_task_t *owner "long[]"
-%typemap(jstype) weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out, weft_queue_t *out,
-                 int64_t *value, int64_t *size, int64_t *item, weft_task_t *owner "long[]"
-%typemap(javain) weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out, weft_queue_t *out,
-                 int64_t *value, int64_t *size, int64_t *item, weft_task_t *owner "$javainput"
+JWEFT_JAVA("jlongArray", "long[]", weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out, weft_queue_t *out,
+                int64_t *value, int64_t *size, int64_t *item, weft_task_t *owner)
 %typemap(in, noblock=1) weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out,
                         weft_queue_t *out, int64_t *value, int64_t *size, int64_t *item,
                         weft_task_t *owner {
@@ -308,3 +255,46 @@ JWEFT_CALLBACK((weft_queue_drop_cb drop, void *user_data), Queue.Core,
 %feature("action") weft_await_first %{
   result = (int)weft_await_first(arg1, arg2, arg3, arg4);
 %}
+
+/* ----------------------------------------------------- fd helpers
+ *
+ * libc's socketpair, read, write, fcntl and close, wrapped by SWIG for
+ * dev.weft.Fds and SocketPair (raw fds for watches, fd awaits and tests):
+ * buffers as direct ByteBuffers (as the sockets' above), socketpair's sv[2]
+ * as an int[2] (typemap with out_fd above); a negative result is -errno. The constants are read
+ * from the C headers at class load. */
+%{
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+%}
+%define JWEFT_ERRNO(FN)
+%exception FN %{
+  $action
+  if (result < 0) result = -errno;
+%}
+%enddef
+JWEFT_ERRNO(socketpair)
+JWEFT_ERRNO(read)
+JWEFT_ERRNO(write)
+JWEFT_ERRNO(fcntl)
+JWEFT_ERRNO(close)
+int socketpair(int domain, int type, int protocol, int sv[2]);
+long read(int fd, void *buf, size_t n);
+long write(int fd, const void *buf, size_t n);
+int fcntl(int fd, int cmd, int arg);
+int close(int fd);
+%javaconst(0);
+%constant int AF_UNIX = AF_UNIX;
+%constant int SOCK_STREAM = SOCK_STREAM;
+%constant int SOCK_NONBLOCK = SOCK_NONBLOCK;
+%constant int SOCK_CLOEXEC = SOCK_CLOEXEC;
+%constant int F_GETFL = F_GETFL;
+%constant int F_SETFL = F_SETFL;
+%constant int O_NONBLOCK = O_NONBLOCK;
+%javaconst(1);
+
+/* The binding's own counters and the logger's reference (see jweft.h). */
+int64_t jweft_live_refs(void);
+void jweft_ref_release(int64_t token);

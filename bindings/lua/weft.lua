@@ -112,6 +112,30 @@ local function outcome(code, _, ...)
   return fail(code)
 end
 
+-- Each collectable object's loop (the primitives, which have a __gc), weak
+-- on both sides: Lua clears weak values before it runs finalizers, so when
+-- a primitive's __gc runs, its entry is gone if its loop became unreachable
+-- too (then the loop's own collection cancels the waiters and frees it).
+local loop_of = setmetatable({}, { __mode = "kv" })
+
+-- The object of type mt for what a C constructor returned (rc, id):
+-- { loop = loop, id = id } plus the fields of t, or nil, message, code.
+local function handle(mt, loop, rc, id, t)
+  if rc < 0 then return fail(rc) end
+  t = t or {}
+  t.loop, t.id = loop, id
+  if mt.__gc then loop_of[t] = loop end
+  return setmetatable(t, mt)
+end
+
+-- v (rc itself when v is nil) for a C return code rc >= 0, else nil,
+-- message, code: for functions that return a value second (rc, v).
+local function value(rc, v)
+  if rc < 0 then return fail(rc) end
+  if v == nil then return rc end
+  return v
+end
+
 -- true, or nil, message, code for a C return code.
 local function ok(rc)
   if rc < 0 then return fail(rc) end
@@ -279,6 +303,24 @@ function M.writable(fd)
   return wait_fd("writable", fd, WRITABLE)
 end
 
+-- The tasks args[i0..last] of a gather/first/as_completed call: Tasks, and
+-- functions, spawned; what names an item in the error ("argument").
+local function task_list(name, args, i0, last, what)
+  local tasks = {}
+  for i = i0, last do
+    local t = args[i]
+    if type(t) == "function" then
+      local msg, code
+      t, msg, code = M.spawn(t)
+      if not t then return nil, msg, code end
+    elseif getmetatable(t) ~= Task_mt then
+      error(("weft.%s: %s %d is not a task or function"):format(name, what or "argument", i), 3)
+    end
+    tasks[#tasks + 1] = t
+  end
+  return tasks
+end
+
 --- Waits until every task has finished (functions are spawned first).
 -- Without options, like `asyncio.gather`: cancelling the caller cancels only
 -- its wait. With `{cancel_on_error = true}`, like a TaskGroup: the first
@@ -306,19 +348,9 @@ function M.gather(...)
     end
   end
   local flags = opts and opts.cancel_on_error and core.CANCEL_ON_ERROR or 0
-  local tasks, n = {}, 0
-  for i = i0, last do
-    local t = args[i]
-    if type(t) == "function" then
-      local msg, code
-      t, msg, code = M.spawn(t)
-      if not t then return nil, msg, code end
-    elseif getmetatable(t) ~= Task_mt then
-      error(("weft.gather: %s %d is not a task or function"):format(what, i), 2)
-    end
-    n = n + 1
-    tasks[n] = t
-  end
+  local tasks, msg, code = task_list("gather", args, i0, last, what)
+  if not tasks then return nil, msg, code end
+  local n = #tasks
   local st, mine = yield(OP_ALL, flags, tasks)
   if st == ECANCELED or st == ETIMEDOUT then
     -- a group's interruption is the caller's own unless a child's failure
@@ -483,8 +515,11 @@ end
 -- / `weft.as_completed` to wait for the first of several tasks.
 --
 -- Each primitive belongs to the loop that runs when it is made (make it
--- inside `weft.run` or a loop's task) and lives until `free` or the loop's
--- close. Rules shared by all of them:
+-- inside `weft.run` or a loop's task) and lives until `free`, the loop's
+-- close, or its collection: a primitive nobody holds any more is freed by
+-- its `__gc` (a dropped queue's values go to `on_drop` then, once each). A
+-- task waiting on one holds it, so it is never collected under its
+-- waiters. Rules shared by all of them:
 --
 --  * FIFO hand-off: a release, set or put goes straight to the oldest
 --    waiting task; a `try_` call fails with `weft.EAGAIN` while anyone waits.
@@ -514,25 +549,32 @@ end
 
 local OP_EVENT, OP_SEM, OP_LOCK, OP_QPUT, OP_QGET, OP_FIRST =
   OP.EVENT, OP.SEM, OP.LOCK, OP.QPUT, OP.QGET, OP.FIRST
--- The running loop, which a new primitive belongs to.
-local function sync_loop(name)
+-- The running loop (which a new primitive, socket... belongs to); raises
+-- outside one.
+local function loop_or_error(name)
   local loop = current
   if not loop then error("weft." .. name .. ": no running loop (call it inside weft.run)", 3) end
   return loop
 end
 
--- Suspends the task for a sync await: true, or raise / nil, message, code.
-local function sync_await(name, op, ...)
+-- Suspends the task for a sync await on primitive p: true, or raise / nil,
+-- message, code. p is an argument of this frame, not a tail call: it stays
+-- on the waiting coroutine's stack, so what a task waits on stays reachable.
+local function sync_await(name, op, p)
   if not isyieldable() then outside(name) end
-  local st = yield(op, ...)
+  local st = yield(op, p.id)
   if st == 0 then return true end
   return check(st)
 end
 
-local function new_of(name, mt, loop, rc, id)
-  if rc < 0 then return fail(rc) end
-  return setmetatable({ _loop = loop, _id = id }, mt)
+-- The `__gc` of every primitive: a dropped one is freed like `free()` (a
+-- queue's values go to `on_drop`). Nothing when its loop is being
+-- collected with it (the loop's close cancels the waiters first, then frees
+-- it); on a closed loop the free fails harmlessly (the loop freed it).
+local function collect(p)
+  if loop_of[p] then p:free() end
 end
+
 
 -- Runs fn(...) holding what `release` gives back, also when fn raises.
 local function scoped(release, fn, ...)
@@ -544,27 +586,27 @@ end
 
 --- Event: a flag tasks wait for (asyncio.Event).
 -- @type Event
-local Event = { __name = "weft.Event" }
+local Event = { __name = "weft.Event", __gc = collect }
 Event.__index = Event
 
 --- `weft.Event()`: a new event of the running loop, initially clear.
 -- @treturn Event or nil, message, code
 -- @function Event
 function M.Event()
-  local loop = sync_loop("Event")
-  return new_of("Event", Event, loop, core.event_new(loop))
+  local loop = loop_or_error("Event")
+  return handle(Event, loop, core.event_new(loop))
 end
 
 --- Sets the event: every waiting task resumes (in the order they waited).
 -- @return true, or nil, message, code
-function Event:set() return ok(core.event_set(self._loop, self._id)) end
+function Event:set() return ok(core.event_set(self.loop, self.id)) end
 --- Clears the event (tasks already resumed stay resumed).
 -- @return true, or nil, message, code
-function Event:clear() return ok(core.event_clear(self._loop, self._id)) end
+function Event:clear() return ok(core.event_clear(self.loop, self.id)) end
 --- Whether the event is set.
 -- @treturn boolean or nil, message, code
 function Event:is_set()
-  local rc = core.event_is_set(self._loop, self._id)
+  local rc = core.event_is_set(self.loop, self.id)
   if rc < 0 then return fail(rc) end
   return rc == 1
 end
@@ -572,14 +614,14 @@ end
 -- set now).
 -- @return true, or nil, message, code (`weft.ECLOSED` if freed while
 --   waiting); raises `weft.Cancelled` / `weft.Timeout`
-function Event:wait() return sync_await("Event:wait", OP_EVENT, self._id) end
+function Event:wait() return sync_await("Event:wait", OP_EVENT, self) end
 --- Frees the event: waiting tasks resume with `weft.ECLOSED`.
 -- @return true, or nil, message, code
-function Event:free() return ok(core.event_free(self._loop, self._id)) end
+function Event:free() return ok(core.event_free(self.loop, self.id)) end
 
 --- Semaphore: a count of permits (asyncio.Semaphore, BoundedSemaphore).
 -- @type Semaphore
-local Semaphore = { __name = "weft.Semaphore" }
+local Semaphore = { __name = "weft.Semaphore", __gc = collect }
 Semaphore.__index = Semaphore
 
 --- `weft.Semaphore(permits[, opts])`: a semaphore of the running loop
@@ -588,35 +630,33 @@ Semaphore.__index = Semaphore
 -- @treturn Semaphore or nil, message, code (`weft.EINVAL` for permits < 0)
 -- @function Semaphore
 function M.Semaphore(permits, opts)
-  local loop = sync_loop("Semaphore")
+  local loop = loop_or_error("Semaphore")
   if math.type(permits) ~= "integer" then error("weft.Semaphore: integer expected", 2) end
   local flags = opts and opts.bounded and core.SEMAPHORE_BOUNDED or 0
-  return new_of("Semaphore", Semaphore, loop, core.semaphore_new(loop, permits, flags))
+  return handle(Semaphore, loop, core.semaphore_new(loop, permits, flags))
 end
 
 --- Suspends the task until it holds a permit (at once if one is free and
 -- nobody waits).
 -- @return true, or nil, message, code (`weft.ECLOSED` if freed while
 --   waiting); raises `weft.Cancelled` / `weft.Timeout`
-function Semaphore:acquire() return sync_await("Semaphore:acquire", OP_SEM, self._id) end
+function Semaphore:acquire() return sync_await("Semaphore:acquire", OP_SEM, self) end
 --- Takes a permit without waiting.
 -- @return true, or nil, message, `weft.EAGAIN` (none free, or tasks wait)
-function Semaphore:try_acquire() return ok(core.semaphore_try_acquire(self._loop, self._id)) end
+function Semaphore:try_acquire() return ok(core.semaphore_try_acquire(self.loop, self.id)) end
 --- Gives a permit back: to the oldest waiting task, or to the count. Any
 -- code may release.
 -- @return true, or nil, message, code (`weft.EINVAL` past a bounded
 --   semaphore's initial count)
-function Semaphore:release() return ok(core.semaphore_release(self._loop, self._id)) end
+function Semaphore:release() return ok(core.semaphore_release(self.loop, self.id)) end
 --- The number of free permits (0 while tasks wait).
 -- @treturn integer or nil, message, code
 function Semaphore:value()
-  local rc, v = core.semaphore_value(self._loop, self._id)
-  if rc < 0 then return fail(rc) end
-  return v
+  return value(core.semaphore_value(self.loop, self.id))
 end
 --- Frees the semaphore: waiting tasks resume with `weft.ECLOSED`.
 -- @return true, or nil, message, code
-function Semaphore:free() return ok(core.semaphore_free(self._loop, self._id)) end
+function Semaphore:free() return ok(core.semaphore_free(self.loop, self.id)) end
 --- Runs `fn(...)` holding a permit (like `async with sem:`): acquires,
 -- calls, and releases when fn returns or raises.
 -- @return what fn returned; nil, message, code if the permit could not be
@@ -630,15 +670,15 @@ end
 
 --- Lock: mutual exclusion between tasks (asyncio.Lock), held by a task.
 -- @type Lock
-local Lock = { __name = "weft.Lock" }
+local Lock = { __name = "weft.Lock", __gc = collect }
 Lock.__index = Lock
 
 --- `weft.Lock()`: an unlocked lock of the running loop.
 -- @treturn Lock or nil, message, code
 -- @function Lock
 function M.Lock()
-  local loop = sync_loop("Lock")
-  return new_of("Lock", Lock, loop, core.lock_new(loop))
+  local loop = loop_or_error("Lock")
+  return handle(Lock, loop, core.lock_new(loop))
 end
 
 -- The id of `task` (a Task, or the calling task when nil).
@@ -656,38 +696,38 @@ end
 -- @return true, or nil, message, code (`weft.EINVAL` if the task holds it
 --   already: locks are not reentrant; `weft.ECLOSED` if freed while
 --   waiting); raises `weft.Cancelled` / `weft.Timeout`
-function Lock:acquire() return sync_await("Lock:acquire", OP_LOCK, self._id) end
+function Lock:acquire() return sync_await("Lock:acquire", OP_LOCK, self) end
 --- Locks it for `task` (default: the calling task) without waiting.
 -- @tparam[opt] Task task
 -- @return true, or nil, message, code (`weft.EAGAIN` if held or awaited,
 --   `weft.EINVAL` if task holds it already)
 function Lock:try_acquire(task)
-  return ok(core.lock_try_acquire(self._loop, self._id, owner_id("Lock:try_acquire", task)))
+  return ok(core.lock_try_acquire(self.loop, self.id, owner_id("Lock:try_acquire", task)))
 end
 --- Unlocks it; `task` (default: the calling task) must hold it. The lock
 -- passes to the oldest waiting task.
 -- @tparam[opt] Task task
 -- @return true, or nil, message, `weft.EINVAL` (task does not hold it)
 function Lock:release(task)
-  return ok(core.lock_release(self._loop, self._id, owner_id("Lock:release", task)))
+  return ok(core.lock_release(self.loop, self.id, owner_id("Lock:release", task)))
 end
 --- Whether the lock is held.
 -- @treturn boolean or nil, message, code
 function Lock:locked()
-  local rc, owner = core.lock_owner(self._loop, self._id)
+  local rc, owner = core.lock_owner(self.loop, self.id)
   if rc < 0 then return fail(rc) end
   return owner ~= 0
 end
 --- The id of the task holding the lock (compare with `Task:id`), or false.
 -- @return integer id, false, or nil, message, code
 function Lock:owner()
-  local rc, owner = core.lock_owner(self._loop, self._id)
+  local rc, owner = core.lock_owner(self.loop, self.id)
   if rc < 0 then return fail(rc) end
   return owner ~= 0 and owner
 end
 --- Frees the lock (held or not): waiting tasks resume with `weft.ECLOSED`.
 -- @return true, or nil, message, code
-function Lock:free() return ok(core.lock_free(self._loop, self._id)) end
+function Lock:free() return ok(core.lock_free(self.loop, self.id)) end
 --- Runs `fn(...)` holding the lock (like `async with lock:`): acquires,
 -- calls, and releases when fn returns or raises.
 -- @return what fn returned; nil, message, code if the lock could not be
@@ -707,7 +747,7 @@ end
 -- loop's close): a dropped value goes to the `on_drop` function given at
 -- creation, once, and the queue lets go of it.
 -- @type Queue
-local Queue = { __name = "weft.Queue" }
+local Queue = { __name = "weft.Queue", __gc = collect }
 Queue.__index = Queue
 local NIL = setmetatable({}, { __name = "weft.Queue nil" }) -- stands for a nil value
 
@@ -718,7 +758,7 @@ local NIL = setmetatable({}, { __name = "weft.Queue nil" }) -- stands for a nil 
 -- @treturn Queue or nil, message, code (`weft.EINVAL` for capacity < 0)
 -- @function Queue
 function M.Queue(capacity, opts)
-  local loop = sync_loop("Queue")
+  local loop = loop_or_error("Queue")
   capacity = capacity or 0
   if math.type(capacity) ~= "integer" then error("weft.Queue: integer capacity expected", 2) end
   local on_drop = opts and opts.on_drop
@@ -734,8 +774,7 @@ function M.Queue(capacity, opts)
       on_drop(v)
     end
   end)
-  if rc < 0 then return fail(rc) end
-  return setmetatable({ _loop = loop, _id = id, _values = values, _next = 0 }, Queue)
+  return handle(Queue, loop, rc, id, { _values = values, _next = 0 })
 end
 
 -- Stores v under a new item; returns the item.
@@ -761,7 +800,7 @@ end
 function Queue:put(value)
   if not isyieldable() then outside("Queue:put") end
   local item = stash(self, value)
-  local st = yield(OP_QPUT, self._id, item)
+  local st = yield(OP_QPUT, self.id, item)
   if st == 0 then return true end
   self._values[item] = nil
   return check(st)
@@ -771,7 +810,7 @@ end
 --   `weft.ECLOSED` if closed)
 function Queue:try_put(value)
   local item = stash(self, value)
-  local rc = core.queue_try_put(self._loop, self._id, item)
+  local rc = core.queue_try_put(self.loop, self.id, item)
   if rc == 0 then return true end
   self._values[item] = nil
   return fail(rc)
@@ -782,7 +821,7 @@ end
 --   freed); raises `weft.Cancelled` / `weft.Timeout` (nothing was taken)
 function Queue:get()
   if not isyieldable() then outside("Queue:get") end
-  local st, item = yield(OP_QGET, self._id)
+  local st, item = yield(OP_QGET, self.id)
   if st == 0 then return take(self, item) end
   return check(st)
 end
@@ -790,16 +829,14 @@ end
 -- @return the value, or nil, message, code (`weft.EAGAIN` if empty,
 --   `weft.ECLOSED` if empty and closed)
 function Queue:try_get()
-  local rc, item = core.queue_try_get(self._loop, self._id)
+  local rc, item = core.queue_try_get(self.loop, self.id)
   if rc < 0 then return fail(rc) end
   return take(self, item)
 end
 --- The number of queued values (waiting putters not counted).
 -- @treturn integer or nil, message, code
 function Queue:size()
-  local rc, n = core.queue_size(self._loop, self._id)
-  if rc < 0 then return fail(rc) end
-  return n
+  return value(core.queue_size(self.loop, self.id))
 end
 --- Closes the queue: puts fail with `weft.ECLOSED`, waiting putters resume
 -- with it; gets take what is left, then fail with it. With
@@ -809,32 +846,15 @@ end
 -- @return true, or nil, message, code
 function Queue:close(opts)
   local flags = opts and opts.immediate and core.QUEUE_IMMEDIATE or 0
-  return ok(core.queue_close(self._loop, self._id, flags))
+  return ok(core.queue_close(self.loop, self.id, flags))
 end
 --- Frees the queue: waiting tasks resume with `weft.ECLOSED`, queued values
 -- go to `on_drop`.
 -- @return true, or nil, message, code
-function Queue:free() return ok(core.queue_free(self._loop, self._id)) end
+function Queue:free() return ok(core.queue_free(self.loop, self.id)) end
 
 --- Waiting for the first of several tasks.
 -- @section first
-
--- The tasks of a first/as_completed call: Tasks, functions spawned.
-local function task_list(name, args, n)
-  local tasks = {}
-  for i = 1, n do
-    local t = args[i]
-    if type(t) == "function" then
-      local msg, code
-      t, msg, code = M.spawn(t)
-      if not t then return nil, msg, code end
-    elseif getmetatable(t) ~= Task_mt then
-      error(("weft.%s: argument %d is not a task or function"):format(name, i), 3)
-    end
-    tasks[i] = t
-  end
-  return tasks
-end
 
 --- Suspends the task until the first of the given tasks finishes (like
 -- `asyncio.wait(return_when=FIRST_COMPLETED)`); the others keep running.
@@ -853,7 +873,7 @@ function M.first(...)
     args = args[1]; n = #args
   end
   if n == 0 then return fail(EINVAL) end
-  local tasks, msg, code = task_list("first", args, n)
+  local tasks, msg, code = task_list("first", args, 1, n)
   if not tasks then return nil, msg, code end
   local st = yield(OP_FIRST, tasks)
   if st >= 0 then return st + 1, tasks[st + 1] end
@@ -869,7 +889,7 @@ end
 -- @usage for t, i in weft.as_completed { a, b, c } do print(i, t:result()) end
 function M.as_completed(list)
   if type(list) ~= "table" then error("weft.as_completed: list expected", 2) end
-  local tasks, msg = task_list("as_completed", list, #list)
+  local tasks, msg = task_list("as_completed", list, 1, #list)
   if not tasks then error("weft.as_completed: " .. msg, 2) end
   local rest, index = {}, {}
   for i = 1, #tasks do rest[i], index[i] = tasks[i], i end
@@ -886,13 +906,6 @@ end
 
 --- Callback style, on the running loop.
 -- @section callbacks
-
-
-local function loop_or_error(name)
-  local loop = current
-  if not loop then error("weft." .. name .. ": no running loop", 3) end
-  return loop
-end
 
 
 --- `weft.timer(timeout, rep, cb)`, `weft.watch(fd, events, cb)`,
@@ -991,8 +1004,8 @@ function M.listen(host, port, opts)
   if host ~= nil and type(host) ~= "string" then error("weft.listen: host must be a string or nil", 2) end
   if math.type(port) ~= "integer" then error("weft.listen: integer port expected", 2) end
   opts = opts or {}
-  return core.tcp_listen(loop, host, port, opts.backlog or 0,
-                         opts.reuseport and core.LISTEN_REUSEPORT or 0)
+  return value(core.tcp_listen(loop, host, port, opts.backlog or 0,
+                                   opts.reuseport and core.LISTEN_REUSEPORT or 0))
 end
 
 --- Opens a Unix stream socket listening on filesystem `path` (which must
@@ -1004,7 +1017,7 @@ end
 function M.listen_unix(path, opts)
   local loop = loop_or_error("listen_unix")
   if type(path) ~= "string" then error("weft.listen_unix: string path expected", 2) end
-  return core.unix_listen(loop, path, (opts or {}).backlog or 0)
+  return value(core.unix_listen(loop, path, (opts or {}).backlog or 0))
 end
 
 --- The local port of TCP socket `fd` (a listener opened on port 0 gives the
@@ -1013,9 +1026,7 @@ end
 -- @treturn integer 1..65535, or nil, message, code
 function M.port(fd)
   checkfd("port", fd)
-  local rc = core.socket_port(loop_or_error("port"), fd)
-  if rc < 0 then return fail(rc) end
-  return rc
+  return value(core.socket_port(loop_or_error("port"), fd))
 end
 
 --- Accepts a connection on listening socket `fd`, suspending the task until
@@ -1062,13 +1073,14 @@ local buffers = setmetatable({}, { __mode = "k" })
 --- Receives up to `max` bytes from stream fd `fd`, suspending the task until
 -- at least one byte (or the end of the stream) is there.
 -- @tparam integer fd a socket or another non-blocking stream fd
--- @tparam[opt=65536] integer max 1..2^31-1
+-- @tparam[opt=16384] integer max 1..2^31-1 (the coroutine's receive buffer
+--   grows to the largest `max` it asked for and is kept for its next recv)
 -- @treturn string the bytes; "" at end of stream; or nil, message, code
 --   (`weft.ECONNRESET`, `weft.ECLOSED`: closed through weft meanwhile,
 --   `weft.ENOTCONN`: a listening socket...)
 function M.recv(fd, max)
   checkfd("recv", fd)
-  max = max or 65536
+  max = max or 16384
   if math.type(max) ~= "integer" or max < 1 or max > 0x7fffffff then
     error("weft.recv: max must be an integer in 1..2^31-1", 2)
   end
@@ -1076,7 +1088,7 @@ function M.recv(fd, max)
   local co = running()
   local buf = buffers[co]
   if not buf or #buf < max then
-    buf = buffer(max > 65536 and max or 65536)
+    buf = buffer(max > 4096 and max or 4096)
     buffers[co] = buf
   end
   local n = yield(OP_RECV, fd, buf, max)
@@ -1253,9 +1265,7 @@ end
 
 --- The epoll fd, to embed the loop in another one.
 function Loop:backend_fd()
-  local fd = core.loop_backend_fd(self)
-  if fd < 0 then return fail(fd) end
-  return fd
+  return value(core.loop_backend_fd(self))
 end
 
 --- Seconds the embedder may block before the loop has work: 0 if work is
@@ -1274,9 +1284,7 @@ end
 -- @treturn Timer or nil, message, code
 function Loop:timer(timeout, rep, cb)
   if type(rep) == "function" then rep, cb = 0, rep end
-  local rc, id = core.timer_start(self, to_ns(timeout), to_ns(rep or 0), cb)
-  if rc < 0 then return fail(rc) end
-  return setmetatable({ loop = self, id = id }, Timer)
+  return handle(Timer, self, core.timer_start(self, to_ns(timeout), to_ns(rep or 0), cb))
 end
 
 --- Watches an fd: `cb(id, events)` runs in every iteration in which the fd
@@ -1286,9 +1294,7 @@ end
 -- @tparam function cb
 -- @treturn Watch or nil, message, code
 function Loop:watch(fd, events, cb)
-  local rc, id = core.fd_watch_start(self, fd, events_of(events), cb)
-  if rc < 0 then return fail(rc) end
-  return setmetatable({ loop = self, id = id }, Watch)
+  return handle(Watch, self, core.fd_watch_start(self, fd, events_of(events), cb))
 end
 
 --- Runs `fn()` once on the loop, in a later iteration (call_soon).
@@ -1306,9 +1312,7 @@ end
 function Loop:work(done, fn, ...)
   local job = new_job(fn, ...)
   local cb = done and function(_, st) return done(job_results(job, st)) end
-  local rc, id = core.to_thread(self, job, cb)
-  if rc < 0 then return fail(rc) end
-  return setmetatable({ loop = self, id = id }, Work)
+  return handle(Work, self, core.to_thread(self, job, cb))
 end
 
 --- A running timer (see `Loop:timer`).

@@ -10,11 +10,15 @@
  * no copy of a task's deadline and no join rules of its own: the core
  * decides.
  *  - A task's Lua object owns the task's id while it is reachable; its __gc
- *    releases the id. If the task has not finished by then, the object
- *    anchors itself until the hook says the task is over. Tasks do not
- *    hold their loop (a task awaiting another would otherwise keep it alive
- *    for ever): a loop lives while it is held or runs, and its collection
- *    frees it, cancelling its tasks.
+ *    releases the id. An unfinished task is held by its loop (the loop's
+ *    user value, a table of tasks keyed by wl_task*), so everything its
+ *    coroutine refers to (an Event it waits on, a Lock it holds) stays
+ *    reachable while the loop is; the loop lets go when the task finishes.
+ *    Tasks do not hold their loop (a task awaiting another would otherwise
+ *    keep it alive for ever): a loop lives while it is held or runs, and
+ *    its collection frees it, cancelling its tasks. A task collected
+ *    unfinished (with its loop) anchors itself until the hook says the
+ *    task is over.
  *  - Timers, watches and posts hand weft the ref itself as user_data.
  *  - Jobs (to_thread) hand weft the job; the job holds its own ref.
  *
@@ -22,10 +26,12 @@
  * trampolines call only API functions that cannot raise, and run anything
  * that may allocate inside lua_pcall. Callbacks run on the Lua thread inside
  * loop_run or loop_free (wl_loop.L), with a traceback handler on its stack.
+ *
+ * The SWIG wrapper (weft.i, Lua section weft_lua.i) includes this file: the
+ * wl_* functions stand in for weft.h's where a Lua value crosses into C
+ * (their Lua names are in weft_lua.i), and the module's init calls wl_init.
+ * The Lua interface is documented in weft.lua (LDoc) and README.md.
  */
-#define _GNU_SOURCE
-#include "weft_lua.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -37,34 +43,46 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <lauxlib.h>
+#include <lua.h>
 #include <lualib.h>
 
+#include "weft.h"
+
+/* Stack index of a Lua function argument; WL_OPTFUNC: function or nil (0). */
+typedef int WL_FUNC;
+typedef int WL_OPTFUNC;
+/* The binding's loop (a full userdata whose first field is the
+ * weft_loop_t*, NULL once freed) and a to_thread job. */
+typedef struct wl_loop wl_loop;
+typedef struct wl_job wl_job;
+
 /* The await requests a task yields to the step trampoline:
- * coroutine.yield(op, ...). SYNC ones are answered without the loop. */
-enum {
-  WL_OP_SLEEP = 1,   /* seconds           -> 0                                */
-  WL_OP_FD = 2,      /* fd, events        -> ready events mask                */
-  WL_OP_TASK = 3,    /* task              -> 0 once it finished               */
-  WL_OP_ALL = 4,     /* flags, {tasks}    -> 0 / first error [, asked cancel] */
-  WL_OP_YIELD = 5,   /* (a bare yield too) -> 0                               */
-  WL_OP_THREAD = 6,  /* job               -> work result                      */
-  WL_OP_TIMEOUT = 7, /* ns (0 clears)     -> rc                        (SYNC) */
-  WL_OP_SELF = 8,    /*                   -> the task                  (SYNC) */
-  /* sockets (weft_await_*; strings and buffers stay referenced by the
-   * yielding Lua frame, which lives until the await resolves) */
-  WL_OP_ACCEPT = 9,       /* fd                     -> new fd | error        */
-  WL_OP_CONNECT = 10,     /* host, port             -> fd | error            */
-  WL_OP_CONNECT_UNIX = 11, /* path                  -> fd | error            */
-  WL_OP_RECV = 12,        /* fd, buffer, max        -> count | 0 | error     */
-  WL_OP_SEND = 13,        /* fd, string, i, j       -> 0 | error, bytes sent */
-  /* synchronisation (weft.h "synchronisation") */
-  WL_OP_EVENT = 14,       /* event id               -> 0 | error             */
-  WL_OP_SEM = 15,         /* semaphore id           -> 0 | error             */
-  WL_OP_LOCK = 16,        /* lock id                -> 0 | error             */
-  WL_OP_QPUT = 17,        /* queue id, item         -> 0 | error             */
-  WL_OP_QGET = 18,        /* queue id               -> 0, item | error, nil  */
-  WL_OP_FIRST = 19        /* {tasks}                -> 0-based index | error */
-};
+ * coroutine.yield(op, ...), op being core.op.NAME (WL_OP_NAME here). SYNC
+ * ones are answered without the loop. Socket strings and buffers stay
+ * referenced by the yielding Lua frame, which lives until the await resolves. */
+#define WL_OPS(X)                                                                  \
+  X(SLEEP, 1)         /* seconds            -> 0                                */ \
+  X(FD, 2)            /* fd, events         -> ready events mask                */ \
+  X(TASK, 3)          /* task               -> 0 once it finished               */ \
+  X(ALL, 4)           /* flags, {tasks}     -> 0 / first error [, asked cancel] */ \
+  X(YIELD, 5)         /* (a bare yield too) -> 0                                */ \
+  X(THREAD, 6)        /* job                -> work result                      */ \
+  X(TIMEOUT, 7)       /* ns (0 clears)      -> rc                        (SYNC) */ \
+  X(SELF, 8)          /*                    -> the task                  (SYNC) */ \
+  X(ACCEPT, 9)        /* fd                 -> new fd | error                   */ \
+  X(CONNECT, 10)      /* host, port         -> fd | error                       */ \
+  X(CONNECT_UNIX, 11) /* path               -> fd | error                       */ \
+  X(RECV, 12)         /* fd, buffer, max    -> count | 0 | error                */ \
+  X(SEND, 13)         /* fd, string, i, j   -> 0 | error, bytes sent            */ \
+  X(EVENT, 14)        /* event id           -> 0 | error                        */ \
+  X(SEM, 15)          /* semaphore id       -> 0 | error                        */ \
+  X(LOCK, 16)         /* lock id            -> 0 | error                        */ \
+  X(QPUT, 17)         /* queue id, item     -> 0 | error                        */ \
+  X(QGET, 18)         /* queue id           -> 0, item | error, nil             */ \
+  X(FIRST, 19)        /* {tasks}            -> 0-based index | error            */
+#define WL_OP_ENUM(name, v) WL_OP_##name = v,
+enum { WL_OPS(WL_OP_ENUM) };
 
 #define WL_KINDS 16 /* refs are counted per WEFT_KIND_* */
 
@@ -73,6 +91,7 @@ struct wl_loop {
   lua_State *L;      /* the Lua thread inside run/free, NULL otherwise */
   lua_State *main;   /* the state's main thread: releases refs outside run */
   int msgh;          /* absolute index of the message handler on L */
+  int tasks;         /* absolute index on L of the loop's unfinished tasks, or 0 */
   int errh_ref;      /* error handler, or LUA_NOREF */
   int log_ref;       /* logger, or LUA_NOREF */
   int64_t made[WL_KINDS], released[WL_KINDS]; /* user_data handed to weft, let go */
@@ -287,8 +306,10 @@ wl_loop *wl_checkloop(lua_State *L, int idx) {
 weft_loop_t *wl_loop_of(lua_State *L, int idx) { return wl_checkloop(L, idx)->loop; }
 
 int wl_l_loop_new(lua_State *L) {
-  wl_loop *lp = (wl_loop *)lua_newuserdatauv(L, sizeof *lp, 0);
+  wl_loop *lp = (wl_loop *)lua_newuserdatauv(L, sizeof *lp, 1);
   memset(lp, 0, sizeof *lp);
+  lua_newtable(L); /* user value 1: its unfinished tasks, wl_task* -> task */
+  lua_setiuservalue(L, -2, 1);
   lp->errh_ref = lp->log_ref = LUA_NOREF;
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
   lp->main = lua_tothread(L, -1);
@@ -303,11 +324,12 @@ int wl_l_loop_new(lua_State *L) {
 }
 
 /* Enters run/free: L becomes the thread callbacks run on, with the message
- * handler on its stack; wl_leave restores what was there before. */
+ * handler and the loop's table of unfinished tasks on its stack (the loop
+ * is argument 1 of every caller); wl_leave restores what was there before. */
 struct wl_saved {
   lua_State *L;
   wl_loop *cur;
-  int msgh, top;
+  int msgh, tasks, top;
 };
 
 static int wl_enter(lua_State *L, wl_loop *lp, struct wl_saved *s) {
@@ -316,9 +338,13 @@ static int wl_enter(lua_State *L, wl_loop *lp, struct wl_saved *s) {
   s->L = lp->L;
   s->cur = wl_cur;
   s->msgh = lp->msgh;
+  s->tasks = lp->tasks;
   s->top = lua_gettop(L);
   lua_pushcfunction(L, wl_msgh);
   lp->msgh = lua_gettop(L);
+  lp->tasks = 0;
+  if (lua_touserdata(L, 1) == lp && lua_getiuservalue(L, 1, 1) == LUA_TTABLE)
+    lp->tasks = lua_gettop(L);
   lp->L = L;
   wl_cur = lp;
   return 0;
@@ -328,6 +354,7 @@ static void wl_leave(lua_State *L, wl_loop *lp, const struct wl_saved *s) {
   lua_settop(L, s->top);
   lp->L = s->L;
   lp->msgh = s->msgh;
+  lp->tasks = s->tasks;
   wl_cur = s->cur;
 }
 
@@ -626,24 +653,45 @@ static void wl_done_tramp(weft_loop_t *loop, weft_work_t id, int result, void *u
   wl_call(lp->L, lp, 2, "to_thread done callback");
 }
 
+/* Protected luaL_ref of the value at 1 -> the ref. */
+static int wl_ref_p(lua_State *L) {
+  lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
+  return 1;
+}
+
+/* Submits job j, the value on top of L (popped), to the pool: as task
+ * self's await, or (self 0) in callback style. The job anchors itself by a
+ * ref, taken in protected mode (this runs in the step trampoline too),
+ * until the release hook lets go of it. */
+static int wl_job_submit(lua_State *L, wl_loop *lp, wl_job *j, weft_task_t self, int64_t *id) {
+  if (j->used) return lua_pop(L, 1), WEFT_EBUSY;
+  lua_pushcfunction(L, wl_ref_p);
+  lua_rotate(L, -2, 1);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) return lua_pop(L, 1), WEFT_ENOMEM;
+  j->ref = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  lp->made[WEFT_KIND_WORK]++;
+  lp->nrefs++;
+  j->used = 1;
+  int rc = self ? weft_await_thread(lp->loop, self, wl_job_run, j)
+                : weft_to_thread(lp->loop, wl_job_run, j, wl_done_tramp, j, id);
+  if (self ? rc != WEFT_PENDING : rc < 0) {
+    wl_unref_refused(L, lp, WEFT_KIND_WORK, j->ref);
+    j->ref = LUA_NOREF;
+    j->used = 0;
+  }
+  return rc;
+}
+
 /* to_thread(loop, job, done) (job at stack index 2). */
 int wl_to_thread(lua_State *L, wl_loop *lp, wl_job *job, WL_OPTFUNC done, int64_t *OUT_ID) {
   if (!lp->loop) return WEFT_EINVAL;
   if (job->used) return WEFT_EBUSY;
-  if (done)
-    lua_pushvalue(L, done);
-  else
-    lua_pushnil(L);
+  if (done) lua_pushvalue(L, done);
+  else lua_pushnil(L);
   lua_setiuservalue(L, 2, 1);
-  job->used = 1;
-  job->ref = wl_ref(L, lp, WEFT_KIND_WORK, 2);
-  int rc = weft_to_thread(lp->loop, wl_job_run, job, wl_done_tramp, job, OUT_ID);
-  if (rc < 0) {
-    wl_unref_refused(L, lp, WEFT_KIND_WORK, job->ref);
-    job->ref = LUA_NOREF;
-    job->used = 0;
-  }
-  return rc;
+  lua_pushvalue(L, 2);
+  return wl_job_submit(L, lp, job, 0, OUT_ID);
 }
 
 /* ---------------------------------------------------------------- tasks
@@ -694,6 +742,10 @@ static int wl_task_main(lua_State *co) {
 
 /* The task finished with `result`; its values are the top n of co. */
 static int wl_task_end(wl_loop *lp, wl_task *t, int result, int n) {
+  if (lp->tasks) { /* the loop lets go of it (removing a key never allocates) */
+    lua_pushnil(lp->L);
+    lua_rawsetp(lp->L, lp->tasks, t);
+  }
   t->done = 1;
   t->result = result;
   t->rbase = lua_gettop(t->co) - n + 1;
@@ -703,10 +755,31 @@ static int wl_task_end(wl_loop *lp, wl_task *t, int result, int n) {
   return result;
 }
 
-/* Protected luaL_ref of the value at 1 -> the ref. */
-static int wl_ref_p(lua_State *L) {
-  lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
-  return 1;
+/* Arms weft_await_all with flags (>= 0) or weft_await_first (flags < 0)
+ * for task self on the tasks at idx of co: a list, or one task. Tasks
+ * awaited so have their errors read, not reported. */
+static int wl_await_tasks(wl_loop *lp, weft_task_t self, lua_State *co, int idx, int flags) {
+  weft_task_t buf[16], *ids = buf;
+  int list = lua_type(co, idx) == LUA_TTABLE, rc = 0;
+  size_t cnt = list ? (size_t)lua_rawlen(co, idx) : 1;
+  if (flags < 0 && cnt == 0) return WEFT_EINVAL;
+  if (cnt > 16 && !(ids = (weft_task_t *)malloc(cnt * sizeof *ids))) return WEFT_ENOMEM;
+  for (int pass = 0; pass < 2; pass++) { /* 0: collect the ids; 1: mark them awaited */
+    for (size_t i = 0; rc == (pass ? WEFT_PENDING : 0) && i < cnt; i++) {
+      if (list) lua_rawgeti(co, idx, (lua_Integer)i + 1);
+      wl_task *c = (wl_task *)wl_toudata(co, list ? -1 : idx, &wl_key_task_mt);
+      if (list) lua_pop(co, 1);
+      if (pass) c->awaited = 1;
+      else if (!c) rc = WEFT_EINVAL;
+      else if (!c->lp) rc = WEFT_ESTALE; /* its loop was closed */
+      else ids[i] = c->id;
+    }
+    if (pass == 0 && rc == 0)
+      rc = flags < 0 ? weft_await_first(lp->loop, self, ids, cnt)
+                     : weft_await_all(lp->loop, self, ids, cnt, flags);
+  }
+  if (ids != buf) free(ids);
+  return rc;
 }
 
 /* Arms the await the coroutine yielded for (n values on co's top). Returns
@@ -734,63 +807,25 @@ static int wl_task_arm(lua_State *L, wl_loop *lp, wl_task *t, weft_task_t self, 
         rc = weft_await_fd(lp->loop, self, (int)fd, (int)ev);
       break;
     }
-    case WL_OP_TASK:
-    case WL_OP_ALL: { /* (TASK: one task; ALL: flags, {tasks}) -> weft_await_all */
-      weft_task_t buf[16], *ids = buf;
-      lua_Integer flags = 0;
-      size_t cnt = 1;
-      if (op == WL_OP_ALL) {
-        flags = lua_tointegerx(co, base + 1, &isnum);
-        if (!isnum || flags < 0 || flags > INT_MAX || lua_type(co, base + 2) != LUA_TTABLE) break;
-        cnt = (size_t)lua_rawlen(co, base + 2);
-        if (cnt > 16 && !(ids = (weft_task_t *)malloc(cnt * sizeof *ids))) {
-          rc = WEFT_ENOMEM;
-          break;
-        }
-      }
-      rc = 0;
-      for (size_t i = 0; rc == 0 && i < cnt; i++) {
-        if (op == WL_OP_ALL) lua_rawgeti(co, base + 2, (lua_Integer)i + 1);
-        wl_task *c = (wl_task *)wl_toudata(co, op == WL_OP_ALL ? -1 : base + 1, &wl_key_task_mt);
-        if (op == WL_OP_ALL) lua_pop(co, 1);
-        if (!c) rc = WEFT_EINVAL;
-        else if (!c->lp) rc = WEFT_ESTALE; /* its loop was closed */
-        else c->awaited = 1, ids[i] = c->id;
-      }
-      if (rc == 0) rc = weft_await_all(lp->loop, self, ids, cnt, (int)flags);
+    case WL_OP_TASK: /* one task */
+      if (lua_type(co, base + 1) == LUA_TUSERDATA) rc = wl_await_tasks(lp, self, co, base + 1, 0);
+      break;
+    case WL_OP_ALL: { /* flags, {tasks} */
+      lua_Integer flags = lua_tointegerx(co, base + 1, &isnum);
+      if (!isnum || flags < 0 || flags > INT_MAX || lua_type(co, base + 2) != LUA_TTABLE) break;
+      rc = wl_await_tasks(lp, self, co, base + 2, (int)flags);
       group = (flags & WEFT_CANCEL_ON_ERROR) != 0;
-      if (ids != buf) free(ids);
       break;
     }
     case WL_OP_YIELD:
       rc = weft_await_yield(lp->loop, self);
       break;
-    case WL_OP_THREAD: { /* the ref is taken in protected mode, on L */
+    case WL_OP_THREAD: {
       wl_job *j = (wl_job *)wl_toudata(co, base + 1, &wl_key_job_mt);
       if (!j) break;
-      if (j->used) {
-        rc = WEFT_EBUSY;
-        break;
-      }
-      lua_pushcfunction(L, wl_ref_p);
       lua_pushvalue(co, base + 1);
       lua_xmove(co, L, 1);
-      if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-        lua_pop(L, 1);
-        rc = WEFT_ENOMEM;
-        break;
-      }
-      j->ref = (int)lua_tointeger(L, -1);
-      lua_pop(L, 1);
-      lp->made[WEFT_KIND_WORK]++;
-      lp->nrefs++;
-      j->used = 1;
-      rc = weft_await_thread(lp->loop, self, wl_job_run, j);
-      if (rc != WEFT_PENDING) {
-        wl_unref_refused(L, lp, WEFT_KIND_WORK, j->ref);
-        j->ref = LUA_NOREF;
-        j->used = 0;
-      }
+      rc = wl_job_submit(L, lp, j, self, NULL);
       break;
     }
     case WL_OP_TIMEOUT: {
@@ -855,34 +890,9 @@ static int wl_task_arm(lua_State *L, wl_loop *lp, wl_task *t, weft_task_t self, 
       if (rc == WEFT_PENDING && op == WL_OP_QGET) t->getting = 1;
       break;
     }
-    case WL_OP_FIRST: { /* {tasks} -> weft_await_first */
-      weft_task_t buf[16], *ids = buf;
-      if (lua_type(co, base + 1) != LUA_TTABLE) break;
-      size_t cnt = (size_t)lua_rawlen(co, base + 1);
-      if (cnt == 0) break;
-      if (cnt > 16 && !(ids = (weft_task_t *)malloc(cnt * sizeof *ids))) {
-        rc = WEFT_ENOMEM;
-        break;
-      }
-      rc = 0;
-      for (size_t i = 0; rc == 0 && i < cnt; i++) {
-        lua_rawgeti(co, base + 1, (lua_Integer)i + 1);
-        wl_task *c = (wl_task *)wl_toudata(co, -1, &wl_key_task_mt);
-        lua_pop(co, 1);
-        if (!c) rc = WEFT_EINVAL;
-        else if (!c->lp) rc = WEFT_ESTALE;
-        else ids[i] = c->id;
-      }
-      if (rc == 0) rc = weft_await_first(lp->loop, self, ids, cnt);
-      if (rc == WEFT_PENDING)
-        for (size_t i = 0; i < cnt; i++) { /* their errors are read, not reported */
-          lua_rawgeti(co, base + 1, (lua_Integer)i + 1);
-          ((wl_task *)lua_touserdata(co, -1))->awaited = 1;
-          lua_pop(co, 1);
-        }
-      if (ids != buf) free(ids);
+    case WL_OP_FIRST: /* {tasks} */
+      if (lua_type(co, base + 1) == LUA_TTABLE) rc = wl_await_tasks(lp, self, co, base + 1, -1);
       break;
-    }
     case WL_OP_SELF: { /* the task sits at the bottom of its own stack */
       lua_Debug ar;
       int lv = 0;
@@ -980,8 +990,16 @@ int wl_l_task_spawn(lua_State *L) {
   lua_pushcfunction(co, wl_task_main);
   for (int i = 1; i <= n + 1; i++) lua_pushvalue(L, i == 1 ? -1 : i); /* task, fn, args */
   lua_xmove(L, co, n + 1); /* co: main, task, fn, args */
+  lua_getiuservalue(L, 1, 1); /* the loop holds it until it finishes */
+  lua_pushvalue(L, -2);
+  lua_rawsetp(L, -2, t); /* may raise (memory): before weft knows the task */
+  lua_pop(L, 1);
   int rc = weft_task_spawn(lp->loop, wl_task_step, t, &t->id);
   if (rc < 0) {
+    lua_getiuservalue(L, 1, 1);
+    lua_pushnil(L);
+    lua_rawsetp(L, -2, t);
+    lua_pop(L, 1);
     t->done = 1;
     t->result = rc;
     return wl_fail(L, rc);
@@ -991,8 +1009,9 @@ int wl_l_task_spawn(lua_State *L) {
   return 1;
 }
 
-/* __gc: gives up the task's id. An unfinished task anchors itself until
- * weft lets go of it (when it finishes, at the latest at loop free). */
+/* __gc: gives up the task's id. An unfinished task (collected only with its
+ * loop, which holds it until then) anchors itself until weft lets go of it
+ * (when it finishes, at the latest at loop free). */
 static int wl_task_gc(lua_State *L) {
   wl_task *t = (wl_task *)lua_touserdata(L, 1);
   wl_loop *lp = t->lp;
@@ -1195,30 +1214,6 @@ int wl_l_buffer_string(lua_State *L) {
   return 1;
 }
 
-/* tcp_listen(loop, host|nil, port, backlog, flags) -> fd | nil, message, code */
-int wl_l_tcp_listen(lua_State *L) {
-  wl_loop *lp = wl_checkloop(L, 1);
-  const char *host = luaL_optstring(L, 2, NULL);
-  int port = (int)wl_checkint(L, 3, INT_MIN, INT_MAX);
-  int backlog = (int)wl_checkint(L, 4, INT_MIN, INT_MAX);
-  int flags = (int)wl_checkint(L, 5, INT_MIN, INT_MAX), fd = -1;
-  int rc = lp->loop ? weft_tcp_listen(lp->loop, host, port, backlog, flags, &fd) : WEFT_EINVAL;
-  if (rc < 0) return wl_fail(L, rc);
-  lua_pushinteger(L, fd);
-  return 1;
-}
-
-/* unix_listen(loop, path, backlog) -> fd | nil, message, code */
-int wl_l_unix_listen(lua_State *L) {
-  wl_loop *lp = wl_checkloop(L, 1);
-  const char *path = luaL_checkstring(L, 2);
-  int backlog = (int)wl_checkint(L, 3, INT_MIN, INT_MAX), fd = -1;
-  int rc = lp->loop ? weft_unix_listen(lp->loop, path, backlog, &fd) : WEFT_EINVAL;
-  if (rc < 0) return wl_fail(L, rc);
-  lua_pushinteger(L, fd);
-  return 1;
-}
-
 /* ----------------------------------------------------------------- init */
 
 /* ------------------------------------------------------------- queues
@@ -1302,14 +1297,6 @@ void wl_init(lua_State *L, int mod) {
       {"_stop_on_done", wl_tm_stop_on_done}, {NULL, NULL}};
   static const luaL_Reg job_meta[] = {{"__gc", wl_job_gc}, {NULL, NULL}};
   static const luaL_Reg job_methods[] = {{"output", wl_job_output}, {NULL, NULL}};
-  static const struct { const char *name; int v; } ops[] = {
-      {"SLEEP", WL_OP_SLEEP}, {"FD", WL_OP_FD},         {"TASK", WL_OP_TASK},
-      {"ALL", WL_OP_ALL},     {"YIELD", WL_OP_YIELD},   {"THREAD", WL_OP_THREAD},
-      {"TIMEOUT", WL_OP_TIMEOUT}, {"SELF", WL_OP_SELF},       {"ACCEPT", WL_OP_ACCEPT},
-      {"CONNECT", WL_OP_CONNECT}, {"CONNECT_UNIX", WL_OP_CONNECT_UNIX},
-      {"RECV", WL_OP_RECV},   {"SEND", WL_OP_SEND},       {"EVENT", WL_OP_EVENT},
-      {"SEM", WL_OP_SEM},     {"LOCK", WL_OP_LOCK},       {"QPUT", WL_OP_QPUT},
-      {"QGET", WL_OP_QGET},   {"FIRST", WL_OP_FIRST}};
   mod = lua_absindex(L, mod);
   wl_newmeta(L, WL_LOOP_MT, &wl_key_loop_mt, loop_meta, no_methods, mod, "Loop");
   wl_newmeta(L, WL_TASK_MT, &wl_key_task_mt, task_meta, task_methods, mod, "Task");
@@ -1317,9 +1304,7 @@ void wl_init(lua_State *L, int mod) {
   static const luaL_Reg buf_meta[] = {{"__len", wl_buf_len}, {NULL, NULL}};
   wl_newmeta(L, WL_BUF_MT, &wl_key_buf_mt, buf_meta, no_methods, mod, "Buffer");
   lua_newtable(L);
-  for (size_t i = 0; i < sizeof ops / sizeof *ops; i++) {
-    lua_pushinteger(L, ops[i].v);
-    lua_setfield(L, -2, ops[i].name);
-  }
+#define WL_OP_FIELD(name, v) (lua_pushinteger(L, v), lua_setfield(L, -2, #name));
+  WL_OPS(WL_OP_FIELD)
   lua_setfield(L, mod, "op");
 }

@@ -12,10 +12,11 @@
  * second (`rc, id = core.timer_start(loop, 0, 1e6, fn)`). Durations are ns.
  */
 
+%begin %{
+#define _GNU_SOURCE /* pipe2, in weft_lua.c */
+%}
 %{
-#include <limits.h>
-#include <string.h>
-#include "weft_lua.h"
+#include "weft_lua.c"
 %}
 
 /* ------------------------------------------------------------------ names */
@@ -170,18 +171,16 @@ int64_t wl_clock_ns(void);
 %native(set_nonblocking) int wl_l_set_nonblocking(lua_State *L);
 
 /* sockets (weft.h "sockets"): the awaits are requests a task yields (see
- * weft.lua); listen returns the fd or nil, message, code. socket_port,
- * socket_adopt, socket_shutdown and socket_close are SWIG's raw wrappers
- * (loop, fd) -> rc. buffer(n) / buffer_string(buf, n): receive buffers. */
-%ignore weft_tcp_listen;
-%ignore weft_unix_listen;
+ * weft.lua). tcp_listen(loop, host|nil, port, backlog, flags) and
+ * unix_listen(loop, path, backlog) -> rc, fd; socket_port, socket_adopt,
+ * socket_shutdown and socket_close (loop, fd) -> rc: SWIG's raw wrappers.
+ * buffer(n) / buffer_string(buf, n): receive buffers. */
+%apply int *result { int *out_fd };
 %ignore weft_await_accept;
 %ignore weft_await_connect;
 %ignore weft_await_connect_unix;
 %ignore weft_await_recv;
 %ignore weft_await_send;
-%native(tcp_listen) int wl_l_tcp_listen(lua_State *L);
-%native(unix_listen) int wl_l_unix_listen(lua_State *L);
 %native(buffer) int wl_l_buffer(lua_State *L);
 %native(buffer_string) int wl_l_buffer_string(lua_State *L);
 

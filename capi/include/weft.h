@@ -227,10 +227,14 @@ WEFT_API const char *weft_err_name(int err);
 /* ------------------------------------------------------------------- loop */
 
 /* Creates a loop and stores it in *out. Opens an epoll fd and an eventfd
- * (both close-on-exec); the thread pool starts on first use.
- * Errors: WEFT_EINVAL (out is NULL), WEFT_ENOMEM (also: 4096 loops are
+ * (both close-on-exec), and an io_uring ring when that backend is chosen
+ * (the environment's WEFT_BACKEND: see weft_loop_new_with); the thread pool
+ * starts on first use.
+ * Errors: WEFT_EINVAL (out is NULL, or WEFT_BACKEND is not a backend name),
+ * WEFT_ENOMEM (also: 4096 loops are
  * live, or the id space is spent; see Handles above), WEFT_EMFILE (no fds left),
- * WEFT_ENOSPC (the kernel's epoll watch limit is reached).
+ * WEFT_ENOSPC (the kernel's epoll watch limit is reached), WEFT_ENOSYS
+ * (WEFT_BACKEND=io_uring and io_uring cannot be used).
  * Any thread; the loop is unowned until it runs. */
 WEFT_API int weft_loop_new(weft_loop_t **out);
 
@@ -251,6 +255,35 @@ WEFT_API int weft_loop_new(weft_loop_t **out);
  * Errors: WEFT_EINVAL (NULL), WEFT_EBUSY (running, from any thread; the loop
  * is untouched). Freeing twice is undefined. */
 WEFT_API int weft_loop_free(weft_loop_t *loop);
+
+/* ------------------------------------------------------------- backends */
+
+/* The kernel interface a loop waits in: "epoll", or "io_uring" (one
+ * io_uring_enter per iteration submits what the iteration queued and waits;
+ * no SQPOLL thread). Every contract of this header holds on both.
+ * The choice is made once, at loop creation, from a name:
+ *   "auto"      io_uring where the kernel allows it (Linux 5.11 or later,
+ *               not refused by seccomp or the io_uring_disabled sysctl, and
+ *               weft built with liburing), else epoll, silently;
+ *   "epoll"     epoll;
+ *   "io_uring"  io_uring, or loop creation fails with WEFT_ENOSYS (so a
+ *               forced run never quietly tests epoll).
+ * weft_loop_new takes the name from the environment variable WEFT_BACKEND
+ * (unset or empty: "auto"). */
+#define WEFT_ENOSYS (-38) /* the chosen backend cannot be used here (io_uring) */
+
+/* Creates a loop like weft_loop_new, on the backend named by `backend`
+ * ("auto", "epoll" or "io_uring"; NULL: the environment's WEFT_BACKEND, as
+ * weft_loop_new). The argument wins over the environment.
+ * Errors: those of weft_loop_new; WEFT_EINVAL (out is NULL, or backend, or
+ * with NULL WEFT_BACKEND, is not one of the three names), WEFT_ENOSYS
+ * ("io_uring" cannot be used: kernel, seccomp, or a build without
+ * liburing). Any thread. */
+WEFT_API int weft_loop_new_with(weft_loop_t **out, const char *backend);
+
+/* The backend the loop runs on: "epoll" or "io_uring" (a static string), or
+ * "" for a NULL loop. Any thread. */
+WEFT_API const char *weft_loop_backend_name(const weft_loop_t *loop);
 
 /* Sets an option (WEFT_OPT_*) before the loop runs.
  * WEFT_OPT_THREAD_POOL_SIZE: 1..1024 threads, default 4; WEFT_EBUSY once the
@@ -322,9 +355,12 @@ WEFT_API int weft_loop_stats(const weft_loop_t *loop, weft_loop_stats_t *out);
  * logger, weft prints nothing. Errors: WEFT_EINVAL (NULL loop), WEFT_EPERM. */
 WEFT_API int weft_loop_set_logger(weft_loop_t *loop, weft_log_cb cb, void *user_data);
 
-/* The epoll fd, for embedding weft in another loop: when it is readable, or
- * after weft_loop_next_timeout ns, call weft_loop_run(loop, WEFT_RUN_NOWAIT).
- * The fd stays owned by the loop; do not close it. Pending posts and pool
+/* The backend's fd, for embedding weft in another loop: when it is readable,
+ * or after weft_loop_next_timeout ns, call weft_loop_run(loop, WEFT_RUN_NOWAIT).
+ * On epoll it is the epoll fd; on io_uring the ring's fd, readable when
+ * completions are waiting (the loop keeps a poll operation on its epoll set
+ * and its wakeup in the ring while it has registrations). The fd stays
+ * owned by the loop; do not close it. Pending posts and pool
  * completions also make it readable.
  * Returns the fd (>= 0), or WEFT_EINVAL (NULL), WEFT_EPERM. */
 WEFT_API int weft_loop_backend_fd(const weft_loop_t *loop);

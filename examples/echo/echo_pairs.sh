@@ -8,7 +8,7 @@
 # `CLIENT client 127.0.0.1 PORT N`, requires `echoed N/N` from it and stops
 # the server. COMMAND is split on spaces, without globbing, e.g.
 #   c=/build/examples/echo/weft-echo
-#   java=/usr/bin/java -cp /build/.../weft-0.2.0.jar dev.weft.examples.Echo
+#   java=/usr/bin/java -cp /build/.../weft-0.2.0.jar:/build/.../test-classes dev.weft.examples.Echo
 # A program is skipped, and named as such, when COMMAND is empty (its binding
 # is not built) or a word of it that starts with / names no file (not built
 # yet). Everything is bounded: a server lives at most ECHO_PAIR_TIMEOUT
@@ -49,7 +49,10 @@ for spec in "$@"; do
   else
     for word in $cmd; do
       case $word in
-        /*) [ -e "$word" ] || { why="$word missing"; break; } ;;
+        /*) for path in $(printf %s "$word" | tr : ' '); do # a class path: each entry
+              [ -e "$path" ] || why="$path missing"
+            done
+            [ -z "$why" ] || break ;;
       esac
     done
   fi

@@ -53,7 +53,8 @@ const char *fn_name(Fn f) {
   static const char *const names[kFns] = {
       "?",           "mem_alloc",         "mem_realloc",      "mem_map",
       "mem_remap",   "sys_epoll_create",  "sys_epoll_ctl",    "sys_epoll_wait",
-      "sys_eventfd", "sys_eventfd_write", "sys_eventfd_read", "sys_thread_create"};
+      "sys_eventfd", "sys_eventfd_write", "sys_eventfd_read", "sys_thread_create",
+      "sys_uring_setup", "sys_uring_submit", "sys_uring_wait", "sys_uring_cqe_res"};
   return f >= 0 && f < kFns ? names[f] : "?";
 }
 
@@ -177,3 +178,21 @@ extern "C" int __wrap__ZN4weft17sys_thread_createEPmPFPvS1_ES1_(pthread_t *t,
   sites::note(sites::kThreadCreate, __builtin_return_address(0), r != 0, r);
   return r;
 }
+
+// The io_uring wrappers return a negated errno (liburing's convention).
+struct io_uring;
+struct io_uring_params;
+struct __kernel_timespec;
+#define WEFT_WRAP_NEG(mangled, fn, params, args)                                      \
+  extern "C" int __real_##mangled params __attribute__((weak));                      \
+  extern "C" int __wrap_##mangled params {                                           \
+    int rv_ = __real_##mangled args;                                                 \
+    sites::note(sites::fn, __builtin_return_address(0), rv_ < 0 && rv_ != -ETIME, -rv_); \
+    return rv_;                                                                      \
+  }
+WEFT_WRAP_NEG(_ZN4weft15sys_uring_setupEjP8io_uringP15io_uring_params, kUringSetup,
+              (unsigned e, io_uring *ring, io_uring_params *p), (e, ring, p))
+WEFT_WRAP_NEG(_ZN4weft16sys_uring_submitEP8io_uring, kUringSubmit, (io_uring * ring), (ring))
+WEFT_WRAP_NEG(_ZN4weft14sys_uring_waitEP8io_uringP16__kernel_timespec, kUringWait,
+              (io_uring * ring, __kernel_timespec *t), (ring, t))
+WEFT_WRAP_NEG(_ZN4weft17sys_uring_cqe_resEi, kUringCqe, (int res), (res))

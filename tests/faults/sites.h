@@ -27,6 +27,10 @@ enum Fn {
   kEventfdWrite,
   kEventfdRead,
   kThreadCreate,
+  kUringSetup,   // the io_uring backend (sys_uring_*)
+  kUringSubmit,
+  kUringWait,
+  kUringCqe,
   kFns
 };
 

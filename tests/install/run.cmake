@@ -1,8 +1,8 @@
 # run.cmake -- one step of the install checks, run by ctest as
-#   cmake -DMODE=<install|pkgconfig|cmake|dlopen|exports|header> -D... -P run.cmake
+#   cmake -DMODE=<install|pkgconfig|first|cmake|dlopen|exports|header> -D... -P run.cmake
 # Inputs: BUILD_DIR, PREFIX, LIBDIR, SRC_DIR (tests/install), INCLUDE_DIR
 # (capi/include), CC, CXX, SAN (e.g. -fsanitize=address,undefined or empty),
-# GENERATOR.
+# GENERATOR, DOCS_DIR (docs).
 cmake_minimum_required(VERSION 3.20)
 
 function(run)
@@ -44,11 +44,16 @@ elseif(MODE STREQUAL "pkgconfig")
   endif()
   set(exe "${PREFIX}-pkgconfig-test")
   run(${CC} -std=c99 ${warn} ${SAN_FLAGS} "${SRC_DIR}/c_api_test.c" -o "${exe}" ${flags})
-  run(${CMAKE_COMMAND} -E env "LD_LIBRARY_PATH=${libdir}" "${exe}")
+  # weft.pc's Libs carry -Wl,-rpath (the prefix is not a system libdir): the
+  # program runs with no LD_LIBRARY_PATH (docs/INSTALL.md).
+  if(NOT flags MATCHES "-Wl,-rpath,")
+    message(FATAL_ERROR "weft.pc in a non-system prefix has no -Wl,-rpath: ${flags}")
+  endif()
+  run(${CMAKE_COMMAND} -E env --unset=LD_LIBRARY_PATH "${exe}")
   # A C++20 program that includes only <weft.hpp>, with the same flags.
   set(exe_cpp "${PREFIX}-pkgconfig-cpp-test")
   run(${CXX} -std=c++20 ${warn} ${SAN_FLAGS} "${SRC_DIR}/cpp_api_test.cc" -o "${exe_cpp}" ${flags})
-  run(${CMAKE_COMMAND} -E env "LD_LIBRARY_PATH=${libdir}" "${exe_cpp}")
+  run(${CMAKE_COMMAND} -E env --unset=LD_LIBRARY_PATH "${exe_cpp}")
   # The installed tree is relocatable: weft.pc finds its prefix from where it is.
   set(moved "${PREFIX}-moved")
   file(REMOVE_RECURSE "${moved}")
@@ -62,6 +67,52 @@ elseif(MODE STREQUAL "pkgconfig")
     message(FATAL_ERROR "moved weft.pc includedir ${inc}, expected ${want_inc}")
   endif()
   file(REMOVE_RECURSE "${moved}")
+
+elseif(MODE STREQUAL "first")
+  # docs/INSTALL.md's first program, as a user would build it: the C block
+  # after the "c.install.first" marker, pkg-config, no LD_LIBRARY_PATH.
+  file(READ "${DOCS_DIR}/INSTALL.md" md)
+  string(FIND "${md}" "c.install.first" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "docs/INSTALL.md: no c.install.first marker")
+  endif()
+  string(SUBSTRING "${md}" ${at} -1 md)
+  string(FIND "${md}" "```c\n" begin)
+  math(EXPR begin "${begin} + 5")
+  string(SUBSTRING "${md}" ${begin} -1 md)
+  string(FIND "${md}" "```" end)
+  string(SUBSTRING "${md}" 0 ${end} code)
+  set(src "${PREFIX}-first.c")
+  file(WRITE "${src}" "${code}")
+  set(env ${CMAKE_COMMAND} -E env "PKG_CONFIG_PATH=${libdir}/pkgconfig" --unset=LD_LIBRARY_PATH)
+  run(${env} pkg-config --cflags --libs weft)
+  string(STRIP "${RUN_OUT}" flags)
+  separate_arguments(flags UNIX_COMMAND "${flags}")
+  set(exe "${PREFIX}-first")
+  run(${CC} -std=c99 ${warn} ${SAN_FLAGS} "${src}" -o "${exe}" ${flags})
+  run(${env} "${exe}")
+  if(NOT RUN_OUT MATCHES "task finished with 42")
+    message(FATAL_ERROR "first program: unexpected output\n${RUN_OUT}")
+  endif()
+  # The misuse: the task finishes with WEFT_EINVAL and the logger says why.
+  execute_process(COMMAND ${env} "${exe}" misuse RESULT_VARIABLE rc
+                  OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  message(STATUS "misuse: ${out}${err}")
+  if(NOT rc EQUAL 1 OR NOT out MATCHES "task finished with -22"
+     OR NOT err MATCHES "weft error: task [0-9]+: step returned WEFT_PENDING without arming an await")
+    message(FATAL_ERROR "first program's misuse: rc ${rc}\n${out}\n${err}")
+  endif()
+  # And its C++20 example (the ```cpp block).
+  file(READ "${DOCS_DIR}/INSTALL.md" md)
+  string(FIND "${md}" "```cpp\n" begin)
+  math(EXPR begin "${begin} + 7")
+  string(SUBSTRING "${md}" ${begin} -1 md)
+  string(FIND "${md}" "```" end)
+  string(SUBSTRING "${md}" 0 ${end} code)
+  file(WRITE "${src}.cc" "${code}")
+  run(${CXX} -std=c++20 ${warn} ${SAN_FLAGS} "${src}.cc" -o "${exe}-cpp" ${flags})
+  run(${env} "${exe}-cpp")
+  file(REMOVE "${src}" "${exe}" "${src}.cc" "${exe}-cpp")
 
 elseif(MODE STREQUAL "cmake")
   set(bdir "${PREFIX}-consumer")

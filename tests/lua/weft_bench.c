@@ -12,7 +12,10 @@
  */
 #include <malloc.h>
 
-#include "weft_lua.h"
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "weft.h"
 
 static int64_t wb_fires;
 

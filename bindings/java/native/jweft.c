@@ -1,17 +1,11 @@
 /*
- * jweft.c -- trampolines, the release hook, reference counting, thread
- * attachment and the fd helpers of weft's Java binding. See jweft.h.
+ * jweft.c -- trampolines, the release hook, reference counting and thread
+ * attachment of weft's Java binding. See jweft.h.
  */
-#define _GNU_SOURCE
 #include "jweft.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdlib.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 static JavaVM *g_vm;
 static pthread_key_t g_detach_key;
@@ -141,22 +135,21 @@ void jweft_release(void *ctx, int kind, void *ud) {
   jweft_ref_del(env, (jobject)ud);
 }
 
-void jweft_post_tramp(weft_loop_t *loop, void *ud) {
+/* Calls ud's void method m (with arg if it takes an int; a no-argument
+ * method ignores it) on the loop thread and hands what it threw to run(). */
+static void call_void(weft_loop_t *loop, void *ud, jmethodID m, jint arg) {
   JNIEnv *env = jweft_env();
-  (*env)->CallVoidMethod(env, (jobject)ud, m_run);
+  (*env)->CallVoidMethod(env, (jobject)ud, m, arg);
   catch_exception(env, loop);
 }
 
-void jweft_timer_tramp(weft_loop_t *loop, weft_timer_t timer, void *ud) {
-  JNIEnv *env = jweft_env();
-  (*env)->CallVoidMethod(env, (jobject)ud, m_timer);
-  catch_exception(env, loop);
-}
-
+void jweft_post_tramp(weft_loop_t *loop, void *ud) { call_void(loop, ud, m_run, 0); }
+void jweft_timer_tramp(weft_loop_t *loop, weft_timer_t timer, void *ud) { call_void(loop, ud, m_timer, 0); }
 void jweft_fd_tramp(weft_loop_t *loop, weft_fd_watch_t watch, int events, void *ud) {
-  JNIEnv *env = jweft_env();
-  (*env)->CallVoidMethod(env, (jobject)ud, m_fd, (jint)events);
-  catch_exception(env, loop);
+  call_void(loop, ud, m_fd, events);
+}
+void jweft_done_tramp(weft_loop_t *loop, weft_work_t work, int result, void *ud) {
+  call_void(loop, ud, m_done, result);
 }
 
 /* On a pool thread: no run() to hand an exception to. The Java work
@@ -171,12 +164,6 @@ int jweft_work_tramp(void *arg) {
     r = WEFT_EHOST;
   }
   return r;
-}
-
-void jweft_done_tramp(weft_loop_t *loop, weft_work_t work, int result, void *ud) {
-  JNIEnv *env = jweft_env();
-  (*env)->CallVoidMethod(env, (jobject)ud, m_done, (jint)result);
-  catch_exception(env, loop);
 }
 
 /* Task$Core.step records the step's own exception; one that escapes it
@@ -231,8 +218,8 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
       !(m_fd = method(env, "dev/weft/FdWatch", "fire", "(I)V")) ||
       !(m_ended = method(env, "dev/weft/Handle", "ended", "()V")) ||
       !(m_step = method(env, "dev/weft/Task$Core", "step", "(JI)I")) ||
-      !(m_work = method(env, "dev/weft/RawCallbacks$WorkFn", "work", "()I")) ||
-      !(m_done = method(env, "dev/weft/RawCallbacks$WorkDoneFn", "done", "(I)V")) ||
+      !(m_work = method(env, "java/util/function/IntSupplier", "getAsInt", "()I")) ||
+      !(m_done = method(env, "java/util/function/IntConsumer", "accept", "(I)V")) ||
       !(m_log = method(env, "dev/weft/LogHandler", "log", "(ILjava/lang/String;)V")) ||
       !(m_drop = method(env, "dev/weft/Queue$Core", "dropped", "(J)V")) ||
       !(m_add_suppressed = method(env, "java/lang/Throwable", "addSuppressed",
@@ -241,81 +228,12 @@ JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
   return JNI_VERSION_1_8;
 }
 
-/* ------------------------------------------- helpers for WeftNativeJNI */
+/* ------------------------------------------- wrapped by SWIG (weft_java.i) */
 
-#define JWEFT_FN(name) Java_dev_weft_WeftNativeJNI_##name
-
-JNIEXPORT jlong JNICALL JWEFT_FN(liveRefs)(JNIEnv *env, jclass cls) {
-  (void)env;
-  (void)cls;
-  return (jlong)atomic_load_explicit(&g_live_refs, memory_order_relaxed);
+int64_t jweft_live_refs(void) {
+  return atomic_load_explicit(&g_live_refs, memory_order_relaxed);
 }
 
-/* Deletes the logger reference `token` (weft_loop_set_logger's result). */
-JNIEXPORT void JNICALL JWEFT_FN(release)(JNIEnv *env, jclass cls, jlong token) {
-  (void)cls;
-  jweft_ref_del(env, (jobject)(intptr_t)token);
-}
-
-/* The fd helpers below stay until weft's socket API replaces them. */
-JNIEXPORT jint JNICALL JWEFT_FN(socketpair)(JNIEnv *env, jclass cls, jintArray fds,
-                                            jboolean nonblock) {
-  (void)cls;
-  if (!jweft_check_array(env, fds, 2)) return WEFT_EINVAL;
-  int sv[2];
-  int type = SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0);
-  if (socketpair(AF_UNIX, type, 0, sv) != 0) return -errno;
-  jint out[2] = {sv[0], sv[1]};
-  (*env)->SetIntArrayRegion(env, fds, 0, 2, out);
-  return 0;
-}
-
-#define JWEFT_IO_MAX 65536
-
-static int bad_range(JNIEnv *env, jbyteArray b, jint off, jint len) {
-  if (!b) return 1;
-  jsize n = (*env)->GetArrayLength(env, b);
-  return off < 0 || len < 0 || off > n || len > n - off;
-}
-
-JNIEXPORT jint JNICALL JWEFT_FN(read)(JNIEnv *env, jclass cls, jint fd, jbyteArray b, jint off,
-                                      jint len) {
-  (void)cls;
-  if (bad_range(env, b, off, len)) return WEFT_EINVAL;
-  char buf[JWEFT_IO_MAX];
-  if (len > JWEFT_IO_MAX) len = JWEFT_IO_MAX;
-  ssize_t r;
-  do r = read(fd, buf, (size_t)len);
-  while (r < 0 && errno == EINTR);
-  if (r < 0) return -errno;
-  if (r > 0) (*env)->SetByteArrayRegion(env, b, off, (jsize)r, (const jbyte *)buf);
-  return (jint)r;
-}
-
-JNIEXPORT jint JNICALL JWEFT_FN(write)(JNIEnv *env, jclass cls, jint fd, jbyteArray b, jint off,
-                                       jint len) {
-  (void)cls;
-  if (bad_range(env, b, off, len)) return WEFT_EINVAL;
-  char buf[JWEFT_IO_MAX];
-  if (len > JWEFT_IO_MAX) len = JWEFT_IO_MAX;
-  (*env)->GetByteArrayRegion(env, b, off, len, (jbyte *)buf);
-  ssize_t r;
-  do r = write(fd, buf, (size_t)len);
-  while (r < 0 && errno == EINTR);
-  return r < 0 ? -errno : (jint)r;
-}
-
-JNIEXPORT jint JNICALL JWEFT_FN(close)(JNIEnv *env, jclass cls, jint fd) {
-  (void)env;
-  (void)cls;
-  return close(fd) == 0 ? 0 : -errno;
-}
-
-JNIEXPORT jint JNICALL JWEFT_FN(setNonBlocking)(JNIEnv *env, jclass cls, jint fd, jboolean on) {
-  (void)env;
-  (void)cls;
-  int fl = fcntl(fd, F_GETFL);
-  if (fl < 0) return -errno;
-  fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
-  return fcntl(fd, F_SETFL, fl) == 0 ? 0 : -errno;
+void jweft_ref_release(int64_t token) {
+  jweft_ref_del(jweft_env(), (jobject)(intptr_t)token);
 }

@@ -48,8 +48,8 @@ void jweft_ref_del(JNIEnv *env, jobject ref);
 void jweft_release(void *ctx, int kind, void *ud);
 
 /* Trampolines: user_data is a reference from jweft_ref_new to a Runnable
- * (post), Timer, FdWatch, Task$Core (step), RawCallbacks.WorkFn (work),
- * RawCallbacks.WorkDoneFn (done) or LogHandler (log). */
+ * (post), Timer, FdWatch, Task$Core (step), IntSupplier (work: getAsInt),
+ * Loop$WorkDone (done: accept, an IntConsumer) or LogHandler (log). */
 void jweft_post_tramp(weft_loop_t *loop, void *ud);
 void jweft_timer_tramp(weft_loop_t *loop, weft_timer_t timer, void *ud);
 void jweft_fd_tramp(weft_loop_t *loop, weft_fd_watch_t watch, int events, void *ud);
@@ -73,6 +73,13 @@ void jweft_pending_enter(jweft_pending *saved);
 /* Throws the exception kept since enter (others as its suppressed ones),
  * restores the outer one, and returns 1; 0 if there was none. */
 int jweft_pending_leave(JNIEnv *env, jweft_pending *saved);
+
+/* The number of references jweft_ref_new made and jweft_ref_del has not
+ * deleted yet (Weft.liveCallbackRefs). */
+int64_t jweft_live_refs(void);
+/* Deletes the logger's reference `token` (the Java Loop's, from
+ * weft_loop_set_logger's Java wrapper). */
+void jweft_ref_release(int64_t token);
 
 /* Checks an out array: non-null with at least n elements, else throws and
  * returns 0. */

@@ -39,16 +39,16 @@ typedef long long swig_type_9;
 typedef _gostring_ swig_type_10;
 typedef _gostring_ swig_type_11;
 typedef _gostring_ swig_type_12;
-typedef long long swig_type_13;
-typedef long long swig_type_14;
+typedef _gostring_ swig_type_13;
+typedef _gostring_ swig_type_14;
 typedef long long swig_type_15;
 typedef long long swig_type_16;
 typedef long long swig_type_17;
 typedef long long swig_type_18;
-typedef _gostring_ swig_type_19;
-typedef _gostring_ swig_type_20;
-typedef long long swig_type_21;
-typedef long long swig_type_22;
+typedef long long swig_type_19;
+typedef long long swig_type_20;
+typedef _gostring_ swig_type_21;
+typedef _gostring_ swig_type_22;
 typedef long long swig_type_23;
 typedef long long swig_type_24;
 typedef long long swig_type_25;
@@ -59,11 +59,11 @@ typedef long long swig_type_29;
 typedef long long swig_type_30;
 typedef long long swig_type_31;
 typedef long long swig_type_32;
-typedef _gostring_ swig_type_33;
+typedef long long swig_type_33;
 typedef long long swig_type_34;
 typedef _gostring_ swig_type_35;
 typedef long long swig_type_36;
-typedef long long swig_type_37;
+typedef _gostring_ swig_type_37;
 typedef long long swig_type_38;
 typedef long long swig_type_39;
 typedef long long swig_type_40;
@@ -106,6 +106,8 @@ typedef long long swig_type_76;
 typedef long long swig_type_77;
 typedef long long swig_type_78;
 typedef long long swig_type_79;
+typedef long long swig_type_80;
+typedef long long swig_type_81;
 extern void _wrap_Swig_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
 extern uintptr_t _wrap_Swig_malloc_cweft_6fa077d8b2ab05f3(swig_intgo arg1);
 
@@ -126,65 +128,68 @@ extern swig_type_11 _wrap_weft_strerror_cweft_6fa077d8b2ab05f3(swig_intgo arg1);
 extern swig_type_12 _wrap_weft_err_name_cweft_6fa077d8b2ab05f3(swig_intgo arg1);
 extern swig_intgo _wrap_weft_loop_new_cweft_6fa077d8b2ab05f3(swig_voidp arg1);
 extern swig_intgo _wrap_weft_loop_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
-extern swig_intgo _wrap_weft_loop_set_option_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2, swig_type_13 arg3);
+extern swig_intgo _wrap_WEFT_ENOSYS_cweft_6fa077d8b2ab05f3(void);
+extern swig_intgo _wrap_weft_loop_new_with_cweft_6fa077d8b2ab05f3(swig_voidp arg1, swig_type_13 arg2);
+extern swig_type_14 _wrap_weft_loop_backend_name_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
+extern swig_intgo _wrap_weft_loop_set_option_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2, swig_type_15 arg3);
 extern swig_intgo _wrap_weft_loop_run_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2);
 extern swig_intgo _wrap_weft_loop_stop_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
-extern swig_type_14 _wrap_weft_loop_now_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
+extern swig_type_16 _wrap_weft_loop_now_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
 extern swig_intgo _wrap_weft_loop_stats_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_voidp arg2);
 extern swig_intgo _wrap_weft_loop_backend_fd_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
-extern swig_type_15 _wrap_weft_loop_next_timeout_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
-extern swig_intgo _wrap_weft_timer_stop_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_16 arg2);
-extern swig_intgo _wrap_weft_fd_watch_modify_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_17 arg2, swig_intgo arg3);
-extern swig_intgo _wrap_weft_fd_watch_stop_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_18 arg2);
-extern swig_intgo _wrap_weft_tcp_listen_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_19 arg2, swig_intgo arg3, swig_intgo arg4, swig_intgo arg5, swig_voidp arg6);
-extern swig_intgo _wrap_weft_unix_listen_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_20 arg2, swig_intgo arg3, swig_voidp arg4);
+extern swig_type_17 _wrap_weft_loop_next_timeout_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
+extern swig_intgo _wrap_weft_timer_stop_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_18 arg2);
+extern swig_intgo _wrap_weft_fd_watch_modify_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_19 arg2, swig_intgo arg3);
+extern swig_intgo _wrap_weft_fd_watch_stop_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_20 arg2);
+extern swig_intgo _wrap_weft_tcp_listen_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_21 arg2, swig_intgo arg3, swig_intgo arg4, swig_intgo arg5, swig_voidp arg6);
+extern swig_intgo _wrap_weft_unix_listen_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_22 arg2, swig_intgo arg3, swig_voidp arg4);
 extern swig_intgo _wrap_weft_socket_port_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2);
 extern swig_intgo _wrap_weft_socket_adopt_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2);
 extern swig_intgo _wrap_weft_socket_shutdown_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2);
 extern swig_intgo _wrap_weft_socket_close_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2);
-extern swig_intgo _wrap_weft_work_cancel_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_21 arg2);
-extern swig_intgo _wrap_weft_task_cancel_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_22 arg2);
-extern swig_intgo _wrap_weft_task_timeout_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_23 arg2, swig_type_24 arg3);
-extern swig_intgo _wrap_weft_task_state_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_25 arg2);
-extern swig_intgo _wrap_weft_task_result_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_26 arg2, swig_voidp arg3);
-extern swig_intgo _wrap_weft_task_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_27 arg2);
-extern swig_intgo _wrap_weft_await_sleep_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_28 arg2, swig_type_29 arg3);
-extern swig_intgo _wrap_weft_await_fd_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_30 arg2, swig_intgo arg3, swig_intgo arg4);
-extern swig_intgo _wrap_weft_await_accept_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_31 arg2, swig_intgo arg3);
-extern swig_intgo _wrap_weft_await_connect_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_32 arg2, swig_type_33 arg3, swig_intgo arg4);
-extern swig_intgo _wrap_weft_await_connect_unix_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_34 arg2, swig_type_35 arg3);
-extern swig_intgo _wrap_weft_await_recv_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_36 arg2, swig_intgo arg3, uintptr_t arg4, swig_type_37 arg5);
-extern swig_intgo _wrap_weft_await_send_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_38 arg2, swig_intgo arg3, uintptr_t arg4, swig_type_39 arg5, swig_voidp arg6);
-extern swig_intgo _wrap_weft_await_task_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_40 arg2, swig_type_41 arg3);
-extern swig_intgo _wrap_weft_await_all_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_42 arg2, swig_voidp arg3, swig_type_43 arg4, swig_intgo arg5);
-extern swig_intgo _wrap_weft_await_yield_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_44 arg2);
+extern swig_intgo _wrap_weft_work_cancel_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_23 arg2);
+extern swig_intgo _wrap_weft_task_cancel_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_24 arg2);
+extern swig_intgo _wrap_weft_task_timeout_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_25 arg2, swig_type_26 arg3);
+extern swig_intgo _wrap_weft_task_state_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_27 arg2);
+extern swig_intgo _wrap_weft_task_result_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_28 arg2, swig_voidp arg3);
+extern swig_intgo _wrap_weft_task_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_29 arg2);
+extern swig_intgo _wrap_weft_await_sleep_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_30 arg2, swig_type_31 arg3);
+extern swig_intgo _wrap_weft_await_fd_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_32 arg2, swig_intgo arg3, swig_intgo arg4);
+extern swig_intgo _wrap_weft_await_accept_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_33 arg2, swig_intgo arg3);
+extern swig_intgo _wrap_weft_await_connect_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_34 arg2, swig_type_35 arg3, swig_intgo arg4);
+extern swig_intgo _wrap_weft_await_connect_unix_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_36 arg2, swig_type_37 arg3);
+extern swig_intgo _wrap_weft_await_recv_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_38 arg2, swig_intgo arg3, uintptr_t arg4, swig_type_39 arg5);
+extern swig_intgo _wrap_weft_await_send_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_40 arg2, swig_intgo arg3, uintptr_t arg4, swig_type_41 arg5, swig_voidp arg6);
+extern swig_intgo _wrap_weft_await_task_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_42 arg2, swig_type_43 arg3);
+extern swig_intgo _wrap_weft_await_all_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_44 arg2, swig_voidp arg3, swig_type_45 arg4, swig_intgo arg5);
+extern swig_intgo _wrap_weft_await_yield_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_46 arg2);
 extern swig_intgo _wrap_weft_event_new_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_voidp arg2);
-extern swig_intgo _wrap_weft_event_set_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_45 arg2);
-extern swig_intgo _wrap_weft_event_clear_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_46 arg2);
-extern swig_intgo _wrap_weft_event_is_set_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_47 arg2);
-extern swig_intgo _wrap_weft_event_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_48 arg2);
-extern swig_intgo _wrap_weft_await_event_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_49 arg2, swig_type_50 arg3);
-extern swig_intgo _wrap_weft_semaphore_new_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_51 arg2, swig_intgo arg3, swig_voidp arg4);
-extern swig_intgo _wrap_weft_semaphore_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_52 arg2);
-extern swig_intgo _wrap_weft_semaphore_try_acquire_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_53 arg2);
-extern swig_intgo _wrap_weft_semaphore_value_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_54 arg2, swig_voidp arg3);
-extern swig_intgo _wrap_weft_semaphore_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_55 arg2);
-extern swig_intgo _wrap_weft_await_semaphore_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_56 arg2, swig_type_57 arg3);
+extern swig_intgo _wrap_weft_event_set_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_47 arg2);
+extern swig_intgo _wrap_weft_event_clear_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_48 arg2);
+extern swig_intgo _wrap_weft_event_is_set_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_49 arg2);
+extern swig_intgo _wrap_weft_event_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_50 arg2);
+extern swig_intgo _wrap_weft_await_event_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_51 arg2, swig_type_52 arg3);
+extern swig_intgo _wrap_weft_semaphore_new_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_53 arg2, swig_intgo arg3, swig_voidp arg4);
+extern swig_intgo _wrap_weft_semaphore_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_54 arg2);
+extern swig_intgo _wrap_weft_semaphore_try_acquire_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_55 arg2);
+extern swig_intgo _wrap_weft_semaphore_value_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_56 arg2, swig_voidp arg3);
+extern swig_intgo _wrap_weft_semaphore_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_57 arg2);
+extern swig_intgo _wrap_weft_await_semaphore_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_58 arg2, swig_type_59 arg3);
 extern swig_intgo _wrap_weft_lock_new_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_voidp arg2);
-extern swig_intgo _wrap_weft_lock_try_acquire_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_58 arg2, swig_type_59 arg3);
-extern swig_intgo _wrap_weft_lock_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_60 arg2, swig_type_61 arg3);
-extern swig_intgo _wrap_weft_lock_owner_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_62 arg2, swig_voidp arg3);
-extern swig_intgo _wrap_weft_lock_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_63 arg2);
-extern swig_intgo _wrap_weft_await_lock_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_64 arg2, swig_type_65 arg3);
-extern swig_intgo _wrap_weft_queue_try_put_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_66 arg2, swig_type_67 arg3);
-extern swig_intgo _wrap_weft_queue_try_get_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_68 arg2, swig_voidp arg3);
-extern swig_intgo _wrap_weft_queue_size_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_69 arg2, swig_voidp arg3);
-extern swig_intgo _wrap_weft_queue_close_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_70 arg2, swig_intgo arg3);
-extern swig_intgo _wrap_weft_queue_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_71 arg2);
-extern swig_intgo _wrap_weft_await_queue_put_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_72 arg2, swig_type_73 arg3, swig_type_74 arg4);
-extern swig_intgo _wrap_weft_await_queue_get_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_75 arg2, swig_type_76 arg3);
-extern swig_intgo _wrap_weft_task_item_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_77 arg2, swig_voidp arg3);
-extern swig_intgo _wrap_weft_await_first_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_78 arg2, swig_voidp arg3, swig_type_79 arg4);
+extern swig_intgo _wrap_weft_lock_try_acquire_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_60 arg2, swig_type_61 arg3);
+extern swig_intgo _wrap_weft_lock_release_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_62 arg2, swig_type_63 arg3);
+extern swig_intgo _wrap_weft_lock_owner_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_64 arg2, swig_voidp arg3);
+extern swig_intgo _wrap_weft_lock_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_65 arg2);
+extern swig_intgo _wrap_weft_await_lock_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_66 arg2, swig_type_67 arg3);
+extern swig_intgo _wrap_weft_queue_try_put_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_68 arg2, swig_type_69 arg3);
+extern swig_intgo _wrap_weft_queue_try_get_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_70 arg2, swig_voidp arg3);
+extern swig_intgo _wrap_weft_queue_size_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_71 arg2, swig_voidp arg3);
+extern swig_intgo _wrap_weft_queue_close_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_72 arg2, swig_intgo arg3);
+extern swig_intgo _wrap_weft_queue_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_73 arg2);
+extern swig_intgo _wrap_weft_await_queue_put_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_74 arg2, swig_type_75 arg3, swig_type_76 arg4);
+extern swig_intgo _wrap_weft_await_queue_get_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_77 arg2, swig_type_78 arg3);
+extern swig_intgo _wrap_weft_task_item_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_79 arg2, swig_voidp arg3);
+extern swig_intgo _wrap_weft_await_first_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_type_80 arg2, swig_voidp arg3, swig_type_81 arg4);
 #undef intgo
 */
 import "C"
@@ -417,12 +422,41 @@ func Weft_loop_free(arg1 uintptr) (_swig_ret int) {
 	return swig_r
 }
 
+func _swig_getWEFT_ENOSYS() (_swig_ret int) {
+	var swig_r int
+	swig_r = (int)(C._wrap_WEFT_ENOSYS_cweft_6fa077d8b2ab05f3())
+	return swig_r
+}
+
+var WEFT_ENOSYS int = _swig_getWEFT_ENOSYS()
+
+func Weft_loop_new_with(arg1 *uintptr, arg2 string) (_swig_ret int) {
+	var swig_r int
+	_swig_i_0 := arg1
+	_swig_i_1 := arg2
+	swig_r = (int)(C._wrap_weft_loop_new_with_cweft_6fa077d8b2ab05f3(C.swig_voidp(_swig_i_0), *(*C.swig_type_13)(unsafe.Pointer(&_swig_i_1))))
+	if Swig_escape_always_false {
+		Swig_escape_val = arg2
+	}
+	return swig_r
+}
+
+func Weft_loop_backend_name(arg1 uintptr) (_swig_ret string) {
+	var swig_r string
+	_swig_i_0 := arg1
+	swig_r_p := C._wrap_weft_loop_backend_name_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0))
+	swig_r = *(*string)(unsafe.Pointer(&swig_r_p))
+	var swig_r_1 string
+	swig_r_1 = strings.Clone(swig_r)
+	return swig_r_1
+}
+
 func Weft_loop_set_option(arg1 uintptr, arg2 int, arg3 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_loop_set_option_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1), C.swig_type_13(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_loop_set_option_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_intgo(_swig_i_1), C.swig_type_15(_swig_i_2)))
 	return swig_r
 }
 
@@ -485,7 +519,7 @@ func Weft_timer_stop(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_timer_stop_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_16(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_timer_stop_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_18(_swig_i_1)))
 	return swig_r
 }
 
@@ -494,7 +528,7 @@ func Weft_fd_watch_modify(arg1 uintptr, arg2 int64, arg3 int) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_fd_watch_modify_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_17(_swig_i_1), C.swig_intgo(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_fd_watch_modify_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_19(_swig_i_1), C.swig_intgo(_swig_i_2)))
 	return swig_r
 }
 
@@ -502,7 +536,7 @@ func Weft_fd_watch_stop(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_fd_watch_stop_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_18(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_fd_watch_stop_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_20(_swig_i_1)))
 	return swig_r
 }
 
@@ -516,7 +550,7 @@ func Weft_tcp_listen(arg1 uintptr, arg2 string, arg3 int, arg4 int, arg5 int, ar
 	_swig_i_3 := arg4
 	_swig_i_4 := arg5
 	_swig_i_5 := arg6
-	swig_r = (int)(C._wrap_weft_tcp_listen_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), *(*C.swig_type_19)(unsafe.Pointer(&_swig_i_1)), C.swig_intgo(_swig_i_2), C.swig_intgo(_swig_i_3), C.swig_intgo(_swig_i_4), C.swig_voidp(_swig_i_5)))
+	swig_r = (int)(C._wrap_weft_tcp_listen_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), *(*C.swig_type_21)(unsafe.Pointer(&_swig_i_1)), C.swig_intgo(_swig_i_2), C.swig_intgo(_swig_i_3), C.swig_intgo(_swig_i_4), C.swig_voidp(_swig_i_5)))
 	if Swig_escape_always_false {
 		Swig_escape_val = arg2
 	}
@@ -529,7 +563,7 @@ func Weft_unix_listen(arg1 uintptr, arg2 string, arg3 int, arg4 *int32) (_swig_r
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
-	swig_r = (int)(C._wrap_weft_unix_listen_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), *(*C.swig_type_20)(unsafe.Pointer(&_swig_i_1)), C.swig_intgo(_swig_i_2), C.swig_voidp(_swig_i_3)))
+	swig_r = (int)(C._wrap_weft_unix_listen_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), *(*C.swig_type_22)(unsafe.Pointer(&_swig_i_1)), C.swig_intgo(_swig_i_2), C.swig_voidp(_swig_i_3)))
 	if Swig_escape_always_false {
 		Swig_escape_val = arg2
 	}
@@ -572,7 +606,7 @@ func Weft_work_cancel(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_work_cancel_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_21(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_work_cancel_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_23(_swig_i_1)))
 	return swig_r
 }
 
@@ -580,7 +614,7 @@ func Weft_task_cancel(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_task_cancel_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_22(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_task_cancel_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_24(_swig_i_1)))
 	return swig_r
 }
 
@@ -589,7 +623,7 @@ func Weft_task_timeout(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_task_timeout_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_23(_swig_i_1), C.swig_type_24(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_task_timeout_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_25(_swig_i_1), C.swig_type_26(_swig_i_2)))
 	return swig_r
 }
 
@@ -597,7 +631,7 @@ func Weft_task_state(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_task_state_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_25(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_task_state_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_27(_swig_i_1)))
 	return swig_r
 }
 
@@ -606,7 +640,7 @@ func Weft_task_result(arg1 uintptr, arg2 int64, arg3 *int32) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_task_result_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_26(_swig_i_1), C.swig_voidp(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_task_result_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_28(_swig_i_1), C.swig_voidp(_swig_i_2)))
 	return swig_r
 }
 
@@ -614,7 +648,7 @@ func Weft_task_release(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_task_release_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_27(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_task_release_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_29(_swig_i_1)))
 	return swig_r
 }
 
@@ -623,7 +657,7 @@ func Weft_await_sleep(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_await_sleep_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_28(_swig_i_1), C.swig_type_29(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_await_sleep_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_30(_swig_i_1), C.swig_type_31(_swig_i_2)))
 	return swig_r
 }
 
@@ -633,7 +667,7 @@ func Weft_await_fd(arg1 uintptr, arg2 int64, arg3 int, arg4 int) (_swig_ret int)
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
-	swig_r = (int)(C._wrap_weft_await_fd_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_30(_swig_i_1), C.swig_intgo(_swig_i_2), C.swig_intgo(_swig_i_3)))
+	swig_r = (int)(C._wrap_weft_await_fd_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_32(_swig_i_1), C.swig_intgo(_swig_i_2), C.swig_intgo(_swig_i_3)))
 	return swig_r
 }
 
@@ -642,7 +676,7 @@ func Weft_await_accept(arg1 uintptr, arg2 int64, arg3 int) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_await_accept_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_31(_swig_i_1), C.swig_intgo(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_await_accept_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_33(_swig_i_1), C.swig_intgo(_swig_i_2)))
 	return swig_r
 }
 
@@ -652,7 +686,7 @@ func Weft_await_connect(arg1 uintptr, arg2 int64, arg3 string, arg4 int) (_swig_
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
-	swig_r = (int)(C._wrap_weft_await_connect_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_32(_swig_i_1), *(*C.swig_type_33)(unsafe.Pointer(&_swig_i_2)), C.swig_intgo(_swig_i_3)))
+	swig_r = (int)(C._wrap_weft_await_connect_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_34(_swig_i_1), *(*C.swig_type_35)(unsafe.Pointer(&_swig_i_2)), C.swig_intgo(_swig_i_3)))
 	if Swig_escape_always_false {
 		Swig_escape_val = arg3
 	}
@@ -664,7 +698,7 @@ func Weft_await_connect_unix(arg1 uintptr, arg2 int64, arg3 string) (_swig_ret i
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_await_connect_unix_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_34(_swig_i_1), *(*C.swig_type_35)(unsafe.Pointer(&_swig_i_2))))
+	swig_r = (int)(C._wrap_weft_await_connect_unix_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_36(_swig_i_1), *(*C.swig_type_37)(unsafe.Pointer(&_swig_i_2))))
 	if Swig_escape_always_false {
 		Swig_escape_val = arg3
 	}
@@ -678,7 +712,7 @@ func Weft_await_recv(arg1 uintptr, arg2 int64, arg3 int, arg4 uintptr, arg5 int6
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
 	_swig_i_4 := arg5
-	swig_r = (int)(C._wrap_weft_await_recv_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_36(_swig_i_1), C.swig_intgo(_swig_i_2), C.uintptr_t(_swig_i_3), C.swig_type_37(_swig_i_4)))
+	swig_r = (int)(C._wrap_weft_await_recv_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_38(_swig_i_1), C.swig_intgo(_swig_i_2), C.uintptr_t(_swig_i_3), C.swig_type_39(_swig_i_4)))
 	return swig_r
 }
 
@@ -690,7 +724,7 @@ func Weft_await_send(arg1 uintptr, arg2 int64, arg3 int, arg4 uintptr, arg5 int6
 	_swig_i_3 := arg4
 	_swig_i_4 := arg5
 	_swig_i_5 := arg6
-	swig_r = (int)(C._wrap_weft_await_send_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_38(_swig_i_1), C.swig_intgo(_swig_i_2), C.uintptr_t(_swig_i_3), C.swig_type_39(_swig_i_4), C.swig_voidp(_swig_i_5)))
+	swig_r = (int)(C._wrap_weft_await_send_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_40(_swig_i_1), C.swig_intgo(_swig_i_2), C.uintptr_t(_swig_i_3), C.swig_type_41(_swig_i_4), C.swig_voidp(_swig_i_5)))
 	return swig_r
 }
 
@@ -699,7 +733,7 @@ func Weft_await_task(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_await_task_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_40(_swig_i_1), C.swig_type_41(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_await_task_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_42(_swig_i_1), C.swig_type_43(_swig_i_2)))
 	return swig_r
 }
 
@@ -710,7 +744,7 @@ func Weft_await_all(arg1 uintptr, arg2 int64, arg3 *int64, arg4 int64, arg5 int)
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
 	_swig_i_4 := arg5
-	swig_r = (int)(C._wrap_weft_await_all_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_42(_swig_i_1), C.swig_voidp(_swig_i_2), C.swig_type_43(_swig_i_3), C.swig_intgo(_swig_i_4)))
+	swig_r = (int)(C._wrap_weft_await_all_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_44(_swig_i_1), C.swig_voidp(_swig_i_2), C.swig_type_45(_swig_i_3), C.swig_intgo(_swig_i_4)))
 	return swig_r
 }
 
@@ -718,7 +752,7 @@ func Weft_await_yield(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_await_yield_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_44(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_await_yield_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_46(_swig_i_1)))
 	return swig_r
 }
 
@@ -734,7 +768,7 @@ func Weft_event_set(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_event_set_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_45(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_event_set_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_47(_swig_i_1)))
 	return swig_r
 }
 
@@ -742,7 +776,7 @@ func Weft_event_clear(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_event_clear_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_46(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_event_clear_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_48(_swig_i_1)))
 	return swig_r
 }
 
@@ -750,7 +784,7 @@ func Weft_event_is_set(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_event_is_set_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_47(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_event_is_set_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_49(_swig_i_1)))
 	return swig_r
 }
 
@@ -758,7 +792,7 @@ func Weft_event_free(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_event_free_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_48(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_event_free_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_50(_swig_i_1)))
 	return swig_r
 }
 
@@ -767,7 +801,7 @@ func Weft_await_event(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_await_event_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_49(_swig_i_1), C.swig_type_50(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_await_event_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_51(_swig_i_1), C.swig_type_52(_swig_i_2)))
 	return swig_r
 }
 
@@ -779,7 +813,7 @@ func Weft_semaphore_new(arg1 uintptr, arg2 int64, arg3 int, arg4 *int64) (_swig_
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
-	swig_r = (int)(C._wrap_weft_semaphore_new_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_51(_swig_i_1), C.swig_intgo(_swig_i_2), C.swig_voidp(_swig_i_3)))
+	swig_r = (int)(C._wrap_weft_semaphore_new_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_53(_swig_i_1), C.swig_intgo(_swig_i_2), C.swig_voidp(_swig_i_3)))
 	return swig_r
 }
 
@@ -787,7 +821,7 @@ func Weft_semaphore_release(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_semaphore_release_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_52(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_semaphore_release_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_54(_swig_i_1)))
 	return swig_r
 }
 
@@ -795,7 +829,7 @@ func Weft_semaphore_try_acquire(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_semaphore_try_acquire_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_53(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_semaphore_try_acquire_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_55(_swig_i_1)))
 	return swig_r
 }
 
@@ -804,7 +838,7 @@ func Weft_semaphore_value(arg1 uintptr, arg2 int64, arg3 *int64) (_swig_ret int)
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_semaphore_value_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_54(_swig_i_1), C.swig_voidp(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_semaphore_value_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_56(_swig_i_1), C.swig_voidp(_swig_i_2)))
 	return swig_r
 }
 
@@ -812,7 +846,7 @@ func Weft_semaphore_free(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_semaphore_free_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_55(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_semaphore_free_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_57(_swig_i_1)))
 	return swig_r
 }
 
@@ -821,7 +855,7 @@ func Weft_await_semaphore(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) 
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_await_semaphore_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_56(_swig_i_1), C.swig_type_57(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_await_semaphore_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_58(_swig_i_1), C.swig_type_59(_swig_i_2)))
 	return swig_r
 }
 
@@ -838,7 +872,7 @@ func Weft_lock_try_acquire(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int)
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_lock_try_acquire_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_58(_swig_i_1), C.swig_type_59(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_lock_try_acquire_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_60(_swig_i_1), C.swig_type_61(_swig_i_2)))
 	return swig_r
 }
 
@@ -847,7 +881,7 @@ func Weft_lock_release(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_lock_release_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_60(_swig_i_1), C.swig_type_61(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_lock_release_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_62(_swig_i_1), C.swig_type_63(_swig_i_2)))
 	return swig_r
 }
 
@@ -856,7 +890,7 @@ func Weft_lock_owner(arg1 uintptr, arg2 int64, arg3 *int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_lock_owner_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_62(_swig_i_1), C.swig_voidp(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_lock_owner_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_64(_swig_i_1), C.swig_voidp(_swig_i_2)))
 	return swig_r
 }
 
@@ -864,7 +898,7 @@ func Weft_lock_free(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_lock_free_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_63(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_lock_free_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_65(_swig_i_1)))
 	return swig_r
 }
 
@@ -873,7 +907,7 @@ func Weft_await_lock(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_await_lock_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_64(_swig_i_1), C.swig_type_65(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_await_lock_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_66(_swig_i_1), C.swig_type_67(_swig_i_2)))
 	return swig_r
 }
 
@@ -884,7 +918,7 @@ func Weft_queue_try_put(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_queue_try_put_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_66(_swig_i_1), C.swig_type_67(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_queue_try_put_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_68(_swig_i_1), C.swig_type_69(_swig_i_2)))
 	return swig_r
 }
 
@@ -893,7 +927,7 @@ func Weft_queue_try_get(arg1 uintptr, arg2 int64, arg3 *int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_queue_try_get_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_68(_swig_i_1), C.swig_voidp(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_queue_try_get_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_70(_swig_i_1), C.swig_voidp(_swig_i_2)))
 	return swig_r
 }
 
@@ -902,7 +936,7 @@ func Weft_queue_size(arg1 uintptr, arg2 int64, arg3 *int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_queue_size_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_69(_swig_i_1), C.swig_voidp(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_queue_size_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_71(_swig_i_1), C.swig_voidp(_swig_i_2)))
 	return swig_r
 }
 
@@ -911,7 +945,7 @@ func Weft_queue_close(arg1 uintptr, arg2 int64, arg3 int) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_queue_close_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_70(_swig_i_1), C.swig_intgo(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_queue_close_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_72(_swig_i_1), C.swig_intgo(_swig_i_2)))
 	return swig_r
 }
 
@@ -919,7 +953,7 @@ func Weft_queue_free(arg1 uintptr, arg2 int64) (_swig_ret int) {
 	var swig_r int
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
-	swig_r = (int)(C._wrap_weft_queue_free_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_71(_swig_i_1)))
+	swig_r = (int)(C._wrap_weft_queue_free_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_73(_swig_i_1)))
 	return swig_r
 }
 
@@ -929,7 +963,7 @@ func Weft_await_queue_put(arg1 uintptr, arg2 int64, arg3 int64, arg4 int64) (_sw
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
-	swig_r = (int)(C._wrap_weft_await_queue_put_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_72(_swig_i_1), C.swig_type_73(_swig_i_2), C.swig_type_74(_swig_i_3)))
+	swig_r = (int)(C._wrap_weft_await_queue_put_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_74(_swig_i_1), C.swig_type_75(_swig_i_2), C.swig_type_76(_swig_i_3)))
 	return swig_r
 }
 
@@ -938,7 +972,7 @@ func Weft_await_queue_get(arg1 uintptr, arg2 int64, arg3 int64) (_swig_ret int) 
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_await_queue_get_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_75(_swig_i_1), C.swig_type_76(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_await_queue_get_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_77(_swig_i_1), C.swig_type_78(_swig_i_2)))
 	return swig_r
 }
 
@@ -947,7 +981,7 @@ func Weft_task_item(arg1 uintptr, arg2 int64, arg3 *int64) (_swig_ret int) {
 	_swig_i_0 := arg1
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
-	swig_r = (int)(C._wrap_weft_task_item_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_77(_swig_i_1), C.swig_voidp(_swig_i_2)))
+	swig_r = (int)(C._wrap_weft_task_item_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_79(_swig_i_1), C.swig_voidp(_swig_i_2)))
 	return swig_r
 }
 
@@ -957,6 +991,6 @@ func Weft_await_first(arg1 uintptr, arg2 int64, arg3 *int64, arg4 int64) (_swig_
 	_swig_i_1 := arg2
 	_swig_i_2 := arg3
 	_swig_i_3 := arg4
-	swig_r = (int)(C._wrap_weft_await_first_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_78(_swig_i_1), C.swig_voidp(_swig_i_2), C.swig_type_79(_swig_i_3)))
+	swig_r = (int)(C._wrap_weft_await_first_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0), C.swig_type_80(_swig_i_1), C.swig_voidp(_swig_i_2), C.swig_type_81(_swig_i_3)))
 	return swig_r
 }

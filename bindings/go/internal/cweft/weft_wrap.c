@@ -628,6 +628,50 @@ intgo _wrap_weft_loop_free_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0) {
 }
 
 
+intgo _wrap_WEFT_ENOSYS_cweft_6fa077d8b2ab05f3() {
+  int result;
+  intgo _swig_go_result;
+  
+  
+  result = (int)((-38));
+  _swig_go_result = result; 
+  return _swig_go_result;
+}
+
+
+intgo _wrap_weft_loop_new_with_cweft_6fa077d8b2ab05f3(weft_loop_t **_swig_go_0, _gostring_ _swig_go_1) {
+  weft_loop_t **arg1 = (weft_loop_t **) 0 ;
+  char *arg2 = (char *) 0 ;
+  int result;
+  intgo _swig_go_result;
+  
+  arg1 = *(weft_loop_t ***)&_swig_go_0; 
+  
+  arg2 = (char *)malloc(_swig_go_1.n + 1);
+  memcpy(arg2, _swig_go_1.p, _swig_go_1.n);
+  arg2[_swig_go_1.n] = '\0';
+  
+  
+  result = (int)weft_loop_new_with(arg1,(char const *)arg2);
+  _swig_go_result = result; 
+  free(arg2); 
+  return _swig_go_result;
+}
+
+
+_gostring_ _wrap_weft_loop_backend_name_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0) {
+  weft_loop_t *arg1 = (weft_loop_t *) 0 ;
+  char *result = 0 ;
+  _gostring_ _swig_go_result;
+  
+  arg1 = *(weft_loop_t **)&_swig_go_0; 
+  
+  result = (char *)weft_loop_backend_name((struct weft_loop const *)arg1);
+  _swig_go_result.p = (char *)result; _swig_go_result.n = result ? (intgo)strlen(result) : 0; 
+  return _swig_go_result;
+}
+
+
 intgo _wrap_weft_loop_set_option_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, intgo _swig_go_1, long long _swig_go_2) {
   weft_loop_t *arg1 = (weft_loop_t *) 0 ;
   int arg2 ;

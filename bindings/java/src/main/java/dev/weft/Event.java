@@ -19,12 +19,10 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p><b>Lifetime.</b> {@link #close()} frees the event: waiting tasks resume
  * with {@link Weft#ECLOSED}, and later calls throw {@link Weft#ESTALE}. The
- * loop's close frees what is left; the garbage collector does not.
+ * loop's close frees what is left, and the garbage collector an event the
+ * program dropped (a task waiting on it keeps it reachable).
  */
-public final class Event implements AutoCloseable {
-  private final Loop.State st;
-  private final long id;
-
+public final class Event extends Owned {
   /**
    * Creates a clear event on {@code loop}.
    *
@@ -32,10 +30,11 @@ public final class Event implements AutoCloseable {
    * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public Event(Loop loop) {
-    st = loop.st;
-    long[] out = new long[1];
-    st.check(p -> WeftNative.weft_event_new(p, out), "event new");
-    id = out[0];
+    this(loop.st);
+  }
+
+  Event(Loop.State st) {
+    super(st, WeftNative::weft_event_new, WeftNative::weft_event_free, "event new");
   }
 
   /**
@@ -77,7 +76,7 @@ public final class Event implements AutoCloseable {
    *     for a closed event, and those of {@link Task#sleep})
    */
   public int await(Task t) {
-    return t.armCall((p, self) -> WeftNative.weft_await_event(p, self, id));
+    return t.arm(this, (p, self) -> WeftNative.weft_await_event(p, self, id));
   }
 
   /**
@@ -90,47 +89,6 @@ public final class Event implements AutoCloseable {
    * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public CompletableFuture<Void> waitAsync() {
-    Loop loop = loopOrThrow(st);
-    return loop.awaitFuture(this::await, r -> null, null);
-  }
-
-  /**
-   * Frees the event: waiting tasks resume with {@link Weft#ECLOSED}. Closing
-   * again, or after the loop closed, does nothing.
-   *
-   * @throws WeftException {@link Weft#EPERM}
-   */
-  @Override
-  public void close() {
-    closeId(st, p -> WeftNative.weft_event_free(p, id), "event free");
-  }
-
-  /**
-   * The weft id.
-   *
-   * @return the id
-   */
-  public long id() {
-    return id;
-  }
-
-  /** The Loop of st, for the future helpers; ESTALE once it is gone. */
-  static Loop loopOrThrow(Loop.State st) {
-    Loop l = st.loop();
-    if (l == null || st.isClosed()) throw new WeftException(Weft.ESTALE, "loop is closed");
-    return l;
-  }
-
-  /** A free: quiet when already freed (ESTALE) or the loop is closed. */
-  static void closeId(Loop.State st, java.util.function.LongToIntFunction free, String what) {
-    if (st.isClosed()) return;
-    int rc;
-    try {
-      rc = st.onLoop(free);
-    } catch (WeftException closed) {
-      if (closed.code() == Weft.ESTALE) return;
-      throw closed;
-    }
-    if (rc != Weft.ESTALE) WeftException.check(rc, what);
+    return loopOrThrow().future(this::await, (t, r) -> null, null);
   }
 }

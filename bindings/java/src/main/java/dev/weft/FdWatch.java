@@ -12,7 +12,7 @@ public final class FdWatch extends Handle {
   private volatile int events;
 
   FdWatch(Loop.State loop, int fd, int events, FdCallback callback) {
-    super(loop);
+    super(loop, WeftNative::weft_fd_watch_stop);
     this.fd = fd;
     this.events = events;
     this.callback = callback;
@@ -21,11 +21,6 @@ public final class FdWatch extends Handle {
   /** The trampoline's call; an exception goes to the trampoline (and run()). */
   void fire(int ready) {
     callback.onReady(this, ready);
-  }
-
-  @Override
-  int stop(long loopPtr, long id) {
-    return WeftNative.weft_fd_watch_stop(loopPtr, id);
   }
 
   /**
@@ -38,7 +33,7 @@ public final class FdWatch extends Handle {
    *     fd was closed), {@link Weft#EPERM}; on error the old events stay
    */
   public void modify(int events) {
-    loop.check(p -> WeftNative.weft_fd_watch_modify(p, id, events), "fd watch modify");
+    st.check(p -> WeftNative.weft_fd_watch_modify(p, id, events), "fd watch modify");
     this.events = events;
   }
 

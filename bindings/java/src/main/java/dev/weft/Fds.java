@@ -1,5 +1,6 @@
 package dev.weft;
 
+import java.nio.ByteBuffer;
 import java.util.Objects;
 
 /**
@@ -19,6 +20,9 @@ public final class Fds {
   public static final int EAGAIN = -11;
   /** Negative errno: bad file descriptor. */
   public static final int EBADF = -9;
+  private static final int MAX = 65536;
+  /** Each thread's native buffer for read and write. */
+  private static final ThreadLocal<ByteBuffer> BUF = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(MAX));
 
   /**
    * Creates a connected pair of AF_UNIX stream sockets (close-on-exec).
@@ -30,7 +34,8 @@ public final class Fds {
    */
   public static int[] socketPair(boolean nonBlocking) {
     int[] fds = new int[2];
-    int rc = WeftNativeJNI.socketpair(fds, nonBlocking);
+    int type = WeftNative.SOCK_STREAM | WeftNative.SOCK_CLOEXEC | (nonBlocking ? WeftNative.SOCK_NONBLOCK : 0);
+    int rc = WeftNative.socketpair(WeftNative.AF_UNIX, type, 0, fds);
     if (rc < 0) throw new WeftException(rc, "socketpair");
     return fds;
   }
@@ -46,7 +51,10 @@ public final class Fds {
    */
   public static int read(int fd, byte[] b, int off, int len) {
     Objects.checkFromIndexSize(off, len, b.length);
-    return WeftNativeJNI.read(fd, b, off, len);
+    ByteBuffer d = BUF.get();
+    int r = WeftNative.read(fd, d, Math.min(len, MAX));
+    if (r > 0) d.get(0, b, off, r);
+    return r;
   }
 
   /**
@@ -71,7 +79,8 @@ public final class Fds {
    */
   public static int write(int fd, byte[] b, int off, int len) {
     Objects.checkFromIndexSize(off, len, b.length);
-    return WeftNativeJNI.write(fd, b, off, len);
+    int n = Math.min(len, MAX);
+    return WeftNative.write(fd, BUF.get().put(0, b, off, n), n);
   }
 
   /**
@@ -93,7 +102,9 @@ public final class Fds {
    * @return 0, or a negative errno
    */
   public static int setNonBlocking(int fd, boolean on) {
-    return WeftNativeJNI.setNonBlocking(fd, on);
+    int fl = WeftNative.fcntl(fd, WeftNative.F_GETFL, 0);
+    if (fl < 0) return fl;
+    return WeftNative.fcntl(fd, WeftNative.F_SETFL, on ? fl | WeftNative.O_NONBLOCK : fl & ~WeftNative.O_NONBLOCK);
   }
 
   /**
@@ -103,6 +114,6 @@ public final class Fds {
    * @return 0, or a negative errno ({@link #EBADF} if it was not open)
    */
   public static int close(int fd) {
-    return WeftNativeJNI.close(fd);
+    return WeftNative.close(fd);
   }
 }

@@ -3,7 +3,7 @@ package dev.weft;
 /**
  * What a {@link Timer} and an {@link FdWatch} share: a weft id on a loop, a
  * callback that runs on the loop thread until the handle ends, and {@link
- * #stop()}. A handle ends when it is stopped, when a one-shot timer has
+ * #stop()} ({@link #close()} stops it too). A handle ends when it is stopped, when a one-shot timer has
  * fired, or when its loop is closed; weft's release hook reports the end,
  * and with it the binding lets go of the callback.
  *
@@ -11,27 +11,17 @@ package dev.weft;
  * It does not keep its {@link Loop} reachable: a loop the program drops is
  * closed by the garbage collector, which ends its handles.
  */
-public abstract sealed class Handle permits Timer, FdWatch {
-  final Loop.State loop;
-  /** The weft id; set once the start call returns (no callback runs before). */
-  long id;
+public abstract sealed class Handle extends Owned permits Timer, FdWatch {
   private volatile boolean active = true;
 
-  Handle(Loop.State loop) {
-    this.loop = loop;
+  Handle(Loop.State loop, End stop) {
+    super(loop, stop);
   }
 
-  /** A weft start call that writes the new id into out[0]. */
-  @FunctionalInterface
-  interface Start {
-    int start(long loopPtr, long[] out);
-  }
-
+  /** Starts it: s passes this handle to weft as the callback and writes the id. */
   @SuppressWarnings("unchecked")
-  final <H extends Handle> H start(Start s, String what) {
-    long[] out = new long[1];
-    loop.check(p -> s.start(p, out), what);
-    id = out[0];
+  final <H extends Handle> H start(Create s, String what) {
+    start(s, what, false); // held by weft while live: nothing to collect
     return (H) this;
   }
 
@@ -39,9 +29,6 @@ public abstract sealed class Handle permits Timer, FdWatch {
   final void ended() {
     active = false;
   }
-
-  /** weft's stop function of this kind. */
-  abstract int stop(long loopPtr, long id);
 
   /**
    * Stops the handle; its callback will not run again. Also from its own
@@ -53,8 +40,8 @@ public abstract sealed class Handle permits Timer, FdWatch {
    *     loop runs, {@link Weft#ESTALE} while another thread closes the loop
    */
   public boolean stop() {
-    if (loop.isClosed()) return false;
-    int rc = loop.onLoop(p -> stop(p, id));
+    if (st.isClosed()) return false;
+    int rc = st.onLoop(p -> end.end(p, id));
     return rc != Weft.ESTALE && WeftException.check(rc, "stop") == 0; // ESTALE: weft says it has ended
   }
 
@@ -66,23 +53,5 @@ public abstract sealed class Handle permits Timer, FdWatch {
    */
   public boolean isActive() {
     return active;
-  }
-
-  /**
-   * The weft id (stale once the handle ended).
-   *
-   * @return the id
-   */
-  public long id() {
-    return id;
-  }
-
-  /**
-   * The loop the handle belongs to, or null if that loop was collected.
-   *
-   * @return the loop
-   */
-  public Loop loop() {
-    return loop.loop();
   }
 }

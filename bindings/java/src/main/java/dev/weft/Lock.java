@@ -25,14 +25,12 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * guard (or call {@link #unlock(Task)} later). A task that finishes holding
  * the lock keeps it until its guard or {@link #unlock(Task)} releases it.
  *
- * <p><b>Cancel-safety, threads and lifetime</b> as {@link Semaphore}.
+ * <p><b>Cancel-safety, threads and lifetime</b> as {@link Semaphore}
+ * ({@link #close()} frees it, held or not).
  * The name is that of {@code java.util.concurrent.locks.Lock}; this one is
  * for tasks, not threads.
  */
-public final class Lock implements AutoCloseable {
-  private final Loop.State st;
-  private final long id;
-
+public final class Lock extends Owned {
   /**
    * Creates an unlocked lock.
    *
@@ -40,10 +38,7 @@ public final class Lock implements AutoCloseable {
    * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public Lock(Loop loop) {
-    st = loop.st;
-    long[] out = new long[1];
-    st.check(p -> WeftNative.weft_lock_new(p, out), "lock new");
-    id = out[0];
+    super(loop.st, WeftNative::weft_lock_new, WeftNative::weft_lock_free, "lock new");
   }
 
   /**
@@ -57,7 +52,7 @@ public final class Lock implements AutoCloseable {
    *     of {@link Task#sleep})
    */
   public int lock(Task t) {
-    return t.armCall((p, self) -> WeftNative.weft_await_lock(p, self, id));
+    return t.arm(this, (p, self) -> WeftNative.weft_await_lock(p, self, id));
   }
 
   /**
@@ -70,7 +65,7 @@ public final class Lock implements AutoCloseable {
    *     {@link Weft#ESTALE} (owner or the lock is not live), {@link Weft#EPERM}
    */
   public Guard tryLock(Task owner) {
-    long o = owner.core.id;
+    long o = owner.id;
     int rc = st.onLoop(p -> WeftNative.weft_lock_try_acquire(p, id, o));
     if (rc == Weft.EAGAIN) return null;
     WeftException.check(rc, "lock try_acquire");
@@ -85,7 +80,7 @@ public final class Lock implements AutoCloseable {
    * @return the guard
    */
   public Guard held(Task owner) {
-    return new Guard(owner.core.id);
+    return new Guard(owner.id);
   }
 
   /**
@@ -96,7 +91,7 @@ public final class Lock implements AutoCloseable {
    *     is unlocked), {@link Weft#ESTALE}, {@link Weft#EPERM}
    */
   public void unlock(Task owner) {
-    long o = owner.core.id;
+    long o = owner.id;
     st.check(p -> WeftNative.weft_lock_release(p, id, o), "lock release");
   }
 
@@ -132,27 +127,7 @@ public final class Lock implements AutoCloseable {
    * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public CompletableFuture<Guard> lockAsync() {
-    return Event.loopOrThrow(st).awaitTaskFuture(this::lock, (t, r) -> new Guard(t.core.id), Guard::close);
-  }
-
-  /**
-   * Frees the lock, held or not: waiting tasks resume with {@link
-   * Weft#ECLOSED}. Closing again, or after the loop closed, does nothing.
-   *
-   * @throws WeftException {@link Weft#EPERM}
-   */
-  @Override
-  public void close() {
-    Event.closeId(st, p -> WeftNative.weft_lock_free(p, id), "lock free");
-  }
-
-  /**
-   * The weft id.
-   *
-   * @return the id
-   */
-  public long id() {
-    return id;
+    return loopOrThrow().future(this::lock, (t, r) -> new Guard(t.id), Guard::close);
   }
 
   /** The lock held by one task; {@link #close()} unlocks it the first time. */
@@ -173,11 +148,7 @@ public final class Lock implements AutoCloseable {
      */
     @Override
     public void close() {
-      if (!released.compareAndSet(false, true)) return;
-      if (st.isClosed()) return;
-      int rc = st.onLoop(p -> WeftNative.weft_lock_release(p, id, owner));
-      if (rc == Weft.EPERM) released.set(false);
-      if (rc != Weft.ESTALE) WeftException.check(rc, "lock release");
+      once(released, p -> WeftNative.weft_lock_release(p, id, owner), "lock release");
     }
   }
 }

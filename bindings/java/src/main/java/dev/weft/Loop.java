@@ -12,7 +12,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
-import java.util.function.IntFunction;
+import java.util.function.BiFunction;
+import java.util.function.Consumer;
 import java.util.function.LongToIntFunction;
 import java.util.function.Supplier;
 import java.util.function.ToIntFunction;
@@ -62,9 +63,6 @@ import java.util.function.ToIntFunction;
  * use it or its handles; handles do not keep it reachable.
  */
 public final class Loop implements AutoCloseable {
-  /** Closes dropped loops and releases dropped tasks. */
-  static final Cleaner CLEANER = Cleaner.create();
-
   final State st;
   private final Cleaner.Cleanable cleanable;
 
@@ -78,7 +76,7 @@ public final class Loop implements AutoCloseable {
     long[] out = new long[1];
     WeftException.check(WeftNative.weft_loop_new(out), "loop new");
     st = new State(out[0], this);
-    cleanable = CLEANER.register(this, st);
+    cleanable = Owned.CLEANER.register(this, st);
   }
 
   /**
@@ -94,12 +92,12 @@ public final class Loop implements AutoCloseable {
     /** The thread inside run() or close(), whose calls need no lock. */
     private final AtomicReference<Thread> owner = new AtomicReference<>();
     volatile boolean closing;
-    private boolean closeDone; // guarded by this
+    private final CompletableFuture<Void> closed = new CompletableFuture<>();
     private long loggerToken;
     private final WeakReference<Loop> facade;
-    /** Ids of dropped tasks, released on the loop thread. */
-    private final ConcurrentLinkedQueue<Long> releases = new ConcurrentLinkedQueue<>();
-    private final AtomicBoolean releasePosted = new AtomicBoolean();
+    /** The ends of dropped objects ({@link Owned}), run on the loop thread. */
+    private final ConcurrentLinkedQueue<LongToIntFunction> ends = new ConcurrentLinkedQueue<>();
+    private final AtomicBoolean endPosted = new AtomicBoolean();
 
     State(long ptr, Loop loop) {
       this.ptr = ptr;
@@ -122,48 +120,39 @@ public final class Loop implements AutoCloseable {
     }
 
     /**
-     * For a loop-thread call: no lock on the owner thread, else the write
-     * lock (it serialises foreign threads, as weft requires). Other threads
-     * are refused while the loop is being closed: the closing thread may be
-     * waiting for one of them (a pool thread's work that posts).
+     * Calls f with the native pointer as a loop-thread call: no lock on the
+     * owner thread, else the write lock (it serialises foreign threads, as
+     * weft requires).
      */
-    Lock enterLoopThread() {
-      return owner.get() == Thread.currentThread() ? null : locked(lock.writeLock());
+    int onLoop(LongToIntFunction f) {
+      return call(lock.writeLock(), f);
     }
 
-    /** For an any-thread call: no lock on the owner thread, else the read lock. */
-    Lock enterAnyThread() {
-      return owner.get() == Thread.currentThread() ? null : locked(lock.readLock());
+    /** As onLoop, for an any-thread call: the read lock. */
+    int anyThread(LongToIntFunction f) {
+      return call(lock.readLock(), f);
     }
 
-    private Lock locked(Lock l) {
+    private int call(Lock l, LongToIntFunction f) {
+      if (owner.get() == Thread.currentThread()) return f.applyAsInt(ptr());
+      locked(l);
+      try {
+        return f.applyAsInt(ptr());
+      } finally {
+        l.unlock();
+      }
+    }
+
+    /**
+     * Takes l. Other threads are refused while the loop is being closed: the
+     * closing thread may be waiting for one of them (a pool thread's work
+     * that posts).
+     */
+    private void locked(Lock l) {
       l.lock();
       if (closing) {
         l.unlock();
         throw new WeftException(Weft.ESTALE, "loop is being closed");
-      }
-      return l;
-    }
-
-    static void exit(Lock l) {
-      if (l != null) l.unlock();
-    }
-
-    /** Calls f with the native pointer as a loop-thread call. */
-    int onLoop(LongToIntFunction f) {
-      return call(enterLoopThread(), f);
-    }
-
-    /** As onLoop, for an any-thread call. */
-    int anyThread(LongToIntFunction f) {
-      return call(enterAnyThread(), f);
-    }
-
-    private int call(Lock l, LongToIntFunction f) {
-      try {
-        return f.applyAsInt(ptr());
-      } finally {
-        exit(l);
       }
     }
 
@@ -175,7 +164,8 @@ public final class Loop implements AutoCloseable {
     boolean run(int mode) {
       final Thread me = Thread.currentThread();
       final long p;
-      Lock l = locked(lock.readLock());
+      Lock l = lock.readLock();
+      locked(l);
       try {
         p = ptr();
         if (owner.get() == me) throw new WeftException(Weft.EBUSY, "run() inside this loop's own run or close");
@@ -197,25 +187,33 @@ public final class Loop implements AutoCloseable {
       WeftException.check(anyThread(p -> WeftNative.weft_loop_post(p, r)), "loop post");
     }
 
-    /** A dropped task's id (cleaner thread): released by the loop thread in a post. */
-    void releaseLater(long id) {
-      releases.add(id);
-      if (!releasePosted.compareAndSet(false, true)) return;
+    /**
+     * Runs end(ptr) in a post on the loop thread (any thread); once the loop
+     * is closed, end(0). A close in progress runs what is left when done.
+     */
+    void endLater(LongToIntFunction end) {
+      ends.add(end);
+      if (!endPosted.compareAndSet(false, true)) return;
       try {
         post(() -> {
-          releasePosted.set(false);
-          for (Long t; (t = releases.poll()) != null; ) WeftNative.weft_task_release(ptr, t);
+          endPosted.set(false);
+          runEnds(ptr);
         });
       } catch (WeftException closed) {
-        // the loop closed: every task ended with it
+        endPosted.set(false);
+        if (isClosed()) runEnds(0);
       }
+    }
+
+    private void runEnds(long p) {
+      for (LongToIntFunction f; (f = ends.poll()) != null; ) f.applyAsInt(p);
     }
 
     void setLogger(LogHandler handler) {
       check(p -> {
         long token = WeftNative.weft_loop_set_logger(p, handler);
         if (token < 0) return (int) token;
-        if (loggerToken != 0) WeftNativeJNI.release(loggerToken);
+        if (loggerToken != 0) WeftNative.jweft_ref_release(loggerToken);
         loggerToken = token;
         return 0;
       }, "loop set_logger");
@@ -241,30 +239,19 @@ public final class Loop implements AutoCloseable {
         l.unlock();
       }
       if (owner.get() != me) { // another thread is closing it: wait for that
-        synchronized (this) {
-          while (!closeDone) {
-            try {
-              wait();
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-              return;
-            }
-          }
-        }
+        closed.join();
         return;
       }
       try {
         WeftNative.weft_loop_free(p); // cannot fail: not running, not NULL; rethrows a callback's exception
       } finally {
         ptr = 0;
-        if (loggerToken != 0) WeftNativeJNI.release(loggerToken);
+        runEnds(0);
+        if (loggerToken != 0) WeftNative.jweft_ref_release(loggerToken);
         loggerToken = 0;
-        synchronized (this) {
-          closing = false; // closed now (ptr is 0): calls fail on that instead
-          owner.set(null);
-          closeDone = true;
-          notifyAll();
-        }
+        closing = false; // closed now (ptr is 0): calls fail on that instead
+        owner.set(null);
+        closed.complete(null);
       }
     }
 
@@ -575,17 +562,8 @@ public final class Loop implements AutoCloseable {
     spawn(step, true);
   }
 
-  /** Spawns; a detached task is spawned with an id and released at once, so its id works until it finishes. */
   Task spawn(Step step, boolean detached) {
-    Task.Core c = new Task.Core(st, Objects.requireNonNull(step, "step"), detached);
-    long[] out = new long[1];
-    st.check(p -> {
-      int rc = WeftNative.weft_task_spawn(p, c, out);
-      if (rc == 0 && detached) WeftNative.weft_task_release(p, out[0]);
-      return rc;
-    }, "task spawn");
-    c.id = out[0];
-    return new Task(c, !detached); // before its first step can run
+    return new Task(st, new Task.Core(Objects.requireNonNull(step, "step"), detached));
   }
 
   // ----------------------------------------------- CompletableFuture bridge
@@ -602,7 +580,7 @@ public final class Loop implements AutoCloseable {
    */
   public CompletableFuture<Void> sleep(Duration d) {
     long ns = d.toNanos();
-    return awaitFuture(t -> t.sleepNanos(ns), r -> null);
+    return future(t -> t.sleepNanos(ns), (t, r) -> null, null);
   }
 
   /**
@@ -663,24 +641,15 @@ public final class Loop implements AutoCloseable {
    * @throws WeftException as {@link #spawn(Step)}
    */
   public CompletableFuture<Integer> ready(int fd, int events) {
-    return awaitFuture(t -> t.awaitFd(fd, events), r -> r);
+    return future(t -> t.awaitFd(fd, events), (t, r) -> r, null);
   }
 
-  /** A detached task making one await; the future gets its value (ECANCELED cancels it, other errors fail it). */
-  private <T> CompletableFuture<T> awaitFuture(ToIntFunction<Task> await, IntFunction<T> value) {
-    return awaitFuture(await, value, null);
-  }
-
-  /** As awaitFuture(await, value); orphan gets a value the future did not take (it was cancelled). */
-  <T> CompletableFuture<T> awaitFuture(ToIntFunction<Task> await, IntFunction<T> value,
-                                       java.util.function.Consumer<T> orphan) {
-    return awaitTaskFuture(await, (t, r) -> value.apply(r), orphan);
-  }
-
-  /** As awaitFuture, with the value computed from the resumed task and its status. */
-  <T> CompletableFuture<T> awaitTaskFuture(ToIntFunction<Task> await,
-                                           java.util.function.BiFunction<Task, Integer, T> value,
-                                           java.util.function.Consumer<T> orphan) {
+  /**
+   * A detached task making one await; the future gets value(task, result)
+   * (ECANCELED cancels it, other errors fail it); orphan, if not null, gets a
+   * value the future did not take (it was cancelled).
+   */
+  <T> CompletableFuture<T> future(ToIntFunction<Task> await, BiFunction<Task, Integer, T> value, Consumer<T> orphan) {
     CompletableFuture<T> f = new CompletableFuture<>();
     Task task = spawn((t, s) -> {
       int r = t.stepNumber() == 0 && s == 0 ? await.applyAsInt(t) : s; // cancelled before it started: s < 0
@@ -709,7 +678,7 @@ public final class Loop implements AutoCloseable {
    */
   public CompletableFuture<Integer> first(Task... tasks) {
     Task[] copy = tasks.clone();
-    return awaitFuture(t -> t.awaitFirst(copy), r -> r);
+    return future(t -> t.awaitFirst(copy), (t, r) -> r, null);
   }
 
   /**
@@ -735,7 +704,10 @@ public final class Loop implements AutoCloseable {
   }
 
   /** The work and completion of one {@link #toThread}. */
-  private static final class WorkCall<T> implements RawCallbacks.WorkDoneFn {
+  /** Pool work: getAsInt() on a pool thread, then accept(result) on the loop thread (weft's done). */
+  interface WorkDone extends java.util.function.IntSupplier, java.util.function.IntConsumer {}
+
+  private static final class WorkCall<T> implements WorkDone {
     final CompletableFuture<T> future = new CompletableFuture<>();
     private final Supplier<T> work;
     private volatile boolean ran;
@@ -747,7 +719,7 @@ public final class Loop implements AutoCloseable {
     }
 
     @Override
-    public int work() {
+    public int getAsInt() { // the work, on a pool thread
       ran = true;
       try {
         value = work.get();
@@ -759,7 +731,7 @@ public final class Loop implements AutoCloseable {
     }
 
     @Override
-    public void done(int result) {
+    public void accept(int result) { // done, on the loop thread
       if (!ran) future.completeExceptionally(new CancellationException("work cancelled before it ran"));
       else if (failure != null) future.completeExceptionally(failure);
       else future.complete(value);

@@ -43,15 +43,14 @@ import java.util.function.Consumer;
  * ({@link #received(Task)}), and gets the cancellation from its next await.
  *
  * <p><b>Threads and lifetime</b> as {@link Event}: loop-thread calls.
- * {@link #close()} frees the queue: waiting getters and putters resume with
- * {@link Weft#ECLOSED} and queued values are dropped.
+ * {@link #close()} (or the collector, for a dropped one) frees the queue:
+ * waiting getters and putters resume with {@link Weft#ECLOSED} and queued
+ * values are dropped.
  *
  * @param <T> the value type
  */
-public final class Queue<T> implements AutoCloseable {
-  private final Loop.State st;
+public final class Queue<T> extends Owned {
   private final Core core;
-  private final long id;
 
   /**
    * The handle table and drop target: what the native queue's user_data
@@ -116,11 +115,12 @@ public final class Queue<T> implements AutoCloseable {
    */
   @SuppressWarnings("unchecked")
   public Queue(Loop loop, long capacity, Consumer<? super T> onDrop) {
-    st = loop.st;
-    core = new Core((Consumer<Object>) onDrop);
-    long[] out = new long[1];
-    st.check(p -> WeftNative.weft_queue_new(p, capacity, core, out), "queue new");
-    id = out[0];
+    this(new Core((Consumer<Object>) onDrop), loop, capacity);
+  }
+
+  private Queue(Core core, Loop loop, long capacity) {
+    super(loop.st, (p, out) -> WeftNative.weft_queue_new(p, capacity, core, out), WeftNative::weft_queue_free, "queue new");
+    this.core = core;
   }
 
   /**
@@ -135,20 +135,21 @@ public final class Queue<T> implements AutoCloseable {
    *     for a closed queue, {@link Weft#ENOMEM}, and those of {@link Task#sleep})
    */
   public int put(Task t, T value) {
-    Objects.requireNonNull(value, "value");
-    long k = core.add(value);
-    int rc;
+    return hand(value, k -> t.arm(this, (p, self) -> WeftNative.weft_await_queue_put(p, self, id, k),
+        (self, status) -> {
+          if (status != 0) core.take(k); // not queued: the putter keeps it
+        }), Weft.PENDING);
+  }
+
+  /** Hands value to weft as item k with call(k); the table keeps it only if call returned kept. */
+  private int hand(T value, java.util.function.LongToIntFunction call, int kept) {
+    long k = core.add(Objects.requireNonNull(value, "value"));
+    int rc = Weft.EINVAL;
     try {
-      rc = t.armResolving((p, self) -> WeftNative.weft_await_queue_put(p, self, id, k),
-          (self, status) -> {
-            if (status != 0) core.take(k); // not queued: the putter keeps it
-          });
-    } catch (RuntimeException | Error e) {
-      core.take(k);
-      throw e;
+      return rc = call.applyAsInt(k);
+    } finally {
+      if (rc != kept) core.take(k); // failed or threw: the putter keeps it
     }
-    if (rc != Weft.PENDING) core.take(k);
-    return rc;
   }
 
   /**
@@ -162,7 +163,7 @@ public final class Queue<T> implements AutoCloseable {
    */
   public int get(Task t) {
     Task.Core tc = t.core;
-    return t.armResolving((p, self) -> WeftNative.weft_await_queue_get(p, self, id),
+    return t.arm(this, (p, self) -> WeftNative.weft_await_queue_get(p, self, id),
         (self, status) -> {
           if (status != 0) return;
           long[] item = new long[1];
@@ -192,19 +193,8 @@ public final class Queue<T> implements AutoCloseable {
    *     Weft#ENOMEM}, {@link Weft#ESTALE}, {@link Weft#EPERM}
    */
   public boolean tryPut(T value) {
-    Objects.requireNonNull(value, "value");
-    long k = core.add(value);
-    int rc;
-    try {
-      rc = st.onLoop(p -> WeftNative.weft_queue_try_put(p, id, k));
-    } catch (RuntimeException | Error e) {
-      core.take(k);
-      throw e;
-    }
-    if (rc == 0) return true;
-    core.take(k);
-    if (rc == Weft.EAGAIN) return false;
-    throw new WeftException(rc, "queue try_put");
+    int rc = hand(value, k -> st.onLoop(p -> WeftNative.weft_queue_try_put(p, id, k)), 0);
+    return rc != Weft.EAGAIN && WeftException.check(rc, "queue try_put") == 0;
   }
 
   /**
@@ -264,7 +254,7 @@ public final class Queue<T> implements AutoCloseable {
    */
   public CompletableFuture<Void> putAsync(T value) {
     Objects.requireNonNull(value, "value");
-    return Event.loopOrThrow(st).awaitFuture(t -> put(t, value), r -> null, null);
+    return loopOrThrow().future(t -> put(t, value), (t, r) -> null, null);
   }
 
   /**
@@ -278,7 +268,7 @@ public final class Queue<T> implements AutoCloseable {
    * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public CompletableFuture<T> getAsync() {
-    return Event.loopOrThrow(st).awaitTaskFuture(this::get, (t, r) -> received(t), v -> {
+    return loopOrThrow().future(this::get, (t, r) -> received(t), v -> {
       if (v != null && core.onDrop != null) core.onDrop.accept(v);
     });
   }
@@ -292,18 +282,9 @@ public final class Queue<T> implements AutoCloseable {
    */
   @Override
   public void close() {
-    Event.closeId(st, p -> WeftNative.weft_queue_free(p, id), "queue free");
+    super.close();
     if (st.isClosed() || isFreed()) core.table.clear(); // what is left was given back to putters
     rethrowDropFailure();
-  }
-
-  /**
-   * The weft id.
-   *
-   * @return the id
-   */
-  public long id() {
-    return id;
   }
 
   /** Whether weft no longer knows the queue (freed). */

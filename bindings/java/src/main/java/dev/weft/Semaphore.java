@@ -28,13 +28,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * cancellation from its next await.
  *
  * <p><b>Threads and lifetime</b> as {@link Event}: loop-thread calls;
- * {@link #close()} frees it and waiting tasks resume with {@link
- * Weft#ECLOSED}.
+ * {@link #close()} (or the collector, for a dropped one) frees it and
+ * waiting tasks resume with {@link Weft#ECLOSED}.
  */
-public final class Semaphore implements AutoCloseable {
-  private final Loop.State st;
-  private final long id;
-
+public final class Semaphore extends Owned {
   /**
    * Creates a semaphore holding {@code permits} permits.
    *
@@ -57,11 +54,8 @@ public final class Semaphore implements AutoCloseable {
    * @throws WeftException as {@link #Semaphore(Loop, long)}
    */
   public Semaphore(Loop loop, long permits, boolean bounded) {
-    st = loop.st;
-    long[] out = new long[1];
-    int flags = bounded ? WeftNativeConstants.WEFT_SEMAPHORE_BOUNDED : 0;
-    st.check(p -> WeftNative.weft_semaphore_new(p, permits, flags, out), "semaphore new");
-    id = out[0];
+    super(loop.st, (p, out) -> WeftNative.weft_semaphore_new(p, permits,
+        bounded ? WeftNativeConstants.WEFT_SEMAPHORE_BOUNDED : 0, out), WeftNative::weft_semaphore_free, "semaphore new");
   }
 
   /**
@@ -75,7 +69,7 @@ public final class Semaphore implements AutoCloseable {
    *     for a closed semaphore, and those of {@link Task#sleep})
    */
   public int acquire(Task t) {
-    return t.armCall((p, self) -> WeftNative.weft_await_semaphore(p, self, id));
+    return t.arm(this, (p, self) -> WeftNative.weft_await_semaphore(p, self, id));
   }
 
   /**
@@ -145,27 +139,7 @@ public final class Semaphore implements AutoCloseable {
    * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public CompletableFuture<Permit> acquireAsync() {
-    return Event.loopOrThrow(st).awaitFuture(this::acquire, r -> new Permit(), Permit::close);
-  }
-
-  /**
-   * Frees the semaphore: waiting tasks resume with {@link Weft#ECLOSED}.
-   * Closing again, or after the loop closed, does nothing.
-   *
-   * @throws WeftException {@link Weft#EPERM}
-   */
-  @Override
-  public void close() {
-    Event.closeId(st, p -> WeftNative.weft_semaphore_free(p, id), "semaphore free");
-  }
-
-  /**
-   * The weft id.
-   *
-   * @return the id
-   */
-  public long id() {
-    return id;
+    return loopOrThrow().future(this::acquire, (t, r) -> new Permit(), Permit::close);
   }
 
   /** One held permit; {@link #close()} releases it the first time. */
@@ -182,11 +156,7 @@ public final class Semaphore implements AutoCloseable {
      */
     @Override
     public void close() {
-      if (!released.compareAndSet(false, true)) return;
-      if (st.isClosed()) return;
-      int rc = st.onLoop(p -> WeftNative.weft_semaphore_release(p, id));
-      if (rc == Weft.EPERM) released.set(false);
-      if (rc != Weft.ESTALE) WeftException.check(rc, "semaphore release");
+      once(released, p -> WeftNative.weft_semaphore_release(p, id), "semaphore release");
     }
   }
 }

@@ -16,14 +16,9 @@ import java.util.concurrent.CompletableFuture;
  * Weft#ECLOSED}. A Unix socket's path is left in the filesystem: delete it
  * when done.
  */
-public final class ServerSocket implements AutoCloseable {
-  private final Loop.State st;
-  private final int fd;
-  private volatile boolean closed;
-
+public final class ServerSocket extends SocketBase {
   private ServerSocket(Loop.State st, int fd) {
-    this.st = st;
-    this.fd = fd;
+    super(st, fd);
   }
 
   /**
@@ -95,8 +90,8 @@ public final class ServerSocket implements AutoCloseable {
    *     those of {@link Task#sleep})
    */
   public int accept(Task t) {
-    if (t.loopState() != st) return Weft.EINVAL;
-    return t.armCall((p, self) -> WeftNative.weft_await_accept(p, self, fd));
+    if (t.st != st) return Weft.EINVAL;
+    return t.arm(this, (p, self) -> WeftNative.weft_await_accept(p, self, fd()));
   }
 
   /**
@@ -119,61 +114,6 @@ public final class ServerSocket implements AutoCloseable {
    * @throws WeftException as {@link Loop#spawn(Step)}
    */
   public CompletableFuture<Socket> acceptAsync() {
-    Loop l = st.loop();
-    if (l == null) throw new WeftException(Weft.ESTALE, "loop is closed");
-    return l.awaitFuture(this::accept, this::accepted, Socket::close);
-  }
-
-  /**
-   * The port listened on (the kernel's choice after port 0).
-   *
-   * @return 1..65535
-   * @throws WeftException {@link Weft#EINVAL} (a Unix socket), {@link Weft#EBADF}, {@link Weft#EPERM}
-   */
-  public int localPort() {
-    return st.check(p -> WeftNative.weft_socket_port(p, fd), "socket port");
-  }
-
-  /**
-   * The listening fd; stays weft's.
-   *
-   * @return the fd
-   */
-  public int fd() {
-    return fd;
-  }
-
-  /**
-   * Whether {@link #close()} has run.
-   *
-   * @return true once closed
-   */
-  public boolean isClosed() {
-    return closed;
-  }
-
-  /**
-   * Stops listening: a waiting accept resolves with {@link Weft#ECLOSED},
-   * then the fd is closed (after the loop's close: close(2)). Later calls
-   * do nothing.
-   *
-   * @throws WeftException {@link Weft#EPERM} from another thread while the loop runs
-   */
-  @Override
-  public void close() {
-    if (closed) return;
-    if (st.isClosed()) {
-      closed = true;
-      WeftNativeJNI.close(fd);
-      return;
-    }
-    int rc = st.onLoop(p -> WeftNative.weft_socket_close(p, fd));
-    if (rc == Weft.EPERM) throw new WeftException(rc, "socket close");
-    closed = true;
-  }
-
-  @Override
-  public String toString() {
-    return "ServerSocket[fd=" + fd + (closed ? ", closed]" : "]");
+    return loopOrThrow().future(this::accept, (t, r) -> accepted(r), Socket::close);
   }
 }

@@ -36,17 +36,13 @@ import java.util.concurrent.CompletableFuture;
  * anywhere.
  *
  * <p>Close it with {@link #close()} (try-with-resources works): operations
- * still waiting on it resolve with {@link Weft#ECLOSED}. The collector does
- * not close a dropped socket; the loop's close leaves it open.
+ * still waiting on it resolve with {@link Weft#ECLOSED}. The loop's close
+ * leaves it open; the collector closes a socket the program dropped (an
+ * await on it keeps it reachable).
  */
-public final class Socket implements AutoCloseable {
-  private final Loop.State st;
-  private final int fd;
-  private volatile boolean closed;
-
+public final class Socket extends SocketBase {
   Socket(Loop.State st, int fd) {
-    this.st = st;
-    this.fd = fd;
+    super(st, fd);
   }
 
   /**
@@ -82,7 +78,7 @@ public final class Socket implements AutoCloseable {
    */
   public static int connect(Task t, String host, int port) {
     Objects.requireNonNull(host, "host");
-    return t.armCall((p, self) -> WeftNative.weft_await_connect(p, self, host, port));
+    return t.arm((p, self) -> WeftNative.weft_await_connect(p, self, host, port));
   }
 
   /**
@@ -98,7 +94,7 @@ public final class Socket implements AutoCloseable {
    */
   public static int connectUnix(Task t, String path) {
     Objects.requireNonNull(path, "path");
-    return t.armCall((p, self) -> WeftNative.weft_await_connect_unix(p, self, path));
+    return t.arm((p, self) -> WeftNative.weft_await_connect_unix(p, self, path));
   }
 
   /**
@@ -112,7 +108,7 @@ public final class Socket implements AutoCloseable {
    */
   public static CompletableFuture<Socket> connectAsync(Loop loop, String host, int port) {
     Objects.requireNonNull(host, "host");
-    return loop.awaitFuture(t -> connect(t, host, port), fd -> new Socket(loop.st, fd), Socket::close);
+    return loop.future(t -> connect(t, host, port), (t, fd) -> new Socket(loop.st, fd), Socket::close);
   }
 
   /**
@@ -125,7 +121,7 @@ public final class Socket implements AutoCloseable {
    */
   public static CompletableFuture<Socket> connectUnixAsync(Loop loop, String path) {
     Objects.requireNonNull(path, "path");
-    return loop.awaitFuture(t -> connectUnix(t, path), fd -> new Socket(loop.st, fd), Socket::close);
+    return loop.future(t -> connectUnix(t, path), (t, fd) -> new Socket(loop.st, fd), Socket::close);
   }
 
   // -------------------------------------------------------------- recv/send
@@ -146,7 +142,7 @@ public final class Socket implements AutoCloseable {
    * @throws java.nio.ReadOnlyBufferException if dst is read-only
    */
   public int recv(Task t, ByteBuffer dst) {
-    return recvIo(t, SocketIo.of(true, dst));
+    return io(t, true, dst);
   }
 
   /**
@@ -161,7 +157,7 @@ public final class Socket implements AutoCloseable {
    * @throws IndexOutOfBoundsException for a range outside b
    */
   public int recv(Task t, byte[] b, int off, int len) {
-    return recvIo(t, SocketIo.of(true, b, off, len));
+    return io(t, true, ByteBuffer.wrap(b, off, len));
   }
 
   /**
@@ -190,7 +186,7 @@ public final class Socket implements AutoCloseable {
    *     those of {@link Task#sleep})
    */
   public int send(Task t, ByteBuffer src) {
-    return sendIo(t, SocketIo.of(false, src));
+    return io(t, false, src);
   }
 
   /**
@@ -205,7 +201,7 @@ public final class Socket implements AutoCloseable {
    * @throws IndexOutOfBoundsException for a range outside b
    */
   public int send(Task t, byte[] b, int off, int len) {
-    return sendIo(t, SocketIo.of(false, b, off, len));
+    return io(t, false, ByteBuffer.wrap(b, off, len));
   }
 
   /**
@@ -219,17 +215,12 @@ public final class Socket implements AutoCloseable {
     return send(t, b, 0, b.length);
   }
 
-  private int recvIo(Task t, SocketIo io) {
-    if (io.length() == 0 || t.loopState() != st) return Weft.EINVAL;
-    if (!io.prepare()) return Weft.ENOMEM;
-    return t.armIo((p, self) -> WeftNative.weft_await_recv(p, self, fd, io.address(), io.length()), io);
-  }
-
-  private int sendIo(Task t, SocketIo io) {
-    if (io.length() == 0 || t.loopState() != st) return Weft.EINVAL;
-    if (!io.prepare()) return Weft.ENOMEM;
-    return t.armIo((p, self) ->
-        WeftNative.weft_await_send(p, self, fd, io.address(), io.length(), io.sentAddress()), io);
+  private int io(Task t, boolean recv, ByteBuffer b) {
+    SocketIo io = new SocketIo(t.core, recv, b);
+    int n = io.mem.capacity();
+    if (n == 0 || t.st != st) return Weft.EINVAL;
+    return t.arm(this, recv ? (p, self) -> WeftNative.weft_await_recv(p, self, fd(), io.mem, n)
+                            : (p, self) -> WeftNative.weft_await_send(p, self, fd(), io.mem, n, io.sent), io);
   }
 
   /**
@@ -241,8 +232,8 @@ public final class Socket implements AutoCloseable {
    * @throws WeftException as {@link Loop#spawn(Step)}
    */
   public CompletableFuture<Integer> recvAsync(ByteBuffer dst) {
-    SocketIo.of(true, dst); // read-only check now
-    return loop().awaitFuture(t -> recv(t, dst), r -> r, null);
+    if (dst.isReadOnly()) throw new java.nio.ReadOnlyBufferException();
+    return loopOrThrow().future(t -> recv(t, dst), (t, r) -> r, null);
   }
 
   /**
@@ -256,7 +247,7 @@ public final class Socket implements AutoCloseable {
    */
   public CompletableFuture<Integer> recvAsync(byte[] b, int off, int len) {
     Objects.checkFromIndexSize(off, len, b.length);
-    return loop().awaitFuture(t -> recv(t, b, off, len), r -> r, null);
+    return loopOrThrow().future(t -> recv(t, b, off, len), (t, r) -> r, null);
   }
 
   /**
@@ -269,7 +260,7 @@ public final class Socket implements AutoCloseable {
    */
   public CompletableFuture<Integer> sendAsync(ByteBuffer src) {
     int n = src.remaining();
-    return loop().awaitFuture(t -> send(t, src), r -> n, null);
+    return loopOrThrow().future(t -> send(t, src), (t, r) -> n, null);
   }
 
   /**
@@ -283,13 +274,7 @@ public final class Socket implements AutoCloseable {
    */
   public CompletableFuture<Integer> sendAsync(byte[] b, int off, int len) {
     Objects.checkFromIndexSize(off, len, b.length);
-    return loop().awaitFuture(t -> send(t, b, off, len), r -> len, null);
-  }
-
-  private Loop loop() {
-    Loop l = st.loop();
-    if (l == null) throw new WeftException(Weft.ESTALE, "loop is closed");
-    return l;
+    return loopOrThrow().future(t -> send(t, b, off, len), (t, r) -> len, null);
   }
 
   // ---------------------------------------------------------------- control
@@ -302,60 +287,6 @@ public final class Socket implements AutoCloseable {
    * @throws WeftException {@link Weft#ENOTCONN}, {@link Weft#EBADF}, {@link Weft#EPERM}
    */
   public void shutdownOutput() {
-    st.check(p -> WeftNative.weft_socket_shutdown(p, fd), "socket shutdown");
-  }
-
-  /**
-   * The local port of a TCP socket.
-   *
-   * @return 1..65535
-   * @throws WeftException {@link Weft#EINVAL} (not TCP), {@link Weft#EBADF}, {@link Weft#EPERM}
-   */
-  public int localPort() {
-    return st.check(p -> WeftNative.weft_socket_port(p, fd), "socket port");
-  }
-
-  /**
-   * The fd (for logging, or {@link Task#awaitFd}); stays weft's.
-   *
-   * @return the fd
-   */
-  public int fd() {
-    return fd;
-  }
-
-  /**
-   * Whether {@link #close()} has run.
-   *
-   * @return true once closed
-   */
-  public boolean isClosed() {
-    return closed;
-  }
-
-  /**
-   * Closes the socket through weft: every operation still waiting on it
-   * resolves with {@link Weft#ECLOSED} (a partial send reports its count),
-   * then the fd is closed (after the loop's close: close(2)). Later calls
-   * do nothing.
-   *
-   * @throws WeftException {@link Weft#EPERM} from another thread while the loop runs
-   */
-  @Override
-  public void close() {
-    if (closed) return;
-    if (st.isClosed()) { // weft left it open: close(2) it
-      closed = true;
-      WeftNativeJNI.close(fd);
-      return;
-    }
-    int rc = st.onLoop(p -> WeftNative.weft_socket_close(p, fd));
-    if (rc == Weft.EPERM) throw new WeftException(rc, "socket close");
-    closed = true;
-  }
-
-  @Override
-  public String toString() {
-    return "Socket[fd=" + fd + (closed ? ", closed]" : "]");
+    st.check(p -> WeftNative.weft_socket_shutdown(p, fd()), "socket shutdown");
   }
 }

@@ -43,38 +43,39 @@ import java.util.function.IntSupplier;
  * what it needs to run, not this object's loop: a dropped {@link Loop} is
  * closed by the collector, live tasks included.
  */
-public final class Task implements AutoCloseable {
+public final class Task extends Owned {
   final Core core;
-  private final java.lang.ref.Cleaner.Cleanable cleanable;
 
-  /** The facade of {@code core}; owned: the collector releases the id when it is dropped. */
-  Task(Core core, boolean owned) {
+  /** Spawns a task of core; a detached one is released at once, so its id works until it finishes. */
+  Task(Loop.State st, Core core) {
+    super(st, (p, out) -> {
+      int rc = WeftNative.weft_task_spawn(p, core, out);
+      if (rc == 0 && core.detached) WeftNative.weft_task_release(p, out[0]);
+      return rc;
+    }, core.detached ? null : WeftNative::weft_task_release, "task spawn");
     this.core = core;
-    core.facade = this;
-    cleanable = owned ? Loop.CLEANER.register(this, core) : null;
+    core.facade = this; // before its first step can run
   }
 
   /**
    * What the step trampoline calls and the JNI global reference holds until
    * weft frees the task: the step, its bookkeeping and its outcome. It holds
    * the Task only until the task finishes, so that a finished task's Task can
-   * be collected; its run() is the cleaning action of a dropped Task.
+   * be collected.
    */
-  static final class Core implements Runnable {
-    final Loop.State loop;
+  static final class Core {
     private Step step;
     private Task facade;
-    final AtomicBoolean released;
-    long id;
+    final boolean detached;
 
     // Step bookkeeping, loop thread only.
     private int steps;
     private boolean armed;
-    private ThreadCall lastCall;
+    private Owned awaited;     // what the pending await waits on: kept reachable until it resolves
+    private Resolver resolver; // what to do when the pending await resolves
     private Throwable workFailure;
-    private SocketIo io;   // the socket recv/send armed in this step, until it resolves
-    private long lastSent;
-    private Resolver resolver; // the sync await armed in this step, until it resolves
+    long lastSent;
+    private java.nio.ByteBuffer scratch; // SocketIo's direct memory, reused by each await
     Object item;               // the queue item the step resumes with (Queue.received)
 
     // Outcome, read from any thread.
@@ -83,23 +84,19 @@ public final class Task implements AutoCloseable {
     private volatile Throwable failure;
     private volatile CompletableFuture<Integer> future;
 
-    Core(Loop.State loop, Step step, boolean detached) {
-      this.loop = loop;
+    Core(Step step, boolean detached) {
       this.step = step;
-      this.released = new AtomicBoolean(detached);
+      this.detached = detached;
     }
 
     /** One step (the trampoline's call). */
     int step(long self, int status) {
-      ThreadCall call = lastCall;
-      lastCall = null;
-      workFailure = call != null ? call.failure : null;
       armed = false;
-      SocketIo pending = io;
-      io = null;
-      lastSent = pending != null ? pending.resolve(status) : 0;
       Resolver res = resolver;
       resolver = null;
+      awaited = null;
+      workFailure = null;
+      lastSent = 0;
       item = null;
       if (res != null) res.resolve(self, status);
       int r;
@@ -107,7 +104,6 @@ public final class Task implements AutoCloseable {
         r = step.step(facade, status);
       } catch (Throwable t) {
         failure = t;
-        boolean detached = facade.cleanable == null;
         finish(Weft.EHOST);
         if (detached) throw Task.<RuntimeException>sneaky(t); // run() rethrows it
         return Weft.EHOST;
@@ -118,12 +114,20 @@ public final class Task implements AutoCloseable {
       return r;
     }
 
+    /** A direct buffer of n bytes or more for a SocketIo: the task's own, unless a pending await uses it. */
+    java.nio.ByteBuffer scratch(int n) {
+      if (resolver instanceof SocketIo) return java.nio.ByteBuffer.allocateDirect(n);
+      java.nio.ByteBuffer b = scratch;
+      if (b == null || b.capacity() < n) b = java.nio.ByteBuffer.allocateDirect(Math.max(n, 256));
+      scratch = b.capacity() <= 65536 ? b : null; // large ones are not kept
+      return b;
+    }
+
     private void finish(int r) {
-      SocketIo pending = io; // armed, then the step finished the task: weft disarmed it
-      io = null;
-      if (pending != null) pending.release();
       Resolver res = resolver; // armed, then the step finished the task: weft disarmed it
       resolver = null;
+      awaited = null;
+      scratch = null;
       if (res != null) res.abandon();
       result = r;
       done = true;
@@ -137,12 +141,6 @@ public final class Task implements AutoCloseable {
       Throwable t = failure;
       if (t != null) f.completeExceptionally(t);
       else f.complete(result);
-    }
-
-    /** The Task was collected (cleaner thread): release the id on the loop thread. */
-    @Override
-    public void run() {
-      if (released.compareAndSet(false, true)) loop.releaseLater(id);
     }
   }
 
@@ -158,38 +156,30 @@ public final class Task implements AutoCloseable {
   }
 
   /** An await call on the loop thread; marks the step armed if it returns PENDING. */
-  private int arm(Call c) {
-    int r = core.loop.onLoop(p -> c.call(p, core.id));
-    if (r == Weft.PENDING) core.armed = true;
-    return r;
+  int arm(Call c) {
+    return arm(null, c, null);
   }
 
-  /**
-   * A socket await with native memory: io is kept until the await resolves
-   * (resolved before the next step runs), or released at once if it failed.
-   */
-  int armIo(Call c, SocketIo io) {
-    int r;
-    try {
-      r = arm(c);
-    } catch (RuntimeException | Error e) {
-      io.release();
-      throw e;
+  /** An await on {@code on}: kept reachable until the await resolves. */
+  int arm(Owned on, Call c) {
+    return arm(on, c, null);
+  }
+
+  /** An await that, once armed, keeps {@code on} reachable and runs r when it resolves. */
+  int arm(Owned on, Call c, Resolver r) {
+    int rc = st.onLoop(p -> c.call(p, id));
+    if (rc == Weft.PENDING) {
+      core.armed = true;
+      core.awaited = on;
+      core.resolver = r;
     }
-    if (r == Weft.PENDING) core.io = io;
-    else io.release();
-    return r;
-  }
-
-  /** Await call on the loop thread (also for the socket classes). */
-  int armCall(Call c) {
-    return arm(c);
+    return rc;
   }
 
   /**
-   * What a synchronisation await does when it resolves, on the loop thread
-   * before the step that receives its status runs (take a queue item out of
-   * the handle table, free a future's event). Must not throw.
+   * What an await does when it resolves, on the loop thread before the step
+   * that receives its status runs (move a socket's bytes, take a queue item
+   * out of the handle table, free a future's event). Must not throw.
    */
   interface Resolver {
     void resolve(long self, int status);
@@ -198,21 +188,9 @@ public final class Task implements AutoCloseable {
     default void abandon() {}
   }
 
-  /** An await that, once armed, runs r when it resolves. */
-  int armResolving(Call c, Resolver r) {
-    int rc = arm(c);
-    if (rc == Weft.PENDING) core.resolver = r;
-    return rc;
-  }
-
-  /** This task's loop state. */
-  Loop.State loopState() {
-    return core.loop;
-  }
-
   /** A control call on the loop thread; throws for a negative result. */
   private int control(Call c, String what) {
-    return core.loop.check(p -> c.call(p, core.id), what);
+    return st.check(p -> c.call(p, id), what);
   }
 
   // ---------------------------------------------------------------- awaits
@@ -291,9 +269,7 @@ public final class Task implements AutoCloseable {
    */
   public int awaitThread(IntSupplier work) {
     ThreadCall call = new ThreadCall(Objects.requireNonNull(work, "work"));
-    int r = arm((p, self) -> WeftNative.weft_await_thread(p, self, call));
-    if (r == Weft.PENDING) core.lastCall = call;
-    return r;
+    return arm(null, (p, self) -> WeftNative.weft_await_thread(p, self, call), (self, s) -> core.workFailure = call.failure);
   }
 
   /**
@@ -306,7 +282,7 @@ public final class Task implements AutoCloseable {
    *     another loop, and those of {@link #sleep})
    */
   public int await(Task other) {
-    long o = other.core.id;
+    long o = other.id;
     return arm((p, self) -> WeftNative.weft_await_task(p, self, o));
   }
 
@@ -357,7 +333,7 @@ public final class Task implements AutoCloseable {
    */
   public int awaitAll(int flags, Task... tasks) {
     long[] ids = new long[tasks.length];
-    for (int i = 0; i < tasks.length; i++) ids[i] = tasks[i].core.id;
+    for (int i = 0; i < tasks.length; i++) ids[i] = tasks[i].id;
     return arm((p, self) -> WeftNative.weft_await_all(p, self, ids, flags));
   }
 
@@ -377,7 +353,7 @@ public final class Task implements AutoCloseable {
    */
   public int awaitFirst(Task... tasks) {
     long[] ids = new long[tasks.length];
-    for (int i = 0; i < tasks.length; i++) ids[i] = tasks[i].core.id;
+    for (int i = 0; i < tasks.length; i++) ids[i] = tasks[i].id;
     return arm((p, self) -> WeftNative.weft_await_first(p, self, ids));
   }
 
@@ -408,38 +384,23 @@ public final class Task implements AutoCloseable {
   public int await(CompletableFuture<?> future) {
     Objects.requireNonNull(future, "future");
     if (future.isDone()) return yieldNow();
-    Loop.State st = core.loop;
-    long[] ev = new long[1];
-    int rc = st.onLoop(p -> WeftNative.weft_event_new(p, ev));
-    if (rc < 0) return rc;
-    long event = ev[0];
-    rc = armResolving((p, self) -> WeftNative.weft_await_event(p, self, event), new Resolver() {
-      @Override
-      public void resolve(long self, int status) {
-        WeftNative.weft_event_free(st.ptr, event);
-      }
-
-      @Override
-      public void abandon() { // the task is still inside its step: free it afterwards
-        postQuietly(st, () -> WeftNative.weft_event_free(st.ptr, event));
+    Event done;
+    try {
+      done = new Event(st);
+    } catch (WeftException e) {
+      return e.code();
+    }
+    long event = done.id; // freed when the await resolves (abandoned: by the collector)
+    int rc = arm(done, (p, self) -> WeftNative.weft_await_event(p, self, event), (self, s) -> done.close());
+    if (rc != Weft.PENDING) done.close();
+    else future.whenComplete((v, e) -> { // ESTALE once the await ended: nothing to do
+      try {
+        st.post(() -> WeftNative.weft_event_set(st.ptr, event));
+      } catch (WeftException closed) {
+        // the loop is closed or closing: its events are freed with it
       }
     });
-    if (rc != Weft.PENDING) {
-      st.onLoop(p -> WeftNative.weft_event_free(p, event));
-      return rc;
-    }
-    // ESTALE when the await already ended (cancelled, timed out): nothing to do.
-    future.whenComplete((v, e) -> postQuietly(st, () -> WeftNative.weft_event_set(st.ptr, event)));
     return rc;
-  }
-
-  /** Posts r to the loop; a closed (or closing) loop has nothing left to do. */
-  private static void postQuietly(Loop.State st, Runnable r) {
-    try {
-      st.post(r);
-    } catch (WeftException closed) {
-      // the loop is closed or closing: its primitives are freed with it
-    }
   }
 
   /**
@@ -603,34 +564,11 @@ public final class Task implements AutoCloseable {
    */
   @Override
   public void close() {
-    if (core.loop.isClosed() || core.released.get()) return;
-    int rc = core.loop.onLoop(p -> core.released.compareAndSet(false, true) ? WeftNative.weft_task_release(p, core.id) : 0);
-    if (rc == Weft.EPERM) core.released.set(false);
-    WeftException.check(rc, "task release");
-    if (cleanable != null) cleanable.clean(); // deregisters; the id is released already
-  }
-
-  /**
-   * The weft id.
-   *
-   * @return the id
-   */
-  public long id() {
-    return core.id;
-  }
-
-  /**
-   * The loop the task belongs to, or null if that loop was collected (a task
-   * does not keep its loop reachable).
-   *
-   * @return the loop
-   */
-  public Loop loop() {
-    return core.loop.loop();
+    super.close();
   }
 
   /** The work of one {@link #awaitThread}; runs on a pool thread. */
-  private static final class ThreadCall implements RawCallbacks.WorkFn {
+  private static final class ThreadCall implements IntSupplier {
     private final IntSupplier fn;
     volatile Throwable failure;
 
@@ -639,7 +577,7 @@ public final class Task implements AutoCloseable {
     }
 
     @Override
-    public int work() {
+    public int getAsInt() {
       try {
         return fn.getAsInt();
       } catch (Throwable t) {

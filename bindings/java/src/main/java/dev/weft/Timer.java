@@ -10,7 +10,7 @@ public final class Timer extends Handle {
   private final boolean repeating;
 
   Timer(Loop.State loop, TimerCallback callback, boolean repeating) {
-    super(loop);
+    super(loop, WeftNative::weft_timer_stop);
     this.callback = callback;
     this.repeating = repeating;
   }
@@ -18,11 +18,6 @@ public final class Timer extends Handle {
   /** The trampoline's call; an exception goes to the trampoline (and run()). */
   void fire() {
     callback.onTimer(this);
-  }
-
-  @Override
-  int stop(long loopPtr, long id) {
-    return WeftNative.weft_timer_stop(loopPtr, id);
   }
 
   /**

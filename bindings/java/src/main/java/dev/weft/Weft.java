@@ -155,7 +155,7 @@ public final class Weft {
    * @return the count
    */
   public static long liveCallbackRefs() {
-    return WeftNativeJNI.liveRefs();
+    return WeftNative.jweft_live_refs();
   }
 
   /**

@@ -115,6 +115,7 @@ class FutureTest extends WeftTestBase {
     CountDownLatch started = new CountDownLatch(1);
     CompletableFuture<Integer> running = loop.toThread(() -> {
       started.countDown();
+      while (!loop.isRunning()) Thread.onSpinWait(); // close() has begun (a loaded machine may take long)
       long t0 = System.nanoTime();
       while (System.nanoTime() - t0 < 5_000_000) Thread.onSpinWait();
       return 1;

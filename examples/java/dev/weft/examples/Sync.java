@@ -28,7 +28,7 @@ import java.time.Duration;
  * </ol>
  *
  * <pre>
- *   java -cp weft.jar dev.weft.examples.Sync
+ *   java -cp weft.jar:test-classes dev.weft.examples.Sync
  * </pre>
  *
  * Exits 0 when every check passes (among them: the peak is exactly 50), 1

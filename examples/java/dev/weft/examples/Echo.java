@@ -18,8 +18,8 @@ import java.util.Arrays;
  * {@code weft-echo} (examples/echo), so that each drives the other.
  *
  * <pre>
- *   java -cp weft.jar dev.weft.examples.Echo serve PORT [--host ADDR]
- *   java -cp weft.jar dev.weft.examples.Echo client HOST PORT N [--timeout-ms T]
+ *   java -cp weft.jar:test-classes dev.weft.examples.Echo serve PORT [--host ADDR]
+ *   java -cp weft.jar:test-classes dev.weft.examples.Echo client HOST PORT N [--timeout-ms T]
  * </pre>
  *
  * The server prints {@code listening on ADDR:PORT} first and serves until

@@ -1,0 +1,92 @@
+// backend.h -- the seam between the loop and the kernel's event interface.
+//
+// A backend only reports: which registrations became ready and whether the
+// wakeup eventfd fired, in one array of epoll_event records (the wakeup as
+// kWakeKey). The loop (poller.cc) owns the per-fd state, decides what each
+// fd is registered for, and dispatches what the backend reports to watches,
+// fd awaits and socket operations.
+//
+// Two backends:
+//   epoll     (backend_epoll.cc) waits in epoll_wait on the loop's epoll set.
+//   io_uring  (backend_uring.cc, built when liburing is found) waits in one
+//             io_uring_enter that also submits the iteration's queued
+//             operations. The epoll set stays the registry of fd interest on
+//             both backends (the kernel tracks there whether an fd number
+//             still names the file it was registered for, which the
+//             contracts of closed, dup'ed and replaced fds rely on); the ring
+//             watches that set with a one-shot poll operation, re-armed after
+//             each harvest (one-shot polls check readiness when armed, so a
+//             level-triggered registration still ready is reported again),
+//             and the wakeup eventfd with a multishot poll. Timers reach the
+//             kernel as the wait's timeout (IORING_ENTER_EXT_ARG).
+//
+// Ring setup flags: none of SQPOLL (burns a core), SINGLE_ISSUER (another
+// thread's submission would fail: weft lets any single thread use a loop
+// that no thread is running), DEFER_TASKRUN (needs SINGLE_ISSUER) or
+// COOP_TASKRUN (completions of requests one thread submitted would wait for
+// that thread to enter the kernel, while another thread may be the one
+// running the loop, and an embedder polling the ring fd would never wake).
+//
+// Selection (weft.h, weft_loop_new_with): "auto" tries io_uring and falls
+// back to epoll silently when the ring cannot be set up (no kernel support,
+// seccomp, io_uring_disabled, no EXT_ARG); "io_uring" fails loop creation
+// with WEFT_ENOSYS instead; "epoll" never touches io_uring.
+#pragma once
+
+#include <cstdint>
+
+#include <sys/epoll.h>
+
+#include "sys.h"
+
+namespace weft {
+
+enum BackendKind : uint8_t { BK_AUTO = 0, BK_EPOLL = 1, BK_URING = 2 };
+
+struct Uring;  // backend_uring.cc
+
+constexpr uint64_t kWakeKey = ~uint64_t(0);  // event data of the wakeup eventfd
+
+struct Backend {
+  uint8_t kind = BK_EPOLL;
+  int epfd = -1;     // the epoll set: registrations of fd interest (both backends)
+  int wakefd = -1;   // the wakeup eventfd
+  Uring *ring = nullptr;
+};
+
+// Parses a backend name: NULL means the environment's WEFT_BACKEND, and an
+// unset or empty WEFT_BACKEND means "auto". BK_* or WEFT_EINVAL.
+int backend_parse(const char *name);
+
+// Opens the chosen backend (BK_AUTO, BK_EPOLL or BK_URING): 0 or WEFT_E*.
+// On failure whatever was opened is closed again by backend_close.
+int backend_open(Backend &b, int choice);
+// Closes what backend_open opened. `forked`: this is a fork() child holding
+// a copy (the ring's memory is not mapped here: only descriptors close).
+void backend_close(Backend &b, bool forked);
+
+// Waits up to timeout_ns (-1 forever, 0 not at all) and fills evs with what
+// became ready (at most max). Returns the count, or -1 with errno (EINTR).
+int epoll_wait_events(Backend &b, epoll_event *evs, int max, int64_t timeout_ns);
+#ifdef WEFT_HAVE_URING
+int uring_open(Backend &b);  // 0 or a negated errno
+void uring_close(Backend &b, bool forked);
+int uring_wait_events(Backend &b, epoll_event *evs, int max, int64_t timeout_ns);
+int uring_fd(const Backend &b);      // for an embedder: keeps the polls armed from now on
+int uring_raw_fd(const Backend &b);  // the ring fd, nothing more
+#endif
+
+WEFT_INLINE int backend_wait(Backend &b, epoll_event *evs, int max, int64_t timeout_ns) {
+#ifdef WEFT_HAVE_URING
+  if (b.kind == BK_URING) return uring_wait_events(b, evs, max, timeout_ns);
+#endif
+  return epoll_wait_events(b, evs, max, timeout_ns);
+}
+
+// The descriptor an embedder polls for readability (weft_loop_backend_fd).
+int backend_fd(const Backend &b);
+const char *backend_name(const Backend &b);
+// True if fd is one of the backend's own descriptors (refused as a user fd).
+bool backend_owns_fd(const Backend &b, int fd);
+
+}  // namespace weft
