@@ -908,9 +908,29 @@ end
 -- @section callbacks
 
 
---- `weft.timer(timeout, rep, cb)`, `weft.watch(fd, events, cb)`,
--- `weft.post(fn)`, `weft.work(done, fn, ...)`: `Loop:timer`, `Loop:watch`,
--- `Loop:post`, `Loop:work` on the running loop.
+--- `Loop:timer` on the running loop.
+-- @function timer
+-- @param timeout
+-- @param rep
+-- @param cb
+
+--- `Loop:watch` on the running loop.
+-- @function watch
+-- @param fd
+-- @param events
+-- @param cb
+
+--- `Loop:post` on the running loop.
+-- @function post
+-- @param fn
+
+--- `Loop:work` on the running loop.
+-- @function work
+-- @param done
+-- @param fn
+-- @param ...
+
+-- The four above, defined in one go.
 for _, name in ipairs { "timer", "watch", "post", "work" } do
   M[name] = function(...) return loop_or_error(name)[name](current, ...) end
 end

@@ -1587,6 +1587,43 @@ struct prim_ref {
   /* The raw loop while the loop is alive and the id set, else nullptr. */
   weft_loop_t *raw() const noexcept { return id && ref.alive() ? ref.s->raw : nullptr; }
 };
+
+/* What event, semaphore, lock and queue share: owning one primitive of a
+ * loop, freed with Free (weft_event_free, ...) by the destructor, by a move
+ * assignment onto it and by free(). Move-only; a moved-from or default one
+ * owns nothing. */
+template <int (*Free)(weft_loop_t *, int64_t)>
+class owned_prim {
+ public:
+  owned_prim() noexcept = default;
+  owned_prim(owned_prim &&) noexcept = default;
+  owned_prim &operator=(owned_prim &&o) noexcept {
+    if (this != &o) {
+      free();
+      p_ = std::move(o.p_);
+    }
+    return *this;
+  }
+  ~owned_prim() { free(); }
+
+  /* Frees it now, as the destructor does (errors are ignored: a dead loop
+   * has freed it already). */
+  void free() noexcept {
+    if (weft_loop_t *l = p_.raw()) Free(l, p_.id);
+    p_ = prim_ref();
+  }
+  /* The primitive's id (0 once freed or moved from). */
+  int64_t id() const noexcept { return p_.id; }
+
+ protected:
+  owned_prim(loop_state *s, int64_t id) noexcept : p_(s, id) {}
+  /* fn(raw loop, id), or WEFT_ESTALE if freed, moved from, or the loop is gone. */
+  int call(int (*fn)(weft_loop_t *, int64_t)) const noexcept {
+    weft_loop_t *l = p_.raw();
+    return l ? fn(l, p_.id) : WEFT_ESTALE;
+  }
+  prim_ref p_;
+};
 }  // namespace detail
 
 namespace detail {
@@ -1602,24 +1639,11 @@ struct event_awaiter : await_base {
 
 /* asyncio.Event: a flag tasks wait for (weft_event_*). Created clear. The
  * destructor frees it (waiters resume with weft::error(WEFT_ECLOSED)). */
-class event {
+class event : public detail::owned_prim<weft_event_free> {
  public:
   event() noexcept = default;
   /* weft_event_new on loop l. Throws weft::error (WEFT_ENOMEM, WEFT_EPERM). */
-  explicit event(loop &l) {
-    weft_event_t id = 0;
-    check(weft_event_new(l.get(), &id));
-    p_ = detail::prim_ref(l.state(), id);
-  }
-  event(event &&) noexcept = default;
-  event &operator=(event &&o) noexcept {
-    if (this != &o) {
-      free();
-      p_ = std::move(o.p_);
-    }
-    return *this;
-  }
-  ~event() { free(); }
+  explicit event(loop &l) : owned_prim(l.state(), make(l)) {}
 
   /* Sets it and resumes every waiter, oldest first (weft_event_set). */
   void set() { check(call(weft_event_set)); }
@@ -1639,19 +1663,15 @@ class event {
     a.id = p_.id;
     return a;
   }
-  /* Frees it now (weft_event_free), as the destructor does. */
-  void free() noexcept {
-    if (weft_loop_t *l = p_.raw()) weft_event_free(l, p_.id);
-    p_ = detail::prim_ref();
-  }
-  weft_event_t id() const noexcept { return p_.id; }
+  /* free() (weft_event_free, as the destructor does) and id(): see
+   * detail::owned_prim. */
 
  private:
-  int call(int (*fn)(weft_loop_t *, int64_t)) const noexcept {
-    weft_loop_t *l = p_.raw();
-    return l ? fn(l, p_.id) : WEFT_ESTALE;
+  static weft_event_t make(loop &l) {
+    weft_event_t id = 0;
+    check(weft_event_new(l.get(), &id));
+    return id;
   }
-  detail::prim_ref p_;
 };
 
 /* One permit of a weft::semaphore, given back (weft_semaphore_release) when
@@ -1703,26 +1723,14 @@ struct semaphore_awaiter : await_base {
  * permits (weft_semaphore_*). The destructor frees it (waiters resume with
  * weft::error(WEFT_ECLOSED)); free it after the permits it handed out, or
  * their release is ignored. */
-class semaphore {
+class semaphore : public detail::owned_prim<weft_semaphore_free> {
  public:
   semaphore() noexcept = default;
   /* weft_semaphore_new with `permits` (>= 0) permits; bounded: releasing
    * past the initial count throws weft::error(WEFT_EINVAL). Throws
    * weft::error (WEFT_EINVAL for permits < 0, WEFT_ENOMEM). */
-  explicit semaphore(loop &l, int64_t permits, bool bounded = false) {
-    weft_semaphore_t id = 0;
-    check(weft_semaphore_new(l.get(), permits, bounded ? WEFT_SEMAPHORE_BOUNDED : 0, &id));
-    p_ = detail::prim_ref(l.state(), id);
-  }
-  semaphore(semaphore &&) noexcept = default;
-  semaphore &operator=(semaphore &&o) noexcept {
-    if (this != &o) {
-      free();
-      p_ = std::move(o.p_);
-    }
-    return *this;
-  }
-  ~semaphore() { free(); }
+  explicit semaphore(loop &l, int64_t permits, bool bounded = false)
+      : owned_prim(l.state(), make(l, permits, bounded)) {}
 
   /* Takes a permit without waiting: a non-empty permit, or an empty one if
    * none is free or a task waits for one (weft_semaphore_try_acquire). */
@@ -1749,15 +1757,15 @@ class semaphore {
     a.id = p_.id;
     return a;
   }
-  /* Frees it now (weft_semaphore_free), as the destructor does. */
-  void free() noexcept {
-    if (weft_loop_t *l = p_.raw()) weft_semaphore_free(l, p_.id);
-    p_ = detail::prim_ref();
-  }
-  weft_semaphore_t id() const noexcept { return p_.id; }
+  /* free() (weft_semaphore_free, as the destructor does) and id(): see
+   * detail::owned_prim. */
 
  private:
-  detail::prim_ref p_;
+  static weft_semaphore_t make(loop &l, int64_t permits, bool bounded) {
+    weft_semaphore_t id = 0;
+    check(weft_semaphore_new(l.get(), permits, bounded ? WEFT_SEMAPHORE_BOUNDED : 0, &id));
+    return id;
+  }
 };
 
 /* A held weft::lock, unlocked (weft_lock_release for its owner task) when
@@ -1811,24 +1819,11 @@ struct lock_awaiter : await_base {
 /* asyncio.Lock: mutual exclusion between tasks, owned by the task that took
  * it, not reentrant (weft_lock_*). The destructor frees it, held or not
  * (waiters resume with weft::error(WEFT_ECLOSED)). */
-class lock {
+class lock : public detail::owned_prim<weft_lock_free> {
  public:
   lock() noexcept = default;
   /* weft_lock_new. Throws weft::error (WEFT_ENOMEM, WEFT_EPERM). */
-  explicit lock(loop &l) {
-    weft_lock_t id = 0;
-    check(weft_lock_new(l.get(), &id));
-    p_ = detail::prim_ref(l.state(), id);
-  }
-  lock(lock &&) noexcept = default;
-  lock &operator=(lock &&o) noexcept {
-    if (this != &o) {
-      free();
-      p_ = std::move(o.p_);
-    }
-    return *this;
-  }
-  ~lock() { free(); }
+  explicit lock(loop &l) : owned_prim(l.state(), make(l)) {}
 
   /* co_await lk.acquire() (or co_await lk): waits for the lock, FIFO
    * (weft_await_lock), and yields a lock_guard held by the awaiting task.
@@ -1858,15 +1853,15 @@ class lock {
   }
   /* True if some task holds it. */
   bool locked() const { return owner() != 0; }
-  /* Frees it now (weft_lock_free), as the destructor does. */
-  void free() noexcept {
-    if (weft_loop_t *l = p_.raw()) weft_lock_free(l, p_.id);
-    p_ = detail::prim_ref();
-  }
-  weft_lock_t id() const noexcept { return p_.id; }
+  /* free() (weft_lock_free, as the destructor does) and id(): see
+   * detail::owned_prim. */
 
  private:
-  detail::prim_ref p_;
+  static weft_lock_t make(loop &l) {
+    weft_lock_t id = 0;
+    check(weft_lock_new(l.get(), &id));
+    return id;
+  }
 };
 
 namespace detail {
@@ -1933,7 +1928,7 @@ struct value_table {
  * weft::error(WEFT_ECLOSED). Costs: the table grows to the highest number of
  * values in flight at once and is reused. */
 template <class T>
-class queue {
+class queue : public detail::owned_prim<weft_queue_free> {
   static_assert(std::is_move_constructible_v<T> && !std::is_reference_v<T>,
                 "weft::queue<T> needs a movable value type");
   using table = detail::value_table<T>;
@@ -1951,16 +1946,17 @@ class queue {
     cap_ = capacity;
   }
   queue(queue &&o) noexcept
-      : p_(std::move(o.p_)), tab_(std::move(o.tab_)), cap_(std::exchange(o.cap_, 0)) {}
+      : owned_prim(std::move(o)), tab_(std::move(o.tab_)), cap_(std::exchange(o.cap_, 0)) {}
   queue &operator=(queue &&o) noexcept {
     if (this != &o) {
       free();
-      p_ = std::move(o.p_);
+      owned_prim::operator=(std::move(o));
       tab_ = std::move(o.tab_);
       cap_ = std::exchange(o.cap_, 0);
     }
     return *this;
   }
+  // The queue is freed before tab_ goes: its drop callback reaches the table.
   ~queue() { free(); }
 
   /* The capacity it was created with (0: unbounded). */
@@ -2068,12 +2064,10 @@ class queue {
   /* Frees it now (weft_queue_free), as the destructor does: queued values
    * are destroyed, waiters resume with weft::error(WEFT_ECLOSED). */
   void free() noexcept {
-    if (weft_loop_t *l = p_.raw()) weft_queue_free(l, p_.id);
-    p_ = detail::prim_ref();
+    owned_prim::free();
     tab_.reset();
     cap_ = 0;
   }
-  weft_queue_t id() const noexcept { return p_.id; }
 
  private:
   bool try_put_impl(T &v) {
@@ -2087,7 +2081,6 @@ class queue {
     }
     return true;
   }
-  detail::prim_ref p_;
   std::shared_ptr<table> tab_;
   std::size_t cap_ = 0;
 };

@@ -2,6 +2,7 @@
 #include "commands.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <climits>
@@ -40,12 +41,42 @@ bool iequals(std::string_view a, const char *b) {
   return true;
 }
 
-/* The command named by name, or -1. */
+/* Up to 8 bytes of s packed little-endian into an integer, ASCII letters
+ * lowered (what tolower does in the C locale; other bytes unchanged): a
+ * command name's key. The lowering works on all 8 bytes at once. */
+uint64_t name_key(const char *s, size_t n) {
+  uint64_t k = 0;
+  for (size_t i = 0; i < n; i++) k |= static_cast<uint64_t>(static_cast<unsigned char>(s[i])) << (8 * i);
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  const uint64_t high = k & (0x80 * kOnes);      // bytes >= 0x80 are no letters
+  const uint64_t low7 = k & (0x7f * kOnes);
+  const uint64_t ge_a = low7 + (0x80 - 'A') * kOnes;      // bit 7 set: byte >= 'A'
+  const uint64_t gt_z = low7 + (0x80 - 'Z' - 1) * kOnes;  // bit 7 set: byte > 'Z'
+  const uint64_t upper = ge_a & ~gt_z & ~high & (0x80 * kOnes);
+  return k | (upper >> 2);  // 0x80 >> 2 == 0x20, the case bit
+}
+
+/* The command named by name, or -1: names are at most 8 bytes, so one
+ * integer compare per command (the length is compared too: a key does not
+ * tell "get" from "get\0"). */
 int lookup(std::string_view name) {
-  if (name.empty() || name.size() > 8) return -1;
-  // First letter narrows it down.
+  struct Key {
+    uint64_t key;
+    size_t len;
+  };
+  static const auto kKeys = [] {
+    std::array<Key, kCount> keys{};
+    for (int i = 0; i < kCount; i++) {
+      size_t n = std::strlen(kSpecs[i].name);
+      keys[static_cast<size_t>(i)] = Key{name_key(kSpecs[i].name, n), n};
+    }
+    return keys;
+  }();
+  const size_t n = name.size();
+  if (n == 0 || n > 8) return -1;
+  const uint64_t k = name_key(name.data(), n);
   for (int i = 0; i < kCount; i++)
-    if (iequals(name, kSpecs[i].name)) return i;
+    if (kKeys[static_cast<size_t>(i)].key == k && kKeys[static_cast<size_t>(i)].len == n) return i;
   return -1;
 }
 

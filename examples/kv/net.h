@@ -74,22 +74,59 @@ inline weft::task<int> accept(int lfd) {
   co_return fd;
 }
 
-/* Receives up to len (> 0) bytes into buf: the count (> 0), 0 at end of
- * stream, or a negated errno. The socket is weft's (non-blocking): a direct
- * recv first, unless wait_first (the caller's hint that the last receive
- * drained the socket: it saves the receive that would fail); then
- * weft_await_recv. */
-inline weft::task<long> recv(int fd, char *buf, size_t len, bool wait_first = false) {
-  if (!wait_first) {
-    ssize_t n = ::recv(fd, buf, len, 0);
-    if (n >= 0) co_return static_cast<long>(n);
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) co_return -errno;
+/* co_await recv(fd, buf, len, wait_first): receives up to len (> 0) bytes
+ * into buf: the count (> 0), 0 at end of stream, or a negated errno;
+ * throws weft::cancelled if the task is cancelled. The socket is weft's
+ * (non-blocking): a direct recv first, unless wait_first (the caller's hint
+ * that the last receive drained the socket: it saves the receive that would
+ * fail); then weft_await_recv. An awaiter, not a task: no coroutine frame
+ * per receive. buf must stay valid until the await completes. */
+class recv : public weft::detail::await_base {
+ public:
+  recv(int fd, char *buf, size_t len, bool wait_first = false) noexcept
+      : fd_(fd), buf_(buf), len_(len), wait_first_(wait_first) {}
+  bool await_ready() noexcept {
+    if (wait_first_) return false;
+    ssize_t n = ::recv(fd_, buf_, len_, 0);
+    if (n >= 0) {
+      n_ = static_cast<long>(n);
+      return done_ = true;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      n_ = -errno;
+      return done_ = true;
+    }
+    return false;
   }
-  int r = co_await detail::make_op([fd, buf, len](weft_loop_t *l, weft_task_t self) {
-    return weft_await_recv(l, self, fd, buf, len);
-  });
-  if (r == WEFT_ECANCELED) throw weft::cancelled();
-  co_return r;
+  template <weft::detail::weft_promise P>
+  bool await_suspend(std::coroutine_handle<P> h) {
+    return arm(h, [this](weft_loop_t *l, weft_task_t self) {
+      return weft_await_recv(l, self, fd_, buf_, len_);
+    });
+  }
+  long await_resume() const {
+    if (done_) return n_;
+    int r = root_ ? root_->status : rc_;
+    if (r == WEFT_ECANCELED) throw weft::cancelled();
+    return r;
+  }
+
+ private:
+  int fd_;
+  char *buf_;
+  size_t len_;
+  bool wait_first_;
+  bool done_ = false;
+  long n_ = 0;
+};
+
+/* Sends what the socket takes of buf[0, len) at once, without waiting: the
+ * bytes taken (0 if the socket is full), or a negated errno. */
+inline long try_send(int fd, const char *buf, size_t len) {
+  ssize_t n = ::send(fd, buf, len, MSG_NOSIGNAL);
+  if (n >= 0) return static_cast<long>(n);
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
+  return -errno;
 }
 
 /* Sends all len bytes of buf: 0, or a negated errno / WEFT_E* code;
@@ -98,13 +135,10 @@ inline weft::task<long> recv(int fd, char *buf, size_t len, bool wait_first = fa
 inline weft::task<int> send_all(int fd, const char *buf, size_t len,
                                 std::chrono::milliseconds stall) {
   // A direct send first: most replies fit the socket buffer at once.
-  ssize_t n = ::send(fd, buf, len, MSG_NOSIGNAL);
-  if (n > 0) {
-    buf += n;
-    len -= static_cast<size_t>(n);
-  } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-    co_return -errno;
-  }
+  long n = try_send(fd, buf, len);
+  if (n < 0) co_return static_cast<int>(n);
+  buf += n;
+  len -= static_cast<size_t>(n);
   while (len > 0) {
     size_t sent = 0;
     int r = 0;

@@ -1,6 +1,7 @@
 // resp.cc -- RESP2 request parser and reply writer (see resp.h).
 #include "resp.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <climits>
@@ -22,6 +23,16 @@ bool parse_int64(std::string_view s, int64_t *out) {
     if (s.size() == 1) return false;
   }
   if (s[i] < '1' || s[i] > '9') return false;  // no leading zero, no "-0"
+  if (s.size() - i < 19) {  // at most 18 digits: no overflow possible
+    int64_t v = 0;
+    for (; i < s.size(); i++) {
+      char c = s[i];
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + (c - '0');
+    }
+    *out = neg ? -v : v;
+    return true;
+  }
   uint64_t v = 0;
   for (; i < s.size(); i++) {
     char c = s[i];
@@ -154,19 +165,40 @@ Parser::Status Parser::parse(const char *buf, size_t len, size_t *used) {
   }
 }
 
+namespace {
+/* The fast path for a count line: 1 to 18 digits, the first not 0, then
+ * '\r', starting at buf[from]. Returns the offset of the '\r' and the value
+ * in *out, or 0 when the line is anything else (the general path decides:
+ * it gives the same answer for every line this one accepts). */
+inline size_t quick_count(const char *buf, size_t from, size_t len, int64_t *out) {
+  if (from >= len || buf[from] < '1' || buf[from] > '9') return 0;
+  size_t lim = std::min(len, from + 18), i = from;
+  int64_t v = 0;
+  while (i < lim && buf[i] >= '0' && buf[i] <= '9') v = v * 10 + (buf[i++] - '0');
+  if (i >= len || buf[i] != '\r') return 0;
+  *out = v;
+  return i;
+}
+}  // namespace
+
 Parser::Status Parser::parse_multibulk(const char *buf, size_t len, size_t *used) {
   need_hint_ = 0;
   if (multibulk_left_ == 0) {
-    const char *nl = static_cast<const char *>(std::memchr(buf, '\r', len));
-    if (!nl) {
-      if (len > limits_.max_inline) return fail("Protocol error: too big mbulk count string");
-      return kNeedMore;
-    }
-    size_t end = static_cast<size_t>(nl - buf);
-    if (end + 2 > len) return kNeedMore;
     int64_t ll = 0;
-    if (!parse_int64(std::string_view(buf + 1, end - 1), &ll) || ll > INT_MAX)
-      return fail("Protocol error: invalid multibulk length");
+    size_t end = quick_count(buf, 1, len, &ll);
+    if (end == 0) {
+      const char *nl = static_cast<const char *>(std::memchr(buf, '\r', len));
+      if (!nl) {
+        if (len > limits_.max_inline) return fail("Protocol error: too big mbulk count string");
+        return kNeedMore;
+      }
+      end = static_cast<size_t>(nl - buf);
+      if (end + 2 > len) return kNeedMore;
+      if (!parse_int64(std::string_view(buf + 1, end - 1), &ll) || ll > INT_MAX)
+        return fail("Protocol error: invalid multibulk length");
+    }
+    if (end + 2 > len) return kNeedMore;
+    if (ll > INT_MAX) return fail("Protocol error: invalid multibulk length");
     if (ll <= 0) {
       *used = end + 2;
       return static_cast<Status>(kEmpty);
@@ -178,6 +210,16 @@ Parser::Status Parser::parse_multibulk(const char *buf, size_t len, size_t *used
     offsets_.clear();
   }
   while (multibulk_left_ > 0) {
+    if (bulk_len_ == -1) {
+      int64_t ll = 0;
+      size_t end = pos_ < len && buf[pos_] == '$' ? quick_count(buf, pos_ + 1, len, &ll) : 0;
+      if (end != 0) {
+        if (end + 2 > len) return kNeedMore;
+        if (ll > limits_.max_bulk) return fail("Protocol error: invalid bulk length");
+        pos_ = end + 2;
+        bulk_len_ = ll;
+      }
+    }
     if (bulk_len_ == -1) {
       const char *nl = static_cast<const char *>(std::memchr(buf + pos_, '\r', len - pos_));
       if (!nl) {

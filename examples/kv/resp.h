@@ -69,7 +69,9 @@ class Parser {
   size_t need_hint() const { return need_hint_; }
   /* Frees the storage of inline arguments returned so far (call when no
    * args() of earlier inline requests are in use any more). */
-  void clear_inline() { inline_store_.clear(); }
+  void clear_inline() {
+    if (!inline_store_.empty()) inline_store_.clear();
+  }
 
  private:
   Status parse_multibulk(const char *buf, size_t len, size_t *used);

@@ -54,11 +54,13 @@ struct Waiter {
 };
 
 /* Parts for one shard, from a connection of another; posted there, run,
- * and posted back. */
+ * and posted back. Each connection keeps one per shard and reuses it (at
+ * most one is out per shard: the connection waits for every reply before
+ * it forwards again), so forwarding allocates nothing once warm. */
 struct Msg {
-  Shard *from;
-  Shard *to;
-  Waiter *w;
+  Shard *from = nullptr;
+  Shard *to = nullptr;
+  Waiter *w = nullptr;
   std::vector<Part *> parts;
 };
 
@@ -69,7 +71,6 @@ struct Msg {
 void on_reply(weft_loop_t *, void *ud) {
   auto *m = static_cast<Msg *>(ud);
   Waiter *w = m->w;
-  delete m;
   if (--w->pending == 0 && w->parked) weft_task_cancel(w->loop, w->task);
 }
 
@@ -94,20 +95,41 @@ struct park : weft::detail::await_base {
 };
 
 /* What a connection owes its client since the first forwarded command of
- * the current batch, in request order. */
+ * the current batch, in request order. Reused from batch to batch (the
+ * strings and vectors keep their capacity, within bounds). */
 struct Piece {
-  enum Kind { kText, kSingle, kSplit } kind;
-  std::string text;              // kText: local replies
-  std::unique_ptr<Part> single;  // kSingle: a whole command run on another shard
-  std::vector<Part> parts;       // kSplit: a split command's parts
-  Args argv;                     // kSplit: the command, for join()
+  enum Kind { kText, kSingle, kSplit } kind = kText;
+  std::string text;         // kText: local replies
+  Part single;              // kSingle: a whole command run on another shard
+  std::vector<Part> parts;  // kSplit: a split command's parts
+  Args argv;                // kSplit: the command, for join()
+
+  void reset(Kind k) {
+    constexpr size_t kKeep = 64 * 1024;  // a big reply's buffer is not kept
+    kind = k;
+    if (text.capacity() > kKeep) std::string().swap(text);
+    text.clear();
+    if (single.reply.capacity() > kKeep) std::string().swap(single.reply);
+    single.reply.clear();
+    single.argv.clear();
+    single.index.clear();
+    single.ends.clear();
+    parts.clear();
+    argv.clear();
+  }
 };
 
 class Conn {
  public:
   Conn(Shard &sh, int fd)
-      : sh_(sh), fd_(fd), shards_(sh.srv->opt.loops),
-        outbox_(static_cast<size_t>(shards_)) {}
+      : sh_(sh), fd_(fd), shards_(sh.srv->opt.loops), msgs_(static_cast<size_t>(shards_)) {
+    for (int s = 0; s < shards_; s++) {
+      Msg &m = msgs_[static_cast<size_t>(s)];
+      m.from = &sh_;
+      m.to = sh.srv->shards[static_cast<size_t>(s)].get();
+      m.w = &w;
+    }
+  }
 
   Waiter w;
 
@@ -118,12 +140,10 @@ class Conn {
     if (r.kind == Route::kLocal || (r.kind == Route::kSingle && r.shard == sh_.index))
       return execute(sh_.store, sh_.now_ms(), a, target());
     if (r.kind == Route::kSingle) {
-      Piece &pc = pieces_.emplace_back();
-      pc.kind = Piece::kSingle;
-      pc.single = std::make_unique<Part>();
-      pc.single->shard = r.shard;
-      pc.single->argv = a;
-      outbox_[static_cast<size_t>(r.shard)].push_back(pc.single.get());
+      Piece &pc = add_piece(Piece::kSingle);
+      pc.single.shard = r.shard;
+      pc.single.argv.assign(a.begin(), a.end());
+      msgs_[static_cast<size_t>(r.shard)].parts.push_back(&pc.single);
       return 0;
     }
     std::vector<Part> parts;
@@ -136,12 +156,11 @@ class Conn {
       join(a, parts, target());
       return 0;
     }
-    Piece &pc = pieces_.emplace_back();
-    pc.kind = Piece::kSplit;
+    Piece &pc = add_piece(Piece::kSplit);
     pc.parts = std::move(parts);
     pc.argv = a;
     for (Part &p : pc.parts)
-      if (p.shard != sh_.index) outbox_[static_cast<size_t>(p.shard)].push_back(&p);
+      if (p.shard != sh_.index) msgs_[static_cast<size_t>(p.shard)].parts.push_back(&p);
     return 0;
   }
 
@@ -153,32 +172,49 @@ class Conn {
    * their replies, of unknown size, must come back first (a pipeline of
    * GETs of big values for another shard must not pile up unbounded). */
   bool should_flush(size_t flush_at) const {
-    return out_.size() >= flush_at || pieces_.size() >= 32;
+    return out_.size() >= flush_at || npieces_ >= 32;
+  }
+
+  /* Sends the replies owed without suspending when it can: 0 when all
+   * are sent, 1 when the caller must co_await flush() (forwarded commands
+   * are out, or the socket took only part), or a negated errno. Saves a
+   * coroutine frame per request on the common path. */
+  int try_flush() {
+    if (npieces_ > 0) return 1;
+    if (out_.empty()) return 0;
+    long n = net::try_send(fd_, out_.data(), out_.size());
+    if (n < 0) return static_cast<int>(n);
+    if (static_cast<size_t>(n) < out_.size()) {
+      out_.erase(0, static_cast<size_t>(n));
+      return 1;
+    }
+    out_.clear();
+    if (out_.capacity() > (1u << 20)) out_.shrink_to_fit();
+    return 0;
   }
 
   /* Sends the forwarded parts, waits for their replies, and sends every
    * reply owed. Returns 0 or a negated errno (the connection is done). */
   weft::task<int> flush() {
     for (int s = 0; s < shards_; s++) {
-      auto &box = outbox_[static_cast<size_t>(s)];
-      if (box.empty()) continue;
-      Shard *to = sh_.srv->shards[static_cast<size_t>(s)].get();
-      auto *m = new Msg{&sh_, to, &w, std::move(box)};
-      box.clear();
+      Msg &m = msgs_[static_cast<size_t>(s)];
+      if (m.parts.empty()) continue;
       w.pending++;
-      if (weft_loop_post(to->raw, &on_request, m) < 0) std::abort();  // out of memory
+      if (weft_loop_post(m.to->raw, &on_request, &m) < 0) std::abort();  // out of memory
     }
     while (w.pending > 0) {
       w.parked = true;
       co_await park{};
       w.parked = false;
     }
-    for (Piece &pc : pieces_) {
+    for (Msg &m : msgs_) m.parts.clear();
+    for (size_t i = 0; i < npieces_; i++) {
+      Piece &pc = pieces_[i];
       if (pc.kind == Piece::kText) out_.append(pc.text);
-      else if (pc.kind == Piece::kSingle) out_.append(pc.single->reply);
+      else if (pc.kind == Piece::kSingle) out_.append(pc.single.reply);
       else join(pc.argv, pc.parts, out_);
     }
-    pieces_.clear();
+    npieces_ = 0;
     int rc = 0;
     if (!out_.empty()) {
       rc = co_await net::send_all(fd_, out_.data(), out_.size(),
@@ -191,17 +227,28 @@ class Conn {
 
  private:
   std::string &target() {
-    if (pieces_.empty()) return out_;
-    if (pieces_.back().kind != Piece::kText) pieces_.emplace_back().kind = Piece::kText;
-    return pieces_.back().text;
+    if (npieces_ == 0) return out_;
+    Piece &last = pieces_[npieces_ - 1];
+    return last.kind == Piece::kText ? last.text : add_piece(Piece::kText).text;
+  }
+
+  /* The next piece of the batch, reset to kind k. pieces_ only grows (a
+   * deque: earlier pieces stay where they are, so the parts they hold may
+   * be pointed to). */
+  Piece &add_piece(Piece::Kind k) {
+    if (npieces_ == pieces_.size()) pieces_.emplace_back();
+    Piece &pc = pieces_[npieces_++];
+    pc.reset(k);
+    return pc;
   }
 
   Shard &sh_;
   int fd_;
   int shards_;
   std::string out_;
-  std::deque<Piece> pieces_;
-  std::vector<std::vector<Part *>> outbox_;
+  std::deque<Piece> pieces_;  // [0, npieces_) in use
+  size_t npieces_ = 0;
+  std::vector<Msg> msgs_;  // per shard
 };
 
 weft::task<void> serve(Shard &sh, int fd) {
@@ -246,12 +293,18 @@ weft::task<void> serve(Shard &sh, int fd) {
           closing = true;
           break;
         }
-        if (c.should_flush(opt.flush_at) && co_await c.flush() < 0) {
-          closing = true;
-          break;
+        if (c.should_flush(opt.flush_at)) {
+          int fr = c.try_flush();
+          if (fr > 0) fr = co_await c.flush();
+          if (fr < 0) {
+            closing = true;
+            break;
+          }
         }
       }
-      if (co_await c.flush() < 0) break;
+      int fr = c.try_flush();
+      if (fr > 0) fr = co_await c.flush();
+      if (fr < 0) break;
       parser.clear_inline();
       std::memmove(buf.get(), buf.get() + pos, len - pos);
       len -= pos;

@@ -13,10 +13,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -25,10 +23,19 @@ namespace kv {
 class Store {
  public:
   static constexpr int64_t kNoExpiry = -1;
+  /* A key's value. Its address stays the same until the key is removed
+   * (erase, expiry, clear), whatever else is inserted. */
   struct Entry {
     std::string value;
     int64_t expire_ms = kNoExpiry;  // absolute time, or kNoExpiry
   };
+
+  Store();
+  ~Store();
+  Store(Store &&o) noexcept;
+  Store &operator=(Store &&o) noexcept;
+  Store(const Store &) = delete;
+  Store &operator=(const Store &) = delete;
 
   /* The live entry of key, or nullptr; drops the key if it has expired. */
   Entry *find(std::string_view key, int64_t now_ms);
@@ -41,7 +48,7 @@ class Store {
    * (which must exist). */
   void set_expire(std::string_view key, Entry &e, int64_t at_ms);
   /* Keys held, including expired ones not yet removed (as redis's DBSIZE). */
-  size_t size() const { return map_.size(); }
+  size_t size() const { return size_; }
   /* Removes everything. */
   void clear();
   /* Removes keys whose expiry time has passed, oldest expiry first, looking
@@ -56,17 +63,34 @@ class Store {
   size_t expiry_records() const { return heap_.size(); }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>()(s);
-    }
+  /* One key: the entry, then the key's bytes, in one allocation. */
+  struct Node {
+    Entry entry;
+    uint64_t hash;
+    size_t klen;
+    const char *key() const { return reinterpret_cast<const char *>(this + 1); }
   };
-  using Map = std::unordered_map<std::string, Entry, Hash, std::equal_to<>>;
-  void drop(Map::iterator it);
+  /* The table: open addressing with linear probing over a power-of-two
+   * array of node pointers (nullptr: free), kept at most 3/4 full; removal
+   * shifts the following run back (no tombstones). The slot array holds
+   * each key's hash too, so a probe touches a node only when its hash
+   * matches. */
+  struct Slot {
+    uint64_t hash;
+    Node *node;
+  };
+  static uint64_t hash_of(std::string_view key);
+  size_t slot_of(std::string_view key, uint64_t h) const;  // the key's slot or SIZE_MAX
+  Node *insert(std::string_view key, uint64_t h);
+  void remove_slot(size_t i);
+  void grow();
+  void free_all();
+  Entry *lookup(std::string_view key);
   void compact_heap();
 
-  Map map_;
+  Slot *slots_ = nullptr;
+  size_t mask_ = 0;  // capacity - 1 (capacity 0 when slots_ is null)
+  size_t size_ = 0;
   // Min-heap of (expiry time, key); entries whose key no longer has that
   // expiry time are stale and skipped; rebuilt when mostly stale.
   std::vector<std::pair<int64_t, std::string>> heap_;

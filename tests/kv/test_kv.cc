@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -234,6 +235,58 @@ TEST(Store, RepeatedExpireKeepsTheHeapBounded) {
   EXPECT_EQ(removed, 1u);
   EXPECT_EQ(st.size(), 0u);
   EXPECT_EQ(st.expiry_records(), 0u);
+}
+
+// The open-addressing table against std::map: random inserts, removals
+// (which shift runs back) and expiries over few distinct keys, so runs
+// collide and wrap; every key's presence and value must match, and entry
+// addresses must survive growth.
+TEST(Store, TableMatchesAMapUnderChurn) {
+  kv::Store st;
+  std::map<std::string, std::string> ref;
+  std::mt19937 rng(19);
+  bool created;
+  kv::Store::Entry *pinned = &st.upsert("pinned", 0, &created);
+  pinned->value = "p";
+  for (int i = 0; i < 200000; i++) {
+    std::string k = "key:" + std::to_string(rng() % 3000);
+    switch (rng() % 3) {
+      case 0: {
+        auto &e = st.upsert(k, 0, &created);
+        EXPECT_EQ(created, ref.count(k) == 0);
+        e.value = std::to_string(i);
+        ref[k] = e.value;
+        break;
+      }
+      case 1:
+        EXPECT_EQ(st.erase(k, 0), ref.erase(k) == 1);
+        break;
+      default: {
+        auto *e = st.find(k, 0);
+        auto it = ref.find(k);
+        ASSERT_EQ(e != nullptr, it != ref.end()) << k;
+        if (e) {
+          EXPECT_EQ(e->value, it->second);
+        }
+      }
+    }
+  }
+  EXPECT_EQ(st.size(), ref.size() + 1);
+  for (auto &[k, v] : ref) {
+    auto *e = st.find(k, 0);
+    ASSERT_NE(e, nullptr) << k;
+    EXPECT_EQ(e->value, v);
+  }
+  EXPECT_EQ(st.find("pinned", 0), pinned);
+  EXPECT_EQ(st.find("", 0), nullptr);
+  st.upsert("", 0, &created).value = "empty key";
+  EXPECT_EQ(st.find("", 0)->value, "empty key");
+  kv::Store moved(std::move(st));
+  EXPECT_EQ(moved.size(), ref.size() + 2);
+  EXPECT_EQ(moved.find("pinned", 0), pinned);
+  moved.clear();
+  EXPECT_EQ(moved.size(), 0u);
+  EXPECT_EQ(moved.find("pinned", 0), nullptr);
 }
 
 TEST(Commands, SetOptions) {
