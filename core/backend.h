@@ -88,8 +88,14 @@ int uring_wait_events(Backend &b, epoll_event *evs, int max, int64_t timeout_ns)
 int uring_fd(const Backend &b);      // for an embedder: keeps the polls armed from now on
 int uring_raw_fd(const Backend &b);  // the ring fd, nothing more
 // Queues a recv of up to len bytes into buf (submitted by the next wait).
-// 0, or a negated errno (nothing queued).
-int uring_prep_recv(Backend &b, int fd, void *buf, unsigned len, uint64_t key);
+// 0, or a negated errno (nothing queued). *ticket names its place in the
+// submission queue (uring_unsubmit).
+int uring_prep_recv(Backend &b, int fd, void *buf, unsigned len, uint64_t key,
+                    uint32_t *ticket);
+// The operation queued with `ticket` has not been submitted yet: it is
+// turned into a no-op the kernel completes unseen (true), so the kernel
+// never touches its buffer; false once it was submitted.
+bool uring_unsubmit(Backend &b, uint32_t ticket);
 // Submits a cancel of the operation `key` now. 0 or a negated errno.
 int uring_cancel(Backend &b, uint64_t key);
 // Submits what is queued, waits for at least one completion and returns the

@@ -149,13 +149,28 @@ int collect(Uring *u, Done *out, int max, bool *ep_fired) {
 }
 }  // namespace
 
-int uring_prep_recv(Backend &b, int fd, void *buf, unsigned len, uint64_t key) {
+int uring_prep_recv(Backend &b, int fd, void *buf, unsigned len, uint64_t key,
+                    uint32_t *ticket) {
   io_uring_sqe *sqe = get_sqe(&b.ring->ring);
   if (!sqe) return -EAGAIN;
+  *ticket = b.ring->ring.sq.sqe_tail - 1;  // this SQE's place in the queue
   io_uring_prep_recv(sqe, fd, buf, len, 0);
   io_uring_sqe_set_data64(sqe, key);
   b.ring->inflight++;
   return 0;
+}
+
+bool uring_unsubmit(Backend &b, uint32_t ticket) {
+  io_uring *ring = &b.ring->ring;
+  // Queued since the last submission: sqe_head .. sqe_tail - 1.
+  if (int32_t(ticket - ring->sq.sqe_head) < 0 || int32_t(ring->sq.sqe_tail - 1 - ticket) < 0)
+    return false;
+  unsigned shift = (ring->flags & IORING_SETUP_SQE128) ? 1 : 0;
+  io_uring_sqe *sqe = &ring->sq.sqes[(ticket & ring->sq.ring_mask) << shift];
+  io_uring_prep_nop(sqe);  // the kernel never sees the recv
+  io_uring_sqe_set_data64(sqe, kCancelKey);
+  b.ring->inflight--;
+  return true;
 }
 
 int uring_cancel(Backend &b, uint64_t key) {

@@ -515,7 +515,7 @@ int weft_loop::ring_recv(uint32_t task_slot, int fd, char *buf, size_t len) {
   op->len = len;
   op->ring = 1;
   const unsigned n = len > 0x7fffffffu ? 0x7fffffffu : unsigned(len);
-  if (int e = uring_prep_recv(poller.be, fd, buf, n, ring_key(os, op->gen))) {
+  if (int e = uring_prep_recv(poller.be, fd, buf, n, ring_key(os, op->gen), &op->ticket)) {
     sock_ops.release(os);
     return sys_error(-e);
   }
@@ -543,7 +543,7 @@ void weft_loop::ring_complete(uint64_t key, int res) {
     // Nothing was received: submit it again, from this thread.
     const unsigned n = op->len > 0x7fffffffu ? 0x7fffffffu : unsigned(op->len);
     for (int attempt = 0; attempt < 4; attempt++)
-      if (uring_prep_recv(poller.be, op->fd, op->buf, n, key) == 0) return;
+      if (uring_prep_recv(poller.be, op->fd, op->buf, n, key, &op->ticket) == 0) return;
     res = -ENOMEM;  // the ring refuses new work: say so rather than wait for nothing
   }
 #endif
@@ -580,6 +580,12 @@ void weft_loop::ring_complete(uint64_t key, int res) {
 int weft_loop::ring_cancel(uint32_t os) {
 #ifdef WEFT_HAVE_URING
   SockOp *op = sock_ops.at(os);  // stays live (and put) while we wait
+  if (uring_unsubmit(poller.be, op->ticket)) {  // never reached the kernel
+    op->ring = 0;
+    poller.fds[op->fd].ring_ops--;
+    poller.ring_ops--;
+    return WEFT_ECANCELED;
+  }
   op->aborting = 1;
   const uint64_t key = ring_key(os, op->gen);
   // A cancel that cannot be submitted (SQ full and the submit failing) is

@@ -13,7 +13,8 @@
 // reports their data itself. The kernel then holds the caller's buffer until
 // the completion: a cancel, a timeout or a close through weft submits
 // IORING_OP_ASYNC_CANCEL and waits for the recv's completion (the cancel's
-// own completion may come before or after it) before the await resolves;
+// own completion may come before or after it) before the await resolves (a
+// recv still queued, not yet submitted, is turned into a no-op instead);
 // bytes it received are delivered, and the cancellation comes from the next
 // await. The kernel also cancels a thread's requests when that thread exits;
 // a recv cancelled so (nobody here asked) is submitted again by the thread
@@ -59,6 +60,7 @@ struct SockOp {
   // result from ring_res once ring_done.
   uint8_t ring, aborting, ring_done;
   int32_t ring_res;
+  uint32_t ticket;  // its place in the submission queue (backend.h)
 };
 
 // The key an operation in the ring is submitted with (backend.h's Done).
