@@ -233,10 +233,11 @@ class SocketTest extends WeftTestBase {
   void cancelOfEachAwait() {
     try (Loop loop = new Loop(); ServerSocket l = ServerSocket.listen(loop, "127.0.0.1", 0)) {
       Socket[] p = pair(loop);
+      Socket[] q = pair(loop); // nobody writes to q[0]: its recv waits (p carries both big sends)
       ByteBuffer big = ByteBuffer.allocateDirect(32 << 20);
       List<Task> waiting = new ArrayList<>();
       waiting.add(loop.spawn((t, s) -> t.stepNumber() == 0 ? l.accept(t) : s));
-      waiting.add(loop.spawn((t, s) -> t.stepNumber() == 0 ? p[0].recv(t, new byte[8]) : s));
+      waiting.add(loop.spawn((t, s) -> t.stepNumber() == 0 ? q[0].recv(t, new byte[8]) : s));
       waiting.add(loop.spawn((t, s) -> t.stepNumber() == 0 ? p[0].send(t, big) : s));
       // "localhost" is resolved on the pool: the connect is still pending when cancelled
       waiting.add(loop.spawn((t, s) -> t.stepNumber() == 0 ? Socket.connect(t, "localhost", 9) : s));
@@ -256,6 +257,7 @@ class SocketTest extends WeftTestBase {
       assertTrue(big.position() > 0 && big.position() < big.capacity(), "partial send: " + big.position());
       assertTrue(partial[0] > 0 && partial[0] < (32 << 20), "partial send: " + partial[0]);
       closeAll(p);
+      closeAll(q);
     }
   }
 
@@ -314,7 +316,9 @@ class SocketTest extends WeftTestBase {
       byte[] payload = new byte[32 << 20];
       long[] partial = new long[1];
       Task acc = loop.spawn((t, s) -> t.stepNumber() == 0 ? l.accept(t) : s);
-      Task rcv = loop.spawn((t, s) -> t.stepNumber() == 0 ? p[0].recv(t, ByteBuffer.allocateDirect(8)) : s);
+      // p[1]'s recv waits (only p[1] sends); a recv on p[0] could complete with the
+      // payload's first bytes on io_uring before the close (bytes received are delivered)
+      Task rcv = loop.spawn((t, s) -> t.stepNumber() == 0 ? p[1].recv(t, ByteBuffer.allocateDirect(8)) : s);
       Task snd = loop.spawn((t, s) -> {
         if (t.stepNumber() == 0) return p[1].send(t, payload);
         partial[0] = t.lastSent();
