@@ -17,6 +17,7 @@ const (
 	ErrBadF     Errno = Errno(cweft.WEFT_EBADF)     // fd not open, or epoll cannot watch it (file, directory)
 	ErrAgain    Errno = Errno(cweft.WEFT_EAGAIN)    // the OS refused a pool thread
 	ErrNoMem    Errno = Errno(cweft.WEFT_ENOMEM)    // out of memory, or a slot pool is full
+	ErrNoSys    Errno = Errno(cweft.WEFT_ENOSYS)    // WEFT_BACKEND=io_uring where io_uring cannot work (kernel, seccomp, build)
 	ErrBusy     Errno = Errno(cweft.WEFT_EBUSY)     // running loop, second await in a step, started work, unfinished task
 	ErrExist    Errno = Errno(cweft.WEFT_EEXIST)    // reserved
 	ErrInval    Errno = Errno(cweft.WEFT_EINVAL)    // an argument is out of range

@@ -374,8 +374,8 @@ func hookLog(h uintptr, level int32, msg string) {
 	lg.fn(LogLevel(level), msg)
 }
 
-// BackendFD returns the loop's epoll fd, for embedding weft in another
-// event loop: when it is readable, or after NextTimeout, call RunNoWait.
+// BackendFD returns the loop's backend fd (the epoll fd, or the io_uring
+// ring's fd), for embedding weft in another event loop: when it is readable, or after NextTimeout, call RunNoWait.
 // The fd stays owned by the loop. Loop thread. Errors: ErrPerm, ErrClosed.
 func (l *Loop) BackendFD() (fd int, err error) {
 	fd = -1

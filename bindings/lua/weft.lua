@@ -74,9 +74,9 @@ M.version_string = core.version_string()
 M.READABLE, M.WRITABLE, M.HANGUP, M.ERROR = core.READABLE, core.WRITABLE, core.HANGUP, core.ERROR
 
 -- Error codes (negative): EPERM, EBADF, EAGAIN, ENOMEM, EBUSY, EEXIST,
--- EINVAL, EMFILE, ENOSPC, ETIMEDOUT, ESTALE, ECANCELED, EHOST.
+-- EINVAL, EMFILE, ENOSPC, ETIMEDOUT, ESTALE, ECANCELED, EHOST, ENOSYS.
 for _, k in ipairs { "EPERM", "EBADF", "EAGAIN", "ENOMEM", "EBUSY", "EEXIST", "EINVAL",
-                     "EMFILE", "ENOSPC", "ETIMEDOUT", "ESTALE", "ECANCELED", "EHOST" } do
+                     "EMFILE", "ENOSPC", "ETIMEDOUT", "ESTALE", "ECANCELED", "EHOST", "ENOSYS" } do
   M[k] = core[k]
 end
 

@@ -128,7 +128,6 @@ extern swig_type_11 _wrap_weft_strerror_cweft_6fa077d8b2ab05f3(swig_intgo arg1);
 extern swig_type_12 _wrap_weft_err_name_cweft_6fa077d8b2ab05f3(swig_intgo arg1);
 extern swig_intgo _wrap_weft_loop_new_cweft_6fa077d8b2ab05f3(swig_voidp arg1);
 extern swig_intgo _wrap_weft_loop_free_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
-extern swig_intgo _wrap_WEFT_ENOSYS_cweft_6fa077d8b2ab05f3(void);
 extern swig_intgo _wrap_weft_loop_new_with_cweft_6fa077d8b2ab05f3(swig_voidp arg1, swig_type_13 arg2);
 extern swig_type_14 _wrap_weft_loop_backend_name_cweft_6fa077d8b2ab05f3(uintptr_t arg1);
 extern swig_intgo _wrap_weft_loop_set_option_cweft_6fa077d8b2ab05f3(uintptr_t arg1, swig_intgo arg2, swig_type_15 arg3);
@@ -272,6 +271,7 @@ const WEFT_ENOTCONN int = -107
 const WEFT_ECONNREFUSED int = -111
 const WEFT_EHOSTUNREACH int = -113
 const WEFT_ENOTFOUND int = -1010
+const WEFT_ENOSYS int = -38
 
 func Weft_go_loop_post(arg1 uintptr, arg2 uintptr) (_swig_ret int) {
 	var swig_r int
@@ -351,7 +351,7 @@ func Weft_go_queue_new(arg1 uintptr, arg2 int64, arg3 uintptr) (_swig_ret int64)
 }
 
 const WEFT_VERSION_MAJOR int = 0
-const WEFT_VERSION_MINOR int = 2
+const WEFT_VERSION_MINOR int = 3
 const WEFT_VERSION_PATCH int = 0
 const WEFT_PENDING int = 0x7fffffff
 const WEFT_READABLE int = 1
@@ -421,14 +421,6 @@ func Weft_loop_free(arg1 uintptr) (_swig_ret int) {
 	swig_r = (int)(C._wrap_weft_loop_free_cweft_6fa077d8b2ab05f3(C.uintptr_t(_swig_i_0)))
 	return swig_r
 }
-
-func _swig_getWEFT_ENOSYS() (_swig_ret int) {
-	var swig_r int
-	swig_r = (int)(C._wrap_WEFT_ENOSYS_cweft_6fa077d8b2ab05f3())
-	return swig_r
-}
-
-var WEFT_ENOSYS int = _swig_getWEFT_ENOSYS()
 
 func Weft_loop_new_with(arg1 *uintptr, arg2 string) (_swig_ret int) {
 	var swig_r int

@@ -275,6 +275,9 @@ _Static_assert(WEFT_EHOSTUNREACH == -113,"WEFT_EHOSTUNREACH" " in weft.h differs
 _Static_assert(WEFT_ENOTFOUND == -1010,"WEFT_ENOTFOUND" " in weft.h differs from weft_go.i");
 
 
+_Static_assert(WEFT_ENOSYS == -38,"WEFT_ENOSYS" " in weft.h differs from weft_go.i");
+
+
 #include <string.h>
 #include "_cgo_export.h"
 
@@ -623,17 +626,6 @@ intgo _wrap_weft_loop_free_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0) {
   arg1 = *(weft_loop_t **)&_swig_go_0; 
   
   result = (int)weft_loop_free(arg1);
-  _swig_go_result = result; 
-  return _swig_go_result;
-}
-
-
-intgo _wrap_WEFT_ENOSYS_cweft_6fa077d8b2ab05f3() {
-  int result;
-  intgo _swig_go_result;
-  
-  
-  result = (int)((-38));
   _swig_go_result = result; 
   return _swig_go_result;
 }

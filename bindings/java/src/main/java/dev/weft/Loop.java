@@ -443,7 +443,8 @@ public final class Loop implements AutoCloseable {
   }
 
   /**
-   * The epoll fd, to embed this loop in another one: when it is readable (or
+   * The backend's fd (the epoll fd, or the io_uring ring's fd), to embed this
+   * loop in another one: when it is readable (or
    * after {@link #nextTimeoutNanos()}), call {@link #runNoWait()}. Owned by
    * the loop: do not close it.
    *

@@ -31,6 +31,8 @@ public final class Weft {
   public static final int EPERM = WeftNativeConstants.WEFT_EPERM;
   /** Error: the fd is not open, or epoll cannot watch it (a regular file, a directory). */
   public static final int EBADF = WeftNativeConstants.WEFT_EBADF;
+  /** Error: {@code WEFT_BACKEND=io_uring} where io_uring cannot work (kernel, seccomp, build). */
+  public static final int ENOSYS = WeftNativeConstants.WEFT_ENOSYS;
   /** Error: the OS refused a thread. */
   public static final int EAGAIN = WeftNativeConstants.WEFT_EAGAIN;
   /** Error: out of memory, or a pool reached its slot limit. */
