@@ -15,7 +15,7 @@ file(MAKE_DIRECTORY ${WORK}/bindings)
 file(COPY ${SRC}/weft.i DESTINATION ${WORK}/bindings)
 file(COPY ${SRC}/lua DESTINATION ${WORK}/bindings PATTERN build.luarocks EXCLUDE)
 execute_process(
-  COMMAND ${LUAROCKS} --lua-version=5.4 --tree ${TREE} make weft-0.2.0-1.rockspec WEFT_DIR=${PREFIX}
+  COMMAND ${LUAROCKS} --lua-version=5.4 --tree ${TREE} make weft-0.3.0-1.rockspec WEFT_DIR=${PREFIX}
   WORKING_DIRECTORY ${WORK}/bindings/lua
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL 0)

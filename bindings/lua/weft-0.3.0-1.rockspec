@@ -2,15 +2,15 @@
 -- against an installed libweft (cmake --install of the weft tree, or a
 -- distribution package): luarocks finds weft.h and libweft through
 -- WEFT_DIR / WEFT_INCDIR / WEFT_LIBDIR, e.g.
---   luarocks make weft-0.2.0-1.rockspec WEFT_DIR=/usr/local
+--   luarocks make weft-0.3.0-1.rockspec WEFT_DIR=/usr/local
 -- (run in bindings/lua). Needs SWIG 4 and CMake >= 3.20 at build time.
 rockspec_format = "3.0"
 package = "weft"
-version = "0.2.0-1"
+version = "0.3.0-1"
 
 source = {
   url = "git+https://example.invalid/weft.git",
-  tag = "v0.2.0",
+  tag = "v0.3.0",
   dir = "weft/bindings/lua",
 }
 

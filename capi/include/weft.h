@@ -79,7 +79,7 @@ extern "C" {
 /* ---------------------------------------------------------------- version */
 
 #define WEFT_VERSION_MAJOR 0
-#define WEFT_VERSION_MINOR 2
+#define WEFT_VERSION_MINOR 3
 #define WEFT_VERSION_PATCH 0
 /* The version this header describes, in the form weft_version() returns. */
 #define WEFT_VERSION \

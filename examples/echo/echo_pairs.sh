@@ -8,7 +8,7 @@
 # `CLIENT client 127.0.0.1 PORT N`, requires `echoed N/N` from it and stops
 # the server. COMMAND is split on spaces, without globbing, e.g.
 #   c=/build/examples/echo/weft-echo
-#   java=/usr/bin/java -cp /build/.../weft-0.2.0.jar:/build/.../test-classes dev.weft.examples.Echo
+#   java=/usr/bin/java -cp /build/.../weft-0.3.0.jar:/build/.../test-classes dev.weft.examples.Echo
 # A program is skipped, and named as such, when COMMAND is empty (its binding
 # is not built) or a word of it that starts with / names no file (not built
 # yet). Everything is bounded: a server lives at most ECHO_PAIR_TIMEOUT

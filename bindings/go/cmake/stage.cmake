@@ -14,7 +14,7 @@ file(MAKE_DIRECTORY ${STAGE}/include ${STAGE}/${LIBDIR}/pkgconfig)
 file(COPY ${HEADER} DESTINATION ${STAGE}/include)
 file(COPY ${PC} DESTINATION ${STAGE}/${LIBDIR}/pkgconfig)
 file(COPY ${STATIC} DESTINATION ${STAGE}/${LIBDIR})
-# libweft.so -> libweft.so.0 -> libweft.so.0.2.0, as installed.
+# libweft.so -> libweft.so.0 -> libweft.so.0.3.0, as installed.
 get_filename_component(dir ${SHARED} DIRECTORY)
 file(GLOB libs ${dir}/libweft.so*)
 file(COPY ${libs} DESTINATION ${STAGE}/${LIBDIR} FOLLOW_SYMLINK_CHAIN)
