@@ -550,7 +550,11 @@ TEST_F(Hpp, NestedTimeoutsKeepTheEarliestDeadline) {
 
 TEST_F(Hpp, TaskOutlivesItsAwaiter) {
   weft::loop loop;
-  auto worker = weft::spawn(loop, slow(5, 99));
+  weft::event go(loop);  // the worker cannot finish before the awaiter timed out
+  auto worker = weft::spawn(loop, [](weft::event &g) -> weft::task<int> {
+    co_await g.wait();
+    co_return 99;
+  }(go));
   auto r = weft::run(loop, park([](weft::spawned<int> &w) -> weft::task<> {
     co_await weft::timeout(1ms, [](weft::spawned<int> &ww) -> weft::task<> {
       co_await ww;
@@ -558,6 +562,7 @@ TEST_F(Hpp, TaskOutlivesItsAwaiter) {
   }(worker)));
   EXPECT_EQ(End::timed_out, r);
   EXPECT_FALSE(worker.done());
+  go.set();
   loop.run();
   ASSERT_TRUE(worker.done());
   EXPECT_EQ(99, worker.get());
