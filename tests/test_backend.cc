@@ -187,7 +187,9 @@ TEST(Backend, EmbedderPollsTheBackendFd) {
       // run until the watch fired, each run after the fd said readable.
       for (int i = 0; i < 4 && w.fired < round; i++) {
         ASSERT_GE(weft_loop_run(l, WEFT_RUN_NOWAIT), 0);
-        if (w.fired < round) ASSERT_TRUE(readable_within(bfd, 5000)) << "round " << round;
+        if (w.fired < round) {
+          ASSERT_TRUE(readable_within(bfd, 5000)) << "round " << round;
+        }
       }
       EXPECT_EQ(round, w.fired);
     }
