@@ -303,6 +303,13 @@ struct Reader {
   }
 };
 
+// A loop on backend `name` and a socketpair whose sv[0] weft owns (adopted).
+void loop_with_adopted_pair(const char *name, weft_loop_t **l, int sv[2]) {
+  ASSERT_EQ(0, weft_loop_new_with(l, name));
+  ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
+  ASSERT_EQ(0, weft_socket_adopt(*l, sv[0]));
+}
+
 }  // namespace
 
 // Data arrives, then the task is cancelled before the loop looked: the bytes
@@ -312,10 +319,8 @@ TEST(BackendOps, CancelRacingWithDataLosesNoBytes) {
   for (const char *name : usable_backends()) {
     SCOPED_TRACE(name);
     weft_loop_t *l = nullptr;
-    ASSERT_EQ(0, weft_loop_new_with(&l, name));
     int sv[2];
-    ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
-    ASSERT_EQ(0, weft_socket_adopt(l, sv[0]));
+    ASSERT_NO_FATAL_FAILURE(loop_with_adopted_pair(name, &l, sv));
     Reader r{sv[0], {}, {}, {}};
     weft_task_t t = 0;
     ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, &r, &t));
@@ -344,10 +349,8 @@ TEST(BackendOps, CancelAndTimeoutOfAWaitingRecv) {
   for (const char *name : usable_backends()) {
     SCOPED_TRACE(name);
     weft_loop_t *l = nullptr;
-    ASSERT_EQ(0, weft_loop_new_with(&l, name));
     int sv[2];
-    ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
-    ASSERT_EQ(0, weft_socket_adopt(l, sv[0]));
+    ASSERT_NO_FATAL_FAILURE(loop_with_adopted_pair(name, &l, sv));
     for (int how = 0; how < 2; how++) {
       Reader r{sv[0], {}, {}, {}};
       r.max = 1;
@@ -382,10 +385,8 @@ TEST(BackendOps, CloseAndFreeWithRecvsWaiting) {
   for (const char *name : usable_backends()) {
     SCOPED_TRACE(name);
     weft_loop_t *l = nullptr;
-    ASSERT_EQ(0, weft_loop_new_with(&l, name));
     int sv[2];
-    ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
-    ASSERT_EQ(0, weft_socket_adopt(l, sv[0]));
+    ASSERT_NO_FATAL_FAILURE(loop_with_adopted_pair(name, &l, sv));
     Reader r{sv[0], {}, {}, {}};
     weft_task_t t = 0;
     ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, &r, &t));
@@ -470,10 +471,8 @@ TEST(BackendThreaded, RecvSubmittedByAThreadThatExits) {
   for (const char *name : usable_backends()) {
     SCOPED_TRACE(name);
     weft_loop_t *l = nullptr;
-    ASSERT_EQ(0, weft_loop_new_with(&l, name));
     int sv[2];
-    ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv));
-    ASSERT_EQ(0, weft_socket_adopt(l, sv[0]));
+    ASSERT_NO_FATAL_FAILURE(loop_with_adopted_pair(name, &l, sv));
     Reader r{sv[0], {}, {}, {}};
     r.max = 1;
     std::thread a([&] {
