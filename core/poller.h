@@ -35,6 +35,7 @@
 
 #include "backend.h"
 #include "task.h"
+#include "waiter.h"
 
 namespace weft {
 
@@ -64,8 +65,10 @@ struct FdRec {
   uint8_t counted;        // counted in Poller::registered
   uint16_t ring_ops;      // io_uring: operations in the kernel on this fd
 };
-// IoNode refs: a watch slot, or a task slot with this bit set.
-constexpr uint32_t kIoTask = 0x80000000u;
+// IoNode refs: waiter refs (waiter.h), a watch's (WK_WATCH: the plain
+// slot) or a task's fd await (this bit set).
+constexpr uint32_t kIoTask = WK_FD_TASK;
+static_assert(WK_WATCH == 0 && WK_FD_TASK == 0x80000000u, "a watch ref is its slot");
 // epoll data: fd | seq << 32 (backend.h's kWakeKey for the wakeup eventfd).
 // FdRec::ready bit: the peer's end of stream (or an error) was reported; it
 // stays readable for good, so a short read must not wait for another edge.
@@ -82,6 +85,7 @@ struct Poller {
   uint32_t ring_ops = 0;    // io_uring: operations in the kernel
   bool replaced = false;    // fd_apply found the registered file gone (ENOENT)
   uint32_t cursor = 0;      // next IoNode of the list being dispatched
+  uint32_t wake_waiter = WK_WAKEUP;  // the waiter of the wakeup eventfd (kWakeKey)
   epoll_event events[kMaxEvents];
 };
 
