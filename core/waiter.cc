@@ -1,15 +1,16 @@
 // waiter.cc -- waking a waiter (waiter.h): the one place that knows what
 // each kind of waiter is and what waking it means. The timer phase
-// (timer.cc) and the poller (poller.cc) call wake_waiter with the ref they
-// hold and what happened; they never resolve a task or run a callback
-// themselves.
+// (timer.cc), the poller (poller.cc) and the pool's completion drain
+// (work.cc) call wake_waiter with the ref they hold and what happened; they
+// never resolve a task or run a callback themselves.
 #include "loop.h"
 
 using namespace weft;
 
 // `value`: WK_WATCH, WK_FD_TASK: the WEFT_* events that happened (already
 // masked to what the waiter asked for, plus hangup and error); WK_TIMER: the
-// deadline that was due; WK_SLEEP, WK_DEADLINE, WK_WAKEUP: unused.
+// deadline that was due; WK_WORK: the work's result; WK_SLEEP, WK_DEADLINE,
+// WK_WAKEUP: unused.
 void weft_loop::wake_waiter(uint32_t ref, int64_t value) {
   const uint32_t slot = waiter_slot(ref);
   switch (waiter_kind(ref)) {
@@ -83,6 +84,25 @@ void weft_loop::wake_waiter(uint32_t ref, int64_t value) {
       wake_pending.store(false, std::memory_order_seq_cst);
       deliver_completions();
       return;
+    case WK_WORK: {
+      Work *w = works.at(slot);
+      if (w->task != kNone) {
+        // Only if the task still waits for this work (an interruption may
+        // have moved it on; then w->intr says how it was interrupted).
+        Task *t = tasks.at(w->task);
+        if (t->state == TS_WAITING && t->await == AW_THREAD && t->w.work == w)
+          resolve(w->task, w->intr ? w->intr : int(value));
+      } else if (w->done) {
+        const int64_t t0 = slow_ns ? clock_now() : 0;
+        try {
+          w->done(this, id_make(Kind::Work, tag, w->gen, slot), int(value), w->ud);
+        } catch (...) {
+          log(WEFT_LOG_ERROR, "C++ exception escaped a done callback");
+        }
+        if (slow_ns) slow_check(t0, "done callback");
+      }
+      return;
+    }
     default:
       return;
   }

@@ -1,6 +1,6 @@
 // waiter.h -- waiters: what an event source wakes, named by a 32-bit ref.
 //
-// Event sources (the timer heap, the poller, the backend's wakeup) keep a
+// Event sources (the timer heap, the poller, the pool's completions) keep a
 // waiter ref with each thing they watch and, when it happens, hand that ref
 // and what happened to weft_loop::wake (waiter.cc). They do not know whether
 // the waiter is a task or a callback: waiter.cc is the one place that knows
@@ -26,6 +26,8 @@ enum WaiterKind : uint32_t {
   WK_DEADLINE = 3u << 29,  // task's deadline (task slot): interrupted with WEFT_ETIMEDOUT
   WK_FD_TASK = 4u << 29,   // task's fd await (task slot): resolves with the events
   WK_WAKEUP = 5u << 29,    // the loop's wakeup eventfd (no slot): pool completions
+  WK_WORK = 6u << 29,      // finished pool work (work slot): its task's await or its
+                           // done callback; value: the work's result
 };
 constexpr uint32_t kWaiterKind = 7u << 29;
 
