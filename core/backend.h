@@ -5,7 +5,7 @@
 // kWakeKey), and which operations completed (Backend::done, io_uring). The
 // loop (poller.cc) owns the per-fd state and decides what each fd is
 // registered for; it hands each readiness to the registration's waiters
-// (watches, fd awaits; the wakeup's waiter for kWakeKey), which waiter.cc
+// (watches, fd awaits; the wakeup's waiter for kWakeKey), which wake.h
 // wakes, and retries the fd's socket operations.
 //
 // Two backends:

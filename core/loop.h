@@ -195,9 +195,9 @@ struct weft_loop {
   void watch_stop(uint32_t slot);
   void drop_watches();
 
-  // ------------------------------------------------------------ waiter.cc
+  // ------------------------------------------------------------ wake.h
   // An event source reports to the waiter `ref` (waiter.h) what happened.
-  void wake_waiter(uint32_t ref, int64_t value);
+  inline void wake_waiter(uint32_t ref, int64_t value);
 
   // ------------------------------------------------------------ work.cc
   int pool_start();

@@ -1,9 +1,9 @@
 // poller.cc -- per-fd registrations, fd watches and fd awaits; turning what
-// the backend (backend.h) reports into wakes of waiters (waiter.cc): each
+// the backend (backend.h) reports into wakes of waiters (wake.h): each
 // registration's IoNodes for an fd, the loop's wakeup waiter for the wakeup
 // eventfd. Whether a node is a watch or an fd await matters here only for
 // how its fd is registered (poller.h); what waking it means, and what the
-// wakeup is for, only waiter.cc knows.
+// wakeup is for, only wake.h knows.
 #include <cerrno>
 
 #include <fcntl.h>
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "loop.h"
+#include "wake.h"
 
 using namespace weft;
 

@@ -1,8 +1,9 @@
 // timer.cc -- callback timers, and the timer phase: the heap (shared by
 // callback timers, sleeping tasks and task deadlines) reports each due entry
-// to its waiter (waiter.cc), not knowing whether that is a task or a
+// to its waiter (wake.h), not knowing whether that is a task or a
 // callback.
 #include "loop.h"
+#include "wake.h"
 
 using namespace weft;
 

@@ -2,9 +2,9 @@
 //
 // Event sources (the timer heap, the poller, the pool's completions) keep a
 // waiter ref with each thing they watch and, when it happens, hand that ref
-// and what happened to weft_loop::wake (waiter.cc). They do not know whether
-// the waiter is a task or a callback: waiter.cc is the one place that knows
-// each kind and how it is woken (a task resolves or is interrupted, a
+// and what happened to weft_loop::wake_waiter (wake.h). They do not know
+// whether the waiter is a task or a callback: wake.h is the one place that
+// knows each kind and how it is woken (a task resolves or is interrupted, a
 // callback runs under the release hook's and the slow-callback log's rules,
 // the wakeup drains the pool's completions).
 //

@@ -12,6 +12,7 @@
 #include <cxxabi.h>
 
 #include "loop.h"
+#include "wake.h"
 
 using namespace weft;
 
