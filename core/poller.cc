@@ -345,7 +345,7 @@ void weft_loop::poll_io(int64_t timeout) {
   for (int i = 0; i < n; i++) {
     const epoll_event &ev = p.events[i];
     if (ev.data.u64 == kWakeKey)
-      wake_waiter(p.wake_waiter, from_epoll(ev.events));
+      wake_waiter(Poller::kWakeWaiter, from_epoll(ev.events));
     else
       dispatch_fd(int(uint32_t(ev.data.u64)), uint32_t(ev.data.u64 >> 32), ev.events);
   }

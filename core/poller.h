@@ -76,6 +76,8 @@ constexpr uint8_t kReadEnded = 0x10;
 constexpr int kMaxEvents = 1024;
 
 struct Poller {
+  // The waiter of the backend's wakeup eventfd (reported as kWakeKey).
+  static constexpr uint32_t kWakeWaiter = WK_WAKEUP;
   Backend be;  // backend.h: the epoll set, the wakeup eventfd, the ring
   FdRec *fds = nullptr;  // indexed by fd
   uint32_t nfds = 0;
@@ -85,7 +87,6 @@ struct Poller {
   uint32_t ring_ops = 0;    // io_uring: operations in the kernel
   bool replaced = false;    // fd_apply found the registered file gone (ENOENT)
   uint32_t cursor = 0;      // next IoNode of the list being dispatched
-  uint32_t wake_waiter = WK_WAKEUP;  // the waiter of the wakeup eventfd (kWakeKey)
   epoll_event events[kMaxEvents];
 };
 
