@@ -229,6 +229,7 @@ struct weft_loop {
   int ring_prep(uint32_t op_slot);             // queues its SQE: 0 or -errno
   int ring_enter(uint32_t op_slot);            // ring_prep + counts: 0 or WEFT_E*
   void ring_send_next(int fd);                 // the fd's next send goes in
+  void ring_flush();                           // staged recvs go in (before the wait)
   int ring_result(weft::SockOp *op, int res);  // what the await delivers
   void ring_complete(uint64_t key, int res);   // a completion the backend reaped
   int ring_cancel(uint32_t op_slot);           // cancels and waits: the op's result

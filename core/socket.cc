@@ -255,7 +255,7 @@ int weft_loop::sock_close(int fd) {
     sock_fail_fd(fd, WEFT_ECLOSED, kW);
     for (uint32_t s = 0; poller.fds[fd].ring_ops && s < sock_ops.size(); s++) {
       SockOp *op = sock_ops.at(s);
-      if (op->state != 1 || op->ring != 1 || op->fd != fd) continue;
+      if (op->state != 1 || (op->ring != 1 && op->ring != 3) || op->fd != fd) continue;
       const uint32_t task = op->task;
       const int res = ring_abort(s, true);
       settle(task, res == WEFT_ECANCELED ? WEFT_ECLOSED : res);
@@ -572,6 +572,28 @@ int weft_loop::ring_start(uint32_t task_slot, uint8_t kind, int fd, char *buf, s
   op->done = 0;
   op->sent = sent;
   op->dial = nullptr;
+  if (kind == OP_RECV) {
+    // Staged: it goes into the ring just before the wait, behind the sends
+    // of this iteration, so that it finds the data a send of the same
+    // enter brought (a recv armed first would wait for it in a poll).
+    Poller &p = poller;
+    if (p.nstaged == p.capstaged) {
+      const uint32_t ncap = p.capstaged ? p.capstaged * 2 : 256;
+      void *np = mem_realloc(p.staged, ncap * sizeof(uint32_t));
+      if (!np) {
+        sock_ops.release(os);
+        return WEFT_ENOMEM;
+      }
+      p.staged = static_cast<uint32_t *>(np);
+      p.capstaged = ncap;
+    }
+    p.staged[p.nstaged++] = os;
+    op->ring = 3;
+    p.fds[fd].ring_ops++;
+    p.ring_ops++;
+    tasks.at(task_slot)->w.sock_op = os;
+    return 0;
+  }
   if (kind == OP_SEND) {
     FdRec &r = poller.fds[fd];
     const bool first = r.sq == kNone;
@@ -589,6 +611,27 @@ int weft_loop::ring_start(uint32_t task_slot, uint8_t kind, int fd, char *buf, s
   }
   tasks.at(task_slot)->w.sock_op = os;
   return 0;
+}
+
+// Before the wait: the staged recvs go into the ring (one the ring refuses
+// resolves WEFT_ENOMEM). Those taken back meanwhile are no longer staged.
+void weft_loop::ring_flush() {
+  Poller &p = poller;
+  const uint32_t n = p.nstaged;
+  p.nstaged = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    const uint32_t os = p.staged[i];
+    SockOp *op = sock_ops.at(os);
+    if (op->state != 1 || op->ring != 3) continue;
+    if (ring_prep(os) == 0) {
+      op->ring = 1;
+      continue;
+    }
+    op->ring = 0;
+    p.fds[op->fd].ring_ops--;
+    p.ring_ops--;
+    op_finish(os, WEFT_ENOMEM);
+  }
 }
 
 // The send at the head of fd's send queue has ended: the next one goes into
@@ -728,6 +771,12 @@ int weft_loop::ring_cancel(uint32_t os) {
     op->ring = 0;
     return WEFT_ECANCELED;
   }
+  if (op->ring == 3) {  // staged (ring_flush skips it from now on)
+    op->ring = 0;
+    poller.fds[op->fd].ring_ops--;
+    poller.ring_ops--;
+    return WEFT_ECANCELED;
+  }
   if (uring_unsubmit(poller.be, op->ticket)) {  // never reached the kernel
     op->ring = 0;
     poller.fds[op->fd].ring_ops--;
@@ -761,6 +810,9 @@ int weft_loop::ring_abort(uint32_t os, bool on_close) {
   int res = ring_cancel(os);
   SockOp *op = sock_ops.at(os);
   const int fd = op->fd;
+  // An accept or connect that failed meanwhile moved nothing: the await
+  // is cancelled all the same (one that succeeded delivers its fd).
+  if ((op->kind == OP_ACCEPT || op->kind == OP_CONNECT) && res < 0) res = WEFT_ECANCELED;
   if (op->kind == OP_SEND) {
     q_remove(poller.fds[fd].sq, poller.fds[fd].sq_tail, os, sock_ops);
     if (op->sent) *op->sent = op->done;
