@@ -89,8 +89,12 @@ void weft_loop::fd_desired(const FdRec &r, uint8_t *mode, uint32_t *mask) const 
   // registered only for what parks, like an fd weft does not own.
   if (r.owned && !(r.owned == 1 && poller.be.kind == BK_URING)) {
     if (r.head == kNone) {
+      // Writability only while a send or connect waits for it: a unix or
+      // TCP socket turns writable again at every read of its peer, and an
+      // edge for it nobody waits for costs the kernel and the dispatch
+      // (libuv and Netty register EPOLLOUT only for a pending write, too).
       *mode = RM_ET;
-      *mask = WEFT_READABLE | WEFT_WRITABLE;
+      *mask = WEFT_READABLE | (r.wq != kNone ? uint32_t(WEFT_WRITABLE) : 0u);
     } else {
       *mode = RM_LT;
       *mask = nodes | ops;
@@ -412,6 +416,9 @@ void weft_loop::dispatch_fd(int fd, uint32_t seq, uint32_t raw) {
   if (q.seq != seq) return;
   if (q.mode == RM_ONESHOT) {
     if (q.head != kNone || q.rq != kNone || q.wq != kNone) mark_dirty(fd);  // re-arm
+  } else if (q.mode == RM_ET) {
+    if ((got & WEFT_WRITABLE) && q.wq == kNone && (q.reg & WEFT_WRITABLE))
+      mark_dirty(fd);  // the send that wanted writability is done: drop it
   } else if (q.mode == RM_LT && (got & ~wanted & (WEFT_READABLE | WEFT_WRITABLE))) {
     mark_dirty(fd);  // readiness nobody asked for: shrink before the next poll
   }

@@ -6,10 +6,13 @@
 // awaits), the queues of parked operations (socket.cc), and remembers how the
 // fd is registered. Three modes, chosen from what the fd serves:
 //   ET       an fd weft owns (created by weft, or adopted) with no watch or
-//            fd await: registered once, edge-triggered, for reading and
-//            writing; readiness is remembered in FdRec::ready and cleared by
-//            an EAGAIN, so an operation on a known-drained fd parks without
-//            a syscall.
+//            fd await: registered once, edge-triggered, for reading, and for
+//            writing only while a send or connect waits (added when one
+//            parks, dropped at the first writable edge after the queue has
+//            emptied: a socket turns writable at every read of its peer);
+//            readiness is remembered in FdRec::ready and cleared by an
+//            EAGAIN, so an operation on a known-drained fd parks without a
+//            syscall.
 //   LT       any fd with a watch, or an owned fd with an fd await:
 //            level-triggered, for the union of what its nodes and parked
 //            operations want (the contract of watches).

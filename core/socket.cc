@@ -282,7 +282,16 @@ int weft_loop::sock_close(int fd) {
 
 int weft_loop::sock_shutdown(int fd) {
   if (::shutdown(fd, SHUT_WR) < 0) return sys_error(errno);
-  if (uint32_t(fd) < poller.nfds) sock_fail_fd(fd, WEFT_ECLOSED, kW);
+  if (uint32_t(fd) >= poller.nfds) return 0;
+  sock_fail_fd(fd, WEFT_ECLOSED, kW);
+  // The send in the ring (io_uring) ends the same way, with its count.
+  for (uint32_t s = 0; poller.fds[fd].sq != kNone && s < sock_ops.size(); s++) {
+    SockOp *op = sock_ops.at(s);
+    if (op->state != 1 || op->ring != 1 || op->fd != fd || op->kind != OP_SEND) continue;
+    const uint32_t task = op->task;
+    const int res = ring_abort(s, true);
+    settle(task, res < 0 ? WEFT_ECLOSED : res);
+  }
   return 0;
 }
 
@@ -402,8 +411,9 @@ int weft_loop::sock_park(uint32_t task_slot, uint8_t kind, int fd, char *buf, si
   q_push(poller.fds[fd], w, os, sock_ops);
   FdRec &r = poller.fds[fd];
   int e = 0;
-  if (r.mode != RM_ET) {
+  if (r.mode != RM_ET || (w && !(r.reg & kW))) {
     // Not owned (or owned with fd awaits on it): arm for this operation.
+    // Owned (edge-triggered): a write-side operation adds writability.
     // Forced for an fd weft does not own: its number may name another open
     // file than the registration we remember.
     poller.replaced = false;
@@ -991,8 +1001,9 @@ int weft_loop::dial_next(uint32_t os) {
     op->fd = s;
     poller.fds[s].ready &= uint8_t(~kW);
     q_push(poller.fds[s], true, os, sock_ops);
-    if (poller.fds[s].mode != RM_ET) {
-      // io_uring: owned sockets are registered for what parks only.
+    {
+      // Registered for writability while the connect waits (io_uring:
+      // owned sockets are registered for what parks only).
       if (int e = fd_apply(s, false)) {
         q_remove(poller.fds[s], true, os, sock_ops);
         op->fd = -1;
@@ -1001,7 +1012,7 @@ int weft_loop::dial_next(uint32_t os) {
         continue;
       }
     }
-    return WEFT_PENDING;  // on epoll owned, edge-triggered: no arming needed
+    return WEFT_PENDING;
   }
   return d->last_err ? d->last_err : WEFT_ECONNREFUSED;
 }
