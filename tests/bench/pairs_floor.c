@@ -16,6 +16,9 @@
  *            buffer into the end's own buffer (weft receives into the
  *            caller's buffer, so that copy is real); re-armed when a CQE
  *            comes without IORING_CQE_F_MORE (-ENOBUFS among them)
+ *   u-msh-fb u-msh, but a recv ended by -ENOBUFS is followed by one
+ *            single-shot recv into the end's own buffer (then multishot
+ *            again) instead of a multishot re-arm: for undersized rings (-b)
  *   u-mshw   multishot recv + direct write(2) (separates the two changes)
  *   u-send-x reference: u-send with the recv armed together with the send
  *            and the send's CQE skipped (IOSQE_CQE_SKIP_SUCCESS): no task
@@ -44,7 +47,10 @@
  * found), or by hand:
  *   cc -O2 -DPF_WITH_UV tests/bench/pairs_floor.c -o pairs_floor -luring -luv
  * Run:   pairs_floor [-p PAIRS] [-s MSG_BYTES] [-d SECONDS] [-r ROUNDS]
- *                    [-b BUFRING_ENTRIES] [-B BUF_BYTES] [-o PATTERN,...]
+ *                    [-b BUFRING_ENTRIES] [-B BUF_BYTES] [-q SQ_ENTRIES]
+ *                    [-c CQ_ENTRIES] [-e EPOLL_MAXEVENTS] [-o PATTERN,...]
+ * (defaults: -p 1000 -s 64 -d 1 -r 5 -b 1024 -B 256 -q 256 -c 4096 -e 1024:
+ * weft's ring sizes and libuv's epoll batch)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -75,7 +81,8 @@
 /* Options. */
 static int g_pairs = 1000, g_msg = 64, g_rounds = 5;
 static double g_dur = 1.0;
-static unsigned g_br_entries = 1024, g_br_bufsz = 256;
+static unsigned g_br_entries = 1024, g_br_bufsz = 256, g_sq = 256, g_cq = 4096;
+static int g_maxev = 1024;
 
 /* One end of a pair: end 2i pings, end 2i+1 echoes. */
 struct end {
@@ -148,14 +155,14 @@ static void run_epoll(int et) {
     struct epoll_event ev = {.events = EPOLLIN | (et ? EPOLLET : 0), .data.u32 = (uint32_t)i};
     CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, ends[i].fd, &ev) == 0);
   }
-  struct epoll_event evs[1024]; /* libuv's batch */
+  static struct epoll_event evs[65536]; /* -e: libuv's batch is 1024 */
   for (int i = 0; i < nends; i += 2) wr(&ends[i]);
   double end_at = mono() + g_dur;
   n_rt = n_sys = 0;
   double c0 = cpu();
   while (mono() < end_at) {
     n_sys++;
-    int n = epoll_wait(ep, evs, 1024, -1);
+    int n = epoll_wait(ep, evs, g_maxev, -1);
     CHECK(n >= 0 || errno == EINTR);
     for (int k = 0; k < n; k++) {
       int i = (int)evs[k].data.u32;
@@ -185,6 +192,8 @@ struct uopts {
   int poll_first; /* IORING_RECVSEND_POLL_FIRST on recvs */
   int eager;      /* reference: recv armed with the send, whose CQE is
                      skipped (IOSQE_CQE_SKIP_SUCCESS): no task could do it */
+  int fallback;   /* multishot: after -ENOBUFS, one single-shot recv into
+                     the end's own buffer, then multishot again */
   int fixed;      /* the sockets registered as fixed files (IOSQE_FIXED_FILE) */
   unsigned flags; /* ring setup flags */
 };
@@ -210,9 +219,9 @@ static struct io_uring_sqe *sqe_get(void) {
 /* The fd an SQE names: the socket, or its index in the fixed file table. */
 static int sqe_fd(int i, const struct uopts *o) { return o->fixed ? i : ends[i].fd; }
 
-static void arm_recv(int i, const struct uopts *o) {
+static void arm_recv_as(int i, const struct uopts *o, int multishot) {
   struct io_uring_sqe *s = sqe_get();
-  if (o->multishot) {
+  if (multishot) {
     io_uring_prep_recv_multishot(s, sqe_fd(i, o), NULL, 0, 0);
     s->flags |= IOSQE_BUFFER_SELECT;
     s->buf_group = BGID;
@@ -224,6 +233,7 @@ static void arm_recv(int i, const struct uopts *o) {
   if (o->poll_first) s->ioprio |= IORING_RECVSEND_POLL_FIRST;
   if (o->fixed) s->flags |= IOSQE_FIXED_FILE;
 }
+static void arm_recv(int i, const struct uopts *o) { arm_recv_as(i, o, o->multishot); }
 
 static void do_send(int i, const struct uopts *o) {
   if (!o->send_sqe) {
@@ -279,8 +289,8 @@ static int run_uring(const struct uopts *o) {
   struct io_uring_params p;
   memset(&p, 0, sizeof p);
   p.flags = o->flags | IORING_SETUP_CQSIZE;
-  p.cq_entries = 16384;
-  int r = io_uring_queue_init_params(4096, &ring, &p);
+  p.cq_entries = g_cq;
+  int r = io_uring_queue_init_params(g_sq, &ring, &p);
   if (r < 0) {
     fprintf(stderr, "io_uring setup (flags %#x): %s\n", o->flags, strerror(-r));
     return r;
@@ -360,7 +370,7 @@ static int run_uring(const struct uopts *o) {
         }
         if (!(c->flags & IORING_CQE_F_MORE)) {
           n_rearm++;
-          arm_recv(i, o);
+          arm_recv_as(i, o, !(o->fallback && c->res == -ENOBUFS));
         }
         continue;
       }
@@ -370,8 +380,9 @@ static int run_uring(const struct uopts *o) {
         exit(2);
       }
       int m = arrived(i, c->res);
-      for (int k = 0; k < m; k++) do_send(i, o);
-      if (!o->send_sqe || m == 0 || o->eager) arm_recv(i, o); /* else after the send */
+      for (int j = 0; j < m; j++) do_send(i, o);
+      if (o->multishot) arm_recv(i, o); /* after a fallback recv: multishot again */
+      else if (!o->send_sqe || m == 0 || o->eager) arm_recv(i, o); /* else after the send */
     }
     if (used > n_maxbufs) n_maxbufs = used;
   }
@@ -459,6 +470,7 @@ static struct pattern pats[] = {
     {.name = "u-msh", .kind = 1, .et = 0, .u = {.send_sqe = 1, .multishot = 1}, .pairs = 0},
     {.name = "u-mshw", .kind = 1, .et = 0, .u = {.multishot = 1}, .pairs = 0},
     {.name = "u-msh-coop", .kind = 1, .et = 0, .u = {.send_sqe = 1, .multishot = 1, .flags = COOP}, .pairs = 0},
+    {.name = "u-msh-fb", .kind = 1, .et = 0, .u = {.send_sqe = 1, .multishot = 1, .fallback = 1}, .pairs = 0},
     {.name = "u-msh-fix", .kind = 1, .et = 0, .u = {.send_sqe = 1, .multishot = 1, .fixed = 1}, .pairs = 0},
     {.name = "u-msh-coop-fix", .kind = 1, .et = 0, .u = {.send_sqe = 1, .multishot = 1, .fixed = 1, .flags = COOP}, .pairs = 0},
     {.name = "u-msh-dt", .kind = 1, .et = 0, .u = {.send_sqe = 1, .multishot = 1, .flags = DT}, .pairs = 0},
@@ -524,7 +536,7 @@ static void run_one(struct pattern *pt) {
 int main(int argc, char **argv) {
   const char *only = NULL;
   int opt;
-  while ((opt = getopt(argc, argv, "p:s:d:r:b:B:o:h")) != -1) {
+  while ((opt = getopt(argc, argv, "p:s:d:r:b:B:q:c:e:o:h")) != -1) {
     switch (opt) {
     case 'p': g_pairs = atoi(optarg); break;
     case 's': g_msg = atoi(optarg); break;
@@ -532,11 +544,15 @@ int main(int argc, char **argv) {
     case 'r': g_rounds = atoi(optarg); break;
     case 'b': g_br_entries = (unsigned)atoi(optarg); break;
     case 'B': g_br_bufsz = (unsigned)atoi(optarg); break;
+    case 'e': g_maxev = atoi(optarg); break;
+    case 'q': g_sq = (unsigned)atoi(optarg); break;
+    case 'c': g_cq = (unsigned)atoi(optarg); break;
     case 'o': only = optarg; break;
     default:
       fprintf(stderr,
               "usage: %s [-p PAIRS] [-s MSG_BYTES 1..4096] [-d SECONDS] [-r ROUNDS 1..64]\n"
-              "          [-b BUFRING_ENTRIES (power of 2)] [-B BUF_BYTES] [-o PATTERN,...]\n"
+              "          [-b BUFRING_ENTRIES (power of 2)] [-B BUF_BYTES] [-q SQ_ENTRIES]\n"
+              "          [-c CQ_ENTRIES] [-e EPOLL_MAXEVENTS] [-o PATTERN,...]\n"
               "patterns:",
               argv[0]);
       for (int i = 0; i < NPATS; i++) fprintf(stderr, " %s", pats[i].name);
@@ -546,7 +562,7 @@ int main(int argc, char **argv) {
   }
   if (g_pairs < 1 || g_msg < 1 || g_msg > 4096 || g_rounds < 1 || g_rounds > 64 ||
       g_br_entries < 1 || g_br_entries > 32768 || (g_br_entries & (g_br_entries - 1)) ||
-      g_br_bufsz < 1) {
+      g_br_bufsz < 1 || g_maxev < 1 || g_maxev > 65536 || g_sq < 1 || g_sq > 32768 || g_cq < g_sq || g_cq > 524288) {
     fprintf(stderr, "pairs_floor: option out of range (-h for usage)\n");
     return 2;
   }
@@ -555,9 +571,9 @@ int main(int argc, char **argv) {
   rl.rlim_cur = rl.rlim_max;
   setrlimit(RLIMIT_NOFILE, &rl);
   memset(msg, 'x', sizeof msg);
-  printf("pairs_floor: P=%d, %d-byte messages, %.2f s per run, %d rounds; buffer ring "
-         "%u x %u B = %zu B of buffers + %zu B of ring\n",
-         g_pairs, g_msg, g_dur, g_rounds, g_br_entries, g_br_bufsz,
+  printf("pairs_floor: P=%d, %d-byte messages, %.2f s per run, %d rounds; epoll batch %d; SQ %u, CQ %u; "
+         "buffer ring %u x %u B = %zu B of buffers + %zu B of ring\n",
+         g_pairs, g_msg, g_dur, g_rounds, g_maxev, g_sq, g_cq, g_br_entries, g_br_bufsz,
          (size_t)g_br_entries * g_br_bufsz, g_br_entries * sizeof(struct io_uring_buf));
   int idx[NPATS], ni = 0;
   for (int i = 0; i < NPATS; i++)
