@@ -5,9 +5,10 @@
  * library in between, so the figures are the floor each pattern allows:
  *
  *   ep-lt    epoll level-triggered + read(2)/write(2) (what libuv streams do)
- *   ep-et    epoll edge-triggered + read/write (a short read means drained)
+ *   ep-et    epoll edge-triggered + recv(2)/send(2) (a short read means
+ *            drained; weft's epoll backend); direct sends below are send(2)
  *   u-recv   io_uring single-shot IORING_OP_RECV armed per message + direct
- *            write(2) (weft's io_uring backend before sends went to the ring)
+ *            send(2) (weft's io_uring backend before sends went to the ring)
  *   u-send   single-shot recv + IORING_OP_SEND SQEs, one io_uring_enter per
  *            iteration; a recv is armed when the end's send completed, as a
  *            task does (recv, then send, then recv)
@@ -19,7 +20,7 @@
  *   u-msh-fb u-msh, but a recv ended by -ENOBUFS is followed by one
  *            single-shot recv into the end's own buffer (then multishot
  *            again) instead of a multishot re-arm: for undersized rings (-b)
- *   u-mshw   multishot recv + direct write(2) (separates the two changes)
+ *   u-mshw   multishot recv + direct send(2) (separates the two changes)
  *   u-send-x reference: u-send with the recv armed together with the send
  *            and the send's CQE skipped (IOSQE_CQE_SKIP_SUCCESS): no task
  *            awaiting its send could do that
@@ -46,10 +47,10 @@
  * Build: the CMake target weft-pairs-floor (WEFT_BUILD_BENCH=ON and liburing
  * found), or by hand:
  *   cc -O2 -DPF_WITH_UV tests/bench/pairs_floor.c -o pairs_floor -luring -luv
- * Run:   pairs_floor [-p PAIRS] [-s MSG_BYTES] [-d SECONDS] [-r ROUNDS]
+ * Run:   pairs_floor [-p PAIRS] [-s MSG_BYTES] [-R RECV_BUF_BYTES] [-d SECONDS] [-r ROUNDS]
  *                    [-b BUFRING_ENTRIES] [-B BUF_BYTES] [-q SQ_ENTRIES]
  *                    [-c CQ_ENTRIES] [-e EPOLL_MAXEVENTS] [-o PATTERN,...]
- * (defaults: -p 1000 -s 64 -d 1 -r 5 -b 1024 -B 256 -q 256 -c 4096 -e 1024:
+ * (defaults: -p 1000 -s 64 -R 128 -d 1 -r 5 -b 1024 -B 256 -q 256 -c 4096 -e 1024:
  * weft's ring sizes and libuv's epoll batch)
  */
 #define _GNU_SOURCE
@@ -83,14 +84,16 @@ static int g_pairs = 1000, g_msg = 64, g_rounds = 5;
 static double g_dur = 1.0;
 static unsigned g_br_entries = 1024, g_br_bufsz = 256, g_sq = 256, g_cq = 4096;
 static int g_maxev = 1024;
+static size_t g_rx = 128;
 
 /* One end of a pair: end 2i pings, end 2i+1 echoes. */
 struct end {
   int fd;
   int got;           /* bytes of the current message received so far */
-  char rx[4096];     /* the end's own receive buffer */
+  char *rx;          /* the end's own receive buffer (-R bytes, one array) */
 };
 static struct end *ends;
+static char *rxmem;
 static int nends;
 static char msg[4096];
 
@@ -113,7 +116,9 @@ static double cpu(void) {
 static void pairs_open(int np) {
   nends = 2 * np;
   ends = calloc((size_t)nends, sizeof *ends);
-  CHECK(ends != NULL);
+  rxmem = aligned_alloc(64, ((size_t)nends * g_rx + 63) / 64 * 64);
+  CHECK(ends != NULL && rxmem != NULL);
+  for (int i = 0; i < nends; i++) ends[i].rx = rxmem + (size_t)i * g_rx;
   for (int i = 0; i < np; i++) {
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
@@ -124,13 +129,21 @@ static void pairs_open(int np) {
 static void pairs_close(void) {
   for (int i = 0; i < nends; i++) close(ends[i].fd);
   free(ends);
+  free(rxmem);
   ends = NULL;
 }
+
+/* read(2)/write(2) as libuv's streams call them (ep-lt), else recv(2)/
+ * send(2) as weft calls them. It matters: with io_uring operations in flight
+ * on the socket, write(2) cost 12% more than send(2) per round trip in u-recv
+ * here (4 alternated rounds), while epoll alone showed no difference. */
+static int g_libuv_calls;
 
 /* A direct send of one message (1 syscall). */
 static void wr(struct end *e) {
   n_sys++;
-  CHECK(write(e->fd, msg, (size_t)g_msg) == g_msg);
+  if (g_libuv_calls) CHECK(write(e->fd, msg, (size_t)g_msg) == g_msg);
+  else CHECK(send(e->fd, msg, (size_t)g_msg, MSG_NOSIGNAL) == g_msg);
 }
 
 /* Bytes r arrived at end i: returns how many whole messages completed (the
@@ -169,11 +182,11 @@ static void run_epoll(int et) {
       struct end *e = &ends[i];
       for (;;) {
         n_sys++;
-        ssize_t r = read(e->fd, e->rx, sizeof e->rx);
+        ssize_t r = g_libuv_calls ? read(e->fd, e->rx, g_rx) : recv(e->fd, e->rx, g_rx, 0);
         if (r < 0 && errno == EAGAIN) break;
         CHECK(r > 0);
         for (int m = arrived(i, (int)r); m > 0; m--) wr(e);
-        if ((size_t)r < sizeof e->rx) break; /* short read: drained (stream) */
+        if ((size_t)r < g_rx) break; /* short read: drained (stream) */
       }
     }
   }
@@ -227,7 +240,7 @@ static void arm_recv_as(int i, const struct uopts *o, int multishot) {
     s->buf_group = BGID;
     io_uring_sqe_set_data64(s, UD(i, OP_MSH));
   } else {
-    io_uring_prep_recv(s, sqe_fd(i, o), ends[i].rx, sizeof ends[i].rx, 0);
+    io_uring_prep_recv(s, sqe_fd(i, o), ends[i].rx, g_rx, 0);
     io_uring_sqe_set_data64(s, UD(i, OP_RECV));
   }
   if (o->poll_first) s->ioprio |= IORING_RECVSEND_POLL_FIRST;
@@ -355,7 +368,7 @@ static int run_uring(const struct uopts *o) {
           CHECK(c->flags & IORING_CQE_F_BUFFER);
           unsigned bid = c->flags >> IORING_CQE_BUFFER_SHIFT;
           char *b = bufs + (size_t)bid * g_br_bufsz;
-          memcpy(e->rx, b, (size_t)c->res); /* into the caller's buffer */
+          memcpy(e->rx, b, (size_t)c->res < g_rx ? (size_t)c->res : g_rx); /* into the caller's buffer */
           /* back to the kernel at once: a direct write below runs the
            * peer's task_work on return, which takes buffers while this
            * loop still runs (batching the advance to the end of the loop
@@ -398,7 +411,7 @@ static uv_pipe_t *pipes;
 static void pf_uv_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b) {
   (void)sz;
   struct end *e = &ends[(uv_pipe_t *)h - pipes];
-  *b = uv_buf_init(e->rx, sizeof e->rx);
+  *b = uv_buf_init(e->rx, (unsigned)g_rx);
 }
 static void pf_uv_send(int i) {
   uv_buf_t b = uv_buf_init(msg, (unsigned)g_msg);
@@ -510,6 +523,7 @@ static void run_one(struct pattern *pt) {
   int np = pt->pairs ? pt->pairs : g_pairs;
   pairs_open(np);
   int ok = 1;
+  g_libuv_calls = pt->kind == 0 && !pt->et;
   if (pt->kind == 0) run_epoll(pt->et);
   else if (pt->kind == 1) ok = run_uring(&pt->u) == 0;
 #ifdef PF_WITH_UV
@@ -536,7 +550,7 @@ static void run_one(struct pattern *pt) {
 int main(int argc, char **argv) {
   const char *only = NULL;
   int opt;
-  while ((opt = getopt(argc, argv, "p:s:d:r:b:B:q:c:e:o:h")) != -1) {
+  while ((opt = getopt(argc, argv, "p:s:d:r:R:b:B:q:c:e:o:h")) != -1) {
     switch (opt) {
     case 'p': g_pairs = atoi(optarg); break;
     case 's': g_msg = atoi(optarg); break;
@@ -544,13 +558,15 @@ int main(int argc, char **argv) {
     case 'r': g_rounds = atoi(optarg); break;
     case 'b': g_br_entries = (unsigned)atoi(optarg); break;
     case 'B': g_br_bufsz = (unsigned)atoi(optarg); break;
+    case 'R': g_rx = (size_t)atol(optarg); break;
     case 'e': g_maxev = atoi(optarg); break;
     case 'q': g_sq = (unsigned)atoi(optarg); break;
     case 'c': g_cq = (unsigned)atoi(optarg); break;
     case 'o': only = optarg; break;
     default:
       fprintf(stderr,
-              "usage: %s [-p PAIRS] [-s MSG_BYTES 1..4096] [-d SECONDS] [-r ROUNDS 1..64]\n"
+              "usage: %s [-p PAIRS] [-s MSG_BYTES 1..4096] [-R RECV_BUF_BYTES] [-d SECONDS]\n"
+              "          [-r ROUNDS 1..64]\n"
               "          [-b BUFRING_ENTRIES (power of 2)] [-B BUF_BYTES] [-q SQ_ENTRIES]\n"
               "          [-c CQ_ENTRIES] [-e EPOLL_MAXEVENTS] [-o PATTERN,...]\n"
               "patterns:",
@@ -562,7 +578,7 @@ int main(int argc, char **argv) {
   }
   if (g_pairs < 1 || g_msg < 1 || g_msg > 4096 || g_rounds < 1 || g_rounds > 64 ||
       g_br_entries < 1 || g_br_entries > 32768 || (g_br_entries & (g_br_entries - 1)) ||
-      g_br_bufsz < 1 || g_maxev < 1 || g_maxev > 65536 || g_sq < 1 || g_sq > 32768 || g_cq < g_sq || g_cq > 524288) {
+      g_br_bufsz < 1 || g_maxev < 1 || g_rx < 1 || g_rx > 65536 || g_maxev > 65536 || g_sq < 1 || g_sq > 32768 || g_cq < g_sq || g_cq > 524288) {
     fprintf(stderr, "pairs_floor: option out of range (-h for usage)\n");
     return 2;
   }
@@ -571,9 +587,9 @@ int main(int argc, char **argv) {
   rl.rlim_cur = rl.rlim_max;
   setrlimit(RLIMIT_NOFILE, &rl);
   memset(msg, 'x', sizeof msg);
-  printf("pairs_floor: P=%d, %d-byte messages, %.2f s per run, %d rounds; epoll batch %d; SQ %u, CQ %u; "
+  printf("pairs_floor: P=%d, %d-byte messages, %zu-byte receive buffers, %.2f s per run, %d rounds; epoll batch %d; SQ %u, CQ %u; "
          "buffer ring %u x %u B = %zu B of buffers + %zu B of ring\n",
-         g_pairs, g_msg, g_dur, g_rounds, g_maxev, g_sq, g_cq, g_br_entries, g_br_bufsz,
+         g_pairs, g_msg, g_rx, g_dur, g_rounds, g_maxev, g_sq, g_cq, g_br_entries, g_br_bufsz,
          (size_t)g_br_entries * g_br_bufsz, g_br_entries * sizeof(struct io_uring_buf));
   int idx[NPATS], ni = 0;
   for (int i = 0; i < NPATS; i++)
