@@ -200,7 +200,7 @@ enum { OP_RECV = 1, OP_SEND = 2, OP_MSH = 3 };
 #define UD(i, op) (((uint64_t)(i) << 8) | (op))
 
 struct uopts {
-  int send_sqe;   /* sends as IORING_OP_SEND SQEs (else write(2)) */
+  int send_sqe;   /* sends as IORING_OP_SEND SQEs (else send(2)) */
   int multishot;  /* multishot recv from a provided buffer ring */
   int poll_first; /* IORING_RECVSEND_POLL_FIRST on recvs */
   int eager;      /* reference: recv armed with the send, whose CQE is
@@ -271,9 +271,10 @@ static int bufring_setup(void) {
   int r = io_uring_register_buf_ring(&ring, &reg, 0);
   if (r < 0) {
     fprintf(stderr, "register_buf_ring: %s\n", strerror(-r));
+    munmap(br, br_bytes);
     return r;
   }
-  bufs = aligned_alloc(64, (size_t)g_br_entries * g_br_bufsz);
+  bufs = aligned_alloc(64, ((size_t)g_br_entries * g_br_bufsz + 63) / 64 * 64);
   CHECK(bufs != NULL);
   br_mask = (unsigned)io_uring_buf_ring_mask(g_br_entries);
   for (unsigned b = 0; b < g_br_entries; b++)
@@ -282,8 +283,9 @@ static int bufring_setup(void) {
   io_uring_buf_ring_advance(br, (int)g_br_entries);
   return 0;
 }
+/* After io_uring_queue_exit: the ring's end cancelled the multishot recvs
+ * and released the buffer ring. */
 static void bufring_free(void) {
-  io_uring_unregister_buf_ring(&ring, BGID);
   munmap(br, br_bytes);
   free(bufs);
   br = NULL;
@@ -400,8 +402,8 @@ static int run_uring(const struct uopts *o) {
     if (used > n_maxbufs) n_maxbufs = used;
   }
   g_cpu = cpu() - c0;
-  if (o->multishot) bufring_free();
   io_uring_queue_exit(&ring);
+  if (o->multishot) bufring_free();
   return 0;
 }
 
