@@ -21,6 +21,10 @@
  *            single-shot recv into the end's own buffer (then multishot
  *            again) instead of a multishot re-arm: for undersized rings (-b)
  *   u-mshw   multishot recv + direct send(2) (separates the two changes)
+ *   u-send-st u-send, the recvs staged: queued just before the enter,
+ *            behind the iteration's sends, so that a recv whose data a send
+ *            of the same enter brings completes without arming a poll
+ *            (what weft's main does since its ring sends landed)
  *   u-send-x reference: u-send with the recv armed together with the send
  *            and the send's CQE skipped (IOSQE_CQE_SKIP_SUCCESS): no task
  *            awaiting its send could do that
@@ -205,6 +209,9 @@ struct uopts {
   int poll_first; /* IORING_RECVSEND_POLL_FIRST on recvs */
   int eager;      /* reference: recv armed with the send, whose CQE is
                      skipped (IOSQE_CQE_SKIP_SUCCESS): no task could do it */
+  int stage;      /* single-shot recvs wait in a list and go into the SQ
+                     just before the enter, behind the iteration's sends
+                     (weft's main since its ring sends landed) */
   int fallback;   /* multishot: after -ENOBUFS, one single-shot recv into
                      the end's own buffer, then multishot again */
   int fixed;      /* the sockets registered as fixed files (IOSQE_FIXED_FILE) */
@@ -246,7 +253,11 @@ static void arm_recv_as(int i, const struct uopts *o, int multishot) {
   if (o->poll_first) s->ioprio |= IORING_RECVSEND_POLL_FIRST;
   if (o->fixed) s->flags |= IOSQE_FIXED_FILE;
 }
-static void arm_recv(int i, const struct uopts *o) { arm_recv_as(i, o, o->multishot); }
+static int *staged, nstaged;
+static void arm_recv(int i, const struct uopts *o) {
+  if (o->stage && !o->multishot) staged[nstaged++] = i; /* at most one per end */
+  else arm_recv_as(i, o, o->multishot);
+}
 
 static void do_send(int i, const struct uopts *o) {
   if (!o->send_sqe) {
@@ -326,6 +337,9 @@ static int run_uring(const struct uopts *o) {
     io_uring_queue_exit(&ring);
     return -1;
   }
+  staged = malloc(sizeof(int) * (size_t)nends);
+  CHECK(staged != NULL);
+  nstaged = 0;
   /* Arm every end's recv, except the pingers' with send SQEs and single
    * shot (armed when their first send completes, as a task would). */
   for (int i = 0; i < nends; i++)
@@ -335,6 +349,8 @@ static int run_uring(const struct uopts *o) {
   n_rt = n_sys = n_enobufs = n_rearm = n_maxbufs = 0;
   double c0 = cpu();
   while (mono() < end_at) {
+    for (int j = 0; j < nstaged; j++) arm_recv_as(staged[j], o, 0);
+    nstaged = 0;
     n_sys++; /* with wait_nr 1, liburing always enters */
     r = io_uring_submit_and_wait(&ring, 1);
     CHECK(r >= 0 || r == -EINTR || r == -EAGAIN || r == -EBUSY);
@@ -404,6 +420,8 @@ static int run_uring(const struct uopts *o) {
   g_cpu = cpu() - c0;
   io_uring_queue_exit(&ring);
   if (o->multishot) bufring_free();
+  free(staged);
+  staged = NULL;
   return 0;
 }
 
@@ -479,6 +497,7 @@ static struct pattern pats[] = {
     {.name = "u-recv", .kind = 1, .et = 0, .u = {0}, .pairs = 0},
     {.name = "u-recv-pf", .kind = 1, .et = 0, .u = {.poll_first = 1}, .pairs = 0},
     {.name = "u-send", .kind = 1, .et = 0, .u = {.send_sqe = 1}, .pairs = 0},
+    {.name = "u-send-st", .kind = 1, .et = 0, .u = {.send_sqe = 1, .stage = 1}, .pairs = 0},
     {.name = "u-send-pf", .kind = 1, .et = 0, .u = {.send_sqe = 1, .poll_first = 1}, .pairs = 0},
     {.name = "u-send-x", .kind = 1, .et = 0, .u = {.send_sqe = 1, .eager = 1}, .pairs = 0},
     {.name = "u-send-coop", .kind = 1, .et = 0, .u = {.send_sqe = 1, .flags = COOP}, .pairs = 0},
