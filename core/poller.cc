@@ -53,6 +53,9 @@ void weft_loop::poller_close() {
   backend_close(poller.be, forked());
   mem_free(poller.fds);
   mem_free(poller.dirty);
+  mem_free(poller.staged);
+  poller.staged = nullptr;
+  poller.nstaged = poller.capstaged = 0;
   poller.fds = nullptr;
   poller.dirty = nullptr;
 }
@@ -91,8 +94,12 @@ void weft_loop::fd_desired(const FdRec &r, uint8_t *mode, uint32_t *mask) const 
   // registered only for what parks, like an fd weft does not own.
   if (r.owned && !(r.owned == 1 && poller.be.kind == BK_URING)) {
     if (r.head == kNone) {
+      // Writability only while a send or connect waits for it: a unix or
+      // TCP socket turns writable again at every read of its peer, and an
+      // edge for it nobody waits for costs the kernel and the dispatch
+      // (libuv and Netty register EPOLLOUT only for a pending write, too).
       *mode = RM_ET;
-      *mask = WEFT_READABLE | WEFT_WRITABLE;
+      *mask = WEFT_READABLE | (r.wq != kNone ? uint32_t(WEFT_WRITABLE) : 0u);
     } else {
       *mode = RM_LT;
       *mask = nodes | ops;
@@ -196,7 +203,7 @@ int weft_loop::fd_table(int fd) {
   if (!np) return WEFT_ENOMEM;
   p.fds = static_cast<FdRec *>(np);
   for (uint32_t i = p.nfds; i < ncap; i++)
-    p.fds[i] = FdRec{kNone, 0, kNone, kNone, kNone, kNone, 0, 0, 0, 0, 0, 0, 0};
+    p.fds[i] = FdRec{kNone, 0, kNone, kNone, kNone, kNone, kNone, kNone, 0, 0, 0, 0, 0, 0, 0};
   p.nfds = ncap;
   return 0;
 }
@@ -329,6 +336,7 @@ void weft_loop::poll_io(int64_t timeout) {
   if (timeout == 0 && p.registered == 0 && p.ring_ops == 0 &&
       !wake_pending.load(std::memory_order_acquire))
     return;  // nothing could be reported
+  if (p.nstaged) ring_flush();
   int n = backend_wait(p.be, p.events, kMaxEvents, timeout);
   if (n < 0) {
     if (errno != EINTR) log(WEFT_LOG_ERROR, "%s failed: errno %d",
@@ -389,6 +397,9 @@ void weft_loop::dispatch_fd(int fd, uint32_t seq, uint32_t raw) {
   if (q.seq != seq) return;
   if (q.mode == RM_ONESHOT) {
     if (q.head != kNone || q.rq != kNone || q.wq != kNone) mark_dirty(fd);  // re-arm
+  } else if (q.mode == RM_ET) {
+    if ((got & WEFT_WRITABLE) && q.wq == kNone && (q.reg & WEFT_WRITABLE))
+      mark_dirty(fd);  // the send that wanted writability is done: drop it
   } else if (q.mode == RM_LT && (got & ~wanted & (WEFT_READABLE | WEFT_WRITABLE))) {
     mark_dirty(fd);  // readiness nobody asked for: shrink before the next poll
   }
