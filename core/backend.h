@@ -26,12 +26,18 @@
 //             itself. Timers reach the kernel as the wait's timeout
 //             (IORING_ENTER_EXT_ARG).
 //
-// Ring setup flags: none of SQPOLL (burns a core), SINGLE_ISSUER (another
-// thread's submission would fail: weft lets any single thread use a loop
-// that no thread is running), DEFER_TASKRUN (needs SINGLE_ISSUER) or
-// COOP_TASKRUN (completions of requests one thread submitted would wait for
-// that thread to enter the kernel, while another thread may be the one
-// running the loop, and an embedder polling the ring fd would never wake).
+// Ring setup flags: COOP_TASKRUN with TASKRUN_FLAG (5.19; without them on
+// older kernels): a completion another CPU produces (a peer's data waking a
+// ring recv) is run at the submitter's next entry to the kernel rather than
+// by interrupting it with a signal, whose lock two CPUs then contend; a
+// submitter asleep is still woken, so a loop waiting in the ring, or an
+// embedder polling the ring fd, wakes as before, and a zero-timeout wait
+// enters the kernel when the ring says task work is pending. Not used:
+// SQPOLL (burns a core), SINGLE_ISSUER (another thread's submission would
+// fail: weft lets any single thread use a loop that no thread is running),
+// DEFER_TASKRUN (needs SINGLE_ISSUER, and completions would wait for the
+// submitting thread to ask for them, while another thread may be the one
+// running the loop).
 //
 // Selection (weft.h, weft_loop_new_with): "auto" tries io_uring and falls
 // back to epoll silently when the ring cannot be set up (no kernel support,

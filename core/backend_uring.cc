@@ -55,9 +55,15 @@ int uring_open(Backend &b) {
   io_uring_params p{};
   // Room for many operations in flight; past it, completions wait in the
   // kernel's overflow list (NODROP) until the next enter flushes them.
-  p.flags = IORING_SETUP_CQSIZE;
+  p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   p.cq_entries = 4096;
   int e = sys_uring_setup(kEntries, &u->ring, &p);
+  if (e == -EINVAL) {  // before 5.19: no cooperative task running
+    p = io_uring_params{};
+    p.flags = IORING_SETUP_CQSIZE;
+    p.cq_entries = 4096;
+    e = sys_uring_setup(kEntries, &u->ring, &p);
+  }
   if (e < 0) return e;
   u->inited = true;
   // Timeouts go to io_uring_enter (EXT_ARG, 5.11); completions are never
@@ -244,8 +250,11 @@ int uring_wait_events(Backend &b, epoll_event *evs, int max, int64_t timeout_ns)
   // One enter: submit and wait (or only submit, for a zero timeout).
   int rc;
   if (timeout_ns == 0) {
-    if (io_uring_cq_has_overflow(ring))
-      rc = io_uring_get_events(ring);  // submits too; flushes the overflow list
+    // Completions waiting as task work (COOP_TASKRUN) or in the overflow
+    // list are posted only when the loop enters the kernel.
+    if (io_uring_cq_has_overflow(ring) ||
+        (IO_URING_READ_ONCE(*ring->sq.kflags) & IORING_SQ_TASKRUN))
+      rc = io_uring_get_events(ring);  // submits too
     else
       rc = io_uring_sq_ready(ring) ? sys_uring_submit(ring) : 0;
   } else {
