@@ -93,8 +93,8 @@ WEFT_INLINE void weft_loop::wake_waiter(uint32_t ref, int64_t value) {
     case WK_WORK: {
       Work *w = works.at(slot);
       if (w->task != kNone) {
-        // Only if the task still waits for this work (an interruption may
-        // have moved it on; then w->intr says how it was interrupted).
+        // Only if the task still waits for this work; an interruption that
+        // came while the work ran (w->intr) is delivered instead of its result.
         Task *t = tasks.at(w->task);
         if (t->state == TS_WAITING && t->await == AW_THREAD && t->w.work == w)
           resolve(w->task, w->intr ? w->intr : int(value));
