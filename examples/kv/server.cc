@@ -328,6 +328,10 @@ weft::task<void> serve(Shard &sh, int fd) {
       while (more) {
         more = false;
         for (;;) {
+          if (pos == len && parser.at_boundary()) {  // all parsed: skip the call
+            need = 0;
+            break;
+          }
           size_t used = 0;
           Parser::Status st = parser.parse(buf.get() + pos, len - pos, &used);
           pos += used;
@@ -366,7 +370,7 @@ weft::task<void> serve(Shard &sh, int fd) {
         c.sent();
       }
       parser.clear_inline();
-      std::memmove(buf.get(), buf.get() + pos, len - pos);
+      if (pos < len) std::memmove(buf.get(), buf.get() + pos, len - pos);
       len -= pos;
       if (len == 0 && cap > 256 * 1024) {  // give back a big request's buffer
         cap = 16 * 1024;
