@@ -9,7 +9,8 @@
 // Two backends:
 //   epoll     (backend_epoll.cc) waits in epoll_wait on the loop's epoll set.
 //   io_uring  (backend_uring.cc, built when liburing is found) submits the
-//             loop's operations (recv on sockets weft owns: socket.h) to a
+//             loop's operations (recv, send, accept and connect on sockets
+//             weft owns: socket.h) to a
 //             ring and waits for their completions in one io_uring_enter
 //             that also submits what the iteration queued. The epoll set
 //             stays the registry of fd interest and holds the wakeup eventfd
@@ -39,6 +40,7 @@
 #include <cstdint>
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include "sys.h"
 
@@ -92,6 +94,15 @@ int uring_raw_fd(const Backend &b);  // the ring fd, nothing more
 // submission queue (uring_unsubmit).
 int uring_prep_recv(Backend &b, int fd, void *buf, unsigned len, uint64_t key,
                     uint32_t *ticket);
+// The same for a send of len bytes from buf (the kernel goes on after a
+// short send), an accept on the listening fd (the new fd non-blocking and
+// close-on-exec) and a connect of fd to sa (the kernel copies sa when the
+// operation is submitted; the caller keeps it valid until then).
+int uring_prep_send(Backend &b, int fd, const void *buf, unsigned len, uint64_t key,
+                    uint32_t *ticket);
+int uring_prep_accept(Backend &b, int fd, uint64_t key, uint32_t *ticket);
+int uring_prep_connect(Backend &b, int fd, const sockaddr *sa, unsigned salen, uint64_t key,
+                       uint32_t *ticket);
 // The operation queued with `ticket` has not been submitted yet: it is
 // turned into a no-op the kernel completes unseen (true), so the kernel
 // never touches its buffer; false once it was submitted.

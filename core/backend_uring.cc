@@ -1,7 +1,8 @@
 // backend_uring.cc -- the io_uring backend (see backend.h for its shape and
 // for the setup flags it does not use).
 //
-// The ring carries the loop's operations (socket.cc: recv on owned sockets)
+// The ring carries the loop's operations (socket.cc: recv, send, accept and
+// connect on sockets weft owns)
 // and one one-shot poll on the epoll set (kEpollKey), which holds the fd
 // registrations and the wakeup eventfd as on epoll. The poll is re-armed,
 // when it has ended, by the next wait, whose io_uring_enter submits it; one
@@ -18,6 +19,7 @@
 
 #include <liburing.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -149,14 +151,53 @@ int collect(Uring *u, Done *out, int max, bool *ep_fired) {
 }
 }  // namespace
 
+namespace {
+// The next SQE for an operation `key`, counted in flight, with its place in
+// the queue in *ticket. NULL if the ring refuses new work.
+io_uring_sqe *op_sqe(Backend &b, uint64_t key, uint32_t *ticket) {
+  io_uring_sqe *sqe = get_sqe(&b.ring->ring);
+  if (!sqe) return nullptr;
+  *ticket = b.ring->ring.sq.sqe_tail - 1;  // this SQE's place in the queue
+  b.ring->inflight++;
+  io_uring_sqe_set_data64(sqe, key);
+  return sqe;
+}
+}  // namespace
+
 int uring_prep_recv(Backend &b, int fd, void *buf, unsigned len, uint64_t key,
                     uint32_t *ticket) {
-  io_uring_sqe *sqe = get_sqe(&b.ring->ring);
+  io_uring_sqe *sqe = op_sqe(b, key, ticket);
   if (!sqe) return -EAGAIN;
-  *ticket = b.ring->ring.sq.sqe_tail - 1;  // this SQE's place in the queue
   io_uring_prep_recv(sqe, fd, buf, len, 0);
+  io_uring_sqe_set_data64(sqe, key);  // prep clears user_data
+  return 0;
+}
+
+int uring_prep_send(Backend &b, int fd, const void *buf, unsigned len, uint64_t key,
+                    uint32_t *ticket) {
+  io_uring_sqe *sqe = op_sqe(b, key, ticket);
+  if (!sqe) return -EAGAIN;
+  // MSG_WAITALL: the kernel itself goes on after a short send (a partial
+  // count still comes back if it is cancelled or fails part way).
+  io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL | MSG_WAITALL);
   io_uring_sqe_set_data64(sqe, key);
-  b.ring->inflight++;
+  return 0;
+}
+
+int uring_prep_accept(Backend &b, int fd, uint64_t key, uint32_t *ticket) {
+  io_uring_sqe *sqe = op_sqe(b, key, ticket);
+  if (!sqe) return -EAGAIN;
+  io_uring_prep_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, key);
+  return 0;
+}
+
+int uring_prep_connect(Backend &b, int fd, const sockaddr *sa, unsigned salen, uint64_t key,
+                       uint32_t *ticket) {
+  io_uring_sqe *sqe = op_sqe(b, key, ticket);
+  if (!sqe) return -EAGAIN;
+  io_uring_prep_connect(sqe, fd, sa, salen);
+  io_uring_sqe_set_data64(sqe, key);
   return 0;
 }
 

@@ -223,9 +223,17 @@ struct weft_loop {
   // operation the kernel held (io_uring) completed meanwhile: *got is its
   // result, to be delivered (the interruption then waits for the next await).
   bool sock_abort(uint32_t task_slot, int *got);
-  int ring_recv(uint32_t task_slot, int fd, char *buf, size_t len);  // 0 or WEFT_E*
-  void ring_complete(uint64_t key, int res);  // a completion the backend reaped
-  int ring_cancel(uint32_t op_slot);          // cancels and waits: the op's result
+  // io_uring (socket.cc): operations in the ring.
+  int ring_start(uint32_t task_slot, uint8_t kind, int fd, char *buf, size_t len,
+                 size_t *sent);                // 0 or WEFT_E*
+  int ring_prep(uint32_t op_slot);             // queues its SQE: 0 or -errno
+  int ring_enter(uint32_t op_slot);            // ring_prep + counts: 0 or WEFT_E*
+  void ring_send_next(int fd);                 // the fd's next send goes in
+  void ring_flush();                           // staged recvs go in (before the wait)
+  int ring_result(weft::SockOp *op, int res);  // what the await delivers
+  void ring_complete(uint64_t key, int res);   // a completion the backend reaped
+  int ring_cancel(uint32_t op_slot);           // cancels and waits: the op's result
+  int ring_abort(uint32_t op_slot, bool on_close);  // cancel, unqueue, release
   void sock_fail_fd(int fd, int code, uint32_t dirs);
   int sock_park(uint32_t task_slot, uint8_t kind, int fd, char *buf, size_t len, size_t done,
                 size_t *sent, weft::Dial *dial);

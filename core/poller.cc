@@ -48,6 +48,9 @@ void weft_loop::poller_close() {
   backend_close(poller.be, forked());
   mem_free(poller.fds);
   mem_free(poller.dirty);
+  mem_free(poller.staged);
+  poller.staged = nullptr;
+  poller.nstaged = poller.capstaged = 0;
   poller.fds = nullptr;
   poller.dirty = nullptr;
 }
@@ -191,7 +194,7 @@ int weft_loop::fd_table(int fd) {
   if (!np) return WEFT_ENOMEM;
   p.fds = static_cast<FdRec *>(np);
   for (uint32_t i = p.nfds; i < ncap; i++)
-    p.fds[i] = FdRec{kNone, 0, kNone, kNone, kNone, kNone, 0, 0, 0, 0, 0, 0, 0};
+    p.fds[i] = FdRec{kNone, 0, kNone, kNone, kNone, kNone, kNone, kNone, 0, 0, 0, 0, 0, 0, 0};
   p.nfds = ncap;
   return 0;
 }
@@ -324,6 +327,7 @@ void weft_loop::poll_io(int64_t timeout) {
   if (timeout == 0 && p.registered == 0 && p.ring_ops == 0 &&
       !wake_pending.load(std::memory_order_acquire))
     return;  // nothing could be reported
+  if (p.nstaged) ring_flush();
   int n = backend_wait(p.be, p.events, kMaxEvents, timeout);
   if (n < 0) {
     if (errno != EINTR) log(WEFT_LOG_ERROR, "%s failed: errno %d",

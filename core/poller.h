@@ -56,6 +56,7 @@ struct FdRec {
   uint32_t seq;           // number of the current registration (event data)
   uint32_t rq, rq_tail;   // parked read-side operations (SockOp slots), FIFO
   uint32_t wq, wq_tail;   // parked write-side operations
+  uint32_t sq, sq_tail;   // io_uring: sends in order, the first in the ring
   uint8_t reg;            // events armed in epoll (weft bits); 0 = disarmed
   uint8_t mode;           // RegMode; RM_NONE = not in epoll
   uint8_t dirty;          // queued for reconcile
@@ -79,7 +80,11 @@ struct Poller {
   int *dirty = nullptr;  // fds whose interest may have shrunk
   uint32_t ndirty = 0, capdirty = 0;
   uint32_t registered = 0;  // user fds whose registration can report
-  uint32_t ring_ops = 0;    // io_uring: operations in the kernel
+  uint32_t ring_ops = 0;    // io_uring: operations in the kernel (or staged)
+  // io_uring: recvs started this iteration, queued to the ring just before
+  // the wait, after the iteration's sends (SockOp slots; socket.cc).
+  uint32_t *staged = nullptr;
+  uint32_t nstaged = 0, capstaged = 0;
   bool replaced = false;    // fd_apply found the registered file gone (ENOENT)
   uint32_t cursor = 0;      // next IoNode of the list being dispatched
   epoll_event events[kMaxEvents];

@@ -162,9 +162,7 @@ bool op_try(weft_loop *l, SockOp *op, int *res) {
   }
 }
 
-void q_push(FdRec &r, bool write, uint32_t slot, Pool<SockOp> &ops) {
-  uint32_t &head = write ? r.wq : r.rq;
-  uint32_t &tail = write ? r.wq_tail : r.rq_tail;
+void q_push(uint32_t &head, uint32_t &tail, uint32_t slot, Pool<SockOp> &ops) {
   ops.at(slot)->next = kNone;
   if (head == kNone)
     head = slot;
@@ -174,9 +172,7 @@ void q_push(FdRec &r, bool write, uint32_t slot, Pool<SockOp> &ops) {
 }
 
 // Unlinks `slot` from the queue it is in (lists are short: O(n) is fine).
-void q_remove(FdRec &r, bool write, uint32_t slot, Pool<SockOp> &ops) {
-  uint32_t &head = write ? r.wq : r.rq;
-  uint32_t &tail = write ? r.wq_tail : r.rq_tail;
+void q_remove(uint32_t &head, uint32_t &tail, uint32_t slot, Pool<SockOp> &ops) {
   uint32_t prev = kNone;
   for (uint32_t s = head; s != kNone; prev = s, s = ops.at(s)->next) {
     if (s != slot) continue;
@@ -188,6 +184,20 @@ void q_remove(FdRec &r, bool write, uint32_t slot, Pool<SockOp> &ops) {
     if (tail == s) tail = prev;
     return;
   }
+}
+
+void q_push(FdRec &r, bool write, uint32_t slot, Pool<SockOp> &ops) {
+  if (write)
+    q_push(r.wq, r.wq_tail, slot, ops);
+  else
+    q_push(r.rq, r.rq_tail, slot, ops);
+}
+
+void q_remove(FdRec &r, bool write, uint32_t slot, Pool<SockOp> &ops) {
+  if (write)
+    q_remove(r.wq, r.wq_tail, slot, ops);
+  else
+    q_remove(r.rq, r.rq_tail, slot, ops);
 }
 
 bool is_write(uint8_t kind) { return kind == OP_SEND || kind == OP_CONNECT; }
@@ -241,12 +251,13 @@ int weft_loop::sock_close(int fd) {
       if (!(n & kIoTask)) return WEFT_EBUSY;  // stop the watches first
     // Operations in the ring: cancelled, and waited for, before the close.
     // Bytes one received are delivered; otherwise it resolves WEFT_ECLOSED.
+    // Sends waiting behind the one in the ring never reach the kernel.
+    sock_fail_fd(fd, WEFT_ECLOSED, kW);
     for (uint32_t s = 0; poller.fds[fd].ring_ops && s < sock_ops.size(); s++) {
       SockOp *op = sock_ops.at(s);
-      if (op->state != 1 || !op->ring || op->fd != fd) continue;
+      if (op->state != 1 || (op->ring != 1 && op->ring != 3) || op->fd != fd) continue;
       const uint32_t task = op->task;
-      const int res = ring_cancel(s);
-      sock_ops.release(s);
+      const int res = ring_abort(s, true);
       settle(task, res == WEFT_ECANCELED ? WEFT_ECLOSED : res);
     }
     FdRec &r = poller.fds[fd];  // the table may have grown meanwhile
@@ -477,8 +488,7 @@ bool weft_loop::sock_abort(uint32_t task_slot, int *got) {
   const uint32_t os = tasks.at(task_slot)->w.sock_op;
   SockOp *op = sock_ops.at(os);
   if (op->ring) {
-    const int res = ring_cancel(os);
-    sock_ops.release(os);
+    const int res = ring_abort(os, false);
     if (res == WEFT_ECANCELED) return false;
     *got = res;
     return true;
@@ -500,33 +510,176 @@ bool weft_loop::sock_abort(uint32_t task_slot, int *got) {
 
 // ------------------------------------------------------------- io_uring
 
-// Submits a recv for the running task (queued: the next wait's enter
-// submits it). 0 or WEFT_E* (nothing submitted).
-int weft_loop::ring_recv(uint32_t task_slot, int fd, char *buf, size_t len) {
+namespace {
+unsigned clamp_len(size_t n) { return n > 0x7fffffffu ? 0x7fffffffu : unsigned(n); }
+}  // namespace
+
+// Queues op's SQE (submitted by the next wait's enter): a send from where
+// it got to, a connect to the Dial's current address. 0 or a negated errno.
+int weft_loop::ring_prep(uint32_t os) {
 #ifdef WEFT_HAVE_URING
+  SockOp *op = sock_ops.at(os);
+  const uint64_t key = ring_key(os, op->gen);
+  Backend &b = poller.be;
+  switch (op->kind) {
+    case OP_RECV:
+      return uring_prep_recv(b, op->fd, op->buf, clamp_len(op->len), key, &op->ticket);
+    case OP_SEND:
+      return uring_prep_send(b, op->fd, op->buf + op->done, clamp_len(op->len - op->done), key,
+                             &op->ticket);
+    case OP_ACCEPT:
+      return uring_prep_accept(b, op->fd, key, &op->ticket);
+    case OP_CONNECT: {
+      const Dial *d = op->dial;
+      const int i = d->idx - 1;  // dial_next has moved past it
+      return uring_prep_connect(b, op->fd, reinterpret_cast<const sockaddr *>(&d->addr[i]),
+                                d->alen[i], key, &op->ticket);
+    }
+    default:
+      return -EINVAL;
+  }
+#else
+  (void)os;
+  return -ENOSYS;
+#endif
+}
+
+// Puts op into the ring: 0, or WEFT_E* (not queued).
+int weft_loop::ring_enter(uint32_t os) {
+  if (int e = ring_prep(os)) return sys_error(-e);
+  SockOp *op = sock_ops.at(os);
+  op->ring = 1;
+  poller.fds[op->fd].ring_ops++;
+  poller.ring_ops++;
+  return 0;
+}
+
+// Starts an operation of the running task in the ring (queued: the next
+// wait's enter submits it). A send waits behind the fd's send in the ring,
+// if there is one (FdRec::sq: one in flight per fd keeps the bytes of
+// concurrent sends in order). 0 or WEFT_E* (nothing started).
+int weft_loop::ring_start(uint32_t task_slot, uint8_t kind, int fd, char *buf, size_t len,
+                          size_t *sent) {
   uint32_t os;
   SockOp *op = sock_ops.alloc(&os);
   if (!op) return WEFT_ENOMEM;
   op->state = 1;
-  op->kind = OP_RECV;
+  op->kind = kind;
   op->task = task_slot;
   op->fd = fd;
   op->buf = buf;
   op->len = len;
-  op->ring = 1;
-  const unsigned n = len > 0x7fffffffu ? 0x7fffffffu : unsigned(len);
-  if (int e = uring_prep_recv(poller.be, fd, buf, n, ring_key(os, op->gen), &op->ticket)) {
-    sock_ops.release(os);
-    return sys_error(-e);
+  op->done = 0;
+  op->sent = sent;
+  op->dial = nullptr;
+  if (kind == OP_RECV) {
+    // Staged: it goes into the ring just before the wait, behind the sends
+    // of this iteration, so that it finds the data a send of the same
+    // enter brought (a recv armed first would wait for it in a poll).
+    Poller &p = poller;
+    if (p.nstaged == p.capstaged) {
+      const uint32_t ncap = p.capstaged ? p.capstaged * 2 : 256;
+      void *np = mem_realloc(p.staged, ncap * sizeof(uint32_t));
+      if (!np) {
+        sock_ops.release(os);
+        return WEFT_ENOMEM;
+      }
+      p.staged = static_cast<uint32_t *>(np);
+      p.capstaged = ncap;
+    }
+    p.staged[p.nstaged++] = os;
+    op->ring = 3;
+    p.fds[fd].ring_ops++;
+    p.ring_ops++;
+    tasks.at(task_slot)->w.sock_op = os;
+    return 0;
   }
-  poller.fds[fd].ring_ops++;
-  poller.ring_ops++;
+  if (kind == OP_SEND) {
+    FdRec &r = poller.fds[fd];
+    const bool first = r.sq == kNone;
+    q_push(r.sq, r.sq_tail, os, sock_ops);
+    if (!first) {
+      op->ring = 2;
+      tasks.at(task_slot)->w.sock_op = os;
+      return 0;
+    }
+  }
+  if (int e = ring_enter(os)) {
+    if (kind == OP_SEND) q_remove(poller.fds[fd].sq, poller.fds[fd].sq_tail, os, sock_ops);
+    sock_ops.release(os);
+    return e;
+  }
   tasks.at(task_slot)->w.sock_op = os;
   return 0;
-#else
-  (void)task_slot, (void)fd, (void)buf, (void)len;
-  return WEFT_EINVAL;
-#endif
+}
+
+// Before the wait: the staged recvs go into the ring (one the ring refuses
+// resolves WEFT_ENOMEM). Those taken back meanwhile are no longer staged.
+void weft_loop::ring_flush() {
+  Poller &p = poller;
+  const uint32_t n = p.nstaged;
+  p.nstaged = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    const uint32_t os = p.staged[i];
+    SockOp *op = sock_ops.at(os);
+    if (op->state != 1 || op->ring != 3) continue;
+    if (ring_prep(os) == 0) {
+      op->ring = 1;
+      continue;
+    }
+    op->ring = 0;
+    p.fds[op->fd].ring_ops--;
+    p.ring_ops--;
+    op_finish(os, WEFT_ENOMEM);
+  }
+}
+
+// The send at the head of fd's send queue has ended: the next one goes into
+// the ring (one that cannot resolves with the error, and the next is tried).
+void weft_loop::ring_send_next(int fd) {
+  for (;;) {
+    FdRec &r = poller.fds[fd];
+    const uint32_t os = r.sq;
+    if (os == kNone || sock_ops.at(os)->ring != 2) return;
+    const int e = ring_enter(os);
+    if (e == 0) return;
+    q_remove(r.sq, r.sq_tail, os, sock_ops);
+    op_finish(os, e);
+  }
+}
+
+// What the await of a ring operation that ended with the kernel's `res`
+// delivers (after any resubmission): bytes, 0 for a whole send, an fd, or
+// WEFT_E*. Updates the fd's readiness as a syscall would.
+int weft_loop::ring_result(SockOp *op, int res) {
+  FdRec &r = poller.fds[op->fd];
+  if (res == -ECANCELED) return WEFT_ECANCELED;
+  switch (op->kind) {
+    case OP_RECV:
+      if (res < 0) return sys_error(-res);
+      // Filled the buffer: more may wait, the next recv tries its syscall
+      // first. A short read drained the socket; end of stream stays readable.
+      if (res == 0)
+        r.ready |= uint8_t(kR | kReadEnded);
+      else if (size_t(res) == op->len)
+        r.ready |= kR;
+      else if (!(r.ready & kReadEnded))
+        r.ready &= uint8_t(~kR);
+      return res;
+    case OP_SEND:
+      return res < 0 ? sys_error(-res) : 0;
+    case OP_ACCEPT:
+      if (res < 0) return sys_error(-res);
+      if (int e = sock_own(res)) {
+        ::close(res);
+        return e;
+      }
+      return res;
+    case OP_CONNECT:
+      return res < 0 ? sys_error(-res) : op->fd;
+    default:
+      return WEFT_EINVAL;
+  }
 }
 
 // An operation's completion: its task resolves with the result, unless a
@@ -535,40 +688,73 @@ void weft_loop::ring_complete(uint64_t key, int res) {
   const uint32_t os = uint32_t(key);
   if (os >= sock_ops.size()) return;
   SockOp *op = sock_ops.at(os);
-  if (op->state != 1 || !op->ring || ring_key(os, op->gen) != key) return;  // not ours
-#ifdef WEFT_HAVE_URING
+  if (op->state != 1 || op->ring != 1 || ring_key(os, op->gen) != key) return;  // not ours
+  if (op->kind == OP_SEND && res > 0) {
+    op->done += size_t(res);
+    res = 0;
+    // Short (the kernel stopped part way): the rest goes in again, unless a
+    // cancel waits for it.
+    if (op->done < op->len) {
+      if (op->aborting) {
+        res = -ECANCELED;  // the cancel stopped it part way: *sent says how far
+      } else {
+        if (ring_prep(os) == 0) return;
+        res = -ENOMEM;
+      }
+    }
+  } else if (op->kind == OP_SEND && res == 0 && op->done < op->len) {
+    res = -EIO;  // never for a stream socket; never spin on it
+  }
   if (res == -ECANCELED && !op->aborting) {
     // Nobody here cancelled it: the kernel did, as the thread that
     // submitted it exited (a loop may be run by one thread, then another).
-    // Nothing was received: submit it again, from this thread.
-    const unsigned n = op->len > 0x7fffffffu ? 0x7fffffffu : unsigned(op->len);
+    // Nothing more moved: submit it again, from this thread (a connect
+    // starts over on a new socket).
+    if (op->kind == OP_CONNECT) {
+      const int fd = op->fd;
+      op->ring = 0;
+      poller.fds[fd].ring_ops--;
+      poller.ring_ops--;
+      op->dial->idx--;
+      op->fd = -1;
+      sock_close(fd);
+      const int r = dial_next(os);
+      if (r != WEFT_PENDING) op_finish(os, r);
+      return;
+    }
     for (int attempt = 0; attempt < 4; attempt++)
-      if (uring_prep_recv(poller.be, op->fd, op->buf, n, key, &op->ticket) == 0) return;
+      if (ring_prep(os) == 0) return;
     res = -ENOMEM;  // the ring refuses new work: say so rather than wait for nothing
   }
-#endif
+  const int fd = op->fd;
   op->ring = 0;
-  FdRec &r = poller.fds[op->fd];
-  r.ring_ops--;
+  poller.fds[fd].ring_ops--;
   poller.ring_ops--;
-  int result;
-  if (res >= 0) {
-    // Filled the buffer: more may wait, the next recv tries its syscall
-    // first. A short read drained the socket; end of stream stays readable.
-    if (res == 0)
-      r.ready |= uint8_t(kR | kReadEnded);
-    else if (size_t(res) == op->len)
-      r.ready |= kR;
-    else if (!(r.ready & kReadEnded))
-      r.ready &= uint8_t(~kR);
-    result = res;
-  } else {
-    result = res == -ECANCELED ? WEFT_ECANCELED : sys_error(-res);
-  }
+  const int result = ring_result(op, res);
   if (op->aborting) {
     op->ring_res = result;
     op->ring_done = 1;
     return;
+  }
+  switch (op->kind) {
+    case OP_SEND:
+      q_remove(poller.fds[fd].sq, poller.fds[fd].sq_tail, os, sock_ops);
+      op_finish(os, result);
+      ring_send_next(fd);
+      return;
+    case OP_CONNECT:
+      if (result < 0) {
+        // This address failed: forget the socket, try the next one.
+        op->dial->last_err = result;
+        op->fd = -1;
+        sock_close(fd);
+        const int r = dial_next(os);
+        if (r != WEFT_PENDING) op_finish(os, r);
+        return;
+      }
+      break;
+    default:
+      break;
   }
   op_finish(os, result);
 }
@@ -576,15 +762,26 @@ void weft_loop::ring_complete(uint64_t key, int res) {
 // Cancels the operation in the kernel and waits until the kernel has let
 // go of its buffer (its own completion; the cancel's may come before or
 // after). Returns the operation's result: WEFT_ECANCELED if the cancel took
-// it, else what it completed with. The caller releases the slot.
+// it, else what it completed with. The caller takes it off the fd's send
+// queue and releases the slot.
 int weft_loop::ring_cancel(uint32_t os) {
 #ifdef WEFT_HAVE_URING
   SockOp *op = sock_ops.at(os);  // stays live (and put) while we wait
-  if (uring_unsubmit(poller.be, op->ticket)) {  // never reached the kernel
+  if (op->ring == 2) {  // waiting behind a send: never reached the kernel
+    op->ring = 0;
+    return WEFT_ECANCELED;
+  }
+  if (op->ring == 3) {  // staged (ring_flush skips it from now on)
     op->ring = 0;
     poller.fds[op->fd].ring_ops--;
     poller.ring_ops--;
     return WEFT_ECANCELED;
+  }
+  if (uring_unsubmit(poller.be, op->ticket)) {  // never reached the kernel
+    op->ring = 0;
+    poller.fds[op->fd].ring_ops--;
+    poller.ring_ops--;
+    return op->kind == OP_SEND && op->done == op->len ? 0 : WEFT_ECANCELED;
   }
   op->aborting = 1;
   const uint64_t key = ring_key(os, op->gen);
@@ -605,8 +802,46 @@ int weft_loop::ring_cancel(uint32_t os) {
 #endif
 }
 
+// Takes a ring operation back for good (cancel, timeout, close, free):
+// cancels it in the kernel, takes a send off its fd's queue (the next one
+// goes in unless `on_close`), closes the socket of a connect that delivers
+// nothing, and releases the slot. Returns what the await delivers.
+int weft_loop::ring_abort(uint32_t os, bool on_close) {
+  int res = ring_cancel(os);
+  SockOp *op = sock_ops.at(os);
+  const int fd = op->fd;
+  // An accept or connect that failed meanwhile moved nothing: the await
+  // is cancelled all the same (one that succeeded delivers its fd).
+  if ((op->kind == OP_ACCEPT || op->kind == OP_CONNECT) && res < 0) res = WEFT_ECANCELED;
+  if (op->kind == OP_SEND) {
+    q_remove(poller.fds[fd].sq, poller.fds[fd].sq_tail, os, sock_ops);
+    if (op->sent) *op->sent = op->done;
+    if (!on_close) ring_send_next(fd);
+  } else if (op->kind == OP_CONNECT) {
+    if (on_close && res >= 0) res = WEFT_ECLOSED;
+    if (res < 0) {
+      op->fd = -1;
+      if (!on_close) sock_close(fd);  // the caller never saw it
+    }
+  }
+  if (op->dial) mem_free(op->dial);
+  sock_ops.release(os);
+  return res;
+}
+
 // Every operation parked on fd in `dirs` resolves with `code`.
 void weft_loop::sock_fail_fd(int fd, int code, uint32_t dirs) {
+  // Sends waiting behind the one in the ring (which the kernel finishes).
+  while (dirs & kW) {
+    FdRec &r = poller.fds[fd];
+    const uint32_t head = r.sq;
+    if (head == kNone) break;
+    const uint32_t os = sock_ops.at(head)->ring == 2 ? head : sock_ops.at(head)->next;
+    if (os == kNone) break;
+    q_remove(r.sq, r.sq_tail, os, sock_ops);
+    sock_ops.at(os)->ring = 0;
+    op_finish(os, code);
+  }
   for (int w = 0; w < 2; w++) {
     if (!(dirs & (w ? kW : kR))) continue;
     for (;;) {
@@ -641,7 +876,8 @@ int weft_loop::await_recv(int64_t self, int fd, void *buf, size_t len) {
   // see the readiness the recv waits for, as on epoll, when it parks).
   if (poller.be.kind == BK_URING && poller.fds[fd].owned == 1 && poller.fds[fd].rq == kNone &&
       poller.fds[fd].head == kNone && poller.fds[fd].ring_ops < 0xffff) {
-    if (ring_recv(slot, fd, static_cast<char *>(buf), len) == 0) return armed(t, AW_SOCK);
+    if (ring_start(slot, OP_RECV, fd, static_cast<char *>(buf), len, nullptr) == 0)
+      return armed(t, AW_SOCK);
     // No room in the ring: park as on epoll.
   }
   if (int e = sock_park(slot, OP_RECV, fd, static_cast<char *>(buf), len, 0, nullptr, nullptr))
@@ -658,12 +894,19 @@ int weft_loop::await_send(int64_t self, int fd, const void *buf, size_t len, siz
   if (int e = fd_table(fd)) return e;
   if (take_intr(t)) return WEFT_PENDING;
   FdRec &r = poller.fds[fd];
+  // io_uring: every send of the iteration goes out in its one enter, in
+  // order per fd (behind sends already parked, if any).
+  if (poller.be.kind == BK_URING && r.owned == 1 && r.wq == kNone && r.ring_ops < 0xffff) {
+    int e = ring_start(slot, OP_SEND, fd, static_cast<char *>(const_cast<void *>(buf)), len, sent);
+    if (e == 0) return armed(t, AW_SOCK);
+    if (poller.fds[fd].sq != kNone) return e;  // cannot overtake the queued sends
+  }
   SockOp tmp{};
   tmp.kind = OP_SEND;
   tmp.fd = fd;
   tmp.buf = static_cast<char *>(const_cast<void *>(buf));
   tmp.len = len;
-  if (!r.owned || (r.ready & kW)) {
+  if ((!r.owned || (r.ready & kW)) && r.wq == kNone) {  // never overtake a parked send
     int res;
     if (op_try(this, &tmp, &res)) {
       if (sent) *sent = tmp.done;
@@ -681,6 +924,12 @@ int weft_loop::await_accept(int64_t self, int fd) {
   if (int r = await_begin(self, &t, &slot)) return r;
   if (int e = fd_table(fd)) return e;
   if (take_intr(t)) return WEFT_PENDING;
+  const FdRec &r = poller.fds[fd];
+  if (poller.be.kind == BK_URING && r.owned == 1 && r.rq == kNone && r.head == kNone &&
+      r.ring_ops < 0xffff) {
+    if (ring_start(slot, OP_ACCEPT, fd, nullptr, 0, nullptr) == 0) return armed(t, AW_SOCK);
+    // No room in the ring: park as on epoll.
+  }
   if (!poller.fds[fd].owned || (poller.fds[fd].ready & kR)) {
     SockOp tmp{};
     tmp.kind = OP_ACCEPT;
@@ -704,6 +953,24 @@ int weft_loop::dial_next(uint32_t os) {
     if (s < 0) {
       d->last_err = sys_error(errno);
       continue;
+    }
+    if (poller.be.kind == BK_URING) {
+      // The connect goes to the ring; its completion tries the next address.
+      if (int e = sock_own(s)) {
+        d->last_err = e;
+        ::close(s);
+        continue;
+      }
+      SockOp *op = sock_ops.at(os);
+      op->kind = OP_CONNECT;
+      op->fd = s;
+      if (int e = ring_enter(os)) {
+        op->fd = -1;
+        sock_close(s);
+        d->last_err = e;
+        continue;
+      }
+      return WEFT_PENDING;
     }
     int rc;
     do rc = ::connect(s, sa, d->alen[i]);

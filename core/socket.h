@@ -7,19 +7,25 @@
 // With epoll the kernel uses the caller's buffer only during a syscall, so a
 // parked operation can be cancelled, or its fd closed, at any moment.
 //
-// On io_uring, a recv on a socket weft owns that finds nothing to read is
-// submitted to the ring instead (IORING_OP_RECV, with the iteration's one
-// io_uring_enter), and such sockets are not kept in the epoll set: the ring
-// reports their data itself. The kernel then holds the caller's buffer until
-// the completion: a cancel, a timeout or a close through weft submits
-// IORING_OP_ASYNC_CANCEL and waits for the recv's completion (the cancel's
-// own completion may come before or after it) before the await resolves (a
-// recv still queued, not yet submitted, is turned into a no-op instead);
-// bytes it received are delivered, and the cancellation comes from the next
-// await. The kernel also cancels a thread's requests when that thread exits;
-// a recv cancelled so (nobody here asked) is submitted again by the thread
-// running the loop. Sends, accepts and connects try their syscall and park
-// as on epoll.
+// On io_uring, the operations on sockets weft owns go to the ring instead
+// and are submitted with the iteration's one io_uring_enter: a recv that
+// finds nothing to read (IORING_OP_RECV), every send (IORING_OP_SEND, so
+// the replies of an iteration cost no syscall each), every accept and every
+// TCP connect; such sockets are not kept in the epoll set. Sends on one fd
+// keep their order: one is in the ring, the others wait behind it in
+// FdRec::sq (SockOp::ring == 2) and go in as it ends; a short send goes in
+// again for the rest. The kernel holds the caller's buffer until the
+// completion: a cancel, a timeout or a close through weft submits
+// IORING_OP_ASYNC_CANCEL and waits for the operation's completion (the
+// cancel's own completion may come before or after it) before the await
+// resolves (an operation still queued, not yet submitted, is turned into a
+// no-op instead); bytes it received are delivered, a send's count goes to
+// *sent, an accepted fd or a connected socket is delivered, and the
+// cancellation comes from the next await. The kernel also cancels a thread's
+// requests when that thread exits; an operation cancelled so (nobody here
+// asked) is submitted again by the thread running the loop (a connect, on a
+// new socket). Unix-path connects, and operations on fds that share a watch
+// or fd await, try their syscall and park as on epoll.
 //
 // A connect to a host name first resolves it on the loop's pool (a Dial,
 // allocated once per connect, holds the name and the addresses found), then
@@ -55,8 +61,9 @@ struct SockOp {
   size_t done;   // send: bytes already sent
   size_t *sent;  // send: the caller's count, written when the await resolves
   Dial *dial;    // connect
-  // io_uring: the operation is in the kernel (submitted or queued) rather
-  // than parked; `aborting` while a cancel waits for it, which takes its
+  // io_uring: 1 the operation is in the kernel (submitted or queued) rather
+  // than parked, 2 a send waiting behind the fd's send in the ring
+  // (FdRec::sq); `aborting` while a cancel waits for it, which takes its
   // result from ring_res once ring_done.
   uint8_t ring, aborting, ring_done;
   int32_t ring_res;

@@ -492,3 +492,183 @@ TEST(BackendThreaded, RecvSubmittedByAThreadThatExits) {
     close(sv[1]);
   }
 }
+
+namespace {
+
+// A task that sends `data` on fd once, recording the result and *sent.
+struct Sender {
+  int fd;
+  std::string data;
+  int result = 1;
+  size_t sent = 12345;
+  bool started = false;
+  static int step(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
+    auto *s = static_cast<Sender *>(ud);
+    if (s->started) {
+      s->result = status;
+      return status;
+    }
+    s->started = true;
+    return weft_await_send(loop, self, s->fd, s->data.data(), s->data.size(), &s->sent);
+  }
+};
+
+// Reads fd (blocking) until `want` bytes came or end of stream.
+std::string read_all(int fd, size_t want) {
+  std::string got;
+  char b[65536];
+  while (got.size() < want) {
+    ssize_t n = read(fd, b, sizeof b);
+    if (n <= 0) break;
+    got.append(b, size_t(n));
+  }
+  return got;
+}
+
+// Reads what fd holds now (non-blocking).
+std::string drain(int fd) {
+  std::string got;
+  char b[65536];
+  ssize_t n;
+  while ((n = recv(fd, b, sizeof b, MSG_DONTWAIT)) > 0) got.append(b, size_t(n));
+  return got;
+}
+
+}  // namespace
+
+// Several tasks send large buffers on one socket at once: each send's bytes
+// arrive whole and in the order the sends were made (on io_uring one send
+// per fd is in the ring, the others wait behind it).
+TEST(BackendOps, ConcurrentSendsKeepTheirOrder) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    weft_loop_t *l = nullptr;
+    int sv[2];
+    ASSERT_NO_FATAL_FAILURE(loop_with_adopted_pair(name, &l, sv));
+    std::vector<std::unique_ptr<Sender>> senders;
+    std::string want;
+    for (int i = 0; i < 6; i++) {
+      senders.push_back(std::unique_ptr<Sender>(new Sender{sv[0], std::string(300000, char('a' + i))}));
+      want += senders.back()->data;
+      ASSERT_EQ(0, weft_task_spawn(l, &Sender::step, senders.back().get(), nullptr));
+    }
+    const int peer = sv[1];
+    ASSERT_EQ(0, fcntl(peer, F_SETFL, 0));  // blocking reads
+    std::string got;
+    std::thread reader([&] { got = read_all(peer, want.size()); });
+    wt::Watchdog dog(l, 60 * wt::kSec);
+    EXPECT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+    reader.join();
+    EXPECT_FALSE(dog.fired);
+    for (auto &s : senders) {
+      EXPECT_EQ(0, s->result) << weft_err_name(s->result);
+      EXPECT_EQ(s->data.size(), s->sent);
+    }
+    EXPECT_TRUE(got == want) << "stream differs: " << got.size() << " of " << want.size();
+    ASSERT_EQ(0, weft_socket_close(l, sv[0]));
+    ASSERT_EQ(0, weft_loop_free(l));
+    close(sv[1]);
+  }
+}
+
+// A send blocked on a full socket is cancelled (or times out) part way:
+// *sent says how many bytes went, and exactly those arrive; the send queued
+// behind it then goes whole, right after them.
+TEST(BackendOps, StoppedSendReportsWhatWentAndTheNextOneFollows) {
+  for (const char *name : usable_backends()) {
+    for (int how = 0; how < 2; how++) {
+      SCOPED_TRACE(std::string(name) + (how ? " timeout" : " cancel"));
+      weft_loop_t *l = nullptr;
+      int sv[2];
+      ASSERT_NO_FATAL_FAILURE(loop_with_adopted_pair(name, &l, sv));
+      Sender a{sv[0], std::string(4 << 20, 'A')};
+      Sender b{sv[0], std::string(1000, 'B')};
+      weft_task_t ta = 0;
+      ASSERT_EQ(0, weft_task_spawn(l, &Sender::step, &a, &ta));
+      ASSERT_EQ(0, weft_task_spawn(l, &Sender::step, &b, nullptr));
+      ASSERT_GE(weft_loop_run(l, WEFT_RUN_NOWAIT), 0);  // both wait: nobody reads
+      if (how == 0)
+        ASSERT_EQ(0, weft_task_cancel(l, ta));
+      else
+        ASSERT_EQ(0, weft_task_timeout(l, ta, 1000));
+      while (a.result == 1) ASSERT_GE(weft_loop_run(l, WEFT_RUN_NOWAIT), 0);  // 1 us: soon
+      EXPECT_EQ(how == 0 ? WEFT_ECANCELED : WEFT_ETIMEDOUT, a.result);
+      EXPECT_GT(a.sent, 0u);
+      EXPECT_LT(a.sent, a.data.size());
+      const size_t a_sent = a.sent;
+      ASSERT_EQ(0, fcntl(sv[1], F_SETFL, 0));
+      std::string got;
+      std::thread reader([&] { got = read_all(sv[1], a_sent + b.data.size()); });
+      wt::Watchdog dog(l, 60 * wt::kSec);
+      EXPECT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+      reader.join();
+      EXPECT_FALSE(dog.fired);
+      EXPECT_EQ(0, b.result) << weft_err_name(b.result);
+      EXPECT_EQ(b.data.size(), b.sent);
+      EXPECT_TRUE(got == std::string(a_sent, 'A') + b.data)
+          << "got " << got.size() << " bytes for " << a_sent << " + " << b.data.size();
+      ASSERT_EQ(0, weft_socket_close(l, sv[0]));
+      ASSERT_EQ(0, weft_loop_free(l));
+      close(sv[1]);
+    }
+  }
+}
+
+// Close through weft with a send blocked part way and one queued behind it:
+// both resolve WEFT_ECLOSED, the first with the count that went (which the
+// peer reads), the second with 0.
+TEST(BackendOps, CloseWithSendsWaiting) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    weft_loop_t *l = nullptr;
+    int sv[2];
+    ASSERT_NO_FATAL_FAILURE(loop_with_adopted_pair(name, &l, sv));
+    Sender a{sv[0], std::string(4 << 20, 'A')};
+    Sender b{sv[0], std::string(1000, 'B')};
+    ASSERT_EQ(0, weft_task_spawn(l, &Sender::step, &a, nullptr));
+    ASSERT_EQ(0, weft_task_spawn(l, &Sender::step, &b, nullptr));
+    ASSERT_GE(weft_loop_run(l, WEFT_RUN_NOWAIT), 0);
+    ASSERT_EQ(0, weft_socket_close(l, sv[0]));
+    ASSERT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+    EXPECT_EQ(WEFT_ECLOSED, a.result) << weft_err_name(a.result);
+    EXPECT_EQ(WEFT_ECLOSED, b.result) << weft_err_name(b.result);
+    EXPECT_GT(a.sent, 0u);
+    EXPECT_EQ(0u, b.sent);
+    EXPECT_EQ(a.sent, drain(sv[1]).size());
+    ASSERT_EQ(0, weft_loop_free(l));
+    close(sv[1]);
+  }
+}
+
+// A send submitted to the ring by a thread that then exits, while the
+// socket is full: the kernel cancels it with its submitter; the loop, run by
+// another thread, submits the rest again and every byte arrives in order.
+TEST(BackendThreaded, SendSubmittedByAThreadThatExits) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    weft_loop_t *l = nullptr;
+    int sv[2];
+    ASSERT_NO_FATAL_FAILURE(loop_with_adopted_pair(name, &l, sv));
+    std::string data(2 << 20, 0);
+    for (size_t i = 0; i < data.size(); i++) data[i] = char(i * 7 / 3);
+    Sender s{sv[0], data};
+    std::thread a([&] {
+      ASSERT_EQ(0, weft_task_spawn(l, &Sender::step, &s, nullptr));
+      ASSERT_GE(weft_loop_run(l, WEFT_RUN_NOWAIT), 0);  // submits the send
+    });
+    a.join();
+    ASSERT_EQ(0, fcntl(sv[1], F_SETFL, 0));
+    std::string got;
+    std::thread reader([&] { got = read_all(sv[1], data.size()); });
+    wt::Watchdog dog(l, 60 * wt::kSec);
+    EXPECT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+    reader.join();
+    EXPECT_FALSE(dog.fired);
+    EXPECT_EQ(0, s.result) << weft_err_name(s.result);
+    EXPECT_EQ(data.size(), s.sent);
+    EXPECT_TRUE(got == data) << "got " << got.size() << " of " << data.size();
+    ASSERT_EQ(0, weft_socket_close(l, sv[0]));
+    ASSERT_EQ(0, weft_loop_free(l));
+    close(sv[1]);
+  }
+}

@@ -5,6 +5,8 @@
 // 1, 4 and 5).
 #include "weft_test.h"
 
+#include <algorithm>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -982,7 +984,14 @@ TEST_F(Sock, FreeWithOperationsPending) {
   EXPECT_EQ(1, run(WEFT_RUN_NOWAIT));
   free_loop();
   ASSERT_EQ(3u, got.size());
-  for (int g : got) EXPECT_EQ(WEFT_ECANCELED, g);
+  // On io_uring the connect (to a closed port) may complete while free
+  // cancels the others in the kernel: its refusal is then what it delivers.
+  for (int g : got) {
+    if (g != WEFT_ECONNREFUSED) {
+      EXPECT_EQ(WEFT_ECANCELED, g) << weft_err_name(g);
+    }
+  }
+  EXPECT_GE(std::count(got.begin(), got.end(), WEFT_ECANCELED), 2);
   ::close(lfd);
 }
 
