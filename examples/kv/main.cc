@@ -16,7 +16,9 @@ void usage() {
                "               [--send-stall-ms MS] [--max-bulk BYTES] [--max-args N]\n"
                "  --port PORT   TCP port, 0 picks a free one (printed on the first line)\n"
                "  --host ADDR   numeric IPv4/IPv6 address to listen on (127.0.0.1)\n"
-               "  --loops K     loops (threads, keyspace shards), 1..256 (CPUs available)\n");
+               "  --loops K     loops (threads, keyspace shards), 1..256 (CPUs available)\n"
+               "  --send-stall-ms MS  drop a client whose replies do not move for MS\n"
+               "                (detected within 1.25 x MS; default 30000)\n");
 }
 
 bool number(const char *s, long long lo, long long hi, long long *out) {

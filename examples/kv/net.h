@@ -2,11 +2,12 @@
  * net.h -- the socket I/O weft-kv needs, behind one small interface:
  * listen, accept, recv, send, close, on weft's socket awaits
  * (weft_tcp_listen with WEFT_LISTEN_REUSEPORT, weft_await_accept,
- * weft_await_recv, weft_await_send, weft_socket_close). Accepted sockets are
- * owned by weft (non-blocking, registered with the kernel once). A receive
- * or send first tries its syscall directly, and awaits only if the socket
- * is not ready, which saves a loop round trip per request. server.cc knows
- * nothing else about sockets.
+ * weft_await_recv, weft_socket_close). Accepted sockets are owned by weft
+ * (non-blocking, registered with the kernel once). A receive first tries
+ * its syscall directly unless the last one drained the socket, and awaits
+ * only if the socket is not ready, which saves a loop round trip per
+ * request. Replies go out with weft.hpp's weft::send (weft_await_send),
+ * in server.cc.
  *
  * All functions: loop thread only; results are >= 0 or a negated errno or
  * WEFT_E* code; weft::cancelled is thrown if the task is cancelled.
@@ -119,48 +120,6 @@ class recv : public weft::detail::await_base {
   bool done_ = false;
   long n_ = 0;
 };
-
-/* Sends what the socket takes of buf[0, len) at once, without waiting: the
- * bytes taken (0 if the socket is full), or a negated errno. */
-inline long try_send(int fd, const char *buf, size_t len) {
-  ssize_t n = ::send(fd, buf, len, MSG_NOSIGNAL);
-  if (n >= 0) return static_cast<long>(n);
-  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
-  return -errno;
-}
-
-/* Sends all len bytes of buf: 0, or a negated errno / WEFT_E* code;
- * -ETIMEDOUT if the peer took none of them for `stall` (a client that does
- * not read). */
-inline weft::task<int> send_all(int fd, const char *buf, size_t len,
-                                std::chrono::milliseconds stall) {
-  // A direct send first: most replies fit the socket buffer at once.
-  long n = try_send(fd, buf, len);
-  if (n < 0) co_return static_cast<int>(n);
-  buf += n;
-  len -= static_cast<size_t>(n);
-  while (len > 0) {
-    size_t sent = 0;
-    int r = 0;
-    bool timed_out = false;
-    try {
-      r = co_await weft::timeout(stall, detail::make_op([&](weft_loop_t *l, weft_task_t self) {
-        return weft_await_send(l, self, fd, buf, len, &sent);
-      }));
-    } catch (const weft::timed_out &) {
-      timed_out = true;
-    }
-    buf += sent;
-    len -= sent;
-    if (r == WEFT_ECANCELED) throw weft::cancelled();
-    if (r == WEFT_ETIMEDOUT || timed_out) {
-      if (sent > 0) continue;  // it moved: the peer reads, slowly
-      co_return -ETIMEDOUT;
-    }
-    if (r < 0) co_return r;
-  }
-  co_return 0;
-}
 
 /* Closes fd through weft (weft_socket_close). */
 inline void close(weft_loop_t *loop, int fd) { weft_socket_close(loop, fd); }

@@ -186,6 +186,28 @@ Parser::Status Parser::parse_multibulk(const char *buf, size_t len, size_t *used
   if (multibulk_left_ == 0) {
     int64_t ll = 0;
     size_t end = quick_count(buf, 1, len, &ll);
+    // The fast path: a whole request with plain count lines, in one pass
+    // straight into args_. Anything else (incomplete, an empty argument,
+    // odd count lines, over a limit) starts again on the general path
+    // below, which gives the same answer for every request this accepts.
+    if (end != 0 && end + 2 <= len && ll <= limits_.max_args) {
+      size_t p = end + 2;
+      args_.clear();
+      int64_t i = 0;
+      for (; i < ll; i++) {
+        int64_t bl = 0;
+        size_t e = p < len && buf[p] == '$' ? quick_count(buf, p + 1, len, &bl) : 0;
+        if (e == 0 || e + 2 > len || bl > limits_.max_bulk) break;
+        p = e + 2;
+        if (len - p < static_cast<size_t>(bl) + 2) break;
+        args_.emplace_back(buf + p, static_cast<size_t>(bl));
+        p += static_cast<size_t>(bl) + 2;
+      }
+      if (i == ll) {
+        *used = p;
+        return kCommand;
+      }
+    }
     if (end == 0) {
       const char *nl = static_cast<const char *>(std::memchr(buf, '\r', len));
       if (!nl) {

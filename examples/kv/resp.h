@@ -64,6 +64,9 @@ class Parser {
   const std::vector<std::string_view> &args() const { return args_; }
   /* The message of the last kError, without "-ERR " ("Protocol error: ..."). */
   const std::string &error() const { return error_; }
+  /* Whether the parser is between requests (nothing of an incomplete one
+   * consumed): then parse() of no bytes would only say kNeedMore. */
+  bool at_boundary() const { return multibulk_left_ == 0; }
   /* Bytes the current incomplete request still needs at least (a hint for
    * the buffer size; 0 if unknown). */
   size_t need_hint() const { return need_hint_; }

@@ -30,7 +30,7 @@ struct Options {
   int loops = 1;             // shards, each a loop on its own thread (1..256)
   Limits limits;             // per request
   size_t flush_at = 64 * 1024;     // pending reply bytes that make a connection send
-  int64_t send_stall_ms = 30000;   // a client that takes no bytes this long is dropped
+  int64_t send_stall_ms = 30000;   // a client whose send does not move this long is dropped
   int64_t expire_period_ms = 100;  // active expiry: how often each shard looks
   size_t expire_budget = 1000;     // active expiry: keys removed per look at most
 };
