@@ -2,9 +2,11 @@
 //
 // A backend only reports: which registrations became ready and whether the
 // wakeup eventfd fired, in one array of epoll_event records (the wakeup as
-// kWakeKey), and which operations completed (Backend::done, io_uring). The loop (poller.cc) owns the per-fd state, decides what each
-// fd is registered for, and dispatches what the backend reports to watches,
-// fd awaits and socket operations.
+// kWakeKey), and which operations completed (Backend::done, io_uring). The
+// loop (poller.cc) owns the per-fd state and decides what each fd is
+// registered for; it hands each readiness to the registration's waiters
+// (watches, fd awaits; the wakeup's waiter for kWakeKey), which wake.h
+// wakes, and retries the fd's socket operations.
 //
 // Two backends:
 //   epoll     (backend_epoll.cc) waits in epoll_wait on the loop's epoll set.

@@ -22,14 +22,15 @@
 #include "sync.h"
 #include "task.h"
 #include "timer.h"
+#include "waiter.h"
 #include "work.h"
 
-// Heap entry refs: the owner kind in the top two bits, its slot below.
+// Heap entry refs: waiter refs (waiter.h) of the three timed kinds.
 namespace weft {
-constexpr uint32_t kRefTimer = 0u << 30;
-constexpr uint32_t kRefSleep = 1u << 30;
-constexpr uint32_t kRefTimeout = 2u << 30;
-constexpr uint32_t kRefKind = 3u << 30;
+constexpr uint32_t kRefTimer = WK_TIMER;
+constexpr uint32_t kRefSleep = WK_SLEEP;
+constexpr uint32_t kRefTimeout = WK_DEADLINE;
+constexpr uint32_t kRefKind = kWaiterKind;
 
 // Adds d to a counter that only the loop thread writes: other threads read
 // it, so it is atomic, but no locked instruction is needed.
@@ -193,6 +194,10 @@ struct weft_loop {
   int watch_modify(uint32_t slot, int events) { return io_modify(slot, uint32_t(events)); }
   void watch_stop(uint32_t slot);
   void drop_watches();
+
+  // ------------------------------------------------------------ wake.h
+  // An event source reports to the waiter `ref` (waiter.h) what happened.
+  inline void wake_waiter(uint32_t ref, int64_t value);
 
   // ------------------------------------------------------------ work.cc
   int pool_start();

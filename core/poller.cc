@@ -1,5 +1,9 @@
-// poller.cc -- per-fd registrations, fd watches, fd awaits and the wakeup;
-// dispatching what the backend (backend.h) reports.
+// poller.cc -- per-fd registrations, fd watches and fd awaits; turning what
+// the backend (backend.h) reports into wakes of waiters (wake.h): each
+// registration's IoNodes for an fd, the loop's wakeup waiter for the wakeup
+// eventfd. Whether a node is a watch or an fd await matters here only for
+// how its fd is registered (poller.h); what waking it means, and what the
+// wakeup is for, only wake.h knows.
 #include <cerrno>
 
 #include <fcntl.h>
@@ -7,6 +11,7 @@
 #include <unistd.h>
 
 #include "loop.h"
+#include "wake.h"
 
 using namespace weft;
 
@@ -347,15 +352,10 @@ void weft_loop::poll_io(int64_t timeout) {
   }
   for (int i = 0; i < n; i++) {
     const epoll_event &ev = p.events[i];
-    if (ev.data.u64 == kWakeKey) {
-      // Read first, then clear: a waker that saw the flag set has queued
-      // its item before our drain below.
-      sys_eventfd_read(p.be.wakefd);
-      wake_pending.store(false, std::memory_order_seq_cst);
-      deliver_completions();
-    } else {
+    if (ev.data.u64 == kWakeKey)
+      wake_waiter(Poller::kWakeWaiter, from_epoll(ev.events));
+    else
       dispatch_fd(int(uint32_t(ev.data.u64)), uint32_t(ev.data.u64 >> 32), ev.events);
-    }
   }
 }
 
@@ -386,27 +386,8 @@ void weft_loop::dispatch_fd(int fd, uint32_t seq, uint32_t raw) {
     IoNode *node = io_node(ref);
     p.cursor = node->next;  // io_unlink advances it if that node goes
     wanted |= node->events;
-    uint32_t ev = got & (node->events | kReported);
-    if (ev) {
-      if (ref & kIoTask) {
-        uint32_t slot = ref & ~kIoTask;
-        io_remove(ref);
-        resolve(slot, int(ev));
-      } else {
-        FdWatch *w = watches.at(ref);
-        const uint32_t gen = w->gen;
-        void *ud = w->ud;
-        const int64_t t0 = slow_ns ? clock_now() : 0;
-        callback_begin(WEFT_KIND_FD_WATCH, ref, gen);
-        try {
-          w->cb(this, id_make(Kind::FdWatch, tag, gen, ref), int(ev), ud);
-        } catch (...) {
-          log(WEFT_LOG_ERROR, "C++ exception escaped an fd callback");
-        }
-        if (callback_end()) release_ud(WEFT_KIND_FD_WATCH, ud);
-        if (slow_ns) slow_check(t0, "fd callback");
-      }
-    }
+    const uint32_t ev = got & (node->events | kReported);
+    if (ev) wake_waiter(ref, ev);  // a task's await or a watch's callback
     ref = p.cursor;
   }
   p.cursor = kNone;

@@ -38,6 +38,7 @@
 
 #include "backend.h"
 #include "task.h"
+#include "waiter.h"
 
 namespace weft {
 
@@ -68,8 +69,10 @@ struct FdRec {
   uint8_t counted;        // counted in Poller::registered
   uint16_t ring_ops;      // io_uring: operations in the kernel on this fd
 };
-// IoNode refs: a watch slot, or a task slot with this bit set.
-constexpr uint32_t kIoTask = 0x80000000u;
+// IoNode refs: waiter refs (waiter.h), a watch's (WK_WATCH: the plain
+// slot) or a task's fd await (this bit set).
+constexpr uint32_t kIoTask = WK_FD_TASK;
+static_assert(WK_WATCH == 0 && WK_FD_TASK == 0x80000000u, "a watch ref is its slot");
 // epoll data: fd | seq << 32 (backend.h's kWakeKey for the wakeup eventfd).
 // FdRec::ready bit: the peer's end of stream (or an error) was reported; it
 // stays readable for good, so a short read must not wait for another edge.
@@ -77,6 +80,8 @@ constexpr uint8_t kReadEnded = 0x10;
 constexpr int kMaxEvents = 1024;
 
 struct Poller {
+  // The waiter of the backend's wakeup eventfd (reported as kWakeKey).
+  static constexpr uint32_t kWakeWaiter = WK_WAKEUP;
   Backend be;  // backend.h: the epoll set, the wakeup eventfd, the ring
   FdRec *fds = nullptr;  // indexed by fd
   uint32_t nfds = 0;

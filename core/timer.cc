@@ -1,6 +1,9 @@
-// timer.cc -- callback timers, and the timer phase that also wakes sleeping
-// tasks and fires task deadlines (all three share the one heap).
+// timer.cc -- callback timers, and the timer phase: the heap (shared by
+// callback timers, sleeping tasks and task deadlines) reports each due entry
+// to its waiter (wake.h), not knowing whether that is a task or a
+// callback.
 #include "loop.h"
+#include "wake.h"
 
 using namespace weft;
 
@@ -117,47 +120,7 @@ void weft_loop::run_timers() {
       heap.unmark_stale();
       continue;
     }
-    uint32_t slot = e.ref & ~kRefKind;
-    switch (e.ref & kRefKind) {
-      case kRefSleep:
-        tasks.at(slot)->w.sleep_seq = 0;
-        resolve(slot, 0);
-        break;
-      case kRefTimeout:
-        tasks.at(slot)->timeout_seq = 0;
-        interrupt(slot, WEFT_ETIMEDOUT);
-        break;
-      default: {
-        Timer *t = timers.at(slot);
-        const uint32_t gen = t->gen;
-        const bool once = t->repeat == 0;
-        if (once) {
-          t->seq = 0;
-          t->state = TM_FIRING;
-          bump(st_timers, -1);
-        } else {
-          // Drift-free period; skip missed periods instead of bursting.
-          int64_t next = add_sat(e.deadline, t->repeat);
-          if (next <= t_now) next = add_sat(t_now, t->repeat);
-          t->seq = heap.push(next, kRefTimer | slot);  // the pop made room
-        }
-        void *ud = t->ud;
-        const int64_t t0 = slow_ns ? clock_now() : 0;
-        callback_begin(WEFT_KIND_TIMER, slot, gen);
-        try {
-          t->cb(this, id_make(Kind::Timer, tag, gen, slot), ud);
-        } catch (...) {
-          log(WEFT_LOG_ERROR, "C++ exception escaped a timer callback");
-        }
-        const bool stopped = callback_end();
-        if (slow_ns) slow_check(t0, "timer callback");
-        if (once) {
-          Timer *t2 = timers.get(slot, gen);
-          if (t2 && t2->state == TM_FIRING) timers.release(slot);
-        }
-        if (once || stopped) release_ud(WEFT_KIND_TIMER, ud);
-      }
-    }
+    wake_waiter(e.ref, e.deadline);  // a timer's callback, a task's sleep or deadline
   }
   heap.fence_end();
   if (heap.want_compact()) heap_compact();

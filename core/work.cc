@@ -12,6 +12,7 @@
 #include <cxxabi.h>
 
 #include "loop.h"
+#include "wake.h"
 
 using namespace weft;
 
@@ -249,19 +250,7 @@ void weft_loop::deliver_completions() {
     Work *w = fifo;
     fifo = w->qnext;
     work_outstanding--;
-    if (w->task != kNone) {
-      Task *t = tasks.at(w->task);
-      if (t->state == TS_WAITING && t->await == AW_THREAD && t->w.work == w)
-        resolve(w->task, w->intr ? w->intr : w->result);
-    } else if (w->done) {
-      const int64_t t0 = slow_ns ? clock_now() : 0;
-      try {
-        w->done(this, id_make(Kind::Work, tag, w->gen, w->slot), w->result, w->ud);
-      } catch (...) {
-        log(WEFT_LOG_ERROR, "C++ exception escaped a done callback");
-      }
-      if (slow_ns) slow_check(t0, "done callback");
-    }
+    wake_waiter(WK_WORK | w->slot, w->result);  // its task's await or its done callback
     work_free(w);
   }
 }
