@@ -181,7 +181,7 @@ void weft_loop::fd_orphan(int fd, int code) {
     uint32_t next = io_node(ref)->next;
     if (ref & kIoTask) {
       io_unlink(ref);
-      settle(ref & ~kIoTask, code);
+      wake_waiter(WK_OP | (ref & ~kIoTask), code);
     }
     ref = next;
   }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "await.h"
+#include "wake.h"
 
 using namespace weft;
 
@@ -258,7 +259,7 @@ int weft_loop::sock_close(int fd) {
       if (op->state != 1 || (op->ring != 1 && op->ring != 3) || op->fd != fd) continue;
       const uint32_t task = op->task;
       const int res = ring_abort(s, true);
-      settle(task, res == WEFT_ECANCELED ? WEFT_ECLOSED : res);
+      wake_waiter(WK_OP | task, res == WEFT_ECANCELED ? WEFT_ECLOSED : res);
     }
     FdRec &r = poller.fds[fd];  // the table may have grown meanwhile
     fd_orphan(fd, WEFT_ECLOSED);  // fd awaits and operations
@@ -290,7 +291,7 @@ int weft_loop::sock_shutdown(int fd) {
     if (op->state != 1 || op->ring != 1 || op->fd != fd || op->kind != OP_SEND) continue;
     const uint32_t task = op->task;
     const int res = ring_abort(s, true);
-    settle(task, res < 0 ? WEFT_ECLOSED : res);
+    wake_waiter(WK_OP | task, res < 0 ? WEFT_ECLOSED : res);
   }
   return 0;
 }
@@ -441,7 +442,7 @@ void weft_loop::op_finish(uint32_t os, int result) {
   if (op->kind == OP_SEND && op->sent) *op->sent = op->done;
   if (op->dial) mem_free(op->dial);
   sock_ops.release(os);
-  settle(task, result);
+  wake_waiter(WK_OP | task, result);
 }
 
 // Phase (6): fd reported readiness; retry its parked operations, oldest

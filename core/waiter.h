@@ -6,7 +6,8 @@
 // whether the waiter is a task or a callback: wake.h is the one place that
 // knows each kind and how it is woken (a task resolves or is interrupted, a
 // callback runs under the release hook's and the slow-callback log's rules,
-// the wakeup drains the pool's completions).
+// the wakeup drains the pool's completions). socket.cc's operations report
+// their endings to their task the same way (WK_OP).
 //
 // A ref is the kind in its top three bits and a slot of the kind's pool
 // below (slots are under 2^24, id.h). The heap's entries carry refs of the
@@ -28,6 +29,10 @@ enum WaiterKind : uint32_t {
   WK_WAKEUP = 5u << 29,    // the loop's wakeup eventfd (no slot): pool completions
   WK_WORK = 6u << 29,      // finished pool work (work slot): its task's await or its
                            // done callback; value: the work's result
+  WK_OP = 7u << 29,        // task's socket operation, or an fd await whose fd was closed
+                           // under it (task slot): resolves with value, also while the
+                           // task's own step runs (a step that closed the fd it had just
+                           // armed an operation on)
 };
 constexpr uint32_t kWaiterKind = 7u << 29;
 

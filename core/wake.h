@@ -1,17 +1,18 @@
 // wake.h -- waking a waiter (waiter.h): the one place that knows what each
 // kind of waiter is and what waking it means. The timer phase (timer.cc),
-// the poller (poller.cc) and the pool's completion drain (work.cc) call
-// wake_waiter with the ref they hold and what happened; they never resolve a
-// task or run a callback themselves. Inline in those three callers (each
-// event costs a switch on the kind, no call): include it only there.
+// the poller (poller.cc), the pool's completion drain (work.cc) and the
+// socket operations (socket.cc) call wake_waiter with the ref they hold and
+// what happened; they never resolve a task or run a callback themselves.
+// Inline in those callers (each event costs a switch on the kind, no call):
+// include it only there.
 #pragma once
 
 #include "loop.h"
 
 // `value`: WK_WATCH, WK_FD_TASK: the WEFT_* events that happened (already
 // masked to what the waiter asked for, plus hangup and error); WK_TIMER: the
-// deadline that was due; WK_WORK: the work's result; WK_SLEEP, WK_DEADLINE,
-// WK_WAKEUP: unused.
+// deadline that was due; WK_WORK: the work's result; WK_OP: the await's
+// result; WK_SLEEP, WK_DEADLINE, WK_WAKEUP: unused.
 WEFT_INLINE void weft_loop::wake_waiter(uint32_t ref, int64_t value) {
   using namespace weft;
   const uint32_t slot = waiter_slot(ref);
@@ -109,6 +110,9 @@ WEFT_INLINE void weft_loop::wake_waiter(uint32_t ref, int64_t value) {
       }
       return;
     }
+    case WK_OP:
+      settle(slot, int(value));
+      return;
     default:
       return;
   }
