@@ -285,12 +285,12 @@ int weft_loop::sock_shutdown(int fd) {
   if (::shutdown(fd, SHUT_WR) < 0) return sys_error(errno);
   if (uint32_t(fd) >= poller.nfds) return 0;
   sock_fail_fd(fd, WEFT_ECLOSED, kW);
-  // The send in the ring (io_uring) ends the same way, with its count.
-  for (uint32_t s = 0; poller.fds[fd].sq != kNone && s < sock_ops.size(); s++) {
-    SockOp *op = sock_ops.at(s);
-    if (op->state != 1 || op->ring != 1 || op->fd != fd || op->kind != OP_SEND) continue;
-    const uint32_t task = op->task;
-    const int res = ring_abort(s, true);
+  // The send in the ring (io_uring; the head of the fd's send queue, all
+  // that sock_fail_fd left there) ends the same way, with its count.
+  const uint32_t os = poller.fds[fd].sq;
+  if (os != kNone && sock_ops.at(os)->ring == 1) {
+    const uint32_t task = sock_ops.at(os)->task;
+    const int res = ring_abort(os, true);
     wake_waiter(WK_OP | task, res < 0 ? WEFT_ECLOSED : res);
   }
   return 0;
