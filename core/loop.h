@@ -233,6 +233,7 @@ struct weft_loop {
                  size_t *sent);                // 0 or WEFT_E*
   int ring_prep(uint32_t op_slot);             // queues its SQE: 0 or -errno
   int ring_enter(uint32_t op_slot);            // ring_prep + counts: 0 or WEFT_E*
+  void ring_leave(weft::SockOp *op);           // out of the kernel: uncounted
   void ring_send_next(int fd);                 // the fd's next send goes in
   void ring_flush();                           // staged recvs go in (before the wait)
   int ring_result(weft::SockOp *op, int res);  // what the await delivers
@@ -243,6 +244,7 @@ struct weft_loop {
   int sock_park(uint32_t task_slot, uint8_t kind, int fd, char *buf, size_t len, size_t done,
                 size_t *sent, weft::Dial *dial);
   int dial_next(uint32_t op_slot);         // fd, error, or WEFT_PENDING (parked)
+  void dial_retry(uint32_t op_slot);       // its socket failed: the next address
   void op_finish(uint32_t op_slot, int result);
   void settle(uint32_t task_slot, int value);  // resolve, also inside its own step
 

@@ -256,7 +256,8 @@ int weft_loop::sock_close(int fd) {
     sock_fail_fd(fd, WEFT_ECLOSED, kW);
     for (uint32_t s = 0; poller.fds[fd].ring_ops && s < sock_ops.size(); s++) {
       SockOp *op = sock_ops.at(s);
-      if (op->state != 1 || (op->ring != 1 && op->ring != 3) || op->fd != fd) continue;
+      if (op->state != 1 || (op->ring != RS_KERNEL && op->ring != RS_STAGED) || op->fd != fd)
+        continue;
       const uint32_t task = op->task;
       const int res = ring_abort(s, true);
       wake_waiter(WK_OP | task, res == WEFT_ECANCELED ? WEFT_ECLOSED : res);
@@ -285,12 +286,12 @@ int weft_loop::sock_shutdown(int fd) {
   if (::shutdown(fd, SHUT_WR) < 0) return sys_error(errno);
   if (uint32_t(fd) >= poller.nfds) return 0;
   sock_fail_fd(fd, WEFT_ECLOSED, kW);
-  // The send in the ring (io_uring) ends the same way, with its count.
-  for (uint32_t s = 0; poller.fds[fd].sq != kNone && s < sock_ops.size(); s++) {
-    SockOp *op = sock_ops.at(s);
-    if (op->state != 1 || op->ring != 1 || op->fd != fd || op->kind != OP_SEND) continue;
-    const uint32_t task = op->task;
-    const int res = ring_abort(s, true);
+  // The send in the ring (io_uring; the head of the fd's send queue, all
+  // that sock_fail_fd left there) ends the same way, with its count.
+  const uint32_t os = poller.fds[fd].sq;
+  if (os != kNone && sock_ops.at(os)->ring == RS_KERNEL) {
+    const uint32_t task = sock_ops.at(os)->task;
+    const int res = ring_abort(os, true);
     wake_waiter(WK_OP | task, res < 0 ? WEFT_ECLOSED : res);
   }
   return 0;
@@ -475,12 +476,8 @@ void weft_loop::sock_run(int fd) {
         op_finish(os, fd);
         continue;
       }
-      // This address failed: forget the socket, try the next one.
-      op->dial->last_err = sys_error(err);
-      op->fd = -1;
-      sock_close(fd);
-      int res = dial_next(os);
-      if (res != WEFT_PENDING) op_finish(os, res);
+      op->dial->last_err = sys_error(err);  // this address failed
+      dial_retry(os);
       return;  // fd is closed
     }
     int res;
@@ -559,10 +556,17 @@ int weft_loop::ring_prep(uint32_t os) {
 int weft_loop::ring_enter(uint32_t os) {
   if (int e = ring_prep(os)) return sys_error(-e);
   SockOp *op = sock_ops.at(os);
-  op->ring = 1;
+  op->ring = RS_KERNEL;
   poller.fds[op->fd].ring_ops++;
   poller.ring_ops++;
   return 0;
+}
+
+// The kernel no longer has op (or never will): no longer counted.
+void weft_loop::ring_leave(SockOp *op) {
+  op->ring = RS_NONE;
+  poller.fds[op->fd].ring_ops--;
+  poller.ring_ops--;
 }
 
 // Starts an operation of the running task in the ring (queued: the next
@@ -599,7 +603,7 @@ int weft_loop::ring_start(uint32_t task_slot, uint8_t kind, int fd, char *buf, s
       p.capstaged = ncap;
     }
     p.staged[p.nstaged++] = os;
-    op->ring = 3;
+    op->ring = RS_STAGED;
     p.fds[fd].ring_ops++;
     p.ring_ops++;
     tasks.at(task_slot)->w.sock_op = os;
@@ -610,7 +614,7 @@ int weft_loop::ring_start(uint32_t task_slot, uint8_t kind, int fd, char *buf, s
     const bool first = r.sq == kNone;
     q_push(r.sq, r.sq_tail, os, sock_ops);
     if (!first) {
-      op->ring = 2;
+      op->ring = RS_BEHIND;
       tasks.at(task_slot)->w.sock_op = os;
       return 0;
     }
@@ -633,14 +637,12 @@ void weft_loop::ring_flush() {
   for (uint32_t i = 0; i < n; i++) {
     const uint32_t os = p.staged[i];
     SockOp *op = sock_ops.at(os);
-    if (op->state != 1 || op->ring != 3) continue;
+    if (op->state != 1 || op->ring != RS_STAGED) continue;
     if (ring_prep(os) == 0) {
-      op->ring = 1;
+      op->ring = RS_KERNEL;
       continue;
     }
-    op->ring = 0;
-    p.fds[op->fd].ring_ops--;
-    p.ring_ops--;
+    ring_leave(op);
     op_finish(os, WEFT_ENOMEM);
   }
 }
@@ -651,7 +653,7 @@ void weft_loop::ring_send_next(int fd) {
   for (;;) {
     FdRec &r = poller.fds[fd];
     const uint32_t os = r.sq;
-    if (os == kNone || sock_ops.at(os)->ring != 2) return;
+    if (os == kNone || sock_ops.at(os)->ring != RS_BEHIND) return;
     const int e = ring_enter(os);
     if (e == 0) return;
     q_remove(r.sq, r.sq_tail, os, sock_ops);
@@ -699,7 +701,7 @@ void weft_loop::ring_complete(uint64_t key, int res) {
   const uint32_t os = uint32_t(key);
   if (os >= sock_ops.size()) return;
   SockOp *op = sock_ops.at(os);
-  if (op->state != 1 || op->ring != 1 || ring_key(os, op->gen) != key) return;  // not ours
+  if (op->state != 1 || op->ring != RS_KERNEL || ring_key(os, op->gen) != key) return;  // not ours
   if (op->kind == OP_SEND && res > 0) {
     op->done += size_t(res);
     res = 0;
@@ -722,15 +724,9 @@ void weft_loop::ring_complete(uint64_t key, int res) {
     // Nothing more moved: submit it again, from this thread (a connect
     // starts over on a new socket).
     if (op->kind == OP_CONNECT) {
-      const int fd = op->fd;
-      op->ring = 0;
-      poller.fds[fd].ring_ops--;
-      poller.ring_ops--;
+      ring_leave(op);
       op->dial->idx--;
-      op->fd = -1;
-      sock_close(fd);
-      const int r = dial_next(os);
-      if (r != WEFT_PENDING) op_finish(os, r);
+      dial_retry(os);
       return;
     }
     for (int attempt = 0; attempt < 4; attempt++)
@@ -738,9 +734,7 @@ void weft_loop::ring_complete(uint64_t key, int res) {
     res = -ENOMEM;  // the ring refuses new work: say so rather than wait for nothing
   }
   const int fd = op->fd;
-  op->ring = 0;
-  poller.fds[fd].ring_ops--;
-  poller.ring_ops--;
+  ring_leave(op);
   const int result = ring_result(op, res);
   if (op->aborting) {
     op->ring_res = result;
@@ -755,12 +749,8 @@ void weft_loop::ring_complete(uint64_t key, int res) {
       return;
     case OP_CONNECT:
       if (result < 0) {
-        // This address failed: forget the socket, try the next one.
-        op->dial->last_err = result;
-        op->fd = -1;
-        sock_close(fd);
-        const int r = dial_next(os);
-        if (r != WEFT_PENDING) op_finish(os, r);
+        op->dial->last_err = result;  // this address failed
+        dial_retry(os);
         return;
       }
       break;
@@ -778,21 +768,15 @@ void weft_loop::ring_complete(uint64_t key, int res) {
 int weft_loop::ring_cancel(uint32_t os) {
 #ifdef WEFT_HAVE_URING
   SockOp *op = sock_ops.at(os);  // stays live (and put) while we wait
-  if (op->ring == 2) {  // waiting behind a send: never reached the kernel
-    op->ring = 0;
+  if (op->ring == RS_BEHIND) {  // waiting behind a send: never reached the kernel
+    op->ring = RS_NONE;
     return WEFT_ECANCELED;
   }
-  if (op->ring == 3) {  // staged (ring_flush skips it from now on)
-    op->ring = 0;
-    poller.fds[op->fd].ring_ops--;
-    poller.ring_ops--;
+  // Staged (ring_flush skips it from now on), or queued and not submitted:
+  // the kernel never sees it.
+  if (op->ring == RS_STAGED || uring_unsubmit(poller.be, op->ticket)) {
+    ring_leave(op);
     return WEFT_ECANCELED;
-  }
-  if (uring_unsubmit(poller.be, op->ticket)) {  // never reached the kernel
-    op->ring = 0;
-    poller.fds[op->fd].ring_ops--;
-    poller.ring_ops--;
-    return op->kind == OP_SEND && op->done == op->len ? 0 : WEFT_ECANCELED;
   }
   op->aborting = 1;
   const uint64_t key = ring_key(os, op->gen);
@@ -847,10 +831,10 @@ void weft_loop::sock_fail_fd(int fd, int code, uint32_t dirs) {
     FdRec &r = poller.fds[fd];
     const uint32_t head = r.sq;
     if (head == kNone) break;
-    const uint32_t os = sock_ops.at(head)->ring == 2 ? head : sock_ops.at(head)->next;
+    const uint32_t os = sock_ops.at(head)->ring == RS_BEHIND ? head : sock_ops.at(head)->next;
     if (os == kNone) break;
     q_remove(r.sq, r.sq_tail, os, sock_ops);
-    sock_ops.at(os)->ring = 0;
+    sock_ops.at(os)->ring = RS_NONE;
     op_finish(os, code);
   }
   for (int w = 0; w < 2; w++) {
@@ -950,6 +934,18 @@ int weft_loop::await_accept(int64_t self, int fd) {
   }
   if (int e = sock_park(slot, OP_ACCEPT, fd, nullptr, 0, 0, nullptr, nullptr)) return e;
   return armed(t, AW_SOCK);
+}
+
+// The connect of op `os` on its socket has ended without a connection:
+// forget (close) that socket and go on with the next address, or end the
+// await with the Dial's last error.
+void weft_loop::dial_retry(uint32_t os) {
+  SockOp *op = sock_ops.at(os);
+  const int fd = op->fd;
+  op->fd = -1;
+  sock_close(fd);
+  const int r = dial_next(os);
+  if (r != WEFT_PENDING) op_finish(os, r);
 }
 
 // Tries the Dial's addresses from the next one on: the connected fd, an

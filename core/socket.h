@@ -13,7 +13,7 @@
 // the replies of an iteration cost no syscall each), every accept and every
 // TCP connect; such sockets are not kept in the epoll set. Sends on one fd
 // keep their order: one is in the ring, the others wait behind it in
-// FdRec::sq (SockOp::ring == 2) and go in as it ends; a short send goes in
+// FdRec::sq (RS_BEHIND) and go in as it ends; a short send goes in
 // again for the rest. The kernel holds the caller's buffer until the
 // completion: a cancel, a timeout or a close through weft submits
 // IORING_OP_ASYNC_CANCEL and waits for the operation's completion (the
@@ -49,6 +49,15 @@ enum SockOpKind : uint8_t {
 
 struct Dial;
 
+// Where an operation is on io_uring (SockOp::ring). Counted in the fd's and
+// the poller's ring_ops: RS_KERNEL and RS_STAGED.
+enum RingState : uint8_t {
+  RS_NONE = 0,    // not a ring operation (parked on the epoll set, or none)
+  RS_KERNEL = 1,  // submitted, or queued in the submission queue
+  RS_BEHIND = 2,  // a send waiting behind the fd's send in the ring (FdRec::sq)
+  RS_STAGED = 3,  // a recv queued just before the wait (Poller::staged)
+};
+
 struct SockOp {
   uint32_t gen;
   uint8_t state;  // 1 live
@@ -61,10 +70,8 @@ struct SockOp {
   size_t done;   // send: bytes already sent
   size_t *sent;  // send: the caller's count, written when the await resolves
   Dial *dial;    // connect
-  // io_uring: 1 the operation is in the kernel (submitted or queued) rather
-  // than parked, 2 a send waiting behind the fd's send in the ring
-  // (FdRec::sq); `aborting` while a cancel waits for it, which takes its
-  // result from ring_res once ring_done.
+  // io_uring: where it is (RingState); `aborting` while a cancel waits for
+  // it, which takes its result from ring_res once ring_done.
   uint8_t ring, aborting, ring_done;
   int32_t ring_res;
   uint32_t ticket;  // its place in the submission queue (backend.h)
