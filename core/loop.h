@@ -224,6 +224,7 @@ struct weft_loop {
   int await_connect(int64_t self, const char *host, int port);
   int await_connect_unix(int64_t self, const char *path);
   void sock_run(int fd);                  // phase (6): retry parked operations
+  bool sock_try_due(uint32_t task_slot);  // phase (4): a due recv, before the step
   // Cancel, timeout, disarm: takes the task's operation back. True when an
   // operation the kernel held (io_uring) completed meanwhile: *got is its
   // result, to be delivered (the interruption then waits for the next await).

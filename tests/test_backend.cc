@@ -303,6 +303,15 @@ struct Reader {
   }
 };
 
+// Reads what fd holds now (non-blocking).
+std::string drain(int fd) {
+  std::string got;
+  char b[65536];
+  ssize_t n;
+  while ((n = recv(fd, b, sizeof b, MSG_DONTWAIT)) > 0) got.append(b, size_t(n));
+  return got;
+}
+
 // A loop on backend `name` and a socketpair whose sv[0] weft owns (adopted).
 void loop_with_adopted_pair(const char *name, weft_loop_t **l, int sv[2]) {
   ASSERT_EQ(0, weft_loop_new_with(l, name));
@@ -420,6 +429,143 @@ TEST(BackendOps, CloseAndFreeWithRecvsWaiting) {
   }
 }
 
+// ------------------------------------- data arrived, the step has not run
+// The recv's data arrived in phase (6) and its task waits in the ready queue
+// for phase (4) of the next iteration; meanwhile something else happens to
+// it. On epoll the recv itself runs then, just before the step (it is "due":
+// socket.cc, sock_try_due); on io_uring the kernel completed it already.
+// Either way the contracts hold.
+
+namespace {
+
+// A loop on `name`, a Reader of sv[0] whose recv waits, then "hello" from
+// the peer and one iteration that sees it: the task is ready, its step not run.
+struct DataBeforeStep {
+  weft_loop_t *l = nullptr;
+  int sv[2] = {-1, -1};
+  Reader r{-1, {}, {}, {}};
+  weft_task_t t = 0;
+  void start(const char *name) {
+    ASSERT_NO_FATAL_FAILURE(loop_with_adopted_pair(name, &l, sv));
+    r.fd = sv[0];
+    ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, &r, &t));
+    ASSERT_EQ(1, weft_loop_run(l, WEFT_RUN_NOWAIT));  // the recv waits
+    ASSERT_EQ(WEFT_TASK_WAITING, weft_task_state(l, t));
+    ASSERT_EQ(5, write(sv[1], "hello", 5));
+    // io_uring: the staged recv goes in at the first wait, completes at the next.
+    for (int i = 0; i < 3 && weft_task_state(l, t) == WEFT_TASK_WAITING; i++)
+      ASSERT_EQ(1, weft_loop_run(l, WEFT_RUN_NOWAIT));
+    ASSERT_EQ(WEFT_TASK_READY, weft_task_state(l, t));
+    EXPECT_TRUE(r.results.empty()) << "the step has not run";
+  }
+  void end() {
+    if (sv[0] >= 0) {
+      EXPECT_EQ(0, weft_socket_close(l, sv[0]));
+    }
+    if (l) {
+      EXPECT_EQ(0, weft_loop_free(l));
+    }
+    if (sv[1] >= 0) close(sv[1]);
+  }
+};
+
+}  // namespace
+
+// Cancelled or timed out before its step: the bytes are delivered, or left in
+// the socket, never lost; the task ends with the interruption.
+TEST(BackendOps, InterruptedAfterTheDataCameBeforeTheStep) {
+  for (const char *name : usable_backends()) {
+    for (int how = 0; how < 2; how++) {
+      SCOPED_TRACE(std::string(name) + (how ? " timeout" : " cancel"));
+      DataBeforeStep d;
+      ASSERT_NO_FATAL_FAILURE(d.start(name));
+      if (how == 0)
+        ASSERT_EQ(0, weft_task_cancel(d.l, d.t));
+      else
+        ASSERT_EQ(0, weft_task_timeout(d.l, d.t, 1));
+      ASSERT_EQ(0, weft_loop_run(d.l, WEFT_RUN_DEFAULT));
+      const int code = how ? WEFT_ETIMEDOUT : WEFT_ECANCELED;
+      EXPECT_EQ(code, d.r.results.back());
+      const std::string rest = drain(d.sv[0]);
+      EXPECT_EQ("hello", d.r.data + rest) << "delivered '" << d.r.data << "', left '" << rest << "'";
+      if (!strcmp(name, "epoll")) {
+        EXPECT_EQ("hello", rest) << "the recv was due, not made";
+      }
+      d.end();
+    }
+  }
+}
+
+// Closed through weft before its step: WEFT_ECLOSED (or, on io_uring, the
+// bytes the kernel delivered, and WEFT_ECLOSED or WEFT_EBADF from the next
+// recv), and nothing touches the closed fd.
+TEST(BackendOps, ClosedAfterTheDataCameBeforeTheStep) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    DataBeforeStep d;
+    ASSERT_NO_FATAL_FAILURE(d.start(name));
+    ASSERT_EQ(0, weft_socket_close(d.l, d.sv[0]));
+    d.sv[0] = -1;
+    ASSERT_EQ(0, weft_loop_run(d.l, WEFT_RUN_DEFAULT));
+    ASSERT_FALSE(d.r.results.empty());
+    if (d.r.results[0] > 0) {
+      EXPECT_EQ("hello", d.r.data);
+      EXPECT_LT(d.r.results.back(), 0);
+    } else {
+      EXPECT_EQ(std::vector<int>{WEFT_ECLOSED}, d.r.results);
+    }
+    if (!strcmp(name, "epoll")) {
+      EXPECT_EQ(std::vector<int>{WEFT_ECLOSED}, d.r.results);
+    }
+    d.end();
+  }
+}
+
+// Another reader took the bytes before the step (a plain read(2) on the fd):
+// the task does not see an empty result; it waits on, and gets what the peer
+// sends next.
+TEST(BackendOps, DataTakenByAnotherReaderBeforeTheStep) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    DataBeforeStep d;
+    d.r.max = 1;
+    ASSERT_NO_FATAL_FAILURE(d.start(name));
+    const std::string stolen = drain(d.sv[0]);
+    ASSERT_GE(weft_loop_run(d.l, WEFT_RUN_NOWAIT), 0);
+    if (stolen.empty()) {  // io_uring: the kernel had given them to the recv
+      EXPECT_EQ("hello", d.r.data);
+    } else {
+      EXPECT_EQ("hello", stolen);
+      EXPECT_TRUE(d.r.results.empty()) << "no step for a recv that got nothing";
+      EXPECT_EQ(WEFT_TASK_WAITING, weft_task_state(d.l, d.t));
+      ASSERT_EQ(4, write(d.sv[1], "more", 4));
+      ASSERT_EQ(0, weft_loop_run(d.l, WEFT_RUN_DEFAULT));
+      EXPECT_EQ("more", d.r.data);
+    }
+    d.end();
+  }
+}
+
+// Freed before the step: the task is cancelled, nothing leaks, no byte is lost.
+TEST(BackendOps, FreedAfterTheDataCameBeforeTheStep) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    DataBeforeStep d;
+    ASSERT_NO_FATAL_FAILURE(d.start(name));
+    ASSERT_EQ(0, weft_loop_free(d.l));
+    d.l = nullptr;
+    const std::string rest = drain(d.sv[0]);
+    EXPECT_EQ("hello", d.r.data + rest);
+    // Delivered (io_uring): the step ran, and its next await was cancelled.
+    if (d.r.data.empty()) {
+      EXPECT_EQ(std::vector<int>{WEFT_ECANCELED}, d.r.results);
+    }
+    close(d.sv[0]);
+    d.sv[0] = -1;
+    d.end();
+  }
+}
+
 // More completions at once than the io_uring backend reaps per wait (1,024)
 // and than its completion queue holds (4,096): the rest wait in the kernel's
 // overflow list and nothing is lost.
@@ -522,15 +668,6 @@ std::string read_all(int fd, size_t want) {
     if (n <= 0) break;
     got.append(b, size_t(n));
   }
-  return got;
-}
-
-// Reads what fd holds now (non-blocking).
-std::string drain(int fd) {
-  std::string got;
-  char b[65536];
-  ssize_t n;
-  while ((n = recv(fd, b, sizeof b, MSG_DONTWAIT)) > 0) got.append(b, size_t(n));
   return got;
 }
 
