@@ -235,7 +235,8 @@ struct weft_loop {
   int ring_prep(uint32_t op_slot);             // queues its SQE: 0 or -errno
   int ring_enter(uint32_t op_slot);            // ring_prep + counts: 0 or WEFT_E*
   void ring_leave(weft::SockOp *op);           // out of the kernel: uncounted
-  void ring_send_next(int fd);                 // the fd's next send goes in
+  int ring_stage(uint32_t op_slot);            // a recv, before the wait: 0 or WEFT_ENOMEM
+  void ring_next(int fd, uint8_t kind);        // the fd's next send or recv goes in
   void ring_flush();                           // staged recvs go in (before the wait)
   int ring_result(weft::SockOp *op, int res);  // what the await delivers
   void ring_complete(uint64_t key, int res);   // a completion the backend reaped

@@ -566,6 +566,72 @@ TEST(BackendOps, FreedAfterTheDataCameBeforeTheStep) {
   }
 }
 
+// Two recvs wait on one fd and more arrives than the first one's buffer
+// holds: the first fills its buffer, the second gets the rest, in order.
+TEST(BackendOps, TwoRecvsShareWhatArrivesInOrder) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    weft_loop_t *l = nullptr;
+    int sv[2];
+    ASSERT_NO_FATAL_FAILURE(loop_with_adopted_pair(name, &l, sv));
+    Reader a{sv[0], {}, {}, {}}, b{sv[0], {}, {}, {}};
+    a.max = b.max = 1;
+    ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, &a, nullptr));
+    ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, &b, nullptr));
+    ASSERT_EQ(1, weft_loop_run(l, WEFT_RUN_NOWAIT));
+    std::string payload;
+    for (int i = 0; i < 100; i++) payload += char('A' + i % 26);
+    ASSERT_EQ(100, write(sv[1], payload.data(), payload.size()));
+    ASSERT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+    EXPECT_EQ(std::vector<int>{int(sizeof a.buf)}, a.results);
+    EXPECT_EQ(payload, a.data + b.data);
+    ASSERT_EQ(0, weft_socket_close(l, sv[0]));
+    ASSERT_EQ(0, weft_loop_free(l));
+    close(sv[1]);
+  }
+}
+
+// Recvs queued on one fd (on io_uring all but the first wait behind it): a
+// cancelled one leaves the queue and the next takes its place; close
+// resolves every one of them WEFT_ECLOSED.
+TEST(BackendOps, QueuedRecvsCancelledAndClosed) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    weft_loop_t *l = nullptr;
+    int sv[2];
+    ASSERT_NO_FATAL_FAILURE(loop_with_adopted_pair(name, &l, sv));
+    Reader rd[3] = {{sv[0], {}, {}, {}}, {sv[0], {}, {}, {}}, {sv[0], {}, {}, {}}};
+    weft_task_t t[3];
+    for (int i = 0; i < 3; i++) {
+      rd[i].max = 1;
+      ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, &rd[i], &t[i]));
+    }
+    ASSERT_EQ(1, weft_loop_run(l, WEFT_RUN_NOWAIT));
+    ASSERT_EQ(0, weft_task_cancel(l, t[1]));
+    ASSERT_EQ(1, weft_loop_run(l, WEFT_RUN_NOWAIT));
+    EXPECT_EQ(std::vector<int>{WEFT_ECANCELED}, rd[1].results);
+    std::string payload(100, 'x');
+    for (size_t i = 0; i < payload.size(); i++) payload[i] = char('a' + i % 26);
+    ASSERT_EQ(100, write(sv[1], payload.data(), payload.size()));
+    ASSERT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+    EXPECT_EQ(payload, rd[0].data + rd[2].data);
+    EXPECT_EQ(std::vector<int>{int(sizeof rd[0].buf)}, rd[0].results);
+
+    Reader more[4] = {{sv[0], {}, {}, {}}, {sv[0], {}, {}, {}}, {sv[0], {}, {}, {}},
+                      {sv[0], {}, {}, {}}};
+    for (auto &m : more) {
+      m.max = 1;
+      ASSERT_EQ(0, weft_task_spawn(l, &Reader::step, &m, nullptr));
+    }
+    ASSERT_EQ(1, weft_loop_run(l, WEFT_RUN_NOWAIT));
+    ASSERT_EQ(0, weft_socket_close(l, sv[0]));
+    ASSERT_EQ(0, weft_loop_run(l, WEFT_RUN_DEFAULT));
+    for (auto &m : more) EXPECT_EQ(std::vector<int>{WEFT_ECLOSED}, m.results);
+    ASSERT_EQ(0, weft_loop_free(l));
+    close(sv[1]);
+  }
+}
+
 // More completions at once than the io_uring backend reaps per wait (1,024)
 // and than its completion queue holds (4,096): the rest wait in the kernel's
 // overflow list and nothing is lost.
