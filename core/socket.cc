@@ -552,8 +552,16 @@ bool weft_loop::sock_abort(uint32_t task_slot, int *got) {
     if (op->kind == OP_SEND && op->sent) *op->sent = op->done;
     if (op->kind == OP_CONNECT) sock_close(op->fd);  // the caller never saw it
   }
+  const int fd = op->fd;
+  const bool due = op->due;
   if (op->dial) mem_free(op->dial);
   sock_ops.release(os);
+  // A due recv leaves the fd readable, its bytes untaken: the recv behind it
+  // gets them (an edge-triggered registration reports no new edge for them).
+  if (due) {
+    const FdRec &r = poller.fds[fd];
+    if (r.rq != kNone && (r.ready & kR)) sock_run(fd);
+  }
   return false;
 }
 

@@ -566,6 +566,53 @@ TEST(BackendOps, FreedAfterTheDataCameBeforeTheStep) {
   }
 }
 
+// Two recvs wait on one fd; the data comes, and the first is cancelled or
+// times out before its step: the second gets the bytes (the fd stays
+// readable, and an edge-triggered registration reports no new edge for them).
+TEST(BackendOps, SecondRecvGetsTheDataWhenTheFirstIsInterruptedBeforeItsStep) {
+  for (const char *name : usable_backends()) {
+    for (int how = 0; how < 2; how++) {
+      SCOPED_TRACE(std::string(name) + (how ? " timeout" : " cancel"));
+      DataBeforeStep d;
+      Reader second{-1, {}, {}, {}};
+      second.max = 1;
+      d.r.max = 1;
+      // d.start spawns the first reader: spawn the second right after it.
+      ASSERT_NO_FATAL_FAILURE(loop_with_adopted_pair(name, &d.l, d.sv));
+      d.r.fd = second.fd = d.sv[0];
+      ASSERT_EQ(0, weft_task_spawn(d.l, &Reader::step, &d.r, &d.t));
+      weft_task_t t2 = 0;
+      ASSERT_EQ(0, weft_task_spawn(d.l, &Reader::step, &second, &t2));
+      ASSERT_EQ(1, weft_loop_run(d.l, WEFT_RUN_NOWAIT));  // both recvs wait
+      ASSERT_EQ(5, write(d.sv[1], "hello", 5));
+      for (int i = 0; i < 8 && weft_task_state(d.l, d.t) == WEFT_TASK_WAITING; i++)
+        ASSERT_EQ(1, weft_loop_run(d.l, WEFT_RUN_NOWAIT));
+      if (strcmp(name, "epoll") && weft_task_state(d.l, d.t) == WEFT_TASK_WAITING) {
+        // io_uring: the kernel may complete the second recv in the ring first.
+        EXPECT_EQ("hello", second.data);
+        ASSERT_EQ(0, weft_task_cancel(d.l, d.t));
+        d.end();
+        continue;
+      }
+      ASSERT_EQ(WEFT_TASK_READY, weft_task_state(d.l, d.t)) << "second got '" << second.data << "'";
+      if (how == 0) {
+        ASSERT_EQ(0, weft_task_cancel(d.l, d.t));
+      } else {
+        ASSERT_EQ(0, weft_task_timeout(d.l, d.t, 1));
+      }
+      // Bounded: a lost wakeup must fail, not hang.
+      for (int i = 0; i < 8 && second.results.empty(); i++) weft_loop_run(d.l, WEFT_RUN_NOWAIT);
+      EXPECT_EQ("hello", d.r.data + second.data)
+          << "first '" << d.r.data << "', second '" << second.data << "'";
+      if (d.r.data.empty()) {
+        EXPECT_EQ(std::vector<int>{5}, second.results);
+      }
+      if (second.results.empty()) { ASSERT_EQ(0, weft_task_cancel(d.l, t2)); }
+      d.end();
+    }
+  }
+}
+
 // More completions at once than the io_uring backend reaps per wait (1,024)
 // and than its completion queue holds (4,096): the rest wait in the kernel's
 // overflow list and nothing is lost.
