@@ -907,7 +907,9 @@ int weft_loop::await_recv(int64_t self, int fd, void *buf, size_t len) {
   if (take_intr(t)) return WEFT_PENDING;
   if (len > size_t(INT_MAX)) len = size_t(INT_MAX);
   FdRec &r = poller.fds[fd];
-  if ((!r.owned || (r.ready & kR)) && r.ring_ops == 0) {  // in order behind ring recvs
+  // In order behind ring recvs, and behind a parked recv (one that is due:
+  // the fd is readable but its task has not tried it yet, sock_run).
+  if ((!r.owned || ((r.ready & kR) && r.rq == kNone)) && r.ring_ops == 0) {
     SockOp tmp{};
     tmp.kind = OP_RECV;
     tmp.fd = fd;

@@ -613,6 +613,59 @@ TEST(BackendOps, SecondRecvGetsTheDataWhenTheFirstIsInterruptedBeforeItsStep) {
   }
 }
 
+namespace {
+// Yields until `go`, then recvs once on fd (its results recorded).
+struct LateReader {
+  int fd = -1;
+  bool go = false, asked = false;
+  char buf[64] = {};
+  std::string data;
+  std::vector<int> results;
+  static int step(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
+    auto *r = static_cast<LateReader *>(ud);
+    if (r->asked) {
+      r->results.push_back(status);
+      if (status > 0) r->data.append(r->buf, size_t(status));
+      return status;
+    }
+    if (!r->go) return weft_await_yield(loop, self);
+    r->asked = true;
+    return weft_await_recv(loop, self, r->fd, r->buf, sizeof r->buf);
+  }
+};
+}  // namespace
+
+// A recv that waited first gets the bytes first: one asked for by a step
+// that runs between the data's arrival and the waiting recv's step does not
+// overtake it.
+TEST(BackendOps, LaterRecvDoesNotOvertakeTheWaitingOne) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    DataBeforeStep d;
+    d.r.max = 1;
+    ASSERT_NO_FATAL_FAILURE(loop_with_adopted_pair(name, &d.l, d.sv));
+    d.r.fd = d.sv[0];
+    LateReader late;
+    late.fd = d.sv[0];
+    // The late reader first: it is ahead of the waiting one in the ready queue.
+    ASSERT_EQ(0, weft_task_spawn(d.l, &LateReader::step, &late, nullptr));
+    ASSERT_EQ(0, weft_task_spawn(d.l, &Reader::step, &d.r, &d.t));
+    ASSERT_EQ(1, weft_loop_run(d.l, WEFT_RUN_NOWAIT));  // the recv waits
+    ASSERT_EQ(WEFT_TASK_WAITING, weft_task_state(d.l, d.t));
+    ASSERT_EQ(5, write(d.sv[1], "hello", 5));
+    for (int i = 0; i < 3 && weft_task_state(d.l, d.t) == WEFT_TASK_WAITING; i++)
+      ASSERT_EQ(1, weft_loop_run(d.l, WEFT_RUN_NOWAIT));
+    ASSERT_EQ(WEFT_TASK_READY, weft_task_state(d.l, d.t));
+    late.go = true;  // its recv comes in the next phase (4), before d.t's step
+    ASSERT_EQ(1, weft_loop_run(d.l, WEFT_RUN_NOWAIT));
+    EXPECT_EQ("hello", d.r.data) << "the later recv got '" << late.data << "'";
+    ASSERT_EQ(4, write(d.sv[1], "more", 4));
+    for (int i = 0; i < 8 && late.results.empty(); i++) weft_loop_run(d.l, WEFT_RUN_NOWAIT);
+    EXPECT_EQ("more", late.data);
+    d.end();
+  }
+}
+
 // More completions at once than the io_uring backend reaps per wait (1,024)
 // and than its completion queue holds (4,096): the rest wait in the kernel's
 // overflow list and nothing is lost.
