@@ -465,8 +465,12 @@ void weft_loop::sock_run(int fd) {
       if (!op->due) {
         op->due = 1;
         Task *t = tasks.at(op->task);
-        t->state = TS_READY;  // still AW_SOCK: run_ready calls sock_try_due
-        ready_push(op->task);
+        // The step that armed it may still run (it cancelled the due recv
+        // ahead of it: sock_abort): run_step queues it when the step ends.
+        if (t->state != TS_RUNNING) {
+          t->state = TS_READY;  // still AW_SOCK: run_ready calls sock_try_due
+          ready_push(op->task);
+        }
       }
       break;  // the recvs behind it wait for it
     }

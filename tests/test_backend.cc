@@ -666,6 +666,77 @@ TEST(BackendOps, LaterRecvDoesNotOvertakeTheWaitingOne) {
   }
 }
 
+namespace {
+// On `go`: recvs on fd, then cancels `other` and gives itself a deadline
+// that has passed (both in the one step); then records its one result.
+struct CancellingReader {
+  int fd = -1;
+  weft_task_t other = 0;
+  bool go = false, asked = false;
+  char buf[64] = {};
+  std::string data;
+  std::vector<int> results;
+  static int step(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
+    auto *r = static_cast<CancellingReader *>(ud);
+    if (r->asked) {
+      r->results.push_back(status);
+      if (status > 0) r->data.append(r->buf, size_t(status));
+      return status;
+    }
+    if (!r->go) return weft_await_yield(loop, self);
+    r->asked = true;
+    const int rc = weft_await_recv(loop, self, r->fd, r->buf, sizeof r->buf);
+    EXPECT_EQ(0, weft_task_cancel(loop, r->other));
+    EXPECT_EQ(0, weft_task_timeout(loop, self, 1));
+    return rc;
+  }
+};
+}  // namespace
+
+// A step asks for a recv on an fd whose due recv it then cancels: its own
+// recv is next in line for the bytes while its step still runs. The task is
+// queued once, its state says so, and it resolves once.
+TEST(BackendOps, StepCancelsTheDueRecvAheadOfItsOwn) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    DataBeforeStep d;
+    d.r.max = 1;
+    ASSERT_NO_FATAL_FAILURE(loop_with_adopted_pair(name, &d.l, d.sv));
+    d.r.fd = d.sv[0];
+    CancellingReader x;
+    x.fd = d.sv[0];
+    weft_task_t tx = 0;
+    ASSERT_EQ(0, weft_task_spawn(d.l, &CancellingReader::step, &x, &tx));
+    ASSERT_EQ(0, weft_task_spawn(d.l, &Reader::step, &d.r, &d.t));
+    x.other = d.t;
+    ASSERT_EQ(1, weft_loop_run(d.l, WEFT_RUN_NOWAIT));
+    ASSERT_EQ(5, write(d.sv[1], "hello", 5));
+    for (int i = 0; i < 3 && weft_task_state(d.l, d.t) == WEFT_TASK_WAITING; i++)
+      ASSERT_EQ(1, weft_loop_run(d.l, WEFT_RUN_NOWAIT));
+    ASSERT_EQ(WEFT_TASK_READY, weft_task_state(d.l, d.t));
+    x.go = true;
+    ASSERT_GE(weft_loop_run(d.l, WEFT_RUN_NOWAIT), 0);
+    weft_loop_stats_t st{};
+    st.size = sizeof st;
+    ASSERT_EQ(0, weft_loop_stats(d.l, &st));
+    const int sx = weft_task_state(d.l, tx);
+    EXPECT_EQ(st.tasks_ready, (sx == WEFT_TASK_READY) + (weft_task_state(d.l, d.t) == WEFT_TASK_READY))
+        << "x's state " << sx;
+    for (int i = 0; i < 8 && weft_task_state(d.l, tx) != WEFT_TASK_DONE; i++)
+      ASSERT_GE(weft_loop_run(d.l, WEFT_RUN_NOWAIT), 0);
+    EXPECT_EQ(WEFT_TASK_DONE, weft_task_state(d.l, tx));
+    ASSERT_EQ(1u, x.results.size()) << "one result, one step";
+    EXPECT_TRUE(x.results[0] == 5 || x.results[0] == WEFT_ETIMEDOUT) << x.results[0];
+    // io_uring: the kernel completed the cancelled recv (its bytes delivered).
+    if (d.r.data.empty()) {
+      EXPECT_EQ(std::vector<int>{WEFT_ECANCELED}, d.r.results);
+    }
+    EXPECT_EQ("hello", d.r.data + x.data + drain(d.sv[0]));
+    EXPECT_EQ(0, weft_task_release(d.l, tx));
+    d.end();
+  }
+}
+
 // More completions at once than the io_uring backend reaps per wait (1,024)
 // and than its completion queue holds (4,096): the rest wait in the kernel's
 // overflow list and nothing is lost.
