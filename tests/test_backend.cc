@@ -737,6 +737,33 @@ TEST(BackendOps, StepCancelsTheDueRecvAheadOfItsOwn) {
   }
 }
 
+// A watch is started on the fd while its recv is due (the registration
+// turns level-triggered): the recv still gets the bytes, once, and the
+// watch works; stopping it (edge-triggered again) loses nothing after.
+TEST(BackendOps, WatchStartedWhileARecvIsDue) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    DataBeforeStep d;
+    d.r.max = 2;
+    ASSERT_NO_FATAL_FAILURE(d.start(name));
+    int seen = 0;
+    weft_fd_watch_t w = 0;
+    ASSERT_EQ(0, weft_fd_watch_start(
+                     d.l, d.sv[0], WEFT_READABLE,
+                     [](weft_loop_t *, weft_fd_watch_t, int, void *ud) { ++*static_cast<int *>(ud); },
+                     &seen, &w));
+    for (int i = 0; i < 8 && d.r.results.empty(); i++)
+      ASSERT_EQ(1, weft_loop_run(d.l, WEFT_RUN_NOWAIT));
+    EXPECT_EQ(std::vector<int>{5}, d.r.results);
+    EXPECT_EQ("hello", d.r.data);
+    ASSERT_EQ(0, weft_fd_watch_stop(d.l, w));
+    ASSERT_EQ(4, write(d.sv[1], "more", 4));
+    for (int i = 0; i < 8 && d.r.results.size() < 2; i++) weft_loop_run(d.l, WEFT_RUN_NOWAIT);
+    EXPECT_EQ("hellomore", d.r.data);
+    d.end();
+  }
+}
+
 // More completions at once than the io_uring backend reaps per wait (1,024)
 // and than its completion queue holds (4,096): the rest wait in the kernel's
 // overflow list and nothing is lost.
