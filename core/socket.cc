@@ -474,8 +474,12 @@ void weft_loop::sock_run(int fd) {
       if (!op->due) {
         op->due = 1;
         Task *t = tasks.at(op->task);
-        t->state = TS_READY;  // still AW_SOCK: run_ready calls sock_try_due
-        ready_push(op->task);
+        // The step that armed it may still run (it cancelled the due recv
+        // ahead of it: sock_abort): run_step queues it when the step ends.
+        if (t->state != TS_RUNNING) {
+          t->state = TS_READY;  // still AW_SOCK: run_ready calls sock_try_due
+          ready_push(op->task);
+        }
       }
       break;  // the recvs behind it wait for it
     }
@@ -561,8 +565,16 @@ bool weft_loop::sock_abort(uint32_t task_slot, int *got) {
     if (op->kind == OP_SEND && op->sent) *op->sent = op->done;
     if (op->kind == OP_CONNECT) sock_close(op->fd);  // the caller never saw it
   }
+  const int fd = op->fd;
+  const bool due = op->due;
   if (op->dial) mem_free(op->dial);
   sock_ops.release(os);
+  // A due recv leaves the fd readable, its bytes untaken: the recv behind it
+  // gets them (an edge-triggered registration reports no new edge for them).
+  if (due) {
+    const FdRec &r = poller.fds[fd];
+    if (r.rq != kNone && (r.ready & kR)) sock_run(fd);
+  }
   return false;
 }
 
@@ -934,7 +946,9 @@ int weft_loop::await_recv(int64_t self, int fd, void *buf, size_t len) {
   if (take_intr(t)) return WEFT_PENDING;
   if (len > size_t(INT_MAX)) len = size_t(INT_MAX);
   FdRec &r = poller.fds[fd];
-  if ((!r.owned || (r.ready & kR)) && r.ring_ops == 0) {  // in order behind ring recvs
+  // In order behind ring recvs, and behind a parked recv (one that is due:
+  // the fd is readable but its task has not tried it yet, sock_run).
+  if ((!r.owned || ((r.ready & kR) && r.rq == kNone)) && r.ring_ops == 0) {
     SockOp tmp{};
     tmp.kind = OP_RECV;
     tmp.fd = fd;

@@ -76,7 +76,8 @@ void weft_loop::run_step(uint32_t slot) {
     finish(slot, WEFT_EINVAL);
     return;
   }
-  if (t->await == AW_YIELD || t->await == AW_DONE) {
+  if (t->await == AW_YIELD || t->await == AW_DONE ||
+      (t->await == AW_SOCK && sock_ops.at(t->w.sock_op)->due)) {  // due: sock_run
     t->state = TS_READY;
     ready_push(slot);
   } else {

@@ -632,6 +632,197 @@ TEST(BackendOps, QueuedRecvsCancelledAndClosed) {
   }
 }
 
+// Two recvs wait on one fd; the data comes, and the first is cancelled or
+// times out before its step: the second gets the bytes (the fd stays
+// readable, and an edge-triggered registration reports no new edge for them).
+TEST(BackendOps, SecondRecvGetsTheDataWhenTheFirstIsInterruptedBeforeItsStep) {
+  for (const char *name : usable_backends()) {
+    for (int how = 0; how < 2; how++) {
+      SCOPED_TRACE(std::string(name) + (how ? " timeout" : " cancel"));
+      DataBeforeStep d;
+      Reader second{-1, {}, {}, {}};
+      second.max = 1;
+      d.r.max = 1;
+      // d.start spawns the first reader: spawn the second right after it.
+      ASSERT_NO_FATAL_FAILURE(loop_with_adopted_pair(name, &d.l, d.sv));
+      d.r.fd = second.fd = d.sv[0];
+      ASSERT_EQ(0, weft_task_spawn(d.l, &Reader::step, &d.r, &d.t));
+      weft_task_t t2 = 0;
+      ASSERT_EQ(0, weft_task_spawn(d.l, &Reader::step, &second, &t2));
+      ASSERT_EQ(1, weft_loop_run(d.l, WEFT_RUN_NOWAIT));  // both recvs wait
+      ASSERT_EQ(5, write(d.sv[1], "hello", 5));
+      for (int i = 0; i < 8 && weft_task_state(d.l, d.t) == WEFT_TASK_WAITING; i++)
+        ASSERT_EQ(1, weft_loop_run(d.l, WEFT_RUN_NOWAIT));
+      ASSERT_EQ(WEFT_TASK_READY, weft_task_state(d.l, d.t)) << "second got '" << second.data << "'";
+      if (how == 0) {
+        ASSERT_EQ(0, weft_task_cancel(d.l, d.t));
+      } else {
+        ASSERT_EQ(0, weft_task_timeout(d.l, d.t, 1));
+      }
+      // Bounded: a lost wakeup must fail, not hang.
+      for (int i = 0; i < 8 && second.results.empty(); i++) weft_loop_run(d.l, WEFT_RUN_NOWAIT);
+      EXPECT_EQ("hello", d.r.data + second.data)
+          << "first '" << d.r.data << "', second '" << second.data << "'";
+      if (d.r.data.empty()) {
+        EXPECT_EQ(std::vector<int>{5}, second.results);
+      }
+      if (second.results.empty()) { ASSERT_EQ(0, weft_task_cancel(d.l, t2)); }
+      d.end();
+    }
+  }
+}
+
+namespace {
+// Yields until `go`, then recvs once on fd (its results recorded).
+struct LateReader {
+  int fd = -1;
+  bool go = false, asked = false;
+  char buf[64] = {};
+  std::string data;
+  std::vector<int> results;
+  static int step(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
+    auto *r = static_cast<LateReader *>(ud);
+    if (r->asked) {
+      r->results.push_back(status);
+      if (status > 0) r->data.append(r->buf, size_t(status));
+      return status;
+    }
+    if (!r->go) return weft_await_yield(loop, self);
+    r->asked = true;
+    return weft_await_recv(loop, self, r->fd, r->buf, sizeof r->buf);
+  }
+};
+}  // namespace
+
+// A recv that waited first gets the bytes first: one asked for by a step
+// that runs between the data's arrival and the waiting recv's step does not
+// overtake it.
+TEST(BackendOps, LaterRecvDoesNotOvertakeTheWaitingOne) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    DataBeforeStep d;
+    d.r.max = 1;
+    ASSERT_NO_FATAL_FAILURE(loop_with_adopted_pair(name, &d.l, d.sv));
+    d.r.fd = d.sv[0];
+    LateReader late;
+    late.fd = d.sv[0];
+    // The late reader first: it is ahead of the waiting one in the ready queue.
+    ASSERT_EQ(0, weft_task_spawn(d.l, &LateReader::step, &late, nullptr));
+    ASSERT_EQ(0, weft_task_spawn(d.l, &Reader::step, &d.r, &d.t));
+    ASSERT_EQ(1, weft_loop_run(d.l, WEFT_RUN_NOWAIT));  // the recv waits
+    ASSERT_EQ(WEFT_TASK_WAITING, weft_task_state(d.l, d.t));
+    ASSERT_EQ(5, write(d.sv[1], "hello", 5));
+    for (int i = 0; i < 3 && weft_task_state(d.l, d.t) == WEFT_TASK_WAITING; i++)
+      ASSERT_EQ(1, weft_loop_run(d.l, WEFT_RUN_NOWAIT));
+    ASSERT_EQ(WEFT_TASK_READY, weft_task_state(d.l, d.t));
+    late.go = true;  // its recv comes in the next phase (4), before d.t's step
+    ASSERT_EQ(1, weft_loop_run(d.l, WEFT_RUN_NOWAIT));
+    EXPECT_EQ("hello", d.r.data) << "the later recv got '" << late.data << "'";
+    ASSERT_EQ(4, write(d.sv[1], "more", 4));
+    for (int i = 0; i < 8 && late.results.empty(); i++) weft_loop_run(d.l, WEFT_RUN_NOWAIT);
+    EXPECT_EQ("more", late.data);
+    d.end();
+  }
+}
+
+namespace {
+// On `go`: recvs on fd, then cancels `other` and gives itself a deadline
+// that has passed (both in the one step); then records its one result.
+struct CancellingReader {
+  int fd = -1;
+  weft_task_t other = 0;
+  bool go = false, asked = false;
+  char buf[64] = {};
+  std::string data;
+  std::vector<int> results;
+  static int step(weft_loop_t *loop, weft_task_t self, int status, void *ud) {
+    auto *r = static_cast<CancellingReader *>(ud);
+    if (r->asked) {
+      r->results.push_back(status);
+      if (status > 0) r->data.append(r->buf, size_t(status));
+      return status;
+    }
+    if (!r->go) return weft_await_yield(loop, self);
+    r->asked = true;
+    const int rc = weft_await_recv(loop, self, r->fd, r->buf, sizeof r->buf);
+    EXPECT_EQ(0, weft_task_cancel(loop, r->other));
+    EXPECT_EQ(0, weft_task_timeout(loop, self, 1));
+    return rc;
+  }
+};
+}  // namespace
+
+// A step asks for a recv on an fd whose due recv it then cancels: its own
+// recv is next in line for the bytes while its step still runs. The task is
+// queued once, its state says so, and it resolves once.
+TEST(BackendOps, StepCancelsTheDueRecvAheadOfItsOwn) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    DataBeforeStep d;
+    d.r.max = 1;
+    ASSERT_NO_FATAL_FAILURE(loop_with_adopted_pair(name, &d.l, d.sv));
+    d.r.fd = d.sv[0];
+    CancellingReader x;
+    x.fd = d.sv[0];
+    weft_task_t tx = 0;
+    ASSERT_EQ(0, weft_task_spawn(d.l, &CancellingReader::step, &x, &tx));
+    ASSERT_EQ(0, weft_task_spawn(d.l, &Reader::step, &d.r, &d.t));
+    x.other = d.t;
+    ASSERT_EQ(1, weft_loop_run(d.l, WEFT_RUN_NOWAIT));
+    ASSERT_EQ(5, write(d.sv[1], "hello", 5));
+    for (int i = 0; i < 3 && weft_task_state(d.l, d.t) == WEFT_TASK_WAITING; i++)
+      ASSERT_EQ(1, weft_loop_run(d.l, WEFT_RUN_NOWAIT));
+    ASSERT_EQ(WEFT_TASK_READY, weft_task_state(d.l, d.t));
+    x.go = true;
+    ASSERT_GE(weft_loop_run(d.l, WEFT_RUN_NOWAIT), 0);
+    weft_loop_stats_t st{};
+    st.size = sizeof st;
+    ASSERT_EQ(0, weft_loop_stats(d.l, &st));
+    const int sx = weft_task_state(d.l, tx);
+    EXPECT_EQ(st.tasks_ready, (sx == WEFT_TASK_READY) + (weft_task_state(d.l, d.t) == WEFT_TASK_READY))
+        << "x's state " << sx;
+    for (int i = 0; i < 8 && weft_task_state(d.l, tx) != WEFT_TASK_DONE; i++)
+      ASSERT_GE(weft_loop_run(d.l, WEFT_RUN_NOWAIT), 0);
+    EXPECT_EQ(WEFT_TASK_DONE, weft_task_state(d.l, tx));
+    ASSERT_EQ(1u, x.results.size()) << "one result, one step";
+    EXPECT_TRUE(x.results[0] == 5 || x.results[0] == WEFT_ETIMEDOUT) << x.results[0];
+    // io_uring: the kernel completed the cancelled recv (its bytes delivered).
+    if (d.r.data.empty()) {
+      EXPECT_EQ(std::vector<int>{WEFT_ECANCELED}, d.r.results);
+    }
+    EXPECT_EQ("hello", d.r.data + x.data + drain(d.sv[0]));
+    EXPECT_EQ(0, weft_task_release(d.l, tx));
+    d.end();
+  }
+}
+
+// A watch is started on the fd while its recv is due (the registration
+// turns level-triggered): the recv still gets the bytes, once, and the
+// watch works; stopping it (edge-triggered again) loses nothing after.
+TEST(BackendOps, WatchStartedWhileARecvIsDue) {
+  for (const char *name : usable_backends()) {
+    SCOPED_TRACE(name);
+    DataBeforeStep d;
+    d.r.max = 2;
+    ASSERT_NO_FATAL_FAILURE(d.start(name));
+    int seen = 0;
+    weft_fd_watch_t w = 0;
+    ASSERT_EQ(0, weft_fd_watch_start(
+                     d.l, d.sv[0], WEFT_READABLE,
+                     [](weft_loop_t *, weft_fd_watch_t, int, void *ud) { ++*static_cast<int *>(ud); },
+                     &seen, &w));
+    for (int i = 0; i < 8 && d.r.results.empty(); i++)
+      ASSERT_EQ(1, weft_loop_run(d.l, WEFT_RUN_NOWAIT));
+    EXPECT_EQ(std::vector<int>{5}, d.r.results);
+    EXPECT_EQ("hello", d.r.data);
+    ASSERT_EQ(0, weft_fd_watch_stop(d.l, w));
+    ASSERT_EQ(4, write(d.sv[1], "more", 4));
+    for (int i = 0; i < 8 && d.r.results.size() < 2; i++) weft_loop_run(d.l, WEFT_RUN_NOWAIT);
+    EXPECT_EQ("hellomore", d.r.data);
+    d.end();
+  }
+}
+
 // More completions at once than the io_uring backend reaps per wait (1,024)
 // and than its completion queue holds (4,096): the rest wait in the kernel's
 // overflow list and nothing is lost.
