@@ -224,6 +224,7 @@ struct weft_loop {
   int await_connect(int64_t self, const char *host, int port);
   int await_connect_unix(int64_t self, const char *path);
   void sock_run(int fd);                  // phase (6): retry parked operations
+  bool sock_try_due(uint32_t task_slot);  // phase (4): a due recv, before the step
   // Cancel, timeout, disarm: takes the task's operation back. True when an
   // operation the kernel held (io_uring) completed meanwhile: *got is its
   // result, to be delivered (the interruption then waits for the next await).
@@ -234,7 +235,8 @@ struct weft_loop {
   int ring_prep(uint32_t op_slot);             // queues its SQE: 0 or -errno
   int ring_enter(uint32_t op_slot);            // ring_prep + counts: 0 or WEFT_E*
   void ring_leave(weft::SockOp *op);           // out of the kernel: uncounted
-  void ring_send_next(int fd);                 // the fd's next send goes in
+  int ring_stage(uint32_t op_slot);            // a recv, before the wait: 0 or WEFT_ENOMEM
+  void ring_next(int fd, uint8_t kind);        // the fd's next send or recv goes in
   void ring_flush();                           // staged recvs go in (before the wait)
   int ring_result(weft::SockOp *op, int res);  // what the await delivers
   void ring_complete(uint64_t key, int res);   // a completion the backend reaped

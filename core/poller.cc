@@ -203,7 +203,8 @@ int weft_loop::fd_table(int fd) {
   if (!np) return WEFT_ENOMEM;
   p.fds = static_cast<FdRec *>(np);
   for (uint32_t i = p.nfds; i < ncap; i++)
-    p.fds[i] = FdRec{kNone, 0, kNone, kNone, kNone, kNone, kNone, kNone, 0, 0, 0, 0, 0, 0, 0};
+    p.fds[i] = FdRec{kNone, 0, kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone,
+                      0,     0, 0,     0,     0,     0,     0};
   p.nfds = ncap;
   return 0;
 }

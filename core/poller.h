@@ -61,6 +61,7 @@ struct FdRec {
   uint32_t rq, rq_tail;   // parked read-side operations (SockOp slots), FIFO
   uint32_t wq, wq_tail;   // parked write-side operations
   uint32_t sq, sq_tail;   // io_uring: sends in order, the first in the ring
+  uint32_t rr, rr_tail;   // io_uring: recvs in order, the first in the ring
   uint8_t reg;            // events armed in epoll (weft bits); 0 = disarmed
   uint8_t mode;           // RegMode; RM_NONE = not in epoll
   uint8_t dirty;          // queued for reconcile

@@ -73,6 +73,9 @@ struct SockOp {
   // io_uring: where it is (RingState); `aborting` while a cancel waits for
   // it, which takes its result from ring_res once ring_done.
   uint8_t ring, aborting, ring_done;
+  // epoll: the fd turned readable and the task is queued to try this recv
+  // itself, just before its step (sock_try_due).
+  uint8_t due;
   int32_t ring_res;
   uint32_t ticket;  // its place in the submission queue (backend.h)
 };

@@ -35,6 +35,7 @@ void weft_loop::run_ready() {
     ready_head = tasks.at(slot)->next;
     if (ready_head == kNone) ready_tail = kNone;
     bump(st_tasks_ready, -1);
+    if (tasks.at(slot)->await == AW_SOCK && !sock_try_due(slot)) continue;
     run_step(slot);
   }
 }
@@ -75,7 +76,8 @@ void weft_loop::run_step(uint32_t slot) {
     finish(slot, WEFT_EINVAL);
     return;
   }
-  if (t->await == AW_YIELD || t->await == AW_DONE) {
+  if (t->await == AW_YIELD || t->await == AW_DONE ||
+      (t->await == AW_SOCK && sock_ops.at(t->w.sock_op)->due)) {  // due: sock_run
     t->state = TS_READY;
     ready_push(slot);
   } else {
@@ -117,6 +119,7 @@ void weft_loop::interrupt(uint32_t slot, int code) {
       defer_intr(t, code);
       return;
     case TS_READY:
+      if (t->await == AW_SOCK) break;  // queued for a due recv: take it back below
       if (t->flags & TF_INTR_SET) {  // t->status is the interruption
         if (code == WEFT_ECANCELED && t->status != WEFT_ECANCELED) defer_intr(t, code);
         return;
@@ -199,6 +202,11 @@ void weft_loop::interrupt(uint32_t slot, int code) {
       return;
   }
   t->flags |= TF_INTR_SET;
+  if (t->state == TS_READY) {  // was queued for a due recv: stays queued
+    t->status = code;
+    t->await = AW_DONE;
+    return;
+  }
   resolve(slot, code);
 }
 

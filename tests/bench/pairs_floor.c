@@ -7,6 +7,9 @@
  *   ep-lt    epoll level-triggered + read(2)/write(2) (what libuv streams do)
  *   ep-et    epoll edge-triggered + recv(2)/send(2) (a short read means
  *            drained; weft's epoll backend); direct sends below are send(2)
+ *   ep-et-b  ep-et, but every recv of the batch first, then every send (what
+ *            weft's epoll backend did before a recv woken by readiness was
+ *            left to its task: the dispatch received, the steps sent)
  *   u-recv   io_uring single-shot IORING_OP_RECV armed per message + direct
  *            send(2) (weft's io_uring backend before sends went to the ring)
  *   u-send   single-shot recv + IORING_OP_SEND SQEs, one io_uring_enter per
@@ -165,7 +168,15 @@ static int arrived(int i, int r) {
 }
 
 /* ---- pattern 1: epoll ------------------------------------------------- */
+static int *g_owed; /* ep-et-b: messages each end owes its peer this batch */
 static void run_epoll(int et) {
+  const int batch = et == 2;
+  int *touched = NULL, ntouched = 0;
+  if (batch) {
+    g_owed = calloc((size_t)nends, sizeof *g_owed);
+    touched = malloc((size_t)nends * sizeof *touched);
+    CHECK(g_owed != NULL && touched != NULL);
+  }
   int ep = epoll_create1(EPOLL_CLOEXEC);
   CHECK(ep >= 0);
   for (int i = 0; i < nends; i++) {
@@ -189,11 +200,25 @@ static void run_epoll(int et) {
         ssize_t r = g_libuv_calls ? read(e->fd, e->rx, g_rx) : recv(e->fd, e->rx, g_rx, 0);
         if (r < 0 && errno == EAGAIN) break;
         CHECK(r > 0);
-        for (int m = arrived(i, (int)r); m > 0; m--) wr(e);
+        int m = arrived(i, (int)r);
+        if (batch) {
+          if (m && !g_owed[i]) touched[ntouched++] = i;
+          g_owed[i] += m;
+        } else {
+          for (; m > 0; m--) wr(e);
+        }
         if ((size_t)r < g_rx) break; /* short read: drained (stream) */
       }
     }
+    for (int k = 0; k < ntouched; k++) {
+      int i = touched[k];
+      for (; g_owed[i] > 0; g_owed[i]--) wr(&ends[i]);
+    }
+    ntouched = 0;
   }
+  free(g_owed);
+  free(touched);
+  g_owed = NULL;
   g_cpu = cpu() - c0;
   close(ep);
   n_maxbufs = 0;
@@ -494,6 +519,7 @@ struct pattern {
 static struct pattern pats[] = {
     {.name = "ep-lt", .kind = 0, .et = 0, .u = {0}, .pairs = 0},
     {.name = "ep-et", .kind = 0, .et = 1, .u = {0}, .pairs = 0},
+    {.name = "ep-et-b", .kind = 0, .et = 2, .u = {0}, .pairs = 0},
     {.name = "u-recv", .kind = 1, .et = 0, .u = {0}, .pairs = 0},
     {.name = "u-recv-pf", .kind = 1, .et = 0, .u = {.poll_first = 1}, .pairs = 0},
     {.name = "u-send", .kind = 1, .et = 0, .u = {.send_sqe = 1}, .pairs = 0},

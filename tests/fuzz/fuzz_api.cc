@@ -1655,6 +1655,18 @@ void sock_op(LoopM *lm) {
       if (m.tasks.empty()) break;
       SockTask *t = m.tasks[in.u8() % m.tasks.size()].get();
       CHECK_RC(weft_task_cancel(loop, t->id), 0, "cancel socket task");  // held: never stale
+      if (in.u8() % 2) break;
+      // No lost wakeup: a few iterations later, no recv still waits on an fd
+      // that holds bytes (the cancelled task may have been the one the fd's
+      // readiness was handed to: the next recv must get them).
+      for (int i = 0; i < 4 && SK[lm->idx].loop == lm->loop; i++) run(lm, WEFT_RUN_NOWAIT);
+      if (SK[lm->idx].loop != lm->loop) break;
+      for (auto &r : m.tasks) {
+        if (r->finished || r->op != 0 || r->step == 0 || r->fd < 0) continue;
+        char c;
+        const ssize_t n = ::recv(r->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        CHECK(n <= 0, "a recv waits on fd %d, which holds bytes", r->fd);
+      }
       break;
     }
     default: {  // close a connection weft gave us
