@@ -1661,8 +1661,19 @@ void sock_op(LoopM *lm) {
       // readiness was handed to: the next recv must get them).
       for (int i = 0; i < 4 && SK[lm->idx].loop == lm->loop; i++) run(lm, WEFT_RUN_NOWAIT);
       if (SK[lm->idx].loop != lm->loop) break;
+      // A recv task that is ready has its recv due (epoll) or done, and its
+      // step comes in the next iteration (the bytes may have come in the
+      // last one's poll); the recvs behind it on that fd wait for it.
+      auto has_ready_recv = [&](int fd) {
+        for (auto &q : m.tasks)
+          if (!q->finished && q->op == 0 && q->step > 0 && q->fd == fd &&
+              weft_task_state(lm->loop, q->id) == WEFT_TASK_READY)
+            return true;
+        return false;
+      };
       for (auto &r : m.tasks) {
         if (r->finished || r->op != 0 || r->step == 0 || r->fd < 0) continue;
+        if (has_ready_recv(r->fd)) continue;
         char c;
         const ssize_t n = ::recv(r->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
         CHECK(n <= 0, "a recv waits on fd %d, which holds bytes", r->fd);
