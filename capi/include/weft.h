@@ -710,6 +710,10 @@ WEFT_API int weft_task_cancel(weft_loop_t *loop, weft_task_t task);
 WEFT_API int weft_task_timeout(weft_loop_t *loop, weft_task_t task, int64_t ns);
 
 /* The task's state: WEFT_TASK_READY, _RUNNING, _WAITING or _DONE (> 0).
+ * A task awaiting a recv is READY once its fd turned readable, before the
+ * recv is made (on epoll the recv is made just before the step that takes
+ * its bytes); if another reader took them meanwhile, the task waits again
+ * (WAITING) without a step.
  * Errors: WEFT_EINVAL (NULL loop), WEFT_ESTALE, WEFT_EPERM. */
 WEFT_API int weft_task_state(weft_loop_t *loop, weft_task_t task);
 
