@@ -317,6 +317,39 @@ TEST(Commands, IncrAndOverflow) {
   EXPECT_EQ(run(st, 0, {"TTL", "t"}), ":10\r\n");
 }
 
+// CONFIG GET's patterns: '*', '?', sets and ranges, case-insensitive; a
+// pattern of many stars answers at once (it was exponential: the kv
+// fuzzer's timeout).
+TEST(Commands, ConfigGetPatterns) {
+  kv::Store st;
+  auto names = [&](std::string pat) {
+    std::string r = run(st, 0, {"CONFIG", "GET", pat}), got;
+    // "*2\r\n$4\r\nsave\r\n$0\r\n\r\n": the names are the odd bulks.
+    size_t at = 0;
+    for (int i = 0; (at = r.find('$', at)) != std::string::npos; i++) {
+      size_t nl = r.find("\r\n", at);
+      size_t len = std::stoul(r.substr(at + 1, nl - at - 1));
+      if (i % 2 == 0) got += (got.empty() ? "" : ",") + r.substr(nl + 2, len);
+      at = nl + 2 + len;
+    }
+    return got;
+  };
+  EXPECT_EQ(names("save"), "save");
+  EXPECT_EQ(names("SAVE"), "save");
+  EXPECT_EQ(names("?ave"), "save");
+  EXPECT_EQ(names("max*"), "maxmemory,maxclients");
+  EXPECT_EQ(names("*a*e*"), "save,appendonly,databases,maxmemory,proto-max-bulk-len,maxclients");
+  EXPECT_EQ(names("[a-d]*"), "appendonly,databases");
+  EXPECT_EQ(names("[st]*"), "save,timeout");
+  EXPECT_EQ(names("*[xy]"), "appendonly,maxmemory");
+  EXPECT_EQ(names("**s**e**"), "save,databases");
+  EXPECT_EQ(names("[save"), "");
+  EXPECT_EQ(names("nosuch*"), "");
+  EXPECT_EQ(names(std::string(60, '*') + "O"), "");
+  EXPECT_EQ(names(std::string(60, '*') + "e"), "save");
+  EXPECT_EQ(names(std::string(400, '*') + "x" + std::string(400, '*') + "y"), "maxmemory");
+}
+
 TEST(Commands, ExpireFlagsAndQuit) {
   kv::Store st;
   run(st, 0, {"SET", "k", "v"});
