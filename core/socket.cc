@@ -203,6 +203,15 @@ void q_remove(FdRec &r, bool write, uint32_t slot, Pool<SockOp> &ops) {
 
 bool is_write(uint8_t kind) { return kind == OP_SEND || kind == OP_CONNECT; }
 
+// io_uring: fd's queue of sends (OP_SEND) or of recvs (OP_RECV), the first
+// one in the ring, the others behind it.
+struct RingQ {
+  uint32_t &head, &tail;
+};
+RingQ ring_q(FdRec &r, uint8_t kind) {
+  return kind == OP_RECV ? RingQ{r.rr, r.rr_tail} : RingQ{r.sq, r.sq_tail};
+}
+
 }  // namespace
 
 // ------------------------------------------------------------- ownership
@@ -254,8 +263,9 @@ int weft_loop::sock_close(int fd) {
     // Bytes one received are delivered; otherwise it resolves WEFT_ECLOSED.
     // Sends and recvs waiting behind the one in the ring never reach the kernel.
     sock_fail_fd(fd, WEFT_ECLOSED, kR | kW);
-    for (int w = 0; w < 2 && poller.fds[fd].ring_ops; w++) {
-      const uint32_t os = w ? poller.fds[fd].sq : poller.fds[fd].rr;
+    for (const uint8_t kind : {OP_RECV, OP_SEND}) {
+      if (!poller.fds[fd].ring_ops) break;
+      const uint32_t os = ring_q(poller.fds[fd], kind).head;
       if (os == kNone) continue;
       const uint32_t task = sock_ops.at(os)->task;
       const int res = ring_abort(os, true);
@@ -297,7 +307,7 @@ int weft_loop::sock_shutdown(int fd) {
   sock_fail_fd(fd, WEFT_ECLOSED, kW);
   // The send in the ring (io_uring; the head of the fd's send queue, all
   // that sock_fail_fd left there) ends the same way, with its count.
-  const uint32_t os = poller.fds[fd].sq;
+  const uint32_t os = ring_q(poller.fds[fd], OP_SEND).head;
   if (os != kNone && sock_ops.at(os)->ring == RS_KERNEL) {
     const uint32_t task = sock_ops.at(os)->task;
     const int res = ring_abort(os, true);
@@ -672,10 +682,9 @@ int weft_loop::ring_start(uint32_t task_slot, uint8_t kind, int fd, char *buf, s
   op->sent = sent;
   op->dial = nullptr;
   if (kind == OP_RECV || kind == OP_SEND) {
-    FdRec &r = poller.fds[fd];
-    uint32_t &head = kind == OP_RECV ? r.rr : r.sq, &tail = kind == OP_RECV ? r.rr_tail : r.sq_tail;
-    if (head != kNone) {
-      q_push(head, tail, os, sock_ops);
+    RingQ q = ring_q(poller.fds[fd], kind);
+    if (q.head != kNone) {
+      q_push(q.head, q.tail, os, sock_ops);
       op->ring = RS_BEHIND;
       tasks.at(task_slot)->w.sock_op = os;
       return 0;
@@ -685,7 +694,7 @@ int weft_loop::ring_start(uint32_t task_slot, uint8_t kind, int fd, char *buf, s
       sock_ops.release(os);
       return e;
     }
-    q_push(head, tail, os, sock_ops);
+    q_push(q.head, q.tail, os, sock_ops);
     tasks.at(task_slot)->w.sock_op = os;
     return 0;
   }
@@ -713,7 +722,8 @@ void weft_loop::ring_flush() {
     }
     const int fd = op->fd;
     ring_leave(op);
-    q_remove(poller.fds[fd].rr, poller.fds[fd].rr_tail, os, sock_ops);
+    RingQ q = ring_q(poller.fds[fd], OP_RECV);
+    q_remove(q.head, q.tail, os, sock_ops);
     op_finish(os, WEFT_ENOMEM);
     ring_next(fd, OP_RECV);
   }
@@ -725,13 +735,12 @@ void weft_loop::ring_flush() {
 // error, and the next is tried).
 void weft_loop::ring_next(int fd, uint8_t kind) {
   for (;;) {
-    FdRec &r = poller.fds[fd];
-    uint32_t &head = kind == OP_RECV ? r.rr : r.sq, &tail = kind == OP_RECV ? r.rr_tail : r.sq_tail;
-    const uint32_t os = head;
+    RingQ q = ring_q(poller.fds[fd], kind);
+    const uint32_t os = q.head;
     if (os == kNone || sock_ops.at(os)->ring != RS_BEHIND) return;
     const int e = kind == OP_RECV ? ring_stage(os) : ring_enter(os);
     if (e == 0) return;
-    q_remove(head, tail, os, sock_ops);
+    q_remove(q.head, q.tail, os, sock_ops);
     sock_ops.at(os)->ring = RS_NONE;
     op_finish(os, e);
   }
@@ -819,15 +828,14 @@ void weft_loop::ring_complete(uint64_t key, int res) {
   }
   switch (op->kind) {
     case OP_SEND:
-      q_remove(poller.fds[fd].sq, poller.fds[fd].sq_tail, os, sock_ops);
+    case OP_RECV: {
+      const uint8_t kind = op->kind;  // op_finish releases op
+      RingQ q = ring_q(poller.fds[fd], kind);
+      q_remove(q.head, q.tail, os, sock_ops);
       op_finish(os, result);
-      ring_next(fd, OP_SEND);
+      ring_next(fd, kind);
       return;
-    case OP_RECV:
-      q_remove(poller.fds[fd].rr, poller.fds[fd].rr_tail, os, sock_ops);
-      op_finish(os, result);
-      ring_next(fd, OP_RECV);
-      return;
+    }
     case OP_CONNECT:
       if (result < 0) {
         op->dial->last_err = result;  // this address failed
@@ -889,13 +897,11 @@ int weft_loop::ring_abort(uint32_t os, bool on_close) {
   // An accept or connect that failed meanwhile moved nothing: the await
   // is cancelled all the same (one that succeeded delivers its fd).
   if ((op->kind == OP_ACCEPT || op->kind == OP_CONNECT) && res < 0) res = WEFT_ECANCELED;
-  if (op->kind == OP_SEND) {
-    q_remove(poller.fds[fd].sq, poller.fds[fd].sq_tail, os, sock_ops);
-    if (op->sent) *op->sent = op->done;
-    if (!on_close) ring_next(fd, OP_SEND);
-  } else if (op->kind == OP_RECV) {
-    q_remove(poller.fds[fd].rr, poller.fds[fd].rr_tail, os, sock_ops);
-    if (!on_close) ring_next(fd, OP_RECV);
+  if (op->kind == OP_SEND || op->kind == OP_RECV) {
+    RingQ q = ring_q(poller.fds[fd], op->kind);
+    q_remove(q.head, q.tail, os, sock_ops);
+    if (op->kind == OP_SEND && op->sent) *op->sent = op->done;
+    if (!on_close) ring_next(fd, op->kind);
   } else if (op->kind == OP_CONNECT) {
     if (on_close && res >= 0) res = WEFT_ECLOSED;
     if (res < 0) {
@@ -915,12 +921,12 @@ void weft_loop::sock_fail_fd(int fd, int code, uint32_t dirs) {
   for (int w = 0; w < 2; w++) {
     if (!(dirs & (w ? kW : kR))) continue;
     for (;;) {
-      FdRec &r = poller.fds[fd];
-      uint32_t &head = w ? r.sq : r.rr, &tail = w ? r.sq_tail : r.rr_tail;
-      if (head == kNone) break;
-      const uint32_t os = sock_ops.at(head)->ring == RS_BEHIND ? head : sock_ops.at(head)->next;
+      RingQ q = ring_q(poller.fds[fd], w ? OP_SEND : OP_RECV);
+      if (q.head == kNone) break;
+      const SockOp *first = sock_ops.at(q.head);
+      const uint32_t os = first->ring == RS_BEHIND ? q.head : first->next;
       if (os == kNone) break;
-      q_remove(head, tail, os, sock_ops);
+      q_remove(q.head, q.tail, os, sock_ops);
       sock_ops.at(os)->ring = RS_NONE;
       op_finish(os, code);
     }

@@ -3,7 +3,10 @@
 // An operation tries its syscall first, inside the step that asks for it,
 // and parks only on EAGAIN: a SockOp then waits in its fd's read or write
 // queue (FdRec::rq / wq, FIFO), and the poller retries the syscall when the
-// fd reports readiness, in phase (6), resolving the task with the result.
+// fd reports readiness, in phase (6), resolving the task with the result;
+// a recv on an owned (edge-triggered) fd is instead made `due` and tried by
+// its task in phase (4), just before the step that takes its bytes
+// (sock_try_due).
 // With epoll the kernel uses the caller's buffer only during a syscall, so a
 // parked operation can be cancelled, or its fd closed, at any moment.
 //
@@ -12,9 +15,9 @@
 // finds nothing to read (IORING_OP_RECV), every send (IORING_OP_SEND, so
 // the replies of an iteration cost no syscall each), every accept and every
 // TCP connect; such sockets are not kept in the epoll set. Sends on one fd
-// keep their order: one is in the ring, the others wait behind it in
-// FdRec::sq (RS_BEHIND) and go in as it ends; a short send goes in
-// again for the rest. The kernel holds the caller's buffer until the
+// keep their order, and so do recvs: one of each is in the ring, the others
+// wait behind it in FdRec::sq / rr (RS_BEHIND) and go in as it ends; a
+// short send goes in again for the rest. The kernel holds the caller's buffer until the
 // completion: a cancel, a timeout or a close through weft submits
 // IORING_OP_ASYNC_CANCEL and waits for the operation's completion (the
 // cancel's own completion may come before or after it) before the await
@@ -54,7 +57,7 @@ struct Dial;
 enum RingState : uint8_t {
   RS_NONE = 0,    // not a ring operation (parked on the epoll set, or none)
   RS_KERNEL = 1,  // submitted, or queued in the submission queue
-  RS_BEHIND = 2,  // a send waiting behind the fd's send in the ring (FdRec::sq)
+  RS_BEHIND = 2,  // waiting behind the fd's send or recv in the ring (FdRec::sq, rr)
   RS_STAGED = 3,  // a recv queued just before the wait (Poller::staged)
 };
 
