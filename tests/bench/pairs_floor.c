@@ -168,14 +168,14 @@ static int arrived(int i, int r) {
 }
 
 /* ---- pattern 1: epoll ------------------------------------------------- */
-static int *g_owed; /* ep-et-b: messages each end owes its peer this batch */
 static void run_epoll(int et) {
   const int batch = et == 2;
-  int *touched = NULL, ntouched = 0;
+  /* ep-et-b: messages each end owes its peer this batch, and which ends owe */
+  int *owed = NULL, *touched = NULL, ntouched = 0;
   if (batch) {
-    g_owed = calloc((size_t)nends, sizeof *g_owed);
+    owed = calloc((size_t)nends, sizeof *owed);
     touched = malloc((size_t)nends * sizeof *touched);
-    CHECK(g_owed != NULL && touched != NULL);
+    CHECK(owed != NULL && touched != NULL);
   }
   int ep = epoll_create1(EPOLL_CLOEXEC);
   CHECK(ep >= 0);
@@ -202,8 +202,8 @@ static void run_epoll(int et) {
         CHECK(r > 0);
         int m = arrived(i, (int)r);
         if (batch) {
-          if (m && !g_owed[i]) touched[ntouched++] = i;
-          g_owed[i] += m;
+          if (m && !owed[i]) touched[ntouched++] = i;
+          owed[i] += m;
         } else {
           for (; m > 0; m--) wr(e);
         }
@@ -212,13 +212,12 @@ static void run_epoll(int et) {
     }
     for (int k = 0; k < ntouched; k++) {
       int i = touched[k];
-      for (; g_owed[i] > 0; g_owed[i]--) wr(&ends[i]);
+      for (; owed[i] > 0; owed[i]--) wr(&ends[i]);
     }
     ntouched = 0;
   }
-  free(g_owed);
+  free(owed);
   free(touched);
-  g_owed = NULL;
   g_cpu = cpu() - c0;
   close(ep);
   n_maxbufs = 0;
