@@ -30,7 +30,13 @@ namespace {
 constexpr uint64_t kEpollKey = 1;  // user_data of the poll on the epoll set
 constexpr uint64_t kCancelKey = 3; // user_data of cancels (their results are not needed)
 constexpr unsigned kEntries = 256;
-constexpr int kMaxDone = 1024;
+constexpr unsigned kCqEntries = 4096;
+// A wait takes every completion the CQ can hold. With fewer (1,024 once),
+// an iteration of 1,000 busy sockets left some for the next one, and the
+// recvs their steps start no longer followed, in the same enter, the sends
+// that fill them: about one recv per round trip armed a poll in the kernel
+// (io_uring:io_uring_poll_arm), none with the whole CQ taken.
+constexpr int kMaxDone = int(kCqEntries);
 }  // namespace
 
 struct Uring {
@@ -56,12 +62,12 @@ int uring_open(Backend &b) {
   // Room for many operations in flight; past it, completions wait in the
   // kernel's overflow list (NODROP) until the next enter flushes them.
   p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
-  p.cq_entries = 4096;
+  p.cq_entries = kCqEntries;
   int e = sys_uring_setup(kEntries, &u->ring, &p);
   if (e == -EINVAL) {  // before 5.19: no cooperative task running
     p = io_uring_params{};
     p.flags = IORING_SETUP_CQSIZE;
-    p.cq_entries = 4096;
+    p.cq_entries = kCqEntries;
     e = sys_uring_setup(kEntries, &u->ring, &p);
   }
   if (e < 0) return e;
