@@ -523,6 +523,7 @@ static struct pattern pats[] = {
     {.name = "u-recv-pf", .kind = 1, .et = 0, .u = {.poll_first = 1}, .pairs = 0},
     {.name = "u-send", .kind = 1, .et = 0, .u = {.send_sqe = 1}, .pairs = 0},
     {.name = "u-send-st", .kind = 1, .et = 0, .u = {.send_sqe = 1, .stage = 1}, .pairs = 0},
+    {.name = "u-send-st-fix", .kind = 1, .et = 0, .u = {.send_sqe = 1, .stage = 1, .fixed = 1}, .pairs = 0},
     {.name = "u-send-pf", .kind = 1, .et = 0, .u = {.send_sqe = 1, .poll_first = 1}, .pairs = 0},
     {.name = "u-send-x", .kind = 1, .et = 0, .u = {.send_sqe = 1, .eager = 1}, .pairs = 0},
     {.name = "u-send-coop", .kind = 1, .et = 0, .u = {.send_sqe = 1, .flags = COOP}, .pairs = 0},
