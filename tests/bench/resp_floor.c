@@ -30,7 +30,9 @@
  * writability (et, lt) or by the next send SQE (uring); a command over
  * 64 KiB, or a protocol error, closes the connection.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
