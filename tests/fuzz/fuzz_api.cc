@@ -1659,8 +1659,7 @@ void sock_op(LoopM *lm) {
       // No lost wakeup: a few iterations later, no recv still waits on an fd
       // that holds bytes (the cancelled task may have been the one the fd's
       // readiness was handed to: the next recv must get them).
-      for (int i = 0; i < 4 && SK[lm->idx].loop == lm->loop; i++) run(lm, WEFT_RUN_NOWAIT);
-      if (SK[lm->idx].loop != lm->loop) break;
+      //
       // A recv task that is ready has its recv due (epoll) or done, and its
       // step comes in the next iteration (the bytes may have come in the
       // last one's poll); the recvs behind it on that fd wait for it.
@@ -1671,13 +1670,28 @@ void sock_op(LoopM *lm) {
             return true;
         return false;
       };
-      for (auto &r : m.tasks) {
-        if (r->finished || r->op != 0 || r->step == 0 || r->fd < 0) continue;
-        if (has_ready_recv(r->fd)) continue;
-        char c;
-        const ssize_t n = ::recv(r->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        CHECK(n <= 0, "a recv waits on fd %d, which holds bytes", r->fd);
+      // The fd of a recv left waiting beside bytes, or -1.
+      auto stranded = [&]() {
+        for (auto &r : m.tasks) {
+          if (r->finished || r->op != 0 || r->step == 0 || r->fd < 0) continue;
+          if (has_ready_recv(r->fd)) continue;
+          char c;
+          if (::recv(r->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0) return r->fd;
+        }
+        return -1;
+      };
+      // Recvs queued on one fd may take an iteration each (io_uring: the
+      // next one goes into the ring with the next enter), so allow one per
+      // recv task beyond the first four: a lost wakeup never resolves.
+      int recvs = 0;
+      for (auto &r : m.tasks) recvs += !r->finished && r->op == 0;
+      for (int i = 0; i < 4 + recvs && SK[lm->idx].loop == lm->loop; i++) {
+        if (i >= 4 && stranded() < 0) break;
+        run(lm, WEFT_RUN_NOWAIT);
       }
+      if (SK[lm->idx].loop != lm->loop) break;
+      const int fd_left = stranded();
+      CHECK(fd_left < 0, "a recv waits on fd %d, which holds bytes", fd_left);
       break;
     }
     default: {  // close a connection weft gave us
