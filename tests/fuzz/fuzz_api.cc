@@ -1659,7 +1659,10 @@ void sock_op(LoopM *lm) {
       // No lost wakeup: a few iterations later, no recv still waits on an fd
       // that holds bytes (the cancelled task may have been the one the fd's
       // readiness was handed to: the next recv must get them).
-      //
+      auto alive = [&] { return SK[lm->idx].loop == lm->loop; };
+      int recvs = 0;  // the recv tasks alive now: the extra iterations allowed below
+      for (auto &r : m.tasks) recvs += !r->finished && r->op == 0;
+      for (int i = 0; i < 4 && alive(); i++) run(lm, WEFT_RUN_NOWAIT);
       // A recv task that is ready has its recv due (epoll) or done, and its
       // step comes in the next iteration (the bytes may have come in the
       // last one's poll); the recvs behind it on that fd wait for it.
@@ -1681,16 +1684,12 @@ void sock_op(LoopM *lm) {
         return -1;
       };
       // Recvs queued on one fd may take an iteration each (io_uring: the
-      // next one goes into the ring with the next enter), so allow one per
-      // recv task beyond the first four: a lost wakeup never resolves.
-      int recvs = 0;
-      for (auto &r : m.tasks) recvs += !r->finished && r->op == 0;
-      for (int i = 0; i < 4 + recvs && SK[lm->idx].loop == lm->loop; i++) {
-        if (i >= 4 && stranded() < 0) break;
+      // next one goes into the ring with the next enter), so allow one more
+      // per recv task while one is stranded: a lost wakeup never resolves.
+      int fd_left = -1;
+      for (int extra = 0; alive() && (fd_left = stranded()) >= 0 && extra < recvs; extra++)
         run(lm, WEFT_RUN_NOWAIT);
-      }
-      if (SK[lm->idx].loop != lm->loop) break;
-      const int fd_left = stranded();
+      if (!alive()) break;
       CHECK(fd_left < 0, "a recv waits on fd %d, which holds bytes", fd_left);
       break;
     }
