@@ -68,6 +68,13 @@ static void die(const char *what) {
   exit(1);
 }
 
+/* Whether an accept that failed with err may be tried again: nothing left to
+ * accept, or a connection that went away first. Anything else (EMFILE, ENFILE,
+ * ENOBUFS...) lasts, and a probe that retried it would spin. */
+static int accept_retry(int err) {
+  return err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNABORTED || err == EPROTO;
+}
+
 static struct conn *conn_new(int fd) {
   if (fd >= nconns_cap) {
     int n = nconns_cap ? nconns_cap : 1024;
@@ -240,6 +247,7 @@ static int run_epoll(int lfd, int lt) {
                                    .data.fd = cfd};
           if (epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &ce) < 0) die("epoll_ctl");
         }
+        if (!accept_retry(errno)) die("accept4"); /* a lasting failure would spin */
         continue;
       }
       struct conn *c = conns[fd];
@@ -359,6 +367,9 @@ static int run_uring(int lfd) {
         if (res >= 0) {
           struct conn *c = conn_new(res);
           stage_recv(c);
+        } else if (!accept_retry(-res)) {
+          errno = -res;
+          die("accept"); /* re-arming a lasting failure would spin */
         }
         arm_accept(lfd);
         continue;
