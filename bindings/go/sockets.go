@@ -54,9 +54,7 @@ func newSock[T any](owner *T, s *sock) *T {
 // dropped runs (posted) on the loop thread for a collected owner.
 func (s *sock) dropped() {
 	if s.fd >= 0 && s.loop.c != 0 {
-		if cweft.Weft_socket_close(s.loop.c, s.fd) == 0 && s.path != "" {
-			_ = syscall.Unlink(s.path)
-		}
+		s.shut(s.loop.c)
 		s.fd = -1
 	}
 }
@@ -125,22 +123,13 @@ func (l *Loop) ListenUnix(path string, opts ...ListenOption) (*Listener, error) 
 	})
 }
 
-// FD returns the listening socket's fd, or -1 once closed. weft owns it:
-// do not close it with syscall.Close.
-func (ln *Listener) FD() int { return ln.fd }
+// FD returns the socket's fd, or -1 once closed. weft owns it: do not
+// close it with syscall.Close.
+func (s *sock) FD() int { return s.fd }
 
 // Port returns the local TCP port (1..65535; the kernel's choice after
-// Listen with port 0), or 0 for a Unix socket or a closed listener.
-// Loop thread.
-func (ln *Listener) Port() int {
-	if ln.path != "" {
-		return 0
-	}
-	return ln.port()
-}
-
-// port is the local TCP port of the fd, 0 if it has none or is closed.
-func (s *sock) port() int {
+// Listen with port 0), or 0 for a Unix socket or a closed one. Loop thread.
+func (s *sock) Port() int {
 	port := 0
 	if s.fd >= 0 {
 		_ = s.loop.call("socket_port", func(c uintptr) int {
@@ -158,19 +147,6 @@ func (ln *Listener) Addr() string {
 		return ln.path
 	}
 	return net.JoinHostPort(ln.host, strconv.Itoa(ln.Port()))
-}
-
-// Close closes the listening socket through weft: an Accept waiting on it
-// resolves with ErrSocketClosed. A Unix listener's path is removed.
-// Closing twice returns ErrSocketClosed. Loop thread. Errors (in an
-// *OpError): ErrSocketClosed, ErrPerm, ErrClosed (the loop is closed: its
-// fds were left open by weft and are closed here without weft).
-func (ln *Listener) Close() error {
-	err := ln.close()
-	if ln.path != "" && err == nil {
-		_ = syscall.Unlink(ln.path)
-	}
-	return err
 }
 
 // Conn is a connected stream socket owned by weft: the result of an Accept
@@ -208,14 +184,6 @@ func (l *Loop) Adopt(fd int) (*Conn, error) {
 	return newConn(l.loopCore, fd), nil
 }
 
-// FD returns the socket's fd, or -1 once closed. weft owns it: do not
-// close it with syscall.Close.
-func (c *Conn) FD() int { return c.fd }
-
-// Port returns the local TCP port of the connection, or 0 (Unix socket,
-// closed). Loop thread.
-func (c *Conn) Port() int { return c.port() }
-
 // CloseWrite shuts down the writing side (the peer's Recv sees end of
 // stream, 0); receiving goes on. A Send waiting on c resolves with
 // ErrSocketClosed, a later one with ErrPipe. Loop thread. Errors (in an
@@ -229,22 +197,22 @@ func (c *Conn) CloseWrite() error {
 	})
 }
 
-// Close closes the connection through weft: every Recv and Send waiting
-// on it resolves with ErrSocketClosed (a Send's Task.Sent still says how
-// much went). Closing twice returns ErrSocketClosed. Loop thread. Errors
-// as for Listener.Close.
-func (c *Conn) Close() error { return c.close() }
-
 func newConn(l *loopCore, fd int) *Conn {
 	c := &Conn{&sock{loop: l, fd: fd}}
 	return newSock(c, c.sock)
 }
 
-func (s *sock) close() error {
+// Close closes the socket through weft: an Accept, Recv or Send waiting on
+// it resolves with ErrSocketClosed (a Send's Task.Sent still says how much
+// went), and a Unix listener's path is removed. Closing twice returns
+// ErrSocketClosed. Loop thread. Errors (in an *OpError): ErrSocketClosed,
+// ErrPerm, ErrClosed (the loop is closed: its fds were left open by weft and
+// are closed here without weft).
+func (s *sock) Close() error {
 	if s.fd < 0 {
 		return opErr("socket_close", ErrSocketClosed)
 	}
-	err := s.loop.call("socket_close", func(lc uintptr) int { return cweft.Weft_socket_close(lc, s.fd) })
+	err := s.loop.call("socket_close", s.shut)
 	if err == ErrClosed { // weft_loop_free leaves owned fds open
 		_ = syscall.Close(s.fd)
 	}
@@ -252,6 +220,15 @@ func (s *sock) close() error {
 		s.fd = -1
 	}
 	return err
+}
+
+// shut closes the fd through weft; a Unix listener's path goes with it.
+func (s *sock) shut(c uintptr) int {
+	rc := cweft.Weft_socket_close(c, s.fd)
+	if rc == 0 && s.path != "" {
+		_ = syscall.Unlink(s.path)
+	}
+	return rc
 }
 
 // Accept waits for a connection on ln; the task resumes with the new
