@@ -166,7 +166,7 @@ func (t *Task) Conn(status int) (*Conn, error) {
 	if status < 0 {
 		return nil, Errno(status)
 	}
-	return newConn(t.lc, status), nil
+	return newConn(t.loop.loopCore, status), nil
 }
 
 // Adopt hands fd, a stream fd the program opened (a connected socket

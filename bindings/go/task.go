@@ -71,12 +71,11 @@ type Task struct {
 // taskCore is what the task's cgo.Handle holds: it reaches the Task only
 // weakly, so that an unreferenced Task can be collected.
 type taskCore struct {
-	lc    *loopCore
-	self  weak.Pointer[Task]
-	id    int64
-	fn    StepFunc
-	steps int
-	err   *PanicError
+	handle // loop and weft id
+	self   weak.Pointer[Task]
+	fn     StepFunc
+	steps  int
+	err    *PanicError
 
 	// Socket awaits (sockets.go): the caller's buffer and sent are pinned
 	// while a Recv or Send is pending, and unpinned when it resolves.
@@ -106,17 +105,14 @@ func (l *Loop) Spawn(fn StepFunc) (*Task, error) {
 	if fn == nil {
 		return nil, opErr("task_spawn", ErrInval)
 	}
-	tc := &taskCore{lc: l.loopCore, fn: fn}
-	id, err := l.start("task_spawn", tc, cweft.Weft_go_task_spawn)
-	runtime.KeepAlive(l)
-	if err != nil {
+	tc := &taskCore{fn: fn}
+	if _, err := register(l, "task_spawn", tc, &tc.handle, cweft.Weft_go_task_spawn); err != nil {
 		return nil, err
 	}
-	tc.id = id
 	t := &Task{tc, l}
 	tc.self = weak.Make(t)
 	lc := l.loopCore // a collected Task's id is released on the loop thread
-	runtime.AddCleanup(t, func(id int64) { lc.later(func() { cweft.Weft_task_release(lc.c, id) }) }, id)
+	runtime.AddCleanup(t, func(id int64) { lc.later(func() { cweft.Weft_task_release(lc.c, id) }) }, tc.id)
 	return t, nil
 }
 
@@ -124,9 +120,9 @@ func hookStep(h uintptr, _ int64, status int32) (ret int32) {
 	tc := cgo.Handle(h).Value().(*taskCore)
 	t := tc.self.Value()
 	if t == nil { // the Task was collected; its id is released or about to be
-		l := tc.lc.self.Value()
+		l := tc.loop.self.Value()
 		if l == nil { // the Loop too: this is its Close, by the collector
-			l = &Loop{tc.lc}
+			l = &Loop{tc.loop}
 		}
 		t = &Task{tc, l}
 		tc.self = weak.Make(t)
@@ -135,7 +131,7 @@ func hookStep(h uintptr, _ int64, status int32) (ret int32) {
 		tc.unpinIO()
 	}
 	tc.resumeSync(status)
-	l := tc.lc
+	l := tc.loop
 	l.checkPanic() // pool work this task awaited may have panicked
 	tc.steps++
 	defer func() {
@@ -205,7 +201,7 @@ func (t *Task) ToThread(fn func() int) Step {
 	if fn == nil {
 		return Step(ErrInval)
 	}
-	h := newHandle(&Work{handle: handle{loop: t.lc}, fn: fn}) // its done is the task's next step
+	h := newHandle(&Work{handle: handle{loop: t.loop.loopCore}, fn: fn}) // its done is the task's next step
 	rc := cweft.Weft_go_await_thread(t.loop.c, t.id, uintptr(h))
 	if rc != cweft.WEFT_PENDING {
 		deleteHandle(h) // weft took nothing
@@ -254,14 +250,14 @@ func (t *Task) awaitAll(flags int, tasks []*Task) Step {
 
 // ids lists the ids of tasks in the loop's scratch slice; false for a nil task.
 func (t *Task) ids(tasks []*Task) ([]int64, bool) {
-	ids := t.lc.scratch[:0]
+	ids := t.loop.scratch[:0]
 	for _, o := range tasks {
 		if o == nil {
 			return nil, false
 		}
 		ids = append(ids, o.id)
 	}
-	t.lc.scratch = ids
+	t.loop.scratch = ids
 	return ids, true
 }
 
@@ -272,11 +268,6 @@ func (t *Task) ids(tasks []*Task) ([]int64, bool) {
 // and chooses its result. Cancelling a finished task does nothing.
 // Loop thread. Errors: ErrPerm, ErrClosed.
 func (t *Task) Cancel() error { return t.do("task_cancel", cweft.Weft_task_cancel) }
-
-// do runs the loop-thread C function c on the task's id, as call does.
-func (tc *taskCore) do(op string, c func(loop uintptr, id int64) int) error {
-	return tc.lc.call(op, func(l uintptr) int { return c(l, tc.id) })
-}
 
 // SetTimeout gives the task a deadline d from now, like asyncio.timeout;
 // 0 clears it. When it passes, the pending await (or the next one)
