@@ -155,13 +155,13 @@ func (l *Loop) run(ctx context.Context, mode int) (bool, error) {
 	}
 	l.running, l.runDefault, l.ctxStopped = true, mode == cweft.WEFT_RUN_DEFAULT, false
 	l.runGen++
-	s := &ctxStop{loop: l.loopCore, gen: l.runGen}
+	lc, gen := l.loopCore, l.runGen
 	l.mu.Unlock()
 	// A done ctx posts a stop tagged with this run: a stale one, delivered
 	// by a later run or by Close, does nothing (a plain weft_loop_stop would
 	// stop the next run).
 	unwatch := context.AfterFunc(ctx, func() {
-		if l.later(s.run) != nil {
+		if lc.later(func() { lc.ctxStop(gen) }) != nil {
 			l.Stop() // ENOMEM: fall back to a plain stop
 		}
 	})
@@ -182,15 +182,9 @@ func (l *Loop) run(ctx context.Context, mode int) (bool, error) {
 	return rc == 1, nil
 }
 
-// ctxStop is the post a done context sends to stop its Run.
-type ctxStop struct {
-	loop *loopCore
-	gen  uint64
-}
-
-func (s *ctxStop) run() {
-	l := s.loop
-	if l.running && l.runDefault && l.runGen == s.gen {
+// ctxStop is the post a done context sends to stop run gen.
+func (l *loopCore) ctxStop(gen uint64) {
+	if l.running && l.runDefault && l.runGen == gen {
 		l.ctxStopped = true
 		cweft.Weft_loop_stop(l.c)
 	}
@@ -348,24 +342,20 @@ type logger struct {
 // Loop thread. Errors: ErrPerm, ErrClosed.
 func (l *Loop) SetLogger(fn func(level LogLevel, msg string)) error {
 	defer runtime.KeepAlive(l) // not closed by the collector meanwhile
-	if l.c == 0 {
-		return ErrClosed
-	}
 	var h cgo.Handle
 	if fn != nil {
 		h = newHandle(&logger{loop: l.loopCore, fn: fn})
 	}
-	if rc := cweft.Weft_go_loop_set_logger(l.c, uintptr(h)); rc < 0 {
-		if h != 0 {
-			deleteHandle(h)
-		}
-		return opErr("loop_set_logger", rc)
+	err := l.call("loop_set_logger", func(c uintptr) int {
+		return cweft.Weft_go_loop_set_logger(c, uintptr(h))
+	})
+	if err == nil {
+		h, l.logH = l.logH, h // the old logger's handle goes
 	}
-	if l.logH != 0 {
-		deleteHandle(l.logH)
+	if h != 0 {
+		deleteHandle(h)
 	}
-	l.logH = h
-	return nil
+	return err
 }
 
 func hookLog(h uintptr, level int32, msg string) {
@@ -388,20 +378,15 @@ func (l *Loop) BackendFD() (fd int, err error) {
 // earliest timer otherwise, and -1 if nothing is scheduled in time.
 // Loop thread. Errors: ErrPerm, ErrClosed.
 func (l *Loop) NextTimeout() (time.Duration, error) {
-	defer runtime.KeepAlive(l) // not closed by the collector meanwhile
-	if l.c == 0 {
-		return -1, ErrClosed
-	}
-	ns := cweft.Weft_loop_next_timeout(l.c)
-	if ns == -1 {
-		// weft_loop_next_timeout returns WEFT_EPERM (-1) from a foreign
-		// thread, the same value as "nothing scheduled"; ask a function
-		// whose error is unambiguous.
-		if fd := cweft.Weft_loop_backend_fd(l.c); fd < 0 {
-			return -1, opErr("loop_next_timeout", fd)
+	d := time.Duration(-1)
+	err := l.call("loop_next_timeout", func(c uintptr) int {
+		if ns := cweft.Weft_loop_next_timeout(c); ns >= 0 {
+			d = time.Duration(ns)
+			return 0
 		}
-	} else if ns < -1 {
-		return -1, opErr("loop_next_timeout", ns)
-	}
-	return time.Duration(ns), nil
+		// -1, "nothing scheduled", is also WEFT_EPERM, its only error on an
+		// open loop: ask a function whose error is unambiguous.
+		return min(cweft.Weft_loop_backend_fd(c), 0)
+	})
+	return d, err
 }

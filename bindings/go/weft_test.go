@@ -182,6 +182,31 @@ func TestLoopClose(t *testing.T) {
 	}
 }
 
+// A post that Close runs finds the loop closed: SetLogger (which takes
+// nothing: no handle is left, newLoop's cleanup checks) and NextTimeout
+// return ErrClosed, as every loop method does once Close has begun.
+func TestLoopMethodsInsideClose(t *testing.T) {
+	l := newLoop(t)
+	var errs []error
+	l.Post(func() {
+		errs = append(errs, l.SetLogger(func(LogLevel, string) {}))
+		d, err := l.NextTimeout()
+		errs = append(errs, err)
+		if d != -1 {
+			t.Errorf("NextTimeout inside Close: %v", d)
+		}
+	})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) != 2 {
+		t.Fatal("the post did not run")
+	}
+	for _, err := range errs {
+		wantErr(t, err, ErrClosed)
+	}
+}
+
 // Close cancels tasks (each sees ErrCanceled and may still clean up), runs
 // pending posts, and stops timers and watches without calling them, deleting
 // every cgo handle (newLoop's cleanup checks the count).
