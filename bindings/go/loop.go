@@ -73,9 +73,9 @@ func NewLoop() (*Loop, error) {
 // Callbacks run by Close run on the calling goroutine; the methods of the
 // loop and its handles return ErrClosed from the moment Close begins.
 //
-// Close returns ErrBusy (in an *OpError) if the loop is running (also when
-// called from one of its callbacks), ErrClosed if it was already closed, and
-// a *PanicError if a callback run by Close panicked.
+// Close returns ErrBusy if the loop is running (also when called from one of
+// its callbacks), ErrClosed if it was already closed, and a *PanicError if a
+// callback run by Close panicked.
 func (l *Loop) Close() error {
 	err := l.close()
 	runtime.KeepAlive(l)
@@ -116,10 +116,9 @@ func (l *loopCore) close() error {
 // It returns nil when the loop ran out of work or was stopped by Stop;
 // ctx.Err() when ctx ended the run (at the end of the iteration in
 // progress; a nil ctx is context.Background()); a *PanicError for the
-// first panic recovered in a callback; and ErrBusy (in an *OpError) if the
-// loop is already running, including when Run is called from one of its
-// own callbacks. Work left when Run returns stays queued for the next Run
-// or for Close.
+// first panic recovered in a callback; and ErrBusy if the loop is already
+// running, including when Run is called from one of its own callbacks. Work
+// left when Run returns stays queued for the next Run or for Close.
 func (l *Loop) Run(ctx context.Context) error {
 	_, err := l.run(ctx, cweft.WEFT_RUN_DEFAULT)
 	return err
@@ -192,7 +191,7 @@ func (l *loopCore) ctxStop(gen uint64) {
 
 // Stop asks the current Run to return after the iteration in progress; if
 // the loop is not running, the next Run (or RunOnce) returns after one
-// iteration. Any goroutine. Errors: ErrClosed.
+// iteration. Any goroutine.
 func (l *Loop) Stop() error { return l.call("loop_stop", cweft.Weft_loop_stop) }
 
 // post is one Post: a Go function run once on the loop thread.
@@ -279,7 +278,6 @@ type Stats struct {
 
 // Stats returns the loop's counters. Any goroutine; read while the loop
 // runs, each field is exact but the fields are not one consistent snapshot.
-// Errors: ErrClosed.
 func (l *Loop) Stats() (Stats, error) {
 	var s struct {
 		size uint64
@@ -294,8 +292,7 @@ func (l *Loop) Stats() (Stats, error) {
 
 // SetThreadPoolSize sets how many threads the loop's pool starts with
 // (1..1024, default 4). Only before the pool has started (first
-// ToThread) and while the loop is not running. Errors: ErrInval, ErrBusy,
-// ErrClosed.
+// ToThread) and while the loop is not running. Errors: ErrInval, ErrBusy.
 func (l *Loop) SetThreadPoolSize(n int) error {
 	return l.setOption(cweft.WEFT_OPT_THREAD_POOL_SIZE, int64(n))
 }
@@ -303,7 +300,7 @@ func (l *Loop) SetThreadPoolSize(n int) error {
 // SetSlowCallbackThreshold makes the loop count (Stats.SlowCallbacks) and
 // log at LogWarn every callback or task step that runs longer than d, like
 // asyncio's debug mode; 0 turns it off (the default). Only while the loop
-// is not running. Errors: ErrInval (d < 0), ErrBusy, ErrClosed.
+// is not running. Errors: ErrInval (d < 0), ErrBusy.
 func (l *Loop) SetSlowCallbackThreshold(d time.Duration) error {
 	return l.setOption(cweft.WEFT_OPT_SLOW_CALLBACK_NS, int64(d))
 }
@@ -339,7 +336,6 @@ type logger struct {
 // SetLogger sets the function that receives the loop's log lines (slow
 // callbacks at LogWarn, misbehaving steps at LogError), or with nil removes
 // it. fn runs on the loop thread. With no logger weft prints nothing.
-// Loop thread. Errors: ErrPerm, ErrClosed.
 func (l *Loop) SetLogger(fn func(level LogLevel, msg string)) error {
 	defer runtime.KeepAlive(l) // not closed by the collector meanwhile
 	var h cgo.Handle
@@ -365,8 +361,8 @@ func hookLog(h uintptr, level int32, msg string) {
 }
 
 // BackendFD returns the loop's backend fd (the epoll fd, or the io_uring
-// ring's fd), for embedding weft in another event loop: when it is readable, or after NextTimeout, call RunNoWait.
-// The fd stays owned by the loop. Loop thread. Errors: ErrPerm, ErrClosed.
+// ring's fd), for embedding weft in another event loop: when it is
+// readable, or after NextTimeout, call RunNoWait. The fd stays the loop's.
 func (l *Loop) BackendFD() (fd int, err error) {
 	fd = -1
 	err = l.call("loop_backend_fd", func(c uintptr) int { fd = cweft.Weft_loop_backend_fd(c); return fd })
@@ -376,7 +372,6 @@ func (l *Loop) BackendFD() (fd int, err error) {
 // NextTimeout returns how long an embedder may block before the loop next
 // has work: 0 if tasks or posts are ready or a timer is due, the time to the
 // earliest timer otherwise, and -1 if nothing is scheduled in time.
-// Loop thread. Errors: ErrPerm, ErrClosed.
 func (l *Loop) NextTimeout() (time.Duration, error) {
 	d := time.Duration(-1)
 	err := l.call("loop_next_timeout", func(c uintptr) int {

@@ -55,9 +55,8 @@ func (s TaskState) String() string {
 }
 
 // Task is a weft task: a step function the loop resumes each time the await
-// it armed completes. Its methods are for the loop thread (see the package
-// overview); the await methods (Sleep, AwaitFD, ToThread, Await, Gather,
-// Group, Yield) only from inside the task's own running step.
+// it armed completes. Its await methods (those returning a Step) are for
+// inside the task's own running step.
 //
 // A Task keeps its weft id, and so its result, for as long as it is
 // reachable; the id is released when the garbage collector finds the Task
@@ -98,9 +97,8 @@ type taskCore struct {
 // Spawn creates a task whose steps are fn and queues its first step (status
 // 0); it never runs inside Spawn. The task lives until a step returns
 // anything but a pending await (see Step); weft keeps its result while the
-// Task is reachable. Loop thread (also from callbacks and steps, and from
-// callbacks that Close runs: the task's first step then gets ErrCanceled).
-// Errors: ErrInval (nil fn), ErrNoMem, ErrPerm, ErrClosed.
+// Task is reachable. Also from callbacks that Close runs: the task's first
+// step then gets ErrCanceled. Errors: ErrInval (nil fn), ErrNoMem.
 func (l *Loop) Spawn(fn StepFunc) (*Task, error) {
 	if fn == nil {
 		return nil, opErr("task_spawn", ErrInval)
@@ -156,8 +154,6 @@ func hookStep(h uintptr, _ int64, status int32) (ret int32) {
 // returns t, so that a step reads in order:
 //
 //	return t.Then(gotData).AwaitFD(fd, weft.Readable)
-//
-// Loop thread.
 func (t *Task) Then(fn StepFunc) *Task {
 	if fn != nil {
 		t.fn = fn
@@ -166,25 +162,21 @@ func (t *Task) Then(fn StepFunc) *Task {
 }
 
 // Sleep suspends the task for d (>= 0), measured from now; it resumes with
-// status 0. Errors (returned as the Step, finishing the task if returned):
-// ErrInval (d < 0, or not inside t's running step), ErrBusy (an await is
-// already armed in this step), ErrCanceled (the loop is closing).
+// status 0. Errors (see the package doc for every await's): ErrInval (d < 0).
 func (t *Task) Sleep(d time.Duration) Step {
 	return Step(cweft.Weft_await_sleep(t.loop.c, t.id, int64(d)))
 }
 
 // Yield requeues the task behind the tasks already ready (asyncio.sleep(0));
 // it resumes with status 0 in the next iteration, after one poll.
-// Errors as for Sleep.
 func (t *Task) Yield() Step {
 	return Step(cweft.Weft_await_yield(t.loop.c, t.id))
 }
 
 // AwaitFD suspends the task until fd is ready for events (Readable and/or
 // Writable); it resumes with the ready Events (> 0), which may include
-// Hangup and ErrorEvent. The caller keeps owning fd. Errors as for Sleep,
-// plus ErrInval (bad events), ErrBadF (fd not open or not pollable),
-// ErrNoMem, ErrNoSpc.
+// Hangup and ErrorEvent. The caller keeps owning fd. Errors: ErrInval (bad
+// events), ErrBadF (fd not open or not pollable), ErrNoMem, ErrNoSpc.
 func (t *Task) AwaitFD(fd int, events Events) Step {
 	return Step(cweft.Weft_await_fd(t.loop.c, t.id, fd, int(events)))
 }
@@ -195,8 +187,8 @@ func (t *Task) AwaitFD(fd int, events Events) Step {
 // already runs, it completes first and the task then resumes with
 // ErrCanceled or ErrTimedOut. fn must not call loop-thread methods; Post
 // and Stop are allowed. A panic in fn is recovered: the task resumes with
-// ErrHost and Run returns the *PanicError. Errors as for Sleep, plus
-// ErrInval (nil fn), ErrNoMem, ErrAgain.
+// ErrHost and Run returns the *PanicError. Errors: ErrInval (nil fn),
+// ErrNoMem, ErrAgain.
 func (t *Task) ToThread(fn func() int) Step {
 	if fn == nil {
 		return Step(ErrInval)
@@ -211,8 +203,8 @@ func (t *Task) ToThread(fn func() int) Step {
 
 // Await suspends the task until other has finished and resumes it with
 // other's result (in the next iteration, if other has already finished).
-// Cancelling t does not cancel other. Errors as for Sleep, plus ErrInval
-// (other is t, or nil), ErrStale (other belongs to another loop).
+// Cancelling t does not cancel other. Errors: ErrInval (other is t, or
+// nil), ErrStale (other belongs to another loop).
 func (t *Task) Await(other *Task) Step {
 	if other == nil {
 		return Step(ErrInval)
@@ -223,8 +215,8 @@ func (t *Task) Await(other *Task) Step {
 // Gather suspends the task until every one of tasks has finished (asyncio's
 // gather) and resumes it with 0; read each task's Result afterwards.
 // Duplicates are allowed; no tasks resumes at once. Cancelling t cancels
-// only this await, not the tasks. Errors as for Sleep, plus ErrInval (t
-// among tasks, or a nil task), ErrStale (a task of another loop), ErrNoMem.
+// only this await, not the tasks. Errors: ErrInval (t among tasks, or a nil
+// task), ErrStale (a task of another loop), ErrNoMem.
 func (t *Task) Gather(tasks ...*Task) Step { return t.awaitAll(0, tasks) }
 
 // Group is Gather with asyncio TaskGroup semantics: on the first negative
@@ -266,20 +258,19 @@ func (t *Task) ids(tasks []*Task) ([]int64, bool) {
 // ErrCanceled from its next await; a task that has not started gets its
 // first step with ErrCanceled. The task may clean up with further awaits
 // and chooses its result. Cancelling a finished task does nothing.
-// Loop thread. Errors: ErrPerm, ErrClosed.
 func (t *Task) Cancel() error { return t.do("task_cancel", cweft.Weft_task_cancel) }
 
 // SetTimeout gives the task a deadline d from now, like asyncio.timeout;
 // 0 clears it. When it passes, the pending await (or the next one)
 // resolves with ErrTimedOut, once. On a finished task it does nothing.
-// Loop thread. Errors: ErrInval (d < 0), ErrNoMem, ErrPerm, ErrClosed.
+// Errors: ErrInval (d < 0), ErrNoMem.
 func (t *Task) SetTimeout(d time.Duration) error {
 	return t.do("task_timeout", func(c uintptr, id int64) int { return cweft.Weft_task_timeout(c, id, int64(d)) })
 }
 
 // State returns where the task is: TaskReady, TaskRunning, TaskWaiting or
-// TaskDone (also once the loop is closed, which finishes every task).
-// Loop thread. Errors: ErrPerm.
+// TaskDone (also, with no error, once the loop is closed, which finishes
+// every task).
 func (t *Task) State() (TaskState, error) {
 	st := TaskDone
 	err := t.do("task_state", func(c uintptr, id int64) int {
@@ -296,10 +287,10 @@ func (t *Task) State() (TaskState, error) {
 // Steps returns how many steps of the task have started: 1 inside its
 // first step, 2 inside the second, and so on. A step function can switch on
 // it instead of keeping its own state (status alone cannot tell the first
-// step from one resumed by a Sleep, which also passes 0). Loop thread.
+// step from one resumed by a Sleep, which also passes 0).
 func (t *Task) Steps() int { return t.steps }
 
-// Finished reports whether the task has finished. Loop thread.
+// Finished reports whether the task has finished.
 func (t *Task) Finished() bool {
 	st, _ := t.State()
 	return st == TaskDone
@@ -307,9 +298,9 @@ func (t *Task) Finished() bool {
 
 // Result returns the finished task's result, as weft keeps it. err is nil
 // for a result >= 0, the Errno for a negative one, a *PanicError if a step
-// panicked (result is then ErrHost), ErrBusy (in an *OpError) while the
-// task has not finished, and ErrClosed once the loop is closed (read
-// results before Close). Loop thread.
+// panicked (result is then ErrHost), ErrBusy while the task has not
+// finished, and ErrClosed once the loop is closed (read results before
+// Close).
 func (t *Task) Result() (result int, err error) {
 	var r int32
 	if err := t.do("task_result", func(c uintptr, id int64) int {
