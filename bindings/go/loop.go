@@ -103,7 +103,7 @@ func (l *loopCore) close() error {
 		l.logH = 0
 	}
 	l.scratch = nil
-	if p := l.takePanic(); p != nil {
+	if p := l.panicErr.Swap(nil); p != nil {
 		return p
 	}
 	return nil
@@ -169,7 +169,7 @@ func (l *Loop) run(ctx context.Context, mode int) (bool, error) {
 	l.mu.Lock()
 	l.running, l.runDefault = false, false
 	l.mu.Unlock()
-	if p := l.takePanic(); p != nil {
+	if p := l.panicErr.Swap(nil); p != nil {
 		return rc == 1, p
 	}
 	if rc < 0 {
@@ -250,8 +250,6 @@ func (l *loopCore) checkPanic() {
 		cweft.Weft_loop_stop(l.c)
 	}
 }
-
-func (l *loopCore) takePanic() *PanicError { return l.panicErr.Swap(nil) }
 
 // Now returns weft's monotonic clock (CLOCK_MONOTONIC, from an arbitrary
 // origin) as cached at the start of the current or last iteration; before

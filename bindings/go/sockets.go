@@ -238,9 +238,6 @@ func (t *Task) Accept(ln *Listener) Step {
 // abandoned and its socket closed). Errors: ErrInval (empty host, port out
 // of range), ErrNoMem, ErrAgain.
 func (t *Task) Dial(host string, port int) Step {
-	if host == "" {
-		return Step(ErrInval)
-	}
 	return Step(cweft.Weft_await_connect(t.loop.c, t.id, host, port))
 }
 
@@ -250,9 +247,6 @@ func (t *Task) Dial(host string, port int) Step {
 // ErrAccess, ErrCanceled, ErrTimedOut. Errors: ErrInval (empty path),
 // ErrNameTooLong, ErrNoMem.
 func (t *Task) DialUnix(path string) Step {
-	if path == "" {
-		return Step(ErrInval)
-	}
 	return Step(cweft.Weft_await_connect_unix(t.loop.c, t.id, path))
 }
 

@@ -1,6 +1,7 @@
 package weft
 
 import (
+	"errors"
 	"runtime"
 	"runtime/cgo"
 
@@ -166,10 +167,7 @@ func (t *Task) scoped(acquire func(c *Task) Step, release func(c *Task), body St
 
 // errCode is the weft code behind err (ErrHost when there is none).
 func errCode(err error) int {
-	if e, ok := err.(*OpError); ok {
-		err = e.Err
-	}
-	if e, ok := err.(Errno); ok {
+	if e := Errno(0); errors.As(err, &e) {
 		return int(e)
 	}
 	return int(ErrHost)
@@ -278,9 +276,6 @@ func (q *queueCore) ended() {
 // oldest first; a panic in it is recovered and returned by Run. Errors:
 // ErrInval (capacity < 0), ErrNoMem.
 func (l *Loop) NewQueue(capacity int, onDrop func(v any)) (*Queue, error) {
-	if capacity < 0 {
-		return nil, opErr("queue_new", ErrInval)
-	}
 	qc := &queueCore{items: map[int64]any{}, onDrop: onDrop}
 	return newPrim(l, "queue_new", func(c uintptr, out *int64) int {
 		h := newHandle(qc) // deleted by the release hook once the queue is freed
@@ -436,10 +431,4 @@ func (tc *taskCore) resumeSync(status int32) {
 // results with Result. Cancelling t cancels only this await. Errors:
 // ErrInval (no tasks, a nil task, t among them), ErrStale (a task not live
 // on this loop), ErrNoMem.
-func (t *Task) First(tasks ...*Task) Step {
-	ids, ok := t.ids(tasks)
-	if !ok || len(ids) == 0 {
-		return Step(ErrInval)
-	}
-	return Step(cweft.Weft_await_first(t.loop.c, t.id, &ids[0], int64(len(ids))))
-}
+func (t *Task) First(tasks ...*Task) Step { return t.awaitIDs(tasks, cweft.Weft_await_first) }

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"runtime/cgo"
 	"time"
+	"unsafe"
 	"weak"
 
 	"example.invalid/weft/internal/cweft"
@@ -229,28 +230,24 @@ func (t *Task) Group(tasks ...*Task) Step {
 }
 
 func (t *Task) awaitAll(flags int, tasks []*Task) Step {
-	ids, ok := t.ids(tasks)
-	if !ok {
-		return Step(ErrInval)
-	}
-	var p *int64
-	if len(ids) > 0 {
-		p = &ids[0]
-	}
-	return Step(cweft.Weft_await_all(t.loop.c, t.id, p, int64(len(ids)), flags))
+	return t.awaitIDs(tasks, func(c uintptr, self int64, ids *int64, n int64) int {
+		return cweft.Weft_await_all(c, self, ids, n, flags)
+	})
 }
 
-// ids lists the ids of tasks in the loop's scratch slice; false for a nil task.
-func (t *Task) ids(tasks []*Task) ([]int64, bool) {
+// awaitIDs arms c on the ids of tasks, listed in the loop's scratch slice;
+// ErrInval for a nil task.
+func (t *Task) awaitIDs(tasks []*Task,
+	c func(loop uintptr, self int64, ids *int64, n int64) int) Step {
 	ids := t.loop.scratch[:0]
 	for _, o := range tasks {
 		if o == nil {
-			return nil, false
+			return Step(ErrInval)
 		}
 		ids = append(ids, o.id)
 	}
 	t.loop.scratch = ids
-	return ids, true
+	return Step(c(t.loop.c, t.id, unsafe.SliceData(ids), int64(len(ids))))
 }
 
 // Cancel requests cooperative cancellation, like asyncio's Task.cancel: a
