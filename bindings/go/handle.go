@@ -75,6 +75,13 @@ func (h *handle) do(op string, c func(loop uintptr, id int64) int) error {
 	return h.loop.call(op, func(l uintptr) int { return c(l, h.id) })
 }
 
+// get runs c on the handle's id as do does; c stores a value in *out.
+func (h *handle) get(op string, c func(loop uintptr, id int64, out *int64) int) (int64, error) {
+	var v int64
+	err := h.do(op, func(l uintptr, id int64) int { return c(l, id, &v) })
+	return v, err
+}
+
 // register starts v, whose handle is hd, through start; v on success.
 func register[T any](l *Loop, op string, v T, hd *handle, c func(loop, h uintptr) int64) (T, error) {
 	hd.loop = l.loopCore

@@ -110,9 +110,7 @@ func (s *Semaphore) TryAcquire() error {
 
 // Value returns the number of free permits (0 while tasks wait).
 func (s *Semaphore) Value() (int64, error) {
-	var v int64
-	err := s.do("semaphore_value", func(c uintptr, id int64) int { return cweft.Weft_semaphore_value(c, id, &v) })
-	return v, err
+	return s.get("semaphore_value", cweft.Weft_semaphore_value)
 }
 
 // Free frees the semaphore; waiting tasks resume with ErrPrimClosed.
@@ -189,33 +187,27 @@ func (l *Loop) NewLock() (*Lock, error) {
 // Errors: ErrAgain (held, or a task waits for it), ErrInval (owner nil or
 // already holding it), ErrStale (owner not live).
 func (lk *Lock) TryAcquire(owner *Task) error {
+	return lk.owned("lock_try_acquire", owner, cweft.Weft_lock_try_acquire)
+}
+
+// owned runs c on the lock and owner's id; ErrInval for a nil owner.
+func (lk *Lock) owned(op string, owner *Task, c func(loop uintptr, lock, owner int64) int) error {
 	if owner == nil {
-		return opErr("lock_try_acquire", ErrInval)
+		return opErr(op, ErrInval)
 	}
-	return lk.do("lock_try_acquire", func(c uintptr, id int64) int {
-		return cweft.Weft_lock_try_acquire(c, id, owner.id)
-	})
+	return lk.do(op, func(l uintptr, id int64) int { return c(l, id, owner.id) })
 }
 
 // Release unlocks it; owner must be the task holding it (also after that
 // task finished). The lock passes to the oldest waiting task. Errors:
 // ErrInval (owner nil or not the holder, or unlocked).
 func (lk *Lock) Release(owner *Task) error {
-	if owner == nil {
-		return opErr("lock_release", ErrInval)
-	}
-	return lk.do("lock_release", func(c uintptr, id int64) int {
-		return cweft.Weft_lock_release(c, id, owner.id)
-	})
+	return lk.owned("lock_release", owner, cweft.Weft_lock_release)
 }
 
 // Owner returns the id (Task.ID) of the task holding the lock, 0 if
 // unlocked.
-func (lk *Lock) Owner() (int64, error) {
-	var o int64
-	err := lk.do("lock_owner", func(c uintptr, id int64) int { return cweft.Weft_lock_owner(c, id, &o) })
-	return o, err
-}
+func (lk *Lock) Owner() (int64, error) { return lk.get("lock_owner", cweft.Weft_lock_owner) }
 
 // Free frees the lock, held or not; waiting tasks resume with
 // ErrPrimClosed.
@@ -331,8 +323,7 @@ func (q *Queue) TryPut(v any) error {
 // TryGet takes the oldest value without waiting. Errors: ErrAgain (empty),
 // ErrPrimClosed (empty and closed).
 func (q *Queue) TryGet() (any, error) {
-	var key int64
-	err := q.do("queue_try_get", func(c uintptr, id int64) int { return cweft.Weft_queue_try_get(c, id, &key) })
+	key, err := q.get("queue_try_get", cweft.Weft_queue_try_get)
 	if err != nil {
 		return nil, err
 	}
@@ -343,8 +334,7 @@ func (q *Queue) TryGet() (any, error) {
 // Len returns the number of queued values (putters still waiting not
 // counted).
 func (q *Queue) Len() (int, error) {
-	var n int64
-	err := q.do("queue_size", func(c uintptr, id int64) int { return cweft.Weft_queue_size(c, id, &n) })
+	n, err := q.get("queue_size", cweft.Weft_queue_size)
 	return int(n), err
 }
 
