@@ -310,20 +310,15 @@ func (t *Task) Send(c *Conn, p []byte) Step {
 // it resolved with 0; fewer after an error, cancellation or timeout).
 func (t *Task) Sent() int { return t.lastSent }
 
-// unpinIO ends a Recv or Send: weft is done with its buffer.
+// unpinIO ends a Recv or Send, if one is pinned: weft is done with its buffer.
 func (tc *taskCore) unpinIO() {
 	if tc.sending {
 		tc.lastSent = int(*tc.sent)
-		tc.sending = false
 	}
 	tc.pin.Unpin()
-	tc.pinned = false
+	tc.pinned, tc.sending = false, false
 }
 
 // ended is the task handle's release: a Recv or Send still pinned (only
 // if weft dropped the task without a last step) is unpinned.
-func (tc *taskCore) ended() {
-	if tc.pinned {
-		tc.unpinIO()
-	}
-}
+func (tc *taskCore) ended() { tc.unpinIO() }

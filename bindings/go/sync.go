@@ -280,11 +280,10 @@ func (l *Loop) NewQueue(capacity int, onDrop func(v any)) (*Queue, error) {
 
 func hookDrop(h uintptr, _ int64, item int64) {
 	q := cgo.Handle(h).Value().(*queueCore)
-	v, ok := q.items[item]
+	v, ok := q.take(item)
 	if !ok {
 		return
 	}
-	delete(q.items, item)
 	if q.onDrop != nil {
 		defer func() {
 			if r := recover(); r != nil {
@@ -370,11 +369,11 @@ func (t *Task) Put(q *Queue, v any) Step {
 	}
 	key := q.add(v)
 	rc := cweft.Weft_await_queue_put(t.loop.c, t.id, q.id, key)
-	if rc != cweft.WEFT_PENDING {
+	if rc == cweft.WEFT_PENDING {
+		t.putQ, t.putKey = q.queueCore, key
+	} else {
 		delete(q.items, key)
-		return Step(rc)
 	}
-	t.putQ, t.putKey = q.queueCore, key
 	return Step(rc)
 }
 
