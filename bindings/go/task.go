@@ -182,14 +182,11 @@ func (t *Task) AwaitFD(fd int, events Events) Step {
 	return Step(cweft.Weft_await_fd(t.loop.c, t.id, fd, int(events)))
 }
 
-// ToThread runs fn on the loop's thread pool (a C thread calling into Go)
-// and resumes the task with its return value. If the task is cancelled or
-// times out before a pool thread takes the work, fn never runs; if fn
+// ToThread runs fn on the pool as Loop.ToThread does and resumes the task
+// with its return value (ErrHost if it panicked). If the task is cancelled
+// or times out before a pool thread takes the work, fn never runs; if fn
 // already runs, it completes first and the task then resumes with
-// ErrCanceled or ErrTimedOut. fn must not call loop-thread methods; Post
-// and Stop are allowed. A panic in fn is recovered: the task resumes with
-// ErrHost and Run returns the *PanicError. Errors: ErrInval (nil fn),
-// ErrNoMem, ErrAgain.
+// ErrCanceled or ErrTimedOut. Errors: ErrInval (nil fn), ErrNoMem, ErrAgain.
 func (t *Task) ToThread(fn func() int) Step {
 	if fn == nil {
 		return Step(ErrInval)

@@ -136,11 +136,10 @@ type Work struct {
 	done func(int)
 }
 
-// ToThread runs fn on the loop's thread pool (a C thread calling into Go),
+// ToThread runs fn on the loop's thread pool (see the package doc, Threads),
 // then done(result) on the loop thread, where result is fn's return value,
 // or ErrCanceled if the work was cancelled before it started (or the loop
-// closed first). done may be nil. fn must not call loop-thread methods;
-// Post and Stop are allowed. A panic in fn is recovered: done gets
+// closed first). done may be nil. A panic in fn is recovered: done gets
 // ErrHost and Run returns the *PanicError. Errors: ErrInval (nil fn),
 // ErrNoMem, ErrAgain (no pool thread could be created), ErrCanceled (from
 // a callback that Close runs).
