@@ -70,6 +70,8 @@ type handle struct {
 
 func (h *handle) ended() { h.over = true }
 
+func (h *handle) weftID() int64 { return h.id }
+
 // do runs the loop-thread C function c on the handle's id, as call does.
 func (h *handle) do(op string, c func(loop uintptr, id int64) int) error {
 	return h.loop.call(op, func(l uintptr) int { return c(l, h.id) })

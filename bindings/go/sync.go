@@ -67,12 +67,7 @@ func (e *Event) Free() error { return e.do("event_free", cweft.Weft_event_free) 
 // Wait suspends the task until e is set (at once, in the next iteration,
 // if it is set now) and resumes it with 0, or with ErrPrimClosed if e is
 // freed first. Errors: ErrInval (nil e).
-func (t *Task) Wait(e *Event) Step {
-	if e == nil {
-		return Step(ErrInval)
-	}
-	return Step(cweft.Weft_await_event(t.loop.c, t.id, e.id))
-}
+func (t *Task) Wait(e *Event) Step { return awaitOn(t, e, cweft.Weft_await_event) }
 
 // -------------------------------------------------------------- Semaphore
 
@@ -119,12 +114,7 @@ func (s *Semaphore) Free() error { return s.do("semaphore_free", cweft.Weft_sema
 // Acquire suspends the task until it holds a permit of s (at once if one is
 // free and nobody waits) and resumes it with 0, or with ErrPrimClosed if s
 // is freed first. Errors: ErrInval (nil s).
-func (t *Task) Acquire(s *Semaphore) Step {
-	if s == nil {
-		return Step(ErrInval)
-	}
-	return Step(cweft.Weft_await_semaphore(t.loop.c, t.id, s.id))
-}
+func (t *Task) Acquire(s *Semaphore) Step { return awaitOn(t, s, cweft.Weft_await_semaphore) }
 
 // WithPermit runs body as the steps of a new task that holds a permit of s
 // for as long as body runs: the permit is released when body finishes
@@ -217,12 +207,7 @@ func (lk *Lock) Free() error { return lk.do("lock_free", cweft.Weft_lock_free) }
 // nobody waits) and resumes it with 0, or ErrPrimClosed if lk is freed
 // first. Release it with lk.Release(t). Errors: ErrInval (nil lk, or t
 // already holds it).
-func (t *Task) Lock(lk *Lock) Step {
-	if lk == nil {
-		return Step(ErrInval)
-	}
-	return Step(cweft.Weft_await_lock(t.loop.c, t.id, lk.id))
-}
+func (t *Task) Lock(lk *Lock) Step { return awaitOn(t, lk, cweft.Weft_await_lock) }
 
 // WithLock is WithPermit for a lock: body runs as a new task holding lk,
 // which is released when body finishes; t resumes with body's result.
@@ -382,14 +367,11 @@ func (t *Task) Put(q *Queue, v any) Step {
 // with Task.Item. It resumes with ErrPrimClosed when q is closed and
 // empty, or freed. Errors: ErrInval (nil q).
 func (t *Task) Get(q *Queue) Step {
-	if q == nil {
-		return Step(ErrInval)
-	}
-	rc := cweft.Weft_await_queue_get(t.loop.c, t.id, q.id)
-	if rc == cweft.WEFT_PENDING {
+	rc := awaitOn(t, q, cweft.Weft_await_queue_get)
+	if rc == pending {
 		t.getQ = q.queueCore
 	}
-	return Step(rc)
+	return rc
 }
 
 // Item returns the value that the Get which resumed this step with 0

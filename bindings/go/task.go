@@ -203,11 +203,17 @@ func (t *Task) ToThread(fn func() int) Step {
 // other's result (in the next iteration, if other has already finished).
 // Cancelling t does not cancel other. Errors: ErrInval (other is t, or
 // nil), ErrStale (other belongs to another loop).
-func (t *Task) Await(other *Task) Step {
-	if other == nil {
+func (t *Task) Await(other *Task) Step { return awaitOn(t, other, cweft.Weft_await_task) }
+
+// awaitOn arms c for t on the id of h, a task or primitive; ErrInval for nil.
+func awaitOn[H interface {
+	comparable
+	weftID() int64
+}](t *Task, h H, c func(loop uintptr, self, id int64) int) Step {
+	if h == *new(H) {
 		return Step(ErrInval)
 	}
-	return Step(cweft.Weft_await_task(t.loop.c, t.id, other.id))
+	return Step(c(t.loop.c, t.id, h.weftID()))
 }
 
 // Gather suspends the task until every one of tasks has finished (asyncio's
