@@ -129,9 +129,7 @@
 // runtime/cgo.Handle as its user_data, and weft hands each one back, once,
 // through its release hook when it lets go of it: a post after it ran, a
 // one-shot timer after its callback, a stopped timer or watch, work when it
-// has really ended, a task when its id is released, and everything still
-// held when the loop is freed. A Task keeps its weft id (and so its result)
-// while the Task is reachable; the garbage collector releases it. A Loop
-// that becomes unreachable is closed by the collector. LiveHandles counts
-// the handles the package holds, so that a test can check that none leak.
+// has really ended, a task when its id is released (see Task), and
+// everything still held when the loop is freed. LiveHandles counts the
+// handles the package holds, so that a test can check that none leak.
 package weft
