@@ -117,14 +117,16 @@ func TestErrors(t *testing.T) {
 	if (&PanicError{Value: 3}).Unwrap() != nil {
 		t.Error("PanicError.Unwrap of a non-error")
 	}
-	for _, s := range []TaskState{TaskReady, TaskWaiting, TaskDone, TaskRunning, 0} {
-		if s.String() == "" {
-			t.Error("TaskState.String")
+	for s, want := range map[TaskState]string{TaskReady: "ready", TaskWaiting: "waiting",
+		TaskDone: "done", TaskRunning: "running", 0: "state?", 5: "state?"} {
+		if s.String() != want {
+			t.Errorf("TaskState(%d).String() = %q", int(s), s.String())
 		}
 	}
-	for _, v := range []LogLevel{LogDebug, LogInfo, LogWarn, LogError, 9} {
-		if v.String() == "" {
-			t.Error("LogLevel.String")
+	for v, want := range map[LogLevel]string{LogDebug: "debug", LogInfo: "info", LogWarn: "warn",
+		LogError: "error", -1: "level?", 9: "level?"} {
+		if v.String() != want {
+			t.Errorf("LogLevel(%d).String() = %q", int(v), v.String())
 		}
 	}
 	if (Readable|Hangup).String() != "readable|hangup" || Events(0).String() != "none" ||
