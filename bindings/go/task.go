@@ -98,8 +98,8 @@ type taskCore struct {
 // Spawn creates a task whose steps are fn and queues its first step (status
 // 0); it never runs inside Spawn. The task lives until a step returns
 // anything but a pending await (see Step); weft keeps its result while the
-// Task is reachable. Also from callbacks that Close runs: the task's first
-// step then gets ErrCanceled. Errors: ErrInval (nil fn), ErrNoMem.
+// Task is reachable. It works from callbacks that Close runs too: the
+// task's first step then gets ErrCanceled. Errors: ErrInval (nil fn), ErrNoMem.
 func (l *Loop) Spawn(fn StepFunc) (*Task, error) {
 	if fn == nil {
 		return nil, opErr("task_spawn", ErrInval)
@@ -110,8 +110,8 @@ func (l *Loop) Spawn(fn StepFunc) (*Task, error) {
 	}
 	t := &Task{tc, l}
 	tc.self = weak.Make(t)
-	lc := l.loopCore // a collected Task's id is released on the loop thread
-	runtime.AddCleanup(t, func(id int64) { lc.later(func() { cweft.Weft_task_release(lc.c, id) }) }, tc.id)
+	lc, id := l.loopCore, tc.id // a collected Task's id is released on the loop thread
+	runtime.AddCleanup(t, func(id int64) { lc.later(func() { cweft.Weft_task_release(lc.c, id) }) }, id)
 	return t, nil
 }
 
@@ -191,7 +191,7 @@ func (t *Task) ToThread(fn func() int) Step {
 	if fn == nil {
 		return Step(ErrInval)
 	}
-	h := newHandle(&Work{handle: handle{loop: t.loop.loopCore}, fn: fn}) // its done is the task's next step
+	h := newHandle(&Work{handle: handle{loop: t.loop.loopCore}, fn: fn}) // done: the next step
 	rc := cweft.Weft_go_await_thread(t.loop.c, t.id, uintptr(h))
 	if rc != cweft.WEFT_PENDING {
 		deleteHandle(h) // weft took nothing
