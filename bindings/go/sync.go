@@ -60,8 +60,7 @@ func (e *Event) IsSet() bool {
 	return set
 }
 
-// Free frees the event; waiting tasks resume with ErrPrimClosed. Freeing
-// twice is ErrStale.
+// Free frees the event; waiting tasks resume with ErrPrimClosed.
 func (e *Event) Free() error { return e.do("event_free", cweft.Weft_event_free) }
 
 // Wait suspends the task until e is set (at once, in the next iteration,
@@ -336,18 +335,16 @@ func (q *Queue) Close(immediate bool) error {
 }
 
 // Free frees the queue: waiting getters and putters resume with
-// ErrPrimClosed and the queued values go to onDrop; freeing twice is
-// ErrStale.
+// ErrPrimClosed and the queued values go to onDrop.
 func (q *Queue) Free() error { return q.do("queue_free", cweft.Weft_queue_free) }
 
 // Put suspends the task until v is in q (handed to the oldest waiting
 // getter, or queued; at once if there is room and nobody waits to put) and
 // resumes it with 0, or with ErrPrimClosed if q is or gets closed (v then
 // stays the caller's). Errors: ErrInval (nil q), ErrNoMem. Return the
-// Step: a step that arms Put and then
-// finishes the task leaves the Queue unable to tell whether v went in, so
-// v stays in its table until the queue is freed (weft itself loses
-// nothing).
+// Step: a step that arms Put and then finishes the task leaves the Queue
+// unable to tell whether v went in, so v stays in its table until the
+// queue is freed (weft itself loses nothing).
 func (t *Task) Put(q *Queue, v any) Step {
 	if q == nil {
 		return Step(ErrInval)
