@@ -39,7 +39,7 @@ func newSock[T any](owner *T, s *sock) *T {
 // dropped runs (posted) on the loop thread for a collected owner.
 func (s *sock) dropped() {
 	if s.fd >= 0 && s.loop.c != 0 {
-		s.shut(s.loop.c)
+		s.shut(s.loop.c, s.fd)
 		s.fd = -1
 	}
 }
@@ -115,13 +115,19 @@ func (s *sock) FD() int { return s.fd }
 // Listen with port 0), or 0 for a Unix socket or a closed one.
 func (s *sock) Port() int {
 	port := 0
-	if s.fd >= 0 {
-		_ = s.loop.call("socket_port", func(c uintptr) int {
-			port = cweft.Weft_socket_port(c, s.fd)
-			return port
-		})
-	}
+	_ = s.do("socket_port", func(c uintptr, fd int) int {
+		port = cweft.Weft_socket_port(c, fd)
+		return port
+	})
 	return max(port, 0)
+}
+
+// do runs c on the fd as call does; ErrSocketClosed once the fd is closed.
+func (s *sock) do(op string, c func(loop uintptr, fd int) int) error {
+	if s.fd < 0 {
+		return opErr(op, ErrSocketClosed)
+	}
+	return s.loop.call(op, func(l uintptr) int { return c(l, s.fd) })
 }
 
 // Addr returns "host:port" for a TCP listener (host as given to Listen, so
@@ -171,14 +177,7 @@ func (l *Loop) Adopt(fd int) (*Conn, error) {
 // stream, 0); receiving goes on. A Send waiting on c resolves with
 // ErrSocketClosed, a later one with ErrPipe. Errors: ErrSocketClosed (c is
 // closed), ErrNotConn.
-func (c *Conn) CloseWrite() error {
-	if c.fd < 0 {
-		return opErr("socket_shutdown", ErrSocketClosed)
-	}
-	return c.loop.call("socket_shutdown", func(lc uintptr) int {
-		return cweft.Weft_socket_shutdown(lc, c.fd)
-	})
-}
+func (c *Conn) CloseWrite() error { return c.do("socket_shutdown", cweft.Weft_socket_shutdown) }
 
 func newConn(l *loopCore, fd int) *Conn {
 	c := &Conn{&sock{loop: l, fd: fd}}
@@ -191,10 +190,7 @@ func newConn(l *loopCore, fd int) *Conn {
 // ErrSocketClosed. Once the loop is closed, which leaves its fds open, the
 // fd is closed here without weft and the error is ErrClosed.
 func (s *sock) Close() error {
-	if s.fd < 0 {
-		return opErr("socket_close", ErrSocketClosed)
-	}
-	err := s.loop.call("socket_close", s.shut)
+	err := s.do("socket_close", s.shut)
 	if err == ErrClosed { // weft_loop_free leaves owned fds open
 		_ = syscall.Close(s.fd)
 	}
@@ -205,8 +201,8 @@ func (s *sock) Close() error {
 }
 
 // shut closes the fd through weft; a Unix listener's path goes with it.
-func (s *sock) shut(c uintptr) int {
-	rc := cweft.Weft_socket_close(c, s.fd)
+func (s *sock) shut(c uintptr, fd int) int {
+	rc := cweft.Weft_socket_close(c, fd)
 	if rc == 0 && s.path != "" {
 		_ = syscall.Unlink(s.path)
 	}
