@@ -217,13 +217,15 @@ func (l *Loop) Post(fn func()) error {
 func (l *loopCore) later(fn func()) error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if l.closing {
+	if l.closing { // checked first: a closed loop's LiveHandles never moves
 		return ErrClosed
 	}
-	_, err := l.start("loop_post", &post{loop: l, fn: fn}, func(c, h uintptr) int64 {
-		return int64(cweft.Weft_go_loop_post(c, h))
-	})
-	return err
+	h := newHandle(&post{loop: l, fn: fn})
+	if rc := cweft.Weft_go_loop_post(l.c, uintptr(h)); rc < 0 {
+		deleteHandle(h) // weft took nothing
+		return opErr("loop_post", rc)
+	}
+	return nil
 }
 
 func hookPost(h uintptr) {
