@@ -68,13 +68,18 @@ func (h *handle) get(op string, c func(loop uintptr, id int64, out *int64) int) 
 	return v, err
 }
 
-// register is every constructor's registration: it gives v a cgo.Handle
-// and calls c, which passes it to weft and returns the new id (> 0) or a
-// weft code; hd, v's handle, gets the loop and the id. On failure weft took
-// nothing, and the handle is deleted here.
-func register[T any](l *Loop, op string, v T, hd *handle, c func(loop, h uintptr) int64) (T, error) {
+// register is every constructor's registration (ErrInval unless fnOK, the
+// callback is not nil): it gives v a cgo.Handle and calls c, which passes
+// it to weft and returns the new id (> 0) or a weft code; hd, v's handle,
+// gets the loop and the id. On failure weft took nothing, and the handle is
+// deleted here.
+func register[T any](l *Loop, op string, fnOK bool, v T, hd *handle,
+	c func(loop, h uintptr) int64) (T, error) {
 	defer runtime.KeepAlive(l) // not closed by the collector meanwhile
 	var none T
+	if !fnOK {
+		return none, opErr(op, ErrInval)
+	}
 	if l.c == 0 {
 		return none, ErrClosed
 	}

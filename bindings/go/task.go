@@ -101,11 +101,9 @@ type taskCore struct {
 // Task is reachable. It works from callbacks that Close runs too: the
 // task's first step then gets ErrCanceled. Errors: ErrInval (nil fn), ErrNoMem.
 func (l *Loop) Spawn(fn StepFunc) (*Task, error) {
-	if fn == nil {
-		return nil, opErr("task_spawn", ErrInval)
-	}
 	tc := &taskCore{fn: fn}
-	if _, err := register(l, "task_spawn", tc, &tc.handle, cweft.Weft_go_task_spawn); err != nil {
+	_, err := register(l, "task_spawn", fn != nil, tc, &tc.handle, cweft.Weft_go_task_spawn)
+	if err != nil {
 		return nil, err
 	}
 	t := &Task{tc, l}

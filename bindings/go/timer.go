@@ -21,11 +21,8 @@ type Timer struct {
 // Errors: ErrInval (nil fn, negative timeout or repeat), ErrNoMem,
 // ErrCanceled (from a callback that Close runs).
 func (l *Loop) NewTimer(timeout, repeat time.Duration, fn func(*Timer)) (*Timer, error) {
-	if fn == nil {
-		return nil, opErr("timer_start", ErrInval)
-	}
 	t := &Timer{fn: fn}
-	return register(l, "timer_start", t, &t.handle, func(c, h uintptr) int64 {
+	return register(l, "timer_start", fn != nil, t, &t.handle, func(c, h uintptr) int64 {
 		return cweft.Weft_go_timer_start(c, int64(timeout), int64(repeat), h)
 	})
 }
@@ -95,11 +92,8 @@ type Watch struct {
 // events, the loop's own fd), ErrBadF, ErrNoMem, ErrNoSpc, ErrCanceled
 // (from a callback that Close runs).
 func (l *Loop) WatchFD(fd int, events Events, fn func(w *Watch, ev Events)) (*Watch, error) {
-	if fn == nil {
-		return nil, opErr("fd_watch_start", ErrInval)
-	}
 	w := &Watch{fd: fd, fn: fn}
-	return register(l, "fd_watch_start", w, &w.handle, func(c, h uintptr) int64 {
+	return register(l, "fd_watch_start", fn != nil, w, &w.handle, func(c, h uintptr) int64 {
 		return cweft.Weft_go_fd_watch_start(c, fd, int(events), h)
 	})
 }
@@ -144,11 +138,8 @@ type Work struct {
 // ErrNoMem, ErrAgain (no pool thread could be created), ErrCanceled (from
 // a callback that Close runs).
 func (l *Loop) ToThread(fn func() int, done func(result int)) (*Work, error) {
-	if fn == nil {
-		return nil, opErr("to_thread", ErrInval)
-	}
 	w := &Work{fn: fn, done: done}
-	return register(l, "to_thread", w, &w.handle, cweft.Weft_go_to_thread)
+	return register(l, "to_thread", fn != nil, w, &w.handle, cweft.Weft_go_to_thread)
 }
 
 // hookWork runs pool work: Loop.ToThread, Task.ToThread.

@@ -694,6 +694,32 @@ func TestTaskSleepSequence(t *testing.T) {
 	}
 }
 
+// A nil callback is refused before anything is registered, on an open loop
+// and on a closed one: an *OpError naming the C function, wrapping ErrInval.
+func TestNilCallbacks(t *testing.T) {
+	l := newLoop(t)
+	closed := newLoop(t)
+	must(t, closed.Close())
+	for _, lp := range []*Loop{l, closed} {
+		before := LiveHandles()
+		for op, f := range map[string]func() (any, error){
+			"task_spawn":     func() (any, error) { return lp.Spawn(nil) },
+			"timer_start":    func() (any, error) { return lp.NewTimer(0, 0, nil) },
+			"fd_watch_start": func() (any, error) { return lp.WatchFD(0, Readable, nil) },
+			"to_thread":      func() (any, error) { return lp.ToThread(nil, nil) },
+		} {
+			_, err := f()
+			var oe *OpError
+			if !errors.As(err, &oe) || oe.Op != op || oe.Err != ErrInval {
+				t.Errorf("%s with a nil callback: %v", op, err)
+			}
+		}
+		if n := LiveHandles(); n != before {
+			t.Errorf("live handles %d, want %d", n, before)
+		}
+	}
+}
+
 func TestTaskErrors(t *testing.T) {
 	l := newLoop(t)
 	_, err := l.Spawn(nil)
