@@ -61,9 +61,9 @@ func (h *handle) do(op string, c func(loop uintptr, id int64) int) error {
 	return h.loop.call(op, func(l uintptr) int { return c(l, h.id) })
 }
 
-// get runs c on the handle's id as do does; c stores a value in *out.
-func (h *handle) get(op string, c func(loop uintptr, id int64, out *int64) int) (int64, error) {
-	var v int64
+// get runs c on h's id as h.do does; c stores a value in *out.
+func get[V any](h *handle, op string, c func(loop uintptr, id int64, out *V) int) (V, error) {
+	var v V
 	err := h.do(op, func(l uintptr, id int64) int { return c(l, id, &v) })
 	return v, err
 }

@@ -104,7 +104,7 @@ func (s *Semaphore) TryAcquire() error {
 
 // Value returns the number of free permits (0 while tasks wait).
 func (s *Semaphore) Value() (int64, error) {
-	return s.get("semaphore_value", cweft.Weft_semaphore_value)
+	return get(&s.handle, "semaphore_value", cweft.Weft_semaphore_value)
 }
 
 // Free frees the semaphore; waiting tasks resume with ErrPrimClosed.
@@ -196,7 +196,9 @@ func (lk *Lock) Release(owner *Task) error {
 
 // Owner returns the id (Task.ID) of the task holding the lock, 0 if
 // unlocked.
-func (lk *Lock) Owner() (int64, error) { return lk.get("lock_owner", cweft.Weft_lock_owner) }
+func (lk *Lock) Owner() (int64, error) {
+	return get(&lk.handle, "lock_owner", cweft.Weft_lock_owner)
+}
 
 // Free frees the lock, held or not; waiting tasks resume with
 // ErrPrimClosed.
@@ -306,7 +308,7 @@ func (q *Queue) TryPut(v any) error {
 // TryGet takes the oldest value without waiting. Errors: ErrAgain (empty),
 // ErrPrimClosed (empty and closed).
 func (q *Queue) TryGet() (any, error) {
-	key, err := q.get("queue_try_get", cweft.Weft_queue_try_get)
+	key, err := get(&q.handle, "queue_try_get", cweft.Weft_queue_try_get)
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +319,7 @@ func (q *Queue) TryGet() (any, error) {
 // Len returns the number of queued values (putters still waiting not
 // counted).
 func (q *Queue) Len() (int, error) {
-	n, err := q.get("queue_size", cweft.Weft_queue_size)
+	n, err := get(&q.handle, "queue_size", cweft.Weft_queue_size)
 	return int(n), err
 }
 

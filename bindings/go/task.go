@@ -300,10 +300,8 @@ func (t *Task) Finished() bool {
 // finished, and ErrClosed once the loop is closed (read results before
 // Close).
 func (t *Task) Result() (result int, err error) {
-	var r int32
-	if err := t.do("task_result", func(c uintptr, id int64) int {
-		return cweft.Weft_task_result(c, id, &r)
-	}); err != nil {
+	r, err := get(&t.handle, "task_result", cweft.Weft_task_result)
+	if err != nil {
 		return 0, err
 	}
 	if t.err != nil {
