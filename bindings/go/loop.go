@@ -71,7 +71,9 @@ func NewLoop() (*Loop, error) {
 // timers and watches are stopped without being called; posts still pending
 // are run. weft hands back every cgo.Handle it held as it lets go of it.
 // Callbacks run by Close run on the calling goroutine; the methods of the
-// loop and its handles return ErrClosed from the moment Close begins.
+// loop and its handles return ErrClosed from the moment Close begins, but
+// for NewTimer, AfterFunc, WatchFD and ToThread, which return ErrCanceled
+// from those callbacks, and Spawn, whose task's first step gets ErrCanceled.
 //
 // Close returns ErrBusy if the loop is running (also when called from one of
 // its callbacks), ErrClosed if it was already closed, and a *PanicError if a

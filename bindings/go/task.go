@@ -98,8 +98,8 @@ type taskCore struct {
 // Spawn creates a task whose steps are fn and queues its first step (status
 // 0); it never runs inside Spawn. The task lives until a step returns
 // anything but a pending await (see Step); weft keeps its result while the
-// Task is reachable. It works from callbacks that Close runs too: the
-// task's first step then gets ErrCanceled. Errors: ErrInval (nil fn), ErrNoMem.
+// Task is reachable (see Loop.Close for a Spawn inside Close). Errors:
+// ErrInval (nil fn), ErrNoMem.
 func (l *Loop) Spawn(fn StepFunc) (*Task, error) {
 	tc := &taskCore{fn: fn}
 	_, err := register(l, "task_spawn", fn != nil, tc, &tc.handle, cweft.Weft_go_task_spawn)

@@ -19,7 +19,7 @@ type Timer struct {
 // passed (measured from now; never early), then every repeat until Stop if
 // repeat > 0. A repeating timer that falls behind skips the missed periods.
 // Errors: ErrInval (nil fn, negative timeout or repeat), ErrNoMem,
-// ErrCanceled (from a callback that Close runs).
+// ErrCanceled (see Loop.Close).
 func (l *Loop) NewTimer(timeout, repeat time.Duration, fn func(*Timer)) (*Timer, error) {
 	t := &Timer{fn: fn}
 	return register(l, "timer_start", fn != nil, t, &t.handle, func(c, h uintptr) int64 {
@@ -89,8 +89,8 @@ type Watch struct {
 // in every iteration while the fd stays ready, until Stop. The caller keeps
 // owning fd and must stop every watch on it before closing it. Several
 // watches and task awaits may share an fd. Errors: ErrInval (nil fn, bad
-// events, the loop's own fd), ErrBadF, ErrNoMem, ErrNoSpc, ErrCanceled
-// (from a callback that Close runs).
+// events, the loop's own fd), ErrBadF, ErrNoMem, ErrNoSpc, ErrCanceled (see
+// Loop.Close).
 func (l *Loop) WatchFD(fd int, events Events, fn func(w *Watch, ev Events)) (*Watch, error) {
 	w := &Watch{fd: fd, fn: fn}
 	return register(l, "fd_watch_start", fn != nil, w, &w.handle, func(c, h uintptr) int64 {
@@ -135,8 +135,8 @@ type Work struct {
 // or ErrCanceled if the work was cancelled before it started (or the loop
 // closed first). done may be nil. A panic in fn is recovered: done gets
 // ErrHost and Run returns the *PanicError. Errors: ErrInval (nil fn),
-// ErrNoMem, ErrAgain (no pool thread could be created), ErrCanceled (from
-// a callback that Close runs).
+// ErrNoMem, ErrAgain (no pool thread could be created), ErrCanceled (see
+// Loop.Close).
 func (l *Loop) ToThread(fn func() int, done func(result int)) (*Work, error) {
 	w := &Work{fn: fn, done: done}
 	return register(l, "to_thread", fn != nil, w, &w.handle, cweft.Weft_go_to_thread)
