@@ -38,6 +38,11 @@
 //
 //	return t.Then(onReadable).AwaitFD(fd, weft.Readable)
 //
+// An await that cannot be armed arms nothing and returns the code as its
+// Step, which finishes the task if returned: besides its own errors, every
+// await fails with ErrInval when not called inside t's running step, ErrBusy
+// when this step already armed one, and ErrCanceled while the loop closes.
+//
 // A task costs one Go object, one runtime/cgo.Handle and one slot in the
 // loop; a step costs one crossing from C into Go. Nothing blocks: code that
 // must block (a file read, a DNS lookup, heavy CPU work) goes to the pool with
@@ -64,30 +69,59 @@
 // Recv and Send hand the slice to weft without copying it: its array is
 // pinned (runtime.Pinner) until the await resolves, that is until the
 // task's next step starts (also when it was cancelled, timed out, or the
-// loop closed), and the caller must not touch it in between.
+// loop closed), and the caller must not touch it in between; weft, and the
+// kernel, which touches it only inside weft's own syscalls, no longer use it
+// after that.
+//
+// # Synchronisation
+//
+// Event, Semaphore, Lock and Queue (asyncio's primitives; a Queue's Close is
+// a Go channel's close) synchronise the tasks of one loop, and Task.First
+// waits for the first of several tasks. Each primitive is a weft id owned by
+// its loop; its awaits (Task.Wait, Task.Acquire, Task.Lock, Task.Put,
+// Task.Get) are armed inside the task's running step like every await. A
+// primitive lives until its Free, until the loop is closed, or until the
+// garbage collector finds its Go value unreachable: it is then freed on the
+// loop thread (tasks still waiting on it, which nothing could wake any
+// more, resume with ErrPrimClosed). It does not keep the loop running, a
+// task waiting on it does. Every primitive follows weft.h's rules:
+//
+//   - FIFO hand-off: a Set, Release or Put grants directly to the oldest
+//     waiting task; a Try call fails with ErrAgain while anyone waits.
+//   - Cancel-safety: a waiter cancelled or timed out before its grant
+//     resumes with ErrCanceled or ErrTimedOut and takes nothing; one granted
+//     first resumes with 0 holding the grant, and gets the cancellation from
+//     its next await.
+//   - Free (and a Queue's Close) resume the waiters, in FIFO order, with
+//     ErrPrimClosed; the methods of a freed primitive, and awaits on it,
+//     fail with ErrStale.
 //
 // # Threads
 //
 // A loop belongs to the OS thread that runs it. Run, RunOnce and RunNoWait
 // lock the calling goroutine to its thread (runtime.LockOSThread) for the
 // duration, and every callback, task step, timer and watch runs on that
-// goroutine. Methods of Loop, Task, Timer, Watch and Work may be called from
-// those callbacks, or from one goroutine at a time while the loop is not
-// running; called from another goroutine while it runs they return ErrPerm.
-// Loop.Post, Loop.Stop, Loop.Stats and Loop.Now may be called from any
-// goroutine at any time. The only Go code that runs off the loop thread is
-// the work given to ToThread, on a pool thread of the loop (a C thread
-// calling into Go).
+// goroutine. The methods of Loop, Task, Timer, Watch, Work, Listener, Conn,
+// Event, Semaphore, Lock and Queue are for the loop thread unless their doc
+// says "Any goroutine": they may be called from those callbacks, or from
+// one goroutine at a time while the loop is not running; called from
+// another goroutine while it runs they return ErrPerm. Loop.Post,
+// Loop.Stop, Loop.Stats and Loop.Now may be called from any goroutine at
+// any time. The only Go code that runs off the loop thread is the work
+// given to ToThread, on a pool thread of the loop (a C thread calling into
+// Go).
 //
 // # Errors and panics
 //
 // Failures are returned as error values: an *OpError naming the C operation
 // and wrapping an Errno, the weft code, so that errors.Is(err, weft.ErrStale)
-// works. Inside tasks, codes arrive as the negative status of a step; Err
-// turns one into an error. A panic in a callback, step or pool work is
-// recovered where C calls into Go (it never unwinds through C), stops the
-// loop, and is returned by Run as a *PanicError; a task whose step panicked
-// finishes with ErrHost.
+// works; or ErrClosed, which every method that reaches weft returns once
+// its loop is closed (see Loop.Close). The methods' error lists leave out
+// ErrClosed and ErrPerm (see Threads). Inside tasks, codes arrive as the
+// negative status of a step; Err turns one into an error. A panic in a
+// callback, step or pool work is recovered where C calls into Go (it never
+// unwinds through C), stops the loop, and is returned by Run as a
+// *PanicError; a task whose step panicked finishes with ErrHost.
 //
 // # Ownership
 //
@@ -95,9 +129,7 @@
 // runtime/cgo.Handle as its user_data, and weft hands each one back, once,
 // through its release hook when it lets go of it: a post after it ran, a
 // one-shot timer after its callback, a stopped timer or watch, work when it
-// has really ended, a task when its id is released, and everything still
-// held when the loop is freed. A Task keeps its weft id (and so its result)
-// while the Task is reachable; the garbage collector releases it. A Loop
-// that becomes unreachable is closed by the collector. LiveHandles counts
-// the handles the package holds, so that a test can check that none leak.
+// has really ended, a task when its id is released (see Task), and
+// everything still held when the loop is freed. LiveHandles counts the
+// handles the package holds, so that a test can check that none leak.
 package weft

@@ -43,22 +43,6 @@ func hookRelease(h uintptr) {
 	deleteHandle(hd)
 }
 
-// start is every constructor's registration: it gives v a cgo.Handle and
-// calls c, which passes it to weft and returns the new id (> 0) or a weft
-// code. On failure weft took nothing, and the handle is deleted here.
-func (l *loopCore) start(op string, v any, c func(loop, h uintptr) int64) (int64, error) {
-	if l.c == 0 {
-		return 0, ErrClosed
-	}
-	h := newHandle(v)
-	id := c(l.c, uintptr(h))
-	if id < 0 {
-		deleteHandle(h)
-		return 0, opErr(op, id)
-	}
-	return id, nil
-}
-
 // handle is what a Timer, Watch, Work or synchronisation primitive keeps:
 // its loop, its weft id, and whether weft has let go of it (the release
 // hook says so, for the kinds weft holds a Go value of).
@@ -70,20 +54,40 @@ type handle struct {
 
 func (h *handle) ended() { h.over = true }
 
+func (h *handle) weftID() int64 { return h.id }
+
 // do runs the loop-thread C function c on the handle's id, as call does.
 func (h *handle) do(op string, c func(loop uintptr, id int64) int) error {
 	return h.loop.call(op, func(l uintptr) int { return c(l, h.id) })
 }
 
-// register starts v, whose handle is hd, through start; v on success.
-func register[T any](l *Loop, op string, v T, hd *handle, c func(loop, h uintptr) int64) (T, error) {
+// get runs c on h's id as h.do does; c stores a value in *out.
+func get[V any](h *handle, op string, c func(loop uintptr, id int64, out *V) int) (V, error) {
+	var v V
+	err := h.do(op, func(l uintptr, id int64) int { return c(l, id, &v) })
+	return v, err
+}
+
+// register is every constructor's registration (ErrInval unless fnOK, the
+// callback is not nil): it gives v a cgo.Handle and calls c, which passes
+// it to weft and returns the new id (> 0) or a weft code; hd, v's handle,
+// gets the loop and the id. On failure weft took nothing, and the handle is
+// deleted here.
+func register[T any](l *Loop, op string, fnOK bool, v T, hd *handle,
+	c func(loop, h uintptr) int64) (T, error) {
+	defer runtime.KeepAlive(l) // not closed by the collector meanwhile
+	var none T
+	if !fnOK {
+		return none, opErr(op, ErrInval)
+	}
+	if l.c == 0 {
+		return none, ErrClosed
+	}
 	hd.loop = l.loopCore
-	var err error
-	hd.id, err = l.start(op, v, c)
-	runtime.KeepAlive(l) // not closed by the collector meanwhile
-	if err != nil {
-		var none T
-		return none, err
+	h := newHandle(v)
+	if hd.id = c(l.c, uintptr(h)); hd.id < 0 {
+		deleteHandle(h)
+		return none, opErr(op, hd.id)
 	}
 	return v, nil
 }

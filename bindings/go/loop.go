@@ -71,11 +71,13 @@ func NewLoop() (*Loop, error) {
 // timers and watches are stopped without being called; posts still pending
 // are run. weft hands back every cgo.Handle it held as it lets go of it.
 // Callbacks run by Close run on the calling goroutine; the methods of the
-// loop and its handles return ErrClosed from the moment Close begins.
+// loop and its handles return ErrClosed from the moment Close begins, but
+// for NewTimer, AfterFunc, WatchFD and ToThread, which return ErrCanceled
+// from those callbacks, and Spawn, whose task's first step gets ErrCanceled.
 //
-// Close returns ErrBusy (in an *OpError) if the loop is running (also when
-// called from one of its callbacks), ErrClosed if it was already closed, and
-// a *PanicError if a callback run by Close panicked.
+// Close returns ErrBusy if the loop is running (also when called from one of
+// its callbacks), ErrClosed if it was already closed, and a *PanicError if a
+// callback run by Close panicked.
 func (l *Loop) Close() error {
 	err := l.close()
 	runtime.KeepAlive(l)
@@ -103,7 +105,7 @@ func (l *loopCore) close() error {
 		l.logH = 0
 	}
 	l.scratch = nil
-	if p := l.takePanic(); p != nil {
+	if p := l.panicErr.Swap(nil); p != nil {
 		return p
 	}
 	return nil
@@ -116,10 +118,9 @@ func (l *loopCore) close() error {
 // It returns nil when the loop ran out of work or was stopped by Stop;
 // ctx.Err() when ctx ended the run (at the end of the iteration in
 // progress; a nil ctx is context.Background()); a *PanicError for the
-// first panic recovered in a callback; and ErrBusy (in an *OpError) if the
-// loop is already running, including when Run is called from one of its
-// own callbacks. Work left when Run returns stays queued for the next Run
-// or for Close.
+// first panic recovered in a callback; and ErrBusy if the loop is already
+// running, including when Run is called from one of its own callbacks. Work
+// left when Run returns stays queued for the next Run or for Close.
 func (l *Loop) Run(ctx context.Context) error {
 	_, err := l.run(ctx, cweft.WEFT_RUN_DEFAULT)
 	return err
@@ -155,13 +156,13 @@ func (l *Loop) run(ctx context.Context, mode int) (bool, error) {
 	}
 	l.running, l.runDefault, l.ctxStopped = true, mode == cweft.WEFT_RUN_DEFAULT, false
 	l.runGen++
-	s := &ctxStop{loop: l.loopCore, gen: l.runGen}
+	lc, gen := l.loopCore, l.runGen
 	l.mu.Unlock()
 	// A done ctx posts a stop tagged with this run: a stale one, delivered
 	// by a later run or by Close, does nothing (a plain weft_loop_stop would
 	// stop the next run).
 	unwatch := context.AfterFunc(ctx, func() {
-		if l.later(s.run) != nil {
+		if lc.later(func() { lc.ctxStop(gen) }) != nil {
 			l.Stop() // ENOMEM: fall back to a plain stop
 		}
 	})
@@ -170,7 +171,7 @@ func (l *Loop) run(ctx context.Context, mode int) (bool, error) {
 	l.mu.Lock()
 	l.running, l.runDefault = false, false
 	l.mu.Unlock()
-	if p := l.takePanic(); p != nil {
+	if p := l.panicErr.Swap(nil); p != nil {
 		return rc == 1, p
 	}
 	if rc < 0 {
@@ -182,15 +183,9 @@ func (l *Loop) run(ctx context.Context, mode int) (bool, error) {
 	return rc == 1, nil
 }
 
-// ctxStop is the post a done context sends to stop its Run.
-type ctxStop struct {
-	loop *loopCore
-	gen  uint64
-}
-
-func (s *ctxStop) run() {
-	l := s.loop
-	if l.running && l.runDefault && l.runGen == s.gen {
+// ctxStop is the post a done context sends to stop run gen.
+func (l *loopCore) ctxStop(gen uint64) {
+	if l.running && l.runDefault && l.runGen == gen {
 		l.ctxStopped = true
 		cweft.Weft_loop_stop(l.c)
 	}
@@ -198,7 +193,7 @@ func (s *ctxStop) run() {
 
 // Stop asks the current Run to return after the iteration in progress; if
 // the loop is not running, the next Run (or RunOnce) returns after one
-// iteration. Any goroutine. Errors: ErrClosed.
+// iteration. Any goroutine.
 func (l *Loop) Stop() error { return l.call("loop_stop", cweft.Weft_loop_stop) }
 
 // post is one Post: a Go function run once on the loop thread.
@@ -224,13 +219,15 @@ func (l *Loop) Post(fn func()) error {
 func (l *loopCore) later(fn func()) error {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if l.closing {
+	if l.closing { // checked first: a closed loop's LiveHandles never moves
 		return ErrClosed
 	}
-	_, err := l.start("loop_post", &post{loop: l, fn: fn}, func(c, h uintptr) int64 {
-		return int64(cweft.Weft_go_loop_post(c, h))
-	})
-	return err
+	h := newHandle(&post{loop: l, fn: fn})
+	if rc := cweft.Weft_go_loop_post(l.c, uintptr(h)); rc < 0 {
+		deleteHandle(h) // weft took nothing
+		return opErr("loop_post", rc)
+	}
+	return nil
 }
 
 func hookPost(h uintptr) {
@@ -258,8 +255,6 @@ func (l *loopCore) checkPanic() {
 	}
 }
 
-func (l *loopCore) takePanic() *PanicError { return l.panicErr.Swap(nil) }
-
 // Now returns weft's monotonic clock (CLOCK_MONOTONIC, from an arbitrary
 // origin) as cached at the start of the current or last iteration; before
 // the first run, the time of NewLoop. Any goroutine; 0 after Close.
@@ -285,7 +280,6 @@ type Stats struct {
 
 // Stats returns the loop's counters. Any goroutine; read while the loop
 // runs, each field is exact but the fields are not one consistent snapshot.
-// Errors: ErrClosed.
 func (l *Loop) Stats() (Stats, error) {
 	var s struct {
 		size uint64
@@ -300,8 +294,7 @@ func (l *Loop) Stats() (Stats, error) {
 
 // SetThreadPoolSize sets how many threads the loop's pool starts with
 // (1..1024, default 4). Only before the pool has started (first
-// ToThread) and while the loop is not running. Errors: ErrInval, ErrBusy,
-// ErrClosed.
+// ToThread) and while the loop is not running. Errors: ErrInval, ErrBusy.
 func (l *Loop) SetThreadPoolSize(n int) error {
 	return l.setOption(cweft.WEFT_OPT_THREAD_POOL_SIZE, int64(n))
 }
@@ -309,7 +302,7 @@ func (l *Loop) SetThreadPoolSize(n int) error {
 // SetSlowCallbackThreshold makes the loop count (Stats.SlowCallbacks) and
 // log at LogWarn every callback or task step that runs longer than d, like
 // asyncio's debug mode; 0 turns it off (the default). Only while the loop
-// is not running. Errors: ErrInval (d < 0), ErrBusy, ErrClosed.
+// is not running. Errors: ErrInval (d < 0), ErrBusy.
 func (l *Loop) SetSlowCallbackThreshold(d time.Duration) error {
 	return l.setOption(cweft.WEFT_OPT_SLOW_CALLBACK_NS, int64(d))
 }
@@ -345,27 +338,22 @@ type logger struct {
 // SetLogger sets the function that receives the loop's log lines (slow
 // callbacks at LogWarn, misbehaving steps at LogError), or with nil removes
 // it. fn runs on the loop thread. With no logger weft prints nothing.
-// Loop thread. Errors: ErrPerm, ErrClosed.
 func (l *Loop) SetLogger(fn func(level LogLevel, msg string)) error {
 	defer runtime.KeepAlive(l) // not closed by the collector meanwhile
-	if l.c == 0 {
-		return ErrClosed
-	}
 	var h cgo.Handle
 	if fn != nil {
 		h = newHandle(&logger{loop: l.loopCore, fn: fn})
 	}
-	if rc := cweft.Weft_go_loop_set_logger(l.c, uintptr(h)); rc < 0 {
-		if h != 0 {
-			deleteHandle(h)
-		}
-		return opErr("loop_set_logger", rc)
+	err := l.call("loop_set_logger", func(c uintptr) int {
+		return cweft.Weft_go_loop_set_logger(c, uintptr(h))
+	})
+	if err == nil {
+		h, l.logH = l.logH, h // the old logger's handle goes
 	}
-	if l.logH != 0 {
-		deleteHandle(l.logH)
+	if h != 0 {
+		deleteHandle(h)
 	}
-	l.logH = h
-	return nil
+	return err
 }
 
 func hookLog(h uintptr, level int32, msg string) {
@@ -375,8 +363,8 @@ func hookLog(h uintptr, level int32, msg string) {
 }
 
 // BackendFD returns the loop's backend fd (the epoll fd, or the io_uring
-// ring's fd), for embedding weft in another event loop: when it is readable, or after NextTimeout, call RunNoWait.
-// The fd stays owned by the loop. Loop thread. Errors: ErrPerm, ErrClosed.
+// ring's fd), for embedding weft in another event loop: when it is
+// readable, or after NextTimeout, call RunNoWait. The fd stays the loop's.
 func (l *Loop) BackendFD() (fd int, err error) {
 	fd = -1
 	err = l.call("loop_backend_fd", func(c uintptr) int { fd = cweft.Weft_loop_backend_fd(c); return fd })
@@ -386,22 +374,16 @@ func (l *Loop) BackendFD() (fd int, err error) {
 // NextTimeout returns how long an embedder may block before the loop next
 // has work: 0 if tasks or posts are ready or a timer is due, the time to the
 // earliest timer otherwise, and -1 if nothing is scheduled in time.
-// Loop thread. Errors: ErrPerm, ErrClosed.
 func (l *Loop) NextTimeout() (time.Duration, error) {
-	defer runtime.KeepAlive(l) // not closed by the collector meanwhile
-	if l.c == 0 {
-		return -1, ErrClosed
-	}
-	ns := cweft.Weft_loop_next_timeout(l.c)
-	if ns == -1 {
-		// weft_loop_next_timeout returns WEFT_EPERM (-1) from a foreign
-		// thread, the same value as "nothing scheduled"; ask a function
-		// whose error is unambiguous.
-		if fd := cweft.Weft_loop_backend_fd(l.c); fd < 0 {
-			return -1, opErr("loop_next_timeout", fd)
+	d := time.Duration(-1)
+	err := l.call("loop_next_timeout", func(c uintptr) int {
+		if ns := cweft.Weft_loop_next_timeout(c); ns >= 0 {
+			d = time.Duration(ns)
+			return 0
 		}
-	} else if ns < -1 {
-		return -1, opErr("loop_next_timeout", ns)
-	}
-	return time.Duration(ns), nil
+		// -1, "nothing scheduled", is also WEFT_EPERM, its only error on an
+		// open loop: ask a function whose error is unambiguous.
+		return min(cweft.Weft_loop_backend_fd(c), 0)
+	})
+	return d, err
 }

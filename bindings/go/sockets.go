@@ -10,25 +10,10 @@ import (
 	"example.invalid/weft/internal/cweft"
 )
 
-// Sockets: a Listener (a listening TCP or Unix stream socket) and a Conn
-// (a connected one), whose fds weft owns, and the awaits that use them:
-// Task.Accept, Task.Dial, Task.DialUnix, Task.Recv and Task.Send. As every
-// await, each is called inside the task's running step and returned as its
-// Step; the next step gets the result as its status. Task.Conn turns the
-// status of an Accept or Dial into a *Conn.
-//
-// Buffers. Recv and Send pass the caller's slice to weft without a copy:
-// the slice's array is pinned (runtime.Pinner) from the call until the
-// await resolves, that is until the task's next step starts, whether the
-// await completed, failed, was cancelled, timed out, or the loop was
-// closed under it. Only then is it unpinned; weft (and the kernel, which
-// touches it only inside weft's own syscalls) no longer uses it after
-// that. The caller must not touch the slice in between.
-
 // Listener is a listening socket owned by weft (weft_tcp_listen,
 // weft_unix_listen). Close it with Close; for a Unix socket, Close also
 // removes its path. A Listener the program drops without Close is closed
-// on the loop thread once the garbage collector finds it. Loop thread.
+// on the loop thread once the garbage collector finds it.
 type Listener struct {
 	*sock
 	host string // TCP: the host asked for; "" for a Unix socket
@@ -54,9 +39,7 @@ func newSock[T any](owner *T, s *sock) *T {
 // dropped runs (posted) on the loop thread for a collected owner.
 func (s *sock) dropped() {
 	if s.fd >= 0 && s.loop.c != 0 {
-		if cweft.Weft_socket_close(s.loop.c, s.fd) == 0 && s.path != "" {
-			_ = syscall.Unlink(s.path)
-		}
+		s.shut(s.loop.c, s.fd)
 		s.fd = -1
 	}
 }
@@ -81,10 +64,9 @@ func ReusePort() ListenOption {
 // Listen opens a TCP socket listening on host (a numeric IPv4 or IPv6
 // address such as "127.0.0.1" or "::1"; "" for every address, IPv6 and IPv4
 // where the host has IPv6) and port (0..65535; 0 lets the kernel choose,
-// see Listener.Port), with SO_REUSEADDR. Loop thread. Errors (in an
-// *OpError): ErrInval (host not numeric, port out of range), ErrAddrInUse,
-// ErrAddrNotAvail, ErrAccess, ErrMFile, ErrNoMem, ErrPerm, ErrClosed (the
-// loop is closed).
+// see Listener.Port), with SO_REUSEADDR. Errors: ErrInval (host not
+// numeric, port out of range), ErrAddrInUse, ErrAddrNotAvail, ErrAccess,
+// ErrMFile, ErrNoMem.
 func (l *Loop) Listen(host string, port int, opts ...ListenOption) (*Listener, error) {
 	return l.listen("tcp_listen", host, "", opts, func(c uintptr, cfg listenConfig, fd *int32) int {
 		if host == "" { // weft's NULL host; SWIG passes strings, never NULL
@@ -116,43 +98,40 @@ func (l *Loop) listen(op, host, path string, opts []ListenOption,
 }
 
 // ListenUnix opens a Unix stream socket listening on path, which must not
-// exist (Listener.Close removes it). Loop thread. Errors (in an *OpError):
-// ErrInval (empty path), ErrNameTooLong, ErrAddrInUse (the path exists),
-// ErrNoEnt, ErrAccess, ErrMFile, ErrPerm, ErrClosed (the loop is closed).
+// exist (Listener.Close removes it). Errors: ErrInval (empty path),
+// ErrNameTooLong, ErrAddrInUse (the path exists), ErrNoEnt, ErrAccess,
+// ErrMFile.
 func (l *Loop) ListenUnix(path string, opts ...ListenOption) (*Listener, error) {
 	return l.listen("unix_listen", "", path, opts, func(c uintptr, cfg listenConfig, fd *int32) int {
 		return cweft.Weft_unix_listen(c, path, cfg.backlog, fd)
 	})
 }
 
-// FD returns the listening socket's fd, or -1 once closed. weft owns it:
-// do not close it with syscall.Close.
-func (ln *Listener) FD() int { return ln.fd }
+// FD returns the socket's fd, or -1 once closed. weft owns it: do not
+// close it with syscall.Close.
+func (s *sock) FD() int { return s.fd }
 
 // Port returns the local TCP port (1..65535; the kernel's choice after
-// Listen with port 0), or 0 for a Unix socket or a closed listener.
-// Loop thread.
-func (ln *Listener) Port() int {
-	if ln.path != "" {
-		return 0
-	}
-	return ln.port()
-}
-
-// port is the local TCP port of the fd, 0 if it has none or is closed.
-func (s *sock) port() int {
+// Listen with port 0), or 0 for a Unix socket or a closed one.
+func (s *sock) Port() int {
 	port := 0
-	if s.fd >= 0 {
-		_ = s.loop.call("socket_port", func(c uintptr) int {
-			port = cweft.Weft_socket_port(c, s.fd)
-			return port
-		})
-	}
+	_ = s.do("socket_port", func(c uintptr, fd int) int {
+		port = cweft.Weft_socket_port(c, fd)
+		return port
+	})
 	return max(port, 0)
 }
 
+// do runs c on the fd as call does; ErrSocketClosed once the fd is closed.
+func (s *sock) do(op string, c func(loop uintptr, fd int) int) error {
+	if s.fd < 0 {
+		return opErr(op, ErrSocketClosed)
+	}
+	return s.loop.call(op, func(l uintptr) int { return c(l, s.fd) })
+}
+
 // Addr returns "host:port" for a TCP listener (host as given to Listen, so
-// ":8080" for every address) and the path for a Unix one. Loop thread.
+// ":8080" for every address) and the path for a Unix one.
 func (ln *Listener) Addr() string {
 	if ln.path != "" {
 		return ln.path
@@ -160,25 +139,12 @@ func (ln *Listener) Addr() string {
 	return net.JoinHostPort(ln.host, strconv.Itoa(ln.Port()))
 }
 
-// Close closes the listening socket through weft: an Accept waiting on it
-// resolves with ErrSocketClosed. A Unix listener's path is removed.
-// Closing twice returns ErrSocketClosed. Loop thread. Errors (in an
-// *OpError): ErrSocketClosed, ErrPerm, ErrClosed (the loop is closed: its
-// fds were left open by weft and are closed here without weft).
-func (ln *Listener) Close() error {
-	err := ln.close()
-	if ln.path != "" && err == nil {
-		_ = syscall.Unlink(ln.path)
-	}
-	return err
-}
-
 // Conn is a connected stream socket owned by weft: the result of an Accept
 // or Dial, through Task.Conn. Read with Task.Recv, write with Task.Send,
 // end the writing side with CloseWrite, and Close it when done (a Conn the
 // program drops without Close is closed on the loop thread once the garbage
 // collector finds it, as an os.File is; call Task.Conn once per status, as
-// two Conns for one fd would close it twice). Loop thread.
+// two Conns for one fd would close it twice).
 type Conn struct {
 	*sock
 }
@@ -190,15 +156,14 @@ func (t *Task) Conn(status int) (*Conn, error) {
 	if status < 0 {
 		return nil, Errno(status)
 	}
-	return newConn(t.lc, status), nil
+	return newConn(t.loop.loopCore, status), nil
 }
 
 // Adopt hands fd, a stream fd the program opened (a connected socket
 // from syscall.Socketpair or a net.Conn's File, a pipe, a FIFO), to weft
 // as a *Conn: weft makes it non-blocking and owns it from now on, so it is
-// closed with Conn.Close only. Loop thread. Errors (in an *OpError):
-// ErrInval (not a stream socket, the loop's own fds), ErrBadF (not open, a
-// regular file), ErrNoMem, ErrNoSpc, ErrPerm, ErrClosed.
+// closed with Conn.Close only. Errors: ErrInval (not a stream socket, the
+// loop's own fds), ErrBadF (not open, a regular file), ErrNoMem, ErrNoSpc.
 func (l *Loop) Adopt(fd int) (*Conn, error) {
 	err := l.call("socket_adopt", func(c uintptr) int { return cweft.Weft_socket_adopt(c, fd) })
 	runtime.KeepAlive(l)
@@ -208,43 +173,24 @@ func (l *Loop) Adopt(fd int) (*Conn, error) {
 	return newConn(l.loopCore, fd), nil
 }
 
-// FD returns the socket's fd, or -1 once closed. weft owns it: do not
-// close it with syscall.Close.
-func (c *Conn) FD() int { return c.fd }
-
-// Port returns the local TCP port of the connection, or 0 (Unix socket,
-// closed). Loop thread.
-func (c *Conn) Port() int { return c.port() }
-
 // CloseWrite shuts down the writing side (the peer's Recv sees end of
 // stream, 0); receiving goes on. A Send waiting on c resolves with
-// ErrSocketClosed, a later one with ErrPipe. Loop thread. Errors (in an
-// *OpError): ErrSocketClosed (c is closed), ErrNotConn, ErrPerm, ErrClosed.
-func (c *Conn) CloseWrite() error {
-	if c.fd < 0 {
-		return opErr("socket_shutdown", ErrSocketClosed)
-	}
-	return c.loop.call("socket_shutdown", func(lc uintptr) int {
-		return cweft.Weft_socket_shutdown(lc, c.fd)
-	})
-}
-
-// Close closes the connection through weft: every Recv and Send waiting
-// on it resolves with ErrSocketClosed (a Send's Task.Sent still says how
-// much went). Closing twice returns ErrSocketClosed. Loop thread. Errors
-// as for Listener.Close.
-func (c *Conn) Close() error { return c.close() }
+// ErrSocketClosed, a later one with ErrPipe. Errors: ErrSocketClosed (c is
+// closed), ErrNotConn.
+func (c *Conn) CloseWrite() error { return c.do("socket_shutdown", cweft.Weft_socket_shutdown) }
 
 func newConn(l *loopCore, fd int) *Conn {
 	c := &Conn{&sock{loop: l, fd: fd}}
 	return newSock(c, c.sock)
 }
 
-func (s *sock) close() error {
-	if s.fd < 0 {
-		return opErr("socket_close", ErrSocketClosed)
-	}
-	err := s.loop.call("socket_close", func(lc uintptr) int { return cweft.Weft_socket_close(lc, s.fd) })
+// Close closes the socket through weft: an Accept, Recv or Send waiting on
+// it resolves with ErrSocketClosed (a Send's Task.Sent still says how much
+// went), and a Unix listener's path is removed. Closing twice returns
+// ErrSocketClosed. Once the loop is closed, which leaves its fds open, the
+// fd is closed here without weft and the error is ErrClosed.
+func (s *sock) Close() error {
+	err := s.do("socket_close", s.shut)
 	if err == ErrClosed { // weft_loop_free leaves owned fds open
 		_ = syscall.Close(s.fd)
 	}
@@ -254,12 +200,21 @@ func (s *sock) close() error {
 	return err
 }
 
+// shut closes the fd through weft; a Unix listener's path goes with it.
+func (s *sock) shut(c uintptr, fd int) int {
+	rc := cweft.Weft_socket_close(c, fd)
+	if rc == 0 && s.path != "" {
+		_ = syscall.Unlink(s.path)
+	}
+	return rc
+}
+
 // Accept waits for a connection on ln; the task resumes with the new
 // socket's fd (>= 0; Task.Conn makes it a *Conn), or with ErrMFile (out of
 // fds: the connection stays queued; wait before accepting again),
 // ErrSocketClosed (ln was closed meanwhile), ErrCanceled, ErrTimedOut, or
-// another Errno. Errors as for Sleep, plus ErrSocketClosed (ln is closed),
-// ErrBadF, ErrNoMem.
+// another Errno. Errors: ErrInval (nil ln), ErrSocketClosed (ln is
+// closed), ErrBadF, ErrNoMem.
 func (t *Task) Accept(ln *Listener) Step {
 	if ln == nil {
 		return Step(ErrInval)
@@ -276,24 +231,18 @@ func (t *Task) Accept(ln *Listener) Step {
 // makes it a *Conn) or with ErrConnRefused, ErrNotFound (the name does not
 // resolve), ErrNetUnreach, ErrHostUnreach, ErrAgain (the resolver failed
 // for now), ErrCanceled, ErrTimedOut (a connect in progress is then
-// abandoned and its socket closed). Errors as for Sleep, plus ErrInval
-// (empty host, port out of range), ErrNoMem, ErrAgain.
+// abandoned and its socket closed). Errors: ErrInval (empty host, port out
+// of range), ErrNoMem, ErrAgain.
 func (t *Task) Dial(host string, port int) Step {
-	if host == "" {
-		return Step(ErrInval)
-	}
 	return Step(cweft.Weft_await_connect(t.loop.c, t.id, host, port))
 }
 
 // DialUnix connects to the Unix stream socket at path. The task resumes
 // with the connected socket's fd (Task.Conn makes it a *Conn), or with
 // ErrNoEnt, ErrConnRefused (nobody listens), ErrAgain (backlog full),
-// ErrAccess, ErrCanceled, ErrTimedOut. Errors as for Sleep, plus ErrInval
-// (empty path), ErrNameTooLong, ErrNoMem.
+// ErrAccess, ErrCanceled, ErrTimedOut. Errors: ErrInval (empty path),
+// ErrNameTooLong, ErrNoMem.
 func (t *Task) DialUnix(path string) Step {
-	if path == "" {
-		return Step(ErrInval)
-	}
 	return Step(cweft.Weft_await_connect_unix(t.loop.c, t.id, path))
 }
 
@@ -303,9 +252,9 @@ func (t *Task) DialUnix(path string) Step {
 // meanwhile), ErrCanceled, ErrTimedOut or another Errno. Bytes already
 // received are never lost: a cancellation that comes after them is
 // delivered by the next await. p is weft's until the task's next step
-// (see the buffers note above). Errors as for Sleep, plus ErrInval (empty
-// p), ErrSocketClosed (c is closed), ErrBusy (another Recv or Send of t is
-// pending), ErrBadF, ErrNoMem.
+// (see the package doc). Errors: ErrInval (nil c, empty p), ErrSocketClosed
+// (c is closed), ErrBusy (another Recv or Send of t is pending), ErrBadF,
+// ErrNoMem.
 func (t *Task) Recv(c *Conn, p []byte) Step {
 	return t.armIO(c, p, false, func(fd int, buf uintptr) int {
 		return cweft.Weft_await_recv(t.loop.c, t.id, fd, buf, int64(len(p)))
@@ -346,8 +295,7 @@ func (t *Task) armIO(c *Conn, p []byte, send bool, arm func(fd int, buf uintptr)
 // byte went, or with ErrPipe, ErrConnReset, ErrSocketClosed (c was closed,
 // or its writing side shut down, meanwhile), ErrCanceled, ErrTimedOut or
 // another Errno; whatever the result, Task.Sent then says how many bytes
-// went. p is weft's until the task's next step (see the buffers note
-// above). Errors as for Recv.
+// went. p is weft's until the task's next step. Errors as for Recv.
 func (t *Task) Send(c *Conn, p []byte) Step {
 	return t.armIO(c, p, true, func(fd int, buf uintptr) int {
 		return cweft.Weft_await_send(t.loop.c, t.id, fd, buf, int64(len(p)), t.sent)
@@ -355,24 +303,18 @@ func (t *Task) Send(c *Conn, p []byte) Step {
 }
 
 // Sent returns how many bytes the task's last Send moved (all of them when
-// it resolved with 0; fewer after an error, cancellation or timeout). Loop
-// thread.
+// it resolved with 0; fewer after an error, cancellation or timeout).
 func (t *Task) Sent() int { return t.lastSent }
 
-// unpinIO ends a Recv or Send: weft is done with its buffer.
+// unpinIO ends a Recv or Send, if one is pinned: weft is done with its buffer.
 func (tc *taskCore) unpinIO() {
 	if tc.sending {
 		tc.lastSent = int(*tc.sent)
-		tc.sending = false
 	}
 	tc.pin.Unpin()
-	tc.pinned = false
+	tc.pinned, tc.sending = false, false
 }
 
 // ended is the task handle's release: a Recv or Send still pinned (only
 // if weft dropped the task without a last step) is unpinned.
-func (tc *taskCore) ended() {
-	if tc.pinned {
-		tc.unpinIO()
-	}
-}
+func (tc *taskCore) ended() { tc.unpinIO() }

@@ -1,36 +1,12 @@
 package weft
 
 import (
+	"errors"
 	"runtime"
 	"runtime/cgo"
 
 	"example.invalid/weft/internal/cweft"
 )
-
-// Synchronisation between the tasks of one loop: Event, Semaphore, Lock
-// and Queue (asyncio's primitives; a Queue's Close is a Go channel's
-// close), and Task.First, which waits for the first of several tasks.
-//
-// Each primitive is a weft id owned by its loop. Its methods are for the
-// loop thread; the awaits (Task.Wait, Task.Acquire, Task.Lock, Task.Put,
-// Task.Get, Task.First) are armed inside the task's running step and
-// returned as its Step, like every await. A primitive lives until its Free,
-// until the loop is closed, or until the garbage collector finds its Go
-// value unreachable: it is then freed on the loop thread (tasks still
-// waiting on it, which nothing could wake any more, resume with
-// ErrPrimClosed). It does not keep the loop running, a task waiting on it
-// does.
-//
-// Rules shared by every primitive (weft.h, "synchronisation"):
-//
-//   - FIFO hand-off: a Set, Release or Put grants directly to the oldest
-//     waiting task; a Try call fails with ErrAgain while anyone waits.
-//   - Cancel-safety: a waiter cancelled or timed out before its grant
-//     resumes with ErrCanceled or ErrTimedOut and takes nothing; one granted
-//     first resumes with 0 holding the grant, and gets the cancellation from
-//     its next await.
-//   - Free (and a Queue's Close) resume the waiters, in FIFO order, with
-//     ErrPrimClosed.
 
 // ErrPrimClosed is the status an await on an Event, Semaphore, Lock or
 // Queue resumes with when the primitive is freed (or the queue closed)
@@ -40,9 +16,8 @@ import (
 const ErrPrimClosed = ErrSocketClosed
 
 // newPrim is every primitive's constructor: c creates it (writing its id
-// to out), wrap makes its Go value, and
-// a cleanup frees it with free on the loop thread once that value is
-// collected (ErrStale if it was freed already, ignored).
+// to out), wrap makes its Go value, and a cleanup frees it with free on the
+// loop thread once that value is collected (ErrStale if freed already).
 func newPrim[T any](l *Loop, op string, c func(loop uintptr, out *int64) int,
 	free func(loop uintptr, id int64) int, wrap func(handle) *T) (*T, error) {
 	var id int64
@@ -57,26 +32,24 @@ func newPrim[T any](l *Loop, op string, c func(loop uintptr, out *int64) int,
 
 // ------------------------------------------------------------------ Event
 
-// Event is a flag that tasks wait for (asyncio.Event), initially clear.
+// Event is a flag that tasks wait for (asyncio.Event), initially clear. The
+// package doc (Synchronisation) has the rules and errors of every primitive.
 type Event struct{ handle }
 
-// NewEvent creates a clear event. Loop thread. Errors: ErrNoMem, ErrPerm,
-// ErrClosed.
+// NewEvent creates a clear event. Errors: ErrNoMem.
 func (l *Loop) NewEvent() (*Event, error) {
 	return newPrim(l, "event_new", cweft.Weft_event_new, cweft.Weft_event_free,
 		func(h handle) *Event { return &Event{h} })
 }
 
 // Set sets the event and resumes every waiting task with 0, in the order
-// they began to wait; setting a set event does nothing. Loop thread.
-// Errors: ErrStale (freed), ErrPerm, ErrClosed.
+// they began to wait; setting a set event does nothing.
 func (e *Event) Set() error { return e.do("event_set", cweft.Weft_event_set) }
 
-// Clear clears the event; tasks already resumed stay resumed. Errors as
-// for Set.
+// Clear clears the event; tasks already resumed stay resumed.
 func (e *Event) Clear() error { return e.do("event_clear", cweft.Weft_event_clear) }
 
-// IsSet reports whether the event is set (false on error). Loop thread.
+// IsSet reports whether the event is set (false on error).
 func (e *Event) IsSet() bool {
 	set := false
 	_ = e.do("event_is_set", func(c uintptr, id int64) int {
@@ -87,29 +60,23 @@ func (e *Event) IsSet() bool {
 	return set
 }
 
-// Free frees the event; waiting tasks resume with ErrPrimClosed. Freeing
-// twice is ErrStale. Loop thread. Errors as for Set.
+// Free frees the event; waiting tasks resume with ErrPrimClosed.
 func (e *Event) Free() error { return e.do("event_free", cweft.Weft_event_free) }
 
 // Wait suspends the task until e is set (at once, in the next iteration,
 // if it is set now) and resumes it with 0, or with ErrPrimClosed if e is
-// freed first. Errors as for Sleep, plus ErrStale (e freed), ErrInval (nil e).
-func (t *Task) Wait(e *Event) Step {
-	if e == nil {
-		return Step(ErrInval)
-	}
-	return Step(cweft.Weft_await_event(t.loop.c, t.id, e.id))
-}
+// freed first. Errors: ErrInval (nil e).
+func (t *Task) Wait(e *Event) Step { return awaitOn(t, e, cweft.Weft_await_event) }
 
 // -------------------------------------------------------------- Semaphore
 
 // Semaphore is a count of permits (asyncio.Semaphore; BoundedSemaphore with
 // NewBoundedSemaphore). A permit is not owned by a task: any code may
-// release one.
+// release one. Rules and errors: as for Event.
 type Semaphore struct{ handle }
 
-// NewSemaphore creates a semaphore holding permits (>= 0) permits. Loop
-// thread. Errors: ErrInval (permits < 0), ErrNoMem, ErrPerm, ErrClosed.
+// NewSemaphore creates a semaphore holding permits (>= 0) permits. Errors:
+// ErrInval (permits < 0), ErrNoMem.
 func (l *Loop) NewSemaphore(permits int64) (*Semaphore, error) { return l.newSem(permits, 0) }
 
 // NewBoundedSemaphore is NewSemaphore where releasing beyond the initial
@@ -125,37 +92,28 @@ func (l *Loop) newSem(permits int64, flags int) (*Semaphore, error) {
 }
 
 // Release returns one permit: to the oldest waiting task, whose Acquire
-// resumes with 0, or to the count. Loop thread. Errors: ErrInval (a bounded
-// semaphore would exceed its initial count), ErrStale, ErrPerm, ErrClosed.
+// resumes with 0, or to the count. Errors: ErrInval (a bounded semaphore
+// would exceed its initial count).
 func (s *Semaphore) Release() error { return s.do("semaphore_release", cweft.Weft_semaphore_release) }
 
 // TryAcquire takes a permit without waiting. Errors: ErrAgain (none free,
-// or a task waits for one), ErrStale, ErrPerm, ErrClosed.
+// or a task waits for one).
 func (s *Semaphore) TryAcquire() error {
 	return s.do("semaphore_try_acquire", cweft.Weft_semaphore_try_acquire)
 }
 
-// Value returns the number of free permits (0 while tasks wait). Loop
-// thread. Errors: ErrStale, ErrPerm, ErrClosed.
+// Value returns the number of free permits (0 while tasks wait).
 func (s *Semaphore) Value() (int64, error) {
-	var v int64
-	err := s.do("semaphore_value", func(c uintptr, id int64) int { return cweft.Weft_semaphore_value(c, id, &v) })
-	return v, err
+	return get(&s.handle, "semaphore_value", cweft.Weft_semaphore_value)
 }
 
-// Free frees the semaphore; waiting tasks resume with ErrPrimClosed. Loop
-// thread. Errors: ErrStale, ErrPerm, ErrClosed.
+// Free frees the semaphore; waiting tasks resume with ErrPrimClosed.
 func (s *Semaphore) Free() error { return s.do("semaphore_free", cweft.Weft_semaphore_free) }
 
 // Acquire suspends the task until it holds a permit of s (at once if one is
 // free and nobody waits) and resumes it with 0, or with ErrPrimClosed if s
-// is freed first. Errors as for Sleep, plus ErrStale, ErrInval (nil s).
-func (t *Task) Acquire(s *Semaphore) Step {
-	if s == nil {
-		return Step(ErrInval)
-	}
-	return Step(cweft.Weft_await_semaphore(t.loop.c, t.id, s.id))
-}
+// is freed first. Errors: ErrInval (nil s).
+func (t *Task) Acquire(s *Semaphore) Step { return awaitOn(t, s, cweft.Weft_await_semaphore) }
 
 // WithPermit runs body as the steps of a new task that holds a permit of s
 // for as long as body runs: the permit is released when body finishes
@@ -196,10 +154,7 @@ func (t *Task) scoped(acquire func(c *Task) Step, release func(c *Task), body St
 
 // errCode is the weft code behind err (ErrHost when there is none).
 func errCode(err error) int {
-	if e, ok := err.(*OpError); ok {
-		err = e.Err
-	}
-	if e, ok := err.(Errno); ok {
+	if e := Errno(0); errors.As(err, &e) {
 		return int(e)
 	}
 	return int(ErrHost)
@@ -208,64 +163,52 @@ func errCode(err error) int {
 // ------------------------------------------------------------------- Lock
 
 // Lock is mutual exclusion between tasks (asyncio.Lock), owned by the task
-// that holds it; it is not reentrant.
+// that holds it; it is not reentrant. Rules and errors: as for Event.
 type Lock struct{ handle }
 
-// NewLock creates an unlocked lock. Loop thread. Errors: ErrNoMem, ErrPerm,
-// ErrClosed.
+// NewLock creates an unlocked lock. Errors: ErrNoMem.
 func (l *Loop) NewLock() (*Lock, error) {
 	return newPrim(l, "lock_new", cweft.Weft_lock_new, cweft.Weft_lock_free,
 		func(h handle) *Lock { return &Lock{h} })
 }
 
 // TryAcquire locks it for owner (a live task of the loop) without waiting.
-// Loop thread. Errors: ErrAgain (held, or a task waits for it), ErrInval
-// (owner nil or already holding it), ErrStale (lock freed, or owner not
-// live), ErrPerm, ErrClosed.
+// Errors: ErrAgain (held, or a task waits for it), ErrInval (owner nil or
+// already holding it), ErrStale (owner not live).
 func (lk *Lock) TryAcquire(owner *Task) error {
+	return lk.owned("lock_try_acquire", owner, cweft.Weft_lock_try_acquire)
+}
+
+// owned runs c on the lock and owner's id; ErrInval for a nil owner.
+func (lk *Lock) owned(op string, owner *Task, c func(loop uintptr, lock, owner int64) int) error {
 	if owner == nil {
-		return opErr("lock_try_acquire", ErrInval)
+		return opErr(op, ErrInval)
 	}
-	return lk.do("lock_try_acquire", func(c uintptr, id int64) int {
-		return cweft.Weft_lock_try_acquire(c, id, owner.id)
-	})
+	return lk.do(op, func(l uintptr, id int64) int { return c(l, id, owner.id) })
 }
 
 // Release unlocks it; owner must be the task holding it (also after that
-// task finished). The lock passes to the oldest waiting task. Loop thread.
-// Errors: ErrInval (owner nil or not the holder, or unlocked), ErrStale,
-// ErrPerm, ErrClosed.
+// task finished). The lock passes to the oldest waiting task. Errors:
+// ErrInval (owner nil or not the holder, or unlocked).
 func (lk *Lock) Release(owner *Task) error {
-	if owner == nil {
-		return opErr("lock_release", ErrInval)
-	}
-	return lk.do("lock_release", func(c uintptr, id int64) int {
-		return cweft.Weft_lock_release(c, id, owner.id)
-	})
+	return lk.owned("lock_release", owner, cweft.Weft_lock_release)
 }
 
 // Owner returns the id (Task.ID) of the task holding the lock, 0 if
-// unlocked. Loop thread. Errors: ErrStale, ErrPerm, ErrClosed.
+// unlocked.
 func (lk *Lock) Owner() (int64, error) {
-	var o int64
-	err := lk.do("lock_owner", func(c uintptr, id int64) int { return cweft.Weft_lock_owner(c, id, &o) })
-	return o, err
+	return get(&lk.handle, "lock_owner", cweft.Weft_lock_owner)
 }
 
 // Free frees the lock, held or not; waiting tasks resume with
-// ErrPrimClosed. Loop thread. Errors: ErrStale, ErrPerm, ErrClosed.
+// ErrPrimClosed.
 func (lk *Lock) Free() error { return lk.do("lock_free", cweft.Weft_lock_free) }
 
 // Lock suspends the task until it holds lk (at once if it is free and
 // nobody waits) and resumes it with 0, or ErrPrimClosed if lk is freed
-// first. Release it with lk.Release(t). Errors as for Sleep, plus ErrInval
-// (nil lk, or t already holds it), ErrStale.
-func (t *Task) Lock(lk *Lock) Step {
-	if lk == nil {
-		return Step(ErrInval)
-	}
-	return Step(cweft.Weft_await_lock(t.loop.c, t.id, lk.id))
-}
+// first. Release it with lk.Release(t). Errors: ErrInval (nil lk, or t
+// already holds it).
+func (t *Task) Lock(lk *Lock) Step { return awaitOn(t, lk, cweft.Weft_await_lock) }
 
 // WithLock is WithPermit for a lock: body runs as a new task holding lk,
 // which is released when body finishes; t resumes with body's result.
@@ -280,7 +223,8 @@ func (t *Task) WithLock(lk *Lock, body StepFunc) Step {
 // ------------------------------------------------------------------ Queue
 
 // Queue is a FIFO of Go values between tasks (asyncio.Queue), bounded or
-// unbounded, which can be closed like a Go channel.
+// unbounded, which can be closed like a Go channel. Rules and errors: as
+// for Event.
 //
 // weft queues int64 items; the Queue maps each value put onto a fresh
 // item in a table of its own, and takes it out when a get returns it or
@@ -307,12 +251,9 @@ func (q *queueCore) ended() {
 // NewQueue creates a queue holding at most capacity (>= 1) values, or any
 // number for capacity 0. onDrop (may be nil) is called on the loop thread,
 // once per value the queue discards (Close(true), Free, the loop's Close),
-// oldest first; a panic in it is recovered and returned by Run. Loop
-// thread. Errors: ErrInval (capacity < 0), ErrNoMem, ErrPerm, ErrClosed.
+// oldest first; a panic in it is recovered and returned by Run. Errors:
+// ErrInval (capacity < 0), ErrNoMem.
 func (l *Loop) NewQueue(capacity int, onDrop func(v any)) (*Queue, error) {
-	if capacity < 0 {
-		return nil, opErr("queue_new", ErrInval)
-	}
 	qc := &queueCore{items: map[int64]any{}, onDrop: onDrop}
 	return newPrim(l, "queue_new", func(c uintptr, out *int64) int {
 		h := newHandle(qc) // deleted by the release hook once the queue is freed
@@ -325,11 +266,10 @@ func (l *Loop) NewQueue(capacity int, onDrop func(v any)) (*Queue, error) {
 
 func hookDrop(h uintptr, _ int64, item int64) {
 	q := cgo.Handle(h).Value().(*queueCore)
-	v, ok := q.items[item]
+	v, ok := q.take(item)
 	if !ok {
 		return
 	}
-	delete(q.items, item)
 	if q.onDrop != nil {
 		defer func() {
 			if r := recover(); r != nil {
@@ -355,8 +295,7 @@ func (q *queueCore) take(item int64) (any, bool) {
 }
 
 // TryPut puts v without waiting: to the oldest waiting getter, else at the
-// tail. Loop thread. Errors: ErrAgain (full), ErrPrimClosed (closed),
-// ErrNoMem, ErrStale (freed), ErrPerm, ErrClosed.
+// tail. Errors: ErrAgain (full), ErrPrimClosed (closed), ErrNoMem.
 func (q *Queue) TryPut(v any) error {
 	key := q.add(v)
 	err := q.do("queue_try_put", func(c uintptr, id int64) int { return cweft.Weft_queue_try_put(c, id, key) })
@@ -366,12 +305,10 @@ func (q *Queue) TryPut(v any) error {
 	return err
 }
 
-// TryGet takes the oldest value without waiting. Loop thread. Errors:
-// ErrAgain (empty), ErrPrimClosed (empty and closed), ErrStale, ErrPerm,
-// ErrClosed.
+// TryGet takes the oldest value without waiting. Errors: ErrAgain (empty),
+// ErrPrimClosed (empty and closed).
 func (q *Queue) TryGet() (any, error) {
-	var key int64
-	err := q.do("queue_try_get", func(c uintptr, id int64) int { return cweft.Weft_queue_try_get(c, id, &key) })
+	key, err := get(&q.handle, "queue_try_get", cweft.Weft_queue_try_get)
 	if err != nil {
 		return nil, err
 	}
@@ -380,10 +317,9 @@ func (q *Queue) TryGet() (any, error) {
 }
 
 // Len returns the number of queued values (putters still waiting not
-// counted). Loop thread. Errors: ErrStale, ErrPerm, ErrClosed.
+// counted).
 func (q *Queue) Len() (int, error) {
-	var n int64
-	err := q.do("queue_size", func(c uintptr, id int64) int { return cweft.Weft_queue_size(c, id, &n) })
+	n, err := get(&q.handle, "queue_size", cweft.Weft_queue_size)
 	return int(n), err
 }
 
@@ -391,8 +327,7 @@ func (q *Queue) Len() (int, error) {
 // ErrPrimClosed from now on and waiting putters resume with it (keeping
 // their values); gets take what is queued, then fail with ErrPrimClosed.
 // With immediate, the queued values are dropped first (to onDrop, oldest
-// first, before Close returns). Closing again is allowed. Loop thread.
-// Errors: ErrStale, ErrPerm, ErrClosed.
+// first, before Close returns). Closing again is allowed.
 func (q *Queue) Close(immediate bool) error {
 	flags := 0
 	if immediate {
@@ -402,50 +337,44 @@ func (q *Queue) Close(immediate bool) error {
 }
 
 // Free frees the queue: waiting getters and putters resume with
-// ErrPrimClosed and the queued values go to onDrop. Loop thread. Errors:
-// ErrStale (freed twice), ErrPerm, ErrClosed.
+// ErrPrimClosed and the queued values go to onDrop.
 func (q *Queue) Free() error { return q.do("queue_free", cweft.Weft_queue_free) }
 
 // Put suspends the task until v is in q (handed to the oldest waiting
 // getter, or queued; at once if there is room and nobody waits to put) and
 // resumes it with 0, or with ErrPrimClosed if q is or gets closed (v then
-// stays the caller's). Errors as for Sleep, plus ErrInval (nil q),
-// ErrStale, ErrNoMem. Return the Step: a step that arms Put and then
-// finishes the task leaves the Queue unable to tell whether v went in, so
-// v stays in its table until the queue is freed (weft itself loses
-// nothing).
+// stays the caller's). Errors: ErrInval (nil q), ErrNoMem. Return the
+// Step: a step that arms Put and then finishes the task leaves the Queue
+// unable to tell whether v went in, so v stays in its table until the
+// queue is freed (weft itself loses nothing).
 func (t *Task) Put(q *Queue, v any) Step {
 	if q == nil {
 		return Step(ErrInval)
 	}
 	key := q.add(v)
 	rc := cweft.Weft_await_queue_put(t.loop.c, t.id, q.id, key)
-	if rc != cweft.WEFT_PENDING {
+	if rc == cweft.WEFT_PENDING {
+		t.putQ, t.putKey = q.queueCore, key
+	} else {
 		delete(q.items, key)
-		return Step(rc)
 	}
-	t.putQ, t.putKey = q.queueCore, key
 	return Step(rc)
 }
 
 // Get suspends the task until it has taken the oldest value of q (at once
 // if one is queued) and resumes it with 0; the next step reads the value
 // with Task.Item. It resumes with ErrPrimClosed when q is closed and
-// empty, or freed. Errors as for Sleep, plus ErrInval (nil q), ErrStale.
+// empty, or freed. Errors: ErrInval (nil q).
 func (t *Task) Get(q *Queue) Step {
-	if q == nil {
-		return Step(ErrInval)
-	}
-	rc := cweft.Weft_await_queue_get(t.loop.c, t.id, q.id)
-	if rc == cweft.WEFT_PENDING {
+	rc := awaitOn(t, q, cweft.Weft_await_queue_get)
+	if rc == pending {
 		t.getQ = q.queueCore
 	}
-	return Step(rc)
+	return rc
 }
 
 // Item returns the value that the Get which resumed this step with 0
-// took, and true; nil and false in any other step. Loop thread, inside
-// t's step.
+// took, and true; nil and false in any other step. Inside t's step.
 func (t *Task) Item() (any, bool) { return t.item, t.hasItem }
 
 // resumeSync settles the queue await that the step about to run resolves.
@@ -469,13 +398,7 @@ func (tc *taskCore) resumeSync(status int32) {
 // First suspends the task until the first of tasks finishes and resumes it
 // with that task's index in tasks (the lowest if several have already
 // finished, or if a task appears twice); the others keep running. Read
-// results with Result. Cancelling t cancels only this await. Errors as for
-// Sleep, plus ErrInval (no tasks, a nil task, t among them), ErrStale (a
-// task not live on this loop), ErrNoMem.
-func (t *Task) First(tasks ...*Task) Step {
-	ids, ok := t.ids(tasks)
-	if !ok || len(ids) == 0 {
-		return Step(ErrInval)
-	}
-	return Step(cweft.Weft_await_first(t.loop.c, t.id, &ids[0], int64(len(ids))))
-}
+// results with Result. Cancelling t cancels only this await. Errors:
+// ErrInval (no tasks, a nil task, t among them), ErrStale (a task not live
+// on this loop), ErrNoMem.
+func (t *Task) First(tasks ...*Task) Step { return t.awaitIDs(tasks, cweft.Weft_await_first) }

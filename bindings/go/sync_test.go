@@ -120,6 +120,26 @@ func TestEvent(t *testing.T) {
 	}
 }
 
+// An await on a nil primitive arms nothing and returns ErrInval, which
+// finishes the task with it.
+func TestAwaitNilPrimitive(t *testing.T) {
+	l := newLoop(t)
+	for name, arm := range map[string]func(*Task) Step{
+		"Wait":    func(tk *Task) Step { return tk.Wait(nil) },
+		"Acquire": func(tk *Task) Step { return tk.Acquire(nil) },
+		"Lock":    func(tk *Task) Step { return tk.Lock(nil) },
+		"Get":     func(tk *Task) Step { return tk.Get(nil) },
+		"Put":     func(tk *Task) Step { return tk.Put(nil, 1) },
+	} {
+		var got Step
+		tk := spawn(t, l, func(tk *Task, _ int) Step { got = arm(tk); return got })
+		run(t, l)
+		if r, err := tk.Result(); got != Step(ErrInval) || r != int(ErrInval) {
+			t.Errorf("%s(nil): step %d, result %d (%v)", name, got, r, err)
+		}
+	}
+}
+
 func TestEventCancelAndTimeout(t *testing.T) {
 	l := newLoop(t)
 	e, err := l.NewEvent()

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"runtime/cgo"
 	"time"
+	"unsafe"
 	"weak"
 
 	"example.invalid/weft/internal/cweft"
@@ -55,9 +56,8 @@ func (s TaskState) String() string {
 }
 
 // Task is a weft task: a step function the loop resumes each time the await
-// it armed completes. Its methods are for the loop thread (see the package
-// overview); the await methods (Sleep, AwaitFD, ToThread, Await, Gather,
-// Group, Yield) only from inside the task's own running step.
+// it armed completes. Its await methods (those returning a Step) are for
+// inside the task's own running step.
 //
 // A Task keeps its weft id, and so its result, for as long as it is
 // reachable; the id is released when the garbage collector finds the Task
@@ -71,12 +71,11 @@ type Task struct {
 // taskCore is what the task's cgo.Handle holds: it reaches the Task only
 // weakly, so that an unreferenced Task can be collected.
 type taskCore struct {
-	lc    *loopCore
-	self  weak.Pointer[Task]
-	id    int64
-	fn    StepFunc
-	steps int
-	err   *PanicError
+	handle // loop and weft id
+	self   weak.Pointer[Task]
+	fn     StepFunc
+	steps  int
+	err    *PanicError
 
 	// Socket awaits (sockets.go): the caller's buffer and sent are pinned
 	// while a Recv or Send is pending, and unpinned when it resolves.
@@ -99,23 +98,17 @@ type taskCore struct {
 // Spawn creates a task whose steps are fn and queues its first step (status
 // 0); it never runs inside Spawn. The task lives until a step returns
 // anything but a pending await (see Step); weft keeps its result while the
-// Task is reachable. Loop thread (also from callbacks and steps, and from
-// callbacks that Close runs: the task's first step then gets ErrCanceled).
-// Errors: ErrInval (nil fn), ErrNoMem, ErrPerm, ErrClosed.
+// Task is reachable (see Loop.Close for a Spawn inside Close). Errors:
+// ErrInval (nil fn), ErrNoMem.
 func (l *Loop) Spawn(fn StepFunc) (*Task, error) {
-	if fn == nil {
-		return nil, opErr("task_spawn", ErrInval)
-	}
-	tc := &taskCore{lc: l.loopCore, fn: fn}
-	id, err := l.start("task_spawn", tc, cweft.Weft_go_task_spawn)
-	runtime.KeepAlive(l)
+	tc := &taskCore{fn: fn}
+	_, err := register(l, "task_spawn", fn != nil, tc, &tc.handle, cweft.Weft_go_task_spawn)
 	if err != nil {
 		return nil, err
 	}
-	tc.id = id
 	t := &Task{tc, l}
 	tc.self = weak.Make(t)
-	lc := l.loopCore // a collected Task's id is released on the loop thread
+	lc, id := l.loopCore, tc.id // a collected Task's id is released on the loop thread
 	runtime.AddCleanup(t, func(id int64) { lc.later(func() { cweft.Weft_task_release(lc.c, id) }) }, id)
 	return t, nil
 }
@@ -124,9 +117,9 @@ func hookStep(h uintptr, _ int64, status int32) (ret int32) {
 	tc := cgo.Handle(h).Value().(*taskCore)
 	t := tc.self.Value()
 	if t == nil { // the Task was collected; its id is released or about to be
-		l := tc.lc.self.Value()
+		l := tc.loop.self.Value()
 		if l == nil { // the Loop too: this is its Close, by the collector
-			l = &Loop{tc.lc}
+			l = &Loop{tc.loop}
 		}
 		t = &Task{tc, l}
 		tc.self = weak.Make(t)
@@ -135,7 +128,7 @@ func hookStep(h uintptr, _ int64, status int32) (ret int32) {
 		tc.unpinIO()
 	}
 	tc.resumeSync(status)
-	l := tc.lc
+	l := tc.loop
 	l.checkPanic() // pool work this task awaited may have panicked
 	tc.steps++
 	defer func() {
@@ -160,8 +153,6 @@ func hookStep(h uintptr, _ int64, status int32) (ret int32) {
 // returns t, so that a step reads in order:
 //
 //	return t.Then(gotData).AwaitFD(fd, weft.Readable)
-//
-// Loop thread.
 func (t *Task) Then(fn StepFunc) *Task {
 	if fn != nil {
 		t.fn = fn
@@ -170,42 +161,35 @@ func (t *Task) Then(fn StepFunc) *Task {
 }
 
 // Sleep suspends the task for d (>= 0), measured from now; it resumes with
-// status 0. Errors (returned as the Step, finishing the task if returned):
-// ErrInval (d < 0, or not inside t's running step), ErrBusy (an await is
-// already armed in this step), ErrCanceled (the loop is closing).
+// status 0. Errors (see the package doc for every await's): ErrInval (d < 0).
 func (t *Task) Sleep(d time.Duration) Step {
 	return Step(cweft.Weft_await_sleep(t.loop.c, t.id, int64(d)))
 }
 
 // Yield requeues the task behind the tasks already ready (asyncio.sleep(0));
 // it resumes with status 0 in the next iteration, after one poll.
-// Errors as for Sleep.
 func (t *Task) Yield() Step {
 	return Step(cweft.Weft_await_yield(t.loop.c, t.id))
 }
 
 // AwaitFD suspends the task until fd is ready for events (Readable and/or
 // Writable); it resumes with the ready Events (> 0), which may include
-// Hangup and ErrorEvent. The caller keeps owning fd. Errors as for Sleep,
-// plus ErrInval (bad events), ErrBadF (fd not open or not pollable),
-// ErrNoMem, ErrNoSpc.
+// Hangup and ErrorEvent. The caller keeps owning fd. Errors: ErrInval (bad
+// events), ErrBadF (fd not open or not pollable), ErrNoMem, ErrNoSpc.
 func (t *Task) AwaitFD(fd int, events Events) Step {
 	return Step(cweft.Weft_await_fd(t.loop.c, t.id, fd, int(events)))
 }
 
-// ToThread runs fn on the loop's thread pool (a C thread calling into Go)
-// and resumes the task with its return value. If the task is cancelled or
-// times out before a pool thread takes the work, fn never runs; if fn
+// ToThread runs fn on the pool as Loop.ToThread does and resumes the task
+// with its return value (ErrHost if it panicked). If the task is cancelled
+// or times out before a pool thread takes the work, fn never runs; if fn
 // already runs, it completes first and the task then resumes with
-// ErrCanceled or ErrTimedOut. fn must not call loop-thread methods; Post
-// and Stop are allowed. A panic in fn is recovered: the task resumes with
-// ErrHost and Run returns the *PanicError. Errors as for Sleep, plus
-// ErrInval (nil fn), ErrNoMem, ErrAgain.
+// ErrCanceled or ErrTimedOut. Errors: ErrInval (nil fn), ErrNoMem, ErrAgain.
 func (t *Task) ToThread(fn func() int) Step {
 	if fn == nil {
 		return Step(ErrInval)
 	}
-	h := newHandle(&Work{handle: handle{loop: t.lc}, fn: fn}) // its done is the task's next step
+	h := newHandle(&Work{handle: handle{loop: t.loop.loopCore}, fn: fn}) // done: the next step
 	rc := cweft.Weft_go_await_thread(t.loop.c, t.id, uintptr(h))
 	if rc != cweft.WEFT_PENDING {
 		deleteHandle(h) // weft took nothing
@@ -215,20 +199,26 @@ func (t *Task) ToThread(fn func() int) Step {
 
 // Await suspends the task until other has finished and resumes it with
 // other's result (in the next iteration, if other has already finished).
-// Cancelling t does not cancel other. Errors as for Sleep, plus ErrInval
-// (other is t, or nil), ErrStale (other belongs to another loop).
-func (t *Task) Await(other *Task) Step {
-	if other == nil {
+// Cancelling t does not cancel other. Errors: ErrInval (other is t, or
+// nil), ErrStale (other belongs to another loop).
+func (t *Task) Await(other *Task) Step { return awaitOn(t, other, cweft.Weft_await_task) }
+
+// awaitOn arms c for t on the id of h, a task or primitive; ErrInval for nil.
+func awaitOn[H interface {
+	comparable
+	weftID() int64
+}](t *Task, h H, c func(loop uintptr, self, id int64) int) Step {
+	if h == *new(H) {
 		return Step(ErrInval)
 	}
-	return Step(cweft.Weft_await_task(t.loop.c, t.id, other.id))
+	return Step(c(t.loop.c, t.id, h.weftID()))
 }
 
 // Gather suspends the task until every one of tasks has finished (asyncio's
 // gather) and resumes it with 0; read each task's Result afterwards.
 // Duplicates are allowed; no tasks resumes at once. Cancelling t cancels
-// only this await, not the tasks. Errors as for Sleep, plus ErrInval (t
-// among tasks, or a nil task), ErrStale (a task of another loop), ErrNoMem.
+// only this await, not the tasks. Errors: ErrInval (t among tasks, or a nil
+// task), ErrStale (a task of another loop), ErrNoMem.
 func (t *Task) Gather(tasks ...*Task) Step { return t.awaitAll(0, tasks) }
 
 // Group is Gather with asyncio TaskGroup semantics: on the first negative
@@ -241,28 +231,24 @@ func (t *Task) Group(tasks ...*Task) Step {
 }
 
 func (t *Task) awaitAll(flags int, tasks []*Task) Step {
-	ids, ok := t.ids(tasks)
-	if !ok {
-		return Step(ErrInval)
-	}
-	var p *int64
-	if len(ids) > 0 {
-		p = &ids[0]
-	}
-	return Step(cweft.Weft_await_all(t.loop.c, t.id, p, int64(len(ids)), flags))
+	return t.awaitIDs(tasks, func(c uintptr, self int64, ids *int64, n int64) int {
+		return cweft.Weft_await_all(c, self, ids, n, flags)
+	})
 }
 
-// ids lists the ids of tasks in the loop's scratch slice; false for a nil task.
-func (t *Task) ids(tasks []*Task) ([]int64, bool) {
-	ids := t.lc.scratch[:0]
+// awaitIDs arms c on the ids of tasks, listed in the loop's scratch slice;
+// ErrInval for a nil task.
+func (t *Task) awaitIDs(tasks []*Task,
+	c func(loop uintptr, self int64, ids *int64, n int64) int) Step {
+	ids := t.loop.scratch[:0]
 	for _, o := range tasks {
 		if o == nil {
-			return nil, false
+			return Step(ErrInval)
 		}
 		ids = append(ids, o.id)
 	}
-	t.lc.scratch = ids
-	return ids, true
+	t.loop.scratch = ids
+	return Step(c(t.loop.c, t.id, unsafe.SliceData(ids), int64(len(ids))))
 }
 
 // Cancel requests cooperative cancellation, like asyncio's Task.cancel: a
@@ -270,25 +256,19 @@ func (t *Task) ids(tasks []*Task) ([]int64, bool) {
 // ErrCanceled from its next await; a task that has not started gets its
 // first step with ErrCanceled. The task may clean up with further awaits
 // and chooses its result. Cancelling a finished task does nothing.
-// Loop thread. Errors: ErrPerm, ErrClosed.
 func (t *Task) Cancel() error { return t.do("task_cancel", cweft.Weft_task_cancel) }
-
-// do runs the loop-thread C function c on the task's id, as call does.
-func (tc *taskCore) do(op string, c func(loop uintptr, id int64) int) error {
-	return tc.lc.call(op, func(l uintptr) int { return c(l, tc.id) })
-}
 
 // SetTimeout gives the task a deadline d from now, like asyncio.timeout;
 // 0 clears it. When it passes, the pending await (or the next one)
 // resolves with ErrTimedOut, once. On a finished task it does nothing.
-// Loop thread. Errors: ErrInval (d < 0), ErrNoMem, ErrPerm, ErrClosed.
+// Errors: ErrInval (d < 0), ErrNoMem.
 func (t *Task) SetTimeout(d time.Duration) error {
 	return t.do("task_timeout", func(c uintptr, id int64) int { return cweft.Weft_task_timeout(c, id, int64(d)) })
 }
 
 // State returns where the task is: TaskReady, TaskRunning, TaskWaiting or
-// TaskDone (also once the loop is closed, which finishes every task).
-// Loop thread. Errors: ErrPerm.
+// TaskDone (also, with no error, once the loop is closed, which finishes
+// every task).
 func (t *Task) State() (TaskState, error) {
 	st := TaskDone
 	err := t.do("task_state", func(c uintptr, id int64) int {
@@ -305,10 +285,10 @@ func (t *Task) State() (TaskState, error) {
 // Steps returns how many steps of the task have started: 1 inside its
 // first step, 2 inside the second, and so on. A step function can switch on
 // it instead of keeping its own state (status alone cannot tell the first
-// step from one resumed by a Sleep, which also passes 0). Loop thread.
+// step from one resumed by a Sleep, which also passes 0).
 func (t *Task) Steps() int { return t.steps }
 
-// Finished reports whether the task has finished. Loop thread.
+// Finished reports whether the task has finished.
 func (t *Task) Finished() bool {
 	st, _ := t.State()
 	return st == TaskDone
@@ -316,14 +296,12 @@ func (t *Task) Finished() bool {
 
 // Result returns the finished task's result, as weft keeps it. err is nil
 // for a result >= 0, the Errno for a negative one, a *PanicError if a step
-// panicked (result is then ErrHost), ErrBusy (in an *OpError) while the
-// task has not finished, and ErrClosed once the loop is closed (read
-// results before Close). Loop thread.
+// panicked (result is then ErrHost), ErrBusy while the task has not
+// finished, and ErrClosed once the loop is closed (read results before
+// Close).
 func (t *Task) Result() (result int, err error) {
-	var r int32
-	if err := t.do("task_result", func(c uintptr, id int64) int {
-		return cweft.Weft_task_result(c, id, &r)
-	}); err != nil {
+	r, err := get(&t.handle, "task_result", cweft.Weft_task_result)
+	if err != nil {
 		return 0, err
 	}
 	if t.err != nil {

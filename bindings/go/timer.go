@@ -9,7 +9,7 @@ import (
 )
 
 // Timer is a weft timer: a Go function the loop calls once after a timeout,
-// then, if it repeats, every period until stopped. Loop thread.
+// then, if it repeats, every period until stopped.
 type Timer struct {
 	handle
 	fn func(*Timer)
@@ -18,15 +18,11 @@ type Timer struct {
 // NewTimer starts a timer that calls fn on the loop thread once timeout has
 // passed (measured from now; never early), then every repeat until Stop if
 // repeat > 0. A repeating timer that falls behind skips the missed periods.
-// Loop thread. Errors: ErrInval (nil fn, negative timeout or repeat),
-// ErrNoMem, ErrPerm, ErrCanceled (from a callback that Close runs),
-// ErrClosed.
+// Errors: ErrInval (nil fn, negative timeout or repeat), ErrNoMem,
+// ErrCanceled (see Loop.Close).
 func (l *Loop) NewTimer(timeout, repeat time.Duration, fn func(*Timer)) (*Timer, error) {
-	if fn == nil {
-		return nil, opErr("timer_start", ErrInval)
-	}
 	t := &Timer{fn: fn}
-	return register(l, "timer_start", t, &t.handle, func(c, h uintptr) int64 {
+	return register(l, "timer_start", fn != nil, t, &t.handle, func(c, h uintptr) int64 {
 		return cweft.Weft_go_timer_start(c, int64(timeout), int64(repeat), h)
 	})
 }
@@ -47,11 +43,11 @@ func hookTimer(h uintptr, _ int64) {
 }
 
 // Stop stops the timer; its function will not be called again (a timer may
-// stop itself from its function). Loop thread. Errors: ErrStale (already
-// stopped, or a one-shot timer that has fired), ErrPerm, ErrClosed.
+// stop itself from its function). Errors: ErrStale (already stopped, or a
+// one-shot timer that has fired).
 func (t *Timer) Stop() error { return t.do("timer_stop", cweft.Weft_timer_stop) }
 
-// Active reports whether the timer can still fire. Loop thread.
+// Active reports whether the timer can still fire.
 func (t *Timer) Active() bool { return !t.over }
 
 // Events is a set of fd readiness bits.
@@ -80,7 +76,7 @@ func (e Events) String() string {
 }
 
 // Watch is an fd watch: a Go function the loop calls in every iteration in
-// which its fd is ready (level-triggered). Loop thread.
+// which its fd is ready (level-triggered).
 type Watch struct {
 	handle
 	fd int
@@ -92,16 +88,12 @@ type Watch struct {
 // the ready requested events, plus Hangup and ErrorEvent when reported,
 // in every iteration while the fd stays ready, until Stop. The caller keeps
 // owning fd and must stop every watch on it before closing it. Several
-// watches and task awaits may share an fd. Loop thread.
-// Errors: ErrInval (nil fn, bad events, the loop's own fd), ErrBadF,
-// ErrNoMem, ErrNoSpc, ErrPerm, ErrCanceled (from a callback that Close
-// runs), ErrClosed.
+// watches and task awaits may share an fd. Errors: ErrInval (nil fn, bad
+// events, the loop's own fd), ErrBadF, ErrNoMem, ErrNoSpc, ErrCanceled (see
+// Loop.Close).
 func (l *Loop) WatchFD(fd int, events Events, fn func(w *Watch, ev Events)) (*Watch, error) {
-	if fn == nil {
-		return nil, opErr("fd_watch_start", ErrInval)
-	}
 	w := &Watch{fd: fd, fn: fn}
-	return register(l, "fd_watch_start", w, &w.handle, func(c, h uintptr) int64 {
+	return register(l, "fd_watch_start", fn != nil, w, &w.handle, func(c, h uintptr) int64 {
 		return cweft.Weft_go_fd_watch_start(c, fd, int(events), h)
 	})
 }
@@ -113,9 +105,8 @@ func hookFD(h uintptr, _ int64, events int32) {
 }
 
 // Modify changes the events the watch asks for (same rules as WatchFD); on
-// error the watch keeps its old events. Loop thread. Errors: ErrInval,
-// ErrStale (stopped), ErrBadF (the fd was closed), ErrNoMem, ErrPerm,
-// ErrClosed.
+// error the watch keeps its old events. Errors: ErrInval, ErrStale
+// (stopped), ErrBadF (the fd was closed), ErrNoMem.
 func (w *Watch) Modify(events Events) error {
 	return w.do("fd_watch_modify", func(c uintptr, id int64) int {
 		return cweft.Weft_fd_watch_modify(c, id, int(events))
@@ -123,14 +114,13 @@ func (w *Watch) Modify(events Events) error {
 }
 
 // Stop stops the watch (also from its own function); its function will not
-// be called again. Loop thread. Errors: ErrStale (already stopped),
-// ErrPerm, ErrClosed.
+// be called again. Errors: ErrStale (already stopped).
 func (w *Watch) Stop() error { return w.do("fd_watch_stop", cweft.Weft_fd_watch_stop) }
 
 // FD returns the watched fd.
 func (w *Watch) FD() int { return w.fd }
 
-// Active reports whether the watch is still started. Loop thread.
+// Active reports whether the watch is still started.
 func (w *Watch) Active() bool { return !w.over }
 
 // Work is blocking work handed to the loop's thread pool by Loop.ToThread.
@@ -140,21 +130,16 @@ type Work struct {
 	done func(int)
 }
 
-// ToThread runs fn on the loop's thread pool (a C thread calling into Go),
+// ToThread runs fn on the loop's thread pool (see the package doc, Threads),
 // then done(result) on the loop thread, where result is fn's return value,
 // or ErrCanceled if the work was cancelled before it started (or the loop
-// closed first). done may be nil. fn must not call loop-thread methods;
-// Post and Stop are allowed. A panic in fn is recovered: done gets
-// ErrHost and Run returns the *PanicError. Loop thread.
-// Errors: ErrInval (nil fn), ErrNoMem, ErrAgain (no pool thread could be
-// created), ErrCanceled (from a callback that Close runs), ErrPerm,
-// ErrClosed.
+// closed first). done may be nil. A panic in fn is recovered: done gets
+// ErrHost and Run returns the *PanicError. Errors: ErrInval (nil fn),
+// ErrNoMem, ErrAgain (no pool thread could be created), ErrCanceled (see
+// Loop.Close).
 func (l *Loop) ToThread(fn func() int, done func(result int)) (*Work, error) {
-	if fn == nil {
-		return nil, opErr("to_thread", ErrInval)
-	}
 	w := &Work{fn: fn, done: done}
-	return register(l, "to_thread", w, &w.handle, cweft.Weft_go_to_thread)
+	return register(l, "to_thread", fn != nil, w, &w.handle, cweft.Weft_go_to_thread)
 }
 
 // hookWork runs pool work: Loop.ToThread, Task.ToThread.
@@ -179,10 +164,9 @@ func hookDone(h uintptr, _ int64, result int32) {
 }
 
 // Cancel cancels the work if no pool thread has taken it yet: it will never
-// run, and done gets ErrCanceled in a later iteration. Loop thread.
-// Errors: ErrBusy (the work already started; it completes normally),
-// ErrStale (done has run), ErrPerm, ErrClosed.
+// run, and done gets ErrCanceled in a later iteration. Errors: ErrBusy (the
+// work already started; it completes normally), ErrStale (done has run).
 func (w *Work) Cancel() error { return w.do("work_cancel", cweft.Weft_work_cancel) }
 
-// Finished reports whether done has run. Loop thread.
+// Finished reports whether done has run.
 func (w *Work) Finished() bool { return w.over }

@@ -117,14 +117,16 @@ func TestErrors(t *testing.T) {
 	if (&PanicError{Value: 3}).Unwrap() != nil {
 		t.Error("PanicError.Unwrap of a non-error")
 	}
-	for _, s := range []TaskState{TaskReady, TaskWaiting, TaskDone, TaskRunning, 0} {
-		if s.String() == "" {
-			t.Error("TaskState.String")
+	for s, want := range map[TaskState]string{TaskReady: "ready", TaskWaiting: "waiting",
+		TaskDone: "done", TaskRunning: "running", 0: "state?", 5: "state?"} {
+		if s.String() != want {
+			t.Errorf("TaskState(%d).String() = %q", int(s), s.String())
 		}
 	}
-	for _, v := range []LogLevel{LogDebug, LogInfo, LogWarn, LogError, 9} {
-		if v.String() == "" {
-			t.Error("LogLevel.String")
+	for v, want := range map[LogLevel]string{LogDebug: "debug", LogInfo: "info", LogWarn: "warn",
+		LogError: "error", -1: "level?", 9: "level?"} {
+		if v.String() != want {
+			t.Errorf("LogLevel(%d).String() = %q", int(v), v.String())
 		}
 	}
 	if (Readable|Hangup).String() != "readable|hangup" || Events(0).String() != "none" ||
@@ -179,6 +181,31 @@ func TestLoopClose(t *testing.T) {
 	}
 	if _, err := l.NextTimeout(); !errors.Is(err, ErrClosed) {
 		t.Fatal(err)
+	}
+}
+
+// A post that Close runs finds the loop closed: SetLogger (which takes
+// nothing: no handle is left, newLoop's cleanup checks) and NextTimeout
+// return ErrClosed, as every loop method does once Close has begun.
+func TestLoopMethodsInsideClose(t *testing.T) {
+	l := newLoop(t)
+	var errs []error
+	l.Post(func() {
+		errs = append(errs, l.SetLogger(func(LogLevel, string) {}))
+		d, err := l.NextTimeout()
+		errs = append(errs, err)
+		if d != -1 {
+			t.Errorf("NextTimeout inside Close: %v", d)
+		}
+	})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) != 2 {
+		t.Fatal("the post did not run")
+	}
+	for _, err := range errs {
+		wantErr(t, err, ErrClosed)
 	}
 }
 
@@ -664,6 +691,32 @@ func TestTaskSleepSequence(t *testing.T) {
 	}
 	if tk.Then(nil) != tk {
 		t.Fatal("Then")
+	}
+}
+
+// A nil callback is refused before anything is registered, on an open loop
+// and on a closed one: an *OpError naming the C function, wrapping ErrInval.
+func TestNilCallbacks(t *testing.T) {
+	l := newLoop(t)
+	closed := newLoop(t)
+	must(t, closed.Close())
+	for _, lp := range []*Loop{l, closed} {
+		before := LiveHandles()
+		for op, f := range map[string]func() (any, error){
+			"task_spawn":     func() (any, error) { return lp.Spawn(nil) },
+			"timer_start":    func() (any, error) { return lp.NewTimer(0, 0, nil) },
+			"fd_watch_start": func() (any, error) { return lp.WatchFD(0, Readable, nil) },
+			"to_thread":      func() (any, error) { return lp.ToThread(nil, nil) },
+		} {
+			_, err := f()
+			var oe *OpError
+			if !errors.As(err, &oe) || oe.Op != op || oe.Err != ErrInval {
+				t.Errorf("%s with a nil callback: %v", op, err)
+			}
+		}
+		if n := LiveHandles(); n != before {
+			t.Errorf("live handles %d, want %d", n, before)
+		}
 	}
 }
 
