@@ -382,8 +382,13 @@ func (l *Loop) NextTimeout() (time.Duration, error) {
 			return 0
 		}
 		// -1, "nothing scheduled", is also WEFT_EPERM, its only error on an
-		// open loop: ask a function whose error is unambiguous.
-		return min(cweft.Weft_loop_backend_fd(c), 0)
+		// open loop: ask a loop-thread call that changes nothing (stopping
+		// timer 0, which never exists). weft_loop_backend_fd would tell too,
+		// but on io_uring it makes the loop keep a poll in the ring for good.
+		if cweft.Weft_timer_stop(c, 0) == cweft.WEFT_EPERM {
+			return cweft.WEFT_EPERM
+		}
+		return 0
 	})
 	return d, err
 }
