@@ -53,9 +53,10 @@
 typedef int WL_FUNC;
 typedef int WL_OPTFUNC;
 /* The binding's loop (a full userdata whose first field is the
- * weft_loop_t*, NULL once freed) and a to_thread job. */
+ * weft_loop_t*, NULL once freed), a to_thread job and a task. */
 typedef struct wl_loop wl_loop;
 typedef struct wl_job wl_job;
+typedef struct wl_task wl_task;
 
 /* The await requests a task yields to the step trampoline:
  * coroutine.yield(op, ...), op being core.op.NAME (WL_OP_NAME here). SYNC
@@ -100,13 +101,37 @@ struct wl_loop {
   int64_t finish_seq; /* counts finished tasks (orders failures) */
 };
 
+struct wl_job {
+  char *chunk, *in, *out;
+  size_t chunklen, inlen, outlen;
+  int status; /* 0 not run, 1 returned, 2 raised (out: the message) */
+  int used;   /* submitted once: a job is single-use */
+  int ref;    /* anchors the job while weft refers to it, or LUA_NOREF */
+};
+
+struct wl_task {
+  wl_loop *lp;   /* NULL once weft let go of the task (hook) */
+  lua_State *co; /* the coroutine */
+  weft_task_t id;
+  int ref;       /* anchors a collected, unfinished task until weft lets go */
+  int result;    /* once done: 0, WEFT_EHOST (raised), or a negative code */
+  int rbase, nres; /* the values (or the error) on co's stack once done */
+  int64_t finish_seq;
+  uint8_t done, awaited, stop_on_done;
+  uint8_t asked_cancel; /* task:cancel() was called and not yet delivered */
+  uint8_t group;        /* the pending await is a cancel-on-error group */
+  uint8_t sending;      /* the pending await is a send: resume with t->sent */
+  uint8_t getting;      /* the pending await is a queue get: resume with the item */
+  size_t sent;          /* weft_await_send's *sent */
+};
+
 #define WL_LOOP_MT "weft.loop"
 #define WL_TASK_MT "weft.task"
 #define WL_JOB_MT "weft.job"
 #define WL_BUF_MT "weft.buffer"
 
 /* Registry keys (light userdata) for alloc-free lookups from trampolines. */
-static const char wl_key_task_mt = 0, wl_key_job_mt = 0, wl_key_buf_mt = 0;
+static const char wl_key_loop_mt = 0, wl_key_task_mt = 0, wl_key_job_mt = 0, wl_key_buf_mt = 0;
 static const char wl_key_cancelled = 0, wl_key_timeout = 0;
 
 /* The loop whose run or free is in progress on this thread: the callbacks'
@@ -212,26 +237,28 @@ static int wl_ref(lua_State *L, wl_loop *lp, int kind, int idx) {
   return ref;
 }
 
-/* Undoes wl_ref when weft refused the handle (it never referred to it). */
-static void wl_unref_refused(lua_State *L, wl_loop *lp, int kind, int ref) {
-  luaL_unref(L, LUA_REGISTRYINDEX, ref);
-  lp->made[kind]--;
-  lp->nrefs--;
+/* Returns rc; undoes wl_ref if rc < 0 (weft refused the handle: it never
+ * referred to it). A freed loop (NULL) is refused with WEFT_EINVAL. */
+static int wl_kept(lua_State *L, wl_loop *lp, int kind, int ref, int rc) {
+  if (rc < 0) {
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    lp->made[kind]--;
+    lp->nrefs--;
+  }
+  return rc;
 }
-
-typedef struct wl_task wl_task;
-static void wl_task_released(wl_task *t, int *ref);
-static int *wl_job_ref(wl_job *j);
 
 /* weft's release hook: weft no longer refers to ud. Never raises. */
 static void wl_release(void *ctx, int kind, void *ud) {
   wl_loop *lp = (wl_loop *)ctx;
   lua_State *L = lp->L ? lp->L : lp->main;
   int ref = (int)(intptr_t)ud, *slot = &ref;
-  if (kind == WEFT_KIND_TASK)
-    wl_task_released((wl_task *)ud, slot = &ref);
-  else if (kind == WEFT_KIND_WORK)
-    slot = wl_job_ref((wl_job *)ud);
+  if (kind == WEFT_KIND_TASK) {
+    ((wl_task *)ud)->lp = NULL;
+    slot = &((wl_task *)ud)->ref;
+  } else if (kind == WEFT_KIND_WORK) {
+    slot = &((wl_job *)ud)->ref;
+  }
   if (kind >= 0 && kind < WL_KINDS) lp->released[kind]++;
   if (*slot == LUA_NOREF) return;
   lp->nrefs--;
@@ -403,11 +430,9 @@ static void wl_post_tramp(weft_loop_t *loop, void *ud) {
 }
 
 int wl_loop_post(lua_State *L, wl_loop *lp, WL_FUNC fn) {
-  if (!lp->loop) return WEFT_EINVAL;
   int ref = wl_ref(L, lp, WEFT_KIND_POST, fn);
-  int rc = weft_loop_post(lp->loop, wl_post_tramp, (void *)(intptr_t)ref);
-  if (rc < 0) wl_unref_refused(L, lp, WEFT_KIND_POST, ref);
-  return rc;
+  return wl_kept(L, lp, WEFT_KIND_POST, ref,
+                 weft_loop_post(lp->loop, wl_post_tramp, (void *)(intptr_t)ref));
 }
 
 static int wl_log_p(lua_State *L) {
@@ -442,7 +467,6 @@ static void wl_set_fn(lua_State *L, int *slot, int fn) {
 }
 
 int wl_loop_set_logger(lua_State *L, wl_loop *lp, WL_OPTFUNC fn) {
-  if (!lp->loop) return WEFT_EINVAL;
   int rc = weft_loop_set_logger(lp->loop, fn ? wl_log_tramp : NULL, fn ? lp : NULL);
   if (rc == 0) wl_set_fn(L, &lp->log_ref, fn);
   return rc;
@@ -496,21 +520,18 @@ static void wl_fd_tramp(weft_loop_t *loop, weft_fd_watch_t id, int events, void 
 
 int wl_timer_start(lua_State *L, wl_loop *lp, int64_t timeout_ns, int64_t repeat_ns,
                    WL_FUNC fn, int64_t *OUT_ID) {
-  if (!lp->loop) return WEFT_EINVAL;
   int ref = wl_ref(L, lp, WEFT_KIND_TIMER, fn);
-  int rc = weft_timer_start(lp->loop, timeout_ns, repeat_ns, wl_timer_tramp,
-                            (void *)(intptr_t)ref, OUT_ID);
-  if (rc < 0) wl_unref_refused(L, lp, WEFT_KIND_TIMER, ref);
-  return rc;
+  return wl_kept(L, lp, WEFT_KIND_TIMER, ref,
+                 weft_timer_start(lp->loop, timeout_ns, repeat_ns, wl_timer_tramp,
+                                  (void *)(intptr_t)ref, OUT_ID));
 }
 
 int wl_fd_watch_start(lua_State *L, wl_loop *lp, int fd, int events, WL_FUNC fn,
                       int64_t *OUT_ID) {
-  if (!lp->loop) return WEFT_EINVAL;
   int ref = wl_ref(L, lp, WEFT_KIND_FD_WATCH, fn);
-  int rc = weft_fd_watch_start(lp->loop, fd, events, wl_fd_tramp, (void *)(intptr_t)ref, OUT_ID);
-  if (rc < 0) wl_unref_refused(L, lp, WEFT_KIND_FD_WATCH, ref);
-  return rc;
+  return wl_kept(L, lp, WEFT_KIND_FD_WATCH, ref,
+                 weft_fd_watch_start(lp->loop, fd, events, wl_fd_tramp, (void *)(intptr_t)ref,
+                                     OUT_ID));
 }
 
 /* ------------------------------------------------------ to_thread jobs
@@ -521,16 +542,6 @@ int wl_fd_watch_start(lua_State *L, wl_loop *lp, int fd, int events, WL_FUNC fn,
  * thread exits, as luv does); the chunk returns one string, the output, or
  * raises (the output is then the message with a traceback). weft.lua packs
  * the function and its arguments into the input and unpacks the output. */
-
-struct wl_job {
-  char *chunk, *in, *out;
-  size_t chunklen, inlen, outlen;
-  int status; /* 0 not run, 1 returned, 2 raised (out: the message) */
-  int used;   /* submitted once: a job is single-use */
-  int ref;    /* anchors the job while weft refers to it, or LUA_NOREF */
-};
-
-static int *wl_job_ref(wl_job *j) { return &j->ref; }
 
 wl_job *wl_checkjob(lua_State *L, int idx) {
   return (wl_job *)luaL_checkudata(L, idx, WL_JOB_MT);
@@ -675,8 +686,7 @@ static int wl_job_submit(lua_State *L, wl_loop *lp, wl_job *j, weft_task_t self,
   j->used = 1;
   int rc = self ? weft_await_thread(lp->loop, self, wl_job_run, j)
                 : weft_to_thread(lp->loop, wl_job_run, j, wl_done_tramp, j, id);
-  if (self ? rc != WEFT_PENDING : rc < 0) {
-    wl_unref_refused(L, lp, WEFT_KIND_WORK, j->ref);
+  if (wl_kept(L, lp, WEFT_KIND_WORK, j->ref, rc) < 0) { /* an await: WEFT_PENDING or < 0 */
     j->ref = LUA_NOREF;
     j->used = 0;
   }
@@ -702,28 +712,6 @@ int wl_to_thread(lua_State *L, wl_loop *lp, wl_job *job, WL_OPTFUNC done, int64_
  * bottom of its own stack (weft.current).
  * A task's outcome stays readable after its loop closed: done, result, and
  * the values (or the error) on the coroutine's stack. */
-
-struct wl_task {
-  wl_loop *lp;   /* NULL once weft let go of the task (hook) */
-  lua_State *co; /* the coroutine */
-  weft_task_t id;
-  int ref;       /* anchors a collected, unfinished task until weft lets go */
-  int result;    /* once done: 0, WEFT_EHOST (raised), or a negative code */
-  int rbase, nres; /* the values (or the error) on co's stack once done */
-  int64_t finish_seq;
-  uint8_t done, awaited, stop_on_done;
-  uint8_t asked_cancel; /* task:cancel() was called and not yet delivered */
-  uint8_t group;        /* the pending await is a cancel-on-error group */
-  uint8_t sending;      /* the pending await is a send: resume with t->sent */
-  uint8_t getting;      /* the pending await is a queue get: resume with the item */
-  size_t sent;          /* weft_await_send's *sent */
-};
-
-static void wl_task_released(wl_task *t, int *ref) {
-  *ref = t->ref;
-  t->ref = LUA_NOREF;
-  t->lp = NULL;
-}
 
 static wl_task *wl_checktask(lua_State *L, int idx) {
   return (wl_task *)luaL_checkudata(L, idx, WL_TASK_MT);
@@ -1117,25 +1105,27 @@ static int wl_errno_fail(lua_State *L) { return wl_fail(L, -errno); }
 
 static int wl_checkfd(lua_State *L, int idx) { return (int)wl_checkint(L, idx, 0, INT_MAX); }
 
+/* The two fds of a socketpair or pipe2 that returned rc. */
+static int wl_fdpair(lua_State *L, int rc, const int fds[2]) {
+  if (rc < 0) return wl_errno_fail(L);
+  lua_pushinteger(L, fds[0]);
+  lua_pushinteger(L, fds[1]);
+  return 2;
+}
+
 /* socketpair([nonblocking=true]) -> fd1, fd2 | nil, message, code */
 int wl_l_socketpair(lua_State *L) {
-  int nb = lua_isnoneornil(L, 1) ? 1 : lua_toboolean(L, 1);
+  int nb = lua_isnoneornil(L, 1) || lua_toboolean(L, 1);
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nb ? SOCK_NONBLOCK : 0), 0, sv) < 0)
-    return wl_errno_fail(L);
-  lua_pushinteger(L, sv[0]);
-  lua_pushinteger(L, sv[1]);
-  return 2;
+  int type = SOCK_STREAM | SOCK_CLOEXEC | (nb ? SOCK_NONBLOCK : 0);
+  return wl_fdpair(L, socketpair(AF_UNIX, type, 0, sv), sv);
 }
 
 /* pipe([nonblocking=true]) -> read_fd, write_fd | nil, message, code */
 int wl_l_pipe(lua_State *L) {
-  int nb = lua_isnoneornil(L, 1) ? 1 : lua_toboolean(L, 1);
+  int nb = lua_isnoneornil(L, 1) || lua_toboolean(L, 1);
   int p[2];
-  if (pipe2(p, O_CLOEXEC | (nb ? O_NONBLOCK : 0)) < 0) return wl_errno_fail(L);
-  lua_pushinteger(L, p[0]);
-  lua_pushinteger(L, p[1]);
-  return 2;
+  return wl_fdpair(L, pipe2(p, O_CLOEXEC | (nb ? O_NONBLOCK : 0)), p);
 }
 
 /* read(fd[, max=65536]) -> string ("" at end of file) | nil, message, code */
@@ -1160,13 +1150,11 @@ int wl_l_write(lua_State *L) {
   lua_Integer i = luaL_optinteger(L, 3, 1), j = luaL_optinteger(L, 4, (lua_Integer)len);
   if (i < 1) i = 1;
   if (j > (lua_Integer)len) j = (lua_Integer)len;
-  if (i > j) {
-    lua_pushinteger(L, 0);
-    return 1;
+  ssize_t n = 0;
+  if (i <= j) {
+    do n = write(fd, s + i - 1, (size_t)(j - i + 1));
+    while (n < 0 && errno == EINTR);
   }
-  ssize_t n;
-  do n = write(fd, s + i - 1, (size_t)(j - i + 1));
-  while (n < 0 && errno == EINTR);
   if (n < 0) return wl_errno_fail(L);
   lua_pushinteger(L, n);
   return 1;
@@ -1174,21 +1162,16 @@ int wl_l_write(lua_State *L) {
 
 /* close(fd) -> true | nil, message, code */
 int wl_l_close(lua_State *L) {
-  int fd = wl_checkfd(L, 1);
-  if (close(fd) < 0) return wl_errno_fail(L);
-  lua_pushboolean(L, 1);
-  return 1;
+  return wl_ok_or_fail(L, close(wl_checkfd(L, 1)) < 0 ? -errno : 0);
 }
 
 /* set_nonblocking(fd[, on=true]) -> true | nil, message, code */
 int wl_l_set_nonblocking(lua_State *L) {
   int fd = wl_checkfd(L, 1);
-  int on = lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2);
+  int on = lua_isnoneornil(L, 2) || lua_toboolean(L, 2);
   int fl = fcntl(fd, F_GETFL);
-  if (fl < 0 || fcntl(fd, F_SETFL, on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK)) < 0)
-    return wl_errno_fail(L);
-  lua_pushboolean(L, 1);
-  return 1;
+  if (fl >= 0) fl = fcntl(fd, F_SETFL, on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK));
+  return wl_ok_or_fail(L, fl < 0 ? -errno : 0);
 }
 
 /* buffer(size) -> a receive buffer (full userdata: it never moves) */
@@ -1214,8 +1197,6 @@ int wl_l_buffer_string(lua_State *L) {
   return 1;
 }
 
-/* ----------------------------------------------------------------- init */
-
 /* ------------------------------------------------------------- queues
  *
  * A queue's user_data is a ref to its drop function, drop(item), which the
@@ -1240,32 +1221,24 @@ static void wl_drop_tramp(weft_loop_t *loop, weft_queue_t queue, int64_t item, v
 
 /* queue_new(loop, capacity, drop) -> rc, id */
 int wl_queue_new(lua_State *L, wl_loop *lp, int64_t capacity, WL_FUNC drop, int64_t *OUT_ID) {
-  if (!lp->loop) return WEFT_EINVAL;
   int ref = wl_ref(L, lp, WEFT_KIND_QUEUE, drop);
-  int rc = weft_queue_new(lp->loop, capacity, wl_drop_tramp, (void *)(intptr_t)ref, OUT_ID);
-  if (rc < 0) wl_unref_refused(L, lp, WEFT_KIND_QUEUE, ref);
-  return rc;
+  return wl_kept(L, lp, WEFT_KIND_QUEUE, ref,
+                 weft_queue_new(lp->loop, capacity, wl_drop_tramp, (void *)(intptr_t)ref, OUT_ID));
 }
 
-int wl_queue_close(lua_State *L, wl_loop *lp, int64_t queue, int flags) {
+/* weft_queue_close, or weft_queue_free if `freeing`, with wl_cur set */
+static int wl_queue_end(wl_loop *lp, int64_t queue, int flags, int freeing) {
   wl_loop *saved = wl_cur;
-  (void)L;
-  if (!lp->loop) return WEFT_EINVAL;
   wl_cur = lp;
-  int rc = weft_queue_close(lp->loop, queue, flags);
+  int rc = freeing ? weft_queue_free(lp->loop, queue) : weft_queue_close(lp->loop, queue, flags);
   wl_cur = saved;
   return rc;
 }
 
-int wl_queue_free(lua_State *L, wl_loop *lp, int64_t queue) {
-  wl_loop *saved = wl_cur;
-  (void)L;
-  if (!lp->loop) return WEFT_EINVAL;
-  wl_cur = lp;
-  int rc = weft_queue_free(lp->loop, queue);
-  wl_cur = saved;
-  return rc;
+int wl_queue_close(wl_loop *lp, int64_t queue, int flags) {
+  return wl_queue_end(lp, queue, flags, 0);
 }
+int wl_queue_free(wl_loop *lp, int64_t queue) { return wl_queue_end(lp, queue, 0, 1); }
 
 static void wl_newmeta(lua_State *L, const char *name, const void *key, const luaL_Reg *meta,
                        const luaL_Reg *methods, int mod, const char *field) {
@@ -1281,8 +1254,6 @@ static void wl_newmeta(lua_State *L, const char *name, const void *key, const lu
   lua_settable(L, mod); /* core.Task_mt: to recognise tasks from Lua */
   lua_rawsetp(L, LUA_REGISTRYINDEX, key);
 }
-
-static const char wl_key_loop_mt = 0;
 
 void wl_init(lua_State *L, int mod) {
   static const luaL_Reg loop_meta[] = {

@@ -206,9 +206,9 @@ int64_t wl_clock_ns(void);
 int wl_queue_new(lua_State *L, wl_loop *lp, int64_t capacity, WL_FUNC drop, int64_t *OUT_ID);
 /* queue_close(loop, id, flags) -> rc; queue_free(loop, id) -> rc */
 %rename(queue_close) wl_queue_close;
-int wl_queue_close(lua_State *L, wl_loop *lp, int64_t queue, int flags);
+int wl_queue_close(wl_loop *lp, int64_t queue, int flags);
 %rename(queue_free) wl_queue_free;
-int wl_queue_free(lua_State *L, wl_loop *lp, int64_t queue);
+int wl_queue_free(wl_loop *lp, int64_t queue);
 
 %init %{
   wl_init(L, lua_gettop(L));
