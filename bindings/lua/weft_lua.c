@@ -330,8 +330,6 @@ wl_loop *wl_checkloop(lua_State *L, int idx) {
   return (wl_loop *)luaL_checkudata(L, idx, WL_LOOP_MT);
 }
 
-weft_loop_t *wl_loop_of(lua_State *L, int idx) { return wl_checkloop(L, idx)->loop; }
-
 int wl_l_loop_new(lua_State *L) {
   wl_loop *lp = (wl_loop *)lua_newuserdatauv(L, sizeof *lp, 1);
   memset(lp, 0, sizeof *lp);
@@ -421,12 +419,19 @@ static int wl_loop_tostring(lua_State *L) {
   return 1;
 }
 
-static void wl_post_tramp(weft_loop_t *loop, void *ud) {
+/* Calls the callback whose ref is ud with the first n of (id, events). */
+static void wl_fire(void *ud, int n, int64_t id, int events, const char *where) {
   wl_loop *lp = wl_cur;
-  (void)loop;
   if (!lp) return;
   lua_rawgeti(lp->L, LUA_REGISTRYINDEX, (int)(intptr_t)ud);
-  wl_call(lp->L, lp, 0, "posted callback");
+  if (n > 0) lua_pushinteger(lp->L, id);
+  if (n > 1) lua_pushinteger(lp->L, events);
+  wl_call(lp->L, lp, n, where);
+}
+
+static void wl_post_tramp(weft_loop_t *loop, void *ud) {
+  (void)loop;
+  wl_fire(ud, 0, 0, 0, "posted callback");
 }
 
 int wl_loop_post(lua_State *L, wl_loop *lp, WL_FUNC fn) {
@@ -498,24 +503,14 @@ void wl_push_stats(lua_State *L, const weft_loop_stats_t *st) {
 
 /* ---------------------------------------------------- timers, watches */
 
-/* Calls the callback whose ref is ud with (id[, events]). */
-static void wl_fire(void *ud, int64_t id, int events, const char *where) {
-  wl_loop *lp = wl_cur;
-  if (!lp) return;
-  lua_rawgeti(lp->L, LUA_REGISTRYINDEX, (int)(intptr_t)ud);
-  lua_pushinteger(lp->L, id);
-  if (events) lua_pushinteger(lp->L, events);
-  wl_call(lp->L, lp, events ? 2 : 1, where);
-}
-
 static void wl_timer_tramp(weft_loop_t *loop, weft_timer_t id, void *ud) {
   (void)loop;
-  wl_fire(ud, id, 0, "timer callback");
+  wl_fire(ud, 1, id, 0, "timer callback");
 }
 
 static void wl_fd_tramp(weft_loop_t *loop, weft_fd_watch_t id, int events, void *ud) {
   (void)loop;
-  wl_fire(ud, id, events, "fd watch callback");
+  wl_fire(ud, 2, id, events, "fd watch callback");
 }
 
 int wl_timer_start(lua_State *L, wl_loop *lp, int64_t timeout_ns, int64_t repeat_ns,

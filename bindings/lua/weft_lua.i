@@ -46,7 +46,7 @@ typedef struct wl_job wl_job;
 /* A loop argument of the C API: the Lua loop's weft_loop_t*, NULL once it
  * was freed (the C function then returns WEFT_EINVAL). */
 %typemap(in, checkfn="lua_isuserdata") weft_loop_t *loop, const weft_loop_t *loop
-%{ $1 = wl_loop_of(L, $input); %}
+%{ $1 = wl_checkloop(L, $input)->loop; %}
 %typemap(in, checkfn="lua_isuserdata") wl_loop *lp
 %{ $1 = wl_checkloop(L, $input); %}
 %typemap(in, checkfn="lua_isuserdata") wl_job *job
