@@ -722,10 +722,8 @@ end
 --- Frees the lock (held or not): waiting tasks resume with `weft.ECLOSED`.
 -- @return true, or nil, message, code
 function Lock:free() return ok(core.lock_free(self.loop, self.id)) end
---- Runs `fn(...)` holding the lock (like `async with lock:`): acquires,
--- calls, and releases when fn returns or raises.
--- @return what fn returned; nil, message, code if the lock could not be
---   had (fn did not run); re-raises what fn raised
+--- Runs `fn(...)` holding the lock (like `async with lock:`), as
+-- `Semaphore:with` does with a permit; returns and raises as that does.
 function Lock:with(fn, ...)
   local got, msg, code = self:acquire()
   if not got then return nil, msg, code end
