@@ -300,23 +300,20 @@ static int wl_report_p(lua_State *L) {
  * handler(err, where[, co]) (co: the task's coroutine), or to stderr. Never
  * raises. */
 static void wl_report(lua_State *L, wl_loop *lp, const char *where, lua_State *co) {
+  const char *failed = "";
   lp->errors++;
-  if (lp->errh_ref == LUA_NOREF || !lua_checkstack(L, 6)) {
-    fprintf(stderr, "weft: error in %s: %s\n", where,
-            lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)");
-    lua_pop(L, 1);
-    return;
+  if (lp->errh_ref != LUA_NOREF && lua_checkstack(L, 6)) {
+    lua_pushcfunction(L, wl_report_p);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lp->errh_ref);
+    lua_rotate(L, -3, 2); /* report_p, handler, err */
+    lua_pushlightuserdata(L, (void *)where);
+    if (co) lua_pushthread(co), lua_xmove(co, L, 1);
+    if (lua_pcall(L, co ? 4 : 3, 0, 0) == LUA_OK) return;
+    failed = "; the error handler failed"; /* its error replaced err */
   }
-  lua_pushcfunction(L, wl_report_p);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->errh_ref);
-  lua_rotate(L, -3, 2); /* report_p, handler, err */
-  lua_pushlightuserdata(L, (void *)where);
-  if (co) lua_pushthread(co), lua_xmove(co, L, 1);
-  if (lua_pcall(L, co ? 4 : 3, 0, 0) != LUA_OK) {
-    fprintf(stderr, "weft: error in %s; the error handler failed: %s\n", where,
-            lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)");
-    lua_pop(L, 1);
-  }
+  fprintf(stderr, "weft: error in %s%s: %s\n", where, failed,
+          lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)");
+  lua_pop(L, 1);
 }
 
 /* Calls the function under n arguments on L; reports what it raises. */

@@ -334,3 +334,25 @@ describe("weft.core loop", function()
     assert.are.equal(core.EBUSY, r2)
   end)
 end)
+
+describe("an error no handler takes", function()
+  it("goes to stderr, also when the error handler itself fails", function()
+    local script = [[
+      local core = require "weft.core"
+      local loop = core.loop_new()
+      core.loop_post(loop, function() error("first", 0) end)
+      core.loop_post(loop, function() error({}) end)
+      core.loop_run(loop, core.RUN_DEFAULT)
+      core.loop_set_error_handler(loop, function() error("handler broke", 0) end)
+      core.loop_post(loop, function() error("third", 0) end)
+      core.loop_run(loop, core.RUN_DEFAULT)
+      core.loop_free(loop)
+    ]]
+    local p = io.popen("lua5.4 - 2>&1 <<'EOS'\n" .. script .. "\nEOS\n")
+    local out = p:read("a")
+    p:close()
+    assert.matches("^weft: error in posted callback: first\nstack traceback:\n", out)
+    assert.matches("\nweft: error in posted callback: %(not a string%)\n"
+      .. "weft: error in posted callback; the error handler failed: handler broke\n$", out)
+  end)
+end)
