@@ -523,8 +523,7 @@ end
 --
 --  * FIFO hand-off: a release, set or put goes straight to the oldest
 --    waiting task; a `try_` call fails with `weft.EAGAIN` while anyone waits.
---  * The awaits (`wait`, `acquire`, `put`, `get`, `first`) suspend the task
---    and raise `weft.Cancelled` / `weft.Timeout` like every await. A task
+--  * The awaits (`wait`, `acquire`, `put`, `get`, `first`): a task
 --    interrupted before its grant takes nothing; one granted before the
 --    interruption gets the grant (the permit, the lock, the item) from the
 --    await, and the interruption from its next await.
@@ -946,10 +945,9 @@ end
 -- `listen_unix`, `accept`, `connect`, `connect_unix`) are non-blocking,
 -- close-on-exec and owned by weft: close them with `weft.close`. `recv` and
 -- `send` also work on any other non-blocking stream fd (pipes, socketpairs).
--- The awaits (`accept`, `connect`, `connect_unix`, `recv`, `send`) suspend
--- the task; like every await they raise `weft.Cancelled` / `weft.Timeout`
--- when the task is interrupted. Every other failure is `nil, message, code`
--- with a weft code: `weft.ECONNREFUSED`, `weft.ENOTFOUND` (a name that does
+-- The awaits are `accept`, `connect`, `connect_unix`, `recv` and `send`.
+-- A failure other than an interruption is `nil, message, code` with a weft
+-- code: `weft.ECONNREFUSED`, `weft.ENOTFOUND` (a name that does
 -- not resolve), `weft.ECLOSED` (the fd was closed or shut down through weft
 -- while the operation waited), `weft.EPIPE`, `weft.ECONNRESET`,
 -- `weft.EADDRINUSE`, `weft.EMFILE`...
