@@ -217,6 +217,13 @@ static void *wl_toudata(lua_State *L, int idx, const void *key) {
   return p;
 }
 
+/* Non-raising: whether the value at idx is an integer in [lo, hi] (into *v). */
+static int wl_int(lua_State *L, int idx, lua_Integer lo, lua_Integer hi, lua_Integer *v) {
+  int ok;
+  *v = lua_tointegerx(L, idx, &ok);
+  return ok && *v >= lo && *v <= hi;
+}
+
 static int wl_is_sentinel(lua_State *L, int idx, const void *key) {
   idx = lua_absindex(L, idx);
   lua_rawgetp(L, LUA_REGISTRYINDEX, key);
@@ -768,6 +775,7 @@ static int wl_await_tasks(wl_loop *lp, weft_task_t self, lua_State *co, int idx,
 static int wl_task_arm(lua_State *L, wl_loop *lp, wl_task *t, weft_task_t self, lua_State *co,
                        int n) {
   int base = lua_gettop(co) - n + 1, op = WL_OP_YIELD, rc = WEFT_EINVAL, group = 0, isnum;
+  lua_Integer a, b; /* integer arguments of the request */
   if (!lua_checkstack(co, 4)) return -1;
   if (n > 0) {
     lua_Integer v = lua_tointegerx(co, base, &isnum);
@@ -780,23 +788,18 @@ static int wl_task_arm(lua_State *L, wl_loop *lp, wl_task *t, weft_task_t self, 
       if (rc == 0) rc = weft_await_sleep(lp->loop, self, ns);
       break;
     }
-    case WL_OP_FD: {
-      int ok1, ok2;
-      lua_Integer fd = lua_tointegerx(co, base + 1, &ok1), ev = lua_tointegerx(co, base + 2, &ok2);
-      if (ok1 && ok2 && fd >= 0 && fd <= INT_MAX && ev >= 0 && ev <= INT_MAX)
-        rc = weft_await_fd(lp->loop, self, (int)fd, (int)ev);
+    case WL_OP_FD:
+      if (wl_int(co, base + 1, 0, INT_MAX, &a) && wl_int(co, base + 2, 0, INT_MAX, &b))
+        rc = weft_await_fd(lp->loop, self, (int)a, (int)b);
       break;
-    }
     case WL_OP_TASK: /* one task */
       if (lua_type(co, base + 1) == LUA_TUSERDATA) rc = wl_await_tasks(lp, self, co, base + 1, 0);
       break;
-    case WL_OP_ALL: { /* flags, {tasks} */
-      lua_Integer flags = lua_tointegerx(co, base + 1, &isnum);
-      if (!isnum || flags < 0 || flags > INT_MAX || lua_type(co, base + 2) != LUA_TTABLE) break;
-      rc = wl_await_tasks(lp, self, co, base + 2, (int)flags);
-      group = (flags & WEFT_CANCEL_ON_ERROR) != 0;
+    case WL_OP_ALL: /* flags, {tasks} */
+      if (!wl_int(co, base + 1, 0, INT_MAX, &a) || lua_type(co, base + 2) != LUA_TTABLE) break;
+      rc = wl_await_tasks(lp, self, co, base + 2, (int)a);
+      group = (a & WEFT_CANCEL_ON_ERROR) != 0;
       break;
-    }
     case WL_OP_YIELD:
       rc = weft_await_yield(lp->loop, self);
       break;
@@ -808,47 +811,39 @@ static int wl_task_arm(lua_State *L, wl_loop *lp, wl_task *t, weft_task_t self, 
       rc = wl_job_submit(L, lp, j, self, NULL);
       break;
     }
-    case WL_OP_TIMEOUT: {
-      lua_Integer ns = lua_tointegerx(co, base + 1, &isnum);
-      rc = isnum ? weft_task_timeout(lp->loop, self, ns) : WEFT_EINVAL;
+    case WL_OP_TIMEOUT:
+      if (wl_int(co, base + 1, LUA_MININTEGER, LUA_MAXINTEGER, &a))
+        rc = weft_task_timeout(lp->loop, self, a);
       break;
-    }
-    case WL_OP_ACCEPT: {
-      lua_Integer fd = lua_tointegerx(co, base + 1, &isnum);
-      if (isnum && fd >= INT_MIN && fd <= INT_MAX) rc = weft_await_accept(lp->loop, self, (int)fd);
+    case WL_OP_ACCEPT:
+      if (wl_int(co, base + 1, INT_MIN, INT_MAX, &a))
+        rc = weft_await_accept(lp->loop, self, (int)a);
       break;
-    }
-    case WL_OP_CONNECT: {
-      const char *host = lua_type(co, base + 1) == LUA_TSTRING ? lua_tostring(co, base + 1) : NULL;
-      lua_Integer port = lua_tointegerx(co, base + 2, &isnum);
-      if (host && isnum && port >= INT_MIN && port <= INT_MAX)
-        rc = weft_await_connect(lp->loop, self, host, (int)port);
+    case WL_OP_CONNECT:
+      if (lua_type(co, base + 1) == LUA_TSTRING && wl_int(co, base + 2, INT_MIN, INT_MAX, &a))
+        rc = weft_await_connect(lp->loop, self, lua_tostring(co, base + 1), (int)a);
       break;
-    }
     case WL_OP_CONNECT_UNIX:
       if (lua_type(co, base + 1) == LUA_TSTRING)
         rc = weft_await_connect_unix(lp->loop, self, lua_tostring(co, base + 1));
       break;
-    case WL_OP_RECV: { /* the buffer is a local of the yielding frame */
-      int ok2;
-      lua_Integer fd = lua_tointegerx(co, base + 1, &isnum), max = lua_tointegerx(co, base + 3, &ok2);
+    case WL_OP_RECV: { /* fd, buffer, max; the buffer is a local of the yielding frame */
       void *buf = wl_toudata(co, base + 2, &wl_key_buf_mt);
-      if (buf && isnum && ok2 && fd >= INT_MIN && fd <= INT_MAX && max > 0) {
-        size_t cap = lua_rawlen(co, base + 2);
-        rc = weft_await_recv(lp->loop, self, (int)fd, buf, (size_t)max < cap ? (size_t)max : cap);
-      }
+      size_t cap = lua_rawlen(co, base + 2);
+      if (buf && wl_int(co, base + 1, INT_MIN, INT_MAX, &a) &&
+          wl_int(co, base + 3, 1, LUA_MAXINTEGER, &b))
+        rc = weft_await_recv(lp->loop, self, (int)a, buf, (size_t)b < cap ? (size_t)b : cap);
       break;
     }
-    case WL_OP_SEND: { /* the string is a local of the yielding frame */
-      int ok3, ok4;
+    case WL_OP_SEND: { /* fd, s, i, j: s[i..j]; s is a local of the yielding frame */
       size_t len = 0;
-      lua_Integer fd = lua_tointegerx(co, base + 1, &isnum);
-      lua_Integer i = lua_tointegerx(co, base + 3, &ok3), j = lua_tointegerx(co, base + 4, &ok4);
       const char *str = lua_type(co, base + 2) == LUA_TSTRING ? lua_tolstring(co, base + 2, &len) : NULL;
+      lua_Integer i, j;
       t->sent = 0;
-      if (str && isnum && ok3 && ok4 && fd >= INT_MIN && fd <= INT_MAX && i >= 1 && j >= i &&
-          (size_t)j <= len) {
-        rc = weft_await_send(lp->loop, self, (int)fd, str + i - 1, (size_t)(j - i + 1), &t->sent);
+      if (str && wl_int(co, base + 1, INT_MIN, INT_MAX, &a) &&
+          wl_int(co, base + 3, 1, (lua_Integer)len, &i) &&
+          wl_int(co, base + 4, i, (lua_Integer)len, &j)) {
+        rc = weft_await_send(lp->loop, self, (int)a, str + i - 1, (size_t)(j - i + 1), &t->sent);
         if (rc == WEFT_PENDING) t->sending = 1;
       }
       break;
@@ -857,19 +852,16 @@ static int wl_task_arm(lua_State *L, wl_loop *lp, wl_task *t, weft_task_t self, 
     case WL_OP_SEM:
     case WL_OP_LOCK:
     case WL_OP_QPUT:
-    case WL_OP_QGET: {
-      int ok2 = 1;
-      lua_Integer id = lua_tointegerx(co, base + 1, &isnum), item = 0;
-      if (op == WL_OP_QPUT) item = lua_tointegerx(co, base + 2, &ok2);
-      if (!isnum || !ok2) break;
-      if (op == WL_OP_EVENT) rc = weft_await_event(lp->loop, self, id);
-      else if (op == WL_OP_SEM) rc = weft_await_semaphore(lp->loop, self, id);
-      else if (op == WL_OP_LOCK) rc = weft_await_lock(lp->loop, self, id);
-      else if (op == WL_OP_QPUT) rc = weft_await_queue_put(lp->loop, self, id, item);
-      else rc = weft_await_queue_get(lp->loop, self, id);
+    case WL_OP_QGET:
+      if (!wl_int(co, base + 1, LUA_MININTEGER, LUA_MAXINTEGER, &a)) break; /* id */
+      if (op == WL_OP_QPUT && !wl_int(co, base + 2, LUA_MININTEGER, LUA_MAXINTEGER, &b)) break;
+      if (op == WL_OP_EVENT) rc = weft_await_event(lp->loop, self, a);
+      else if (op == WL_OP_SEM) rc = weft_await_semaphore(lp->loop, self, a);
+      else if (op == WL_OP_LOCK) rc = weft_await_lock(lp->loop, self, a);
+      else if (op == WL_OP_QPUT) rc = weft_await_queue_put(lp->loop, self, a, b);
+      else rc = weft_await_queue_get(lp->loop, self, a);
       if (rc == WEFT_PENDING && op == WL_OP_QGET) t->getting = 1;
       break;
-    }
     case WL_OP_FIRST: /* {tasks} */
       if (lua_type(co, base + 1) == LUA_TTABLE) rc = wl_await_tasks(lp, self, co, base + 1, -1);
       break;

@@ -301,6 +301,24 @@ describe("weft.core loop", function()
                       core.EINVAL, 0 }, got)
   end)
 
+  it("answers out-of-range arguments of every await request with EINVAL", function()
+    local op, got, buf = core.op, {}, core.buffer(8)
+    local bad = {
+      { op.FD, -1, 1 }, { op.FD, 0, 1 << 31 }, { op.FD, 0, 1.5 },
+      { op.ALL, -1, {} }, { op.ALL, 1 << 31, {} }, { op.TIMEOUT, "x" },
+      { op.ACCEPT, 1 << 31 }, { op.ACCEPT, "x" }, { op.CONNECT, 1, 80 },
+      { op.CONNECT, "localhost", 1 << 31 }, { op.RECV, 0, buf, 0 }, { op.RECV, 0, "s", 8 },
+      { op.RECV, -(1 << 31) - 1, buf, 8 }, { op.SEND, 0, "abc", 0, 2 }, { op.SEND, 0, "abc", 2, 1 },
+      { op.SEND, 0, "abc", 1, 4 }, { op.SEND, 0, "", 1, 1 }, { op.SEND, 1 << 31, "abc", 1, 3 },
+      { op.EVENT, 1.5 }, { op.SEM, "x" }, { op.LOCK }, { op.QPUT, 1, 0.5 }, { op.QGET, {} },
+    }
+    core.task_spawn(loop, function()
+      for i, req in ipairs(bad) do got[i] = coroutine.yield(table.unpack(req, 1, 5)) end
+    end)
+    assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
+    for i = 1, #bad do assert.are.equal(core.EINVAL, got[i], "request " .. i) end
+  end)
+
   it("calls the logger and the error handler", function()
     local errs = {}
     assert.are.equal(0, core.loop_set_error_handler(loop, function(e, where) errs[#errs + 1] = where end))
