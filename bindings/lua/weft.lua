@@ -15,7 +15,7 @@
 --    suspended in (like asyncio's `CancelledError`); a timeout raises
 --    `weft.Timeout`. A task may catch either with `pcall` to clean up (it may
 --    await again while doing so) and chooses its own outcome. Every function
---    that suspends raises them so; its doc below says more only if there is.
+--    that suspends may raise either; the docs below repeat it only to add to it.
 --  * Everything here runs on the thread that runs the loop; the functions that
 --    suspend (`sleep`, `readable`, `gather`, `to_thread`...) may only be called
 --    from inside a task (elsewhere they raise an error saying so), and not
