@@ -119,9 +119,8 @@ struct wl_task {
   int64_t finish_seq;
   uint8_t done, awaited, stop_on_done;
   uint8_t asked_cancel; /* task:cancel() was called and not yet delivered */
-  uint8_t group;        /* the pending await is a cancel-on-error group */
-  uint8_t sending;      /* the pending await is a send: resume with t->sent */
-  uint8_t getting;      /* the pending await is a queue get: resume with the item */
+  uint8_t second; /* the pending await resumes with a second value: WL_OP_ALL (a cancel-on-error
+                   * group: was it my cancel), WL_OP_SEND (t->sent), WL_OP_QGET (the item) or 0 */
   size_t sent;          /* weft_await_send's *sent */
 };
 
@@ -842,10 +841,8 @@ static int wl_task_arm(lua_State *L, wl_loop *lp, wl_task *t, weft_task_t self, 
       t->sent = 0;
       if (str && wl_int(co, base + 1, INT_MIN, INT_MAX, &a) &&
           wl_int(co, base + 3, 1, (lua_Integer)len, &i) &&
-          wl_int(co, base + 4, i, (lua_Integer)len, &j)) {
+          wl_int(co, base + 4, i, (lua_Integer)len, &j))
         rc = weft_await_send(lp->loop, self, (int)a, str + i - 1, (size_t)(j - i + 1), &t->sent);
-        if (rc == WEFT_PENDING) t->sending = 1;
-      }
       break;
     }
     case WL_OP_EVENT:
@@ -860,7 +857,6 @@ static int wl_task_arm(lua_State *L, wl_loop *lp, wl_task *t, weft_task_t self, 
       else if (op == WL_OP_LOCK) rc = weft_await_lock(lp->loop, self, a);
       else if (op == WL_OP_QPUT) rc = weft_await_queue_put(lp->loop, self, a, b);
       else rc = weft_await_queue_get(lp->loop, self, a);
-      if (rc == WEFT_PENDING && op == WL_OP_QGET) t->getting = 1;
       break;
     case WL_OP_FIRST: /* {tasks} */
       if (lua_type(co, base + 1) == LUA_TTABLE) rc = wl_await_tasks(lp, self, co, base + 1, -1);
@@ -879,7 +875,7 @@ static int wl_task_arm(lua_State *L, wl_loop *lp, wl_task *t, weft_task_t self, 
   }
   lua_settop(co, base - 1); /* drop the request */
   if (rc == WEFT_PENDING) {
-    t->group = (uint8_t)group;
+    t->second = (uint8_t)(group ? WL_OP_ALL : op == WL_OP_SEND || op == WL_OP_QGET ? op : 0);
     return WEFT_PENDING;
   }
   lua_pushinteger(co, rc);
@@ -904,14 +900,14 @@ static int wl_task_step(weft_loop_t *loop, weft_task_t self, int status, void *u
     nargs = lua_gettop(co) - 1;
   } else if (!lua_checkstack(co, 2)) {
     nargs = -1;
-  } else { /* what the pending yield returns: status [, was it my cancel] */
+  } else { /* what the pending yield returns: status [, its second value] */
     int mine = status == WEFT_ECANCELED && t->asked_cancel;
     if (status == WEFT_ECANCELED) t->asked_cancel = 0;
     lua_pushinteger(co, status);
     nargs = 1;
-    if (t->group) lua_pushboolean(co, mine), nargs = 2;
-    if (t->sending) lua_pushinteger(co, (lua_Integer)t->sent), nargs = 2;
-    if (t->getting) {
+    if (t->second == WL_OP_ALL) lua_pushboolean(co, mine), nargs = 2;
+    if (t->second == WL_OP_SEND) lua_pushinteger(co, (lua_Integer)t->sent), nargs = 2;
+    if (t->second == WL_OP_QGET) {
       int64_t item = 0;
       if (status == 0 && weft_task_item(loop, self, &item) == 0)
         lua_pushinteger(co, (lua_Integer)item);
@@ -919,9 +915,7 @@ static int wl_task_step(weft_loop_t *loop, weft_task_t self, int status, void *u
         lua_pushnil(co);
       nargs = 2;
     }
-    t->group = 0;
-    t->sending = 0;
-    t->getting = 0;
+    t->second = 0;
   }
   for (;;) {
     if (nargs < 0) return wl_task_end(lp, t, WEFT_ENOMEM, 0); /* no stack to resume */
