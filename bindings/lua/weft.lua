@@ -14,7 +14,8 @@
 --  * Cancellation raises `weft.Cancelled` inside the task at the await it is
 --    suspended in (like asyncio's `CancelledError`); a timeout raises
 --    `weft.Timeout`. A task may catch either with `pcall` to clean up (it may
---    await again while doing so) and chooses its own outcome.
+--    await again while doing so) and chooses its own outcome. Every function
+--    that suspends may raise either; the docs below repeat it only to add to it.
 --  * Everything here runs on the thread that runs the loop; the functions that
 --    suspend (`sleep`, `readable`, `gather`, `to_thread`...) may only be called
 --    from inside a task (elsewhere they raise an error saying so), and not
@@ -49,8 +50,8 @@ local maxinteger, tointeger = math.maxinteger, math.tointeger
 local OP = core.op
 local OP_SLEEP, OP_FD, OP_TASK, OP_ALL = OP.SLEEP, OP.FD, OP.TASK, OP.ALL
 local OP_YIELD, OP_THREAD, OP_TIMEOUT, OP_SELF = OP.YIELD, OP.THREAD, OP.TIMEOUT, OP.SELF
-local ECANCELED, ETIMEDOUT, EBUSY, EINVAL, EAGAIN, EHOST =
-  core.ECANCELED, core.ETIMEDOUT, core.EBUSY, core.EINVAL, core.EAGAIN, core.EHOST
+local ECANCELED, ETIMEDOUT, EBUSY, EINVAL, EHOST =
+  core.ECANCELED, core.ETIMEDOUT, core.EBUSY, core.EINVAL, core.EHOST
 local READABLE, WRITABLE = core.READABLE, core.WRITABLE
 local strerror, clock_ns = core.strerror, core.clock_ns
 
@@ -73,11 +74,14 @@ M.version_string = core.version_string()
 -- `ERROR` (only reported).
 M.READABLE, M.WRITABLE, M.HANGUP, M.ERROR = core.READABLE, core.WRITABLE, core.HANGUP, core.ERROR
 
--- Error codes (negative): EPERM, EBADF, EAGAIN, ENOMEM, EBUSY, EEXIST,
--- EINVAL, EMFILE, ENOSPC, ETIMEDOUT, ESTALE, ECANCELED, EHOST, ENOSYS.
-for _, k in ipairs { "EPERM", "EBADF", "EAGAIN", "ENOMEM", "EBUSY", "EEXIST", "EINVAL",
-                     "EMFILE", "ENOSPC", "ETIMEDOUT", "ESTALE", "ECANCELED", "EHOST", "ENOSYS" } do
-  M[k] = core[k]
+-- Error codes (negative), weft.h's WEFT_E* without the prefix: EPERM,
+-- EBADF, EAGAIN, ENOMEM, EBUSY, EEXIST, EINVAL, EMFILE, ENOSPC, ETIMEDOUT,
+-- ESTALE, ECANCELED, EHOST, ENOSYS, and for sockets ENOENT, EACCES, EPIPE,
+-- ENAMETOOLONG, ENOTSOCK, EADDRINUSE, EADDRNOTAVAIL, ENETUNREACH,
+-- ECONNABORTED, ECONNRESET, ENOTCONN, ECONNREFUSED, EHOSTUNREACH, ENOTFOUND,
+-- ECLOSED.
+for k, v in pairs(core) do
+  if k:match("^E%u+$") then M[k] = v end -- (ERROR, the event bit, matches too)
 end
 
 --- `weft.strerror(code)`: a message for a weft code.
@@ -236,8 +240,7 @@ function M.run(main, ...)
   loop:close()
   local code, _, e = task:_outcome()
   if code == 0 then return outcome(task:_outcome()) end
-  if code == ECANCELED then error(M.Cancelled, 0) end
-  if code == ETIMEDOUT then error(M.Timeout, 0) end
+  check(code) -- raises weft.Cancelled / weft.Timeout
   if type(e) == "string" then error(task:traceback(e), 0) end
   error(e, 0)
 end
@@ -257,8 +260,7 @@ end
 --- Suspends the task for `seconds` (0 lets the others run, like
 -- `asyncio.sleep(0)`... but use `weft.yield` for that).
 -- @tparam number seconds
--- @return true, or nil, message, code; raises `weft.Cancelled` / `weft.Timeout`,
---   and an error outside a task
+-- @return true, or nil, message, code
 function M.sleep(seconds)
   if type(seconds) ~= "number" then error("weft.sleep: number expected, got " .. type(seconds), 2) end
   if not isyieldable() then outside("sleep") end
@@ -268,8 +270,7 @@ function M.sleep(seconds)
 end
 
 --- Lets the other ready tasks run; resumes in the next iteration.
--- @return true; raises `weft.Cancelled` / `weft.Timeout`, and an error
---   outside a task
+-- @return true
 function M.yield()
   if not isyieldable() then outside("yield") end
   local st = yield(OP_YIELD)
@@ -288,7 +289,7 @@ end
 -- @tparam integer fd
 -- @param events 'r', 'w', 'rw' or a mask
 -- @return the ready events mask (may include `weft.HANGUP`, `weft.ERROR`),
---   or nil, message, code; raises `weft.Cancelled` / `weft.Timeout`
+--   or nil, message, code
 function M.wait_fd(fd, events)
   return wait_fd("wait_fd", fd, events_of(events))
 end
@@ -499,8 +500,7 @@ end
 -- If the task is cancelled before a thread took the job, it never runs; if
 -- it runs already, it completes first.
 -- @return fn's results, or nil, message, code (`weft.EHOST` with the error
---   message and traceback if fn raised); raises `weft.Cancelled` /
---   `weft.Timeout`
+--   message and traceback if fn raised)
 -- @usage local n = weft.to_thread(function(k) local s = 0 for i = 1, k do s = s + i end return s end, 1e8)
 function M.to_thread(fn, ...)
   if not isyieldable() then outside("to_thread") end
@@ -523,15 +523,13 @@ end
 --
 --  * FIFO hand-off: a release, set or put goes straight to the oldest
 --    waiting task; a `try_` call fails with `weft.EAGAIN` while anyone waits.
---  * The awaits (`wait`, `acquire`, `put`, `get`, `first`) suspend the task
---    and raise `weft.Cancelled` / `weft.Timeout` like every await. A task
+--  * The awaits (`wait`, `acquire`, `put`, `get`, `first`): a task
 --    interrupted before its grant takes nothing; one granted before the
 --    interruption gets the grant (the permit, the lock, the item) from the
 --    await, and the interruption from its next await.
 --  * Freeing a primitive resumes its waiters with `nil, message,
 --    weft.ECLOSED`; every other failure is `nil, message, code` too
 --    (`weft.ESTALE` for a freed primitive, `weft.EPERM` off the loop thread).
---  * The awaits may only be called from inside a task.
 -- @section sync
 -- @usage
 -- weft.run(function()
@@ -575,7 +573,6 @@ local function collect(p)
   if loop_of[p] then p:free() end
 end
 
-
 -- Runs fn(...) holding what `release` gives back, also when fn raises.
 local function scoped(release, fn, ...)
   local r = pack(pcall(fn, ...))
@@ -612,8 +609,7 @@ function Event:is_set()
 end
 --- Suspends the task until the event is set (in the next iteration if it is
 -- set now).
--- @return true, or nil, message, code (`weft.ECLOSED` if freed while
---   waiting); raises `weft.Cancelled` / `weft.Timeout`
+-- @return true, or nil, message, code (`weft.ECLOSED` if freed while waiting)
 function Event:wait() return sync_await("Event:wait", OP_EVENT, self) end
 --- Frees the event: waiting tasks resume with `weft.ECLOSED`.
 -- @return true, or nil, message, code
@@ -638,8 +634,7 @@ end
 
 --- Suspends the task until it holds a permit (at once if one is free and
 -- nobody waits).
--- @return true, or nil, message, code (`weft.ECLOSED` if freed while
---   waiting); raises `weft.Cancelled` / `weft.Timeout`
+-- @return true, or nil, message, code (`weft.ECLOSED` if freed while waiting)
 function Semaphore:acquire() return sync_await("Semaphore:acquire", OP_SEM, self) end
 --- Takes a permit without waiting.
 -- @return true, or nil, message, `weft.EAGAIN` (none free, or tasks wait)
@@ -660,8 +655,7 @@ function Semaphore:free() return ok(core.semaphore_free(self.loop, self.id)) end
 --- Runs `fn(...)` holding a permit (like `async with sem:`): acquires,
 -- calls, and releases when fn returns or raises.
 -- @return what fn returned; nil, message, code if the permit could not be
---   had (fn did not run); re-raises what fn raised, and `weft.Cancelled` /
---   `weft.Timeout` from the acquire
+--   had (fn did not run); re-raises what fn raised
 function Semaphore:with(fn, ...)
   local got, msg, code = self:acquire()
   if not got then return nil, msg, code end
@@ -694,8 +688,7 @@ end
 --- Suspends the task until it holds the lock (at once if it is free and
 -- nobody waits).
 -- @return true, or nil, message, code (`weft.EINVAL` if the task holds it
---   already: locks are not reentrant; `weft.ECLOSED` if freed while
---   waiting); raises `weft.Cancelled` / `weft.Timeout`
+--   already: locks are not reentrant; `weft.ECLOSED` if freed while waiting)
 function Lock:acquire() return sync_await("Lock:acquire", OP_LOCK, self) end
 --- Locks it for `task` (default: the calling task) without waiting.
 -- @tparam[opt] Task task
@@ -728,11 +721,8 @@ end
 --- Frees the lock (held or not): waiting tasks resume with `weft.ECLOSED`.
 -- @return true, or nil, message, code
 function Lock:free() return ok(core.lock_free(self.loop, self.id)) end
---- Runs `fn(...)` holding the lock (like `async with lock:`): acquires,
--- calls, and releases when fn returns or raises.
--- @return what fn returned; nil, message, code if the lock could not be
---   had (fn did not run); re-raises what fn raised, and `weft.Cancelled` /
---   `weft.Timeout` from the acquire
+--- Runs `fn(...)` holding the lock (like `async with lock:`), as
+-- `Semaphore:with` does with a permit; returns and raises as that does.
 function Lock:with(fn, ...)
   local got, msg, code = self:acquire()
   if not got then return nil, msg, code end
@@ -795,8 +785,7 @@ end
 --- Suspends the task until `value` is in the queue (handed to the oldest
 -- waiting getter, or queued).
 -- @return true, or nil, message, code (`weft.ECLOSED`: the queue is or got
---   closed, the value was not put); raises `weft.Cancelled` /
---   `weft.Timeout` (the value was not put)
+--   closed); the value was not put unless it returns true
 function Queue:put(value)
   if not isyieldable() then outside("Queue:put") end
   local item = stash(self, value)
@@ -907,32 +896,24 @@ end
 --- Callback style, on the running loop.
 -- @section callbacks
 
-
 --- `Loop:timer` on the running loop.
--- @function timer
--- @param timeout
--- @param rep
--- @param cb
+function M.timer(timeout, rep, cb)
+  return loop_or_error("timer"):timer(timeout, rep, cb)
+end
 
 --- `Loop:watch` on the running loop.
--- @function watch
--- @param fd
--- @param events
--- @param cb
+function M.watch(fd, events, cb)
+  return loop_or_error("watch"):watch(fd, events, cb)
+end
 
 --- `Loop:post` on the running loop.
--- @function post
--- @param fn
+function M.post(fn)
+  return loop_or_error("post"):post(fn)
+end
 
 --- `Loop:work` on the running loop.
--- @function work
--- @param done
--- @param fn
--- @param ...
-
--- The four above, defined in one go.
-for _, name in ipairs { "timer", "watch", "post", "work" } do
-  M[name] = function(...) return loop_or_error(name)[name](current, ...) end
+function M.work(done, fn, ...)
+  return loop_or_error("work"):work(done, fn, ...)
 end
 
 --- The running loop's clock in seconds: cached at the start of the loop's
@@ -964,10 +945,9 @@ end
 -- `listen_unix`, `accept`, `connect`, `connect_unix`) are non-blocking,
 -- close-on-exec and owned by weft: close them with `weft.close`. `recv` and
 -- `send` also work on any other non-blocking stream fd (pipes, socketpairs).
--- The awaits (`accept`, `connect`, `connect_unix`, `recv`, `send`) suspend
--- the task; like every await they raise `weft.Cancelled` / `weft.Timeout`
--- when the task is interrupted. Every other failure is `nil, message, code`
--- with a weft code: `weft.ECONNREFUSED`, `weft.ENOTFOUND` (a name that does
+-- The awaits are `accept`, `connect`, `connect_unix`, `recv` and `send`.
+-- A failure other than an interruption is `nil, message, code` with a weft
+-- code: `weft.ECONNREFUSED`, `weft.ENOTFOUND` (a name that does
 -- not resolve), `weft.ECLOSED` (the fd was closed or shut down through weft
 -- while the operation waited), `weft.EPIPE`, `weft.ECONNRESET`,
 -- `weft.EADDRINUSE`, `weft.EMFILE`...
@@ -985,15 +965,6 @@ end
 --   weft.send(fd, "hi"); print(weft.recv(fd)) --> hi
 --   weft.close(fd); weft.close(lfd)
 -- end)
-
--- The socket error codes (negative): ENOENT, EACCES, EPIPE, ENAMETOOLONG,
--- ENOTSOCK, EADDRINUSE, EADDRNOTAVAIL, ENETUNREACH, ECONNABORTED,
--- ECONNRESET, ENOTCONN, ECONNREFUSED, EHOSTUNREACH, ENOTFOUND, ECLOSED.
-for _, k in ipairs { "ENOENT", "EACCES", "EPIPE", "ENAMETOOLONG", "ENOTSOCK", "EADDRINUSE",
-                     "EADDRNOTAVAIL", "ENETUNREACH", "ECONNABORTED", "ECONNRESET", "ENOTCONN",
-                     "ECONNREFUSED", "EHOSTUNREACH", "ENOTFOUND", "ECLOSED" } do
-  M[k] = core[k]
-end
 
 local OP_ACCEPT, OP_CONNECT, OP_CONNECT_UNIX, OP_RECV, OP_SEND =
   OP.ACCEPT, OP.CONNECT, OP.CONNECT_UNIX, OP.RECV, OP.SEND
@@ -1113,8 +1084,7 @@ function M.recv(fd, max)
   end
   local n = yield(OP_RECV, fd, buf, max)
   if n < 0 then return check(n) end
-  local s = buffer_string(buf, n)
-  return s
+  return buffer_string(buf, n)
 end
 
 --- Sends all of `s` (or `s:sub(i, j)`) on stream fd `fd`, suspending the
@@ -1179,7 +1149,6 @@ M.write = core.write
 --- `set_nonblocking(fd[, on=true])`: true, or nil, message, code.
 M.set_nonblocking = core.set_nonblocking
 
-
 --- Loops of one's own.
 -- @section loops
 
@@ -1237,8 +1206,7 @@ end
 --- Frees the loop: cancels every unfinished task (each runs to its end on
 -- this thread, with `weft.Cancelled` raised at its await), stops timers and
 -- watches without calling them, runs pending posts, and releases every Lua
--- value the loop held. Closing a closed loop does nothing. Also `__close`
--- and `__gc`.
+-- value the loop held. Closing a closed loop does nothing.
 -- @return true, or nil, message, code (`EBUSY` while it runs)
 function Loop:close()
   if self:closed() then return true end
@@ -1416,6 +1384,5 @@ end
 function Task:cancelled()
   return (self:_outcome()) == ECANCELED
 end
-
 
 return M

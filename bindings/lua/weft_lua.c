@@ -53,9 +53,10 @@
 typedef int WL_FUNC;
 typedef int WL_OPTFUNC;
 /* The binding's loop (a full userdata whose first field is the
- * weft_loop_t*, NULL once freed) and a to_thread job. */
+ * weft_loop_t*, NULL once freed), a to_thread job and a task. */
 typedef struct wl_loop wl_loop;
 typedef struct wl_job wl_job;
+typedef struct wl_task wl_task;
 
 /* The await requests a task yields to the step trampoline:
  * coroutine.yield(op, ...), op being core.op.NAME (WL_OP_NAME here). SYNC
@@ -100,13 +101,36 @@ struct wl_loop {
   int64_t finish_seq; /* counts finished tasks (orders failures) */
 };
 
+struct wl_job {
+  char *chunk, *in, *out;
+  size_t chunklen, inlen, outlen;
+  int status; /* 0 not run, 1 returned, 2 raised (out: the message) */
+  int used;   /* submitted once: a job is single-use */
+  int ref;    /* anchors the job while weft refers to it, or LUA_NOREF */
+};
+
+struct wl_task {
+  wl_loop *lp;   /* NULL once weft let go of the task (hook) */
+  lua_State *co; /* the coroutine */
+  weft_task_t id;
+  int ref;       /* anchors a collected, unfinished task until weft lets go */
+  int result;    /* once done: 0, WEFT_EHOST (raised), or a negative code */
+  int rbase, nres; /* the values (or the error) on co's stack once done */
+  int64_t finish_seq;
+  uint8_t done, awaited, stop_on_done;
+  uint8_t asked_cancel; /* task:cancel() was called and not yet delivered */
+  uint8_t second; /* the pending await resumes with a second value: WL_OP_ALL (a cancel-on-error
+                   * group: was it my cancel), WL_OP_SEND (t->sent), WL_OP_QGET (the item) or 0 */
+  size_t sent;          /* weft_await_send's *sent */
+};
+
 #define WL_LOOP_MT "weft.loop"
 #define WL_TASK_MT "weft.task"
 #define WL_JOB_MT "weft.job"
 #define WL_BUF_MT "weft.buffer"
 
 /* Registry keys (light userdata) for alloc-free lookups from trampolines. */
-static const char wl_key_task_mt = 0, wl_key_job_mt = 0, wl_key_buf_mt = 0;
+static const char wl_key_loop_mt = 0, wl_key_task_mt = 0, wl_key_job_mt = 0, wl_key_buf_mt = 0;
 static const char wl_key_cancelled = 0, wl_key_timeout = 0;
 
 /* The loop whose run or free is in progress on this thread: the callbacks'
@@ -192,6 +216,13 @@ static void *wl_toudata(lua_State *L, int idx, const void *key) {
   return p;
 }
 
+/* Non-raising: whether the value at idx is an integer in [lo, hi] (into *v). */
+static int wl_int(lua_State *L, int idx, lua_Integer lo, lua_Integer hi, lua_Integer *v) {
+  int ok;
+  *v = lua_tointegerx(L, idx, &ok);
+  return ok && *v >= lo && *v <= hi;
+}
+
 static int wl_is_sentinel(lua_State *L, int idx, const void *key) {
   idx = lua_absindex(L, idx);
   lua_rawgetp(L, LUA_REGISTRYINDEX, key);
@@ -212,26 +243,28 @@ static int wl_ref(lua_State *L, wl_loop *lp, int kind, int idx) {
   return ref;
 }
 
-/* Undoes wl_ref when weft refused the handle (it never referred to it). */
-static void wl_unref_refused(lua_State *L, wl_loop *lp, int kind, int ref) {
-  luaL_unref(L, LUA_REGISTRYINDEX, ref);
-  lp->made[kind]--;
-  lp->nrefs--;
+/* Returns rc; undoes wl_ref if rc < 0 (weft refused the handle: it never
+ * referred to it). A freed loop (NULL) is refused with WEFT_EINVAL. */
+static int wl_kept(lua_State *L, wl_loop *lp, int kind, int ref, int rc) {
+  if (rc < 0) {
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    lp->made[kind]--;
+    lp->nrefs--;
+  }
+  return rc;
 }
-
-typedef struct wl_task wl_task;
-static void wl_task_released(wl_task *t, int *ref);
-static int *wl_job_ref(wl_job *j);
 
 /* weft's release hook: weft no longer refers to ud. Never raises. */
 static void wl_release(void *ctx, int kind, void *ud) {
   wl_loop *lp = (wl_loop *)ctx;
   lua_State *L = lp->L ? lp->L : lp->main;
   int ref = (int)(intptr_t)ud, *slot = &ref;
-  if (kind == WEFT_KIND_TASK)
-    wl_task_released((wl_task *)ud, slot = &ref);
-  else if (kind == WEFT_KIND_WORK)
-    slot = wl_job_ref((wl_job *)ud);
+  if (kind == WEFT_KIND_TASK) {
+    ((wl_task *)ud)->lp = NULL;
+    slot = &((wl_task *)ud)->ref;
+  } else if (kind == WEFT_KIND_WORK) {
+    slot = &((wl_job *)ud)->ref;
+  }
   if (kind >= 0 && kind < WL_KINDS) lp->released[kind]++;
   if (*slot == LUA_NOREF) return;
   lp->nrefs--;
@@ -273,23 +306,20 @@ static int wl_report_p(lua_State *L) {
  * handler(err, where[, co]) (co: the task's coroutine), or to stderr. Never
  * raises. */
 static void wl_report(lua_State *L, wl_loop *lp, const char *where, lua_State *co) {
+  const char *failed = "";
   lp->errors++;
-  if (lp->errh_ref == LUA_NOREF || !lua_checkstack(L, 6)) {
-    fprintf(stderr, "weft: error in %s: %s\n", where,
-            lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)");
-    lua_pop(L, 1);
-    return;
+  if (lp->errh_ref != LUA_NOREF && lua_checkstack(L, 6)) {
+    lua_pushcfunction(L, wl_report_p);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lp->errh_ref);
+    lua_rotate(L, -3, 2); /* report_p, handler, err */
+    lua_pushlightuserdata(L, (void *)where);
+    if (co) lua_pushthread(co), lua_xmove(co, L, 1);
+    if (lua_pcall(L, co ? 4 : 3, 0, 0) == LUA_OK) return;
+    failed = "; the error handler failed"; /* its error replaced err */
   }
-  lua_pushcfunction(L, wl_report_p);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, lp->errh_ref);
-  lua_rotate(L, -3, 2); /* report_p, handler, err */
-  lua_pushlightuserdata(L, (void *)where);
-  if (co) lua_pushthread(co), lua_xmove(co, L, 1);
-  if (lua_pcall(L, co ? 4 : 3, 0, 0) != LUA_OK) {
-    fprintf(stderr, "weft: error in %s; the error handler failed: %s\n", where,
-            lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)");
-    lua_pop(L, 1);
-  }
+  fprintf(stderr, "weft: error in %s%s: %s\n", where, failed,
+          lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)");
+  lua_pop(L, 1);
 }
 
 /* Calls the function under n arguments on L; reports what it raises. */
@@ -302,8 +332,6 @@ static void wl_call(lua_State *L, wl_loop *lp, int n, const char *where) {
 wl_loop *wl_checkloop(lua_State *L, int idx) {
   return (wl_loop *)luaL_checkudata(L, idx, WL_LOOP_MT);
 }
-
-weft_loop_t *wl_loop_of(lua_State *L, int idx) { return wl_checkloop(L, idx)->loop; }
 
 int wl_l_loop_new(lua_State *L) {
   wl_loop *lp = (wl_loop *)lua_newuserdatauv(L, sizeof *lp, 1);
@@ -394,20 +422,25 @@ static int wl_loop_tostring(lua_State *L) {
   return 1;
 }
 
-static void wl_post_tramp(weft_loop_t *loop, void *ud) {
+/* Calls the callback whose ref is ud with the first n of (id, events). */
+static void wl_fire(void *ud, int n, int64_t id, int events, const char *where) {
   wl_loop *lp = wl_cur;
-  (void)loop;
   if (!lp) return;
   lua_rawgeti(lp->L, LUA_REGISTRYINDEX, (int)(intptr_t)ud);
-  wl_call(lp->L, lp, 0, "posted callback");
+  if (n > 0) lua_pushinteger(lp->L, id);
+  if (n > 1) lua_pushinteger(lp->L, events);
+  wl_call(lp->L, lp, n, where);
+}
+
+static void wl_post_tramp(weft_loop_t *loop, void *ud) {
+  (void)loop;
+  wl_fire(ud, 0, 0, 0, "posted callback");
 }
 
 int wl_loop_post(lua_State *L, wl_loop *lp, WL_FUNC fn) {
-  if (!lp->loop) return WEFT_EINVAL;
   int ref = wl_ref(L, lp, WEFT_KIND_POST, fn);
-  int rc = weft_loop_post(lp->loop, wl_post_tramp, (void *)(intptr_t)ref);
-  if (rc < 0) wl_unref_refused(L, lp, WEFT_KIND_POST, ref);
-  return rc;
+  return wl_kept(L, lp, WEFT_KIND_POST, ref,
+                 weft_loop_post(lp->loop, wl_post_tramp, (void *)(intptr_t)ref));
 }
 
 static int wl_log_p(lua_State *L) {
@@ -442,7 +475,6 @@ static void wl_set_fn(lua_State *L, int *slot, int fn) {
 }
 
 int wl_loop_set_logger(lua_State *L, wl_loop *lp, WL_OPTFUNC fn) {
-  if (!lp->loop) return WEFT_EINVAL;
   int rc = weft_loop_set_logger(lp->loop, fn ? wl_log_tramp : NULL, fn ? lp : NULL);
   if (rc == 0) wl_set_fn(L, &lp->log_ref, fn);
   return rc;
@@ -474,43 +506,30 @@ void wl_push_stats(lua_State *L, const weft_loop_stats_t *st) {
 
 /* ---------------------------------------------------- timers, watches */
 
-/* Calls the callback whose ref is ud with (id[, events]). */
-static void wl_fire(void *ud, int64_t id, int events, const char *where) {
-  wl_loop *lp = wl_cur;
-  if (!lp) return;
-  lua_rawgeti(lp->L, LUA_REGISTRYINDEX, (int)(intptr_t)ud);
-  lua_pushinteger(lp->L, id);
-  if (events) lua_pushinteger(lp->L, events);
-  wl_call(lp->L, lp, events ? 2 : 1, where);
-}
-
 static void wl_timer_tramp(weft_loop_t *loop, weft_timer_t id, void *ud) {
   (void)loop;
-  wl_fire(ud, id, 0, "timer callback");
+  wl_fire(ud, 1, id, 0, "timer callback");
 }
 
 static void wl_fd_tramp(weft_loop_t *loop, weft_fd_watch_t id, int events, void *ud) {
   (void)loop;
-  wl_fire(ud, id, events, "fd watch callback");
+  wl_fire(ud, 2, id, events, "fd watch callback");
 }
 
 int wl_timer_start(lua_State *L, wl_loop *lp, int64_t timeout_ns, int64_t repeat_ns,
                    WL_FUNC fn, int64_t *OUT_ID) {
-  if (!lp->loop) return WEFT_EINVAL;
   int ref = wl_ref(L, lp, WEFT_KIND_TIMER, fn);
-  int rc = weft_timer_start(lp->loop, timeout_ns, repeat_ns, wl_timer_tramp,
-                            (void *)(intptr_t)ref, OUT_ID);
-  if (rc < 0) wl_unref_refused(L, lp, WEFT_KIND_TIMER, ref);
-  return rc;
+  return wl_kept(L, lp, WEFT_KIND_TIMER, ref,
+                 weft_timer_start(lp->loop, timeout_ns, repeat_ns, wl_timer_tramp,
+                                  (void *)(intptr_t)ref, OUT_ID));
 }
 
 int wl_fd_watch_start(lua_State *L, wl_loop *lp, int fd, int events, WL_FUNC fn,
                       int64_t *OUT_ID) {
-  if (!lp->loop) return WEFT_EINVAL;
   int ref = wl_ref(L, lp, WEFT_KIND_FD_WATCH, fn);
-  int rc = weft_fd_watch_start(lp->loop, fd, events, wl_fd_tramp, (void *)(intptr_t)ref, OUT_ID);
-  if (rc < 0) wl_unref_refused(L, lp, WEFT_KIND_FD_WATCH, ref);
-  return rc;
+  return wl_kept(L, lp, WEFT_KIND_FD_WATCH, ref,
+                 weft_fd_watch_start(lp->loop, fd, events, wl_fd_tramp, (void *)(intptr_t)ref,
+                                     OUT_ID));
 }
 
 /* ------------------------------------------------------ to_thread jobs
@@ -521,16 +540,6 @@ int wl_fd_watch_start(lua_State *L, wl_loop *lp, int fd, int events, WL_FUNC fn,
  * thread exits, as luv does); the chunk returns one string, the output, or
  * raises (the output is then the message with a traceback). weft.lua packs
  * the function and its arguments into the input and unpacks the output. */
-
-struct wl_job {
-  char *chunk, *in, *out;
-  size_t chunklen, inlen, outlen;
-  int status; /* 0 not run, 1 returned, 2 raised (out: the message) */
-  int used;   /* submitted once: a job is single-use */
-  int ref;    /* anchors the job while weft refers to it, or LUA_NOREF */
-};
-
-static int *wl_job_ref(wl_job *j) { return &j->ref; }
 
 wl_job *wl_checkjob(lua_State *L, int idx) {
   return (wl_job *)luaL_checkudata(L, idx, WL_JOB_MT);
@@ -675,8 +684,7 @@ static int wl_job_submit(lua_State *L, wl_loop *lp, wl_job *j, weft_task_t self,
   j->used = 1;
   int rc = self ? weft_await_thread(lp->loop, self, wl_job_run, j)
                 : weft_to_thread(lp->loop, wl_job_run, j, wl_done_tramp, j, id);
-  if (self ? rc != WEFT_PENDING : rc < 0) {
-    wl_unref_refused(L, lp, WEFT_KIND_WORK, j->ref);
+  if (wl_kept(L, lp, WEFT_KIND_WORK, j->ref, rc) < 0) { /* an await: WEFT_PENDING or < 0 */
     j->ref = LUA_NOREF;
     j->used = 0;
   }
@@ -702,28 +710,6 @@ int wl_to_thread(lua_State *L, wl_loop *lp, wl_job *job, WL_OPTFUNC done, int64_
  * bottom of its own stack (weft.current).
  * A task's outcome stays readable after its loop closed: done, result, and
  * the values (or the error) on the coroutine's stack. */
-
-struct wl_task {
-  wl_loop *lp;   /* NULL once weft let go of the task (hook) */
-  lua_State *co; /* the coroutine */
-  weft_task_t id;
-  int ref;       /* anchors a collected, unfinished task until weft lets go */
-  int result;    /* once done: 0, WEFT_EHOST (raised), or a negative code */
-  int rbase, nres; /* the values (or the error) on co's stack once done */
-  int64_t finish_seq;
-  uint8_t done, awaited, stop_on_done;
-  uint8_t asked_cancel; /* task:cancel() was called and not yet delivered */
-  uint8_t group;        /* the pending await is a cancel-on-error group */
-  uint8_t sending;      /* the pending await is a send: resume with t->sent */
-  uint8_t getting;      /* the pending await is a queue get: resume with the item */
-  size_t sent;          /* weft_await_send's *sent */
-};
-
-static void wl_task_released(wl_task *t, int *ref) {
-  *ref = t->ref;
-  t->ref = LUA_NOREF;
-  t->lp = NULL;
-}
 
 static wl_task *wl_checktask(lua_State *L, int idx) {
   return (wl_task *)luaL_checkudata(L, idx, WL_TASK_MT);
@@ -788,6 +774,7 @@ static int wl_await_tasks(wl_loop *lp, weft_task_t self, lua_State *co, int idx,
 static int wl_task_arm(lua_State *L, wl_loop *lp, wl_task *t, weft_task_t self, lua_State *co,
                        int n) {
   int base = lua_gettop(co) - n + 1, op = WL_OP_YIELD, rc = WEFT_EINVAL, group = 0, isnum;
+  lua_Integer a, b; /* integer arguments of the request */
   if (!lua_checkstack(co, 4)) return -1;
   if (n > 0) {
     lua_Integer v = lua_tointegerx(co, base, &isnum);
@@ -800,23 +787,18 @@ static int wl_task_arm(lua_State *L, wl_loop *lp, wl_task *t, weft_task_t self, 
       if (rc == 0) rc = weft_await_sleep(lp->loop, self, ns);
       break;
     }
-    case WL_OP_FD: {
-      int ok1, ok2;
-      lua_Integer fd = lua_tointegerx(co, base + 1, &ok1), ev = lua_tointegerx(co, base + 2, &ok2);
-      if (ok1 && ok2 && fd >= 0 && fd <= INT_MAX && ev >= 0 && ev <= INT_MAX)
-        rc = weft_await_fd(lp->loop, self, (int)fd, (int)ev);
+    case WL_OP_FD:
+      if (wl_int(co, base + 1, 0, INT_MAX, &a) && wl_int(co, base + 2, 0, INT_MAX, &b))
+        rc = weft_await_fd(lp->loop, self, (int)a, (int)b);
       break;
-    }
     case WL_OP_TASK: /* one task */
       if (lua_type(co, base + 1) == LUA_TUSERDATA) rc = wl_await_tasks(lp, self, co, base + 1, 0);
       break;
-    case WL_OP_ALL: { /* flags, {tasks} */
-      lua_Integer flags = lua_tointegerx(co, base + 1, &isnum);
-      if (!isnum || flags < 0 || flags > INT_MAX || lua_type(co, base + 2) != LUA_TTABLE) break;
-      rc = wl_await_tasks(lp, self, co, base + 2, (int)flags);
-      group = (flags & WEFT_CANCEL_ON_ERROR) != 0;
+    case WL_OP_ALL: /* flags, {tasks} */
+      if (!wl_int(co, base + 1, 0, INT_MAX, &a) || lua_type(co, base + 2) != LUA_TTABLE) break;
+      rc = wl_await_tasks(lp, self, co, base + 2, (int)a);
+      group = (a & WEFT_CANCEL_ON_ERROR) != 0;
       break;
-    }
     case WL_OP_YIELD:
       rc = weft_await_yield(lp->loop, self);
       break;
@@ -828,68 +810,54 @@ static int wl_task_arm(lua_State *L, wl_loop *lp, wl_task *t, weft_task_t self, 
       rc = wl_job_submit(L, lp, j, self, NULL);
       break;
     }
-    case WL_OP_TIMEOUT: {
-      lua_Integer ns = lua_tointegerx(co, base + 1, &isnum);
-      rc = isnum ? weft_task_timeout(lp->loop, self, ns) : WEFT_EINVAL;
+    case WL_OP_TIMEOUT:
+      if (wl_int(co, base + 1, LUA_MININTEGER, LUA_MAXINTEGER, &a))
+        rc = weft_task_timeout(lp->loop, self, a);
       break;
-    }
-    case WL_OP_ACCEPT: {
-      lua_Integer fd = lua_tointegerx(co, base + 1, &isnum);
-      if (isnum && fd >= INT_MIN && fd <= INT_MAX) rc = weft_await_accept(lp->loop, self, (int)fd);
+    case WL_OP_ACCEPT:
+      if (wl_int(co, base + 1, INT_MIN, INT_MAX, &a))
+        rc = weft_await_accept(lp->loop, self, (int)a);
       break;
-    }
-    case WL_OP_CONNECT: {
-      const char *host = lua_type(co, base + 1) == LUA_TSTRING ? lua_tostring(co, base + 1) : NULL;
-      lua_Integer port = lua_tointegerx(co, base + 2, &isnum);
-      if (host && isnum && port >= INT_MIN && port <= INT_MAX)
-        rc = weft_await_connect(lp->loop, self, host, (int)port);
+    case WL_OP_CONNECT:
+      if (lua_type(co, base + 1) == LUA_TSTRING && wl_int(co, base + 2, INT_MIN, INT_MAX, &a))
+        rc = weft_await_connect(lp->loop, self, lua_tostring(co, base + 1), (int)a);
       break;
-    }
     case WL_OP_CONNECT_UNIX:
       if (lua_type(co, base + 1) == LUA_TSTRING)
         rc = weft_await_connect_unix(lp->loop, self, lua_tostring(co, base + 1));
       break;
-    case WL_OP_RECV: { /* the buffer is a local of the yielding frame */
-      int ok2;
-      lua_Integer fd = lua_tointegerx(co, base + 1, &isnum), max = lua_tointegerx(co, base + 3, &ok2);
+    case WL_OP_RECV: { /* fd, buffer, max; the buffer is a local of the yielding frame */
       void *buf = wl_toudata(co, base + 2, &wl_key_buf_mt);
-      if (buf && isnum && ok2 && fd >= INT_MIN && fd <= INT_MAX && max > 0) {
-        size_t cap = lua_rawlen(co, base + 2);
-        rc = weft_await_recv(lp->loop, self, (int)fd, buf, (size_t)max < cap ? (size_t)max : cap);
-      }
+      size_t cap = lua_rawlen(co, base + 2);
+      if (buf && wl_int(co, base + 1, INT_MIN, INT_MAX, &a) &&
+          wl_int(co, base + 3, 1, LUA_MAXINTEGER, &b))
+        rc = weft_await_recv(lp->loop, self, (int)a, buf, (size_t)b < cap ? (size_t)b : cap);
       break;
     }
-    case WL_OP_SEND: { /* the string is a local of the yielding frame */
-      int ok3, ok4;
+    case WL_OP_SEND: { /* fd, s, i, j: s[i..j]; s is a local of the yielding frame */
       size_t len = 0;
-      lua_Integer fd = lua_tointegerx(co, base + 1, &isnum);
-      lua_Integer i = lua_tointegerx(co, base + 3, &ok3), j = lua_tointegerx(co, base + 4, &ok4);
       const char *str = lua_type(co, base + 2) == LUA_TSTRING ? lua_tolstring(co, base + 2, &len) : NULL;
+      lua_Integer i, j;
       t->sent = 0;
-      if (str && isnum && ok3 && ok4 && fd >= INT_MIN && fd <= INT_MAX && i >= 1 && j >= i &&
-          (size_t)j <= len) {
-        rc = weft_await_send(lp->loop, self, (int)fd, str + i - 1, (size_t)(j - i + 1), &t->sent);
-        if (rc == WEFT_PENDING) t->sending = 1;
-      }
+      if (str && wl_int(co, base + 1, INT_MIN, INT_MAX, &a) &&
+          wl_int(co, base + 3, 1, (lua_Integer)len, &i) &&
+          wl_int(co, base + 4, i, (lua_Integer)len, &j))
+        rc = weft_await_send(lp->loop, self, (int)a, str + i - 1, (size_t)(j - i + 1), &t->sent);
       break;
     }
     case WL_OP_EVENT:
     case WL_OP_SEM:
     case WL_OP_LOCK:
     case WL_OP_QPUT:
-    case WL_OP_QGET: {
-      int ok2 = 1;
-      lua_Integer id = lua_tointegerx(co, base + 1, &isnum), item = 0;
-      if (op == WL_OP_QPUT) item = lua_tointegerx(co, base + 2, &ok2);
-      if (!isnum || !ok2) break;
-      if (op == WL_OP_EVENT) rc = weft_await_event(lp->loop, self, id);
-      else if (op == WL_OP_SEM) rc = weft_await_semaphore(lp->loop, self, id);
-      else if (op == WL_OP_LOCK) rc = weft_await_lock(lp->loop, self, id);
-      else if (op == WL_OP_QPUT) rc = weft_await_queue_put(lp->loop, self, id, item);
-      else rc = weft_await_queue_get(lp->loop, self, id);
-      if (rc == WEFT_PENDING && op == WL_OP_QGET) t->getting = 1;
+    case WL_OP_QGET:
+      if (!wl_int(co, base + 1, LUA_MININTEGER, LUA_MAXINTEGER, &a)) break; /* id */
+      if (op == WL_OP_QPUT && !wl_int(co, base + 2, LUA_MININTEGER, LUA_MAXINTEGER, &b)) break;
+      if (op == WL_OP_EVENT) rc = weft_await_event(lp->loop, self, a);
+      else if (op == WL_OP_SEM) rc = weft_await_semaphore(lp->loop, self, a);
+      else if (op == WL_OP_LOCK) rc = weft_await_lock(lp->loop, self, a);
+      else if (op == WL_OP_QPUT) rc = weft_await_queue_put(lp->loop, self, a, b);
+      else rc = weft_await_queue_get(lp->loop, self, a);
       break;
-    }
     case WL_OP_FIRST: /* {tasks} */
       if (lua_type(co, base + 1) == LUA_TTABLE) rc = wl_await_tasks(lp, self, co, base + 1, -1);
       break;
@@ -907,7 +875,7 @@ static int wl_task_arm(lua_State *L, wl_loop *lp, wl_task *t, weft_task_t self, 
   }
   lua_settop(co, base - 1); /* drop the request */
   if (rc == WEFT_PENDING) {
-    t->group = (uint8_t)group;
+    t->second = (uint8_t)(group ? WL_OP_ALL : op == WL_OP_SEND || op == WL_OP_QGET ? op : 0);
     return WEFT_PENDING;
   }
   lua_pushinteger(co, rc);
@@ -932,14 +900,14 @@ static int wl_task_step(weft_loop_t *loop, weft_task_t self, int status, void *u
     nargs = lua_gettop(co) - 1;
   } else if (!lua_checkstack(co, 2)) {
     nargs = -1;
-  } else { /* what the pending yield returns: status [, was it my cancel] */
+  } else { /* what the pending yield returns: status [, its second value] */
     int mine = status == WEFT_ECANCELED && t->asked_cancel;
     if (status == WEFT_ECANCELED) t->asked_cancel = 0;
     lua_pushinteger(co, status);
     nargs = 1;
-    if (t->group) lua_pushboolean(co, mine), nargs = 2;
-    if (t->sending) lua_pushinteger(co, (lua_Integer)t->sent), nargs = 2;
-    if (t->getting) {
+    if (t->second == WL_OP_ALL) lua_pushboolean(co, mine), nargs = 2;
+    if (t->second == WL_OP_SEND) lua_pushinteger(co, (lua_Integer)t->sent), nargs = 2;
+    if (t->second == WL_OP_QGET) {
       int64_t item = 0;
       if (status == 0 && weft_task_item(loop, self, &item) == 0)
         lua_pushinteger(co, (lua_Integer)item);
@@ -947,9 +915,7 @@ static int wl_task_step(weft_loop_t *loop, weft_task_t self, int status, void *u
         lua_pushnil(co);
       nargs = 2;
     }
-    t->group = 0;
-    t->sending = 0;
-    t->getting = 0;
+    t->second = 0;
   }
   for (;;) {
     if (nargs < 0) return wl_task_end(lp, t, WEFT_ENOMEM, 0); /* no stack to resume */
@@ -1117,25 +1083,27 @@ static int wl_errno_fail(lua_State *L) { return wl_fail(L, -errno); }
 
 static int wl_checkfd(lua_State *L, int idx) { return (int)wl_checkint(L, idx, 0, INT_MAX); }
 
+/* The two fds of a socketpair or pipe2 that returned rc. */
+static int wl_fdpair(lua_State *L, int rc, const int fds[2]) {
+  if (rc < 0) return wl_errno_fail(L);
+  lua_pushinteger(L, fds[0]);
+  lua_pushinteger(L, fds[1]);
+  return 2;
+}
+
 /* socketpair([nonblocking=true]) -> fd1, fd2 | nil, message, code */
 int wl_l_socketpair(lua_State *L) {
-  int nb = lua_isnoneornil(L, 1) ? 1 : lua_toboolean(L, 1);
+  int nb = lua_isnoneornil(L, 1) || lua_toboolean(L, 1);
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nb ? SOCK_NONBLOCK : 0), 0, sv) < 0)
-    return wl_errno_fail(L);
-  lua_pushinteger(L, sv[0]);
-  lua_pushinteger(L, sv[1]);
-  return 2;
+  int type = SOCK_STREAM | SOCK_CLOEXEC | (nb ? SOCK_NONBLOCK : 0);
+  return wl_fdpair(L, socketpair(AF_UNIX, type, 0, sv), sv);
 }
 
 /* pipe([nonblocking=true]) -> read_fd, write_fd | nil, message, code */
 int wl_l_pipe(lua_State *L) {
-  int nb = lua_isnoneornil(L, 1) ? 1 : lua_toboolean(L, 1);
+  int nb = lua_isnoneornil(L, 1) || lua_toboolean(L, 1);
   int p[2];
-  if (pipe2(p, O_CLOEXEC | (nb ? O_NONBLOCK : 0)) < 0) return wl_errno_fail(L);
-  lua_pushinteger(L, p[0]);
-  lua_pushinteger(L, p[1]);
-  return 2;
+  return wl_fdpair(L, pipe2(p, O_CLOEXEC | (nb ? O_NONBLOCK : 0)), p);
 }
 
 /* read(fd[, max=65536]) -> string ("" at end of file) | nil, message, code */
@@ -1160,13 +1128,11 @@ int wl_l_write(lua_State *L) {
   lua_Integer i = luaL_optinteger(L, 3, 1), j = luaL_optinteger(L, 4, (lua_Integer)len);
   if (i < 1) i = 1;
   if (j > (lua_Integer)len) j = (lua_Integer)len;
-  if (i > j) {
-    lua_pushinteger(L, 0);
-    return 1;
+  ssize_t n = 0;
+  if (i <= j) {
+    do n = write(fd, s + i - 1, (size_t)(j - i + 1));
+    while (n < 0 && errno == EINTR);
   }
-  ssize_t n;
-  do n = write(fd, s + i - 1, (size_t)(j - i + 1));
-  while (n < 0 && errno == EINTR);
   if (n < 0) return wl_errno_fail(L);
   lua_pushinteger(L, n);
   return 1;
@@ -1174,21 +1140,16 @@ int wl_l_write(lua_State *L) {
 
 /* close(fd) -> true | nil, message, code */
 int wl_l_close(lua_State *L) {
-  int fd = wl_checkfd(L, 1);
-  if (close(fd) < 0) return wl_errno_fail(L);
-  lua_pushboolean(L, 1);
-  return 1;
+  return wl_ok_or_fail(L, close(wl_checkfd(L, 1)) < 0 ? -errno : 0);
 }
 
 /* set_nonblocking(fd[, on=true]) -> true | nil, message, code */
 int wl_l_set_nonblocking(lua_State *L) {
   int fd = wl_checkfd(L, 1);
-  int on = lua_isnoneornil(L, 2) ? 1 : lua_toboolean(L, 2);
+  int on = lua_isnoneornil(L, 2) || lua_toboolean(L, 2);
   int fl = fcntl(fd, F_GETFL);
-  if (fl < 0 || fcntl(fd, F_SETFL, on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK)) < 0)
-    return wl_errno_fail(L);
-  lua_pushboolean(L, 1);
-  return 1;
+  if (fl >= 0) fl = fcntl(fd, F_SETFL, on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK));
+  return wl_ok_or_fail(L, fl < 0 ? -errno : 0);
 }
 
 /* buffer(size) -> a receive buffer (full userdata: it never moves) */
@@ -1214,8 +1175,6 @@ int wl_l_buffer_string(lua_State *L) {
   return 1;
 }
 
-/* ----------------------------------------------------------------- init */
-
 /* ------------------------------------------------------------- queues
  *
  * A queue's user_data is a ref to its drop function, drop(item), which the
@@ -1240,32 +1199,24 @@ static void wl_drop_tramp(weft_loop_t *loop, weft_queue_t queue, int64_t item, v
 
 /* queue_new(loop, capacity, drop) -> rc, id */
 int wl_queue_new(lua_State *L, wl_loop *lp, int64_t capacity, WL_FUNC drop, int64_t *OUT_ID) {
-  if (!lp->loop) return WEFT_EINVAL;
   int ref = wl_ref(L, lp, WEFT_KIND_QUEUE, drop);
-  int rc = weft_queue_new(lp->loop, capacity, wl_drop_tramp, (void *)(intptr_t)ref, OUT_ID);
-  if (rc < 0) wl_unref_refused(L, lp, WEFT_KIND_QUEUE, ref);
-  return rc;
+  return wl_kept(L, lp, WEFT_KIND_QUEUE, ref,
+                 weft_queue_new(lp->loop, capacity, wl_drop_tramp, (void *)(intptr_t)ref, OUT_ID));
 }
 
-int wl_queue_close(lua_State *L, wl_loop *lp, int64_t queue, int flags) {
+/* weft_queue_close, or weft_queue_free if `freeing`, with wl_cur set */
+static int wl_queue_end(wl_loop *lp, int64_t queue, int flags, int freeing) {
   wl_loop *saved = wl_cur;
-  (void)L;
-  if (!lp->loop) return WEFT_EINVAL;
   wl_cur = lp;
-  int rc = weft_queue_close(lp->loop, queue, flags);
+  int rc = freeing ? weft_queue_free(lp->loop, queue) : weft_queue_close(lp->loop, queue, flags);
   wl_cur = saved;
   return rc;
 }
 
-int wl_queue_free(lua_State *L, wl_loop *lp, int64_t queue) {
-  wl_loop *saved = wl_cur;
-  (void)L;
-  if (!lp->loop) return WEFT_EINVAL;
-  wl_cur = lp;
-  int rc = weft_queue_free(lp->loop, queue);
-  wl_cur = saved;
-  return rc;
+int wl_queue_close(wl_loop *lp, int64_t queue, int flags) {
+  return wl_queue_end(lp, queue, flags, 0);
 }
+int wl_queue_free(wl_loop *lp, int64_t queue) { return wl_queue_end(lp, queue, 0, 1); }
 
 static void wl_newmeta(lua_State *L, const char *name, const void *key, const luaL_Reg *meta,
                        const luaL_Reg *methods, int mod, const char *field) {
@@ -1281,8 +1232,6 @@ static void wl_newmeta(lua_State *L, const char *name, const void *key, const lu
   lua_settable(L, mod); /* core.Task_mt: to recognise tasks from Lua */
   lua_rawsetp(L, LUA_REGISTRYINDEX, key);
 }
-
-static const char wl_key_loop_mt = 0;
 
 void wl_init(lua_State *L, int mod) {
   static const luaL_Reg loop_meta[] = {

@@ -46,7 +46,7 @@ typedef struct wl_job wl_job;
 /* A loop argument of the C API: the Lua loop's weft_loop_t*, NULL once it
  * was freed (the C function then returns WEFT_EINVAL). */
 %typemap(in, checkfn="lua_isuserdata") weft_loop_t *loop, const weft_loop_t *loop
-%{ $1 = wl_loop_of(L, $input); %}
+%{ $1 = wl_checkloop(L, $input)->loop; %}
 %typemap(in, checkfn="lua_isuserdata") wl_loop *lp
 %{ $1 = wl_checkloop(L, $input); %}
 %typemap(in, checkfn="lua_isuserdata") wl_job *job
@@ -93,12 +93,7 @@ typedef struct wl_job wl_job;
 %ignore weft_to_thread;
 %ignore weft_task_spawn;
 %ignore weft_task_release;
-%ignore weft_await_sleep;
-%ignore weft_await_fd;
-%ignore weft_await_thread;
-%ignore weft_await_task;
-%ignore weft_await_all;
-%ignore weft_await_yield;
+%rename("$ignore", regextarget=1, %$isfunction) "^weft_await_";
 
 /* loop_new() -> loop | nil, message, code */
 %native(loop_new) int wl_l_loop_new(lua_State *L);
@@ -176,11 +171,6 @@ int64_t wl_clock_ns(void);
  * socket_shutdown and socket_close (loop, fd) -> rc: SWIG's raw wrappers.
  * buffer(n) / buffer_string(buf, n): receive buffers. */
 %apply int *result { int *out_fd };
-%ignore weft_await_accept;
-%ignore weft_await_connect;
-%ignore weft_await_connect_unix;
-%ignore weft_await_recv;
-%ignore weft_await_send;
 %native(buffer) int wl_l_buffer(lua_State *L);
 %native(buffer_string) int wl_l_buffer_string(lua_State *L);
 
@@ -191,12 +181,6 @@ int64_t wl_clock_ns(void);
  * ref (released by the hook, kind QUEUE); close and free run it. */
 %apply int64_t *OUT_ID { weft_event_t *out, weft_semaphore_t *out, weft_lock_t *out,
                          int64_t *value, weft_task_t *owner, int64_t *size, int64_t *item };
-%ignore weft_await_event;
-%ignore weft_await_semaphore;
-%ignore weft_await_lock;
-%ignore weft_await_queue_put;
-%ignore weft_await_queue_get;
-%ignore weft_await_first;
 %ignore weft_task_item;
 %ignore weft_queue_new;
 %ignore weft_queue_close;
@@ -206,9 +190,9 @@ int64_t wl_clock_ns(void);
 int wl_queue_new(lua_State *L, wl_loop *lp, int64_t capacity, WL_FUNC drop, int64_t *OUT_ID);
 /* queue_close(loop, id, flags) -> rc; queue_free(loop, id) -> rc */
 %rename(queue_close) wl_queue_close;
-int wl_queue_close(lua_State *L, wl_loop *lp, int64_t queue, int flags);
+int wl_queue_close(wl_loop *lp, int64_t queue, int flags);
 %rename(queue_free) wl_queue_free;
-int wl_queue_free(lua_State *L, wl_loop *lp, int64_t queue);
+int wl_queue_free(wl_loop *lp, int64_t queue);
 
 %init %{
   wl_init(L, lua_gettop(L));

@@ -301,6 +301,24 @@ describe("weft.core loop", function()
                       core.EINVAL, 0 }, got)
   end)
 
+  it("answers out-of-range arguments of every await request with EINVAL", function()
+    local op, got, buf = core.op, {}, core.buffer(8)
+    local bad = {
+      { op.FD, -1, 1 }, { op.FD, 0, 1 << 31 }, { op.FD, 0, 1.5 },
+      { op.ALL, -1, {} }, { op.ALL, 1 << 31, {} }, { op.TIMEOUT, "x" },
+      { op.ACCEPT, 1 << 31 }, { op.ACCEPT, "x" }, { op.CONNECT, 1, 80 },
+      { op.CONNECT, "localhost", 1 << 31 }, { op.RECV, 0, buf, 0 }, { op.RECV, 0, "s", 8 },
+      { op.RECV, -(1 << 31) - 1, buf, 8 }, { op.SEND, 0, "abc", 0, 2 }, { op.SEND, 0, "abc", 2, 1 },
+      { op.SEND, 0, "abc", 1, 4 }, { op.SEND, 0, "", 1, 1 }, { op.SEND, 1 << 31, "abc", 1, 3 },
+      { op.EVENT, 1.5 }, { op.SEM, "x" }, { op.LOCK }, { op.QPUT, 1, 0.5 }, { op.QGET, {} },
+    }
+    core.task_spawn(loop, function()
+      for i, req in ipairs(bad) do got[i] = coroutine.yield(table.unpack(req, 1, 5)) end
+    end)
+    assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
+    for i = 1, #bad do assert.are.equal(core.EINVAL, got[i], "request " .. i) end
+  end)
+
   it("calls the logger and the error handler", function()
     local errs = {}
     assert.are.equal(0, core.loop_set_error_handler(loop, function(e, where) errs[#errs + 1] = where end))
@@ -332,5 +350,27 @@ describe("weft.core loop", function()
     assert.are.equal(0, core.loop_run(loop, core.RUN_DEFAULT))
     assert.are.equal(core.EBUSY, r1)
     assert.are.equal(core.EBUSY, r2)
+  end)
+end)
+
+describe("an error no handler takes", function()
+  it("goes to stderr, also when the error handler itself fails", function()
+    local script = [[
+      local core = require "weft.core"
+      local loop = core.loop_new()
+      core.loop_post(loop, function() error("first", 0) end)
+      core.loop_post(loop, function() error({}) end)
+      core.loop_run(loop, core.RUN_DEFAULT)
+      core.loop_set_error_handler(loop, function() error("handler broke", 0) end)
+      core.loop_post(loop, function() error("third", 0) end)
+      core.loop_run(loop, core.RUN_DEFAULT)
+      core.loop_free(loop)
+    ]]
+    local p = io.popen("lua5.4 - 2>&1 <<'EOS'\n" .. script .. "\nEOS\n")
+    local out = p:read("a")
+    p:close()
+    assert.matches("^weft: error in posted callback: first\nstack traceback:\n", out)
+    assert.matches("\nweft: error in posted callback: %(not a string%)\n"
+      .. "weft: error in posted callback; the error handler failed: handler broke\n$", out)
   end)
 end)
