@@ -69,14 +69,7 @@ func ReusePort() ListenOption {
 // ErrMFile, ErrNoMem.
 func (l *Loop) Listen(host string, port int, opts ...ListenOption) (*Listener, error) {
 	return l.listen("tcp_listen", host, "", opts, func(c uintptr, cfg listenConfig, fd *int32) int {
-		if host == "" { // weft's NULL host; SWIG passes strings, never NULL
-			rc := cweft.Weft_tcp_listen(c, "::", port, cfg.backlog, cfg.flags, fd)
-			if rc != cweft.WEFT_EADDRNOTAVAIL && rc != -97 /* EAFNOSUPPORT */ {
-				return rc
-			}
-			return cweft.Weft_tcp_listen(c, "0.0.0.0", port, cfg.backlog, cfg.flags, fd)
-		}
-		return cweft.Weft_tcp_listen(c, host, port, cfg.backlog, cfg.flags, fd)
+		return cweft.Weft_tcp_listen(c, host, port, cfg.backlog, cfg.flags, fd) // "": NULL
 	})
 }
 

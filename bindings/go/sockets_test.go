@@ -194,7 +194,23 @@ func TestSocketTCP(t *testing.T) {
 	if !strings.HasPrefix(all.Addr(), ":") || all.Port() <= 0 {
 		t.Fatal(all.Addr())
 	}
+	// "" reaches weft as NULL: dual-stack whatever net.ipv6.bindv6only says.
+	v6only, err := syscall.GetsockoptInt(all.FD(), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY)
+	if err == nil && v6only != 0 {
+		t.Fatal("every address, but IPv6 only")
+	}
 	all.Close()
+	// Dial's "" is refused as before.
+	l.Spawn(func(tk *Task, st int) Step {
+		if tk.Steps() == 1 {
+			return tk.Dial("", 80)
+		}
+		if st != int(ErrInval) {
+			t.Errorf("Dial(\"\"): %v", Err(st))
+		}
+		return Done(0)
+	})
+	run(t, l)
 }
 
 func TestSocketUnix(t *testing.T) {

@@ -60,6 +60,19 @@
 %typemap(goout) const char *
 %{ $result = strings.Clone($1) %}
 
+/* A host parameter: Go's "" is weft's NULL (Go strings are never nil), which
+ * weft_tcp_listen takes as every address, dual-stack, and weft_await_connect
+ * refuses with WEFT_EINVAL as it refuses "". */
+%typemap(in) const char *host
+%{ $1 = NULL;
+   if ($input.n > 0) {
+     if (!($1 = (char *)malloc($input.n + 1))) return WEFT_ENOMEM;
+     memcpy($1, $input.p, $input.n);
+     $1[$input.n] = '\0';
+   } %}
+%typemap(freearg) const char *host
+%{ free($1); %}
+
 %ignore weft_loop_stats_s;
 %ignore weft_loop_stats_t;
 %insert(go_wrapper) %{

@@ -821,11 +821,12 @@ intgo _wrap_weft_tcp_listen_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, _gos
   intgo _swig_go_result;
   
   arg1 = *(weft_loop_t **)&_swig_go_0; 
-  
-  arg2 = (char *)malloc(_swig_go_1.n + 1);
-  memcpy(arg2, _swig_go_1.p, _swig_go_1.n);
-  arg2[_swig_go_1.n] = '\0';
-  
+  arg2 = NULL;
+  if (_swig_go_1.n > 0) {
+    if (!(arg2 = (char *)malloc(_swig_go_1.n + 1))) return WEFT_ENOMEM;
+    memcpy(arg2, _swig_go_1.p, _swig_go_1.n);
+    arg2[_swig_go_1.n] = '\0';
+  } 
   arg3 = (int)_swig_go_2; 
   arg4 = (int)_swig_go_3; 
   arg5 = (int)_swig_go_4; 
@@ -1079,11 +1080,12 @@ intgo _wrap_weft_await_connect_cweft_6fa077d8b2ab05f3(weft_loop_t *_swig_go_0, l
   
   arg1 = *(weft_loop_t **)&_swig_go_0; 
   arg2 = (weft_task_t)_swig_go_1; 
-  
-  arg3 = (char *)malloc(_swig_go_2.n + 1);
-  memcpy(arg3, _swig_go_2.p, _swig_go_2.n);
-  arg3[_swig_go_2.n] = '\0';
-  
+  arg3 = NULL;
+  if (_swig_go_2.n > 0) {
+    if (!(arg3 = (char *)malloc(_swig_go_2.n + 1))) return WEFT_ENOMEM;
+    memcpy(arg3, _swig_go_2.p, _swig_go_2.n);
+    arg3[_swig_go_2.n] = '\0';
+  } 
   arg4 = (int)_swig_go_3; 
   
   result = (int)weft_await_connect(arg1,arg2,(char const *)arg3,arg4);
