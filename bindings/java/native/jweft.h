@@ -64,15 +64,12 @@ void jweft_log_tramp(void *ud, int level, const char *message);
 void jweft_queue_drop_tramp(weft_loop_t *loop, weft_queue_t queue, int64_t item, void *ud);
 
 /* Exceptions kept for weft_loop_run / weft_loop_free to rethrow. They are
- * per thread (callbacks run on the thread inside run or free); a nested run
- * saves and restores the outer run's. */
-typedef struct jweft_pending {
-  jobject exc;
-} jweft_pending;
-void jweft_pending_enter(jweft_pending *saved);
+ * per thread (callbacks run on the thread inside run or free); enter returns
+ * the outer run's, which leave restores. */
+jobject jweft_pending_enter(void);
 /* Throws the exception kept since enter (others as its suppressed ones),
- * restores the outer one, and returns 1; 0 if there was none. */
-int jweft_pending_leave(JNIEnv *env, jweft_pending *saved);
+ * restores `outer`, and returns 1; 0 if there was none. */
+int jweft_pending_leave(JNIEnv *env, jobject outer);
 
 /* The number of references jweft_ref_new made and jweft_ref_del has not
  * deleted yet (Weft.liveCallbackRefs). */
