@@ -76,7 +76,7 @@ public final class Event extends Owned {
    *     for a closed event, and those of {@link Task#sleep})
    */
   public int await(Task t) {
-    return t.arm(this, (p, self) -> WeftNative.weft_await_event(p, self, id));
+    return t.arm(this, (p, self) -> WeftNative.weft_await_event(p, self, id), null);
   }
 
   /**

@@ -14,15 +14,8 @@ package dev.weft;
 public abstract sealed class Handle extends Owned permits Timer, FdWatch {
   private volatile boolean active = true;
 
-  Handle(Loop.State loop, End stop) {
+  Handle(Loop.State loop, Call stop) {
     super(loop, stop);
-  }
-
-  /** Starts it: s passes this handle to weft as the callback and writes the id. */
-  @SuppressWarnings("unchecked")
-  final <H extends Handle> H start(Create s, String what) {
-    start(s, what, false); // held by weft while live: nothing to collect
-    return (H) this;
   }
 
   /** weft's release hook: weft is done with this handle (called inside weft: touches no loop). */
@@ -41,7 +34,7 @@ public abstract sealed class Handle extends Owned permits Timer, FdWatch {
    */
   public boolean stop() {
     if (st.isClosed()) return false;
-    int rc = st.onLoop(p -> end.end(p, id));
+    int rc = st.onLoop(p -> end.call(p, id));
     return rc != Weft.ESTALE && WeftException.check(rc, "stop") == 0; // ESTALE: weft says it has ended
   }
 

@@ -52,7 +52,7 @@ public final class Lock extends Owned {
    *     of {@link Task#sleep})
    */
   public int lock(Task t) {
-    return t.arm(this, (p, self) -> WeftNative.weft_await_lock(p, self, id));
+    return t.arm(this, (p, self) -> WeftNative.weft_await_lock(p, self, id), null);
   }
 
   /**
@@ -66,10 +66,8 @@ public final class Lock extends Owned {
    */
   public Guard tryLock(Task owner) {
     long o = owner.id;
-    int rc = st.onLoop(p -> WeftNative.weft_lock_try_acquire(p, id, o));
-    if (rc == Weft.EAGAIN) return null;
-    WeftException.check(rc, "lock try_acquire");
-    return new Guard(o);
+    boolean got = tryCall((p, l) -> WeftNative.weft_lock_try_acquire(p, l, o), "lock try_acquire");
+    return got ? new Guard(o) : null;
   }
 
   /**

@@ -511,7 +511,8 @@ public final class Loop implements AutoCloseable {
    */
   public Timer timerNanos(long delayNs, long periodNs, TimerCallback callback) {
     Timer t = new Timer(st, Objects.requireNonNull(callback, "callback"), periodNs > 0);
-    return t.start((p, out) -> WeftNative.weft_timer_start(p, delayNs, periodNs, t, out), "timer start");
+    t.start((p, out) -> WeftNative.weft_timer_start(p, delayNs, periodNs, t, out), "timer start", false);
+    return t; // held by weft while live: nothing to collect
   }
 
   // ---------------------------------------------------------- fd watches
@@ -532,7 +533,8 @@ public final class Loop implements AutoCloseable {
    */
   public FdWatch watch(int fd, int events, FdCallback callback) {
     FdWatch w = new FdWatch(st, fd, events, Objects.requireNonNull(callback, "callback"));
-    return w.start((p, out) -> WeftNative.weft_fd_watch_start(p, fd, events, w, out), "fd watch start");
+    w.start((p, out) -> WeftNative.weft_fd_watch_start(p, fd, events, w, out), "fd watch start", false);
+    return w;
   }
 
   // -------------------------------------------------------------- tasks
@@ -704,7 +706,6 @@ public final class Loop implements AutoCloseable {
     });
   }
 
-  /** The work and completion of one {@link #toThread}. */
   /** Pool work: getAsInt() on a pool thread, then accept(result) on the loop thread (weft's done). */
   interface WorkDone extends java.util.function.IntSupplier, java.util.function.IntConsumer {}
 

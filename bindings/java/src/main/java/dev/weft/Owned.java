@@ -20,13 +20,14 @@ abstract class Owned implements AutoCloseable {
   static final Cleaner CLEANER = Cleaner.create();
 
   /**
-   * A weft function that ends an id (free, release, close). Once the loop is
-   * closed it is called with loop 0 (weft says EINVAL): a socket closes its
-   * fd then, which weft leaves open.
+   * A weft call with the loop pointer and an id: an await or control call of
+   * a task, or an end (free, release, close). An end is called with loop 0
+   * once the loop is closed (weft says EINVAL): a socket closes its fd then,
+   * which weft leaves open.
    */
   @FunctionalInterface
-  interface End {
-    int end(long loop, long id);
+  interface Call {
+    int call(long loop, long id);
   }
 
   /** A weft function that creates an object, writing its id to out[0]. */
@@ -36,26 +37,26 @@ abstract class Owned implements AutoCloseable {
   }
 
   final Loop.State st;
-  final End end;
+  final Call end;
   /** The weft id; set once, by the constructor or {@link #start}. */
   long id;
   private Ending ending;
   private Cleaner.Cleanable cleanable;
 
   /** For {@link #start} later (a handle passes itself to weft as its callback). */
-  Owned(Loop.State st, End end) {
+  Owned(Loop.State st, Call end) {
     this.st = st;
     this.end = end;
   }
 
   /** An owned id; end null: nothing to end (a detached task). */
-  Owned(Loop.State st, long id, End end) {
+  Owned(Loop.State st, long id, Call end) {
     this(st, end);
     own(id, true);
   }
 
   /** Creates the object with {@code create} (throwing for an error), then owns it. */
-  Owned(Loop.State st, Create create, End end, String what) {
+  Owned(Loop.State st, Create create, Call end, String what) {
     this(st, end);
     start(create, what, true);
   }
@@ -78,9 +79,9 @@ abstract class Owned implements AutoCloseable {
   private static final class Ending extends AtomicBoolean implements Runnable {
     final Loop.State st;
     final long id;
-    final End end;
+    final Call end;
 
-    Ending(Loop.State st, long id, End end) {
+    Ending(Loop.State st, long id, Call end) {
       this.st = st;
       this.id = id;
       this.end = end;
@@ -89,7 +90,7 @@ abstract class Owned implements AutoCloseable {
     /** The collector's action: end it on the loop thread. */
     @Override
     public void run() {
-      if (compareAndSet(false, true)) st.endLater(p -> end.end(p, id));
+      if (compareAndSet(false, true)) st.endLater(p -> end.call(p, id));
     }
   }
 
@@ -108,9 +109,9 @@ abstract class Owned implements AutoCloseable {
     if (!ending.compareAndSet(false, true)) return;
     int rc;
     try {
-      rc = st.onLoop(p -> end.end(p, id));
+      rc = st.onLoop(p -> end.call(p, id));
     } catch (WeftException closed) { // ESTALE: the loop is closed, or closing on another thread
-      st.endLater(p -> end.end(p, id));
+      st.endLater(p -> end.call(p, id));
       rc = 0;
     }
     if (rc == Weft.EPERM) {
@@ -133,6 +134,12 @@ abstract class Owned implements AutoCloseable {
     int rc = st.onLoop(f);
     if (rc == Weft.EPERM) done.set(false);
     if (rc != Weft.ESTALE) WeftException.check(rc, what);
+  }
+
+  /** A try- call c(loop, id) on the loop thread: false for EAGAIN, else throws for a negative result. */
+  final boolean tryCall(Call c, String what) {
+    int rc = st.onLoop(p -> c.call(p, id));
+    return rc != Weft.EAGAIN && WeftException.check(rc, what) >= 0;
   }
 
   /** Whether {@link #close()} (or the collector) has ended it. */

@@ -193,8 +193,8 @@ public final class Queue<T> extends Owned {
    *     Weft#ENOMEM}, {@link Weft#ESTALE}, {@link Weft#EPERM}
    */
   public boolean tryPut(T value) {
-    int rc = hand(value, k -> st.onLoop(p -> WeftNative.weft_queue_try_put(p, id, k)), 0);
-    return rc != Weft.EAGAIN && WeftException.check(rc, "queue try_put") == 0;
+    return hand(value, k -> tryCall((p, q) -> WeftNative.weft_queue_try_put(p, q, k), "queue try_put")
+        ? 0 : Weft.EAGAIN, 0) == 0;
   }
 
   /**
@@ -207,10 +207,8 @@ public final class Queue<T> extends Owned {
   @SuppressWarnings("unchecked")
   public T tryGet() {
     long[] item = new long[1];
-    int rc = st.onLoop(p -> WeftNative.weft_queue_try_get(p, id, item));
-    if (rc == Weft.EAGAIN) return null;
-    WeftException.check(rc, "queue try_get");
-    return (T) core.take(item[0]);
+    boolean got = tryCall((p, q) -> WeftNative.weft_queue_try_get(p, q, item), "queue try_get");
+    return got ? (T) core.take(item[0]) : null;
   }
 
   /**

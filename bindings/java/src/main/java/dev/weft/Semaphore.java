@@ -69,7 +69,7 @@ public final class Semaphore extends Owned {
    *     for a closed semaphore, and those of {@link Task#sleep})
    */
   public int acquire(Task t) {
-    return t.arm(this, (p, self) -> WeftNative.weft_await_semaphore(p, self, id));
+    return t.arm(this, (p, self) -> WeftNative.weft_await_semaphore(p, self, id), null);
   }
 
   /**
@@ -79,10 +79,7 @@ public final class Semaphore extends Owned {
    * @throws WeftException {@link Weft#ESTALE}, {@link Weft#EPERM}
    */
   public boolean tryAcquire() {
-    int rc = st.onLoop(p -> WeftNative.weft_semaphore_try_acquire(p, id));
-    if (rc == Weft.EAGAIN) return false;
-    WeftException.check(rc, "semaphore try_acquire");
-    return true;
+    return tryCall(WeftNative::weft_semaphore_try_acquire, "semaphore try_acquire");
   }
 
   /**

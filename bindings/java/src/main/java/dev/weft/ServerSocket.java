@@ -91,7 +91,7 @@ public final class ServerSocket extends SocketBase {
    */
   public int accept(Task t) {
     if (t.st != st) return Weft.EINVAL;
-    return t.arm(this, (p, self) -> WeftNative.weft_await_accept(p, self, fd()));
+    return t.arm(this, (p, self) -> WeftNative.weft_await_accept(p, self, fd()), null);
   }
 
   /**

@@ -78,7 +78,7 @@ public final class Socket extends SocketBase {
    */
   public static int connect(Task t, String host, int port) {
     Objects.requireNonNull(host, "host");
-    return t.arm((p, self) -> WeftNative.weft_await_connect(p, self, host, port));
+    return t.arm(null, (p, self) -> WeftNative.weft_await_connect(p, self, host, port), null);
   }
 
   /**
@@ -94,7 +94,7 @@ public final class Socket extends SocketBase {
    */
   public static int connectUnix(Task t, String path) {
     Objects.requireNonNull(path, "path");
-    return t.arm((p, self) -> WeftNative.weft_await_connect_unix(p, self, path));
+    return t.arm(null, (p, self) -> WeftNative.weft_await_connect_unix(p, self, path), null);
   }
 
   /**

@@ -8,7 +8,7 @@ package dev.weft;
  */
 abstract class SocketBase extends Owned {
   /** Closes a socket through weft, or with close(2) once its loop is closed (loop 0). */
-  private static final End CLOSE = (p, fd) -> p == 0 ? WeftNative.close((int) fd) : WeftNative.weft_socket_close(p, (int) fd);
+  private static final Call CLOSE = (p, fd) -> p == 0 ? WeftNative.close((int) fd) : WeftNative.weft_socket_close(p, (int) fd);
 
   SocketBase(Loop.State st, int fd) {
     super(st, fd, CLOSE);

@@ -4,8 +4,8 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntSupplier;
+import java.util.stream.Stream;
 
 /**
  * A weft task: a resumable state machine whose {@link Step} runs on the loop
@@ -149,23 +149,11 @@ public final class Task extends Owned {
     throw (T) t;
   }
 
-  /** A weft call with the loop pointer and this task's id. */
-  @FunctionalInterface
-  interface Call {
-    int call(long loop, long self);
-  }
-
-  /** An await call on the loop thread; marks the step armed if it returns PENDING. */
-  int arm(Call c) {
-    return arm(null, c, null);
-  }
-
-  /** An await on {@code on}: kept reachable until the await resolves. */
-  int arm(Owned on, Call c) {
-    return arm(on, c, null);
-  }
-
-  /** An await that, once armed, keeps {@code on} reachable and runs r when it resolves. */
+  /**
+   * Calls the await c(loop, this task's id) on the loop thread; once armed
+   * (PENDING), keeps {@code on} (if any) reachable and runs r (if any) when
+   * it resolves.
+   */
   int arm(Owned on, Call c, Resolver r) {
     int rc = st.onLoop(p -> c.call(p, id));
     if (rc == Weft.PENDING) {
@@ -215,7 +203,7 @@ public final class Task extends Owned {
    * @return {@link Weft#PENDING}, or a negative code as {@link #sleep}
    */
   public int sleepNanos(long ns) {
-    return arm((p, self) -> WeftNative.weft_await_sleep(p, self, ns));
+    return arm(null, (p, self) -> WeftNative.weft_await_sleep(p, self, ns), null);
   }
 
   /**
@@ -230,7 +218,7 @@ public final class Task extends Owned {
    *     pollable, and those of {@link #sleep})
    */
   public int awaitFd(int fd, int events) {
-    return arm((p, self) -> WeftNative.weft_await_fd(p, self, fd, events));
+    return arm(null, (p, self) -> WeftNative.weft_await_fd(p, self, fd, events), null);
   }
 
   /**
@@ -283,7 +271,7 @@ public final class Task extends Owned {
    */
   public int await(Task other) {
     long o = other.id;
-    return arm((p, self) -> WeftNative.weft_await_task(p, self, o));
+    return arm(null, (p, self) -> WeftNative.weft_await_task(p, self, o), null);
   }
 
   /**
@@ -332,9 +320,8 @@ public final class Task extends Owned {
    *     released or of another loop, and those of {@link #sleep})
    */
   public int awaitAll(int flags, Task... tasks) {
-    long[] ids = new long[tasks.length];
-    for (int i = 0; i < tasks.length; i++) ids[i] = tasks[i].id;
-    return arm((p, self) -> WeftNative.weft_await_all(p, self, ids, flags));
+    long[] ids = Stream.of(tasks).mapToLong(Task::id).toArray();
+    return arm(null, (p, self) -> WeftNative.weft_await_all(p, self, ids, flags), null);
   }
 
   /**
@@ -352,9 +339,8 @@ public final class Task extends Owned {
    *     {@link #sleep})
    */
   public int awaitFirst(Task... tasks) {
-    long[] ids = new long[tasks.length];
-    for (int i = 0; i < tasks.length; i++) ids[i] = tasks[i].id;
-    return arm((p, self) -> WeftNative.weft_await_first(p, self, ids));
+    long[] ids = Stream.of(tasks).mapToLong(Task::id).toArray();
+    return arm(null, (p, self) -> WeftNative.weft_await_first(p, self, ids), null);
   }
 
   /**
@@ -410,7 +396,7 @@ public final class Task extends Owned {
    * @return {@link Weft#PENDING}, or a negative code as {@link #sleep}
    */
   public int yieldNow() {
-    return arm(WeftNative::weft_await_yield);
+    return arm(null, WeftNative::weft_await_yield, null);
   }
 
   /**
