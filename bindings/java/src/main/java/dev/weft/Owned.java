@@ -5,15 +5,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * What the binding's weft objects share: a loop, a weft id (a socket's: its
- * fd) and its end (free, release, close, stop). A {@link Task}, an {@link
- * Event}, a {@link Semaphore}, a {@link Lock}, a {@link Queue}, a {@link
- * Socket} or a {@link ServerSocket} keeps its id alive while the Java object
- * is reachable, and ends it once: at {@link #close()}, or, once the garbage
- * collector finds the object unreachable, on the loop thread in a post (at
- * the loop's close if it never runs again). An object a waiting task awaits
- * stays reachable through that task until the await resolves. A {@link
- * Handle} (timer, fd watch) is held by weft while it lives, so the collector
- * has nothing to end. None of them keeps its {@link Loop} reachable.
+ * fd) and its end (free, release, close, stop), ended as the package doc's
+ * Lifetime rule says (a {@link Handle} is held by weft while it lives, so
+ * the collector has nothing to end).
  */
 abstract class Owned implements AutoCloseable {
   /** Closes dropped loops and ends dropped objects. */
@@ -95,14 +89,14 @@ abstract class Owned implements AutoCloseable {
   }
 
   /**
-   * Ends the object in weft, once: frees it (an event, a semaphore, a lock,
-   * a queue), releases it (a task), closes it (a socket) or stops it (a
-   * timer, a watch); see the class's own comment for what happens to tasks
-   * waiting on it. Later calls, and calls after the loop closed, do nothing
-   * more (a socket whose loop is closed is closed with close(2)).
-   *
-   * @throws WeftException {@link Weft#EPERM} from another thread while the
-   *     loop runs (nothing is ended then)
+   * Ends the object in weft, once: frees it (an event, a semaphore, a lock, a
+   * queue: see its class doc for its waiting tasks); releases it (a task: a
+   * finished one is freed and its id goes stale, an unfinished one runs on,
+   * detached, and is freed when it finishes); closes it (a socket: operations
+   * still waiting resolve with {@link Weft#ECLOSED}, a partial send reporting
+   * its count, then the fd is closed); or stops it (a timer, a watch). Later
+   * calls, and calls after the loop closed, do nothing more (a socket whose
+   * loop is closed is closed with close(2)). {@link Weft#EPERM} ends nothing.
    */
   @Override
   public void close() {
