@@ -72,10 +72,6 @@ public final class Queue<T> extends Owned {
       return k;
     }
 
-    Object take(long k) {
-      return table.remove(k);
-    }
-
     /** The drop trampoline: weft discarded item k. Never throws. */
     void dropped(long k) {
       Object v = table.remove(k);
@@ -135,7 +131,7 @@ public final class Queue<T> extends Owned {
   public int put(Task t, T value) {
     return hand(value, k -> t.arm(this, (p, self) -> WeftNative.weft_await_queue_put(p, self, id, k),
         (self, status) -> {
-          if (status != 0) core.take(k); // not queued: the putter keeps it
+          if (status != 0) core.table.remove(k); // not queued: the putter keeps it
         }), Weft.PENDING);
   }
 
@@ -146,7 +142,7 @@ public final class Queue<T> extends Owned {
     try {
       return rc = call.applyAsInt(k);
     } finally {
-      if (rc != kept) core.take(k); // failed or threw: the putter keeps it
+      if (rc != kept) core.table.remove(k); // failed or threw: the putter keeps it
     }
   }
 
@@ -164,7 +160,7 @@ public final class Queue<T> extends Owned {
         (self, status) -> {
           if (status != 0) return;
           long[] item = new long[1];
-          if (WeftNative.weft_task_item(st.ptr, self, item) == 0) tc.item = core.take(item[0]);
+          if (WeftNative.weft_task_item(st.ptr, self, item) == 0) tc.item = core.table.remove(item[0]);
         });
   }
 
@@ -203,7 +199,7 @@ public final class Queue<T> extends Owned {
   public T tryGet() {
     long[] item = new long[1];
     boolean got = tryCall((p, q) -> WeftNative.weft_queue_try_get(p, q, item), "queue try_get");
-    return got ? (T) core.take(item[0]) : null;
+    return got ? (T) core.table.remove(item[0]) : null;
   }
 
   /**
@@ -268,14 +264,10 @@ public final class Queue<T> extends Owned {
   @Override
   public void close() {
     super.close();
-    if (st.isClosed() || isFreed()) core.table.clear(); // what is left was given back to putters
+    // Freed (weft no longer knows it): what is left was given back to putters.
+    if (st.isClosed() || st.onLoop(p -> WeftNative.weft_queue_size(p, id, new long[1])) == Weft.ESTALE)
+      core.table.clear();
     rethrowDropFailure();
-  }
-
-  /** Whether weft no longer knows the queue (freed). */
-  private boolean isFreed() {
-    long[] v = new long[1];
-    return st.onLoop(p -> WeftNative.weft_queue_size(p, id, v)) == Weft.ESTALE;
   }
 
   /** Values in the handle table (queued, or being put): for tests. */
