@@ -18,13 +18,15 @@ static jmethodID m_run, m_timer, m_fd, m_ended, m_step, m_work, m_done, m_log, m
 
 static __thread JNIEnv *t_env;
 
-/* pthread key destructor: runs when a thread we attached exits. */
 static void detach_at_exit(void *unused) {
   t_env = NULL;
   if (g_vm) (*g_vm)->DetachCurrentThread(g_vm);
 }
 
-JNIEnv *jweft_env(void) {
+/* JNIEnv of the calling thread. A thread unknown to the JVM (a weft pool
+ * thread) is attached once, as a daemon named "weft-pool", and detached by
+ * detach_at_exit when it exits. NULL only if attaching failed. */
+static JNIEnv *jweft_env(void) {
   JNIEnv *env = t_env;
   if (env) return env;
   jint r = (*g_vm)->GetEnv(g_vm, (void **)&env, JNI_VERSION_1_8);

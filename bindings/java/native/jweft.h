@@ -28,15 +28,6 @@
 
 #include "weft.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-/* JNIEnv of the calling thread. A thread unknown to the JVM (a weft pool
- * thread) is attached once, as a daemon named "weft-pool", and detached by a
- * pthread key destructor when it exits. NULL only if attaching failed. */
-JNIEnv *jweft_env(void);
-
 /* A counted global reference to obj. Throws NullPointerException (and
  * returns NULL) for a null obj; OutOfMemoryError if the JVM refuses. */
 jobject jweft_ref_new(JNIEnv *env, jobject obj);
@@ -81,9 +72,5 @@ void jweft_ref_release(int64_t token);
 /* Checks an out array: non-null with at least n elements, else throws and
  * returns 0. */
 int jweft_check_array(JNIEnv *env, jarray a, jsize n);
-
-#ifdef __cplusplus
-}
-#endif
 
 #endif /* JWEFT_H */

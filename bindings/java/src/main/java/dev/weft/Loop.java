@@ -204,16 +204,6 @@ public final class Loop implements AutoCloseable {
       for (LongToIntFunction f; (f = ends.poll()) != null; ) f.applyAsInt(p);
     }
 
-    void setLogger(LogHandler handler) {
-      check(p -> {
-        long token = WeftNative.weft_loop_set_logger(p, handler);
-        if (token < 0) return (int) token;
-        if (loggerToken != 0) WeftNative.jweft_ref_release(loggerToken);
-        loggerToken = token;
-        return 0;
-      }, "loop set_logger");
-    }
-
     /** Loop.close(), and the cleaner's action for a loop nobody references. */
     void close() {
       final Thread me = Thread.currentThread();
@@ -377,7 +367,7 @@ public final class Loop implements AutoCloseable {
   public LoopStats stats() {
     long[] v = new long[10];
     WeftException.check(st.anyThread(p -> WeftNative.weft_loop_stats(p, v)), "loop stats");
-    return LoopStats.of(v);
+    return new LoopStats(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]);
   }
 
   /**
@@ -429,7 +419,13 @@ public final class Loop implements AutoCloseable {
    * @param handler the handler, or null
    */
   public void setLogger(LogHandler handler) {
-    st.setLogger(handler);
+    st.check(p -> {
+      long token = WeftNative.weft_loop_set_logger(p, handler);
+      if (token < 0) return (int) token;
+      if (st.loggerToken != 0) WeftNative.jweft_ref_release(st.loggerToken);
+      st.loggerToken = token;
+      return 0;
+    }, "loop set_logger");
   }
 
   /**

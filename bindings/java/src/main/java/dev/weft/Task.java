@@ -506,13 +506,10 @@ public final class Task extends Owned {
    * @return the future (the same one on every call)
    */
   public CompletableFuture<Integer> future() {
-    CompletableFuture<Integer> f = core.future;
-    if (f == null) {
-      synchronized (core) {
-        f = core.future;
-        if (f == null) core.future = f = new CompletableFuture<>();
-      }
+    synchronized (core) {
+      if (core.future == null) core.future = new CompletableFuture<>();
     }
+    CompletableFuture<Integer> f = core.future;
     if (core.done) core.complete(f);
     return f;
   }
