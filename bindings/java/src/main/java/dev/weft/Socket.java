@@ -57,8 +57,7 @@ public final class Socket extends SocketBase {
    * resolved on the loop's pool) on {@code port}, trying each address in
    * turn. Result: the connected fd (pass it to {@link #of}), or {@link
    * Weft#ECONNREFUSED}, {@link Weft#ENOTFOUND}, {@link Weft#ENETUNREACH},
-   * {@link Weft#EHOSTUNREACH}, {@link Weft#EAGAIN} (resolver failed
-   * temporarily), {@link Weft#ECANCELED}, {@link Weft#ETIMEDOUT}.
+   * {@link Weft#EHOSTUNREACH}, {@link Weft#EAGAIN} (resolver failed temporarily).
    *
    * @param t the task whose step is running
    * @param host the host; not empty, at most 1024 bytes
@@ -74,8 +73,7 @@ public final class Socket extends SocketBase {
   /**
    * Await: connects to the Unix stream socket at {@code path}. Result: the
    * connected fd (pass it to {@link #of}), or {@link Weft#ENOENT}, {@link
-   * Weft#ECONNREFUSED}, {@link Weft#EACCES}, {@link Weft#EAGAIN} (the
-   * backlog is full), {@link Weft#ECANCELED}, {@link Weft#ETIMEDOUT}.
+   * Weft#ECONNREFUSED}, {@link Weft#EACCES}, {@link Weft#EAGAIN} (the backlog is full).
    *
    * @param t the task whose step is running
    * @param path the socket's path; not empty

@@ -342,9 +342,8 @@ public final class Task extends Owned {
    * always resumes on the loop thread. Result: 0; read the outcome with
    * {@link CompletableFuture#getNow} or {@link CompletableFuture#join} in the
    * next step. An already complete future resumes the task in the next
-   * iteration. Cancelling the task (or its timeout) resolves the await with
-   * {@link Weft#ECANCELED} ({@link Weft#ETIMEDOUT}) and leaves the future
-   * alone. The loop's {@link Loop#run()} keeps running while the task waits.
+   * iteration. Cancelling the task (or its timeout) leaves the future alone.
+   * The loop's {@link Loop#run()} keeps running while the task waits.
    *
    * @param future the future; completed by any thread
    * @return {@link Weft#PENDING} or a negative code
