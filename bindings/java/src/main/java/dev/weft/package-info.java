@@ -4,10 +4,10 @@
  * take turns on one thread. The rules below hold for every class; a member's
  * own doc adds what is its own.
  *
- * <p><b>Threads.</b> A loop belongs to the thread running it. A method is a
- * loop-thread call unless its doc says "any thread": it runs in callbacks
- * and task steps while the loop runs, or on any one thread while it does
- * not; from another thread while the loop runs it throws {@link
+ * <p><b>Threads.</b> A loop belongs to the thread running it. A method that
+ * calls weft is a loop-thread call unless its doc says "any thread": it runs
+ * in callbacks and task steps while the loop runs, or on any one thread while
+ * it does not; from another thread while the loop runs it throws {@link
  * WeftException} with {@link Weft#EPERM} ({@link Weft#EBUSY} for run, close
  * and the options). Callbacks and steps run on the loop thread, never inside
  * the call that registered them.
