@@ -49,9 +49,8 @@ import java.util.function.ToIntFunction;
  *
  * <p><b>Ownership.</b> Each callback object is held by a JNI global reference
  * from the call that hands it to weft until weft's release hook says weft is
- * done with it (a timer fired or stopped, a watch stopped, a post run, work
- * ended, a task freed, or the loop closed); {@link Weft#liveCallbackRefs()}
- * counts them. Those references never reach the {@code Loop} object itself:
+ * done with it ({@link Weft#liveCallbackRefs()} counts them, and says when).
+ * Those references never reach the {@code Loop} object itself:
  * a loop that the program no longer references is closed by the garbage
  * collector (as by {@link #close()}, on the collector's cleaner thread),
  * live tasks, timers and watches included. Hold the loop for as long as you
@@ -430,9 +429,8 @@ public final class Loop implements AutoCloseable {
 
   /**
    * The backend's fd (the epoll fd, or the io_uring ring's fd), to embed this
-   * loop in another one: when it is readable (or
-   * after {@link #nextTimeoutNanos()}), call {@link #runNoWait()}. Owned by
-   * the loop: do not close it.
+   * loop in another one: when it is readable (or after {@link
+   * #nextTimeoutNanos()}), call {@link #runNoWait()}. Owned by the loop: do not close it.
    *
    * @return the fd
    */
