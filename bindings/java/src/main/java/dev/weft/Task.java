@@ -20,12 +20,8 @@ import java.util.stream.Stream;
  * loop-thread calls but {@link #isDone()}, {@link #exception()}, {@link
  * #future()} and a finished task's {@link #result()}, which are any-thread.
  *
- * <p>An exception thrown by the step finishes the task with {@link
- * Weft#EHOST}: {@link #result()} rethrows it (as the cause of a {@link
- * WeftException}), {@link #future()} completes exceptionally with it, and the
- * loop goes on. A finished task keeps its result in this object: {@link
- * #result()} returns it from any thread, also after {@link #close()} or the
- * loop's close (as the Go and Lua bindings do).
+ * <p>A step that throws finishes the task with {@link Weft#EHOST} (see
+ * {@link #result()}, {@link #exception()}, {@link #future()}); the loop goes on.
  *
  * <p><b>Ownership</b> as in the package doc: the id this object keeps alive
  * makes {@link #await(Task)}, {@link #cancel()} and the rest reach this task
@@ -460,7 +456,8 @@ public final class Task extends Owned {
    * The finished task's result: the value its last step returned (a task
    * cancelled by the loop's close: the value its step returned then, usually
    * {@link Weft#ECANCELED}). Once the task has finished, any thread, also
-   * after {@link #close()} or the loop's close; before, the loop thread.
+   * after {@link #close()} or the loop's close (as in the Go and Lua
+   * bindings); before, the loop thread.
    *
    * @return the result
    * @throws WeftException {@link Weft#EBUSY} (not finished yet), {@link
