@@ -678,10 +678,10 @@ public final class Loop implements AutoCloseable {
   /** Pool work: getAsInt() on a pool thread, then accept(result) on the loop thread (weft's done). */
   interface WorkDone extends java.util.function.IntSupplier, java.util.function.IntConsumer {}
 
+  /** The work and completion of one {@link #toThread}. */
   private static final class WorkCall<T> implements WorkDone {
     final CompletableFuture<T> future = new CompletableFuture<>();
     private final Supplier<T> work;
-    private volatile boolean ran;
     private volatile T value;
     private volatile Throwable failure;
 
@@ -690,8 +690,7 @@ public final class Loop implements AutoCloseable {
     }
 
     @Override
-    public int getAsInt() { // the work, on a pool thread
-      ran = true;
+    public int getAsInt() { // the work, on a pool thread: 0, or EHOST if it threw
       try {
         value = work.get();
         return 0;
@@ -703,8 +702,9 @@ public final class Loop implements AutoCloseable {
 
     @Override
     public void accept(int result) { // done, on the loop thread
-      if (!ran) future.completeExceptionally(new CancellationException("work cancelled before it ran"));
-      else if (failure != null) future.completeExceptionally(failure);
+      if (failure != null) future.completeExceptionally(failure);
+      else if (result != 0) // ECANCELED, or EAGAIN (not attached to the JVM): it never ran
+        future.completeExceptionally(new CancellationException("work cancelled before it ran"));
       else future.complete(value);
     }
   }
