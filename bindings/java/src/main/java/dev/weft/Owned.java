@@ -130,7 +130,7 @@ abstract class Owned implements AutoCloseable {
     if (rc != Weft.ESTALE) WeftException.check(rc, what);
   }
 
-  /** A try- call c(loop, id) on the loop thread: false for EAGAIN, else throws for a negative result. */
+  /** A try- call c(loop, id) on the loop thread: false for EAGAIN; throws for other errors. */
   final boolean tryCall(Call c, String what) {
     int rc = st.onLoop(p -> c.call(p, id));
     return rc != Weft.EAGAIN && WeftException.check(rc, what) >= 0;
