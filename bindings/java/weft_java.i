@@ -113,10 +113,9 @@ JWEFT_JAVA("jlongArray", "long[]", weft_loop_stats_t *out)
  * rethrow what a callback threw. */
 %define JWEFT_RETHROWS(FN)
 %exception FN {
-  jweft_pending jweft_saved;
-  jweft_pending_enter(&jweft_saved);
+  jobject jweft_outer = jweft_pending_enter();
   $action
-  if (jweft_pending_leave(jenv, &jweft_saved)) return $null;
+  if (jweft_pending_leave(jenv, jweft_outer)) return $null;
 }
 %enddef
 JWEFT_RETHROWS(weft_loop_run)

@@ -18,14 +18,15 @@ static jmethodID m_run, m_timer, m_fd, m_ended, m_step, m_work, m_done, m_log, m
 
 static __thread JNIEnv *t_env;
 
-/* pthread key destructor: runs when a thread we attached exits. */
 static void detach_at_exit(void *unused) {
-  (void)unused;
   t_env = NULL;
   if (g_vm) (*g_vm)->DetachCurrentThread(g_vm);
 }
 
-JNIEnv *jweft_env(void) {
+/* JNIEnv of the calling thread. A thread unknown to the JVM (a weft pool
+ * thread) is attached once, as a daemon named "weft-pool", and detached by
+ * detach_at_exit when it exits. NULL only if attaching failed. */
+static JNIEnv *jweft_env(void) {
   JNIEnv *env = t_env;
   if (env) return env;
   jint r = (*g_vm)->GetEnv(g_vm, (void **)&env, JNI_VERSION_1_8);
@@ -42,18 +43,22 @@ JNIEnv *jweft_env(void) {
 
 /* --------------------------------------------------------- references */
 
+/* Throws a new `cls` (a class name) with `msg`; returns 0. */
+static int throw_new(JNIEnv *env, const char *cls, const char *msg) {
+  jclass c = (*env)->FindClass(env, cls);
+  if (c) (*env)->ThrowNew(env, c, msg);
+  return 0;
+}
+
 jobject jweft_ref_new(JNIEnv *env, jobject obj) {
   if (!obj) {
-    jclass npe = (*env)->FindClass(env, "java/lang/NullPointerException");
-    if (npe) (*env)->ThrowNew(env, npe, "callback is null");
+    throw_new(env, "java/lang/NullPointerException", "callback is null");
     return NULL;
   }
   jobject ref = (*env)->NewGlobalRef(env, obj);
   if (!ref) {
-    if (!(*env)->ExceptionCheck(env)) {
-      jclass oom = (*env)->FindClass(env, "java/lang/OutOfMemoryError");
-      if (oom) (*env)->ThrowNew(env, oom, "no JNI global reference left");
-    }
+    if (!(*env)->ExceptionCheck(env))
+      throw_new(env, "java/lang/OutOfMemoryError", "no JNI global reference left");
     return NULL;
   }
   atomic_fetch_add_explicit(&g_live_refs, 1, memory_order_relaxed);
@@ -67,18 +72,10 @@ void jweft_ref_del(JNIEnv *env, jobject ref) {
 }
 
 int jweft_check_array(JNIEnv *env, jarray a, jsize n) {
-  const char *cls = NULL, *msg = NULL;
-  if (!a) {
-    cls = "java/lang/NullPointerException";
-    msg = "out array is null";
-  } else if ((*env)->GetArrayLength(env, a) < n) {
-    cls = "java/lang/IllegalArgumentException";
-    msg = "out array too short";
-  }
-  if (!cls) return 1;
-  jclass c = (*env)->FindClass(env, cls);
-  if (c) (*env)->ThrowNew(env, c, msg);
-  return 0;
+  if (!a) return throw_new(env, "java/lang/NullPointerException", "out array is null");
+  if ((*env)->GetArrayLength(env, a) < n)
+    return throw_new(env, "java/lang/IllegalArgumentException", "out array too short");
+  return 1;
 }
 
 /* --------------------------------------------------------- exceptions */
@@ -94,27 +91,24 @@ static int catch_exception(JNIEnv *env, weft_loop_t *loop) {
   jthrowable exc = (*env)->ExceptionOccurred(env);
   (*env)->ExceptionClear(env);
   if (exc) {
-    if (!t_pending) {
-      t_pending = jweft_ref_new(env, exc);
-    } else {
-      (*env)->CallVoidMethod(env, t_pending, m_add_suppressed, exc);
-      if ((*env)->ExceptionCheck(env)) (*env)->ExceptionClear(env);
-    }
-    if ((*env)->ExceptionCheck(env)) (*env)->ExceptionClear(env);
+    if (!t_pending) t_pending = jweft_ref_new(env, exc);
+    else (*env)->CallVoidMethod(env, t_pending, m_add_suppressed, exc);
+    if ((*env)->ExceptionCheck(env)) (*env)->ExceptionClear(env); /* of either call */
     (*env)->DeleteLocalRef(env, exc);
   }
   if (loop) weft_loop_stop(loop);
   return 1;
 }
 
-void jweft_pending_enter(jweft_pending *saved) {
-  saved->exc = t_pending;
+jobject jweft_pending_enter(void) {
+  jobject outer = t_pending;
   t_pending = NULL;
+  return outer;
 }
 
-int jweft_pending_leave(JNIEnv *env, jweft_pending *saved) {
+int jweft_pending_leave(JNIEnv *env, jobject outer) {
   jobject exc = t_pending;
-  t_pending = saved->exc;
+  t_pending = outer;
   if (!exc) return 0;
   jobject local = (*env)->NewLocalRef(env, exc);
   jweft_ref_del(env, exc);
@@ -126,7 +120,6 @@ int jweft_pending_leave(JNIEnv *env, jweft_pending *saved) {
 /* -------------------------------------------------------- trampolines */
 
 void jweft_release(void *ctx, int kind, void *ud) {
-  (void)ctx;
   JNIEnv *env = jweft_env();
   if (kind == WEFT_KIND_TIMER || kind == WEFT_KIND_FD_WATCH) {
     (*env)->CallVoidMethod(env, (jobject)ud, m_ended);
@@ -187,8 +180,6 @@ void jweft_log_tramp(void *ud, int level, const char *message) {
 }
 
 void jweft_queue_drop_tramp(weft_loop_t *loop, weft_queue_t queue, int64_t item, void *ud) {
-  (void)loop;
-  (void)queue;
   JNIEnv *env = jweft_env();
   (*env)->CallVoidMethod(env, (jobject)ud, m_drop, (jlong)item);
   if ((*env)->ExceptionCheck(env)) (*env)->ExceptionClear(env);
@@ -206,7 +197,6 @@ static jmethodID method(JNIEnv *env, const char *cls, const char *name, const ch
 }
 
 JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM *vm, void *reserved) {
-  (void)reserved;
   JNIEnv *env;
   if ((*vm)->GetEnv(vm, (void **)&env, JNI_VERSION_1_8) != JNI_OK) return JNI_ERR;
   g_vm = vm;

@@ -28,15 +28,6 @@
 
 #include "weft.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-/* JNIEnv of the calling thread. A thread unknown to the JVM (a weft pool
- * thread) is attached once, as a daemon named "weft-pool", and detached by a
- * pthread key destructor when it exits. NULL only if attaching failed. */
-JNIEnv *jweft_env(void);
-
 /* A counted global reference to obj. Throws NullPointerException (and
  * returns NULL) for a null obj; OutOfMemoryError if the JVM refuses. */
 jobject jweft_ref_new(JNIEnv *env, jobject obj);
@@ -64,15 +55,12 @@ void jweft_log_tramp(void *ud, int level, const char *message);
 void jweft_queue_drop_tramp(weft_loop_t *loop, weft_queue_t queue, int64_t item, void *ud);
 
 /* Exceptions kept for weft_loop_run / weft_loop_free to rethrow. They are
- * per thread (callbacks run on the thread inside run or free); a nested run
- * saves and restores the outer run's. */
-typedef struct jweft_pending {
-  jobject exc;
-} jweft_pending;
-void jweft_pending_enter(jweft_pending *saved);
+ * per thread (callbacks run on the thread inside run or free); enter returns
+ * the outer run's, which leave restores. */
+jobject jweft_pending_enter(void);
 /* Throws the exception kept since enter (others as its suppressed ones),
- * restores the outer one, and returns 1; 0 if there was none. */
-int jweft_pending_leave(JNIEnv *env, jweft_pending *saved);
+ * restores `outer`, and returns 1; 0 if there was none. */
+int jweft_pending_leave(JNIEnv *env, jobject outer);
 
 /* The number of references jweft_ref_new made and jweft_ref_del has not
  * deleted yet (Weft.liveCallbackRefs). */
@@ -84,9 +72,5 @@ void jweft_ref_release(int64_t token);
 /* Checks an out array: non-null with at least n elements, else throws and
  * returns 0. */
 int jweft_check_array(JNIEnv *env, jarray a, jsize n);
-
-#ifdef __cplusplus
-}
-#endif
 
 #endif /* JWEFT_H */

@@ -4,9 +4,8 @@ package dev.weft;
 @FunctionalInterface
 public interface FdCallback {
   /**
-   * The fd is ready (level-triggered: called in every iteration while it stays
-   * ready). An exception thrown here stops the loop after the current
-   * iteration and is rethrown by {@link Loop#run()}.
+   * The fd is ready (level-triggered: called in every iteration while it
+   * stays ready). What it throws goes to {@link Loop#run()} (see {@link Loop}).
    *
    * @param watch the watch
    * @param events the requested ready bits ({@link Weft#READABLE}, {@link

@@ -24,13 +24,11 @@ public final class FdWatch extends Handle {
   }
 
   /**
-   * Changes the events watched for. Loop thread (or any thread while the loop
-   * is not running).
+   * Changes the events watched for; on error the old events stay.
    *
    * @param events {@link Weft#READABLE} and/or {@link Weft#WRITABLE}
-   * @throws WeftException {@link Weft#EINVAL} (bad events), {@link
-   *     Weft#ESTALE} (stopped, or the loop is closed), {@link Weft#EBADF} (the
-   *     fd was closed), {@link Weft#EPERM}; on error the old events stay
+   * @throws WeftException {@link Weft#EINVAL} (bad events), {@link Weft#ESTALE}
+   *     (stopped), {@link Weft#EBADF} (the fd was closed)
    */
   public void modify(int events) {
     st.check(p -> WeftNative.weft_fd_watch_modify(p, id, events), "fd watch modify");

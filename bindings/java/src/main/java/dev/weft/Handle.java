@@ -3,26 +3,16 @@ package dev.weft;
 /**
  * What a {@link Timer} and an {@link FdWatch} share: a weft id on a loop, a
  * callback that runs on the loop thread until the handle ends, and {@link
- * #stop()} ({@link #close()} stops it too). A handle ends when it is stopped, when a one-shot timer has
- * fired, or when its loop is closed; weft's release hook reports the end,
- * and with it the binding lets go of the callback.
- *
- * <p>A live handle is held by weft, so dropping the object does not stop it.
- * It does not keep its {@link Loop} reachable: a loop the program drops is
- * closed by the garbage collector, which ends its handles.
+ * #stop()} ({@link #close()} stops it too). A handle ends when it is
+ * stopped, when a one-shot timer has fired, or when its loop is closed;
+ * weft's release hook reports the end, and with it the binding lets go of
+ * the callback. Dropping a live handle does not stop it (package doc).
  */
 public abstract sealed class Handle extends Owned permits Timer, FdWatch {
   private volatile boolean active = true;
 
-  Handle(Loop.State loop, End stop) {
+  Handle(Loop.State loop, Call stop) {
     super(loop, stop);
-  }
-
-  /** Starts it: s passes this handle to weft as the callback and writes the id. */
-  @SuppressWarnings("unchecked")
-  final <H extends Handle> H start(Create s, String what) {
-    start(s, what, false); // held by weft while live: nothing to collect
-    return (H) this;
   }
 
   /** weft's release hook: weft is done with this handle (called inside weft: touches no loop). */
@@ -32,16 +22,15 @@ public abstract sealed class Handle extends Owned permits Timer, FdWatch {
 
   /**
    * Stops the handle; its callback will not run again. Also from its own
-   * callback. Loop thread (or any thread while the loop is not running).
+   * callback.
    *
    * @return true if it was live and is stopped now; false if it had already
    *     ended (stopped, fired once, or its loop closed)
-   * @throws WeftException {@link Weft#EPERM} from another thread while the
-   *     loop runs, {@link Weft#ESTALE} while another thread closes the loop
+   * @throws WeftException {@link Weft#ESTALE} only while another thread closes the loop
    */
   public boolean stop() {
     if (st.isClosed()) return false;
-    int rc = st.onLoop(p -> end.end(p, id));
+    int rc = st.onLoop(p -> end.call(p, id));
     return rc != Weft.ESTALE && WeftException.check(rc, "stop") == 0; // ESTALE: weft says it has ended
   }
 

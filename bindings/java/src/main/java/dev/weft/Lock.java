@@ -25,7 +25,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * guard (or call {@link #unlock(Task)} later). A task that finishes holding
  * the lock keeps it until its guard or {@link #unlock(Task)} releases it.
  *
- * <p><b>Cancel-safety, threads and lifetime</b> as {@link Semaphore}
+ * <p><b>Cancel-safety, threads, errors and lifetime</b> as {@link Semaphore}
  * ({@link #close()} frees it, held or not).
  * The name is that of {@code java.util.concurrent.locks.Lock}; this one is
  * for tasks, not threads.
@@ -35,7 +35,7 @@ public final class Lock extends Owned {
    * Creates an unlocked lock.
    *
    * @param loop the loop
-   * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
+   * @throws WeftException {@link Weft#ENOMEM}
    */
   public Lock(Loop loop) {
     super(loop.st, WeftNative::weft_lock_new, WeftNative::weft_lock_free, "lock new");
@@ -48,11 +48,10 @@ public final class Lock extends Owned {
    *
    * @param t the task whose step is running
    * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL} if
-   *     t already holds it, {@link Weft#ESTALE} for a closed lock, and those
-   *     of {@link Task#sleep})
+   *     t already holds it, {@link Weft#ESTALE} for a closed lock)
    */
   public int lock(Task t) {
-    return t.arm(this, (p, self) -> WeftNative.weft_await_lock(p, self, id));
+    return t.arm(this, (p, self) -> WeftNative.weft_await_lock(p, self, id), null);
   }
 
   /**
@@ -62,14 +61,12 @@ public final class Lock extends Owned {
    * @return a guard unlocking it for owner, or null if it is held or a task
    *     waits for it
    * @throws WeftException {@link Weft#EINVAL} (owner already holds it),
-   *     {@link Weft#ESTALE} (owner or the lock is not live), {@link Weft#EPERM}
+   *     {@link Weft#ESTALE} (owner or the lock is not live)
    */
   public Guard tryLock(Task owner) {
     long o = owner.id;
-    int rc = st.onLoop(p -> WeftNative.weft_lock_try_acquire(p, id, o));
-    if (rc == Weft.EAGAIN) return null;
-    WeftException.check(rc, "lock try_acquire");
-    return new Guard(o);
+    boolean got = tryCall((p, l) -> WeftNative.weft_lock_try_acquire(p, l, o), "lock try_acquire");
+    return got ? new Guard(o) : null;
   }
 
   /**
@@ -87,8 +84,7 @@ public final class Lock extends Owned {
    * Unlocks it; the oldest waiting task gets it.
    *
    * @param owner the task holding it
-   * @throws WeftException {@link Weft#EINVAL} (owner does not hold it, or it
-   *     is unlocked), {@link Weft#ESTALE}, {@link Weft#EPERM}
+   * @throws WeftException {@link Weft#EINVAL} (owner does not hold it, or it is unlocked)
    */
   public void unlock(Task owner) {
     long o = owner.id;
@@ -99,7 +95,6 @@ public final class Lock extends Owned {
    * Whether a task holds the lock.
    *
    * @return true if held
-   * @throws WeftException {@link Weft#ESTALE}, {@link Weft#EPERM}
    */
   public boolean isLocked() {
     return ownerId() != 0;
@@ -109,7 +104,6 @@ public final class Lock extends Owned {
    * The weft id of the task holding the lock ({@link Task#id()}), 0 if none.
    *
    * @return the id
-   * @throws WeftException {@link Weft#ESTALE}, {@link Weft#EPERM}
    */
   public long ownerId() {
     long[] v = new long[1];
@@ -118,13 +112,11 @@ public final class Lock extends Owned {
   }
 
   /**
-   * A future of the lock, taken on the loop thread by a detached task (the
-   * lock's holder, until the guard is closed). Cancelling the future before
-   * the grant takes nothing; after it, the lock is unlocked again. Closing
-   * the lock completes it exceptionally ({@link Weft#ECLOSED}).
+   * {@link #lock} as a future (see the package doc), by a detached task that
+   * holds the lock until the guard is closed. Cancelling it before the grant
+   * takes nothing; after it, the lock is unlocked again.
    *
    * @return the future of a guard that unlocks it
-   * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public CompletableFuture<Guard> lockAsync() {
     return loopOrThrow().future(this::lock, (t, r) -> new Guard(t.id), Guard::close);
@@ -143,8 +135,7 @@ public final class Lock extends Owned {
      * Unlocks (as {@link Lock#unlock}) unless already done; a lock closed
      * meanwhile is left alone.
      *
-     * @throws WeftException {@link Weft#EINVAL} (unlocked by other means
-     *     meanwhile), {@link Weft#EPERM}
+     * @throws WeftException {@link Weft#EINVAL} (unlocked by other means meanwhile)
      */
     @Override
     public void close() {

@@ -33,14 +33,9 @@ import java.util.function.ToIntFunction;
  * }
  * }</pre>
  *
- * <p><b>Threads.</b> A loop belongs to the thread running it. {@link #post},
- * {@link #stop}, {@link #stats} and {@link #now} may be called from any thread
- * at any time. Every other method is for the loop thread: from callbacks and
- * task steps while it runs, or from any one thread while it does not run;
- * from another thread while it runs they throw {@link WeftException} with
- * {@link Weft#EPERM} ({@link Weft#EBUSY} for run, close and the options).
- * Callbacks run on the loop thread, never inside the call that registered
- * them. The binding guards the native loop so that no interleaving of calls,
+ * <p><b>Threads</b> as in the package doc; {@link #post}, {@link #stop},
+ * {@link #stats} and {@link #now} may be called from any thread at any time.
+ * The binding guards the native loop so that no interleaving of calls,
  * including {@link #close()} racing other threads, can use freed memory: a
  * call on a closed loop throws {@link WeftException} with {@link Weft#ESTALE}.
  *
@@ -54,9 +49,8 @@ import java.util.function.ToIntFunction;
  *
  * <p><b>Ownership.</b> Each callback object is held by a JNI global reference
  * from the call that hands it to weft until weft's release hook says weft is
- * done with it (a timer fired or stopped, a watch stopped, a post run, work
- * ended, a task freed, or the loop closed); {@link Weft#liveCallbackRefs()}
- * counts them. Those references never reach the {@code Loop} object itself:
+ * done with it ({@link Weft#liveCallbackRefs()} counts them, and says when).
+ * Those references never reach the {@code Loop} object itself:
  * a loop that the program no longer references is closed by the garbage
  * collector (as by {@link #close()}, on the collector's cleaner thread),
  * live tasks, timers and watches included. Hold the loop for as long as you
@@ -209,16 +203,6 @@ public final class Loop implements AutoCloseable {
       for (LongToIntFunction f; (f = ends.poll()) != null; ) f.applyAsInt(p);
     }
 
-    void setLogger(LogHandler handler) {
-      check(p -> {
-        long token = WeftNative.weft_loop_set_logger(p, handler);
-        if (token < 0) return (int) token;
-        if (loggerToken != 0) WeftNative.jweft_ref_release(loggerToken);
-        loggerToken = token;
-        return 0;
-      }, "loop set_logger");
-    }
-
     /** Loop.close(), and the cleaner's action for a loop nobody references. */
     void close() {
       final Thread me = Thread.currentThread();
@@ -294,7 +278,7 @@ public final class Loop implements AutoCloseable {
    *
    * @return true if something is still alive (stopped early), false if nothing is
    * @throws WeftException {@link Weft#EBUSY} if the loop is already running
-   *     (also from one of its callbacks), {@link Weft#ESTALE} if closed
+   *     (also from one of its callbacks)
    * @throws RuntimeException (or any throwable) rethrown from a callback, see
    *     the class comment
    */
@@ -333,9 +317,7 @@ public final class Loop implements AutoCloseable {
   /**
    * Asks the current {@link #run()} (or, if none, the next one) to return
    * after the iteration in progress; wakes the loop if it is blocked in the
-   * poll. Any thread.
-   *
-   * @throws WeftException {@link Weft#ESTALE} if closed
+   * poll. Any thread; {@link Weft#ESTALE} if closed.
    */
   public void stop() {
     WeftException.check(st.anyThread(WeftNative::weft_loop_stop), "loop stop");
@@ -370,30 +352,28 @@ public final class Loop implements AutoCloseable {
    * post runs exactly once: by a run, or by {@link #close()}. Any thread.
    *
    * @param callback what to run
-   * @throws WeftException {@link Weft#ESTALE} if closed, {@link Weft#ENOMEM}
+   * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#ESTALE} if closed
    */
   public void post(Runnable callback) {
     st.post(Objects.requireNonNull(callback, "callback"));
   }
 
   /**
-   * The loop's counters. Any thread.
+   * The loop's counters. Any thread; {@link Weft#ESTALE} if closed.
    *
    * @return a snapshot
-   * @throws WeftException {@link Weft#ESTALE} if closed
    */
   public LoopStats stats() {
     long[] v = new long[10];
     WeftException.check(st.anyThread(p -> WeftNative.weft_loop_stats(p, v)), "loop stats");
-    return LoopStats.of(v);
+    return new LoopStats(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]);
   }
 
   /**
    * The monotonic clock in ns as cached at the start of the current (or
-   * last) iteration. Any thread.
+   * last) iteration. Any thread; {@link Weft#ESTALE} if closed.
    *
    * @return CLOCK_MONOTONIC nanoseconds
-   * @throws WeftException {@link Weft#ESTALE} if closed
    */
   public long now() {
     long[] v = new long[1];
@@ -436,20 +416,23 @@ public final class Loop implements AutoCloseable {
    * throws is rethrown by {@link #run()} (it does not stop the loop).
    *
    * @param handler the handler, or null
-   * @throws WeftException {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public void setLogger(LogHandler handler) {
-    st.setLogger(handler);
+    st.check(p -> {
+      long token = WeftNative.weft_loop_set_logger(p, handler);
+      if (token < 0) return (int) token;
+      if (st.loggerToken != 0) WeftNative.jweft_ref_release(st.loggerToken);
+      st.loggerToken = token;
+      return 0;
+    }, "loop set_logger");
   }
 
   /**
    * The backend's fd (the epoll fd, or the io_uring ring's fd), to embed this
-   * loop in another one: when it is readable (or
-   * after {@link #nextTimeoutNanos()}), call {@link #runNoWait()}. Owned by
-   * the loop: do not close it.
+   * loop in another one: when it is readable (or after {@link
+   * #nextTimeoutNanos()}), call {@link #runNoWait()}. Owned by the loop: do not close it.
    *
    * @return the fd
-   * @throws WeftException {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public int backendFd() {
     return st.check(WeftNative::weft_loop_backend_fd, "backend fd");
@@ -459,7 +442,6 @@ public final class Loop implements AutoCloseable {
    * How long an embedder may block before the loop next has work.
    *
    * @return ns: 0 if work is ready, the time to the next timer, or -1 if none
-   * @throws WeftException {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public long nextTimeoutNanos() {
     long[] v = new long[1];
@@ -477,8 +459,7 @@ public final class Loop implements AutoCloseable {
    * @param delay not negative
    * @param callback what to run
    * @return the timer
-   * @throws WeftException {@link Weft#EINVAL} (negative delay), {@link
-   *     Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
+   * @throws WeftException {@link Weft#EINVAL} (negative delay), {@link Weft#ENOMEM}
    */
   public Timer timer(Duration delay, Runnable callback) {
     Objects.requireNonNull(callback, "callback");
@@ -511,7 +492,8 @@ public final class Loop implements AutoCloseable {
    */
   public Timer timerNanos(long delayNs, long periodNs, TimerCallback callback) {
     Timer t = new Timer(st, Objects.requireNonNull(callback, "callback"), periodNs > 0);
-    return t.start((p, out) -> WeftNative.weft_timer_start(p, delayNs, periodNs, t, out), "timer start");
+    t.start((p, out) -> WeftNative.weft_timer_start(p, delayNs, periodNs, t, out), "timer start", false);
+    return t; // held by weft while live: nothing to collect
   }
 
   // ---------------------------------------------------------- fd watches
@@ -526,13 +508,13 @@ public final class Loop implements AutoCloseable {
    * @param events {@link Weft#READABLE} and/or {@link Weft#WRITABLE}
    * @param callback what to run
    * @return the watch
-   * @throws WeftException {@link Weft#EINVAL} (bad events), {@link
-   *     Weft#EBADF} (not open, or not pollable like a regular file), {@link
-   *     Weft#ENOMEM}, {@link Weft#ENOSPC}, {@link Weft#EPERM}, {@link Weft#ESTALE}
+   * @throws WeftException {@link Weft#EINVAL} (bad events), {@link Weft#EBADF} (not
+   *     open, or not pollable like a regular file), {@link Weft#ENOMEM}, {@link Weft#ENOSPC}
    */
   public FdWatch watch(int fd, int events, FdCallback callback) {
     FdWatch w = new FdWatch(st, fd, events, Objects.requireNonNull(callback, "callback"));
-    return w.start((p, out) -> WeftNative.weft_fd_watch_start(p, fd, events, w, out), "fd watch start");
+    w.start((p, out) -> WeftNative.weft_fd_watch_start(p, fd, events, w, out), "fd watch start", false);
+    return w;
   }
 
   // -------------------------------------------------------------- tasks
@@ -546,7 +528,7 @@ public final class Loop implements AutoCloseable {
    *
    * @param step the step function, usually a lambda
    * @return the task
-   * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
+   * @throws WeftException {@link Weft#ENOMEM}
    */
   public Task spawn(Step step) {
     return spawn(step, false);
@@ -557,7 +539,7 @@ public final class Loop implements AutoCloseable {
    * exception its step throws is rethrown by {@link #run()}.
    *
    * @param step the step function
-   * @throws WeftException as {@link #spawn(Step)}
+   * @throws WeftException {@link Weft#ENOMEM}
    */
   public void spawnDetached(Step step) {
     spawn(step, true);
@@ -570,14 +552,11 @@ public final class Loop implements AutoCloseable {
   // ----------------------------------------------- CompletableFuture bridge
 
   /**
-   * A future completed (with null) on the loop thread after {@code d}, by a
-   * detached task that sleeps. Cancelling the future cancels the task; the
-   * loop's close cancels the future. A negative {@code d} completes it
-   * exceptionally ({@link Weft#EINVAL}).
+   * A future (see the package doc) completed with null after {@code d}, by
+   * a detached task that sleeps; {@link Weft#EINVAL} for a negative {@code d}.
    *
    * @param d not negative
    * @return the future
-   * @throws WeftException as {@link #spawn(Step)}
    */
   public CompletableFuture<Void> sleep(Duration d) {
     long ns = d.toNanos();
@@ -595,8 +574,7 @@ public final class Loop implements AutoCloseable {
    * @param <T> the value type
    * @param work the blocking work
    * @return the future
-   * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EAGAIN}, {@link
-   *     Weft#ECANCELED} (closing), {@link Weft#EPERM}, {@link Weft#ESTALE}
+   * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EAGAIN}, {@link Weft#ECANCELED} (closing)
    */
   public <T> CompletableFuture<T> toThread(Supplier<T> work) {
     WorkCall<T> call = new WorkCall<>(Objects.requireNonNull(work, "work"));
@@ -609,14 +587,12 @@ public final class Loop implements AutoCloseable {
   }
 
   /**
-   * A future completed on the loop thread with the ready events (&gt; 0) the
-   * first time {@code fd} is readable, by a detached task awaiting it.
-   * Cancelling the future cancels the task; the loop's close cancels the
-   * future; a bad fd completes it exceptionally ({@link Weft#EBADF}).
+   * A future (see the package doc) of the ready events (&gt; 0) the first
+   * time {@code fd} is readable, by a detached task awaiting it; {@link
+   * Weft#EBADF} for a bad fd.
    *
    * @param fd a pollable fd
    * @return the future
-   * @throws WeftException as {@link #spawn(Step)}
    */
   public CompletableFuture<Integer> readable(int fd) {
     return ready(fd, Weft.READABLE);
@@ -627,7 +603,6 @@ public final class Loop implements AutoCloseable {
    *
    * @param fd a pollable fd
    * @return the future
-   * @throws WeftException as {@link #spawn(Step)}
    */
   public CompletableFuture<Integer> writable(int fd) {
     return ready(fd, Weft.WRITABLE);
@@ -639,7 +614,6 @@ public final class Loop implements AutoCloseable {
    * @param fd a pollable fd
    * @param events {@link Weft#READABLE} and/or {@link Weft#WRITABLE}
    * @return the future
-   * @throws WeftException as {@link #spawn(Step)}
    */
   public CompletableFuture<Integer> ready(int fd, int events) {
     return future(t -> t.awaitFd(fd, events), (t, r) -> r, null);
@@ -667,15 +641,12 @@ public final class Loop implements AutoCloseable {
   }
 
   /**
-   * A future of the index of the first of {@code tasks} to finish (see
-   * {@link Task#awaitFirst(Task...)}), completed on the loop thread by a
-   * detached task. Cancelling the future cancels only that wait; errors
-   * ({@link Weft#EINVAL} for none, {@link Weft#ESTALE}) complete it
-   * exceptionally.
+   * A future (see the package doc) of the index of the first of {@code tasks}
+   * to finish, by a detached task making {@link Task#awaitFirst(Task...)}
+   * (with its errors); cancelling it cancels only that wait.
    *
    * @param tasks tasks of this loop
    * @return the future
-   * @throws WeftException as {@link #spawn(Step)}
    */
   public CompletableFuture<Integer> first(Task... tasks) {
     Task[] copy = tasks.clone();
@@ -704,14 +675,13 @@ public final class Loop implements AutoCloseable {
     });
   }
 
-  /** The work and completion of one {@link #toThread}. */
   /** Pool work: getAsInt() on a pool thread, then accept(result) on the loop thread (weft's done). */
   interface WorkDone extends java.util.function.IntSupplier, java.util.function.IntConsumer {}
 
+  /** The work and completion of one {@link #toThread}. */
   private static final class WorkCall<T> implements WorkDone {
     final CompletableFuture<T> future = new CompletableFuture<>();
     private final Supplier<T> work;
-    private volatile boolean ran;
     private volatile T value;
     private volatile Throwable failure;
 
@@ -720,8 +690,7 @@ public final class Loop implements AutoCloseable {
     }
 
     @Override
-    public int getAsInt() { // the work, on a pool thread
-      ran = true;
+    public int getAsInt() { // the work, on a pool thread: 0, or EHOST if it threw
       try {
         value = work.get();
         return 0;
@@ -733,8 +702,9 @@ public final class Loop implements AutoCloseable {
 
     @Override
     public void accept(int result) { // done, on the loop thread
-      if (!ran) future.completeExceptionally(new CancellationException("work cancelled before it ran"));
-      else if (failure != null) future.completeExceptionally(failure);
+      if (failure != null) future.completeExceptionally(failure);
+      else if (result != 0) // ECANCELED, or EAGAIN (not attached to the JVM): it never ran
+        future.completeExceptionally(new CancellationException("work cancelled before it ran"));
       else future.complete(value);
     }
   }

@@ -26,9 +26,4 @@ public record LoopStats(
     long workRunning,
     long workNanos,
     long slowCallbacks,
-    long posts) {
-
-  static LoopStats of(long[] v) {
-    return new LoopStats(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]);
-  }
-}
+    long posts) {}

@@ -29,25 +29,20 @@ import java.util.Locale;
  * </ol>
  */
 final class NativeLoader {
-  static final String PROPERTY = "weft.library.path";
-  static final String ENV = "WEFT_JAVA_LIBRARY_PATH";
   static final String JNI_LIB = "libweftjni.so";
   static final String CORE_LIB = "libweft.so.0";
 
-  private static boolean loaded;
-
   private NativeLoader() {}
 
-  static synchronized void load() {
-    if (loaded) return;
-    String dir = System.getProperty(PROPERTY);
-    if (dir == null || dir.isEmpty()) dir = System.getenv(ENV);
+  /** Called once, by the JNI class's static initializer. */
+  static void load() {
+    String dir = System.getProperty("weft.library.path");
+    if (dir == null || dir.isEmpty()) dir = System.getenv("WEFT_JAVA_LIBRARY_PATH");
     if (dir != null && !dir.isEmpty()) {
       System.load(Path.of(dir, JNI_LIB).toAbsolutePath().toString());
     } else if (!loadBundled()) {
       System.loadLibrary("weftjni");
     }
-    loaded = true;
   }
 
   /** The platform directory of the bundled libraries, e.g. linux-x86_64. */

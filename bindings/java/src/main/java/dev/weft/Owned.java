@@ -5,28 +5,23 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * What the binding's weft objects share: a loop, a weft id (a socket's: its
- * fd) and its end (free, release, close, stop). A {@link Task}, an {@link
- * Event}, a {@link Semaphore}, a {@link Lock}, a {@link Queue}, a {@link
- * Socket} or a {@link ServerSocket} keeps its id alive while the Java object
- * is reachable, and ends it once: at {@link #close()}, or, once the garbage
- * collector finds the object unreachable, on the loop thread in a post (at
- * the loop's close if it never runs again). An object a waiting task awaits
- * stays reachable through that task until the await resolves. A {@link
- * Handle} (timer, fd watch) is held by weft while it lives, so the collector
- * has nothing to end. None of them keeps its {@link Loop} reachable.
+ * fd) and its end (free, release, close, stop), ended as the package doc's
+ * Lifetime rule says (a {@link Handle} is held by weft while it lives, so
+ * the collector has nothing to end).
  */
 abstract class Owned implements AutoCloseable {
   /** Closes dropped loops and ends dropped objects. */
   static final Cleaner CLEANER = Cleaner.create();
 
   /**
-   * A weft function that ends an id (free, release, close). Once the loop is
-   * closed it is called with loop 0 (weft says EINVAL): a socket closes its
-   * fd then, which weft leaves open.
+   * A weft call with the loop pointer and an id: an await or control call of
+   * a task, or an end (free, release, close). An end is called with loop 0
+   * once the loop is closed (weft says EINVAL): a socket closes its fd then,
+   * which weft leaves open.
    */
   @FunctionalInterface
-  interface End {
-    int end(long loop, long id);
+  interface Call {
+    int call(long loop, long id);
   }
 
   /** A weft function that creates an object, writing its id to out[0]. */
@@ -36,26 +31,26 @@ abstract class Owned implements AutoCloseable {
   }
 
   final Loop.State st;
-  final End end;
+  final Call end;
   /** The weft id; set once, by the constructor or {@link #start}. */
   long id;
   private Ending ending;
   private Cleaner.Cleanable cleanable;
 
   /** For {@link #start} later (a handle passes itself to weft as its callback). */
-  Owned(Loop.State st, End end) {
+  Owned(Loop.State st, Call end) {
     this.st = st;
     this.end = end;
   }
 
   /** An owned id; end null: nothing to end (a detached task). */
-  Owned(Loop.State st, long id, End end) {
+  Owned(Loop.State st, long id, Call end) {
     this(st, end);
     own(id, true);
   }
 
   /** Creates the object with {@code create} (throwing for an error), then owns it. */
-  Owned(Loop.State st, Create create, End end, String what) {
+  Owned(Loop.State st, Create create, Call end, String what) {
     this(st, end);
     start(create, what, true);
   }
@@ -78,9 +73,9 @@ abstract class Owned implements AutoCloseable {
   private static final class Ending extends AtomicBoolean implements Runnable {
     final Loop.State st;
     final long id;
-    final End end;
+    final Call end;
 
-    Ending(Loop.State st, long id, End end) {
+    Ending(Loop.State st, long id, Call end) {
       this.st = st;
       this.id = id;
       this.end = end;
@@ -89,28 +84,28 @@ abstract class Owned implements AutoCloseable {
     /** The collector's action: end it on the loop thread. */
     @Override
     public void run() {
-      if (compareAndSet(false, true)) st.endLater(p -> end.end(p, id));
+      if (compareAndSet(false, true)) st.endLater(p -> end.call(p, id));
     }
   }
 
   /**
-   * Ends the object in weft, once: frees it (an event, a semaphore, a lock,
-   * a queue), releases it (a task), closes it (a socket) or stops it (a
-   * timer, a watch); see the class's own comment for what happens to tasks
-   * waiting on it. Later calls, and calls after the loop closed, do nothing
-   * more (a socket whose loop is closed is closed with close(2)).
-   *
-   * @throws WeftException {@link Weft#EPERM} from another thread while the
-   *     loop runs (nothing is ended then)
+   * Ends the object in weft, once: frees it (an event, a semaphore, a lock, a
+   * queue: see its class doc for its waiting tasks); releases it (a task: a
+   * finished one is freed and its id goes stale, an unfinished one runs on,
+   * detached, and is freed when it finishes); closes it (a socket: operations
+   * still waiting resolve with {@link Weft#ECLOSED}, a partial send reporting
+   * its count, then the fd is closed); or stops it (a timer, a watch). Later
+   * calls, and calls after the loop closed, do nothing more (a socket whose
+   * loop is closed is closed with close(2)). {@link Weft#EPERM} ends nothing.
    */
   @Override
   public void close() {
     if (!ending.compareAndSet(false, true)) return;
     int rc;
     try {
-      rc = st.onLoop(p -> end.end(p, id));
+      rc = st.onLoop(p -> end.call(p, id));
     } catch (WeftException closed) { // ESTALE: the loop is closed, or closing on another thread
-      st.endLater(p -> end.end(p, id));
+      st.endLater(p -> end.call(p, id));
       rc = 0;
     }
     if (rc == Weft.EPERM) {
@@ -133,6 +128,12 @@ abstract class Owned implements AutoCloseable {
     int rc = st.onLoop(f);
     if (rc == Weft.EPERM) done.set(false);
     if (rc != Weft.ESTALE) WeftException.check(rc, what);
+  }
+
+  /** A try- call c(loop, id) on the loop thread: false for EAGAIN; throws for other errors. */
+  final boolean tryCall(Call c, String what) {
+    int rc = st.onLoop(p -> c.call(p, id));
+    return rc != Weft.EAGAIN && WeftException.check(rc, what) >= 0;
   }
 
   /** Whether {@link #close()} (or the collector) has ended it. */

@@ -42,10 +42,9 @@ import java.util.function.Consumer;
  * reached it takes nothing; one cancelled after resumes with 0 and the item
  * ({@link #received(Task)}), and gets the cancellation from its next await.
  *
- * <p><b>Threads and lifetime</b> as {@link Event}: loop-thread calls.
- * {@link #close()} (or the collector, for a dropped one) frees the queue:
- * waiting getters and putters resume with {@link Weft#ECLOSED} and queued
- * values are dropped.
+ * <p>Threads, errors and lifetime as in the package doc; {@link #close()}
+ * frees the queue: waiting getters and putters resume with {@link
+ * Weft#ECLOSED} and queued values are dropped.
  *
  * @param <T> the value type
  */
@@ -73,10 +72,6 @@ public final class Queue<T> extends Owned {
       return k;
     }
 
-    Object take(long k) {
-      return table.remove(k);
-    }
-
     /** The drop trampoline: weft discarded item k. Never throws. */
     void dropped(long k) {
       Object v = table.remove(k);
@@ -95,8 +90,7 @@ public final class Queue<T> extends Owned {
    *
    * @param loop the loop
    * @param capacity at most this many queued values (&gt;= 1), or 0 for unbounded
-   * @throws WeftException {@link Weft#EINVAL} (negative), {@link Weft#ENOMEM},
-   *     {@link Weft#EPERM}, {@link Weft#ESTALE}
+   * @throws WeftException {@link Weft#EINVAL} (negative), {@link Weft#ENOMEM}
    */
   public Queue(Loop loop, long capacity) {
     this(loop, capacity, null);
@@ -131,13 +125,13 @@ public final class Queue<T> extends Owned {
    *
    * @param t the task whose step is running
    * @param value the value, not null
-   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#ESTALE}
-   *     for a closed queue, {@link Weft#ENOMEM}, and those of {@link Task#sleep})
+   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#ESTALE} for
+   *     a closed queue, {@link Weft#ENOMEM})
    */
   public int put(Task t, T value) {
     return hand(value, k -> t.arm(this, (p, self) -> WeftNative.weft_await_queue_put(p, self, id, k),
         (self, status) -> {
-          if (status != 0) core.take(k); // not queued: the putter keeps it
+          if (status != 0) core.table.remove(k); // not queued: the putter keeps it
         }), Weft.PENDING);
   }
 
@@ -148,7 +142,7 @@ public final class Queue<T> extends Owned {
     try {
       return rc = call.applyAsInt(k);
     } finally {
-      if (rc != kept) core.take(k); // failed or threw: the putter keeps it
+      if (rc != kept) core.table.remove(k); // failed or threw: the putter keeps it
     }
   }
 
@@ -158,8 +152,7 @@ public final class Queue<T> extends Owned {
    * when the queue is shut down and empty, or closed.
    *
    * @param t the task whose step is running
-   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#ESTALE}
-   *     for a closed queue, and those of {@link Task#sleep})
+   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#ESTALE}: closed queue)
    */
   public int get(Task t) {
     Task.Core tc = t.core;
@@ -167,7 +160,7 @@ public final class Queue<T> extends Owned {
         (self, status) -> {
           if (status != 0) return;
           long[] item = new long[1];
-          if (WeftNative.weft_task_item(st.ptr, self, item) == 0) tc.item = core.take(item[0]);
+          if (WeftNative.weft_task_item(st.ptr, self, item) == 0) tc.item = core.table.remove(item[0]);
         });
   }
 
@@ -189,35 +182,30 @@ public final class Queue<T> extends Owned {
    *
    * @param value the value, not null
    * @return true if put; false if the queue is full
-   * @throws WeftException {@link Weft#ECLOSED} (shut down), {@link
-   *     Weft#ENOMEM}, {@link Weft#ESTALE}, {@link Weft#EPERM}
+   * @throws WeftException {@link Weft#ECLOSED} (shut down), {@link Weft#ENOMEM}
    */
   public boolean tryPut(T value) {
-    int rc = hand(value, k -> st.onLoop(p -> WeftNative.weft_queue_try_put(p, id, k)), 0);
-    return rc != Weft.EAGAIN && WeftException.check(rc, "queue try_put") == 0;
+    return hand(value, k -> tryCall((p, q) -> WeftNative.weft_queue_try_put(p, q, k), "queue try_put")
+        ? 0 : Weft.EAGAIN, 0) == 0;
   }
 
   /**
    * Takes the oldest value without waiting.
    *
    * @return the value, or null if the queue is empty
-   * @throws WeftException {@link Weft#ECLOSED} (empty and shut down), {@link
-   *     Weft#ESTALE}, {@link Weft#EPERM}
+   * @throws WeftException {@link Weft#ECLOSED} (empty and shut down)
    */
   @SuppressWarnings("unchecked")
   public T tryGet() {
     long[] item = new long[1];
-    int rc = st.onLoop(p -> WeftNative.weft_queue_try_get(p, id, item));
-    if (rc == Weft.EAGAIN) return null;
-    WeftException.check(rc, "queue try_get");
-    return (T) core.take(item[0]);
+    boolean got = tryCall((p, q) -> WeftNative.weft_queue_try_get(p, q, item), "queue try_get");
+    return got ? (T) core.table.remove(item[0]) : null;
   }
 
   /**
    * The number of queued values (putters still waiting not counted).
    *
    * @return the size
-   * @throws WeftException {@link Weft#ESTALE}, {@link Weft#EPERM}
    */
   public long size() {
     long[] v = new long[1];
@@ -233,8 +221,7 @@ public final class Queue<T> extends Owned {
    * oldest first, before this returns). Shutting down again is allowed.
    *
    * @param immediate also drop the queued values
-   * @throws WeftException {@link Weft#ESTALE}, {@link Weft#EPERM}; or what
-   *     onDrop threw (every value was dropped all the same)
+   * @throws RuntimeException (or an Error) what onDrop threw; every value was dropped all the same
    */
   public void shutdown(boolean immediate) {
     int flags = immediate ? WeftNativeConstants.WEFT_QUEUE_IMMEDIATE : 0;
@@ -243,14 +230,11 @@ public final class Queue<T> extends Owned {
   }
 
   /**
-   * A future completed (with null) on the loop thread once {@code value} is
-   * in the queue, by a detached task putting it. Cancelling it before then
-   * leaves the value with the caller; {@link Weft#ECLOSED} completes it
-   * exceptionally.
+   * {@link #put} as a future of null (see the package doc). Cancelling it
+   * before the value is in the queue leaves the value with the caller.
    *
    * @param value the value, not null
    * @return the future
-   * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public CompletableFuture<Void> putAsync(T value) {
     Objects.requireNonNull(value, "value");
@@ -258,14 +242,11 @@ public final class Queue<T> extends Owned {
   }
 
   /**
-   * A future of the oldest value, taken on the loop thread by a detached
-   * task. Cancelling it before a value reached it takes nothing; a value
-   * taken by a future cancelled too late goes to {@code onDrop}.
-   * {@link Weft#ECLOSED} (shut down and empty, or closed) completes it
-   * exceptionally.
+   * {@link #get} as a future of the value (see the package doc). Cancelling
+   * it before a value reached it takes nothing; a value taken by a future
+   * cancelled too late goes to {@code onDrop}.
    *
    * @return the future
-   * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public CompletableFuture<T> getAsync() {
     return loopOrThrow().future(this::get, (t, r) -> received(t), v -> {
@@ -278,19 +259,15 @@ public final class Queue<T> extends Owned {
    * Weft#ECLOSED} and the queued values are dropped (to {@code onDrop}).
    * Closing again, or after the loop closed, does nothing.
    *
-   * @throws WeftException {@link Weft#EPERM}; or what onDrop threw
+   * @throws RuntimeException (or an Error) what onDrop threw
    */
   @Override
   public void close() {
     super.close();
-    if (st.isClosed() || isFreed()) core.table.clear(); // what is left was given back to putters
+    // Freed (weft no longer knows it): what is left was given back to putters.
+    if (st.isClosed() || st.onLoop(p -> WeftNative.weft_queue_size(p, id, new long[1])) == Weft.ESTALE)
+      core.table.clear();
     rethrowDropFailure();
-  }
-
-  /** Whether weft no longer knows the queue (freed). */
-  private boolean isFreed() {
-    long[] v = new long[1];
-    return st.onLoop(p -> WeftNative.weft_queue_size(p, id, v)) == Weft.ESTALE;
   }
 
   /** Values in the handle table (queued, or being put): for tests. */

@@ -27,9 +27,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * cancelled after its grant resumes with 0 holding the permit, and gets the
  * cancellation from its next await.
  *
- * <p><b>Threads and lifetime</b> as {@link Event}: loop-thread calls;
- * {@link #close()} (or the collector, for a dropped one) frees it and
- * waiting tasks resume with {@link Weft#ECLOSED}.
+ * <p>Threads, errors and lifetime as in the package doc; {@link #close()}
+ * frees it and waiting tasks resume with {@link Weft#ECLOSED}.
  */
 public final class Semaphore extends Owned {
   /**
@@ -37,8 +36,7 @@ public final class Semaphore extends Owned {
    *
    * @param loop the loop
    * @param permits the initial count, &gt;= 0
-   * @throws WeftException {@link Weft#EINVAL} (negative), {@link Weft#ENOMEM},
-   *     {@link Weft#EPERM}, {@link Weft#ESTALE}
+   * @throws WeftException {@link Weft#EINVAL} (negative), {@link Weft#ENOMEM}
    */
   public Semaphore(Loop loop, long permits) {
     this(loop, permits, false);
@@ -65,24 +63,19 @@ public final class Semaphore extends Owned {
    * try-with-resources, or call {@link #release()} yourself.
    *
    * @param t the task whose step is running
-   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#ESTALE}
-   *     for a closed semaphore, and those of {@link Task#sleep})
+   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#ESTALE}: closed semaphore)
    */
   public int acquire(Task t) {
-    return t.arm(this, (p, self) -> WeftNative.weft_await_semaphore(p, self, id));
+    return t.arm(this, (p, self) -> WeftNative.weft_await_semaphore(p, self, id), null);
   }
 
   /**
    * Takes a permit without waiting.
    *
    * @return true if taken; false if none is free or a task waits for one
-   * @throws WeftException {@link Weft#ESTALE}, {@link Weft#EPERM}
    */
   public boolean tryAcquire() {
-    int rc = st.onLoop(p -> WeftNative.weft_semaphore_try_acquire(p, id));
-    if (rc == Weft.EAGAIN) return false;
-    WeftException.check(rc, "semaphore try_acquire");
-    return true;
+    return tryCall(WeftNative::weft_semaphore_try_acquire, "semaphore try_acquire");
   }
 
   /**
@@ -111,7 +104,7 @@ public final class Semaphore extends Owned {
    * code may release (permits have no owner).
    *
    * @throws WeftException {@link Weft#EINVAL} (a bounded semaphore would
-   *     exceed its initial count), {@link Weft#ESTALE}, {@link Weft#EPERM}
+   *     exceed its initial count)
    */
   public void release() {
     st.check(p -> WeftNative.weft_semaphore_release(p, id), "semaphore release");
@@ -121,7 +114,6 @@ public final class Semaphore extends Owned {
    * The number of free permits (0 while tasks wait).
    *
    * @return the count
-   * @throws WeftException {@link Weft#ESTALE}, {@link Weft#EPERM}
    */
   public long value() {
     long[] v = new long[1];
@@ -130,13 +122,11 @@ public final class Semaphore extends Owned {
   }
 
   /**
-   * A future of a permit, completed on the loop thread by a detached task
-   * that acquires it. Cancelling the future before the grant takes nothing;
-   * after it, the permit is released again. Closing the semaphore completes
-   * it exceptionally ({@link Weft#ECLOSED}).
+   * {@link #acquire} as a future of the permit (see the package doc).
+   * Cancelling it before the grant takes nothing; after it, the permit is
+   * released again.
    *
    * @return the future
-   * @throws WeftException {@link Weft#ENOMEM}, {@link Weft#EPERM}, {@link Weft#ESTALE}
    */
   public CompletableFuture<Permit> acquireAsync() {
     return loopOrThrow().future(this::acquire, (t, r) -> new Permit(), Permit::close);
@@ -152,7 +142,7 @@ public final class Semaphore extends Owned {
      * Releases the permit ({@link Semaphore#release()}) unless already done.
      * A semaphore closed meanwhile has nothing to give it back to.
      *
-     * @throws WeftException {@link Weft#EINVAL} (bounded, over the count), {@link Weft#EPERM}
+     * @throws WeftException {@link Weft#EINVAL} (bounded, over the count)
      */
     @Override
     public void close() {

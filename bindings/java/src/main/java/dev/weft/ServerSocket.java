@@ -8,13 +8,11 @@ import java.util.concurrent.CompletableFuture;
  * Socket}s. Opened with {@link #listen} or {@link #listenUnix}; no JDK
  * socket classes are involved.
  *
- * <p>{@link #accept(Task)} is an await inside a task's step (its result is
- * the new fd, for {@link #accepted(int)}); {@link #acceptAsync()} is the
- * {@link CompletableFuture} form. Errors are {@link WeftException}s carrying
- * the code. Threads and closing as {@link Socket}: loop-thread calls; close
- * it with {@link #close()}, which resolves a waiting accept with {@link
- * Weft#ECLOSED}. A Unix socket's path is left in the filesystem: delete it
- * when done.
+ * <p>{@link #accept(Task)} is an await (its result is the new fd, for
+ * {@link #accepted(int)}); {@link #acceptAsync()} is the future form.
+ * Threads and closing as {@link Socket}: {@link #close()} resolves a waiting
+ * accept with {@link Weft#ECLOSED}. A Unix socket's path is left in the
+ * filesystem: delete it when done.
  */
 public final class ServerSocket extends SocketBase {
   private ServerSocket(Loop.State st, int fd) {
@@ -48,8 +46,7 @@ public final class ServerSocket extends SocketBase {
    * @return the listening socket
    * @throws WeftException {@link Weft#EINVAL} (host not numeric, port out of
    *     range, unknown flags), {@link Weft#EADDRINUSE}, {@link
-   *     Weft#EADDRNOTAVAIL}, {@link Weft#EACCES}, {@link Weft#EMFILE}, {@link
-   *     Weft#EPERM}, {@link Weft#ESTALE} (closed loop)
+   *     Weft#EADDRNOTAVAIL}, {@link Weft#EACCES}, {@link Weft#EMFILE}
    */
   public static ServerSocket listen(Loop loop, String host, int port, int backlog, int flags) {
     int[] out = new int[1];
@@ -68,7 +65,7 @@ public final class ServerSocket extends SocketBase {
    * @return the listening socket
    * @throws WeftException {@link Weft#EINVAL} (empty path), {@link
    *     Weft#ENAMETOOLONG}, {@link Weft#EADDRINUSE} (the path exists), {@link
-   *     Weft#ENOENT}, {@link Weft#EACCES}, {@link Weft#EMFILE}, {@link Weft#EPERM}
+   *     Weft#ENOENT}, {@link Weft#EACCES}, {@link Weft#EMFILE}
    */
   public static ServerSocket listenUnix(Loop loop, String path, int backlog) {
     Objects.requireNonNull(path, "path");
@@ -86,12 +83,11 @@ public final class ServerSocket extends SocketBase {
    *
    * @param t the task whose step is running
    * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EBADF}
-   *     once closed, {@link Weft#EINVAL} for a task of another loop, and
-   *     those of {@link Task#sleep})
+   *     once closed, {@link Weft#EINVAL} for a task of another loop)
    */
   public int accept(Task t) {
     if (t.st != st) return Weft.EINVAL;
-    return t.arm(this, (p, self) -> WeftNative.weft_await_accept(p, self, fd()));
+    return t.arm(this, (p, self) -> WeftNative.weft_await_accept(p, self, fd()), null);
   }
 
   /**
@@ -110,8 +106,7 @@ public final class ServerSocket extends SocketBase {
    * {@link #accept(Task)} as a future of the socket. Cancelling the future
    * cancels the accept (a connection accepted meanwhile is closed).
    *
-   * @return the future; exceptionally a {@link WeftException} with the code
-   * @throws WeftException as {@link Loop#spawn(Step)}
+   * @return the future
    */
   public CompletableFuture<Socket> acceptAsync() {
     return loopOrThrow().future(this::accept, (t, r) -> accepted(r), Socket::close);

@@ -10,17 +10,12 @@ import java.util.concurrent.CompletableFuture;
  * No JDK socket classes are involved: the socket is a plain fd that weft
  * created, non-blocking and close-on-exec.
  *
- * <p><b>Two styles.</b> Inside a task's {@link Step}, the awaits ({@link
- * #connect}, {@link #recv}, {@link #send}) return {@link Weft#PENDING}, which
- * the step returns; the next step receives the result as its status (see
- * {@link Task}). Cancel and timeout of the task ({@link Task#cancel()},
- * {@link Task#timeout}) end a pending operation with {@link Weft#ECANCELED}
- * / {@link Weft#ETIMEDOUT}. Outside tasks, the {@code ...Async} methods
- * return a {@link CompletableFuture} completed on the loop thread by a
- * detached task; cancelling the future cancels the operation; errors
- * complete it exceptionally with a {@link WeftException} whose {@link
- * WeftException#code()} is the code ({@link Weft#ECONNREFUSED}, {@link
- * Weft#ENOTFOUND}, {@link Weft#ECLOSED}, {@link Weft#EPIPE}...).
+ * <p><b>Two styles</b> (see the package doc): inside a task's {@link Step},
+ * the awaits ({@link #connect}, {@link #recv}, {@link #send}); outside
+ * tasks, the {@code ...Async} futures, whose errors carry the same codes
+ * ({@link Weft#ECONNREFUSED}, {@link Weft#ENOTFOUND}, {@link Weft#ECLOSED},
+ * {@link Weft#EPIPE}...). Cancel and timeout of the task end a pending
+ * operation with {@link Weft#ECANCELED} / {@link Weft#ETIMEDOUT}.
  *
  * <p><b>Buffers.</b> recv and send take a {@code byte[]} range or a {@link
  * ByteBuffer} (its remaining bytes). A direct buffer is used in place, no
@@ -30,15 +25,10 @@ import java.util.concurrent.CompletableFuture;
  * the future completes), not before: do not touch it meanwhile. A buffer's
  * position advances by the bytes received or sent.
  *
- * <p><b>Threads.</b> Every method is a loop-thread call (also allowed while
- * the loop is not running); from another thread while the loop runs it
- * throws {@link Weft#EPERM}. {@link #fd()} and {@link #isClosed()} work
- * anywhere.
- *
- * <p>Close it with {@link #close()} (try-with-resources works): operations
- * still waiting on it resolve with {@link Weft#ECLOSED}. The loop's close
- * leaves it open; the collector closes a socket the program dropped (an
- * await on it keeps it reachable).
+ * <p>Threads, errors and lifetime as in the package doc; {@link #fd()} and
+ * {@link #isClosed()} are any-thread. {@link #close()} resolves operations
+ * still waiting on it with {@link Weft#ECLOSED}; the loop's close leaves it
+ * open.
  */
 public final class Socket extends SocketBase {
   Socket(Loop.State st, int fd) {
@@ -67,34 +57,32 @@ public final class Socket extends SocketBase {
    * resolved on the loop's pool) on {@code port}, trying each address in
    * turn. Result: the connected fd (pass it to {@link #of}), or {@link
    * Weft#ECONNREFUSED}, {@link Weft#ENOTFOUND}, {@link Weft#ENETUNREACH},
-   * {@link Weft#EHOSTUNREACH}, {@link Weft#EAGAIN} (resolver failed
-   * temporarily), {@link Weft#ECANCELED}, {@link Weft#ETIMEDOUT}.
+   * {@link Weft#EHOSTUNREACH}, {@link Weft#EAGAIN} (resolver failed temporarily).
    *
    * @param t the task whose step is running
    * @param host the host; not empty, at most 1024 bytes
    * @param port 1..65535
    * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL}
-   *     for an empty host or a bad port, and those of {@link Task#sleep})
+   *     for an empty host or a bad port)
    */
   public static int connect(Task t, String host, int port) {
     Objects.requireNonNull(host, "host");
-    return t.arm((p, self) -> WeftNative.weft_await_connect(p, self, host, port));
+    return t.arm(null, (p, self) -> WeftNative.weft_await_connect(p, self, host, port), null);
   }
 
   /**
    * Await: connects to the Unix stream socket at {@code path}. Result: the
    * connected fd (pass it to {@link #of}), or {@link Weft#ENOENT}, {@link
-   * Weft#ECONNREFUSED}, {@link Weft#EACCES}, {@link Weft#EAGAIN} (the
-   * backlog is full), {@link Weft#ECANCELED}, {@link Weft#ETIMEDOUT}.
+   * Weft#ECONNREFUSED}, {@link Weft#EACCES}, {@link Weft#EAGAIN} (the backlog is full).
    *
    * @param t the task whose step is running
    * @param path the socket's path; not empty
    * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL},
-   *     {@link Weft#ENAMETOOLONG}, and those of {@link Task#sleep})
+   *     {@link Weft#ENAMETOOLONG})
    */
   public static int connectUnix(Task t, String path) {
     Objects.requireNonNull(path, "path");
-    return t.arm((p, self) -> WeftNative.weft_await_connect_unix(p, self, path));
+    return t.arm(null, (p, self) -> WeftNative.weft_await_connect_unix(p, self, path), null);
   }
 
   /**
@@ -103,8 +91,7 @@ public final class Socket extends SocketBase {
    * @param loop the loop
    * @param host the host
    * @param port 1..65535
-   * @return the future; exceptionally a {@link WeftException} with the code
-   * @throws WeftException as {@link Loop#spawn(Step)}
+   * @return the future
    */
   public static CompletableFuture<Socket> connectAsync(Loop loop, String host, int port) {
     Objects.requireNonNull(host, "host");
@@ -116,8 +103,7 @@ public final class Socket extends SocketBase {
    *
    * @param loop the loop
    * @param path the socket's path
-   * @return the future; exceptionally a {@link WeftException} with the code
-   * @throws WeftException as {@link Loop#spawn(Step)}
+   * @return the future
    */
   public static CompletableFuture<Socket> connectUnixAsync(Loop loop, String path) {
     Objects.requireNonNull(path, "path");
@@ -136,9 +122,8 @@ public final class Socket extends SocketBase {
    *
    * @param t the task whose step is running
    * @param dst a writable buffer with remaining bytes (direct: no copy)
-   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL}
-   *     for no room or a task of another loop, {@link Weft#EBADF} when closed, {@link Weft#ENOMEM},
-   *     and those of {@link Task#sleep})
+   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL} for no
+   *     room or a task of another loop, {@link Weft#EBADF} when closed, {@link Weft#ENOMEM})
    * @throws java.nio.ReadOnlyBufferException if dst is read-only
    */
   public int recv(Task t, ByteBuffer dst) {
@@ -181,9 +166,8 @@ public final class Socket extends SocketBase {
    *
    * @param t the task whose step is running
    * @param src the bytes (direct: no copy)
-   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL}
-   *     for nothing to send or a task of another loop, {@link Weft#EBADF}, {@link Weft#ENOMEM}, and
-   *     those of {@link Task#sleep})
+   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL} for nothing
+   *     to send or a task of another loop, {@link Weft#EBADF}, {@link Weft#ENOMEM})
    */
   public int send(Task t, ByteBuffer src) {
     return io(t, false, src);
@@ -228,8 +212,7 @@ public final class Socket extends SocketBase {
    * stream).
    *
    * @param dst a writable buffer; the caller's again once the future completes
-   * @return the future; exceptionally a {@link WeftException} with the code
-   * @throws WeftException as {@link Loop#spawn(Step)}
+   * @return the future
    */
   public CompletableFuture<Integer> recvAsync(ByteBuffer dst) {
     if (dst.isReadOnly()) throw new java.nio.ReadOnlyBufferException();
@@ -242,8 +225,7 @@ public final class Socket extends SocketBase {
    * @param b the array
    * @param off the first index
    * @param len the room
-   * @return the future; exceptionally a {@link WeftException} with the code
-   * @throws WeftException as {@link Loop#spawn(Step)}
+   * @return the future
    */
   public CompletableFuture<Integer> recvAsync(byte[] b, int off, int len) {
     Objects.checkFromIndexSize(off, len, b.length);
@@ -255,8 +237,7 @@ public final class Socket extends SocketBase {
    * them). On failure the buffer's position says how many went.
    *
    * @param src the bytes; the caller's again once the future completes
-   * @return the future; exceptionally a {@link WeftException} with the code
-   * @throws WeftException as {@link Loop#spawn(Step)}
+   * @return the future
    */
   public CompletableFuture<Integer> sendAsync(ByteBuffer src) {
     int n = src.remaining();
@@ -269,8 +250,7 @@ public final class Socket extends SocketBase {
    * @param b the array (copied at the first step)
    * @param off the first index
    * @param len the count
-   * @return the future; exceptionally a {@link WeftException} with the code
-   * @throws WeftException as {@link Loop#spawn(Step)}
+   * @return the future
    */
   public CompletableFuture<Integer> sendAsync(byte[] b, int off, int len) {
     Objects.checkFromIndexSize(off, len, b.length);
@@ -284,7 +264,7 @@ public final class Socket extends SocketBase {
    * receiving goes on. Sends waiting resolve with {@link Weft#ECLOSED}; a
    * later send fails with {@link Weft#EPIPE}.
    *
-   * @throws WeftException {@link Weft#ENOTCONN}, {@link Weft#EBADF}, {@link Weft#EPERM}
+   * @throws WeftException {@link Weft#ENOTCONN}, {@link Weft#EBADF}
    */
   public void shutdownOutput() {
     st.check(p -> WeftNative.weft_socket_shutdown(p, fd()), "socket shutdown");

@@ -8,7 +8,7 @@ package dev.weft;
  */
 abstract class SocketBase extends Owned {
   /** Closes a socket through weft, or with close(2) once its loop is closed (loop 0). */
-  private static final End CLOSE = (p, fd) -> p == 0 ? WeftNative.close((int) fd) : WeftNative.weft_socket_close(p, (int) fd);
+  private static final Call CLOSE = (p, fd) -> p == 0 ? WeftNative.close((int) fd) : WeftNative.weft_socket_close(p, (int) fd);
 
   SocketBase(Loop.State st, int fd) {
     super(st, fd, CLOSE);
@@ -19,7 +19,7 @@ abstract class SocketBase extends Owned {
    * port 0).
    *
    * @return 1..65535
-   * @throws WeftException {@link Weft#EINVAL} (not TCP), {@link Weft#EBADF}, {@link Weft#EPERM}
+   * @throws WeftException {@link Weft#EINVAL} (not TCP), {@link Weft#EBADF}
    */
   public int localPort() {
     return st.check(p -> WeftNative.weft_socket_port(p, (int) id), "socket port");
@@ -41,19 +41,6 @@ abstract class SocketBase extends Owned {
    */
   public boolean isClosed() {
     return isEnded();
-  }
-
-  /**
-   * Closes it through weft: every operation still waiting on it (an accept,
-   * a recv, a send) resolves with {@link Weft#ECLOSED} (a partial send
-   * reports its count), then the fd is closed (after the loop's close:
-   * close(2)). Later calls do nothing.
-   *
-   * @throws WeftException {@link Weft#EPERM} from another thread while the loop runs
-   */
-  @Override
-  public void close() {
-    super.close();
   }
 
   @Override

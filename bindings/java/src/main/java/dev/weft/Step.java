@@ -19,11 +19,9 @@ public interface Step {
    * Runs one step.
    *
    * @param task the task (use it to await)
-   * @param status 0 for the first step (or {@code ECANCELED}/{@code ETIMEDOUT} when the task was
-   *     cancelled, or its timeout passed, before it started: that status is the delivery),
-   *     then the result of the last await
-   *     (negative for errors such as {@link Weft#ECANCELED} or {@link
-   *     Weft#ETIMEDOUT})
+   * @param status 0 for the first step ({@link Weft#ECANCELED} / {@link Weft#ETIMEDOUT} if
+   *     the task was cancelled, or its timeout passed, before it started: that status is
+   *     the delivery), then the result of the last await (negative for errors)
    * @return {@link Weft#PENDING} (what an armed await returns) to suspend, or
    *     the task's result. A throw finishes the task with {@link Weft#EHOST}
    *     and keeps the throwable as {@link Task#exception()}.

@@ -4,8 +4,8 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntSupplier;
+import java.util.stream.Stream;
 
 /**
  * A weft task: a resumable state machine whose {@link Step} runs on the loop
@@ -15,33 +15,18 @@ import java.util.function.IntSupplier;
  * <p><b>Awaits</b> ({@link #sleep}, {@link #awaitFd}, {@link #awaitThread},
  * {@link #await(Task)}, {@link #awaitAll}, {@link #awaitFirst}, {@link
  * #await(CompletableFuture)}, {@link #yieldNow}, and those of {@link Event},
- * {@link Semaphore}, {@link Lock} and {@link Queue}) are called
- * inside this task's running step. Each returns {@link Weft#PENDING} once
- * armed, which the step returns; the next step receives the await's result as
- * its status. On failure an await returns a negative code and arms nothing,
- * so {@code return task.sleep(d);} finishes the task with that code. Exactly
- * one await may be armed per step ({@link Weft#EBUSY} for a second).
+ * {@link Semaphore}, {@link Lock}, {@link Queue} and the sockets) follow the
+ * package doc: exactly one may be armed per step. The other methods are
+ * loop-thread calls but {@link #isDone()}, {@link #exception()}, {@link
+ * #future()} and a finished task's {@link #result()}, which are any-thread.
  *
- * <p><b>Control</b> ({@link #cancel()}, {@link #timeout}, {@link #state()},
- * {@link #result()}, {@link #close()}) is called on the loop thread, or from
- * any thread while the loop is not running; from another thread while it runs
- * they throw {@link Weft#EPERM}. {@link #isDone()}, {@link #exception()} and
- * {@link #future()} work from any thread.
+ * <p>A step that throws finishes the task with {@link Weft#EHOST} (see
+ * {@link #result()}, {@link #exception()}, {@link #future()}); the loop goes on.
  *
- * <p>An exception thrown by the step finishes the task with {@link
- * Weft#EHOST}: {@link #result()} rethrows it (as the cause of a {@link
- * WeftException}), {@link #future()} completes exceptionally with it, and the
- * loop goes on. A finished task keeps its result in this object: {@link
- * #result()} returns it from any thread, also after {@link #close()} or the
- * loop's close (as the Go and Lua bindings do).
- *
- * <p><b>Ownership.</b> This object keeps the task's weft id alive while it is
- * reachable, so that {@link #await(Task)}, {@link #cancel()} and the rest
- * reach this task and no other, however long ago it finished. {@link
- * #close()} gives the id up; so does the garbage collector once the object
- * is unreachable and the task has finished. The task's own step holds only
- * what it needs to run, not this object's loop: a dropped {@link Loop} is
- * closed by the collector, live tasks included.
+ * <p><b>Ownership</b> as in the package doc: the id this object keeps alive
+ * makes {@link #await(Task)}, {@link #cancel()} and the rest reach this task
+ * and no other, however long ago it finished. The running task holds this
+ * object only until it finishes, and never its loop.
  */
 public final class Task extends Owned {
   final Core core;
@@ -149,23 +134,11 @@ public final class Task extends Owned {
     throw (T) t;
   }
 
-  /** A weft call with the loop pointer and this task's id. */
-  @FunctionalInterface
-  interface Call {
-    int call(long loop, long self);
-  }
-
-  /** An await call on the loop thread; marks the step armed if it returns PENDING. */
-  int arm(Call c) {
-    return arm(null, c, null);
-  }
-
-  /** An await on {@code on}: kept reachable until the await resolves. */
-  int arm(Owned on, Call c) {
-    return arm(on, c, null);
-  }
-
-  /** An await that, once armed, keeps {@code on} reachable and runs r when it resolves. */
+  /**
+   * Calls the await c(loop, this task's id) on the loop thread; once armed
+   * (PENDING), keeps {@code on} (if any) reachable and runs r (if any) when
+   * it resolves.
+   */
   int arm(Owned on, Call c, Resolver r) {
     int rc = st.onLoop(p -> c.call(p, id));
     if (rc == Weft.PENDING) {
@@ -199,10 +172,7 @@ public final class Task extends Owned {
    * Await: resumes the task after {@code d}, measured from now. Result: 0.
    *
    * @param d how long; not negative
-   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL} for
-   *     a negative duration or outside this task's step, {@link Weft#EBUSY}
-   *     for a second await in one step, {@link Weft#ECANCELED} while the loop
-   *     closes)
+   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL} for a negative d)
    */
   public int sleep(Duration d) {
     return sleepNanos(d.toNanos());
@@ -215,7 +185,7 @@ public final class Task extends Owned {
    * @return {@link Weft#PENDING}, or a negative code as {@link #sleep}
    */
   public int sleepNanos(long ns) {
-    return arm((p, self) -> WeftNative.weft_await_sleep(p, self, ns));
+    return arm(null, (p, self) -> WeftNative.weft_await_sleep(p, self, ns), null);
   }
 
   /**
@@ -225,12 +195,11 @@ public final class Task extends Owned {
    *
    * @param fd a pollable fd (socket, pipe...)
    * @param events {@link Weft#READABLE} and/or {@link Weft#WRITABLE}
-   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL} for
-   *     bad events, {@link Weft#EBADF} for an fd that is not open or not
-   *     pollable, and those of {@link #sleep})
+   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL} for bad
+   *     events, {@link Weft#EBADF} for an fd that is not open or not pollable)
    */
   public int awaitFd(int fd, int events) {
-    return arm((p, self) -> WeftNative.weft_await_fd(p, self, fd, events));
+    return arm(null, (p, self) -> WeftNative.weft_await_fd(p, self, fd, events), null);
   }
 
   /**
@@ -264,8 +233,8 @@ public final class Task extends Owned {
    * end on its own.
    *
    * @param work the blocking work; its value must not be {@link Weft#PENDING}
-   * @return {@link Weft#PENDING}, or a negative code as {@link #sleep} (or
-   *     {@link Weft#EAGAIN} if no pool thread could start)
+   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EAGAIN} if no
+   *     pool thread could start)
    */
   public int awaitThread(IntSupplier work) {
     ThreadCall call = new ThreadCall(Objects.requireNonNull(work, "work"));
@@ -278,12 +247,11 @@ public final class Task extends Owned {
    *
    * @param other another task of the same loop
    * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL} if
-   *     other is this task, {@link Weft#ESTALE} if it is released or of
-   *     another loop, and those of {@link #sleep})
+   *     other is this task, {@link Weft#ESTALE} if it is released or of another loop)
    */
   public int await(Task other) {
     long o = other.id;
-    return arm((p, self) -> WeftNative.weft_await_task(p, self, o));
+    return arm(null, (p, self) -> WeftNative.weft_await_task(p, self, o), null);
   }
 
   /**
@@ -327,14 +295,12 @@ public final class Task extends Owned {
    *
    * @param flags 0 or {@link Weft#CANCEL_ON_ERROR}
    * @param tasks tasks of the same loop
-   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL} for
-   *     unknown flags or this task among them, {@link Weft#ESTALE} if one is
-   *     released or of another loop, and those of {@link #sleep})
+   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL} for unknown flags
+   *     or this task among them, {@link Weft#ESTALE} if one is released or of another loop)
    */
   public int awaitAll(int flags, Task... tasks) {
-    long[] ids = new long[tasks.length];
-    for (int i = 0; i < tasks.length; i++) ids[i] = tasks[i].id;
-    return arm((p, self) -> WeftNative.weft_await_all(p, self, ids, flags));
+    long[] ids = Stream.of(tasks).mapToLong(Task::id).toArray();
+    return arm(null, (p, self) -> WeftNative.weft_await_all(p, self, ids, flags), null);
   }
 
   /**
@@ -346,15 +312,13 @@ public final class Task extends Owned {
    * cancels only this await.
    *
    * @param tasks at least one task of the same loop, not this one
-   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL} if
-   *     empty or this task is among them, {@link Weft#ESTALE} if one is
-   *     released or of another loop, {@link Weft#ENOMEM}, and those of
-   *     {@link #sleep})
+   * @return {@link Weft#PENDING}, or a negative code ({@link Weft#EINVAL} if empty or
+   *     this task is among them, {@link Weft#ESTALE} if one is released or of another
+   *     loop, {@link Weft#ENOMEM})
    */
   public int awaitFirst(Task... tasks) {
-    long[] ids = new long[tasks.length];
-    for (int i = 0; i < tasks.length; i++) ids[i] = tasks[i].id;
-    return arm((p, self) -> WeftNative.weft_await_first(p, self, ids));
+    long[] ids = Stream.of(tasks).mapToLong(Task::id).toArray();
+    return arm(null, (p, self) -> WeftNative.weft_await_first(p, self, ids), null);
   }
 
   /**
@@ -374,12 +338,11 @@ public final class Task extends Owned {
    * always resumes on the loop thread. Result: 0; read the outcome with
    * {@link CompletableFuture#getNow} or {@link CompletableFuture#join} in the
    * next step. An already complete future resumes the task in the next
-   * iteration. Cancelling the task (or its timeout) resolves the await with
-   * {@link Weft#ECANCELED} ({@link Weft#ETIMEDOUT}) and leaves the future
-   * alone. The loop's {@link Loop#run()} keeps running while the task waits.
+   * iteration. Cancelling the task (or its timeout) leaves the future alone.
+   * The loop's {@link Loop#run()} keeps running while the task waits.
    *
    * @param future the future; completed by any thread
-   * @return {@link Weft#PENDING}, or a negative code as {@link #sleep}
+   * @return {@link Weft#PENDING} or a negative code
    */
   public int await(CompletableFuture<?> future) {
     Objects.requireNonNull(future, "future");
@@ -407,10 +370,10 @@ public final class Task extends Owned {
    * Await: requeues the task behind the tasks already ready ({@code
    * asyncio.sleep(0)}); it resumes in the next iteration. Result: 0.
    *
-   * @return {@link Weft#PENDING}, or a negative code as {@link #sleep}
+   * @return {@link Weft#PENDING} or a negative code
    */
   public int yieldNow() {
-    return arm(WeftNative::weft_await_yield);
+    return arm(null, WeftNative::weft_await_yield, null);
   }
 
   /**
@@ -453,9 +416,6 @@ public final class Task extends Owned {
    * {@link Weft#ECANCELED} (a running task gets it from its next await; a
    * completed await's result is delivered first). The task may clean up and
    * chooses its own result. Cancelling a finished task does nothing.
-   *
-   * @throws WeftException {@link Weft#ESTALE} (released, or the loop is
-   *     closed), {@link Weft#EPERM}
    */
   public void cancel() {
     control(WeftNative::weft_task_cancel, "task cancel");
@@ -467,8 +427,7 @@ public final class Task extends Owned {
    * once; {@link Duration#ZERO} clears it. Does nothing on a finished task.
    *
    * @param d the time left; not negative
-   * @throws WeftException {@link Weft#EINVAL} (negative), {@link Weft#ESTALE},
-   *     {@link Weft#EPERM}
+   * @throws WeftException {@link Weft#EINVAL} (negative)
    */
   public void timeout(Duration d) {
     timeoutNanos(d.toNanos());
@@ -488,8 +447,6 @@ public final class Task extends Owned {
    * The task's state as weft reports it.
    *
    * @return the state
-   * @throws WeftException {@link Weft#ESTALE} (released, or the loop is
-   *     closed), {@link Weft#EPERM}
    */
   public TaskState state() {
     return TaskState.of(control(WeftNative::weft_task_state, "task state"));
@@ -499,7 +456,8 @@ public final class Task extends Owned {
    * The finished task's result: the value its last step returned (a task
    * cancelled by the loop's close: the value its step returned then, usually
    * {@link Weft#ECANCELED}). Once the task has finished, any thread, also
-   * after {@link #close()} or the loop's close; before, the loop thread.
+   * after {@link #close()} or the loop's close (as in the Go and Lua
+   * bindings); before, the loop thread.
    *
    * @return the result
    * @throws WeftException {@link Weft#EBUSY} (not finished yet), {@link
@@ -544,27 +502,12 @@ public final class Task extends Owned {
    * @return the future (the same one on every call)
    */
   public CompletableFuture<Integer> future() {
-    CompletableFuture<Integer> f = core.future;
-    if (f == null) {
-      synchronized (core) {
-        f = core.future;
-        if (f == null) core.future = f = new CompletableFuture<>();
-      }
+    synchronized (core) {
+      if (core.future == null) core.future = new CompletableFuture<>();
     }
+    CompletableFuture<Integer> f = core.future;
     if (core.done) core.complete(f);
     return f;
-  }
-
-  /**
-   * Releases the task's id (weft_task_release): a finished task is freed and
-   * its id goes stale; an unfinished one runs on, detached, and is freed when
-   * it finishes. Later calls, and calls after the loop closed, do nothing.
-   *
-   * @throws WeftException {@link Weft#EPERM} from another thread while the loop runs
-   */
-  @Override
-  public void close() {
-    super.close();
   }
 
   /** The work of one {@link #awaitThread}; runs on a pool thread. */

@@ -11,13 +11,9 @@ public enum TaskState {
   /** Its step is executing now. */
   RUNNING;
 
+  /** weft's WEFT_TASK_READY .. _RUNNING are 1 .. 4 (ABI), in this order. */
   static TaskState of(int state) {
-    switch (state) {
-      case WeftNativeConstants.WEFT_TASK_READY: return READY;
-      case WeftNativeConstants.WEFT_TASK_WAITING: return WAITING;
-      case WeftNativeConstants.WEFT_TASK_DONE: return DONE;
-      case WeftNativeConstants.WEFT_TASK_RUNNING: return RUNNING;
-      default: throw new WeftException(state < 0 ? state : Weft.EINVAL);
-    }
+    if (state >= 1 && state <= 4) return values()[state - 1];
+    throw new WeftException(state < 0 ? state : Weft.EINVAL);
   }
 }

@@ -4,9 +4,8 @@ package dev.weft;
 @FunctionalInterface
 public interface TimerCallback {
   /**
-   * The timer fired. May call any method of the loop, including
-   * {@link Timer#stop()} on this timer. An exception thrown here stops the
-   * loop after the current iteration and is rethrown by {@link Loop#run()}.
+   * The timer fired. May call any method of the loop, including {@link
+   * Timer#stop()} on this timer. What it throws goes to {@link Loop#run()} (see {@link Loop}).
    *
    * @param timer the timer that fired
    */

@@ -24,6 +24,21 @@ class MisuseTest extends WeftTestBase {
     assertEquals(code, assertThrows(WeftException.class, e).code());
   }
 
+  /** The JNI glue's own argument checks (jweft.c), below the Java layer's. */
+  @Test
+  void nativeGlueRefusesBadArguments() {
+    assertEquals("out array is null",
+        assertThrows(NullPointerException.class, () -> WeftNative.weft_loop_new(null)).getMessage());
+    assertEquals("out array too short",
+        assertThrows(IllegalArgumentException.class, () -> WeftNative.weft_loop_new(new long[0])).getMessage());
+    try (Loop loop = new Loop()) {
+      assertEquals("out array too short", assertThrows(IllegalArgumentException.class,
+          () -> WeftNative.weft_loop_stats(loop.st.ptr, new long[9])).getMessage());
+      assertEquals("callback is null", assertThrows(NullPointerException.class,
+          () -> WeftNative.weft_loop_post(loop.st.ptr, null)).getMessage());
+    }
+  }
+
   @Test
   void watchesAndAwaitsOfAClosedLoop() {
     try (SocketPair sp = SocketPair.open()) {
