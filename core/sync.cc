@@ -221,6 +221,26 @@ void weft::sync_unwait(weft_loop *L, uint32_t task) {
   L->sync.nodes.release(ns);
 }
 
+void weft::sync_withdraw(weft_loop *L, uint32_t task) {
+  SyncTables &S = L->sync;
+  const WaitNode *n = S.nodes.at(L->tasks.at(task)->w.wait);
+  if (n->what == SW_QPUT) {  // the item goes to the drop callback (sync_drop_withdrawn)
+    S.withdrawn.obj = n->obj;
+    S.withdrawn.gen = S.queues.at(n->obj)->gen;
+    S.withdrawn.item = n->item;
+  }
+  sync_unwait(L, task);
+}
+
+void weft::sync_drop_withdrawn(weft_loop *L) {
+  SyncTables &S = L->sync;
+  const uint32_t qs = S.withdrawn.obj;
+  S.withdrawn.obj = kNone;
+  if (!S.queues.get(qs, S.withdrawn.gen)) return;  // finish() cannot free it; checked anyway
+  Queue *q = S.queues.at(qs);
+  if (q->drop) q->drop(L, id_make(Kind::Queue, L->tag, q->gen, qs), S.withdrawn.item, q->ud);
+}
+
 void weft::sync_ungrant(weft_loop *L, uint32_t task) {
   SyncTables &S = L->sync;
   auto &u = S.undo;

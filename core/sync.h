@@ -13,6 +13,9 @@
 // resource free at once, or the step released to itself) is remembered in
 // `undo`: if that step then returns without WEFT_PENDING, disarm() gives the
 // permit, the lock or the item back (nothing was delivered to anyone).
+// A put that step armed and that was not done yet is withdrawn, and its item
+// goes to the queue's drop callback once the task has finished (`withdrawn`):
+// the putter can no longer learn that the item was not put.
 #pragma once
 
 #include <cstddef>
@@ -100,6 +103,11 @@ struct SyncTables {
     uint32_t obj = 0, gen = 0;
     int64_t item = 0;
   } undo;
+  // The item of a put the finishing step withdrew (obj kNone: none).
+  struct {
+    uint32_t obj = kNone, gen = 0;
+    int64_t item = 0;
+  } withdrawn;
 };
 
 // Operations for capi/weft.cc, which has checked the thread and the
@@ -131,8 +139,10 @@ int await_first(weft_loop *L, int64_t self, const int64_t *ids, size_t n);
 
 // Called by task.cc.
 uint32_t first_index(weft_loop *L, uint32_t waiter, uint32_t child);  // AW_FIRST
-void sync_unwait(weft_loop *L, uint32_t task);   // interrupt/disarm of AW_SYNC
+void sync_unwait(weft_loop *L, uint32_t task);   // interrupt of AW_SYNC
+void sync_withdraw(weft_loop *L, uint32_t task);  // disarm of AW_SYNC
 void sync_ungrant(weft_loop *L, uint32_t task);  // disarm of AW_DONE with TF_GRANT
+void sync_drop_withdrawn(weft_loop *L);          // after the finish of a withdrawing step
 // Called by loop.cc at weft_loop_free, once no task is left.
 void sync_close_all(weft_loop *L);
 void sync_init(weft_loop *L, uint32_t gen_floor);    // loop.cc: ids_set_floor

@@ -67,6 +67,7 @@ void weft_loop::run_step(uint32_t slot) {
   if (r != WEFT_PENDING) {
     if (t->flags & TF_ARMED) disarm(slot);
     finish(slot, r);
+    if (sync.withdrawn.obj != kNone) sync_drop_withdrawn(this);  // a put it armed
     return;
   }
   if (!(t->flags & TF_ARMED)) {
@@ -241,8 +242,8 @@ void weft_loop::disarm(uint32_t slot) {
       join_unlink_all(slot);
       join_free_chain(slot);
       break;
-    case AW_SYNC:
-      sync_unwait(this, slot);
+    case AW_SYNC:  // a put's item goes to the drop callback after finish()
+      sync_withdraw(this, slot);
       break;
     case AW_DONE:  // granted in this very step: give it back (sync.h)
       if (t->flags & TF_GRANT) sync_ungrant(this, slot);

@@ -983,6 +983,76 @@ TEST_F(Sync, AnItemPutToTheAbandoningStepItselfGoesBackToTheQueue) {
   EXPECT_EQ(2, v);
 }
 
+// A put still waiting when its step returns is withdrawn: the putter can no
+// longer learn that its item was not put, so the item goes to the drop
+// callback, once, after the task finished, the queue still live. A put done
+// in the step stays done; a put interrupted by a cancel resumes the putter,
+// whose item it stays.
+TEST_F(Sync, APutWithdrawnByItsStepGoesToTheDropCallback) {
+  struct Seen {
+    weft_loop_t *loop;
+    weft_task_t putter = 0;
+    std::vector<int64_t> items;
+    std::vector<int> putter_state;
+    std::vector<int64_t> size;
+  } seen{loop};
+  auto drop = [](weft_loop_t *l, weft_queue_t q, int64_t item, void *ud) {
+    auto *s = static_cast<Seen *>(ud);
+    s->items.push_back(item);
+    s->putter_state.push_back(weft_task_state(l, s->putter));
+    int64_t n = -1;
+    EXPECT_EQ(0, weft_queue_size(l, q, &n)) << "the queue is live";
+    s->size.push_back(n);
+  };
+  weft_queue_t q;
+  ASSERT_EQ(0, weft_queue_new(loop, 1, drop, &seen, &q));
+  ASSERT_EQ(0, weft_queue_try_put(loop, q, 10));  // full
+  seen.putter = spawn([&](weft_task_t self, int, int) {
+    EXPECT_EQ(WEFT_PENDING, weft_await_queue_put(loop, self, q, 11));  // waits: full
+    return 5;                                                          // ...and withdrawn
+  });
+  EXPECT_EQ(0, run());
+  EXPECT_EQ(5, result(seen.putter));
+  EXPECT_EQ((std::vector<int64_t>{11}), seen.items);
+  EXPECT_EQ((std::vector<int>{WEFT_TASK_DONE}), seen.putter_state) << "after the finish";
+  EXPECT_EQ((std::vector<int64_t>{1}), seen.size);
+  EXPECT_EQ(1, qsize(q));
+
+  // Done in the step (a get made room for it): stays done, nothing dropped.
+  seen.putter = spawn([&](weft_task_t self, int, int) {
+    EXPECT_EQ(WEFT_PENDING, weft_await_queue_put(loop, self, q, 12));  // waits: full
+    int64_t v = -1;
+    EXPECT_EQ(0, weft_queue_try_get(loop, q, &v));  // takes 10, 12 moves in
+    EXPECT_EQ(10, v);
+    return 6;
+  });
+  EXPECT_EQ(0, run());
+  EXPECT_EQ(1u, seen.items.size());
+  int64_t v = -1;
+  ASSERT_EQ(0, weft_queue_try_get(loop, q, &v));
+  EXPECT_EQ(12, v);
+
+  // Cancelled while waiting: the putter's step sees WEFT_ECANCELED and keeps
+  // its item; nothing dropped.
+  ASSERT_EQ(0, weft_queue_try_put(loop, q, 13));  // full again
+  int resumed = 0;
+  seen.putter = spawn([&](weft_task_t self, int status, int step) {
+    if (step == 0) return weft_await_queue_put(loop, self, q, 14);
+    resumed = status;
+    return 0;
+  });
+  EXPECT_EQ(1, run(WEFT_RUN_NOWAIT));
+  ASSERT_EQ(0, weft_task_cancel(loop, seen.putter));
+  EXPECT_EQ(0, run());
+  EXPECT_EQ(WEFT_ECANCELED, resumed);
+  EXPECT_EQ(1u, seen.items.size());
+  ASSERT_EQ(0, weft_queue_try_get(loop, q, &v));
+  EXPECT_EQ(13, v);
+  EXPECT_EQ(0, qsize(q));
+  ASSERT_EQ(0, weft_queue_free(loop, q));
+  EXPECT_EQ(1u, seen.items.size());
+}
+
 // --------------------------------------------------------------- wait-first
 
 TEST_F(Sync, AwaitFirstResolvesWithTheIndexOfTheFirstToFinish) {

@@ -882,7 +882,8 @@ WEFT_API int weft_await_yield(weft_loop_t *loop, weft_task_t self);
  *    duplicated. A step that arms one of these awaits and then returns a
  *    value other than WEFT_PENDING gives back what it was granted meanwhile
  *    (the permit, the lock, the item, to the next waiter or the front of
- *    the queue); a put stays done.
+ *    the queue); a put stays done, and a put not done yet is withdrawn, its
+ *    item going to the queue's drop callback.
  *  - Free and close. Freeing a primitive resumes each of its waiters, in
  *    FIFO order, with WEFT_ECLOSED; its id is stale from then on. At
  *    weft_loop_free, waiting tasks are cancelled first (WEFT_ECANCELED) and
@@ -971,11 +972,18 @@ WEFT_API int weft_await_lock(weft_loop_t *loop, weft_task_t self, weft_lock_t lo
  * that weft discards so that it can release what the item referred to. An
  * item is owned by the queue from a successful put until a get returns it or
  * the drop callback receives it; a put that fails, is cancelled, times out
- * or resumes with WEFT_ECLOSED leaves the item with the putter. */
+ * or resumes with WEFT_ECLOSED leaves the item with the putter. So does
+ * nothing else: the item of an await_queue_put whose step returned without
+ * waiting for it (see "Cancel-safety" above), and that was not put yet,
+ * goes to the drop callback, as the putter can no longer learn its fate. */
 
-/* Called on the loop thread, once per item weft discards, oldest first:
- * items queued at weft_queue_close(WEFT_QUEUE_IMMEDIATE), weft_queue_free or
- * weft_loop_free. The queue's id is already closed or stale when it runs. */
+/* Called on the loop thread, once per item weft discards: the items queued
+ * at weft_queue_close(WEFT_QUEUE_IMMEDIATE), weft_queue_free or
+ * weft_loop_free, oldest first, when the queue's id is already closed or
+ * stale; and, the queue still live, an item a step that returned without
+ * waiting gives back (see "Cancel-safety" above): the item of its put not
+ * done yet, right after the task finished, or the item its get was granted,
+ * if the queue has no room left for it. */
 typedef void (*weft_queue_drop_cb)(weft_loop_t *loop, weft_queue_t queue, int64_t item,
                                    void *user_data);
 

@@ -984,7 +984,8 @@ void run(LoopM *lm, int mode) {
 // received without a completed put, or after its put failed; at a quiescent
 // point (no sync task alive) every permit is back and the lock is free; at
 // free, the queue's items go to the drop callback, which with the items
-// received equals the items put.
+// received equals the items put, and holds every item of a put its step
+// abandoned that nobody received.
 
 struct SyncTaskC;
 struct SyncM {
@@ -998,6 +999,7 @@ struct SyncM {
   weft_event_t event = 0;
   int64_t next_item = 1;
   std::set<int64_t> offered, put_ok, put_failed, received, dropped;
+  std::set<int64_t> abandoned;  // items of puts whose step finished at once
   std::vector<std::unique_ptr<SyncTaskC>> tasks;
 };
 SyncM SM[2];
@@ -1177,8 +1179,19 @@ int sync_decide(SyncTaskC *t, weft_loop_t *loop, weft_task_t self, int status) {
       break;
     }
     case 6: {  // arm one that may be granted at once, then abandon it
-      if (!t->holds_permit && m->sem) weft_await_semaphore(loop, self, m->sem);
-      else if (m->queue && in.u8() % 2) weft_await_queue_get(loop, self, m->queue);
+      const uint8_t pick = in.u8() % 3;
+      if (pick == 0 && !t->holds_permit && m->sem) {
+        weft_await_semaphore(loop, self, m->sem);
+      } else if (pick == 1 && m->queue) {
+        weft_await_queue_get(loop, self, m->queue);
+      } else if (pick == 2 && m->queue) {  // done at once, or withdrawn and dropped
+        const int64_t it = m->next_item++;
+        m->offered.insert(it);
+        if (weft_await_queue_put(loop, self, m->queue, it) == WEFT_PENDING)
+          m->abandoned.insert(it);
+        else
+          m->offered.erase(it);  // not taken (closed queue, no memory)
+      }
       sync_let_go(t, loop, self);
       t->finished = true;
       return 3;
@@ -1212,6 +1225,9 @@ void sync_loop_freed(LoopM *lm) {
   for (auto &t : m->tasks) CHECK(t->finished, "sync task not finished by loop_free");
   for (int64_t it : m->put_ok)
     CHECK(m->received.count(it) || m->dropped.count(it), "item %lld lost", (long long)it);
+  for (int64_t it : m->abandoned)
+    CHECK(m->received.count(it) || m->dropped.count(it), "item %lld of an abandoned put lost",
+          (long long)it);
   *m = SyncM();
 }
 
