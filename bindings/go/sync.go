@@ -228,11 +228,12 @@ func (t *Task) WithLock(lk *Lock, body StepFunc) Step {
 //
 // weft queues int64 items; the Queue maps each value put onto a fresh
 // item in a table of its own, and takes it out when a get returns it or
-// weft drops it. A value dropped by Close(true), Free or the loop's Close
-// is removed from the table exactly once and passed to the onDrop function
-// given to NewQueue (if any); a put that fails, is cancelled, times out or
-// resumes with ErrPrimClosed leaves the value with the putter (the Queue
-// forgets it).
+// weft drops it. A value dropped by Close(true), Free or the loop's Close,
+// or given to a Put whose step returned without waiting for it and not put
+// by then, is removed from the table exactly once and passed to the onDrop
+// function given to NewQueue (if any); a put that fails, is cancelled,
+// times out or resumes with ErrPrimClosed leaves the value with the putter
+// (the Queue forgets it).
 type Queue struct{ *queueCore }
 
 type queueCore struct {
@@ -250,8 +251,9 @@ func (q *queueCore) ended() {
 
 // NewQueue creates a queue holding at most capacity (>= 1) values, or any
 // number for capacity 0. onDrop (may be nil) is called on the loop thread,
-// once per value the queue discards (Close(true), Free, the loop's Close),
-// oldest first; a panic in it is recovered and returned by Run. Errors:
+// once per value the queue discards (Close(true), Free, the loop's Close,
+// oldest first; an abandoned Put, see Task.Put); a panic in it is recovered
+// and returned by Run. Errors:
 // ErrInval (capacity < 0), ErrNoMem.
 func (l *Loop) NewQueue(capacity int, onDrop func(v any)) (*Queue, error) {
 	qc := &queueCore{items: map[int64]any{}, onDrop: onDrop}
@@ -344,9 +346,8 @@ func (q *Queue) Free() error { return q.do("queue_free", cweft.Weft_queue_free) 
 // getter, or queued; at once if there is room and nobody waits to put) and
 // resumes it with 0, or with ErrPrimClosed if q is or gets closed (v then
 // stays the caller's). Errors: ErrInval (nil q), ErrNoMem. Return the
-// Step: a step that arms Put and then finishes the task leaves the Queue
-// unable to tell whether v went in, so v stays in its table until the
-// queue is freed (weft itself loses nothing).
+// Step: if the step finishes the task instead, v is either in q already or
+// goes to onDrop once the task has finished.
 func (t *Task) Put(q *Queue, v any) Step {
 	if q == nil {
 		return Step(ErrInval)

@@ -516,6 +516,35 @@ func TestQueueCancelAndTimeout(t *testing.T) {
 	}
 }
 
+// A Put whose step finishes the task instead of returning it: a value not
+// put by then goes to onDrop (once the task finished) and leaves the table;
+// one put at once stays in the queue.
+func TestQueueAbandonedPut(t *testing.T) {
+	l := newLoop(t)
+	var dropped []any
+	q, err := l.NewQueue(2, func(v any) { dropped = append(dropped, v) })
+	must(t, err)
+	must(t, q.TryPut("full"))
+	for _, v := range []string{"room", "waits"} {
+		spawn(t, l, func(tk *Task, st int) Step {
+			tk.Put(q, v)
+			return Done(0)
+		})
+	}
+	run(t, l)
+	if !reflect.DeepEqual(dropped, []any{"waits"}) || len(q.items) != 2 {
+		t.Fatalf("dropped %v, table %v", dropped, q.items)
+	}
+	for _, want := range []string{"full", "room"} {
+		if v, err := q.TryGet(); err != nil || v != want {
+			t.Fatalf("got %v, %v; want %v", v, err, want)
+		}
+	}
+	if len(q.items) != 0 {
+		t.Fatalf("table %v", q.items)
+	}
+}
+
 func TestQueueCloseAndFreeDropOnce(t *testing.T) {
 	l := newLoop(t)
 	var dropped []any
