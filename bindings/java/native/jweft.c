@@ -182,7 +182,7 @@ void jweft_log_tramp(void *ud, int level, const char *message) {
 void jweft_queue_drop_tramp(weft_loop_t *loop, weft_queue_t queue, int64_t item, void *ud) {
   JNIEnv *env = jweft_env();
   (*env)->CallVoidMethod(env, (jobject)ud, m_drop, (jlong)item);
-  if ((*env)->ExceptionCheck(env)) (*env)->ExceptionClear(env);
+  catch_exception(env, loop); /* thrown only inside a run: run() rethrows */
 }
 
 /* ------------------------------------------------------------ loading */

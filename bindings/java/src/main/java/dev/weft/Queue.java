@@ -33,10 +33,9 @@ import java.util.function.Consumer;
  * leaves the value with the putter (it is neither queued nor dropped). Null
  * values are refused ({@link NullPointerException}). A step that arms a
  * {@link #put} and then finishes the task instead of returning {@link
- * Weft#PENDING} (or throws) cannot tell whether weft kept the value: the value
- * then stays in the table until a get takes it or weft drops it; if weft
- * gave it back, the table forgets it at {@link #close()} (without {@code
- * onDrop}: it was the putter's). A value is never released twice.
+ * Weft#PENDING} (or throws) leaves the value queued if weft put it at once,
+ * and weft drops it otherwise, once the task has finished. A value is never
+ * released twice.
  *
  * <p><b>Cancel-safety.</b> A getter cancelled or timed out before an item
  * reached it takes nothing; one cancelled after resumes with 0 and the item
@@ -60,7 +59,9 @@ public final class Queue<T> extends Owned {
     final HashMap<Long, Object> table = new HashMap<>();
     final Consumer<Object> onDrop;
     private long next;
-    Throwable dropFailure; // what onDrop threw during the last close/shutdown
+    Loop.State st;
+    boolean dropping; // in shutdown or close, which rethrow what onDrop throws
+    Throwable dropFailure; // what onDrop threw during the current close/shutdown
 
     Core(Consumer<Object> onDrop) {
       this.onDrop = onDrop;
@@ -72,13 +73,22 @@ public final class Queue<T> extends Owned {
       return k;
     }
 
-    /** The drop trampoline: weft discarded item k. Never throws. */
+    /**
+     * The drop trampoline: weft discarded item k. What onDrop throws is kept
+     * for the shutdown or close in progress, ignored at the loop's close, and
+     * otherwise (a step's abandoned put, in a run) thrown on to run().
+     */
     void dropped(long k) {
       Object v = table.remove(k);
       if (v == null || onDrop == null) return;
+      if (!dropping && !st.closing) {
+        onDrop.accept(v);
+        return;
+      }
       try {
         onDrop.accept(v);
       } catch (Throwable t) {
+        if (!dropping) return;
         if (dropFailure == null) dropFailure = t;
         else dropFailure.addSuppressed(t);
       }
@@ -100,7 +110,8 @@ public final class Queue<T> extends Owned {
    * Creates a queue whose dropped values go to {@code onDrop} (on the loop
    * thread, or the thread closing the loop). What onDrop throws is rethrown
    * by the {@link #shutdown(boolean)} or {@link #close()} that dropped the
-   * value (ignored at the loop's close).
+   * value, ignored at the loop's close, and otherwise (an abandoned put, a
+   * queue the collector ended) rethrown by {@link Loop#run()}.
    *
    * @param loop the loop
    * @param capacity at most this many queued values (&gt;= 1), or 0 for unbounded
@@ -115,6 +126,7 @@ public final class Queue<T> extends Owned {
   private Queue(Core core, Loop loop, long capacity) {
     super(loop.st, (p, out) -> WeftNative.weft_queue_new(p, capacity, core, out), WeftNative::weft_queue_free, "queue new");
     this.core = core;
+    core.st = loop.st;
   }
 
   /**
@@ -225,7 +237,12 @@ public final class Queue<T> extends Owned {
    */
   public void shutdown(boolean immediate) {
     int flags = immediate ? WeftNativeConstants.WEFT_QUEUE_IMMEDIATE : 0;
-    st.check(p -> WeftNative.weft_queue_close(p, id, flags), "queue close");
+    core.dropping = true;
+    try {
+      st.check(p -> WeftNative.weft_queue_close(p, id, flags), "queue close");
+    } finally {
+      core.dropping = false;
+    }
     rethrowDropFailure();
   }
 
@@ -263,8 +280,14 @@ public final class Queue<T> extends Owned {
    */
   @Override
   public void close() {
-    super.close();
-    // Freed (weft no longer knows it): what is left was given back to putters.
+    core.dropping = true;
+    try {
+      super.close();
+    } finally {
+      core.dropping = false;
+    }
+    // Freed (weft no longer knows it): what is left belongs to putters whose
+    // ECLOSED is still to be delivered.
     if (st.isClosed() || st.onLoop(p -> WeftNative.weft_queue_size(p, id, new long[1])) == Weft.ESTALE)
       core.table.clear();
     rethrowDropFailure();

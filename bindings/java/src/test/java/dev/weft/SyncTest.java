@@ -493,6 +493,41 @@ class SyncTest extends WeftTestBase {
   }
 
   @Test
+  void aPutItsStepAbandonsIsQueuedOrDropped() {
+    List<Object> dropped = new ArrayList<>();
+    try (Loop loop = new Loop(); Queue<String> q = new Queue<>(loop, 2, dropped::add)) {
+      assertTrue(q.tryPut("full"));
+      for (String v : List.of("room", "waits")) {
+        loop.spawn((t, s) -> {
+          q.put(t, v); // and finish instead of waiting
+          return 0;
+        });
+      }
+      loop.run();
+      assertEquals(List.of("waits"), dropped); // once the task finished
+      assertEquals(2, q.held());
+      assertEquals("full", q.tryGet());
+      assertEquals("room", q.tryGet());
+      assertEquals(0, q.held());
+    }
+    // What onDrop throws for such a value is run()'s to rethrow.
+    try (Loop loop = new Loop();
+        Queue<String> q = new Queue<>(loop, 1, v -> {
+          throw new IllegalStateException(v);
+        })) {
+      assertTrue(q.tryPut("full"));
+      loop.spawn((t, s) -> {
+        q.put(t, "waits");
+        return 0;
+      });
+      IllegalStateException e = assertThrows(IllegalStateException.class, loop::run);
+      assertEquals("waits", e.getMessage());
+      assertEquals("full", q.tryGet());
+      assertEquals(0, q.held());
+    }
+  }
+
+  @Test
   void anOnDropThatThrowsIsRethrownByTheClose() {
     try (Loop loop = new Loop()) {
       List<String> seen = new ArrayList<>();
