@@ -78,6 +78,7 @@ struct weft_loop {
   uint32_t ready_head = weft::kNone, ready_tail = weft::kNone;
   uint32_t cur_slot = weft::kNone;  // task whose step is running
   int64_t cur_id = 0;
+  int step_fd = -1;  // a socket the running step's accept or connect made at once
 
   // --- I/O
   weft::Poller poller;

@@ -1026,7 +1026,7 @@ int weft_loop::await_accept(int64_t self, int fd) {
     tmp.kind = OP_ACCEPT;
     tmp.fd = fd;
     int res;
-    if (op_try(this, &tmp, &res)) return resolved(t, res);
+    if (op_try(this, &tmp, &res)) return resolved(t, step_fd = res);
   }
   if (int e = sock_park(slot, OP_ACCEPT, fd, nullptr, 0, 0, nullptr, nullptr)) return e;
   return armed(t, AW_SOCK);
@@ -1219,7 +1219,7 @@ int weft_loop::await_connect(int64_t self, const char *host, int port) {
     if (r != WEFT_PENDING) {
       mem_free(d);
       sock_ops.release(os);
-      return resolved(t, r);
+      return resolved(t, step_fd = r);
     }
   } else {
     op->kind = OP_RESOLVE;
@@ -1258,7 +1258,7 @@ int weft_loop::await_connect_unix(int64_t self, const char *path) {
     ::close(s);
     return e;
   }
-  if (rc == 0) return resolved(t, s);
+  if (rc == 0) return resolved(t, step_fd = s);
   // In progress: wait for writability like a TCP connect.
   Dial *d = static_cast<Dial *>(mem_alloc(sizeof(Dial)));
   if (!d) {

@@ -507,9 +507,18 @@ int weft::await_queue_put(weft_loop *L, int64_t self, uint32_t s, int64_t item) 
   Task *t;
   uint32_t ts;
   if (int r = L->await_begin(self, &t, &ts)) return r;
-  if (take_intr(t)) return WEFT_PENDING;
   Queue *q = L->sync.queues.at(s);
-  if (q->closed) return resolved(t, WEFT_ECLOSED);
+  // Resolved at once without putting: should this step return without
+  // waiting, nobody could learn that, and the item goes to the drop callback.
+  auto &w = L->sync.withdrawn;
+  if (take_intr(t)) {
+    w = {s, q->gen, item};
+    return WEFT_PENDING;
+  }
+  if (q->closed) {
+    w = {s, q->gen, item};
+    return resolved(t, WEFT_ECLOSED);
+  }
   if (q->putters.head == kNone) {
     int r = q_put(L, s, item);
     if (r == 0) return resolved(t, 0);

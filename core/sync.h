@@ -13,9 +13,10 @@
 // resource free at once, or the step released to itself) is remembered in
 // `undo`: if that step then returns without WEFT_PENDING, disarm() gives the
 // permit, the lock or the item back (nothing was delivered to anyone).
-// A put that step armed and that was not done yet is withdrawn, and its item
-// goes to the queue's drop callback once the task has finished (`withdrawn`):
-// the putter can no longer learn that the item was not put.
+// A put that step armed and that was not done (still waiting, or resolved at
+// once with an interruption or WEFT_ECLOSED) is withdrawn, and its item goes
+// to the queue's drop callback once the task has finished (`withdrawn`): the
+// putter can no longer learn that the item was not put.
 #pragma once
 
 #include <cstddef>
@@ -103,7 +104,8 @@ struct SyncTables {
     uint32_t obj = 0, gen = 0;
     int64_t item = 0;
   } undo;
-  // The item of a put the finishing step withdrew (obj kNone: none).
+  // The item of a put the running step armed and that is not in the queue
+  // (obj kNone: none); dropped if the step returns without waiting.
   struct {
     uint32_t obj = kNone, gen = 0;
     int64_t item = 0;

@@ -51,6 +51,8 @@ void weft_loop::run_step(uint32_t slot) {
   t->flags &= uint8_t(~(TF_ARMED | TF_INTR_SET | TF_COE | TF_ABORTING | TF_ITEM | TF_GRANT));
   cur_slot = slot;
   cur_id = id;
+  step_fd = -1;
+  sync.withdrawn.obj = kNone;
   const int64_t t0 = slow_ns ? clock_now() : 0;
   int r;
   try {
@@ -222,8 +224,10 @@ void weft_loop::disarm(uint32_t slot) {
       io_remove(slot | kIoTask);
       break;
     case AW_SOCK: {
-      int got;
-      sock_abort(slot, &got);  // the step has ended: nobody takes a result
+      const uint8_t kind = sock_ops.at(t->w.sock_op)->kind;
+      int got;  // the step has ended: nobody takes a result, or a socket
+      if (sock_abort(slot, &got) && got >= 0 && (kind == OP_ACCEPT || kind == OP_CONNECT))
+        sock_close(got);
       break;
     }
     case AW_THREAD: {
@@ -247,6 +251,7 @@ void weft_loop::disarm(uint32_t slot) {
       break;
     case AW_DONE:  // granted in this very step: give it back (sync.h)
       if (t->flags & TF_GRANT) sync_ungrant(this, slot);
+      if (step_fd >= 0) sock_close(step_fd);  // accepted or connected at once
       break;
     default:
       break;

@@ -8,7 +8,9 @@
 #include <algorithm>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -561,6 +563,54 @@ TEST_F(Sock, ConnectInProgressTimesOutAndIsCancelled) {
   EXPECT_EQ(before, count_open_fds()) << "a cancelled connect closes its socket";
   for (int s : fillers) ::close(s);
   EXPECT_EQ(0, weft_socket_close(loop, lfd));
+}
+
+// A step that arms an accept or a connect and then returns without waiting
+// (finishing its task) never sees the socket the operation may already have
+// made: weft closes it (on epoll both complete inside the await call, on
+// io_uring the accept may complete in the kernel before the cancel).
+TEST_F(Sock, AnAbandonedAcceptOrConnectClosesItsSocket) {
+  auto open_fds = [] {
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++) n += fcntl(fd, F_GETFD) >= 0;
+    return n;
+  };
+  int port = 0;
+  const int lfd = listen4(&port);
+  std::string path = unix_path();
+  int ulfd = -1;
+  ASSERT_EQ(0, weft_unix_listen(loop, path.c_str(), 8, &ulfd));
+  // A connection waits in the backlog.
+  const int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(c, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(uint16_t(port));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(0, ::connect(c, reinterpret_cast<sockaddr *>(&sa), sizeof sa));
+  const int before = open_fds();
+  weft_task_t a = spawn([&](weft_task_t self, int, int) {
+    EXPECT_EQ(WEFT_PENDING, weft_await_accept(loop, self, lfd));
+    return 3;  // ...and finish at once
+  });
+  weft_task_t u = spawn([&](weft_task_t self, int, int) {
+    EXPECT_EQ(WEFT_PENDING, weft_await_connect_unix(loop, self, path.c_str()));
+    return 4;
+  });
+  EXPECT_EQ(0, run());
+  EXPECT_EQ(3, result(a));
+  EXPECT_EQ(4, result(u));
+  EXPECT_EQ(before, open_fds()) << "no socket left behind";
+  // The client's connection was accepted and closed (end of stream), or is
+  // still queued for the next accept: never held by nobody.
+  pollfd p{lfd, POLLIN, 0};
+  if (::poll(&p, 1, 0) != 1) {
+    char b;
+    EXPECT_EQ(0, ::recv(c, &b, 1, MSG_DONTWAIT)) << "accepted, so closed: end of stream";
+  }
+  ::close(c);
+  EXPECT_EQ(0, weft_socket_close(loop, lfd));
+  EXPECT_EQ(0, weft_socket_close(loop, ulfd));
 }
 
 TEST_F(Sock, CloseWithOperationsPending) {

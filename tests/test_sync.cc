@@ -983,11 +983,12 @@ TEST_F(Sync, AnItemPutToTheAbandoningStepItselfGoesBackToTheQueue) {
   EXPECT_EQ(2, v);
 }
 
-// A put still waiting when its step returns is withdrawn: the putter can no
-// longer learn that its item was not put, so the item goes to the drop
-// callback, once, after the task finished, the queue still live. A put done
-// in the step stays done; a put interrupted by a cancel resumes the putter,
-// whose item it stays.
+// A put not done when its step returns without waiting (still waiting, or
+// resolved at once without putting) is withdrawn: the putter can no longer
+// learn that its item was not put, so the item goes to the drop callback,
+// once, after the task finished, the queue still live. A put done in the
+// step stays done; a put interrupted while its task waits resumes the
+// putter, whose item it stays.
 TEST_F(Sync, APutWithdrawnByItsStepGoesToTheDropCallback) {
   struct Seen {
     weft_loop_t *loop;
@@ -1049,8 +1050,25 @@ TEST_F(Sync, APutWithdrawnByItsStepGoesToTheDropCallback) {
   ASSERT_EQ(0, weft_queue_try_get(loop, q, &v));
   EXPECT_EQ(13, v);
   EXPECT_EQ(0, qsize(q));
+
+  // Resolved at once without putting (a pending cancel, a closed queue),
+  // then abandoned: dropped all the same, as the putter cannot learn it.
+  seen.putter = spawn([&](weft_task_t self, int, int) {
+    EXPECT_EQ(0, weft_task_cancel(loop, self));
+    EXPECT_EQ(WEFT_PENDING, weft_await_queue_put(loop, self, q, 15));  // ECANCELED, at once
+    return 7;
+  });
+  EXPECT_EQ(0, run());
+  ASSERT_EQ(0, weft_queue_close(loop, q, 0));
+  seen.putter = spawn([&](weft_task_t self, int, int) {
+    EXPECT_EQ(WEFT_PENDING, weft_await_queue_put(loop, self, q, 16));  // ECLOSED, at once
+    return 8;
+  });
+  EXPECT_EQ(0, run());
+  EXPECT_EQ((std::vector<int64_t>{11, 15, 16}), seen.items);
+  EXPECT_EQ(0, qsize(q));
   ASSERT_EQ(0, weft_queue_free(loop, q));
-  EXPECT_EQ(1u, seen.items.size());
+  EXPECT_EQ(3u, seen.items.size());
 }
 
 // --------------------------------------------------------------- wait-first

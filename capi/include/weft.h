@@ -746,7 +746,10 @@ WEFT_API int weft_task_release(weft_loop_t *loop, weft_task_t task);
  * A pending cancellation or expired timeout makes the await resolve with
  * WEFT_ECANCELED / WEFT_ETIMEDOUT instead of waiting.
  * A step that arms an await and then returns anything but WEFT_PENDING
- * finishes the task, and the await is disarmed.
+ * finishes the task, and the await is disarmed. What the operation did
+ * before that stays done (the bytes a recv or a send moved; a grant, see
+ * "Cancel-safety" in the synchronisation section), except that the socket
+ * an accept or a connect made is closed, since nobody can receive it.
  */
 
 /* Resumes the task after `ns` (>= 0) nanoseconds, measured from a fresh
@@ -882,8 +885,8 @@ WEFT_API int weft_await_yield(weft_loop_t *loop, weft_task_t self);
  *    duplicated. A step that arms one of these awaits and then returns a
  *    value other than WEFT_PENDING gives back what it was granted meanwhile
  *    (the permit, the lock, the item, to the next waiter or the front of
- *    the queue); a put stays done, and a put not done yet is withdrawn, its
- *    item going to the queue's drop callback.
+ *    the queue); a put stays done, and the item of a put not done goes to
+ *    the queue's drop callback.
  *  - Free and close. Freeing a primitive resumes each of its waiters, in
  *    FIFO order, with WEFT_ECLOSED; its id is stale from then on. At
  *    weft_loop_free, waiting tasks are cancelled first (WEFT_ECANCELED) and
@@ -972,18 +975,18 @@ WEFT_API int weft_await_lock(weft_loop_t *loop, weft_task_t self, weft_lock_t lo
  * that weft discards so that it can release what the item referred to. An
  * item is owned by the queue from a successful put until a get returns it or
  * the drop callback receives it; a put that fails, is cancelled, times out
- * or resumes with WEFT_ECLOSED leaves the item with the putter. So does
- * nothing else: the item of an await_queue_put whose step returned without
- * waiting for it (see "Cancel-safety" above), and that was not put yet,
- * goes to the drop callback, as the putter can no longer learn its fate. */
+ * or resumes with WEFT_ECLOSED leaves the item with the putter, who learns
+ * it from the result. A putter whose step returned without waiting for its
+ * await_queue_put (see "Cancel-safety" above) learns nothing: its item is
+ * queued if the put was done, and goes to the drop callback otherwise. */
 
 /* Called on the loop thread, once per item weft discards: the items queued
  * at weft_queue_close(WEFT_QUEUE_IMMEDIATE), weft_queue_free or
  * weft_loop_free, oldest first, when the queue's id is already closed or
  * stale; and, the queue still live, an item a step that returned without
- * waiting gives back (see "Cancel-safety" above): the item of its put not
- * done yet, right after the task finished, or the item its get was granted,
- * if the queue has no room left for it. */
+ * waiting gives back (see "Cancel-safety" above): the item of its put that
+ * was not done, right after the task finished, or the item its get was
+ * granted, if the queue has no room left for it. */
 typedef void (*weft_queue_drop_cb)(weft_loop_t *loop, weft_queue_t queue, int64_t item,
                                    void *user_data);
 
