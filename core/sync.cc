@@ -264,6 +264,11 @@ void weft::sync_ungrant(weft_loop *L, uint32_t task) {
       }
       break;
     }
+    case SW_QPUT:  // not put: to the drop callback once the task finished
+      S.withdrawn.obj = u.obj;
+      S.withdrawn.gen = u.gen;
+      S.withdrawn.item = u.item;
+      break;
     default:
       break;
   }
@@ -509,14 +514,13 @@ int weft::await_queue_put(weft_loop *L, int64_t self, uint32_t s, int64_t item) 
   if (int r = L->await_begin(self, &t, &ts)) return r;
   Queue *q = L->sync.queues.at(s);
   // Resolved at once without putting: should this step return without
-  // waiting, nobody could learn that, and the item goes to the drop callback.
-  auto &w = L->sync.withdrawn;
+  // waiting, disarm() hands the item to the drop callback (sync_ungrant).
   if (take_intr(t)) {
-    w = {s, q->gen, item};
+    note_grant(L, ts, SW_QPUT, s, q->gen, item);
     return WEFT_PENDING;
   }
   if (q->closed) {
-    w = {s, q->gen, item};
+    note_grant(L, ts, SW_QPUT, s, q->gen, item);
     return resolved(t, WEFT_ECLOSED);
   }
   if (q->putters.head == kNone) {

@@ -14,9 +14,10 @@
 // `undo`: if that step then returns without WEFT_PENDING, disarm() gives the
 // permit, the lock or the item back (nothing was delivered to anyone).
 // A put that step armed and that was not done (still waiting, or resolved at
-// once with an interruption or WEFT_ECLOSED) is withdrawn, and its item goes
-// to the queue's drop callback once the task has finished (`withdrawn`): the
-// putter can no longer learn that the item was not put.
+// once with an interruption or WEFT_ECLOSED: recorded in `undo` too) is
+// withdrawn, and its item goes to the queue's drop callback once the task
+// has finished (`withdrawn`): the putter can no longer learn that it was not
+// put.
 #pragma once
 
 #include <cstddef>
@@ -97,15 +98,16 @@ struct SyncTables {
   // The item the running step was resumed with (weft_task_item).
   bool has_item = false;
   int64_t item = 0;
-  // The grant made to the running task in this step (see above).
+  // The grant made to the running task in this step, or the item of a put
+  // it armed that resolved at once without putting (see above).
   struct {
     uint32_t task = kNone;
     uint8_t what = 0;
     uint32_t obj = 0, gen = 0;
     int64_t item = 0;
   } undo;
-  // The item of a put the running step armed and that is not in the queue
-  // (obj kNone: none); dropped if the step returns without waiting.
+  // The item of a put that the finishing step withdrew (obj kNone: none),
+  // set by disarm() and dropped by run_step right after finish().
   struct {
     uint32_t obj = kNone, gen = 0;
     int64_t item = 0;

@@ -52,7 +52,6 @@ void weft_loop::run_step(uint32_t slot) {
   cur_slot = slot;
   cur_id = id;
   step_fd = -1;
-  sync.withdrawn.obj = kNone;
   const int64_t t0 = slow_ns ? clock_now() : 0;
   int r;
   try {

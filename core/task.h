@@ -45,7 +45,7 @@ enum TaskFlags : uint8_t {
   TF_INTR_SET = 16,   // the await's result is an interruption in delivery
   TF_RELEASED = 32,   // the owner gave up its id (second release: ESTALE)
   TF_ITEM = 64,       // w.item: an item a queue get delivered (sync.cc)
-  TF_GRANT = 128,     // a sync grant this step may take back (sync.cc)
+  TF_GRANT = 128,     // a sync grant (or unput item) this step may take back (sync.cc)
 };
 
 // Where an fd watch or an fd await sits in the poller's per-fd list.
